@@ -1,0 +1,7 @@
+"""``python -m venvrpm``."""
+
+import sys
+
+from venvrpm.cli import main
+
+sys.exit(main())

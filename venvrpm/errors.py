@@ -1,0 +1,95 @@
+"""The one exception root. ``cli.py`` alone turns these into a message, a hint and an exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_BUILD_FAILED = 1
+EXIT_USAGE = 2
+
+
+class VenvrpmError(Exception):
+    """An expected failure with a message for humans and a hint on what to do next."""
+
+    exit_code = EXIT_BUILD_FAILED
+
+    def __init__(self, message: str, hint: str | None = None, details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = tuple(details)
+
+
+class UsageError(VenvrpmError):
+    """Bad command-line arguments."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a manifest, located by key path and YAML line."""
+
+    path: str
+    """Dotted key path, e.g. ``files[0].dest``; empty for the document itself."""
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "manifest"
+        key = f" {self.path}:" if self.path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ManifestError(VenvrpmError):
+    """The manifest is invalid; carries every problem found, not just the first."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, source: str, problems: Sequence[Problem], hint: str | None = None) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"{source}: {count} {noun} in the manifest",
+            hint or "fix the keys named above; `venvrpm schema` prints every key and its type",
+            details=[str(p) for p in self.problems],
+        )
+
+
+class ToolMissingError(VenvrpmError):
+    """A program venvrpm needs is not installed."""
+
+
+class CommandError(VenvrpmError):
+    """A subprocess failed; carries the command and the end of its output."""
+
+    def __init__(
+        self,
+        message: str,
+        argv: Sequence[str],
+        returncode: int,
+        output_tail: str,
+        hint: str | None = None,
+    ) -> None:
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.output_tail = output_tail
+        details = [f"command: {' '.join(self.argv)}", f"exit status: {returncode}"]
+        if output_tail:
+            details.append("last lines of output:\n" + output_tail)
+        super().__init__(message, hint, details)
+
+
+class LockError(VenvrpmError):
+    """The hash-locked requirements file cannot be installed as it is."""
+
+
+class RelocationError(VenvrpmError):
+    """The staging path could not be removed from the payload."""
+
+
+class PayloadError(VenvrpmError):
+    """The payload holds something an RPM cannot carry faithfully."""

@@ -1,0 +1,50 @@
+"""Compile every ``.py`` under a virtualenv for its final path; print a JSON report.
+
+Run by the target interpreter as ``python -I -B compile_tree.py VENV_DIR STAGE``. Standard
+library only: it runs where venvrpm is not installed.
+
+Each ``co_filename`` is the final path (``/opt/app/...``), not the staging path. Bytecode uses
+checked-hash invalidation: rpm restores file mtimes from its header and ``rpmbuild`` may clamp
+them, so timestamp-based ``.pyc`` could look stale at run time and Python would rewrite them
+under the prefix -- unowned files that break ``rpm -V`` and ``rpm -e``. Hash-checked ``.pyc``
+stay valid whatever the mtimes and are reproducible.
+"""
+
+import importlib.util
+import json
+import os
+import py_compile
+import sys
+
+
+def main(venv_dir: str, stage: str) -> int:
+    compiled = 0
+    failed = []
+    for dirpath, dirnames, filenames in os.walk(venv_dir):
+        dirnames.sort()
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in sorted(filenames):
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                continue
+            try:
+                py_compile.compile(
+                    path,
+                    cfile=importlib.util.cache_from_source(path),
+                    dfile=path[len(stage):],
+                    doraise=True,
+                    invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+                )
+                compiled += 1
+            except py_compile.PyCompileError as exc:
+                # Templates and Python-2-only files in some distributions: never importable,
+                # so Python never tries to write bytecode for them at run time either.
+                failed.append([path[len(stage):], exc.exc_type_name])
+    json.dump({"compiled": compiled, "failed": failed}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

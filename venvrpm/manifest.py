@@ -1,0 +1,357 @@
+"""YAML manifest -> JSON Schema validation -> frozen dataclasses.
+
+Raw dictionaries never leave this module. Every problem is reported at once, each with its key
+path and YAML line, so a user fixes a manifest in one round instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jsonschema
+import yaml
+
+from venvrpm.errors import ManifestError, Problem, UsageError
+from venvrpm.paths import (
+    BINDIR,
+    SYSTEM_DIRS,
+    bad_characters,
+    is_normalised_absolute,
+    is_within,
+)
+
+KeyPath = tuple[str | int, ...]
+
+# name [op version]; rich (boolean) dependencies are not accepted yet.
+_DEPENDENCY = re.compile(
+    r"^[A-Za-z0-9_/][A-Za-z0-9_.+/:()-]*"
+    r"(\s+(<|<=|=|>=|>)\s+[A-Za-z0-9_.+~^:-]+)?$"
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExtraFile:
+    """A file from the manifest's ``files`` list."""
+
+    src: Path
+    """Absolute path of the source on the build host."""
+    dest: PurePosixPath
+    """Absolute, normalised path on the target."""
+    config: bool
+    """Shipped as ``%config(noreplace)``."""
+    mode: int | None
+    """Permission bits, or None to keep the source's (minus group/other write)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Manifest:
+    """A validated manifest. Paths on the build host are absolute."""
+
+    source: Path
+    name: str
+    version: str
+    release: str
+    summary: str
+    license: str
+    description: str
+    url: str | None
+    python: PurePosixPath
+    """Interpreter that builds the virtualenv; also the RPM's interpreter Requires."""
+    project: Path | None
+    requirements: Path
+    wheelhouse: Path | None
+    prefix: PurePosixPath
+    entry_points: tuple[str, ...]
+    files: tuple[ExtraFile, ...]
+    requires: tuple[str, ...]
+
+    @property
+    def base_dir(self) -> Path:
+        """The manifest's directory: relative paths resolve against it."""
+        return self.source.parent
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The manifest JSON Schema shipped with the package."""
+    text = resources.files("venvrpm").joinpath("schema/manifest.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def schema_text() -> str:
+    """The schema as printed by ``venvrpm schema``."""
+    return json.dumps(schema(), indent=2) + "\n"
+
+
+def load(path: Path) -> Manifest:
+    """Read, validate and convert the manifest at *path*; raise ManifestError listing everything."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"manifest not found: {path}", "give the path of an app.yaml") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read manifest {path}: {exc}") from None
+    return parse(text, path.resolve())
+
+
+def parse(text: str, source: Path) -> Manifest:
+    """Validate manifest *text* (read from *source*) and build the Manifest."""
+    data, lines = _load_yaml(text, source)
+    problems = _schema_problems(data, lines)
+    if problems:
+        raise ManifestError(str(source), problems)
+    manifest, problems = _convert(data, lines, source)
+    if manifest is None:
+        raise ManifestError(str(source), problems)
+    return manifest
+
+
+# --- YAML with line numbers -------------------------------------------------------------------
+
+
+def _load_yaml(text: str, source: Path) -> tuple[Any, dict[KeyPath, int]]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ManifestError(str(source), [Problem("", 1, "the manifest is empty")])
+        lines: dict[KeyPath, int] = {}
+        duplicates: list[Problem] = []
+        _index(node, (), lines, duplicates)
+        if duplicates:
+            raise ManifestError(str(source), duplicates)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        message = f"not valid YAML: {exc.problem or exc.context}"
+        raise ManifestError(str(source), [Problem("", line, message)]) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(str(source), [Problem("", None, f"not valid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if isinstance(data, dict) and isinstance(node, yaml.MappingNode):
+        # YAML reads `version: 1.10` as the float 1.1 and `release: 01` as 1: keep what the
+        # user wrote for the fields where digits are text.
+        for key_node, value_node in node.value:
+            if key_node.value in ("version", "release") and isinstance(value_node, yaml.ScalarNode):
+                if value_node.tag.endswith((":int", ":float")):
+                    data[key_node.value] = value_node.value
+    return data, lines
+
+
+def _index(
+    node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], dups: list[Problem]
+) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[object] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            child = (*path, key)
+            if key in seen:
+                dups.append(
+                    Problem(_dotted(child), key_node.start_mark.line + 1, "key given twice")
+                )
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _index(value_node, child, lines, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, (*path, i), lines, dups)
+
+
+def _dotted(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line(lines: Mapping[KeyPath, int], path: KeyPath) -> int | None:
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            return lines[path[:cut]]
+    return None
+
+
+# --- schema ---------------------------------------------------------------------------------------
+
+
+def _schema_problems(data: Any, lines: dict[KeyPath, int]) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(schema())
+    problems: list[Problem] = []
+    for error in validator.iter_errors(data):
+        path: KeyPath = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = sorted(error.schema.get("properties", {}))
+            for key in sorted(set(error.instance) - set(known), key=str):
+                problems.append(_unknown_key(path, key, known, lines))
+            continue
+        problems.append(Problem(_dotted(path), _line(lines, path), _describe(error)))
+    problems.sort(key=lambda p: (p.line or 0, p.path, p.message))
+    return problems
+
+
+def _unknown_key(path: KeyPath, key: object, known: list[str], lines: dict[KeyPath, int]) -> Problem:
+    child = (*path, str(key))
+    message = f"unknown key {str(key)!r}"
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    else:
+        message += f"; known keys: {', '.join(known)}"
+    return Problem(_dotted(child), _line(lines, child), message)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    about = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "pattern" and about:
+        return f"{error.instance!r} is not allowed here: {about}"
+    if error.validator == "type":
+        expected = error.validator_value
+        names = expected if isinstance(expected, list) else [expected]
+        message = f"{error.instance!r} is a {_yaml_type(error.instance)}, expected {' or '.join(names)}"
+        if "string" in names and isinstance(error.instance, (int, float)):
+            message += " (quote it)"
+        return message
+    return str(error.message)
+
+
+def _yaml_type(value: object) -> str:
+    return {
+        bool: "boolean", int: "number", float: "number", str: "string",
+        list: "list", dict: "mapping", type(None): "null",
+    }.get(type(value), type(value).__name__)  # fmt: skip
+
+
+# --- semantic checks and conversion ----------------------------------------------------------
+
+
+class _Checker:
+    """Collects semantic problems with their lines while the dataclasses are built."""
+
+    def __init__(self, lines: dict[KeyPath, int], base: Path) -> None:
+        self.lines = lines
+        self.base = base
+        self.problems: list[Problem] = []
+
+    def fail(self, path: KeyPath, message: str) -> None:
+        self.problems.append(Problem(_dotted(path), _line(self.lines, path), message))
+
+    def host_path(self, path: KeyPath, value: str, kind: str) -> Path | None:
+        resolved = (self.base / value).resolve()
+        if kind == "file" and not resolved.is_file():
+            self.fail(path, f"{value!r} is not a file ({resolved})")
+        elif kind == "dir" and not resolved.is_dir():
+            self.fail(path, f"{value!r} is not a directory ({resolved})")
+        else:
+            return resolved
+        return None
+
+    def target_path(self, path: KeyPath, value: str) -> PurePosixPath | None:
+        bad = bad_characters(value)
+        if bad:
+            self.fail(path, f"{value!r} contains characters RPM cannot carry: {', '.join(bad)}")
+        elif not is_normalised_absolute(value):
+            self.fail(path, f"{value!r} must be absolute and normalised (no '..', '//' or trailing '/')")
+        else:
+            return PurePosixPath(value)
+        return None
+
+
+def _convert(data: dict[str, Any], lines: dict[KeyPath, int], source: Path) -> tuple[Manifest | None, list[Problem]]:
+    check = _Checker(lines, source.parent)
+    name: str = data["name"]
+    version = str(data["version"])
+    release = str(data.get("release", 1))
+    if version.startswith(".") or ".." in version:
+        check.fail(("version",), f"{version!r} is not a usable RPM version")
+
+    python = check.target_path(("python",), data["python"])
+
+    prefix_text = data.get("prefix", f"/opt/{name}")
+    prefix = check.target_path(("prefix",), prefix_text)
+    if prefix is not None and (prefix in SYSTEM_DIRS or len(prefix.parts) < 3):
+        check.fail(("prefix",), f"{prefix_text!r} is a system directory; use a directory of the app's own, like /opt/{name}")
+        prefix = None
+
+    project = None
+    if "project" in data:
+        project = check.host_path(("project",), data["project"], "dir")
+        if project and not ((project / "pyproject.toml").is_file() or (project / "setup.py").is_file()):
+            check.fail(("project",), f"{data['project']!r} has no pyproject.toml or setup.py")
+    requirements = check.host_path(("requirements",), data["requirements"], "file")
+    wheelhouse = None
+    if "wheelhouse" in data:
+        wheelhouse = check.host_path(("wheelhouse",), data["wheelhouse"], "dir")
+
+    entry_points = tuple(data.get("entry_points", ()))
+    links = {BINDIR / ep for ep in entry_points}
+    files = tuple(_files(check, data.get("files", []), prefix, links))
+
+    requires = tuple(data.get("requires", ()))
+    for i, req in enumerate(requires):
+        if not _DEPENDENCY.match(req):
+            check.fail(("requires", i), f"{req!r} is not an RPM dependency ('name' or 'name >= version')")
+
+    description = data.get("description", data["summary"])
+    if bad_characters(description.replace("\n", "").replace("\t", "")):
+        check.fail(("description",), "contains control characters")
+
+    if check.problems or python is None or prefix is None or requirements is None:
+        return None, check.problems
+    manifest = Manifest(
+        source=source,
+        name=name,
+        version=version,
+        release=release,
+        summary=data["summary"],
+        license=data["license"],
+        description=description,
+        url=data.get("url"),
+        python=python,
+        project=project,
+        requirements=requirements,
+        wheelhouse=wheelhouse,
+        prefix=prefix,
+        entry_points=entry_points,
+        files=files,
+        requires=requires,
+    )
+    return manifest, []
+
+
+def _files(
+    check: _Checker, items: list[dict[str, Any]], prefix: PurePosixPath | None, links: set[PurePosixPath]
+) -> Iterator[ExtraFile]:
+    seen: dict[PurePosixPath, int] = {}
+    for i, item in enumerate(items):
+        src = check.host_path(("files", i, "src"), item["src"], "file")
+        dest = check.target_path(("files", i, "dest"), item["dest"])
+        mode = int(item["mode"], 8) if "mode" in item else None
+        if mode is not None and mode & 0o002:
+            check.fail(("files", i, "mode"), f"{item['mode']!r} is world-writable; refusing to ship that")
+        if dest is None:
+            continue
+        if prefix is not None and (is_within(dest, prefix) or is_within(prefix, dest)):
+            check.fail(("files", i, "dest"), f"{str(dest)!r} overlaps the virtualenv prefix {prefix}")
+        elif dest in SYSTEM_DIRS:
+            check.fail(("files", i, "dest"), f"{str(dest)!r} is a system directory")
+        elif dest in links:
+            check.fail(("files", i, "dest"), f"{str(dest)!r} is also an entry point link")
+        elif dest in seen:
+            check.fail(("files", i, "dest"), f"{str(dest)!r} is already the dest of files[{seen[dest]}]")
+        seen.setdefault(dest, i)
+        if src is not None:
+            yield ExtraFile(src=src, dest=dest, config=bool(item.get("config", False)), mode=mode)
+

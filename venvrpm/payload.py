@@ -1,0 +1,135 @@
+"""The staged tree as an inventory the spec can list: every file, link and owned directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from venvrpm.errors import PayloadError
+from venvrpm.manifest import Manifest
+from venvrpm.paths import BINDIR, SYSTEM_DIRS, bad_characters
+
+EntryKind = Literal["dir", "file", "link"]
+
+_ELF_MAGIC = b"\x7fELF"
+# Not console scripts, even though they live in bin/.
+_NOT_SCRIPTS = ("activate", "deactivate", "python")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One path the package owns."""
+
+    path: PurePosixPath
+    kind: EntryKind
+    config: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """Everything the RPM carries, sorted by path."""
+
+    entries: tuple[Entry, ...]
+    elf_files: tuple[Path, ...]
+    """Staged paths of ELF files, for dependency extraction."""
+    size: int
+
+
+def stage_extras(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
+    """Copy the manifest's ``files`` into the stage and link its entry points into /usr/bin."""
+    for extra in manifest.files:
+        dest = stage / extra.dest.relative_to("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(extra.src, dest)
+        if extra.mode is not None:
+            mode = extra.mode
+        else:
+            executable = os.stat(extra.src).st_mode & stat.S_IXUSR
+            mode = 0o755 if executable and not extra.config else 0o644
+        dest.chmod(mode)
+    if not manifest.entry_points:
+        return
+    bindir = stage / BINDIR.relative_to("/")
+    bindir.mkdir(parents=True, exist_ok=True)
+    missing = [ep for ep in manifest.entry_points if not (venv_dir / "bin" / ep).is_file()]
+    if missing:
+        available = sorted(
+            p.name
+            for p in (venv_dir / "bin").iterdir()
+            if p.is_file() and not p.name.startswith(_NOT_SCRIPTS)
+        )
+        raise PayloadError(
+            f"entry point(s) not found in {manifest.prefix}/bin: {', '.join(missing)}",
+            "entry_points lists console scripts the lock or project installs; "
+            f"available: {', '.join(available) or 'none'}",
+        )
+    for ep in manifest.entry_points:
+        (bindir / ep).symlink_to(manifest.prefix / "bin" / ep)
+
+
+def inventory(stage: Path, config: frozenset[PurePosixPath]) -> Payload:
+    """List everything under *stage*; refuse names an RPM cannot carry.
+
+    Every directory in the stage is owned except the system directories on the way
+    (``/opt``, ``/etc``, ``/usr/bin``): the stage holds nothing but what this package ships.
+    """
+    entries: list[Entry] = []
+    elf: list[Path] = []
+    refused: list[str] = []
+    size = 0
+    for dirpath, dirnames, filenames in os.walk(stage):
+        dirnames.sort()
+        base = Path(dirpath)
+        target_dir = PurePosixPath("/") / base.relative_to(stage)
+        if target_dir not in SYSTEM_DIRS:
+            entries.append(Entry(target_dir, "dir"))
+        names = sorted(filenames) + [d for d in dirnames if (base / d).is_symlink()]
+        for name in sorted(names):
+            staged = base / name
+            target = target_dir / name
+            problem = _name_problem(name)
+            if problem:
+                refused.append(f"{_shown(target)}: {problem}")
+                continue
+            if staged.is_symlink():
+                entries.append(Entry(target, "link"))
+                continue
+            st = staged.lstat()
+            if not stat.S_ISREG(st.st_mode):
+                refused.append(f"{_shown(target)}: not a regular file, directory or symlink")
+                continue
+            size += st.st_size
+            entries.append(Entry(target, "file", config=target in config))
+            if st.st_size >= 4:
+                with staged.open("rb") as fh:
+                    if fh.read(4) == _ELF_MAGIC:
+                        elf.append(staged)
+        for name in dirnames:
+            problem = _name_problem(name)
+            if problem:
+                refused.append(f"{_shown(target_dir / name)}/: {problem}")
+    if refused:
+        raise PayloadError(
+            f"{len(refused)} path(s) in the payload cannot be carried by an RPM",
+            "rename or drop them (a wheel's data files, or the manifest's files)",
+            details=refused,
+        )
+    entries.sort(key=lambda e: str(e.path))
+    return Payload(tuple(entries), tuple(elf), size)
+
+
+def _name_problem(name: str) -> str | None:
+    if any("\udc80" <= ch <= "\udcff" for ch in name):
+        return "the name is not valid UTF-8"
+    bad = bad_characters(name)
+    if bad:
+        return f"the name contains {', '.join(bad)}, which rpmbuild rejects"
+    return None
+
+
+def _shown(path: PurePosixPath) -> str:
+    return repr(str(path)).encode("ascii", "backslashreplace").decode("ascii")

@@ -1,0 +1,154 @@
+"""plan -> venv -> install -> relocate -> payload -> spec -> rpmbuild. Reports; never prints."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from venvrpm import deps, lockfile, payload, relocate, rpmbuild, spec, venvbuild
+from venvrpm.errors import RelocationError, VenvrpmError
+from venvrpm.manifest import Manifest
+from venvrpm.plan import BuildPlan, Tools, make_plan
+from venvrpm.runner import Runner
+
+Reporter = Callable[[str, str], None]
+"""``report(kind, text)`` with kind ``step`` (a new step begins), ``info`` or ``warning``."""
+
+MAX_FINDINGS_SHOWN = 20
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """What a successful build produced."""
+
+    rpm: Path
+    requires: tuple[str, ...]
+    files: int
+    payload_size: int
+    warnings: tuple[str, ...]
+    workdir: Path | None
+    """The kept work directory (``--keep-workdir``), else None."""
+
+
+def _quiet(kind: str, text: str) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
+    """A private work directory: removed afterwards unless *keep*; on failure the error says so."""
+    path = Path(tempfile.mkdtemp(prefix="venvrpm-", dir=parent))
+    try:
+        yield path
+    except VenvrpmError as exc:
+        if keep:
+            exc.details = (*exc.details, f"work directory kept: {path}")
+        elif exc.hint is None or "--keep-workdir" not in exc.hint:
+            exc.details = (*exc.details, "rerun with --keep-workdir to inspect the work directory")
+        raise
+    finally:
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def prepare(
+    manifest: Manifest,
+    runner: Runner,
+    *,
+    workdir: Path,
+    output_dir: Path,
+    source_date_epoch: int,
+    host_env: Mapping[str, str],
+) -> BuildPlan:
+    """Probe tools and interpreter, check the lock, and decide the plan. Changes nothing."""
+    lockfile.read(manifest.requirements)
+    interpreter = venvbuild.probe_interpreter(runner, manifest.python)
+    tools = Tools(
+        host_python=sys.executable,
+        pip_wheel=venvbuild.pip_wheel_for(interpreter),
+        rpmbuild=rpmbuild.find_rpmbuild(runner),
+        elfdeps=rpmbuild.find_elfdeps(runner),
+    )
+    return make_plan(
+        manifest,
+        interpreter=interpreter,
+        tools=tools,
+        workdir=workdir,
+        output_dir=output_dir,
+        source_date_epoch=source_date_epoch,
+        host_env=host_env,
+    )
+
+
+def build(plan: BuildPlan, runner: Runner, report: Reporter = _quiet) -> BuildResult:
+    """Carry out *plan*: the RPM lands in ``plan.output_dir`` whole, or not at all."""
+    manifest = plan.manifest
+    warnings: list[str] = []
+
+    report("step", "creating the virtualenv")
+    venvbuild.create(plan, runner)
+    report("step", "installing the locked requirements" + (" and the project" if manifest.project else ""))
+    venvbuild.install(plan, runner)
+
+    report("step", "relocating to " + str(manifest.prefix))
+    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir)
+    bytecode = venvbuild.compile_bytecode(plan, runner)
+    report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
+    for path, error in bytecode.failed:
+        warnings.append(f"not compiled ({error}): {path}")
+    payload.stage_extras(manifest, plan.stage, plan.venv_dir)
+    _verify_clean(plan)
+
+    report("step", "listing the payload")
+    content = payload.inventory(plan.stage, frozenset(f.dest for f in manifest.files if f.config))
+    elf = deps.elf_requires(runner, plan.tools.elfdeps, content.elf_files)
+    requires = deps.all_requires(str(manifest.python), elf, manifest.requires)
+    spec_text = spec.render(manifest, content, requires, binary_payload=plan.binary_payload)
+
+    report("step", "running rpmbuild")
+    built = rpmbuild.build(plan, spec_text, runner)
+    try:
+        final = rpmbuild.deliver(built, plan.output_dir)
+    except OSError as exc:
+        raise VenvrpmError(
+            f"cannot write the RPM into {plan.output_dir}: {exc.strerror or exc}",
+            "choose a writable output directory with -o, with room for the RPM",
+        ) from None
+    for warning in warnings:
+        report("warning", warning)
+    return BuildResult(
+        rpm=final,
+        requires=tuple(requires),
+        files=sum(1 for e in content.entries if e.kind != "dir"),
+        payload_size=content.size,
+        warnings=tuple(warnings),
+        workdir=None,
+    )
+
+
+def _verify_clean(plan: BuildPlan) -> None:
+    """The scan that is never skipped: no build path may remain in any file, .pyc and .so included."""
+    findings = relocate.scan(plan.stage, [os.fsencode(plan.workdir)])
+    if findings:
+        shown = [f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings[:MAX_FINDINGS_SHOWN]]
+        if len(findings) > MAX_FINDINGS_SHOWN:
+            shown.append(f"... and {len(findings) - MAX_FINDINGS_SHOWN} more")
+        raise RelocationError(
+            f"{len(findings)} file(s) still contain the build path {plan.workdir}",
+            "such a file would point into a directory that does not exist on the target; "
+            "report the distribution that wrote it",
+            details=shown,
+        )
+
+
+def default_source_date_epoch(env: Mapping[str, str]) -> int:
+    """``SOURCE_DATE_EPOCH`` from the environment, else now."""
+    value = env.get("SOURCE_DATE_EPOCH", "")
+    return int(value) if value.isdigit() else int(time.time())

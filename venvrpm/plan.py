@@ -1,0 +1,188 @@
+"""Manifest + probed facts -> BuildPlan: every path and command of a build, as a value. Pure.
+
+The plan is what ``venvrpm build --dry-run`` prints, and what orchestration tests inspect.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from venvrpm.manifest import Manifest
+
+# zstd level 19 with one thread per core (rpm >= 4.17 reads the T suffix).
+DEFAULT_BINARY_PAYLOAD = "w19T0.zstdio"
+
+# Forwarded to pip when it may reach an index: proxies, CA bundles and pip's own settings,
+# which corporate users behind a TLS-intercepting proxy need.
+_NETWORK_ENV_PREFIXES = ("PIP_",)
+_NETWORK_ENV = (
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Interpreter:
+    """The target interpreter as probed."""
+
+    path: PurePosixPath
+    version: str
+    """Full version, e.g. ``3.11.2``."""
+    implementation: str
+
+    @property
+    def minor(self) -> str:
+        """``3.11``."""
+        return ".".join(self.version.split(".")[:2])
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Tools:
+    """Host programs the build uses."""
+
+    host_python: str
+    """Runs virtualenv (the interpreter venvrpm itself runs on)."""
+    pip_wheel: Path
+    """pip, run from its wheel by the target interpreter, so the shipped venv holds no pip."""
+    rpmbuild: str
+    elfdeps: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BuildPlan:
+    """Everything a build will do, decided before it does any of it."""
+
+    manifest: Manifest
+    interpreter: Interpreter
+    tools: Tools
+    workdir: Path
+    output_dir: Path
+    source_date_epoch: int
+    binary_payload: str
+    offline: bool
+    """Installs use only the wheelhouse; pip's configuration and index are ignored."""
+    pip_env: tuple[tuple[str, str], ...]
+    create_venv: tuple[str, ...]
+    install_lock: tuple[str, ...]
+    install_project: tuple[str, ...] | None
+    pip_check: tuple[str, ...]
+    rpmbuild: tuple[str, ...]
+
+    @property
+    def stage(self) -> Path:
+        """Staging root, expected to be ``/`` at run time: rpmbuild's buildroot."""
+        return self.workdir / "stage"
+
+    @property
+    def venv_dir(self) -> Path:
+        """``<stage><prefix>``."""
+        return self.stage / self.manifest.prefix.relative_to("/")
+
+    @property
+    def venv_python(self) -> Path:
+        """The staged venv's interpreter link."""
+        return self.venv_dir / "bin" / "python"
+
+    @property
+    def project_copy(self) -> Path:
+        """Where the project is copied, so builds never write into the user's tree."""
+        return self.workdir / "src"
+
+    @property
+    def topdir(self) -> Path:
+        """rpmbuild's private ``_topdir``."""
+        return self.workdir / "rpmbuild"
+
+    @property
+    def spec_path(self) -> Path:
+        """The generated spec."""
+        return self.topdir / "SPECS" / f"{self.manifest.name}.spec"
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able view for ``--dry-run``."""
+        return {
+            "name": self.manifest.name,
+            "version": self.manifest.version,
+            "release": self.manifest.release,
+            "prefix": str(self.manifest.prefix),
+            "interpreter": {"path": str(self.interpreter.path), "version": self.interpreter.version},
+            "workdir": str(self.workdir),
+            "output_dir": str(self.output_dir),
+            "offline": self.offline,
+            "binary_payload": self.binary_payload,
+            "commands": {
+                "create_venv": list(self.create_venv),
+                "install_lock": list(self.install_lock),
+                "install_project": list(self.install_project) if self.install_project else None,
+                "pip_check": list(self.pip_check),
+                "rpmbuild": list(self.rpmbuild),
+            },
+            "pip_env": dict(self.pip_env),
+        }
+
+
+def make_plan(
+    manifest: Manifest,
+    *,
+    interpreter: Interpreter,
+    tools: Tools,
+    workdir: Path,
+    output_dir: Path,
+    source_date_epoch: int,
+    host_env: Mapping[str, str],
+    binary_payload: str = DEFAULT_BINARY_PAYLOAD,
+) -> BuildPlan:
+    """Decide every path and command of the build."""
+    stage = workdir / "stage"
+    venv_dir = stage / manifest.prefix.relative_to("/")
+    venv_python = str(venv_dir / "bin" / "python")
+    pip = [venv_python, str(tools.pip_wheel / "pip")]
+    offline = manifest.wheelhouse is not None
+    source = ["--no-index", "--find-links", str(manifest.wheelhouse)] if offline else []
+    common = [
+        "install", "--no-compile", "--no-deps", "--no-input", "--disable-pip-version-check",
+        "--no-warn-script-location", "--progress-bar", "off", "--root-user-action", "ignore",
+    ]  # fmt: skip
+    install_lock = (*pip, *common, *source, "--require-hashes", "-r", str(manifest.requirements))
+    install_project = None
+    if manifest.project is not None:
+        install_project = (*pip, *common, *source, str(workdir / "src"))
+    if offline:
+        # pip must see only the wheelhouse: no index from pip.conf, no PIP_FIND_LINKS.
+        pip_env = {"PIP_CONFIG_FILE": os.devnull}
+    else:
+        pip_env = {
+            k: v
+            for k, v in host_env.items()
+            if k.startswith(_NETWORK_ENV_PREFIXES) or k in _NETWORK_ENV
+        }
+    topdir = workdir / "rpmbuild"
+    return BuildPlan(
+        manifest=manifest,
+        interpreter=interpreter,
+        tools=tools,
+        workdir=workdir,
+        output_dir=output_dir,
+        source_date_epoch=source_date_epoch,
+        binary_payload=binary_payload,
+        offline=offline,
+        pip_env=tuple(sorted(pip_env.items())),
+        create_venv=(
+            tools.host_python, "-m", "virtualenv", "--no-download", "--no-periodic-update",
+            "--no-seed", "--no-vcs-ignore", "--python", str(interpreter.path), str(venv_dir),
+        ),  # fmt: skip
+        install_lock=install_lock,
+        install_project=install_project,
+        pip_check=(*pip, "check", "--disable-pip-version-check"),
+        rpmbuild=(
+            tools.rpmbuild, "-bb", "--noclean",
+            "--define", f"_topdir {topdir}",
+            "--define", f"_tmppath {workdir / 'tmp'}",
+            "--buildroot", str(stage),
+            str(topdir / "SPECS" / f"{manifest.name}.spec"),
+        ),  # fmt: skip
+    )

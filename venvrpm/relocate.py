@@ -1,0 +1,227 @@
+"""Remove every trace of the staging root from a virtualenv built at ``<stage><prefix>``.
+
+The venv is built at its final path under a staging root, so only what carries the staging root
+needs rewriting: there is no per-template regex editing of ``activate*`` (which breaks whenever
+virtualenv changes its templates). The checklist, in order:
+
+1. drop virtualenv's build-host debris (``CACHEDIR.TAG``, which makes backup tools skip the
+   application) and ``pyvenv.cfg``'s ``command =`` line (it names the build host's python);
+2. drop ``direct_url.json`` that points into the work directory (a local project's
+   ``file://`` URL means nothing on the target);
+3. in every text file, cut the staging root out of each path (shebangs, pip's ``/bin/sh``
+   ``'''exec'`` launcher collapsed back to a plain shebang, ``activate*``, ``*.pth``, ...);
+   rewrite symlinks that point into the stage; delete ``.pyc`` carrying it (they are recompiled
+   for the final path afterwards); refuse binaries that carry it;
+4. bring every ``RECORD`` back in line with the files (hashes, sizes, removed rows);
+5. after bytecode compilation, :func:`scan` every file and link: the staging root must be gone.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from venvrpm.errors import RelocationError
+
+_CHUNK = 1 << 20
+_ELF_MAGIC = b"\x7fELF"
+# Linux's limit on a shebang line (BINPRM_BUF_SIZE) minus the newline.
+_MAX_SHEBANG = 127
+# distlib's (pip's) launcher for interpreters whose path is too long or has spaces.
+_LONG_SHEBANG = re.compile(rb"\A#!/bin/sh\n'''exec' (\"?)(?P<exe>[^\n]+?)\1 \"\$0\" \"\$@\"\n' '''\n")
+_DEBRIS = ("CACHEDIR.TAG",)
+
+
+@dataclass(frozen=True, slots=True)
+class Relocation:
+    """What :func:`relocate` changed."""
+
+    rewritten: tuple[Path, ...]
+    removed: tuple[Path, ...]
+    relinked: tuple[Path, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A file or symlink that still carries a forbidden path."""
+
+    path: Path
+    where: str
+    """``content at byte N`` or ``symlink target``."""
+
+
+def relocate(stage: Path, venv_dir: Path, workdir: Path) -> Relocation:
+    """Rewrite the tree under *stage* so no path under *stage* (or *workdir*) remains.
+
+    *venv_dir* is ``<stage><prefix>``. Raise RelocationError for files that cannot be fixed.
+    """
+    needle = os.fsencode(stage)
+    removed: list[Path] = []
+    for name in _DEBRIS:
+        if (venv_dir / name).is_file():
+            (venv_dir / name).unlink()
+            removed.append(venv_dir / name)
+    _drop_command_line(venv_dir / "pyvenv.cfg")
+    removed.extend(_drop_direct_urls(venv_dir, workdir))
+
+    rewritten: list[Path] = []
+    relinked: list[Path] = []
+    refused: list[str] = []
+    for path in _walk(stage):
+        if path.is_symlink():
+            target = os.readlink(path)
+            if os.fsencode(target).startswith(needle):
+                path.unlink()
+                path.symlink_to(target[len(os.fsdecode(needle)) :])
+                relinked.append(path)
+            continue
+        if not path.is_file() or _find(path, needle) < 0:
+            continue
+        data = path.read_bytes()
+        if data.startswith(_ELF_MAGIC):
+            refused.append(f"{path}: ELF binary with the staging path compiled in")
+        elif path.suffix == ".pyc":
+            path.unlink()
+            removed.append(path)
+        else:
+            fixed = rewrite_text(data, needle)
+            if fixed is None:
+                refused.append(f"{path}: binary data file carries the staging path")
+            else:
+                path.write_bytes(fixed)
+                rewritten.append(path)
+    if refused:
+        raise RelocationError(
+            "the staging path is compiled into files that cannot be rewritten safely",
+            "build such distributions as wheels without absolute build paths, or report them",
+            details=refused,
+        )
+    _fix_records(venv_dir, needle, set(rewritten), set(removed))
+    return Relocation(tuple(rewritten), tuple(removed), tuple(relinked))
+
+
+def rewrite_text(data: bytes, needle: bytes) -> bytes | None:
+    """Cut *needle* (the staging root) out of text *data*; None when *data* is not text."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    match = _LONG_SHEBANG.match(data)
+    if match and match["exe"].startswith(needle):
+        exe = match["exe"][len(needle) :]
+        if len(exe) + 2 <= _MAX_SHEBANG and b" " not in exe:
+            data = b"#!" + exe + b"\n" + data[match.end() :]
+    return data.replace(needle, b"")
+
+
+def scan(root: Path, needles: Sequence[bytes]) -> list[Finding]:
+    """Every file under *root* whose content or link target contains one of *needles*."""
+    findings: list[Finding] = []
+    for path in _walk(root):
+        if path.is_symlink():
+            target = os.fsencode(os.readlink(path))
+            if any(n in target for n in needles):
+                findings.append(Finding(path, "symlink target"))
+        elif path.is_file():
+            for needle in needles:
+                offset = _find(path, needle)
+                if offset >= 0:
+                    findings.append(Finding(path, f"content at byte {offset}"))
+                    break
+    return findings
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        for name in sorted(filenames):
+            yield base / name
+        for name in dirnames:
+            if (base / name).is_symlink():
+                yield base / name
+
+
+def _find(path: Path, needle: bytes) -> int:
+    """Offset of *needle* in the file, read in chunks so huge libraries don't fill memory."""
+    overlap = len(needle) - 1
+    offset = 0
+    tail = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            window = tail + chunk
+            found = window.find(needle)
+            if found >= 0:
+                return offset - len(tail) + found
+            tail = window[-overlap:] if overlap else b""
+            offset += len(chunk)
+    return -1
+
+
+def _drop_command_line(cfg: Path) -> None:
+    if not cfg.is_file():
+        return
+    lines = cfg.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.replace(" ", "").startswith("command=")]
+    if kept != lines:
+        cfg.write_text("".join(kept), encoding="utf-8")
+
+
+def _drop_direct_urls(venv_dir: Path, workdir: Path) -> list[Path]:
+    removed = []
+    for direct_url in sorted(venv_dir.glob("lib*/python*/site-packages/*.dist-info/direct_url.json")):
+        try:
+            url = json.loads(direct_url.read_text(encoding="utf-8")).get("url", "")
+        except (ValueError, OSError):
+            continue
+        parsed = urlparse(url)
+        if parsed.scheme == "file" and Path(unquote(parsed.path)).is_relative_to(workdir):
+            direct_url.unlink()
+            removed.append(direct_url)
+    return removed
+
+
+def record_hash(data: bytes) -> str:
+    """A RECORD hash field (PEP 376 / wheel spec): urlsafe base64 sha256 without padding."""
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode("ascii")
+
+
+def _fix_records(venv_dir: Path, needle: bytes, rewritten: set[Path], removed: set[Path]) -> None:
+    stage_prefix = os.fsdecode(needle)
+    for record in sorted(venv_dir.glob("lib*/python*/site-packages/*.dist-info/RECORD")):
+        base = record.parent.parent
+        text = record.read_text(encoding="utf-8")
+        rows = list(csv.reader(io.StringIO(text)))
+        out: list[list[str]] = []
+        for row in rows:
+            if not row:
+                continue
+            name = row[0]
+            if name.startswith(stage_prefix):
+                name = name[len(stage_prefix) :]
+                row = [name, *row[1:]]
+            # RECORD paths are relative to site-packages, or absolute (final paths by now).
+            if name.startswith("/"):
+                target = Path(stage_prefix + name)
+            else:
+                target = Path(os.path.normpath(base / name))
+            if target in removed:
+                continue
+            if target in rewritten and len(row) >= 3:
+                data = target.read_bytes()
+                row = [row[0], record_hash(data), str(len(data))]
+            out.append(row)
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(out)
+        if buffer.getvalue() != text:
+            record.write_text(buffer.getvalue(), encoding="utf-8")

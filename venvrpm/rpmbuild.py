@@ -1,0 +1,77 @@
+"""rpmbuild in a private topdir, and the atomic delivery of its RPM."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from venvrpm.errors import ToolMissingError, VenvrpmError
+from venvrpm.plan import BuildPlan
+from venvrpm.runner import Runner
+
+INSTALL_HINT = "Debian/Ubuntu: apt-get install rpm    Fedora/RHEL: dnf install rpm-build"
+_WROTE = re.compile(r"^Wrote: (.+\.rpm)$", re.MULTILINE)
+
+
+def find_rpmbuild(runner: Runner) -> str:
+    """rpmbuild's path, or a ToolMissingError saying how to install it."""
+    path = runner.which("rpmbuild")
+    if path is None:
+        raise ToolMissingError("rpmbuild is not installed", INSTALL_HINT)
+    return path
+
+
+def find_elfdeps(runner: Runner) -> str:
+    """rpm's ELF dependency scanner (``<_rpmconfigdir>/elfdeps``)."""
+    rpm = runner.which("rpm")
+    if rpm is None:
+        raise ToolMissingError("rpm is not installed", INSTALL_HINT)
+    configdir = runner.run([rpm, "--eval", "%{_rpmconfigdir}"], what="asking rpm for its config dir")
+    elfdeps = Path(configdir.stdout.strip()) / "elfdeps"
+    if not elfdeps.is_file():
+        raise ToolMissingError(f"{elfdeps} is missing", INSTALL_HINT)
+    return str(elfdeps)
+
+
+def build(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:
+    """Write the spec, run rpmbuild, return the RPM it wrote (inside the topdir)."""
+    for sub in ("SPECS", "RPMS", "BUILD", "SOURCES", "SRPMS"):
+        (plan.topdir / sub).mkdir(parents=True, exist_ok=True)
+    (plan.workdir / "tmp").mkdir(exist_ok=True)
+    plan.spec_path.write_text(spec_text, encoding="utf-8")
+    result = runner.run(
+        plan.rpmbuild,
+        what="rpmbuild",
+        cwd=plan.topdir,
+        hint=f"the generated spec is {plan.spec_path} (keep it with --keep-workdir)",
+    )
+    written = [Path(p) for p in _WROTE.findall(result.stdout + result.stderr)]
+    rpms = [p for p in written if p.is_file() and not p.name.endswith(".src.rpm")]
+    if len(rpms) != 1:
+        raise VenvrpmError(
+            f"rpmbuild reported {len(rpms)} binary RPMs instead of one",
+            "run with --keep-workdir and look at the rpmbuild output",
+        )
+    return rpms[0]
+
+
+def deliver(built: Path, output_dir: Path) -> Path:
+    """Move *built* into *output_dir* atomically: readers see the whole RPM or nothing."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    final = output_dir / built.name
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{built.name}.", suffix=".part", dir=output_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, built.open("rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.chmod(0o644)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final

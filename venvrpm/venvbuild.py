@@ -1,0 +1,140 @@
+"""The virtualenv at ``<stage><prefix>``: probe the interpreter, create, install, compile."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path, PurePosixPath
+
+from venvrpm.errors import CommandError, LockError, ToolMissingError, VenvrpmError
+from venvrpm.lockfile import HINT as LOCK_HINT
+from venvrpm.plan import BuildPlan, Interpreter
+from venvrpm.runner import Runner
+
+# Never copied from the user's project: VCS data, caches, other environments, build output.
+_IGNORED_ANYWHERE = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",
+                     ".ruff_cache", ".tox", ".nox", "node_modules"}  # fmt: skip
+_IGNORED_AT_TOP = {".venv", "venv", "build", "dist"}
+
+_HASH_MISMATCH = re.compile(r"^\s{4}(\S+?)==(\S+) from ", re.MULTILINE)
+_NO_DISTRIBUTION = re.compile(r"No matching distribution found for (\S+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Bytecode:
+    """Result of compiling the venv."""
+
+    compiled: int
+    failed: tuple[tuple[str, str], ...]
+    """(final path, error) of files that are not valid Python for the target."""
+
+
+def helper_source(name: str) -> str:
+    """Source of a helper script run by the target interpreter."""
+    return resources.files("venvrpm.helpers").joinpath(name).read_text("utf-8")
+
+
+def probe_interpreter(runner: Runner, python: PurePosixPath) -> Interpreter:
+    """Run the target interpreter and ask what it is."""
+    hint = "install that interpreter on the build host, or set `python:` to one that exists"
+    try:
+        result = runner.run(
+            [str(python), "-I", "-B", "-c", helper_source("probe.py")],
+            what=f"probing the interpreter {python}",
+            hint=hint,
+        )
+    except ToolMissingError:
+        raise ToolMissingError(f"interpreter not found: {python}", hint) from None
+    facts = json.loads(result.stdout)
+    return Interpreter(path=python, version=facts["version"], implementation=facts["implementation"])
+
+
+def pip_wheel_for(interpreter: Interpreter) -> Path:
+    """The pip wheel bundled with virtualenv that supports *interpreter*."""
+    from virtualenv.seed.wheels.embed import get_embed_wheel
+
+    wheel = get_embed_wheel("pip", interpreter.minor)
+    if wheel is None:
+        raise VenvrpmError(
+            f"virtualenv has no pip for Python {interpreter.minor}",
+            "upgrade virtualenv in the environment venvrpm runs in",
+        )
+    return Path(wheel.path)
+
+
+def create(plan: BuildPlan, runner: Runner) -> None:
+    """Create the empty virtualenv (no pip, setuptools or wheel in it)."""
+    runner.run(plan.create_venv, what="creating the virtualenv")
+
+
+def install(plan: BuildPlan, runner: Runner) -> None:
+    """Install the lock (hash-checked, no deps), then the project (no deps), then ``pip check``."""
+    env = dict(plan.pip_env)
+    try:
+        runner.run(plan.install_lock, what="installing the locked requirements", env=env)
+    except CommandError as exc:
+        raise _lock_failure(exc, plan) from None
+    if plan.install_project is not None and plan.manifest.project is not None:
+        copy_project(plan.manifest.project, plan.project_copy)
+        runner.run(
+            plan.install_project,
+            what="installing the project",
+            env=env,
+            hint="the project must build with its declared build backend"
+            + (" from the wheelhouse" if plan.offline else ""),
+        )
+    runner.run(
+        plan.pip_check,
+        what="checking the installed distributions (pip check)",
+        env=env,
+        hint="a dependency is missing from the lock or conflicts with it: re-lock with the project",
+    )
+
+
+def copy_project(source: Path, dest: Path) -> None:
+    """Copy the project without VCS data, caches or build output: builds never write into it."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n in _IGNORED_ANYWHERE or n.endswith(".egg-info")}
+        if Path(directory) == source:
+            skipped |= {n for n in names if n in _IGNORED_AT_TOP}
+        return skipped
+
+    shutil.copytree(source, dest, symlinks=True, ignore=ignore)
+
+
+def compile_bytecode(plan: BuildPlan, runner: Runner) -> Bytecode:
+    """Compile every module for its final path with the target interpreter."""
+    result = runner.run(
+        [str(plan.venv_python), "-I", "-B", "-c", helper_source("compile_tree.py"),
+         str(plan.venv_dir), str(plan.stage)],
+        what="compiling bytecode for the final path",
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    return Bytecode(report["compiled"], tuple((p, e) for p, e in report["failed"]))
+
+
+def _lock_failure(exc: CommandError, plan: BuildPlan) -> VenvrpmError:
+    output = exc.output_tail
+    lock = plan.manifest.requirements.name
+    if "DO NOT MATCH THE HASHES" in output:
+        names = [f"{n}=={v}" for n, v in _HASH_MISMATCH.findall(output)] or ["(see pip's output)"]
+        return LockError(
+            f"hash mismatch for {', '.join(names)}: the file found is not the one {lock} locked",
+            "if the new file is trusted, re-lock; otherwise find out who changed it",
+            details=exc.details,
+        )
+    missing = _NO_DISTRIBUTION.findall(output)
+    if missing:
+        where = f"the wheelhouse {plan.manifest.wheelhouse}" if plan.offline else "the index"
+        return LockError(
+            f"{', '.join(missing)} (from {lock}) not found in {where}",
+            "add it to the wheelhouse (pip download -r the lock)" if plan.offline else LOCK_HINT,
+            details=exc.details,
+        )
+    if "hash" in output.lower() and "--hash" in output:
+        return LockError(f"pip refused {lock}: {output.splitlines()[-1]}", LOCK_HINT, exc.details)
+    return exc
