@@ -309,7 +309,7 @@ def _convert(data: dict[str, Any], lines: dict[KeyPath, int], source: Path) -> t
         check.fail(("description",), "contains control characters")
 
     if check.problems or python is None or prefix is None or requirements is None:
-        return None, check.problems
+        return None, sorted(check.problems, key=lambda p: (p.line or 0, p.path))
     manifest = Manifest(
         source=source,
         name=name,

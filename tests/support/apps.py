@@ -50,8 +50,9 @@ def build_native(workdir: Path) -> tuple[bytes, bytes]:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "tiny.c").write_text("int tiny_value(void) { return 42; }\n")
     (workdir / "core.c").write_text(
-        "#include <string.h>\nint tiny_value(void);\n"
-        "int answer(void) { return tiny_value() + (int)strlen(\"\") ; }\n"
+        "#include <stdio.h>\n#include <stdlib.h>\nint tiny_value(void);\n"
+        "int answer(void) { char b[16]; snprintf(b, sizeof b, \"%d\", tiny_value());"
+        " return atoi(b); }\n"
     )
     lib = workdir / BUNDLED_SONAME
     core = workdir / "_core.so"

@@ -1,0 +1,68 @@
+"""Shared fixtures. Integration tests use real tools; a missing tool is a failure, not a skip."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.apps import make_smallapp
+from venvrpm.cli import main
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No PIP_* from the developer's shell, and a private TMPDIR so leftovers can be counted."""
+    for key in list(os.environ):
+        if key.startswith("PIP_"):
+            monkeypatch.delenv(key)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    yield
+
+
+@dataclass(frozen=True)
+class Built:
+    """A built test application."""
+
+    manifest: Path
+    rpm: Path
+    tmpdir: Path
+    """TMPDIR during the build: its path must not appear in the payload."""
+
+
+def build_app(root: Path, **kwargs: str) -> Built:
+    """Make the test application under *root* and build it with the real CLI."""
+    manifest = make_smallapp(root, **kwargs)
+    tmp = root / "build-tmp"
+    tmp.mkdir()
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(tmp)
+    try:
+        code = main(["build", str(manifest), "-o", str(root / "dist"), "-q"])
+    finally:
+        tempfile.tempdir = saved
+    assert code == 0
+    (rpm,) = (root / "dist").glob("*.rpm")
+    assert list(tmp.iterdir()) == [], "the work directory was not removed"
+    return Built(manifest, rpm, tmp)
+
+
+@pytest.fixture(scope="session")
+def smallapp(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The test application built once per session."""
+    return build_app(tmp_path_factory.mktemp("smallapp"))
+
+
+def require_tools(*names: str) -> None:
+    """Integration tests need these; their absence fails the test with how to get them."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        pytest.fail(f"missing tools {missing}: run .ci/setup (it installs them)")

@@ -1,0 +1,150 @@
+"""A real target system for integration tests: a debootstrap'd Debian bookworm root.
+
+A Debian root's rpmdb is empty, so nothing there would satisfy an RPM's Requires. We seed it
+with one generated package whose Provides are what the root really has -- the sonames of its
+ELF libraries (read with rpm's own ``elfdeps``), every executable path, the interpreter -- so
+our RPMs install **without --nodeps**, and a Require the root cannot meet fails the install.
+
+The root is built once (about a minute) and cached; each test gets a copy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess  # noqa: F401  (re-used by tests)
+import tempfile
+import textwrap
+from pathlib import Path
+
+SUITE = "bookworm"
+INCLUDE = "python3,python3-venv,systemd,passwd"
+CACHE = Path(os.environ.get("VENVRPM_TEST_CACHE", "/var/tmp/venvrpm-test-cache"))
+DBPATH = "/var/lib/rpm"
+SEED_NAME = "target-system-provides"
+# Not part of the system's state: the rpmdb itself changes with every transaction.
+IGNORED = ("var/lib/rpm", "var/tmp", "tmp", "proc", "dev", "run")
+
+
+def _key() -> str:
+    seed_code = Path(__file__).read_bytes()
+    return hashlib.sha256(f"{SUITE} {INCLUDE}".encode() + seed_code).hexdigest()[:12]
+
+
+def template_root() -> Path:
+    """The cached, seeded root; built on first use. Concurrent runs wait for each other."""
+    base = CACHE / f"{SUITE}-{_key()}"
+    root = base / "root"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (base / "complete").is_file():
+            return root
+        shutil.rmtree(base, ignore_errors=True)
+        building = base / "root.partial"
+        building.mkdir(parents=True)
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", f"--include={INCLUDE}", SUITE, str(building)],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        seed_rpmdb(building)
+        building.rename(root)
+        (base / "complete").write_text("ok\n")
+    return root
+
+
+def fresh_root(dest: Path) -> Path:
+    """A private copy of the template root at *dest*."""
+    subprocess.run(["cp", "-a", "--reflink=auto", str(template_root()), str(dest)], check=True)
+    return dest
+
+
+def rpm(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run rpm against *root*'s database (scriptlets run chrooted there)."""
+    return subprocess.run(
+        ["rpm", "--root", str(root), "--dbpath", DBPATH, *args],
+        capture_output=True, text=True, check=check,
+    )  # fmt: skip
+
+
+def chroot(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run a program inside *root*, with a clean environment."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "HOME": "/root"}
+    return subprocess.run(["chroot", str(root), *argv], capture_output=True, text=True, env=env)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
+    """Every path in *root* (but the rpmdb and scratch dirs) with its mode, size, link target."""
+    state: dict[str, tuple[int, int, str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        dirnames[:] = [
+            d for d in dirnames if os.path.normpath(os.path.join(rel_dir, d)) not in IGNORED
+        ]
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            link = os.readlink(path) if os.path.islink(path) else ""
+            size = st.st_size if not os.path.isdir(path) or os.path.islink(path) else 0
+            state[os.path.normpath(os.path.join(rel_dir, name))] = (st.st_mode, size, link)
+    return state
+
+
+def root_provides(root: Path) -> list[str]:
+    """What *root* really offers: ELF sonames, executable paths, the interpreter, systemd."""
+    elf_files = []
+    for top in ("usr/lib", "usr/lib64", "usr/libexec"):
+        for dirpath, _dirs, files in os.walk(root / top):
+            for name in files:
+                path = Path(dirpath) / name
+                if path.is_symlink() or not path.is_file():
+                    continue
+                with path.open("rb") as fh:
+                    if fh.read(4) == b"\x7fELF":
+                        elf_files.append(str(path))
+    found = subprocess.run(
+        ["/usr/lib/rpm/elfdeps", "--provides"], input="\n".join(elf_files) + "\n",
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    provides = set(found)
+    if any((root / "usr/lib64").glob("ld-linux*")) or any((root / "usr/lib").rglob("ld-linux*")):
+        provides.add("rtld(GNU_HASH)")
+    for bindir in ("usr/bin", "usr/sbin"):
+        for entry in sorted((root / bindir).iterdir()):
+            if os.access(entry, os.X_OK) or entry.is_symlink():
+                provides.add(f"/{bindir}/{entry.name}")
+                # merged /usr: /bin/sh and /usr/bin/sh are the same file
+                provides.add(f"/{bindir.removeprefix('usr/')}/{entry.name}")
+    for python in sorted((root / "usr/bin").glob("python3.[0-9]*")):
+        if python.name.replace("python", "").replace(".", "").isdigit():
+            version = python.name.removeprefix("python")
+            provides.update({f"python{version}", f"python(abi) = {version}"})
+    if (root / "usr/bin/systemctl").exists():
+        provides.add("systemd")
+    return sorted(provides)
+
+
+def seed_rpmdb(root: Path) -> None:
+    """Install one package into *root*'s fresh rpmdb that provides what the root has."""
+    provides = root_provides(root)
+    with tempfile.TemporaryDirectory(prefix="seed-") as tmp:
+        spec = Path(tmp) / "seed.spec"
+        lines = "\n".join(f"Provides: {p}" for p in provides)
+        spec.write_text(textwrap.dedent("""\
+            Name: {name}
+            Version: 1
+            Release: 1
+            Summary: What the debootstrap'd root provides (generated by the venvrpm tests)
+            License: MIT
+            BuildArch: noarch
+            AutoReqProv: no
+            """).format(name=SEED_NAME) + lines + "\n\n%description\nGenerated.\n\n%files\n")  # fmt: skip
+        subprocess.run(
+            ["rpmbuild", "-bb", "--define", f"_topdir {tmp}/top", str(spec)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        (built,) = Path(tmp, "top", "RPMS", "noarch").glob("*.rpm")
+        rpm(root, "--initdb")
+        rpm(root, "-i", str(built))

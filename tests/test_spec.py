@@ -1,0 +1,86 @@
+"""Spec generation: escaping rules (pure) and a golden spec."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from venvrpm import manifest, spec
+from venvrpm.errors import PayloadError
+from venvrpm.payload import Entry, Payload
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = DATA / "golden" / "smallapp.spec"
+
+
+@pytest.mark.parametrize(
+    ("path", "pattern"),
+    [
+        ("/opt/a/plain.txt", '"/opt/a/plain.txt"'),
+        ("/opt/a/script (dev).tmpl", '"/opt/a/script (dev).tmpl"'),
+        ("/opt/a/it's.txt", "\"/opt/a/it's.txt\""),
+        ("/opt/a/ünï.txt", '"/opt/a/ünï.txt"'),
+        ("/opt/a/$HOME", '"/opt/a/$HOME"'),
+        ("/opt/a/[x].txt", '"/opt/a/[[]x[]].txt"'),
+        ("/opt/a/star*", '"/opt/a/star[*]"'),
+        ("/opt/a/what?", '"/opt/a/what[?]"'),
+        ("/opt/a/100%", '"/opt/a/100?"'),
+        ("/opt/a/%{lua:x}", '"/opt/a/??lua:x?"'),
+        ('/opt/a/say "hi"', '"/opt/a/say\\ ?hi?"'),
+        ("/opt/a/b\\c", '"/opt/a/b?c"'),
+        ("/opt/a/it's [x]", "\"/opt/a/it\\'s\\ [[]x[]]\""),
+    ],
+)
+def test_file_patterns(path: str, pattern: str) -> None:
+    assert spec.file_pattern(path) == pattern
+
+
+def test_tag_values_cannot_expand_macros() -> None:
+    assert spec.tag_value("100% %{lua:os.exit(1)} %(id)") == "100%% %%{lua:os.exit(1)} %%(id)"
+    with pytest.raises(ValueError):
+        spec.tag_value("two\nlines")
+
+
+def test_description_lines_never_open_a_section() -> None:
+    text = "First line.\n%post\n  %files\n%%(id)\nLast 100%"
+    assert spec.description_text(text) == (
+        "First line.\n %%post\n  %%files\n %%%%(id)\nLast 100%%"
+    )
+
+
+def test_ambiguous_wildcards_are_refused() -> None:
+    entries = [
+        Entry(PurePosixPath("/opt/a/b\\c"), "file"),
+        Entry(PurePosixPath("/opt/a/bxc"), "file"),
+        Entry(PurePosixPath("/opt/a/100%"), "file"),
+    ]
+    with pytest.raises(PayloadError) as info:
+        spec.check_unambiguous(entries)
+    assert info.value.details == ("/opt/a/b\\c would also match /opt/a/bxc",)
+
+
+def test_golden_spec(tmp_path: Path) -> None:
+    m = manifest.load(DATA / "manifests" / "good.yaml")
+    entries = (
+        Entry(PurePosixPath("/etc/smallapp"), "dir"),
+        Entry(PurePosixPath("/etc/smallapp/app.conf"), "file", config=True),
+        Entry(PurePosixPath("/opt/smallapp"), "dir"),
+        Entry(PurePosixPath("/opt/smallapp/bin"), "dir"),
+        Entry(PurePosixPath("/opt/smallapp/bin/python"), "link"),
+        Entry(PurePosixPath("/opt/smallapp/data"), "dir"),
+        Entry(PurePosixPath("/opt/smallapp/data/script (dev).tmpl"), "file"),
+        Entry(PurePosixPath("/opt/smallapp/data/100%.txt"), "file"),
+        Entry(PurePosixPath("/opt/smallapp/data/[x]*?.txt"), "file"),
+        Entry(PurePosixPath("/usr/bin/smallapp"), "link"),
+    )
+    text = spec.render(
+        m,
+        Payload(entries, (), 0),
+        ["/usr/bin/python3.11", "libc.so.6()(64bit)", "openssl"],
+        binary_payload="w19T0.zstdio",
+    )
+    if os.environ.get("VENVRPM_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()

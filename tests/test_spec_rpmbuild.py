@@ -1,0 +1,96 @@
+"""The escaping rules hold against the real rpmbuild: exact file lists, no injection.
+
+No virtualenv here: a staged tree of hostile names and a manifest of hostile strings go through
+spec.render and rpmbuild, and rpm reads back what was packaged.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support.apps import AWKWARD_NAMES
+from venvrpm import manifest, payload, spec
+
+pytestmark = pytest.mark.integration
+
+HOSTILE_NAMES = (*AWKWARD_NAMES, "%(touch${IFS}MARKER).txt", "%{lua:os.execute('touch MARKER')}",
+                 "a b*c", "x?", "xa", "[z]", "z", "-dash", "~tilde", "#hash", ";semi", "`tick`",
+                 "new%%line", "=eq", "@at", "!bang", "&amp", "|pipe", "<lt>", "日本語")  # fmt: skip
+
+
+def build_rpm(tmp_path: Path, manifest_text: str, names: tuple[str, ...]) -> tuple[Path, Path]:
+    (tmp_path / "req.lock").write_text("")
+    (tmp_path / "app.yaml").write_text(manifest_text)
+    m = manifest.load(tmp_path / "app.yaml")
+    stage = tmp_path / "stage"
+    data = stage / "opt" / m.name / "data"
+    data.mkdir(parents=True)
+    for name in names:
+        (data / name).write_text(name)
+    (data / "sub dir [1]").mkdir()
+    (data / "sub dir [1]" / "inner %.txt").write_text("x")
+    content = payload.inventory(stage, frozenset())
+    text = spec.render(m, content, ["/bin/sh"], binary_payload="w3.zstdio")
+    top = tmp_path / "top"
+    spec_path = tmp_path / "t.spec"
+    spec_path.write_text(text)
+    run = subprocess.run(
+        ["rpmbuild", "-bb", "--noclean", "--define", f"_topdir {top}", "--buildroot", str(stage),
+         str(spec_path)], capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    (rpm,) = (top / "RPMS").rglob("*.rpm")
+    return rpm, stage
+
+
+def query(rpm: Path, *args: str) -> str:
+    return subprocess.run(["rpm", "-qp", *args, str(rpm)], capture_output=True, text=True, check=True).stdout
+
+
+def test_hostile_names_are_listed_exactly(tmp_path: Path) -> None:
+    rpm, stage = build_rpm(tmp_path, MANIFEST.format(summary="s", description="d"), HOSTILE_NAMES)
+    listed = set(query(rpm, "--list").splitlines())
+    on_disk = {"/" + str(p.relative_to(stage)) for p in stage.rglob("*")} - {"/opt"}
+    assert listed == on_disk
+    assert not list(tmp_path.rglob("MARKER"))
+
+
+MANIFEST = textwrap.dedent("""\
+    name: hostile
+    version: 1.0
+    summary: {summary}
+    license: "MIT %{{lua:os.execute('touch MARKER')}}"
+    description: {description}
+    url: "https://example.invalid/%(touch${{IFS}}MARKER)"
+    python: /usr/bin/python3.11
+    requirements: req.lock
+    """)
+
+
+@pytest.mark.parametrize(
+    ("summary", "description"),
+    [
+        ('"100% %(touch MARKER) %{lua:os.execute(\'touch MARKER\')}"', "plain"),
+        ("s", '"line\\n%post\\ntouch MARKER\\n%files\\n/etc/passwd"'),
+        ("s", '"%%post\\n%%(touch MARKER)\\n%define x %(touch MARKER)\\n%{x}"'),
+        ("s", '"text\\n%description\\n%changelog\\n* now"'),
+        ("s", '"%{expand:%%(touch MARKER)}\\n%{?nil}%post -p /bin/sh"'),
+    ],
+)
+def test_manifest_strings_cannot_inject(tmp_path: Path, summary: str, description: str) -> None:
+    rpm, _ = build_rpm(tmp_path, MANIFEST.format(summary=summary, description=description), ("a",))
+    assert not list(tmp_path.rglob("MARKER")), "a manifest string ran a command at build time"
+    assert query(rpm, "--scripts") == ""
+    assert "/etc/passwd" not in query(rpm, "--list")
+    info = query(rpm, "--queryformat", "%{SUMMARY}\n%{LICENSE}\n%{URL}\n%{DESCRIPTION}")
+    assert "MIT %{lua:os.execute('touch MARKER')}" in info
+    assert "%(touch${IFS}MARKER)" in info
+    m = manifest.parse((tmp_path / "app.yaml").read_text(), tmp_path / "app.yaml")
+    assert info.splitlines()[0] == m.summary
+    # Lines keep their text; a line that began with % gained one leading space.
+    shown = [line.strip() for line in info.splitlines()[3:]]
+    assert shown == [line.strip() for line in m.description.splitlines()]
