@@ -44,7 +44,7 @@ Requests[socks]==2.32.0 --hash={H}  # via smallapp
         (f"requests>=2 --hash={H}\n", "line 1: requests is not pinned to one version"),
         ("click==8.1.7\n", "line 1: click==8.1.7 has no --hash"),
         (f"\n\nclick==8.* --hash={H}\n", "line 3: click is not pinned"),
-        (f"click==8.1.7 --hash=md5:abc\n", "line 1: click: unusable hash 'md5:abc'"),
+        ("click==8.1.7 --hash=md5:abc\n", "line 1: click: unusable hash 'md5:abc'"),
         ("-e ./src\n", "line 1: '-e' is not allowed in a lock"),
         ("-r other.txt\n", "line 1: '-r' is not allowed in a lock"),
         (f"pkg @ https://example.invalid/pkg.whl --hash={H}\n", "line 1: pkg comes from a URL"),
@@ -64,8 +64,10 @@ def test_every_bad_line_is_reported_at_once() -> None:
     with pytest.raises(LockError) as info:
         lockfile.parse(text, LOCK)
     assert [d.split(":")[0] for d in info.value.details] == [
-        "requirements.lock line 1", "requirements.lock line 2", "requirements.lock line 4",
-    ]  # fmt: skip
+        "requirements.lock line 1",
+        "requirements.lock line 2",
+        "requirements.lock line 4",
+    ]
     assert "3 bad lines" in info.value.message
 
 

@@ -39,47 +39,68 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
 @pytest.mark.parametrize(
     ("fixture", "expected"),
     [
-        ("bad-unknown-key.yaml", [
-            "line 1: nmae: unknown key 'nmae'; did you mean 'name'?",
-            "line 1: 'name' is a required property",
-            "line 10: files[0].cnofig: unknown key 'cnofig'; did you mean 'config'?",
-        ]),
-        ("bad-types.yaml", [
-            "line 7: entry_points: 'smallapp' is a string, expected array",
-            "line 10: files[0].dest: 'relative/app.conf' is not allowed here",
-            "line 11: files[0].config: 'yes please' is a string, expected boolean",
-        ]),
-        ("bad-name-version.yaml", [
-            "line 1: name: 'my app' is not allowed here: RPM Name.",
-            "line 2: version: '1.0-1' is not allowed here",
-            "line 3: release: '1 2' is not allowed here",
-            "line 6: python: 'python3.11' is not allowed here",
-        ]),
-        ("bad-missing-required.yaml", [
-            "'license' is a required property",
-            "'python' is a required property",
-        ]),
-        ("bad-paths.yaml", [
-            "line 6: requirements: 'missing.lock' is not a file",
-            "line 7: project: 'no-such-dir' is not a directory",
-            "line 8: prefix: '/opt' is a system directory",
-            "line 11: files[0].dest: '/etc/../etc/smallapp.conf' must be absolute and normalised",
-            "line 12: files[1].src: 'conf/nope.conf' is not a file",
-            "line 15: files[2].dest: '/etc/smallapp//c.conf' must be absolute and normalised",
-            "line 17: files[3].dest: '/etc' is a system directory",
-            "line 19: files[4].dest: '/etc/smallapp/b.conf' is already the dest of files[1]",
-        ]),
-        ("bad-overlap.yaml", [
-            "line 10: files[0].dest: '/opt/smallapp/etc/app.conf' overlaps the virtualenv prefix",
-            "line 12: files[1].dest: '/usr/bin/smallapp' is also an entry point link",
-            "line 15: files[2].mode: '0666' is world-writable",
-        ]),
+        (
+            "bad-unknown-key.yaml",
+            [
+                "line 1: nmae: unknown key 'nmae'; did you mean 'name'?",
+                "line 1: 'name' is a required property",
+                "line 10: files[0].cnofig: unknown key 'cnofig'; did you mean 'config'?",
+            ],
+        ),
+        (
+            "bad-types.yaml",
+            [
+                "line 7: entry_points: 'smallapp' is a string, expected array",
+                "line 10: files[0].dest: 'relative/app.conf' is not allowed here",
+                "line 11: files[0].config: 'yes please' is a string, expected boolean",
+            ],
+        ),
+        (
+            "bad-name-version.yaml",
+            [
+                "line 1: name: 'my app' is not allowed here: RPM Name.",
+                "line 2: version: '1.0-1' is not allowed here",
+                "line 3: release: '1 2' is not allowed here",
+                "line 6: python: 'python3.11' is not allowed here",
+            ],
+        ),
+        (
+            "bad-missing-required.yaml",
+            [
+                "'license' is a required property",
+                "'python' is a required property",
+            ],
+        ),
+        (
+            "bad-paths.yaml",
+            [
+                "line 6: requirements: 'missing.lock' is not a file",
+                "line 7: project: 'no-such-dir' is not a directory",
+                "line 8: prefix: '/opt' is a system directory",
+                "line 11: files[0].dest: '/etc/../etc/smallapp.conf' must be absolute and normalised",
+                "line 12: files[1].src: 'conf/nope.conf' is not a file",
+                "line 15: files[2].dest: '/etc/smallapp//c.conf' must be absolute and normalised",
+                "line 17: files[3].dest: '/etc' is a system directory",
+                "line 19: files[4].dest: '/etc/smallapp/b.conf' is already the dest of files[1]",
+            ],
+        ),
+        (
+            "bad-overlap.yaml",
+            [
+                "line 10: files[0].dest: '/opt/smallapp/etc/app.conf' overlaps the virtualenv prefix",
+                "line 12: files[1].dest: '/usr/bin/smallapp' is also an entry point link",
+                "line 15: files[2].mode: '0666' is world-writable",
+            ],
+        ),
         ("bad-setuid.yaml", ["line 10: files[0].mode: '4755' is not allowed here"]),
-        ("bad-requires.yaml", [
-            "line 8: requires[0]: \"foo %{lua:os.execute('id')}\" is not an RPM dependency",
-            "line 9: requires[1]: 'bar >= ' is not an RPM dependency",
-            "line 10: requires[2]: 'baz\\n%post' is not an RPM dependency",
-        ]),
+        (
+            "bad-requires.yaml",
+            [
+                "line 8: requires[0]: \"foo %{lua:os.execute('id')}\" is not an RPM dependency",
+                "line 9: requires[1]: 'bar >= ' is not an RPM dependency",
+                "line 10: requires[2]: 'baz\\n%post' is not an RPM dependency",
+            ],
+        ),
         ("bad-syntax.yaml", ["line 4: not valid YAML"]),
         ("bad-duplicate-key.yaml", ["line 5: name: key given twice"]),
         ("bad-empty.yaml", ["line 1: the manifest is empty"]),
@@ -105,7 +126,9 @@ def test_cli_reports_manifest_errors_with_exit_2_and_no_traceback(
     assert fixture in err
 
 
-def test_missing_manifest_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_manifest_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(UsageError):
         manifest.load(tmp_path / "nope.yaml")
     assert main(["build", str(tmp_path / "nope.yaml"), "-o", str(tmp_path / "out")]) == 2
@@ -119,15 +142,38 @@ def test_schema_command_prints_the_packaged_schema(capsys: pytest.CaptureFixture
     assert main(["schema"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == manifest.schema()
-    assert set(printed["required"]) == {"name", "version", "summary", "license", "python", "requirements"}
+    assert set(printed["required"]) == {
+        "name",
+        "version",
+        "summary",
+        "license",
+        "python",
+        "requirements",
+    }
 
 
 def test_all_manifest_v1_keys_are_in_the_schema() -> None:
     keys = set(manifest.schema()["properties"])
     assert keys >= {
-        "name", "version", "release", "summary", "license", "description", "url", "python",
-        "project", "requirements", "wheelhouse", "prefix", "entry_points", "files", "requires",
-    }  # fmt: skip
+        "name",
+        "version",
+        "release",
+        "summary",
+        "license",
+        "description",
+        "url",
+        "python",
+        "project",
+        "requirements",
+        "wheelhouse",
+        "prefix",
+        "entry_points",
+        "files",
+        "requires",
+    }
     assert set(manifest.schema()["properties"]["files"]["items"]["properties"]) >= {
-        "src", "dest", "config", "mode",
+        "src",
+        "dest",
+        "config",
+        "mode",
     }

@@ -64,7 +64,7 @@ def test_shebangs_are_rewritten_and_record_follows(tree: tuple[Path, Path, Path]
 def test_pips_long_sh_launcher_becomes_a_plain_shebang(tree: tuple[Path, Path, Path]) -> None:
     workdir, stage, venv = tree
     launcher = (
-        b"#!/bin/sh\n'''exec' \"" + os.fsencode(venv) + b"/bin/python\" \"$0\" \"$@\"\n' '''\n"
+        b"#!/bin/sh\n'''exec' \"" + os.fsencode(venv) + b'/bin/python" "$0" "$@"\n\' \'\'\'\n'
         b"import sys\n"
     )
     (venv / "bin" / "tool").write_bytes(launcher)
@@ -90,7 +90,9 @@ def test_every_text_file_carrying_the_stage_is_fixed(tree: tuple[Path, Path, Pat
         f"home = /usr/bin\ncommand = /build/venv/bin/python -m virtualenv {venv}\nversion = 3.11.2\n"
     )
     for name in ("activate", "activate.fish", "activate.xsh", "activate.some-future-shell"):
-        (venv / "bin" / name).write_text(f"VIRTUAL_ENV='{venv}'\nexport PATH=\"{venv}/bin:$PATH\"\n")
+        (venv / "bin" / name).write_text(
+            f"VIRTUAL_ENV='{venv}'\nexport PATH=\"{venv}/bin:$PATH\"\n"
+        )
     (site(venv) / "extra.pth").write_text(f"{venv}/lib/extra\n")
     (venv / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
     relocate.relocate(stage, venv, workdir)
@@ -104,12 +106,18 @@ def test_every_text_file_carrying_the_stage_is_fixed(tree: tuple[Path, Path, Pat
     assert relocate.scan(stage, [os.fsencode(workdir)]) == []
 
 
-def test_direct_url_into_the_workdir_is_dropped_with_its_record_row(tree: tuple[Path, Path, Path]) -> None:
+def test_direct_url_into_the_workdir_is_dropped_with_its_record_row(
+    tree: tuple[Path, Path, Path],
+) -> None:
     workdir, stage, venv = tree
     local = {"url": f"file://{workdir}/src", "dir_info": {}}
     remote = {"url": "https://example.invalid/x.whl", "archive_info": {}}
-    mine = write_dist(venv, "mine", {"mine-1.0.dist-info/direct_url.json": json.dumps(local).encode()})
-    other = write_dist(venv, "other", {"other-1.0.dist-info/direct_url.json": json.dumps(remote).encode()})
+    mine = write_dist(
+        venv, "mine", {"mine-1.0.dist-info/direct_url.json": json.dumps(local).encode()}
+    )
+    other = write_dist(
+        venv, "other", {"other-1.0.dist-info/direct_url.json": json.dumps(remote).encode()}
+    )
     relocate.relocate(stage, venv, workdir)
     assert not (mine / "direct_url.json").exists()
     assert "mine-1.0.dist-info/direct_url.json" not in records(mine)

@@ -20,7 +20,7 @@ GOLDEN = DATA / "golden" / "smallapp.spec"
     [
         ("/opt/a/plain.txt", '"/opt/a/plain.txt"'),
         ("/opt/a/script (dev).tmpl", '"/opt/a/script (dev).tmpl"'),
-        ("/opt/a/it's.txt", "\"/opt/a/it's.txt\""),
+        ("/opt/a/it's.txt", '"/opt/a/it\'s.txt"'),
         ("/opt/a/ünï.txt", '"/opt/a/ünï.txt"'),
         ("/opt/a/$HOME", '"/opt/a/$HOME"'),
         ("/opt/a/[x].txt", '"/opt/a/[[]x[]].txt"'),
@@ -30,7 +30,7 @@ GOLDEN = DATA / "golden" / "smallapp.spec"
         ("/opt/a/%{lua:x}", '"/opt/a/??lua:x?"'),
         ('/opt/a/say "hi"', '"/opt/a/say\\ ?hi?"'),
         ("/opt/a/b\\c", '"/opt/a/b?c"'),
-        ("/opt/a/it's [x]", "\"/opt/a/it\\'s\\ [[]x[]]\""),
+        ("/opt/a/it's [x]", '"/opt/a/it\\\'s\\ [[]x[]]"'),
     ],
 )
 def test_file_patterns(path: str, pattern: str) -> None:
@@ -45,9 +45,7 @@ def test_tag_values_cannot_expand_macros() -> None:
 
 def test_description_lines_never_open_a_section() -> None:
     text = "First line.\n%post\n  %files\n%%(id)\nLast 100%"
-    assert spec.description_text(text) == (
-        "First line.\n %%post\n  %%files\n %%%%(id)\nLast 100%%"
-    )
+    assert spec.description_text(text) == ("First line.\n %%post\n  %%files\n %%%%(id)\nLast 100%%")
 
 
 def test_ambiguous_wildcards_are_refused() -> None:

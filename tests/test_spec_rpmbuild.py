@@ -17,9 +17,29 @@ from venvrpm import manifest, payload, spec
 
 pytestmark = pytest.mark.integration
 
-HOSTILE_NAMES = (*AWKWARD_NAMES, "%(touch${IFS}MARKER).txt", "%{lua:os.execute('touch MARKER')}",
-                 "a b*c", "x?", "xa", "[z]", "z", "-dash", "~tilde", "#hash", ";semi", "`tick`",
-                 "new%%line", "=eq", "@at", "!bang", "&amp", "|pipe", "<lt>", "日本語")  # fmt: skip
+HOSTILE_NAMES = (
+    *AWKWARD_NAMES,
+    "%(touch${IFS}MARKER).txt",
+    "%{lua:os.execute('touch MARKER')}",
+    "a b*c",
+    "x?",
+    "xa",
+    "[z]",
+    "z",
+    "-dash",
+    "~tilde",
+    "#hash",
+    ";semi",
+    "`tick`",
+    "new%%line",
+    "=eq",
+    "@at",
+    "!bang",
+    "&amp",
+    "|pipe",
+    "<lt>",
+    "日本語",
+)
 
 
 def build_rpm(tmp_path: Path, manifest_text: str, names: tuple[str, ...]) -> tuple[Path, Path]:
@@ -39,16 +59,29 @@ def build_rpm(tmp_path: Path, manifest_text: str, names: tuple[str, ...]) -> tup
     spec_path = tmp_path / "t.spec"
     spec_path.write_text(text)
     run = subprocess.run(
-        ["rpmbuild", "-bb", "--noclean", "--define", f"_topdir {top}", "--buildroot", str(stage),
-         str(spec_path)], capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            "rpmbuild",
+            "-bb",
+            "--noclean",
+            "--define",
+            f"_topdir {top}",
+            "--buildroot",
+            str(stage),
+            str(spec_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     (rpm,) = (top / "RPMS").rglob("*.rpm")
     return rpm, stage
 
 
 def query(rpm: Path, *args: str) -> str:
-    return subprocess.run(["rpm", "-qp", *args, str(rpm)], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["rpm", "-qp", *args, str(rpm)], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_hostile_names_are_listed_exactly(tmp_path: Path) -> None:
@@ -74,7 +107,7 @@ MANIFEST = textwrap.dedent("""\
 @pytest.mark.parametrize(
     ("summary", "description"),
     [
-        ('"100% %(touch MARKER) %{lua:os.execute(\'touch MARKER\')}"', "plain"),
+        ("\"100% %(touch MARKER) %{lua:os.execute('touch MARKER')}\"", "plain"),
         ("s", '"line\\n%post\\ntouch MARKER\\n%files\\n/etc/passwd"'),
         ("s", '"%%post\\n%%(touch MARKER)\\n%define x %(touch MARKER)\\n%{x}"'),
         ("s", '"text\\n%description\\n%changelog\\n* now"'),

@@ -26,12 +26,21 @@ def _parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="build the RPM described by a manifest")
     build.add_argument("manifest", type=Path, help="the app.yaml")
-    build.add_argument("-o", "--output-dir", type=Path, default=Path("dist"),
-                       help="where the RPM goes (default: dist/)")  # fmt: skip
-    build.add_argument("--keep-workdir", action="store_true",
-                       help="keep the work directory (stage, spec, rpmbuild tree) and say where")  # fmt: skip
-    build.add_argument("--dry-run", action="store_true",
-                       help="print the build plan as JSON and build nothing")  # fmt: skip
+    build.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        default=Path("dist"),
+        help="where the RPM goes (default: dist/)",
+    )
+    build.add_argument(
+        "--keep-workdir",
+        action="store_true",
+        help="keep the work directory (stage, spec, rpmbuild tree) and say where",
+    )
+    build.add_argument(
+        "--dry-run", action="store_true", help="print the build plan as JSON and build nothing"
+    )
     build.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
 
     check = sub.add_parser("check", help="validate a manifest and its lock, build nothing")
@@ -83,9 +92,13 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     with pipeline.workspace(keep=args.keep_workdir) as workdir:
         console.report("step", f"probing {loaded.python} and the build tools")
         plan = pipeline.prepare(
-            loaded, runner, workdir=workdir, output_dir=output_dir,
-            source_date_epoch=epoch, host_env=os.environ,
-        )  # fmt: skip
+            loaded,
+            runner,
+            workdir=workdir,
+            output_dir=output_dir,
+            source_date_epoch=epoch,
+            host_env=os.environ,
+        )
         if args.dry_run:
             sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
             return EXIT_OK

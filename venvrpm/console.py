@@ -26,9 +26,12 @@ class Console:
         self.quiet = quiet
         self.plain = plain
         self.err = RichConsole(
-            file=stream, highlight=False, no_color=plain or "NO_COLOR" in os.environ,
-            force_terminal=False if plain else None, soft_wrap=True,
-        )  # fmt: skip
+            file=stream,
+            highlight=False,
+            no_color=plain or "NO_COLOR" in os.environ,
+            force_terminal=False if plain else None,
+            soft_wrap=True,
+        )
         self.started = time.monotonic()
         self.step_started = self.started
 

@@ -109,7 +109,10 @@ def _parse_line(line: str, line_no: int) -> tuple[str | None, LockedRequirement 
     if line.startswith("-"):
         option = re.split(r"[=\s]", line, maxsplit=1)[0]
         if option in _REFUSED_OPTIONS:
-            return f"{option!r} is not allowed in a lock: every requirement must be listed here, pinned and hashed", None
+            return (
+                f"{option!r} is not allowed in a lock: every requirement must be listed here, pinned and hashed",
+                None,
+            )
         return None, None
     hashes = tuple(_HASH.findall(line))
     spec = _HASH.sub("", line).strip()
@@ -119,10 +122,16 @@ def _parse_line(line: str, line_no: int) -> tuple[str | None, LockedRequirement 
         return f"{spec!r} is not a requirement: {exc}", None
     name = canonicalize_name(req.name)
     if req.url:
-        return f"{req.name} comes from a URL; lock it to a version from an index or wheelhouse", None
+        return (
+            f"{req.name} comes from a URL; lock it to a version from an index or wheelhouse",
+            None,
+        )
     pins = [s for s in req.specifier if s.operator in ("==", "===") and not s.version.endswith("*")]
     if len(pins) != 1 or len(req.specifier) != 1:
-        return f"{req.name} is not pinned to one version ({spec!r}); expected {req.name}==VERSION", None
+        return (
+            f"{req.name} is not pinned to one version ({spec!r}); expected {req.name}==VERSION",
+            None,
+        )
     if not hashes:
         return f"{req.name}=={pins[0].version} has no --hash", None
     bad = [h for h in hashes if h.split(":", 1)[0] not in _HASH_ALGORITHMS or ":" not in h]

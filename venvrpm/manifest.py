@@ -143,15 +143,16 @@ def _load_yaml(text: str, source: Path) -> tuple[Any, dict[KeyPath, int]]:
         # YAML reads `version: 1.10` as the float 1.1 and `release: 01` as 1: keep what the
         # user wrote for the fields where digits are text.
         for key_node, value_node in node.value:
-            if key_node.value in ("version", "release") and isinstance(value_node, yaml.ScalarNode):
-                if value_node.tag.endswith((":int", ":float")):
-                    data[key_node.value] = value_node.value
+            if (
+                key_node.value in ("version", "release")
+                and isinstance(value_node, yaml.ScalarNode)
+                and value_node.tag.endswith((":int", ":float"))
+            ):
+                data[key_node.value] = value_node.value
     return data, lines
 
 
-def _index(
-    node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], dups: list[Problem]
-) -> None:
+def _index(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], dups: list[Problem]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[object] = set()
@@ -202,7 +203,9 @@ def _schema_problems(data: Any, lines: dict[KeyPath, int]) -> list[Problem]:
     return problems
 
 
-def _unknown_key(path: KeyPath, key: object, known: list[str], lines: dict[KeyPath, int]) -> Problem:
+def _unknown_key(
+    path: KeyPath, key: object, known: list[str], lines: dict[KeyPath, int]
+) -> Problem:
     child = (*path, str(key))
     message = f"unknown key {str(key)!r}"
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
@@ -219,8 +222,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{error.instance!r} is not allowed here: {about}"
     if error.validator == "type":
         expected = error.validator_value
-        names = expected if isinstance(expected, list) else [expected]
-        message = f"{error.instance!r} is a {_yaml_type(error.instance)}, expected {' or '.join(names)}"
+        names = [str(n) for n in (expected if isinstance(expected, list) else [expected])]
+        message = (
+            f"{error.instance!r} is a {_yaml_type(error.instance)}, expected {' or '.join(names)}"
+        )
         if "string" in names and isinstance(error.instance, (int, float)):
             message += " (quote it)"
         return message
@@ -229,9 +234,14 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def _yaml_type(value: object) -> str:
     return {
-        bool: "boolean", int: "number", float: "number", str: "string",
-        list: "list", dict: "mapping", type(None): "null",
-    }.get(type(value), type(value).__name__)  # fmt: skip
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "mapping",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 # --- semantic checks and conversion ----------------------------------------------------------
@@ -263,13 +273,17 @@ class _Checker:
         if bad:
             self.fail(path, f"{value!r} contains characters RPM cannot carry: {', '.join(bad)}")
         elif not is_normalised_absolute(value):
-            self.fail(path, f"{value!r} must be absolute and normalised (no '..', '//' or trailing '/')")
+            self.fail(
+                path, f"{value!r} must be absolute and normalised (no '..', '//' or trailing '/')"
+            )
         else:
             return PurePosixPath(value)
         return None
 
 
-def _convert(data: dict[str, Any], lines: dict[KeyPath, int], source: Path) -> tuple[Manifest | None, list[Problem]]:
+def _convert(
+    data: dict[str, Any], lines: dict[KeyPath, int], source: Path
+) -> tuple[Manifest | None, list[Problem]]:
     check = _Checker(lines, source.parent)
     name: str = data["name"]
     version = str(data["version"])
@@ -282,13 +296,18 @@ def _convert(data: dict[str, Any], lines: dict[KeyPath, int], source: Path) -> t
     prefix_text = data.get("prefix", f"/opt/{name}")
     prefix = check.target_path(("prefix",), prefix_text)
     if prefix is not None and (prefix in SYSTEM_DIRS or len(prefix.parts) < 3):
-        check.fail(("prefix",), f"{prefix_text!r} is a system directory; use a directory of the app's own, like /opt/{name}")
+        check.fail(
+            ("prefix",),
+            f"{prefix_text!r} is a system directory; use a directory of the app's own, like /opt/{name}",
+        )
         prefix = None
 
     project = None
     if "project" in data:
         project = check.host_path(("project",), data["project"], "dir")
-        if project and not ((project / "pyproject.toml").is_file() or (project / "setup.py").is_file()):
+        if project and not (
+            (project / "pyproject.toml").is_file() or (project / "setup.py").is_file()
+        ):
             check.fail(("project",), f"{data['project']!r} has no pyproject.toml or setup.py")
     requirements = check.host_path(("requirements",), data["requirements"], "file")
     wheelhouse = None
@@ -302,7 +321,9 @@ def _convert(data: dict[str, Any], lines: dict[KeyPath, int], source: Path) -> t
     requires = tuple(data.get("requires", ()))
     for i, req in enumerate(requires):
         if not _DEPENDENCY.match(req):
-            check.fail(("requires", i), f"{req!r} is not an RPM dependency ('name' or 'name >= version')")
+            check.fail(
+                ("requires", i), f"{req!r} is not an RPM dependency ('name' or 'name >= version')"
+            )
 
     description = data.get("description", data["summary"])
     if bad_characters(description.replace("\n", "").replace("\t", "")):
@@ -332,7 +353,10 @@ def _convert(data: dict[str, Any], lines: dict[KeyPath, int], source: Path) -> t
 
 
 def _files(
-    check: _Checker, items: list[dict[str, Any]], prefix: PurePosixPath | None, links: set[PurePosixPath]
+    check: _Checker,
+    items: list[dict[str, Any]],
+    prefix: PurePosixPath | None,
+    links: set[PurePosixPath],
 ) -> Iterator[ExtraFile]:
     seen: dict[PurePosixPath, int] = {}
     for i, item in enumerate(items):
@@ -340,18 +364,23 @@ def _files(
         dest = check.target_path(("files", i, "dest"), item["dest"])
         mode = int(item["mode"], 8) if "mode" in item else None
         if mode is not None and mode & 0o002:
-            check.fail(("files", i, "mode"), f"{item['mode']!r} is world-writable; refusing to ship that")
+            check.fail(
+                ("files", i, "mode"), f"{item['mode']!r} is world-writable; refusing to ship that"
+            )
         if dest is None:
             continue
         if prefix is not None and (is_within(dest, prefix) or is_within(prefix, dest)):
-            check.fail(("files", i, "dest"), f"{str(dest)!r} overlaps the virtualenv prefix {prefix}")
+            check.fail(
+                ("files", i, "dest"), f"{str(dest)!r} overlaps the virtualenv prefix {prefix}"
+            )
         elif dest in SYSTEM_DIRS:
             check.fail(("files", i, "dest"), f"{str(dest)!r} is a system directory")
         elif dest in links:
             check.fail(("files", i, "dest"), f"{str(dest)!r} is also an entry point link")
         elif dest in seen:
-            check.fail(("files", i, "dest"), f"{str(dest)!r} is already the dest of files[{seen[dest]}]")
+            check.fail(
+                ("files", i, "dest"), f"{str(dest)!r} is already the dest of files[{seen[dest]}]"
+            )
         seen.setdefault(dest, i)
         if src is not None:
             yield ExtraFile(src=src, dest=dest, config=bool(item.get("config", False)), mode=mode)
-

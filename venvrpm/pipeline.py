@@ -94,7 +94,10 @@ def build(plan: BuildPlan, runner: Runner, report: Reporter = _quiet) -> BuildRe
 
     report("step", "creating the virtualenv")
     venvbuild.create(plan, runner)
-    report("step", "installing the locked requirements" + (" and the project" if manifest.project else ""))
+    report(
+        "step",
+        "installing the locked requirements" + (" and the project" if manifest.project else ""),
+    )
     venvbuild.install(plan, runner)
 
     report("step", "relocating to " + str(manifest.prefix))
@@ -137,7 +140,9 @@ def _verify_clean(plan: BuildPlan) -> None:
     """The scan that is never skipped: no build path may remain in any file, .pyc and .so included."""
     findings = relocate.scan(plan.stage, [os.fsencode(plan.workdir)])
     if findings:
-        shown = [f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings[:MAX_FINDINGS_SHOWN]]
+        shown = [
+            f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings[:MAX_FINDINGS_SHOWN]
+        ]
         if len(findings) > MAX_FINDINGS_SHOWN:
             shown.append(f"... and {len(findings) - MAX_FINDINGS_SHOWN} more")
         raise RelocationError(

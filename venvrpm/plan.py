@@ -20,9 +20,17 @@ DEFAULT_BINARY_PAYLOAD = "w19T0.zstdio"
 # which corporate users behind a TLS-intercepting proxy need.
 _NETWORK_ENV_PREFIXES = ("PIP_",)
 _NETWORK_ENV = (
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-    "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-)  # fmt: skip
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -109,7 +117,10 @@ class BuildPlan:
             "version": self.manifest.version,
             "release": self.manifest.release,
             "prefix": str(self.manifest.prefix),
-            "interpreter": {"path": str(self.interpreter.path), "version": self.interpreter.version},
+            "interpreter": {
+                "path": str(self.interpreter.path),
+                "version": self.interpreter.version,
+            },
             "workdir": str(self.workdir),
             "output_dir": str(self.output_dir),
             "offline": self.offline,
@@ -144,9 +155,17 @@ def make_plan(
     offline = manifest.wheelhouse is not None
     source = ["--no-index", "--find-links", str(manifest.wheelhouse)] if offline else []
     common = [
-        "install", "--no-compile", "--no-deps", "--no-input", "--disable-pip-version-check",
-        "--no-warn-script-location", "--progress-bar", "off", "--root-user-action", "ignore",
-    ]  # fmt: skip
+        "install",
+        "--no-compile",
+        "--no-deps",
+        "--no-input",
+        "--disable-pip-version-check",
+        "--no-warn-script-location",
+        "--progress-bar",
+        "off",
+        "--root-user-action",
+        "ignore",
+    ]
     install_lock = (*pip, *common, *source, "--require-hashes", "-r", str(manifest.requirements))
     install_project = None
     if manifest.project is not None:
@@ -172,17 +191,30 @@ def make_plan(
         offline=offline,
         pip_env=tuple(sorted(pip_env.items())),
         create_venv=(
-            tools.host_python, "-m", "virtualenv", "--no-download", "--no-periodic-update",
-            "--no-seed", "--no-vcs-ignore", "--python", str(interpreter.path), str(venv_dir),
-        ),  # fmt: skip
+            tools.host_python,
+            "-m",
+            "virtualenv",
+            "--no-download",
+            "--no-periodic-update",
+            "--no-seed",
+            "--no-vcs-ignore",
+            "--python",
+            str(interpreter.path),
+            str(venv_dir),
+        ),
         install_lock=install_lock,
         install_project=install_project,
         pip_check=(*pip, "check", "--disable-pip-version-check"),
         rpmbuild=(
-            tools.rpmbuild, "-bb", "--noclean",
-            "--define", f"_topdir {topdir}",
-            "--define", f"_tmppath {workdir / 'tmp'}",
-            "--buildroot", str(stage),
+            tools.rpmbuild,
+            "-bb",
+            "--noclean",
+            "--define",
+            f"_topdir {topdir}",
+            "--define",
+            f"_tmppath {workdir / 'tmp'}",
+            "--buildroot",
+            str(stage),
             str(topdir / "SPECS" / f"{manifest.name}.spec"),
-        ),  # fmt: skip
+        ),
     )

@@ -37,7 +37,9 @@ _ELF_MAGIC = b"\x7fELF"
 # Linux's limit on a shebang line (BINPRM_BUF_SIZE) minus the newline.
 _MAX_SHEBANG = 127
 # distlib's (pip's) launcher for interpreters whose path is too long or has spaces.
-_LONG_SHEBANG = re.compile(rb"\A#!/bin/sh\n'''exec' (\"?)(?P<exe>[^\n]+?)\1 \"\$0\" \"\$@\"\n' '''\n")
+_LONG_SHEBANG = re.compile(
+    rb"\A#!/bin/sh\n'''exec' (\"?)(?P<exe>[^\n]+?)\1 \"\$0\" \"\$@\"\n' '''\n"
+)
 _DEBRIS = ("CACHEDIR.TAG",)
 
 
@@ -178,7 +180,9 @@ def _drop_command_line(cfg: Path) -> None:
 
 def _drop_direct_urls(venv_dir: Path, workdir: Path) -> list[Path]:
     removed = []
-    for direct_url in sorted(venv_dir.glob("lib*/python*/site-packages/*.dist-info/direct_url.json")):
+    for direct_url in sorted(
+        venv_dir.glob("lib*/python*/site-packages/*.dist-info/direct_url.json")
+    ):
         try:
             url = json.loads(direct_url.read_text(encoding="utf-8")).get("url", "")
         except (ValueError, OSError):

@@ -29,7 +29,9 @@ def find_elfdeps(runner: Runner) -> str:
     rpm = runner.which("rpm")
     if rpm is None:
         raise ToolMissingError("rpm is not installed", INSTALL_HINT)
-    configdir = runner.run([rpm, "--eval", "%{_rpmconfigdir}"], what="asking rpm for its config dir")
+    configdir = runner.run(
+        [rpm, "--eval", "%{_rpmconfigdir}"], what="asking rpm for its config dir"
+    )
     elfdeps = Path(configdir.stdout.strip()) / "elfdeps"
     if not elfdeps.is_file():
         raise ToolMissingError(f"{elfdeps} is missing", INSTALL_HINT)

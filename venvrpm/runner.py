@@ -60,7 +60,9 @@ class Runner(Protocol):
         ...
 
 
-def base_environment(source_date_epoch: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def base_environment(
+    source_date_epoch: int, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The scrubbed environment every command starts from."""
     env = {key: os.environ[key] for key in _KEPT if key in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")

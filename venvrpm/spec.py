@@ -152,6 +152,6 @@ def check_unambiguous(entries: Iterable[Entry]) -> None:
     if clashes:
         raise PayloadError(
             "file names too alike for rpm's %files globbing",
-            "rename one of each pair (characters % \" { } \\ can only be matched by a wildcard)",
+            'rename one of each pair (characters % " { } \\ can only be matched by a wildcard)',
             details=clashes,
         )

@@ -15,8 +15,18 @@ from venvrpm.plan import BuildPlan, Interpreter
 from venvrpm.runner import Runner
 
 # Never copied from the user's project: VCS data, caches, other environments, build output.
-_IGNORED_ANYWHERE = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",
-                     ".ruff_cache", ".tox", ".nox", "node_modules"}  # fmt: skip
+_IGNORED_ANYWHERE = {
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".tox",
+    ".nox",
+    "node_modules",
+}
 _IGNORED_AT_TOP = {".venv", "venv", "build", "dist"}
 
 _HASH_MISMATCH = re.compile(r"^\s{4}(\S+?)==(\S+) from ", re.MULTILINE)
@@ -49,7 +59,9 @@ def probe_interpreter(runner: Runner, python: PurePosixPath) -> Interpreter:
     except ToolMissingError:
         raise ToolMissingError(f"interpreter not found: {python}", hint) from None
     facts = json.loads(result.stdout)
-    return Interpreter(path=python, version=facts["version"], implementation=facts["implementation"])
+    return Interpreter(
+        path=python, version=facts["version"], implementation=facts["implementation"]
+    )
 
 
 def pip_wheel_for(interpreter: Interpreter) -> Path:
@@ -109,10 +121,17 @@ def copy_project(source: Path, dest: Path) -> None:
 def compile_bytecode(plan: BuildPlan, runner: Runner) -> Bytecode:
     """Compile every module for its final path with the target interpreter."""
     result = runner.run(
-        [str(plan.venv_python), "-I", "-B", "-c", helper_source("compile_tree.py"),
-         str(plan.venv_dir), str(plan.stage)],
+        [
+            str(plan.venv_python),
+            "-I",
+            "-B",
+            "-c",
+            helper_source("compile_tree.py"),
+            str(plan.venv_dir),
+            str(plan.stage),
+        ],
         what="compiling bytecode for the final path",
-    )  # fmt: skip
+    )
     report = json.loads(result.stdout)
     return Bytecode(report["compiled"], tuple((p, e) for p, e in report["failed"]))
 

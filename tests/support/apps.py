@@ -18,14 +18,26 @@ from tests.support import tinybackend
 # Names that occur in real wheels (setuptools ships 'script (dev).tmpl') or break naive spec
 # generators: spaces, %, glob characters, $, quotes, braces, backslash, non-ASCII.
 AWKWARD_NAMES = (
-    "script (dev).tmpl", "100%.txt", "%{lua:print(1)}.txt", "%(id).txt", "[brackets].txt",
-    "star*.txt", "what?.txt", "{a,b}.txt", "$HOME.txt", "it's.txt", 'say "hi".txt',
-    "back\\slash.txt", "ünïcödé.txt", " leading space.txt", "trailing space .txt",
-)  # fmt: skip
+    "script (dev).tmpl",
+    "100%.txt",
+    "%{lua:print(1)}.txt",
+    "%(id).txt",
+    "[brackets].txt",
+    "star*.txt",
+    "what?.txt",
+    "{a,b}.txt",
+    "$HOME.txt",
+    "it's.txt",
+    'say "hi".txt',
+    "back\\slash.txt",
+    "ünïcödé.txt",
+    " leading space.txt",
+    "trailing space .txt",
+)
 
 BUNDLED_SONAME = "libtiny-1a2b3c4d.so.1"
 
-APP_MAIN = '''\
+APP_MAIN = """\
 import ctypes, json, sys
 import awkward_data, sdistonly, tinydep, tinynative
 
@@ -38,7 +50,7 @@ def main():
         "awkward": awkward_data.count(),
         "co_filename": main.__code__.co_filename,
     }))
-'''
+"""
 
 
 def sha256(path: Path) -> str:
@@ -51,16 +63,39 @@ def build_native(workdir: Path) -> tuple[bytes, bytes]:
     (workdir / "tiny.c").write_text("int tiny_value(void) { return 42; }\n")
     (workdir / "core.c").write_text(
         "#include <stdio.h>\n#include <stdlib.h>\nint tiny_value(void);\n"
-        "int answer(void) { char b[16]; snprintf(b, sizeof b, \"%d\", tiny_value());"
+        'int answer(void) { char b[16]; snprintf(b, sizeof b, "%d", tiny_value());'
         " return atoi(b); }\n"
     )
     lib = workdir / BUNDLED_SONAME
     core = workdir / "_core.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", lib, f"-Wl,-soname,{BUNDLED_SONAME}",
-                    workdir / "tiny.c"], check=True)  # fmt: skip
-    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", core, workdir / "core.c",
-                    f"-L{workdir}", f"-l:{BUNDLED_SONAME}",
-                    "-Wl,-rpath,$ORIGIN/../tinynative.libs"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-o",
+            lib,
+            f"-Wl,-soname,{BUNDLED_SONAME}",
+            workdir / "tiny.c",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-o",
+            core,
+            workdir / "core.c",
+            f"-L{workdir}",
+            f"-l:{BUNDLED_SONAME}",
+            "-Wl,-rpath,$ORIGIN/../tinynative.libs",
+        ],
+        check=True,
+    )
     return lib.read_bytes(), core.read_bytes()
 
 
@@ -70,12 +105,16 @@ def make_wheelhouse(directory: Path) -> dict[str, Path]:
     lib, core = build_native(directory.parent / "native-build")
     dists = {
         "tinydep": tinybackend.write_wheel(
-            directory, "tinydep", "1.0",
+            directory,
+            "tinydep",
+            "1.0",
             {"tinydep/__init__.py": "VALUE = 'tinydep 1.0'\n"},
             scripts={"tinydep-tool": "#!python\nimport tinydep\nprint(tinydep.VALUE)\n"},
         ),
         "awkward-data": tinybackend.write_wheel(
-            directory, "awkward-data", "1.0",
+            directory,
+            "awkward-data",
+            "1.0",
             {
                 "awkward_data/__init__.py": (
                     "import os\n\ndef count():\n"
@@ -85,7 +124,9 @@ def make_wheelhouse(directory: Path) -> dict[str, Path]:
             },
         ),
         "tinynative": tinybackend.write_wheel(
-            directory, "tinynative", "1.0",
+            directory,
+            "tinynative",
+            "1.0",
             {
                 "tinynative/__init__.py": (
                     "import ctypes, os\n"
@@ -99,9 +140,12 @@ def make_wheelhouse(directory: Path) -> dict[str, Path]:
             modes={"tinynative/_core.so": 0o755, f"tinynative.libs/{BUNDLED_SONAME}": 0o755},
         ),
         "sdistonly": tinybackend.write_sdist(
-            directory, "sdistonly", "2.0", {"src/sdistonly/__init__.py": "VALUE = 'built from sdist'\n"}
+            directory,
+            "sdistonly",
+            "2.0",
+            {"src/sdistonly/__init__.py": "VALUE = 'built from sdist'\n"},
         ),
-    }  # fmt: skip
+    }
     return dists
 
 
@@ -115,14 +159,16 @@ def write_lock(path: Path, dists: dict[str, Path], versions: dict[str, str]) -> 
 VERSIONS = {"tinydep": "1.0", "awkward-data": "1.0", "tinynative": "1.0", "sdistonly": "2.0"}
 
 
-def make_smallapp(root: Path, *, name: str = "smallapp", version: str = "1.0.0",
-                  extra_manifest: str = "") -> Path:
+def make_smallapp(
+    root: Path, *, name: str = "smallapp", version: str = "1.0.0", extra_manifest: str = ""
+) -> Path:
     """The full test application under *root*; returns the manifest path."""
     dists = make_wheelhouse(root / "wheels")
     project = root / "project"
     (project / "src" / "smallapp").mkdir(parents=True)
     shutil.copy(tinybackend.__file__, project / "tinybackend.py")
-    (project / "pyproject.toml").write_text(textwrap.dedent(f'''\
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(f'''\
         [build-system]
         requires = []
         build-backend = "tinybackend"
@@ -135,13 +181,15 @@ def make_smallapp(root: Path, *, name: str = "smallapp", version: str = "1.0.0",
 
         [project.scripts]
         smallapp = "smallapp:main"
-        '''))  # fmt: skip
+        ''')
+    )
     (project / "src" / "smallapp" / "__init__.py").write_text(APP_MAIN)
     (root / "conf").mkdir()
     (root / "conf" / "smallapp.conf").write_text("# smallapp configuration\ncolour = blue\n")
     write_lock(root / "requirements.lock", dists, VERSIONS)
     manifest = root / "app.yaml"
-    manifest.write_text(textwrap.dedent(f"""\
+    manifest.write_text(
+        textwrap.dedent(f"""\
         name: {name}
         version: {version}
         release: 1
@@ -162,5 +210,7 @@ def make_smallapp(root: Path, *, name: str = "smallapp", version: str = "1.0.0",
             dest: /etc/{name}/{name}.conf
             config: true
             mode: "0640"
-        """) + extra_manifest)  # fmt: skip
+        """)
+        + extra_manifest
+    )
     return manifest

@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import os
 import shutil
-import subprocess  # noqa: F401  (re-used by tests)
+import subprocess
 import tempfile
 import textwrap
 from pathlib import Path
@@ -24,13 +24,14 @@ INCLUDE = "python3,python3-venv,systemd,passwd"
 CACHE = Path(os.environ.get("VENVRPM_TEST_CACHE", "/var/tmp/venvrpm-test-cache"))
 DBPATH = "/var/lib/rpm"
 SEED_NAME = "target-system-provides"
+# Bump when root_provides() or seed_rpmdb() change, so cached roots are rebuilt.
+SEED_FORMAT = 1
 # Not part of the system's state: the rpmdb itself changes with every transaction.
 IGNORED = ("var/lib/rpm", "var/tmp", "tmp", "proc", "dev", "run")
 
 
 def _key() -> str:
-    seed_code = Path(__file__).read_bytes()
-    return hashlib.sha256(f"{SUITE} {INCLUDE}".encode() + seed_code).hexdigest()[:12]
+    return hashlib.sha256(f"{SUITE} {INCLUDE} {SEED_FORMAT}".encode()).hexdigest()[:12]
 
 
 def template_root() -> Path:
@@ -47,8 +48,10 @@ def template_root() -> Path:
         building.mkdir(parents=True)
         subprocess.run(
             ["debootstrap", "--variant=minbase", f"--include={INCLUDE}", SUITE, str(building)],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         seed_rpmdb(building)
         building.rename(root)
         (base / "complete").write_text("ok\n")
@@ -65,13 +68,19 @@ def rpm(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     """Run rpm against *root*'s database (scriptlets run chrooted there)."""
     return subprocess.run(
         ["rpm", "--root", str(root), "--dbpath", DBPATH, *args],
-        capture_output=True, text=True, check=check,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=check,
+    )
 
 
 def chroot(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     """Run a program inside *root*, with a clean environment."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "HOME": "/root"}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+        "LANG": "C.UTF-8",
+        "HOME": "/root",
+    }
     return subprocess.run(["chroot", str(root), *argv], capture_output=True, text=True, env=env)
 
 
@@ -105,9 +114,12 @@ def root_provides(root: Path) -> list[str]:
                     if fh.read(4) == b"\x7fELF":
                         elf_files.append(str(path))
     found = subprocess.run(
-        ["/usr/lib/rpm/elfdeps", "--provides"], input="\n".join(elf_files) + "\n",
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        ["/usr/lib/rpm/elfdeps", "--provides"],
+        input="\n".join(elf_files) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     provides = set(found)
     if any((root / "usr/lib64").glob("ld-linux*")) or any((root / "usr/lib").rglob("ld-linux*")):
         provides.add("rtld(GNU_HASH)")
@@ -132,7 +144,8 @@ def seed_rpmdb(root: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="seed-") as tmp:
         spec = Path(tmp) / "seed.spec"
         lines = "\n".join(f"Provides: {p}" for p in provides)
-        spec.write_text(textwrap.dedent("""\
+        spec.write_text(
+            textwrap.dedent("""\
             Name: {name}
             Version: 1
             Release: 1
@@ -140,11 +153,15 @@ def seed_rpmdb(root: Path) -> None:
             License: MIT
             BuildArch: noarch
             AutoReqProv: no
-            """).format(name=SEED_NAME) + lines + "\n\n%description\nGenerated.\n\n%files\n")  # fmt: skip
+            """).format(name=SEED_NAME)
+            + lines
+            + "\n\n%description\nGenerated.\n\n%files\n"
+        )
         subprocess.run(
             ["rpmbuild", "-bb", "--define", f"_topdir {tmp}/top", str(spec)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+        )
         (built,) = Path(tmp, "top", "RPMS", "noarch").glob("*.rpm")
         rpm(root, "--initdb")
         rpm(root, "-i", str(built))

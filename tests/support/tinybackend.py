@@ -34,8 +34,18 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def write_wheel(directory, name, version, files, *, requires=(), entry_points=None,
-                scripts=None, tag="py3-none-any", modes=None):
+def write_wheel(
+    directory,
+    name,
+    version,
+    files,
+    *,
+    requires=(),
+    entry_points=None,
+    scripts=None,
+    tag="py3-none-any",
+    modes=None,
+):
     """Write ``<name>-<version>-<tag>.whl`` into *directory*; return its path.
 
     *files* maps archive paths to content; *scripts* go to ``.data/scripts`` (pip rewrites a
@@ -48,9 +58,11 @@ def write_wheel(directory, name, version, files, *, requires=(), entry_points=No
     for path, content in files.items():
         entries[path] = content.encode() if isinstance(content, str) else content
     for path, content in (scripts or {}).items():
-        entries[f"{dist}.data/scripts/{path}"] = content.encode() if isinstance(content, str) else content
+        entries[f"{dist}.data/scripts/{path}"] = (
+            content.encode() if isinstance(content, str) else content
+        )
         modes.setdefault(f"{dist}.data/scripts/{path}", 0o755)
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     entries[f"{info}/METADATA"] = ("\n".join(meta) + "\n").encode()
     entries[f"{info}/WHEEL"] = (
@@ -109,7 +121,12 @@ def _tree_files():
     out = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if path.is_file() and rel not in skip and "__pycache__" not in rel and ".egg-info" not in rel:
+        if (
+            path.is_file()
+            and rel not in skip
+            and "__pycache__" not in rel
+            and ".egg-info" not in rel
+        ):
             out[rel] = (path.read_bytes(), os.stat(path).st_mode & 0o777)
     return out
 
@@ -122,7 +139,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     project = _project()
     tree = _tree_files()
     wheel = write_wheel(
-        wheel_directory, project["name"], project["version"],
+        wheel_directory,
+        project["name"],
+        project["version"],
         {k: v[0] for k, v in tree.items()},
         requires=project.get("dependencies", []),
         entry_points=project.get("scripts"),

@@ -33,7 +33,7 @@ def main(venv_dir: str, stage: str) -> int:
                 py_compile.compile(
                     path,
                     cfile=importlib.util.cache_from_source(path),
-                    dfile=path[len(stage):],
+                    dfile=path[len(stage) :],
                     doraise=True,
                     invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
                 )
@@ -41,7 +41,7 @@ def main(venv_dir: str, stage: str) -> int:
             except py_compile.PyCompileError as exc:
                 # Templates and Python-2-only files in some distributions: never importable,
                 # so Python never tries to write bytecode for them at run time either.
-                failed.append([path[len(stage):], exc.exc_type_name])
+                failed.append([path[len(stage) :], exc.exc_type_name])
     json.dump({"compiled": compiled, "failed": failed}, sys.stdout)
     return 0
 

@@ -1,0 +1,166 @@
+"""Failures with real tools: one clear message and hint, exit 1, nothing partial left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.support.apps import make_smallapp
+from venvrpm.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def run_build(manifest: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = main(["build", str(manifest), "-o", str(manifest.parent / "dist"), *extra])
+    return code, capsys.readouterr().err
+
+
+def assert_nothing_left(manifest: Path) -> None:
+    dist = manifest.parent / "dist"
+    assert not dist.exists() or list(dist.iterdir()) == [], "partial output left behind"
+    assert list(Path(os.environ["TMPDIR"]).iterdir()) == [], "work directory left behind"
+
+
+def assert_clean_error(code: int, err: str, message: str) -> None:
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert message in err, err
+    assert "hint:" in err
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    return make_smallapp(tmp_path / "app")
+
+
+def test_missing_interpreter(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app.write_text(app.read_text().replace("/usr/bin/python3.11", "/usr/bin/python3.99"))
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, "interpreter not found: /usr/bin/python3.99")
+    assert_nothing_left(app)
+
+
+def test_missing_rpmbuild(
+    app: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, "rpmbuild is not installed")
+    assert "apt-get install rpm" in err and "dnf install rpm-build" in err
+    assert_nothing_left(app)
+
+
+def test_broken_rpmbuild(
+    app: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A broken rpmbuild (fault injection: it fails the way a broken install does)."""
+    shadow = tmp_path / "shadow-bin"
+    shadow.mkdir()
+    fake = shadow / "rpmbuild"
+    fake.write_text("#!/bin/sh\necho 'error: simulated rpmbuild breakage' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shadow}:{os.environ['PATH']}")
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, "rpmbuild failed")
+    assert "simulated rpmbuild breakage" in err
+    assert_nothing_left(app)
+
+
+def test_hash_mismatch_names_the_package(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lock = app.parent / "requirements.lock"
+    text = lock.read_text()
+    bad = re.sub(r"(tinydep==1.0 \\\n    --hash=sha256:)[0-9a-f]{64}", r"\g<1>" + "0" * 64, text)
+    assert bad != text
+    lock.write_text(bad)
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, "hash mismatch for tinydep==1.0")
+    assert_nothing_left(app)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            r"tinydep==1.0 \\\n    --hash=sha256:[0-9a-f]{64}",
+            "tinydep==1.0",
+            "tinydep==1.0 has no --hash",
+        ),
+        (r"tinydep==1.0", "tinydep>=1.0", "tinydep is not pinned to one version"),
+    ],
+)
+def test_unusable_lock_lines_are_named(
+    app: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str
+) -> None:
+    lock = app.parent / "requirements.lock"
+    lock.write_text(re.sub(old, new, lock.read_text()))
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, message)
+    assert "requirements.lock line" in err
+    assert_nothing_left(app)
+
+
+def test_distribution_missing_from_the_wheelhouse(
+    app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    next((app.parent / "wheels").glob("tinydep-*.whl")).unlink()
+    code, err = run_build(app, capsys)
+    assert_clean_error(
+        code, err, "tinydep==1.0 (from requirements.lock) not found in the wheelhouse"
+    )
+    assert_nothing_left(app)
+
+
+def test_project_dependency_missing_from_the_lock(
+    app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = app.parent / "requirements.lock"
+    lock.write_text(
+        re.sub(r"tinydep==1.0 \\\n    --hash=sha256:[0-9a-f]{64}\n", "", lock.read_text())
+    )
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, "pip check")
+    assert "tinydep" in err
+    assert_nothing_left(app)
+
+
+def test_unknown_entry_point(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app.write_text(app.read_text().replace("[smallapp, tinydep-tool]", "[smallap]"))
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, "entry point(s) not found in /opt/smallapp/bin: smallap")
+    assert "available: smallapp, tinydep-tool" in err
+    assert_nothing_left(app)
+
+
+def test_keep_workdir_keeps_and_names_it(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app.write_text(app.read_text().replace("[smallapp, tinydep-tool]", "[smallap]"))
+    code, err = run_build(app, capsys, "--keep-workdir")
+    assert code == 1
+    kept = re.search(r"work directory kept: (\S+)", err)
+    assert kept and Path(kept.group(1), "stage", "opt", "smallapp", "bin", "smallapp").is_file()
+
+
+def test_unwritable_output_path(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (app.parent / "dist").write_text("a file, not a directory")
+    code, err = run_build(app, capsys)
+    assert code == 2 and "is not a directory" in err
+
+
+def test_project_source_is_never_written(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = app.parent / "project"
+    before = sorted((p.relative_to(project), p.stat().st_mtime_ns) for p in project.rglob("*"))
+    os.chmod(project, stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        code, err = run_build(app, capsys)
+    finally:
+        os.chmod(project, 0o755)
+    assert code == 0, err
+    assert (
+        sorted((p.relative_to(project), p.stat().st_mtime_ns) for p in project.rglob("*")) == before
+    )

@@ -1,0 +1,67 @@
+"""Inventory: what the package owns, and names it refuses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from venvrpm import payload
+from venvrpm.errors import PayloadError
+from venvrpm.paths import owned_parents
+
+
+def test_owns_every_directory_but_system_ones(tmp_path: Path) -> None:
+    stage = tmp_path / "stage"
+    (stage / "opt/company/app/bin").mkdir(parents=True)
+    (stage / "opt/company/app/bin/tool").write_text("#!/bin/sh\n")
+    (stage / "etc/app").mkdir(parents=True)
+    (stage / "etc/app/app.conf").write_text("x")
+    (stage / "usr/bin").mkdir(parents=True)
+    (stage / "usr/bin/tool").symlink_to("/opt/company/app/bin/tool")
+    (stage / "opt/company/app/lib.so").write_bytes(b"\x7fELF" + b"\x00" * 60)
+    inv = payload.inventory(stage, frozenset({PurePosixPath("/etc/app/app.conf")}))
+    listed = {(str(e.path), e.kind, e.config) for e in inv.entries}
+    assert listed == {
+        ("/etc/app", "dir", False),
+        ("/etc/app/app.conf", "file", True),
+        ("/opt/company", "dir", False),
+        ("/opt/company/app", "dir", False),
+        ("/opt/company/app/bin", "dir", False),
+        ("/opt/company/app/bin/tool", "file", False),
+        ("/opt/company/app/lib.so", "file", False),
+        ("/usr/bin/tool", "link", False),
+    }
+    assert inv.elf_files == (stage / "opt/company/app/lib.so",)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("tab\there", "'\\t'"), ("new\nline", "'\\n'"), ("del\x7f", "'\\x7f'")],
+)
+def test_names_rpm_cannot_carry_are_refused(tmp_path: Path, name: str, problem: str) -> None:
+    stage = tmp_path / "stage"
+    (stage / "opt/app").mkdir(parents=True)
+    (stage / "opt/app" / name).write_text("x")
+    with pytest.raises(PayloadError) as info:
+        payload.inventory(stage, frozenset())
+    assert problem in info.value.details[0] and "/opt/app/" in info.value.details[0]
+
+
+def test_non_utf8_names_are_refused(tmp_path: Path) -> None:
+    stage = tmp_path / "stage"
+    (stage / "opt/app").mkdir(parents=True)
+    with open(os.fsencode(stage / "opt/app") + b"/caf\xe9.txt", "w") as fh:
+        fh.write("x")
+    with pytest.raises(PayloadError, match="cannot be carried") as info:
+        payload.inventory(stage, frozenset())
+    assert "not valid UTF-8" in info.value.details[0]
+
+
+def test_owned_parents_stop_at_system_directories() -> None:
+    assert owned_parents(PurePosixPath("/etc/app/conf.d/a.conf")) == [
+        PurePosixPath("/etc/app"),
+        PurePosixPath("/etc/app/conf.d"),
+    ]
+    assert owned_parents(PurePosixPath("/usr/lib/systemd/system/app.service")) == []

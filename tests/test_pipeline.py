@@ -1,0 +1,91 @@
+"""Orchestration: the order and shape of every command a build runs (recorded, run for real)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.apps import make_smallapp
+from tests.support.recording import RecordingRunner
+from venvrpm import manifest, pipeline
+from venvrpm.runner import HostRunner
+
+pytestmark = pytest.mark.integration
+
+
+def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
+    m = manifest.load(make_smallapp(tmp_path / "app"))
+    runner = RecordingRunner(HostRunner(1_700_000_000))
+    events: list[tuple[str, str]] = []
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(
+            m,
+            runner,
+            workdir=workdir,
+            output_dir=tmp_path / "out",
+            source_date_epoch=1_700_000_000,
+            host_env={"PIP_INDEX_URL": "https://mirror.invalid"},
+        )
+        result = pipeline.build(plan, runner, lambda kind, text: events.append((kind, text)))
+    whats = [c.what for c in runner.calls]
+    assert whats == [
+        "probing the interpreter /usr/bin/python3.11",
+        "asking rpm for its config dir",
+        "creating the virtualenv",
+        "installing the locked requirements",
+        "installing the project",
+        "checking the installed distributions (pip check)",
+        "compiling bytecode for the final path",
+        "reading ELF dependencies",
+        "reading ELF provides",
+        "rpmbuild",
+    ]
+    calls = {c.what: c for c in runner.calls}
+    lock = calls["installing the locked requirements"].argv
+    assert {"--require-hashes", "--no-deps", "--no-index", "--no-compile"} <= set(lock)
+    assert lock[lock.index("--find-links") + 1] == str(m.wheelhouse)
+    assert lock[lock.index("-r") + 1] == str(m.requirements)
+    project = calls["installing the project"].argv
+    assert "--no-deps" in project and "--require-hashes" not in project
+    assert project[-1] == str(workdir / "src"), "the project is installed from a copy"
+    # Offline: pip sees only the wheelhouse, never the host's pip configuration.
+    for what in ("installing the locked requirements", "installing the project"):
+        assert calls[what].env == {"PIP_CONFIG_FILE": os.devnull}
+    venv = calls["creating the virtualenv"].argv
+    assert venv[venv.index("--python") + 1] == "/usr/bin/python3.11"
+    assert "--no-seed" in venv and venv[-1] == str(workdir / "stage" / "opt" / "smallapp")
+    rpmbuild = calls["rpmbuild"].argv
+    assert rpmbuild[rpmbuild.index("--buildroot") + 1] == str(workdir / "stage")
+    assert f"_topdir {workdir / 'rpmbuild'}" in rpmbuild
+    assert next(t for k, t in events if k == "step") == "creating the virtualenv"
+    assert result.rpm == tmp_path / "out" / "smallapp-1.0.0-1.x86_64.rpm"
+    assert not workdir.exists()
+
+
+def test_online_builds_forward_pip_and_tls_settings(tmp_path: Path) -> None:
+    text = make_smallapp(tmp_path / "app").read_text().replace("wheelhouse: wheels/\n", "")
+    (tmp_path / "app" / "app.yaml").write_text(text)
+    m = manifest.load(tmp_path / "app" / "app.yaml")
+    runner = RecordingRunner(HostRunner(1))
+    host_env = {
+        "PIP_INDEX_URL": "https://mirror.invalid/simple",
+        "SSL_CERT_FILE": "/etc/ca.pem",
+        "HOME": "/root",
+        "AWS_SECRET_ACCESS_KEY": "no",
+    }
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(
+            m,
+            runner,
+            workdir=workdir,
+            output_dir=tmp_path / "out",
+            source_date_epoch=1,
+            host_env=host_env,
+        )
+    assert dict(plan.pip_env) == {
+        "PIP_INDEX_URL": "https://mirror.invalid/simple",
+        "SSL_CERT_FILE": "/etc/ca.pem",
+    }
+    assert "--no-index" not in plan.install_lock
