@@ -33,7 +33,6 @@ class Console:
             soft_wrap=True,
         )
         self.started = time.monotonic()
-        self.step_started = self.started
 
     def _stamp(self) -> str:
         return time.strftime("%H:%M:%S ") if self.plain else ""
@@ -46,9 +45,7 @@ class Console:
         if self.quiet:
             return
         if kind == "step":
-            now = time.monotonic()
             self.err.print(f"{self._stamp()}[bold]==>[/] {escape(text)}")
-            self.step_started = now
         else:
             self.err.print(f"{self._stamp()}    {escape(text)}", style="dim")
 

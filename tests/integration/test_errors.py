@@ -164,3 +164,37 @@ def test_project_source_is_never_written(app: Path, capsys: pytest.CaptureFixtur
     assert (
         sorted((p.relative_to(project), p.stat().st_mtime_ns) for p in project.rglob("*")) == before
     )
+
+
+def test_a_file_name_rpm_cannot_carry_is_refused_by_name(
+    app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rpm 4.18 rejects control characters in file names, even through a glob: refuse clearly."""
+    from tests.support import tinybackend
+    from tests.support.apps import VERSIONS, write_lock
+
+    wheels = app.parent / "wheels"
+    next(wheels.glob("tinydep-*.whl")).unlink()
+    tinybackend.write_wheel(
+        wheels, "tinydep", "1.0",
+        {"tinydep/__init__.py": "VALUE = 'tinydep 1.0'\n", "tinydep/tab\there.txt": "x"},
+        scripts={"tinydep-tool": "#!python\nprint(1)\n"},
+    )  # fmt: skip
+    dists = {p.name.split("-")[0].replace("_", "-"): p for p in wheels.iterdir()}
+    write_lock(app.parent / "requirements.lock", dists, VERSIONS)
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, "path(s) in the payload cannot be carried by an RPM")
+    assert "site-packages/tinydep/tab\\there.txt" in err and "'\\t'" in err
+    assert_nothing_left(app)
+
+
+def test_dry_run_prints_the_plan_and_builds_nothing(
+    app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    assert main(["build", str(app), "-o", str(app.parent / "dist"), "--dry-run"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["offline"] is True and plan["prefix"] == "/opt/smallapp"
+    assert "--require-hashes" in plan["commands"]["install_lock"]
+    assert_nothing_left(app)
