@@ -74,7 +74,6 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
         (
             "bad-paths.yaml",
             [
-                "line 6: requirements: 'missing.lock' is not a file",
                 "line 7: project: 'no-such-dir' is not a directory",
                 "line 8: prefix: '/opt' is a system directory",
                 "line 11: files[0].dest: '/etc/../etc/smallapp.conf' must be absolute and normalised",

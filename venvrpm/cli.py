@@ -43,6 +43,45 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
 
+    lock = sub.add_parser(
+        "lock", help="resolve the locks with pip-tools under the target interpreter"
+    )
+    lock.add_argument("manifest", type=Path)
+    lock.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="re-resolve everything to the newest allowed versions",
+    )
+    lock.add_argument(
+        "--upgrade-package",
+        "-P",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="re-resolve only NAME (may be repeated)",
+    )
+    lock.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if a lock is missing or stale, saying why; changes nothing, no network",
+    )
+    lock.add_argument("--keep-workdir", action="store_true", help="keep the locking environment")
+    lock.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this lock: main or a lock.environments name (may be repeated)",
+    )
+
+    test = sub.add_parser(
+        "test", help="run the project's tests in an environment built like the shipped one"
+    )
+    test.add_argument("manifest", type=Path)
+    test.add_argument(
+        "--keep-workdir", action="store_true", help="keep the test environment and say where"
+    )
+
     check = sub.add_parser("check", help="validate a manifest and its lock, build nothing")
     check.add_argument("manifest", type=Path)
 
@@ -64,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "check":
             return _check(args, console)
+        if args.command == "lock":
+            return _lock(args, console)
+        if args.command == "test":
+            return _test(args, console)
         return _build(args, console)
     except VenvrpmError as exc:
         console.error(exc)
@@ -79,6 +122,74 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     loaded = manifest.load(args.manifest)
     lock = lockfile.read(loaded.requirements)
     console.done(f"{args.manifest}: valid; {len(lock.requirements)} locked requirements")
+    return EXIT_OK
+
+
+def _lock(args: argparse.Namespace, console: Console) -> int:
+    from venvrpm import lock, venvbuild
+
+    loaded = manifest.load(args.manifest)
+    if not loaded.locks:
+        raise UsageError(
+            f"{args.manifest}: nothing to lock",
+            "list requirement files under lock.inputs, or set project: to lock its dependencies",
+        )
+    unknown = [n for n in args.env if loaded.lock_target(n) is None]
+    if unknown:
+        names = ", ".join(t.name for t in loaded.locks)
+        raise UsageError(f"no lock called {', '.join(unknown)}", f"locks in this manifest: {names}")
+    targets = [t for t in loaded.locks if not args.env or t.name in args.env]
+    runner = HostRunner(pipeline.default_source_date_epoch(os.environ))
+    interpreter = venvbuild.probe_interpreter(runner, loaded.python)
+    if args.check:
+        reasons = []
+        for target in targets:
+            stale = lock.check(loaded, target, interpreter, dict(interpreter.markers))
+            reasons += [f"{target.name}: {r}" for r in stale.reasons]
+        if reasons:
+            raise VenvrpmError(
+                f"{len({r.split(':')[0] for r in reasons})} lock(s) out of date",
+                f"run `venvrpm lock {args.manifest}`",
+                details=reasons,
+            )
+        console.done(f"{len(targets)} lock(s) up to date with their inputs")
+        return EXIT_OK
+    with pipeline.workspace(keep=args.keep_workdir) as workdir:
+        for target in targets:
+            console.report(
+                "step", f"locking {target.name} -> {target.output.name} for {interpreter.path}"
+            )
+            lock.lock(
+                loaded,
+                target,
+                interpreter,
+                runner,
+                workdir,
+                upgrade=args.upgrade,
+                upgrade_packages=args.upgrade_package,
+            )
+    console.done(", ".join(t.output.name for t in targets) + " written")
+    return EXIT_OK
+
+
+def _test(args: argparse.Namespace, console: Console) -> int:
+    from venvrpm import testenv
+
+    loaded = manifest.load(args.manifest)
+    epoch = pipeline.default_source_date_epoch(os.environ)
+    runner = HostRunner(epoch)
+    with pipeline.workspace(keep=args.keep_workdir) as workdir:
+        plan = pipeline.prepare(
+            loaded,
+            runner,
+            workdir=workdir,
+            output_dir=workdir / "unused",
+            source_date_epoch=epoch,
+            host_env=os.environ,
+        )
+        console.report("step", "building the test environment and running the tests")
+        testenv.run_tests(plan, runner)
+    console.done("tests passed")
     return EXIT_OK
 
 

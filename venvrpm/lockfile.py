@@ -23,8 +23,7 @@ _HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
 _REFUSED_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
 
 HINT = (
-    "regenerate the lock with hashes: pip-compile --generate-hashes --allow-unsafe "
-    "-o requirements.lock requirements.in"
+    "regenerate it with `venvrpm lock app.yaml` (or pip-compile --generate-hashes --allow-unsafe)"
 )
 
 
@@ -52,6 +51,10 @@ def read(path: Path) -> Lock:
     """Parse and validate the lock at *path*; raise LockError naming every bad line."""
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LockError(
+            f"the lock {path} does not exist", "create it with `venvrpm lock app.yaml`"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LockError(f"cannot read the lock {path}: {exc}", HINT) from None
     return parse(text, path)

@@ -52,6 +52,27 @@ class ExtraFile:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class LockTarget:
+    """One lock ``venvrpm lock`` makes: ``main`` (the shipped one) or a named environment."""
+
+    name: str
+    inputs: tuple[Path, ...]
+    """Requirement files; for ``main`` the project's own dependencies are added."""
+    output: Path
+    constraint: Path | None
+    """The main lock, for environments: shared dependencies keep its versions."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProjectTests:
+    """What ``venvrpm test`` runs."""
+
+    command: tuple[str, ...]
+    environment: str | None
+    """The lock environment that adds the test tools."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Manifest:
     """A validated manifest. Paths on the build host are absolute."""
 
@@ -72,6 +93,13 @@ class Manifest:
     entry_points: tuple[str, ...]
     files: tuple[ExtraFile, ...]
     requires: tuple[str, ...]
+    locks: tuple[LockTarget, ...] = ()
+    """What ``venvrpm lock`` makes, main first; empty when there is nothing to resolve."""
+    tests: ProjectTests | None = None
+
+    def lock_target(self, name: str) -> LockTarget | None:
+        """The lock called *name* (``main`` or an environment)."""
+        return next((t for t in self.locks if t.name == name), None)
 
     @property
     def base_dir(self) -> Path:
@@ -309,7 +337,8 @@ def _convert(
             (project / "pyproject.toml").is_file() or (project / "setup.py").is_file()
         ):
             check.fail(("project",), f"{data['project']!r} has no pyproject.toml or setup.py")
-    requirements = check.host_path(("requirements",), data["requirements"], "file")
+    # The lock may not exist yet (`venvrpm lock` writes it); building without it says so.
+    requirements = (source.parent / data["requirements"]).resolve()
     wheelhouse = None
     if "wheelhouse" in data:
         wheelhouse = check.host_path(("wheelhouse",), data["wheelhouse"], "dir")
@@ -329,7 +358,10 @@ def _convert(
     if bad_characters(description.replace("\n", "").replace("\t", "")):
         check.fail(("description",), "contains control characters")
 
-    if check.problems or python is None or prefix is None or requirements is None:
+    locks = _locks(check, data.get("lock", {}), requirements, project)
+    tests = _tests(check, data.get("test"), locks)
+
+    if check.problems or python is None or prefix is None:
         return None, sorted(check.problems, key=lambda p: (p.line or 0, p.path))
     manifest = Manifest(
         source=source,
@@ -348,8 +380,62 @@ def _convert(
         entry_points=entry_points,
         files=files,
         requires=requires,
+        locks=locks,
+        tests=tests,
     )
     return manifest, []
+
+
+def _locks(
+    check: _Checker, config: dict[str, Any], requirements: Path, project: Path | None
+) -> tuple[LockTarget, ...]:
+    inputs = tuple(
+        p
+        for i, value in enumerate(config.get("inputs", []))
+        if (p := check.host_path(("lock", "inputs", i), value, "file")) is not None
+    )
+    if not inputs and project is None:
+        if config.get("environments"):
+            check.fail(("lock",), "environments need a main lock: give lock.inputs or project")
+        return ()
+    targets = [LockTarget(name="main", inputs=inputs, output=requirements, constraint=None)]
+    outputs = {requirements: "requirements"}
+    for name, env in sorted(config.get("environments", {}).items()):
+        path = ("lock", "environments", name)
+        env_inputs = tuple(
+            p
+            for i, value in enumerate(env["inputs"])
+            if (p := check.host_path((*path, "inputs", i), value, "file")) is not None
+        )
+        output = (check.base / env["output"]).resolve()
+        if output in outputs:
+            check.fail(
+                (*path, "output"), f"{env['output']!r} is already the output of {outputs[output]}"
+            )
+        outputs[output] = f"lock.environments.{name}"
+        targets.append(
+            LockTarget(name=name, inputs=env_inputs, output=output, constraint=requirements)
+        )
+    return tuple(targets)
+
+
+def _tests(
+    check: _Checker, config: dict[str, Any] | None, locks: tuple[LockTarget, ...]
+) -> ProjectTests | None:
+    if config is None:
+        return None
+    environments = [t.name for t in locks if t.name != "main"]
+    chosen = config.get("environment")
+    if chosen is None:
+        chosen = (
+            "dev"
+            if "dev" in environments
+            else (environments[0] if len(environments) == 1 else None)
+        )
+    elif chosen not in environments:
+        known = ", ".join(environments) or "none defined under lock.environments"
+        check.fail(("test", "environment"), f"{chosen!r} is not a lock environment ({known})")
+    return ProjectTests(command=tuple(config["command"]), environment=chosen)
 
 
 def _files(

@@ -41,6 +41,8 @@ class Interpreter:
     version: str
     """Full version, e.g. ``3.11.2``."""
     implementation: str
+    markers: tuple[tuple[str, str], ...] = ()
+    """PEP 508 environment markers as the interpreter sees them."""
 
     @property
     def minor(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,12 @@ class Runner(Protocol):
         stdin: str | None = None,
         check: bool = True,
         hint: str | None = None,
+        capture: bool = True,
     ) -> Result:
-        """Run *argv*; *what* names the step in messages. Raise CommandError when *check* and it fails."""
+        """Run *argv*; *what* names the step in messages. Raise CommandError when *check* and it fails.
+
+        With *capture* false the command's output goes to our stderr as it comes (test runs).
+        """
         ...
 
     def which(self, program: str) -> str | None:
@@ -98,6 +103,7 @@ class HostRunner:
         stdin: str | None = None,
         check: bool = True,
         hint: str | None = None,
+        capture: bool = True,
     ) -> Result:
         argv = tuple(str(a) for a in argv)
         if self.on_command:
@@ -109,7 +115,8 @@ class HostRunner:
                 env=base_environment(self.source_date_epoch, env),
                 input=stdin,
                 stdin=None if stdin is not None else subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE if capture else sys.stderr.fileno(),
+                stderr=subprocess.PIPE if capture else sys.stderr.fileno(),
                 text=True,
                 errors="replace",
                 check=False,
@@ -120,7 +127,7 @@ class HostRunner:
             ) from None
         except PermissionError as exc:
             raise ToolMissingError(f"{what}: cannot run {argv[0]}: {exc}", hint) from None
-        result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+        result = Result(argv, proc.returncode, proc.stdout or "", proc.stderr or "")
         if check and proc.returncode != 0:
             raise CommandError(f"{what} failed", argv, proc.returncode, result.tail(), hint)
         return result

@@ -60,7 +60,10 @@ def probe_interpreter(runner: Runner, python: PurePosixPath) -> Interpreter:
         raise ToolMissingError(f"interpreter not found: {python}", hint) from None
     facts = json.loads(result.stdout)
     return Interpreter(
-        path=python, version=facts["version"], implementation=facts["implementation"]
+        markers=tuple(sorted(facts["markers"].items())),
+        path=python,
+        version=facts["version"],
+        implementation=facts["implementation"],
     )
 
 
@@ -98,10 +101,15 @@ def install(plan: BuildPlan, runner: Runner) -> None:
             hint="the project must build with its declared build backend"
             + (" from the wheelhouse" if plan.offline else ""),
         )
+    check(plan, runner)
+
+
+def check(plan: BuildPlan, runner: Runner) -> None:
+    """``pip check``: every installed distribution has what it requires."""
     runner.run(
         plan.pip_check,
         what="checking the installed distributions (pip check)",
-        env=env,
+        env=dict(plan.pip_env),
         hint="a dependency is missing from the lock or conflicts with it: re-lock with the project",
     )
 

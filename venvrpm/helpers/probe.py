@@ -1,9 +1,29 @@
 """Describe the interpreter running this script as JSON. Standard library only."""
 
 import json
+import os
 import platform
 import sys
 import sysconfig
+
+# PEP 508 environment markers as this interpreter sees them (what packaging computes).
+_impl = sys.implementation
+_iv = f"{_impl.version.major}.{_impl.version.minor}.{_impl.version.micro}"
+if _impl.version.releaselevel != "final":
+    _iv += _impl.version.releaselevel[0] + str(_impl.version.serial)
+MARKERS = {
+    "implementation_name": _impl.name,
+    "implementation_version": _iv,
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
 
 json.dump(
     {
@@ -13,7 +33,7 @@ json.dump(
         "cache_tag": sys.implementation.cache_tag,
         "platform": sysconfig.get_platform(),
         "soabi": sysconfig.get_config_var("SOABI"),
-        "has_venv": bool(__import__("importlib.util").util.find_spec("venv")),
+        "markers": MARKERS,
     },
     sys.stdout,
 )

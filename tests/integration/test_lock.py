@@ -1,0 +1,258 @@
+"""`venvrpm lock` and `venvrpm test` with the real pip-compile, offline from a test wheelhouse."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import tinybackend
+from tests.support.apps import make_smallapp
+from tests.support.recording import RecordingRunner
+from venvrpm import lock, lockfile, manifest, venvbuild
+from venvrpm.cli import main
+from venvrpm.runner import HostRunner
+
+pytestmark = pytest.mark.integration
+
+LOCK_CONFIG = """\
+lock:
+  inputs: [requirements.in]
+  environments:
+    dev:
+      inputs: [requirements-dev.in]
+      output: requirements-dev.lock
+test:
+  command: [minitest]
+"""
+
+MINITEST = """\
+import importlib.util, pathlib, sys, traceback
+
+def main():
+    failed = 0
+    for path in sorted(pathlib.Path("tests").glob("test_*.py")):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name in sorted(n for n in dir(module) if n.startswith("test_")):
+            try:
+                getattr(module, name)()
+                print(f"PASS {path.name}::{name}")
+            except Exception:
+                failed += 1
+                print(f"FAIL {path.name}::{name}")
+                traceback.print_exc()
+    sys.exit(1 if failed else 0)
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    """The test app with lock inputs, a dev environment with a tiny test runner, and tests."""
+    manifest_path = make_smallapp(tmp_path / "app", extra_manifest=LOCK_CONFIG)
+    root = manifest_path.parent
+    tinybackend.write_wheel(
+        root / "wheels", "minitest", "0.1", {"minitest/__init__.py": MINITEST},
+        entry_points={"minitest": "minitest:main"},
+    )  # fmt: skip
+    (root / "requirements.in").write_text("tinydep\n")
+    (root / "requirements-dev.in").write_text("minitest\ntinydep\n")
+    (root / "project" / "tests").mkdir()
+    (root / "project" / "tests" / "test_app.py").write_text(
+        "import smallapp, tinydep\n\n"
+        "def test_dependency():\n    assert tinydep.VALUE == 'tinydep 1.0'\n"
+    )
+    (root / "requirements.lock").unlink()
+    return manifest_path
+
+
+def cli(*args: str) -> int:
+    return main([*args])
+
+
+def test_lock_main_and_dev_offline(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("lock", str(app)) == 0
+    root = app.parent
+    main_lock = lockfile.read(root / "requirements.lock")
+    pins = {r.name: r.version for r in main_lock.requirements}
+    # requirements.in plus the project's own dependencies (sdist-only one included)
+    assert pins == {
+        "tinydep": "1.0",
+        "awkward-data": "1.0",
+        "tinynative": "1.0",
+        "sdistonly": "2.0",
+    }
+    assert all(r.hashes for r in main_lock.requirements)
+    text = (root / "requirements.lock").read_text()
+    assert text.startswith("# Locked by `venvrpm lock` for /usr/bin/python3.11 (cpython 3.11")
+    assert "# via smallapp (project/pyproject.toml)" in text
+    dev = lockfile.read(root / "requirements-dev.lock")
+    assert {r.name: r.version for r in dev.requirements} == {"minitest": "0.1", "tinydep": "1.0"}
+    assert "-c requirements.lock" in (root / "requirements-dev.lock").read_text()
+    # build uses the main lock only: the test runner never reaches the RPM
+    assert cli("build", str(app), "-o", str(root / "dist"), "-q") == 0
+    (rpm,) = (root / "dist").glob("*.rpm")
+    listing = subprocess.run(
+        ["rpm", "-qpl", str(rpm)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "/site-packages/tinydep/" in listing and "minitest" not in listing
+
+
+def test_markers_are_evaluated_by_the_target_interpreter(app: Path) -> None:
+    root = app.parent
+    m = manifest.load(app)
+    runner = RecordingRunner(HostRunner(1))
+    interpreter = venvbuild.probe_interpreter(runner, m.python)
+    for name in ("onlyhere", "onlyelsewhere"):
+        tinybackend.write_wheel(root / "wheels", name, "1.0", {f"{name}/__init__.py": ""})
+    version = interpreter.version
+    (root / "requirements.in").write_text(
+        f'onlyhere ; python_full_version == "{version}"\n'
+        f'onlyelsewhere ; python_full_version != "{version}"\n'
+    )
+    workdir = root / "work"
+    workdir.mkdir()
+    lock.lock(m, m.locks[0], interpreter, runner, workdir)
+    pins = {r.name: r.marker for r in lockfile.read(m.requirements).requirements}
+    assert "onlyhere" in pins and "onlyelsewhere" not in pins
+    # pip-compile ran in a venv of the manifest's interpreter, not of venvrpm's own Python
+    made = next(c for c in runner.calls if c.what == "creating the locking environment").argv
+    assert made[made.index("--python") + 1] == "/usr/bin/python3.11"
+    compiled = next(c for c in runner.calls if "pip-compile" in c.what).argv
+    assert compiled[0] == str(workdir / "lock-tools" / "bin" / "python")
+    cfg = (workdir / "lock-tools" / "pyvenv.cfg").read_text()
+    assert f"version_info = {version}" in cfg or f"version = {version}" in cfg
+
+
+def test_check_both_ways_without_network(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = app.parent
+
+    def check_offline() -> subprocess.CompletedProcess[str]:
+        # `unshare -n`: no network at all, proving --check never needs it
+        return subprocess.run(
+            ["unshare", "-n", sys.executable, "-m", "venvrpm", "lock", str(app), "--check"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+
+    missing = check_offline()
+    assert missing.returncode == 1 and "main: requirements.lock does not exist" in missing.stderr
+    assert cli("lock", str(app)) == 0
+    fresh = check_offline()
+    assert fresh.returncode == 0, fresh.stderr
+    assert "2 lock(s) up to date" in fresh.stderr
+
+    (root / "requirements.in").write_text("tinydep>=2\n")
+    stale = check_offline()
+    assert stale.returncode == 1
+    assert "main: requirements.in changed since requirements.lock was made" in stale.stderr
+    assert (
+        "tinydep>=2 (from requirements.in) is not satisfied by requirements.lock (tinydep==1.0)"
+        in stale.stderr
+    )
+    assert "dev: requirements.lock" not in stale.stderr  # the main lock did not change
+
+    (root / "requirements.in").write_text("tinydep\n")
+    (root / "requirements-dev.in").write_text("minitest\ntinydep\nawkward-data\n")
+    dev_stale = check_offline()
+    assert dev_stale.returncode == 1
+    assert "dev: requirements-dev.in changed" in dev_stale.stderr
+    assert (
+        "dev: awkward-data (from requirements-dev.in) is missing from requirements-dev.lock"
+        in dev_stale.stderr
+    )
+    assert "main:" not in dev_stale.stderr
+
+    app.write_text(
+        app.read_text().replace("python: /usr/bin/python3.11", "python: /usr/bin/python3")
+    )
+    moved = check_offline()
+    assert (
+        "was made for /usr/bin/python3.11" in moved.stderr
+        and "interpreter is /usr/bin/python3 " in moved.stderr
+    )
+
+
+def test_resolution_failure_keeps_the_previous_lock(
+    app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("lock", str(app)) == 0
+    before = (app.parent / "requirements.lock").read_bytes()
+    capsys.readouterr()
+    (app.parent / "requirements.in").write_text("tinydep==1.0\ntinydep==2.0\n")
+    assert cli("lock", str(app)) == 1
+    err = capsys.readouterr().err
+    assert "pip-compile could not resolve the main lock; requirements.lock is unchanged" in err
+    assert "Cannot install tinydep==1.0 and tinydep==2.0" in err
+    assert "Traceback" not in err
+    assert (app.parent / "requirements.lock").read_bytes() == before
+    assert sorted(p.name for p in app.parent.iterdir() if p.name.startswith(".")) == []
+
+
+def test_upgrade_and_upgrade_package(app: Path) -> None:
+    root = app.parent
+    assert cli("lock", str(app)) == 0
+    tinybackend.write_wheel(
+        root / "wheels", "tinydep", "1.1", {"tinydep/__init__.py": "VALUE = 'tinydep 1.1'\n"}
+    )
+    tinybackend.write_wheel(
+        root / "wheels", "awkward-data", "1.1", {"awkward_data/__init__.py": ""}
+    )
+
+    def pins() -> dict[str, str]:
+        return {r.name: r.version for r in lockfile.read(root / "requirements.lock").requirements}
+
+    assert cli("lock", str(app)) == 0
+    assert pins()["tinydep"] == "1.0", "existing pins are kept without --upgrade"
+    assert cli("lock", str(app), "--upgrade-package", "tinydep", "--env", "main") == 0
+    assert (pins()["tinydep"], pins()["awkward-data"]) == ("1.1", "1.0")
+    assert cli("lock", str(app), "--upgrade") == 0
+    assert pins()["awkward-data"] == "1.1"
+    dev = {r.name: r.version for r in lockfile.read(root / "requirements-dev.lock").requirements}
+    assert dev["tinydep"] == "1.1", "the dev lock follows the main lock's versions"
+
+
+def test_pip_and_setuptools_are_locked_when_needed_at_run_time(app: Path) -> None:
+    root = app.parent
+    tinybackend.write_wheel(root / "wheels", "setuptools", "99.0", {"setuptools/__init__.py": ""})
+    tinybackend.write_wheel(root / "wheels", "needs-setuptools", "1.0", {"needs_setuptools/__init__.py": ""},
+                            requires=["setuptools"])  # fmt: skip
+    (root / "requirements.in").write_text("needs-setuptools\n")
+    assert cli("lock", str(app), "--env", "main") == 0
+    pins = {r.name for r in lockfile.read(root / "requirements.lock").requirements}
+    assert "setuptools" in pins
+
+
+def test_venvrpm_test_passes_and_fails_with_the_project_tests(
+    app: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("lock", str(app)) == 0
+    assert cli("test", str(app)) == 0
+    assert "PASS test_app.py::test_dependency" in capfd.readouterr().err
+    tests = app.parent / "project" / "tests" / "test_app.py"
+    tests.write_text(tests.read_text() + "\ndef test_broken():\n    assert 1 == 2\n")
+    assert cli("test", str(app)) == 1
+    err = capfd.readouterr().err
+    assert "FAIL test_app.py::test_broken" in err
+    assert "the tests failed: `minitest` exited with 1" in err
+
+
+def test_build_refuses_unusable_lock_and_points_to_venvrpm_lock(
+    app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (app.parent / "requirements.lock").write_text("tinydep>=1\n")
+    assert cli("build", str(app), "-o", str(app.parent / "dist")) == 1
+    err = capsys.readouterr().err
+    assert "requirements.lock line 1: tinydep is not pinned" in err
+    assert "venvrpm lock app.yaml" in err
+
+
+def test_nothing_to_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app = make_smallapp(tmp_path / "bare")
+    text = re.sub(r"project: project\n", "", app.read_text())
+    app.write_text(text)
+    assert cli("lock", str(app)) == 2
+    assert "nothing to lock" in capsys.readouterr().err

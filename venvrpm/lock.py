@@ -1,0 +1,341 @@
+"""``venvrpm lock``: hash-locked requirements resolved by pip-tools under the *target* interpreter.
+
+pip-compile evaluates environment markers with the interpreter it runs on, so it runs in a
+throwaway virtualenv of the manifest's interpreter. pip-tools itself (and the pip it was tested
+with) come from venvrpm's own environment, exposed to that venv through a ``.pth`` file: locking
+needs no index when a wheelhouse is given.
+
+Each lock starts with a record of what it was made from (the interpreter, a sha256 per input),
+so ``--check`` tells offline whether, and why, a lock is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from venvrpm import lockfile
+from venvrpm.errors import LockError, VenvrpmError
+from venvrpm.manifest import LockTarget, Manifest
+from venvrpm.plan import Interpreter
+from venvrpm.runner import Runner
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+RECORD_PREFIX = "# venvrpm-lock: "
+# pip-tools and what it imports at run time; exposed to the target interpreter's tool venv.
+_TOOL_DISTRIBUTIONS = ("pip-tools", "pip", "click", "build", "pyproject_hooks", "packaging",
+                       "setuptools", "wheel", "tomli")  # fmt: skip
+_PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
+_CHAINING = ("During handling of the above exception", "The above exception was the direct cause")
+_EXCEPTION_LINE = re.compile(
+    r"^(?:[A-Za-z_][\w]*\.)+[A-Za-z_]\w*: |^[A-Z]\w*(Error|Impossible|NotFound): "
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Staleness:
+    """Why a lock no longer matches its inputs; empty reasons mean it is fresh."""
+
+    target: LockTarget
+    reasons: tuple[str, ...]
+
+
+def inputs_of(manifest: Manifest, target: LockTarget) -> list[Path]:
+    """Every file a lock is computed from, in a stable order."""
+    files = list(target.inputs)
+    if target.name == "main" and manifest.project is not None:
+        files += [manifest.project / n for n in _PROJECT_FILES if (manifest.project / n).is_file()]
+    if target.constraint is not None:
+        files.append(target.constraint)
+    return files
+
+
+def record(manifest: Manifest, target: LockTarget, interpreter: Interpreter) -> dict[str, object]:
+    """What a lock is made from: its header line, and what ``--check`` compares."""
+    return {
+        "python": f"{interpreter.path} {interpreter.version}",
+        "inputs": {
+            _shown(manifest, path): _sha256(path) if path.is_file() else None
+            for path in inputs_of(manifest, target)
+        },
+    }
+
+
+def compile_argv(
+    manifest: Manifest,
+    target: LockTarget,
+    tool_python: Path,
+    output: Path,
+    *,
+    upgrade: bool,
+    upgrade_packages: Sequence[str],
+) -> list[str]:
+    """The pip-compile command (run with the manifest's directory as working directory)."""
+    argv = [str(tool_python), "-m", "piptools", "compile", "--quiet", "--generate-hashes",
+            "--allow-unsafe", "--strip-extras", "--no-header", "--no-emit-index-url",
+            "--no-emit-find-links", "--no-emit-trusted-host", "--newline", "lf",
+            "--output-file", str(output)]  # fmt: skip
+    if manifest.wheelhouse is not None:
+        argv += ["--no-index", "--find-links", str(manifest.wheelhouse)]
+    if upgrade:
+        argv.append("--upgrade")
+    for package in upgrade_packages:
+        argv += ["--upgrade-package", package]
+    if target.constraint is not None:
+        argv += ["--constraint", _shown(manifest, target.constraint)]
+    sources = [_shown(manifest, p) for p in target.inputs]
+    if target.name == "main" and manifest.project is not None:
+        project_file = next(
+            manifest.project / n
+            for n in ("pyproject.toml", "setup.py")
+            if (manifest.project / n).is_file()
+        )
+        sources.append(_shown(manifest, project_file))
+    return argv + sources
+
+
+def lock(
+    manifest: Manifest,
+    target: LockTarget,
+    interpreter: Interpreter,
+    runner: Runner,
+    workdir: Path,
+    *,
+    upgrade: bool = False,
+    upgrade_packages: Sequence[str] = (),
+) -> Path:
+    """Resolve *target* and replace its lock atomically; on failure the old lock is untouched."""
+    tool_python = tool_environment(interpreter, runner, workdir)
+    output = target.output
+    scratch = output.with_name(f".{output.name}.venvrpm-tmp")
+    try:
+        if output.is_file():
+            # pip-compile keeps existing pins unless told to upgrade: start from the old lock.
+            scratch.write_text(_strip_record(output.read_text(encoding="utf-8")), encoding="utf-8")
+        env = {"PIP_CONFIG_FILE": os.devnull} if manifest.wheelhouse else _network_env()
+        if manifest.wheelhouse is not None:
+            # Build isolation installs build backends with pip: keep it offline too.
+            env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(manifest.wheelhouse))
+        argv = compile_argv(manifest, target, tool_python, scratch, upgrade=upgrade,
+                            upgrade_packages=upgrade_packages)  # fmt: skip
+        result = runner.run(
+            argv, what=f"resolving the {target.name} lock (pip-compile)",
+            cwd=manifest.base_dir, env=env, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise LockError(
+                f"pip-compile could not resolve the {target.name} lock; "
+                f"{_shown(manifest, output)} is unchanged",
+                "loosen the conflicting requirements"
+                + (
+                    " or add the missing distributions to the wheelhouse"
+                    if manifest.wheelhouse
+                    else ""
+                ),
+                details=[explanation(result.stdout + "\n" + result.stderr)],
+            )
+        body = scratch.read_text(encoding="utf-8")
+        header = (
+            f"# Locked by `venvrpm lock` for {interpreter.path} "
+            f"({interpreter.implementation} {interpreter.version}); regenerate, don't edit.\n"
+            f"{RECORD_PREFIX}{json.dumps(record(manifest, target, interpreter), sort_keys=True)}\n"
+        )
+        scratch.write_text(header + body, encoding="utf-8")
+        lockfile.parse(scratch.read_text(encoding="utf-8"), output)
+        os.replace(scratch, output)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return output
+
+
+def check(
+    manifest: Manifest, target: LockTarget, interpreter: Interpreter, markers: Mapping[str, str]
+) -> Staleness:
+    """Compare a lock with its inputs without touching the network."""
+    name = _shown(manifest, target.output)
+    if not target.output.is_file():
+        return Staleness(target, (f"{name} does not exist",))
+    text = target.output.read_text(encoding="utf-8")
+    recorded = _read_record(text)
+    if recorded is None:
+        return Staleness(target, (f"{name} was not made by `venvrpm lock` (no input record)",))
+    reasons: list[str] = []
+    now = record(manifest, target, interpreter)
+    if recorded.get("python") != now["python"]:
+        reasons.append(
+            f"{name} was made for {recorded.get('python')}; the manifest's interpreter is {now['python']}"
+        )
+    old_inputs = recorded.get("inputs", {})
+    new_inputs = now["inputs"]
+    assert isinstance(new_inputs, dict) and isinstance(old_inputs, dict)
+    for path, digest in new_inputs.items():
+        if path not in old_inputs:
+            reasons.append(f"{path} is a new input, not in {name}")
+        elif digest is None:
+            reasons.append(f"{path} is missing")
+        elif old_inputs[path] != digest:
+            reasons.append(f"{path} changed since {name} was made")
+    reasons += [f"{path} is no longer an input" for path in old_inputs if path not in new_inputs]
+    try:
+        locked = lockfile.parse(text, target.output)
+    except LockError as exc:
+        return Staleness(target, (*reasons, *exc.details))
+    pins = {r.name: r.version for r in locked.requirements}
+    for source, req in _direct_requirements(manifest, target):
+        if req.marker is not None and not req.marker.evaluate(dict(markers)):
+            continue
+        key = canonicalize_name(req.name)
+        if key not in pins:
+            reasons.append(f"{req} (from {source}) is missing from {name}")
+        elif req.specifier and not req.specifier.contains(pins[key], prereleases=True):
+            reasons.append(f"{req} (from {source}) is not satisfied by {name} ({key}=={pins[key]})")
+    return Staleness(target, tuple(reasons))
+
+
+def tool_environment(interpreter: Interpreter, runner: Runner, workdir: Path) -> Path:
+    """A virtualenv of the target interpreter that can import venvrpm's pip-tools; its python."""
+    venv = workdir / "lock-tools"
+    runner.run(
+        [sys.executable, "-m", "virtualenv", "--no-download", "--no-periodic-update", "--no-seed",
+         "--no-vcs-ignore", "--python", str(interpreter.path), str(venv)],
+        what="creating the locking environment",
+    )  # fmt: skip
+    farm = workdir / "lock-tools-packages"
+    _link_tools(farm)
+    python = venv / "bin" / "python"
+    site = runner.run(
+        [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        what="locating the locking environment",
+    ).stdout.strip()
+    Path(site, "venvrpm-tools.pth").write_text(f"{farm}\n", encoding="utf-8")
+    check_import = runner.run([str(python), "-I", "-c", "import piptools.scripts.compile"],
+                              what="loading pip-tools under the target interpreter", check=False)  # fmt: skip
+    if check_import.returncode != 0:
+        raise VenvrpmError(
+            f"pip-tools from venvrpm's environment (Python {sys.version.split()[0]}) does not run "
+            f"under {interpreter.path} ({interpreter.version})",
+            f"run venvrpm itself with a Python {interpreter.minor} (pip install venvrpm there)",
+            details=[check_import.tail()],
+        )
+    return python
+
+
+def _link_tools(farm: Path) -> None:
+    """Symlink pip-tools and its run-time dependencies (code and metadata) into *farm*."""
+    farm.mkdir(parents=True, exist_ok=True)
+    for dist_name in _TOOL_DISTRIBUTIONS:
+        try:
+            dist = importlib.metadata.distribution(dist_name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        tops: set[str] = set()
+        for file in dist.files or ():
+            top = file.parts[0]
+            if top.endswith((".dist-info", ".egg-info")) or top == "..":
+                continue
+            if file.suffix == ".pth" or top.endswith(".data") or top == "__pycache__":
+                continue
+            tops.add(top)
+        base = Path(str(dist.locate_file("")))
+        info = Path(str(getattr(dist, "_path", "")))
+        for top in sorted(tops) + ([info.name] if info.name else []):
+            source = base / top
+            if source.exists() and not (farm / top).exists():
+                (farm / top).symlink_to(source)
+
+
+def explanation(output: str) -> str:
+    """pip-tools' own explanation of a failed resolution, without traceback noise."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    kept: list[str] = []
+    in_traceback = False
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            in_traceback = True
+            continue
+        if in_traceback and line.startswith((" ", "\t")):
+            continue
+        in_traceback = False
+        if line.startswith(_CHAINING) or line.startswith("[RequirementInformation("):
+            continue
+        if _EXCEPTION_LINE.match(line):
+            if i != len(lines) - 1:
+                continue  # intermediate exceptions of a chain
+            line = _EXCEPTION_LINE.sub("", line)  # the final one: keep its message
+        if line not in kept:
+            kept.append(line)
+    return "\n".join(kept[-30:]) or "(pip-compile printed nothing)"
+
+
+def _network_env() -> dict[str, str]:
+    keep = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "http_proxy", "https_proxy",
+            "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")  # fmt: skip
+    return {k: v for k, v in os.environ.items() if k.startswith("PIP_") or k in keep}
+
+
+def _direct_requirements(manifest: Manifest, target: LockTarget) -> list[tuple[str, Requirement]]:
+    found: list[tuple[str, Requirement]] = []
+    for path in target.inputs:
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = re.sub(r"(^|\s)#.*$", "", line).strip()
+            if not line or line.startswith("-"):
+                continue
+            try:
+                found.append((_shown(manifest, path), Requirement(line)))
+            except InvalidRequirement:
+                continue
+    if target.name == "main" and manifest.project is not None:
+        pyproject = manifest.project / "pyproject.toml"
+        if pyproject.is_file():
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            for dep in data.get("project", {}).get("dependencies", []):
+                try:
+                    found.append((_shown(manifest, pyproject), Requirement(dep)))
+                except InvalidRequirement:
+                    continue
+    return found
+
+
+def _read_record(text: str) -> dict[str, object] | None:
+    for line in text.splitlines()[:5]:
+        if line.startswith(RECORD_PREFIX):
+            try:
+                loaded = json.loads(line[len(RECORD_PREFIX) :])
+            except ValueError:
+                return None
+            return loaded if isinstance(loaded, dict) else None
+    return None
+
+
+def _strip_record(text: str) -> str:
+    return "".join(
+        line for line in text.splitlines(keepends=True)
+        if not line.startswith((RECORD_PREFIX, "# Locked by `venvrpm lock`"))
+    )  # fmt: skip
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _shown(manifest: Manifest, path: Path) -> str:
+    try:
+        return path.relative_to(manifest.base_dir).as_posix()
+    except ValueError:
+        return str(path)
