@@ -38,11 +38,12 @@ class Built:
     """TMPDIR during the build: its path must not appear in the payload."""
 
 
-def build_app(root: Path, **kwargs: str) -> Built:
-    """Make the test application under *root* and build it with the real CLI."""
+def build_app(root: Path, tmp: Path | None = None, **kwargs: str) -> Built:
+    """Make the test application under *root* and build it with the real CLI (TMPDIR *tmp*)."""
     manifest = make_smallapp(root, **kwargs)
-    tmp = root / "build-tmp"
-    tmp.mkdir()
+    if tmp is None:
+        tmp = root / "build-tmp"
+        tmp.mkdir()
     saved = tempfile.tempdir
     tempfile.tempdir = str(tmp)
     try:

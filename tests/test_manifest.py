@@ -105,6 +105,24 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
         ("bad-empty.yaml", ["line 1: the manifest is empty"]),
         ("bad-not-mapping.yaml", ["is a list, expected object"]),
         ("bad-summary.yaml", ["line 3: summary: 'two\\nlines' is not allowed here"]),
+        ("bad-complex-key.yaml", ["line 2: key '(a collection)' is not a plain string"]),
+        ("bad-null-key.yaml", ["line 2: key '~' is not a plain string"]),
+        ("bad-recursive-alias.yaml", ["line 1: name[0]: YAML aliases (*name) are not allowed"]),
+        ("bad-billion-laughs.yaml", ["YAML aliases (*name) are not allowed (72 in the document)"]),
+        (
+            "bad-odd-values.yaml",
+            [
+                "line 3: summary: '   ' is not allowed here",
+                "line 5: python: '/usr/bin/python3.11, evil' is not allowed here",
+            ],
+        ),
+        (
+            "bad-host-paths.yaml",
+            [
+                "line 7: wheelhouse: 'wh\\x00eels' contains control characters",
+                "line 8: project: 'xxxxxxxx",
+            ],
+        ),
     ],
 )
 def test_bad_manifest_lists_every_problem_with_its_line(fixture: str, expected: list[str]) -> None:
@@ -123,6 +141,21 @@ def test_cli_reports_manifest_errors_with_exit_2_and_no_traceback(
     assert "Traceback" not in err
     assert "error:" in err and "hint:" in err
     assert fixture in err
+
+
+def test_symlink_loop_in_a_source_path(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "app.yaml").write_text(
+        (DATA / "good.yaml")
+        .read_text()
+        .replace("src: conf/app.conf", "src: loop/x")
+        .replace("project: project\n", "")
+    )
+    with pytest.raises(ManifestError) as info:
+        manifest.load(tmp_path / "app.yaml")
+    assert any(
+        "files[0].src: 'loop/x' cannot be used: Symlink loop" in str(p) for p in info.value.problems
+    )
 
 
 def test_missing_manifest_is_a_usage_error(

@@ -65,3 +65,34 @@ def test_owned_parents_stop_at_system_directories() -> None:
         PurePosixPath("/etc/app/conf.d"),
     ]
     assert owned_parents(PurePosixPath("/usr/lib/systemd/system/app.service")) == []
+
+
+def test_modes_do_not_depend_on_the_builders_umask(tmp_path: Path) -> None:
+    stage = tmp_path / "stage"
+    (stage / "opt/app/bin").mkdir(parents=True)
+    (stage / "etc/app").mkdir(parents=True)
+    (stage / "opt/app/bin/tool").write_text("#!/bin/sh\n")
+    (stage / "opt/app/data.txt").write_text("x")
+    (stage / "etc/app/secret.conf").write_text("x")
+    (stage / "opt/app/bin/link").symlink_to("tool")
+    for path in (stage / "opt", stage / "opt/app", stage / "opt/app/bin", stage / "etc/app"):
+        path.chmod(0o700)
+    (stage / "opt/app/bin/tool").chmod(0o700)
+    (stage / "opt/app/data.txt").chmod(0o600)
+    (stage / "etc/app/secret.conf").chmod(0o640)
+    payload.normalise_modes(stage, frozenset({PurePosixPath("/etc/app/secret.conf")}))
+    modes = {
+        str(p.relative_to(stage)): p.lstat().st_mode & 0o7777
+        for p in stage.rglob("*")
+        if not p.is_symlink()
+    }
+    assert modes == {
+        "opt": 0o755,
+        "opt/app": 0o755,
+        "opt/app/bin": 0o755,
+        "opt/app/bin/tool": 0o755,
+        "opt/app/data.txt": 0o644,
+        "etc": 0o755,
+        "etc/app": 0o755,
+        "etc/app/secret.conf": 0o640,
+    }

@@ -215,7 +215,7 @@ def _build(args: argparse.Namespace, console: Console) -> int:
             return EXIT_OK
         result = pipeline.build(plan, runner, console.report)
         if args.keep_workdir:
-            console.report("info", f"work directory kept: {workdir}")
+            console.notice(f"work directory kept: {workdir}")
     console.done(f"{result.rpm} ({result.files} files, {len(result.requires)} requires)")
     sys.stdout.write(f"{result.rpm}\n")
     return EXIT_OK

@@ -49,6 +49,10 @@ class Console:
         else:
             self.err.print(f"{self._stamp()}    {escape(text)}", style="dim")
 
+    def notice(self, text: str) -> None:
+        """Something the user must see even with -q (where a kept directory is)."""
+        self.err.print(f"{self._stamp()}{escape(text)}")
+
     def done(self, text: str) -> None:
         """The closing line of a successful command."""
         if not self.quiet:

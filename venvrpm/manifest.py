@@ -29,6 +29,7 @@ from venvrpm.paths import (
 )
 
 KeyPath = tuple[str | int, ...]
+_ALIAS = "YAML aliases (*name) are not allowed"
 
 # name [op version]; rich (boolean) dependencies are not accepted yet.
 _DEPENDENCY = re.compile(
@@ -48,7 +49,7 @@ class ExtraFile:
     config: bool
     """Shipped as ``%config(noreplace)``."""
     mode: int | None
-    """Permission bits, or None to keep the source's (minus group/other write)."""
+    """Permission bits, or None for 0644 (0755 for an executable source that is not config)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -153,10 +154,16 @@ def _load_yaml(text: str, source: Path) -> tuple[Any, dict[KeyPath, int]]:
         if node is None:
             raise ManifestError(str(source), [Problem("", 1, "the manifest is empty")])
         lines: dict[KeyPath, int] = {}
-        duplicates: list[Problem] = []
-        _index(node, (), lines, duplicates)
-        if duplicates:
-            raise ManifestError(str(source), duplicates)
+        structural: list[Problem] = []
+        _index(node, (), lines, structural)
+        aliases = [p for p in structural if p.message == _ALIAS]
+        if aliases:
+            first = aliases[0]
+            many = f" ({len(aliases)} in the document)" if len(aliases) > 1 else ""
+            structural = [p for p in structural if p.message != _ALIAS]
+            structural.insert(0, Problem(first.path, first.line, _ALIAS + many))
+        if structural:
+            raise ManifestError(str(source), structural)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -180,23 +187,44 @@ def _load_yaml(text: str, source: Path) -> tuple[Any, dict[KeyPath, int]]:
     return data, lines
 
 
-def _index(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], dups: list[Problem]) -> None:
+def _index(
+    node: yaml.Node,
+    path: KeyPath,
+    lines: dict[KeyPath, int],
+    problems: list[Problem],
+    seen_nodes: set[int] | None = None,
+) -> None:
+    """Map key paths to lines; refuse duplicate keys, non-string keys and aliases."""
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        # An alias (*name): reused node. Refused, because aliases allow recursive documents
+        # and exponential "billion laughs" expansion, and a manifest never needs them.
+        problems.append(Problem(_dotted(path), node.start_mark.line + 1, _ALIAS))
+        return
+    seen_nodes.add(id(node))
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[object] = set()
         for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                shown = (
+                    key_node.value if isinstance(key_node, yaml.ScalarNode) else "(a collection)"
+                )
+                problems.append(
+                    Problem(_dotted(path), line, f"key {shown!r} is not a plain string")
+                )
+                continue
             key = key_node.value
             child = (*path, key)
             if key in seen:
-                dups.append(
-                    Problem(_dotted(child), key_node.start_mark.line + 1, "key given twice")
-                )
+                problems.append(Problem(_dotted(child), line, "key given twice"))
             seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            _index(value_node, child, lines, dups)
+            lines[child] = line
+            _index(value_node, child, lines, problems, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index(item, (*path, i), lines, dups)
+            _index(item, (*path, i), lines, problems, seen_nodes)
 
 
 def _dotted(path: KeyPath) -> str:
@@ -287,14 +315,32 @@ class _Checker:
         self.problems.append(Problem(_dotted(path), _line(self.lines, path), message))
 
     def host_path(self, path: KeyPath, value: str, kind: str) -> Path | None:
-        resolved = (self.base / value).resolve()
-        if kind == "file" and not resolved.is_file():
+        if bad_characters(value):
+            self.fail(path, f"{value!r} contains control characters")
+            return None
+        try:
+            resolved = (self.base / value).resolve()
+            is_file, is_dir = resolved.is_file(), resolved.is_dir()
+        except (OSError, RuntimeError) as exc:  # name too long, symlink loop, ...
+            self.fail(path, f"{value!r} cannot be used: {exc}")
+            return None
+        if kind == "file" and not is_file:
             self.fail(path, f"{value!r} is not a file ({resolved})")
-        elif kind == "dir" and not resolved.is_dir():
+        elif kind == "dir" and not is_dir:
             self.fail(path, f"{value!r} is not a directory ({resolved})")
         else:
             return resolved
         return None
+
+    def target_file(self, path: KeyPath, value: str) -> Path:
+        """A file venvrpm writes or reads later (a lock): it need not exist yet."""
+        if bad_characters(value):
+            self.fail(path, f"{value!r} contains control characters")
+        try:
+            return (self.base / value).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:
+            self.fail(path, f"{value!r} cannot be used: {exc}")
+            return self.base / "invalid"
 
     def target_path(self, path: KeyPath, value: str) -> PurePosixPath | None:
         bad = bad_characters(value)
@@ -338,7 +384,7 @@ def _convert(
         ):
             check.fail(("project",), f"{data['project']!r} has no pyproject.toml or setup.py")
     # The lock may not exist yet (`venvrpm lock` writes it); building without it says so.
-    requirements = (source.parent / data["requirements"]).resolve()
+    requirements = check.target_file(("requirements",), data["requirements"])
     wheelhouse = None
     if "wheelhouse" in data:
         wheelhouse = check.host_path(("wheelhouse",), data["wheelhouse"], "dir")
@@ -407,7 +453,7 @@ def _locks(
             for i, value in enumerate(env["inputs"])
             if (p := check.host_path((*path, "inputs", i), value, "file")) is not None
         )
-        output = (check.base / env["output"]).resolve()
+        output = check.target_file((*path, "output"), env["output"])
         if output in outputs:
             check.fail(
                 (*path, "output"), f"{env['output']!r} is already the output of {outputs[output]}"

@@ -55,12 +55,20 @@ def stage_extras(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
         return
     bindir = stage / BINDIR.relative_to("/")
     bindir.mkdir(parents=True, exist_ok=True)
-    missing = [ep for ep in manifest.entry_points if not (venv_dir / "bin" / ep).is_file()]
+    # A console script is a regular file; bin/python* are links to the system interpreter and
+    # exposing one would put a link loop over /usr/bin/python3.X.
+    missing = [
+        ep
+        for ep in manifest.entry_points
+        if ep.startswith(_NOT_SCRIPTS)
+        or (venv_dir / "bin" / ep).is_symlink()
+        or not (venv_dir / "bin" / ep).is_file()
+    ]
     if missing:
         available = sorted(
             p.name
             for p in (venv_dir / "bin").iterdir()
-            if p.is_file() and not p.name.startswith(_NOT_SCRIPTS)
+            if p.is_file() and not p.is_symlink() and not p.name.startswith(_NOT_SCRIPTS)
         )
         raise PayloadError(
             f"entry point(s) not found in {manifest.prefix}/bin: {', '.join(missing)}",
@@ -69,6 +77,24 @@ def stage_extras(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
         )
     for ep in manifest.entry_points:
         (bindir / ep).symlink_to(manifest.prefix / "bin" / ep)
+
+
+def normalise_modes(stage: Path, explicit: frozenset[PurePosixPath]) -> None:
+    """Give every staged path the mode it should have on the target, whatever the builder's umask.
+
+    Directories 0755; files 0755 when anyone may execute them, else 0644; paths in *explicit*
+    (manifest ``files`` with a ``mode``) keep theirs. A build under ``umask 077`` would
+    otherwise ship an application only root can run, and builds would not be reproducible.
+    """
+    for dirpath, _dirnames, filenames in os.walk(stage):
+        base = Path(dirpath)
+        base.chmod(0o755)
+        for name in filenames:
+            path = base / name
+            if path.is_symlink() or PurePosixPath("/") / path.relative_to(stage) in explicit:
+                continue
+            mode = path.lstat().st_mode
+            path.chmod(0o755 if mode & 0o111 else 0o644)
 
 
 def inventory(stage: Path, config: frozenset[PurePosixPath]) -> Payload:

@@ -44,7 +44,9 @@ def _quiet(kind: str, text: str) -> None:
 @contextlib.contextmanager
 def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     """A private work directory: removed afterwards unless *keep*; on failure the error says so."""
-    path = Path(tempfile.mkdtemp(prefix="venvrpm-", dir=parent))
+    # Resolved: tools (virtualenv) write the resolved spelling of a symlinked TMPDIR, and
+    # relocation must cut out exactly what they wrote.
+    path = Path(tempfile.mkdtemp(prefix="venvrpm-", dir=parent)).resolve()
     try:
         yield path
     except VenvrpmError as exc:
@@ -107,6 +109,9 @@ def build(plan: BuildPlan, runner: Runner, report: Reporter = _quiet) -> BuildRe
     for path, error in bytecode.failed:
         warnings.append(f"not compiled ({error}): {path}")
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)
+    payload.normalise_modes(
+        plan.stage, frozenset(f.dest for f in manifest.files if f.mode is not None)
+    )
     _verify_clean(plan)
 
     report("step", "listing the payload")
@@ -138,7 +143,7 @@ def build(plan: BuildPlan, runner: Runner, report: Reporter = _quiet) -> BuildRe
 
 def _verify_clean(plan: BuildPlan) -> None:
     """The scan that is never skipped: no build path may remain in any file, .pyc and .so included."""
-    findings = relocate.scan(plan.stage, [os.fsencode(plan.workdir)])
+    findings = relocate.scan(plan.stage, _spellings(plan.workdir))
     if findings:
         shown = [
             f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings[:MAX_FINDINGS_SHOWN]
@@ -151,6 +156,15 @@ def _verify_clean(plan: BuildPlan) -> None:
             "report the distribution that wrote it",
             details=shown,
         )
+
+
+def _spellings(workdir: Path) -> list[bytes]:
+    """The work directory as any tool may have written it: resolved, and via TMPDIR's symlink."""
+    found = {os.fsencode(workdir)}
+    via_tmp = Path(tempfile.gettempdir()) / workdir.name
+    if via_tmp.exists() and via_tmp.resolve() == workdir:
+        found.add(os.fsencode(via_tmp))
+    return sorted(found)
 
 
 def default_source_date_epoch(env: Mapping[str, str]) -> int:

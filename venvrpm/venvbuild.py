@@ -58,7 +58,14 @@ def probe_interpreter(runner: Runner, python: PurePosixPath) -> Interpreter:
         )
     except ToolMissingError:
         raise ToolMissingError(f"interpreter not found: {python}", hint) from None
-    facts = json.loads(result.stdout)
+    try:
+        facts = json.loads(result.stdout)
+    except ValueError:
+        raise VenvrpmError(
+            f"{python} did not answer like a Python interpreter",
+            "set `python:` to a CPython 3 interpreter, e.g. /usr/bin/python3.11",
+            details=[result.tail()] if result.tail() else (),
+        ) from None
     return Interpreter(
         markers=tuple(sorted(facts["markers"].items())),
         path=python,
@@ -123,7 +130,15 @@ def copy_project(source: Path, dest: Path) -> None:
             skipped |= {n for n in names if n in _IGNORED_AT_TOP}
         return skipped
 
-    shutil.copytree(source, dest, symlinks=True, ignore=ignore)
+    if dest.is_relative_to(source):
+        raise VenvrpmError(
+            f"the work directory {dest.parent} is inside the project {source}",
+            "point TMPDIR outside the project: copying it would copy the copy",
+        )
+    try:
+        shutil.copytree(source, dest, symlinks=True, ignore=ignore)
+    except (shutil.Error, OSError) as exc:
+        raise VenvrpmError(f"cannot copy the project {source}: {exc}") from None
 
 
 def compile_bytecode(plan: BuildPlan, runner: Runner) -> Bytecode:

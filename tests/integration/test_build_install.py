@@ -116,3 +116,36 @@ def query(rpm: Path, *args: str) -> list[str]:
     return target.subprocess.run(
         ["rpm", "-qp", *args, str(rpm)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
+
+
+def payload_of(rpm: Path, dest: Path) -> Path:
+    """Unpack an RPM's payload with rpm2cpio | cpio (no rpmdb involved)."""
+    dest.mkdir()
+    cpio = target.subprocess.run(["rpm2cpio", str(rpm)], capture_output=True, check=True).stdout
+    target.subprocess.run(["cpio", "-idm", "--quiet"], input=cpio, cwd=dest, check=True)
+    return dest
+
+
+def test_umask_and_a_symlinked_tmpdir_do_not_leak(tmp_path: Path) -> None:
+    real = tmp_path / "real-tmp"
+    real.mkdir()
+    (tmp_path / "link-tmp").symlink_to(real)
+    saved_umask = os.umask(0o077)
+    try:
+        built = build_app(tmp_path / "app", tmp=tmp_path / "link-tmp")
+    finally:
+        os.umask(saved_umask)
+    dump = query(built.rpm, "--queryformat", "[%{FILEMODES:perms} %{FILENAMES}\n]")
+    modes = dict(line.split(" ", 1)[::-1] for line in dump)
+    assert modes[PREFIX] == "drwxr-xr-x"
+    assert modes["/etc/smallapp"] == "drwxr-xr-x"
+    assert modes["/etc/smallapp/smallapp.conf"] == "-rw-r-----"
+    assert modes[f"{PREFIX}/bin/smallapp"] == "-rwxr-xr-x"
+    assert modes[f"{PREFIX}/lib/python3.11/site-packages/smallapp/__init__.py"] == "-rw-r--r--"
+    assert not [m for p, m in modes.items() if m[0] != "l" and m[1:4] != "rwx" and m[1:3] != "rw"]
+    unpacked = payload_of(built.rpm, tmp_path / "unpacked")
+    spellings = [os.fsencode(real), os.fsencode(tmp_path / "link-tmp")]
+    for path in unpacked.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            assert not any(s in data for s in spellings), path

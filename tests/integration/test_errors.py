@@ -198,3 +198,43 @@ def test_dry_run_prints_the_plan_and_builds_nothing(
     assert plan["offline"] is True and plan["prefix"] == "/opt/smallapp"
     assert "--require-hashes" in plan["commands"]["install_lock"]
     assert_nothing_left(app)
+
+
+def test_interpreter_that_is_not_python(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app.write_text(app.read_text().replace("/usr/bin/python3.11", "/bin/true"))
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, "/bin/true did not answer like a Python interpreter")
+    assert_nothing_left(app)
+
+
+def test_interpreter_links_are_not_entry_points(
+    app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app.write_text(app.read_text().replace("[smallapp, tinydep-tool]", "[smallapp, python3.11]"))
+    code, err = run_build(app, capsys)
+    assert_clean_error(code, err, "entry point(s) not found in /opt/smallapp/bin: python3.11")
+    assert_nothing_left(app)
+
+
+def test_work_directory_inside_the_project(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import tempfile
+
+    inside = app.parent / "project" / "tmp"
+    inside.mkdir()
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(inside)
+    try:
+        code, err = run_build(app, capsys)
+    finally:
+        tempfile.tempdir = saved
+    assert_clean_error(code, err, "is inside the project")
+    assert list(inside.iterdir()) == []
+
+
+def test_keep_workdir_is_named_even_when_quiet(
+    app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run_build(app, capsys, "--keep-workdir", "-q")
+    assert code == 0
+    kept = re.search(r"work directory kept: (\S+)", err)
+    assert kept and Path(kept.group(1), "rpmbuild", "SPECS", "smallapp.spec").is_file()
