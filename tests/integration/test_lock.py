@@ -256,3 +256,21 @@ def test_nothing_to_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     app.write_text(text)
     assert cli("lock", str(app)) == 2
     assert "nothing to lock" in capsys.readouterr().err
+
+
+def test_the_documented_tox_environment_runs_the_same_check(app: Path) -> None:
+    """docs/locking.md's tox recipe, taken from the docs as written."""
+    docs = (Path(__file__).parents[2] / "docs" / "locking.md").read_text()
+    ini = re.search(r"```ini\n(\[testenv:shipped\].*?)```", docs, re.DOTALL)
+    assert ini, "the tox recipe is gone from docs/locking.md"
+    recipe = ini.group(1).replace("pytest -q {posargs}", "minitest {posargs}")
+    assert cli("lock", str(app)) == 0
+    (app.parent / "tox.ini").write_text("[tox]\nenv_list = shipped\n\n" + recipe)
+    run = subprocess.run(
+        [sys.executable, "-m", "tox", "-e", "shipped"],
+        cwd=app.parent,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "PASS test_app.py::test_dependency" in run.stdout
