@@ -24,6 +24,11 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
+    # podman on hosts like CI's needs runc and modest ulimits (docs/containers.md)
+    if "CONTAINERS_CONF" not in os.environ:
+        monkeypatch.setenv(
+            "CONTAINERS_CONF", str(Path(__file__).parent / "data" / "containers.conf")
+        )
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     yield
 

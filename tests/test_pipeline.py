@@ -10,7 +10,7 @@ import pytest
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
 from venvrpm import manifest, pipeline
-from venvrpm.runner import HostRunner
+from venvrpm.runner import HostRunner, Runners
 
 pytestmark = pytest.mark.integration
 
@@ -22,13 +22,15 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     with pipeline.workspace(keep=False) as workdir:
         plan = pipeline.prepare(
             m,
-            runner,
+            Runners(runner, runner),
             workdir=workdir,
             output_dir=tmp_path / "out",
             source_date_epoch=1_700_000_000,
             host_env={"PIP_INDEX_URL": "https://mirror.invalid"},
         )
-        result = pipeline.build(plan, runner, lambda kind, text: events.append((kind, text)))
+        result = pipeline.build(
+            plan, Runners(runner, runner), lambda kind, text: events.append((kind, text))
+        )
     whats = [c.what for c in runner.calls]
     assert whats == [
         "probing the interpreter /usr/bin/python3.11",
@@ -53,9 +55,15 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     # Offline: pip sees only the wheelhouse, never the host's pip configuration.
     for what in ("installing the locked requirements", "installing the project"):
         assert calls[what].env == {"PIP_CONFIG_FILE": os.devnull}
-    venv = calls["creating the virtualenv"].argv
-    assert venv[venv.index("--python") + 1] == "/usr/bin/python3.11"
-    assert "--no-seed" in venv and venv[-1] == str(workdir / "stage" / "opt" / "smallapp")
+    # the target interpreter runs virtualenv itself, from the toolbox copied into the workdir
+    venv = calls["creating the virtualenv"]
+    assert venv.argv[:3] == ("/usr/bin/python3.11", "-m", "virtualenv")
+    assert "--no-seed" in venv.argv and venv.argv[-1] == str(workdir / "stage" / "opt" / "smallapp")
+    assert venv.env["PYTHONPATH"] == str(workdir / "tools")
+    lock_pip = calls["installing the locked requirements"].argv[1]
+    assert lock_pip.startswith(
+        str(workdir / "tools" / "virtualenv" / "seed" / "wheels" / "embed" / "pip-")
+    )
     rpmbuild = calls["rpmbuild"].argv
     assert rpmbuild[rpmbuild.index("--buildroot") + 1] == str(workdir / "stage")
     assert f"_topdir {workdir / 'rpmbuild'}" in rpmbuild
@@ -78,7 +86,7 @@ def test_online_builds_forward_pip_and_tls_settings(tmp_path: Path) -> None:
     with pipeline.workspace(keep=False) as workdir:
         plan = pipeline.prepare(
             m,
-            runner,
+            Runners(runner, runner),
             workdir=workdir,
             output_dir=tmp_path / "out",
             source_date_epoch=1,

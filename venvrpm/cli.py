@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from venvrpm import __version__, manifest, pipeline
+from venvrpm import __version__, backends, manifest, pipeline
 from venvrpm.console import Console
-from venvrpm.errors import EXIT_OK, EXIT_USAGE, UsageError, VenvrpmError
-from venvrpm.runner import HostRunner
+from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, UsageError, VenvrpmError
+from venvrpm.plan import BuildPlan, pip_environment
+from venvrpm.runner import HostRunner, Runners
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("manifest", type=Path)
 
     sub.add_parser("schema", help="print the manifest JSON Schema")
+    sub.add_parser("doctor", help="report what this host can do and how to install what is missing")
     return parser
 
 
@@ -103,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "check":
             return _check(args, console)
+        if args.command == "doctor":
+            return _doctor()
         if args.command == "lock":
             return _lock(args, console)
         if args.command == "test":
@@ -114,6 +119,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error(VenvrpmError("interrupted; nothing was written to the output directory"))
         return 130
+
+
+def _doctor() -> int:
+    from venvrpm import doctor
+
+    found = doctor.checks(HostRunner(pipeline.default_source_date_epoch(os.environ)))
+    width = max(len(c.name) for c in found)
+    for check in found:
+        line = f"{check.name:<{width}}  {check.status:<7}  {check.detail}"
+        if check.hint:
+            line += f"\n{'':<{width}}           -> {check.hint}"
+        sys.stdout.write(line + "\n")
+    return EXIT_OK if doctor.usable(found) else EXIT_BUILD_FAILED
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
@@ -172,23 +190,34 @@ def _lock(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _session(
+    loaded: manifest.Manifest, console: Console, *, keep: bool, output_dir: Path,
+    extra_mounts: tuple[Path, ...] = (),
+) -> Iterator[tuple[Path, Runners, BuildPlan]]:  # fmt: skip
+    """A work directory, the runners of the manifest's build environment, and the plan."""
+    epoch = pipeline.default_source_date_epoch(os.environ)
+    host = HostRunner(epoch)
+    with pipeline.workspace(keep=keep) as workdir:
+        pip_env = pip_environment(loaded, os.environ)
+        with backends.open_runners(loaded, host, workdir, pip_env, extra_mounts) as runners:
+            console.report("step", f"probing {loaded.python} {backends.describe(loaded)}")
+            plan = pipeline.prepare(
+                loaded, runners, workdir=workdir, output_dir=output_dir,
+                source_date_epoch=epoch, host_env=os.environ,
+            )  # fmt: skip
+            yield workdir, runners, plan
+
+
 def _test(args: argparse.Namespace, console: Console) -> int:
     from venvrpm import testenv
 
     loaded = manifest.load(args.manifest)
-    epoch = pipeline.default_source_date_epoch(os.environ)
-    runner = HostRunner(epoch)
-    with pipeline.workspace(keep=args.keep_workdir) as workdir:
-        plan = pipeline.prepare(
-            loaded,
-            runner,
-            workdir=workdir,
-            output_dir=workdir / "unused",
-            source_date_epoch=epoch,
-            host_env=os.environ,
-        )
+    locks = tuple(t.output for t in loaded.locks if t.name != "main")
+    with _session(loaded, console, keep=args.keep_workdir, output_dir=Path("/nonexistent"),
+                  extra_mounts=locks) as (_, runners, plan):  # fmt: skip
         console.report("step", "building the test environment and running the tests")
-        testenv.run_tests(plan, runner)
+        testenv.run_tests(plan, runners.target)
     console.done("tests passed")
     return EXIT_OK
 
@@ -198,22 +227,13 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     output_dir = args.output_dir.resolve()
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"output path {output_dir} exists and is not a directory")
-    epoch = pipeline.default_source_date_epoch(os.environ)
-    runner = HostRunner(epoch)
-    with pipeline.workspace(keep=args.keep_workdir) as workdir:
-        console.report("step", f"probing {loaded.python} and the build tools")
-        plan = pipeline.prepare(
-            loaded,
-            runner,
-            workdir=workdir,
-            output_dir=output_dir,
-            source_date_epoch=epoch,
-            host_env=os.environ,
-        )
+    with _session(loaded, console, keep=args.keep_workdir, output_dir=output_dir) as (
+        workdir, runners, plan,
+    ):  # fmt: skip
         if args.dry_run:
             sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
             return EXIT_OK
-        result = pipeline.build(plan, runner, console.report)
+        result = pipeline.build(plan, runners, console.report)
         if args.keep_workdir:
             console.notice(f"work directory kept: {workdir}")
     console.done(f"{result.rpm} ({result.files} files, {len(result.requires)} requires)")

@@ -39,9 +39,9 @@ def elf_requires(runner: Runner, elfdeps: str, elf_files: Sequence[Path]) -> lis
     )
 
 
-def all_requires(interpreter: str, elf: Sequence[str], extra: Sequence[str]) -> list[str]:
-    """Interpreter path first, then sonames, then the manifest's own, without duplicates."""
+def all_requires(interpreter: Sequence[str], elf: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """The interpreter's first, then sonames, then the manifest's own, without duplicates."""
     seen: dict[str, None] = {}
-    for req in (interpreter, *elf, *extra):
+    for req in (*interpreter, *elf, *extra):
         seen.setdefault(req, None)
     return list(seen)

@@ -12,7 +12,6 @@ so ``--check`` tells offline whether, and why, a lock is stale.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import re
@@ -24,7 +23,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm import lockfile
+from venvrpm import lockfile, toolbox
 from venvrpm.errors import LockError, VenvrpmError
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter
@@ -36,9 +35,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 RECORD_PREFIX = "# venvrpm-lock: "
-# pip-tools and what it imports at run time; exposed to the target interpreter's tool venv.
-_TOOL_DISTRIBUTIONS = ("pip-tools", "pip", "click", "build", "pyproject_hooks", "packaging",
-                       "setuptools", "wheel", "tomli")  # fmt: skip
 _PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 _CHAINING = ("During handling of the above exception", "The above exception was the direct cause")
 _EXCEPTION_LINE = re.compile(
@@ -214,8 +210,7 @@ def tool_environment(interpreter: Interpreter, runner: Runner, workdir: Path) ->
          "--no-vcs-ignore", "--python", str(interpreter.path), str(venv)],
         what="creating the locking environment",
     )  # fmt: skip
-    farm = workdir / "lock-tools-packages"
-    _link_tools(farm)
+    farm = toolbox.export(workdir / "lock-tools-packages", toolbox.PIP_TOOLS, copy=False)
     python = venv / "bin" / "python"
     site = runner.run(
         [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -232,30 +227,6 @@ def tool_environment(interpreter: Interpreter, runner: Runner, workdir: Path) ->
             details=[check_import.tail()],
         )
     return python
-
-
-def _link_tools(farm: Path) -> None:
-    """Symlink pip-tools and its run-time dependencies (code and metadata) into *farm*."""
-    farm.mkdir(parents=True, exist_ok=True)
-    for dist_name in _TOOL_DISTRIBUTIONS:
-        try:
-            dist = importlib.metadata.distribution(dist_name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        tops: set[str] = set()
-        for file in dist.files or ():
-            top = file.parts[0]
-            if top.endswith((".dist-info", ".egg-info")) or top == "..":
-                continue
-            if file.suffix == ".pth" or top.endswith(".data") or top == "__pycache__":
-                continue
-            tops.add(top)
-        base = Path(str(dist.locate_file("")))
-        info = Path(str(getattr(dist, "_path", "")))
-        for top in sorted(tops) + ([info.name] if info.name else []):
-            source = base / top
-            if source.exists() and not (farm / top).exists():
-                (farm / top).symlink_to(source)
 
 
 def explanation(output: str) -> str:

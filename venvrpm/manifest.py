@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 import yaml
@@ -74,6 +74,17 @@ class ProjectTests:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class BuildEnvironment:
+    """Where the venv is built (the manifest's ``build`` section)."""
+
+    kind: Literal["host", "container", "rootfs"]
+    image: str | None = None
+    rootfs: Path | None = None
+    engine: Literal["auto", "podman", "docker"] = "auto"
+    run_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Manifest:
     """A validated manifest. Paths on the build host are absolute."""
 
@@ -97,6 +108,7 @@ class Manifest:
     locks: tuple[LockTarget, ...] = ()
     """What ``venvrpm lock`` makes, main first; empty when there is nothing to resolve."""
     tests: ProjectTests | None = None
+    build: BuildEnvironment = BuildEnvironment(kind="host")
 
     def lock_target(self, name: str) -> LockTarget | None:
         """The lock called *name* (``main`` or an environment)."""
@@ -404,6 +416,7 @@ def _convert(
     if bad_characters(description.replace("\n", "").replace("\t", "")):
         check.fail(("description",), "contains control characters")
 
+    build = _build(check, data.get("build", {}))
     locks = _locks(check, data.get("lock", {}), requirements, project)
     tests = _tests(check, data.get("test"), locks)
 
@@ -428,8 +441,31 @@ def _convert(
         requires=requires,
         locks=locks,
         tests=tests,
+        build=build,
     )
     return manifest, []
+
+
+def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
+    if "container" in config and "rootfs" in config:
+        check.fail(("build",), "give either build.container or build.rootfs, not both")
+    run_args = tuple(config.get("run_args", ()))
+    engine = config.get("engine", "auto")
+    if "container" in config:
+        return BuildEnvironment(
+            kind="container", image=config["container"], engine=engine, run_args=run_args
+        )
+    if "rootfs" in config:
+        root = check.host_path(("build", "rootfs"), config["rootfs"], "dir")
+        if root is not None and root == Path("/"):
+            check.fail(
+                ("build", "rootfs"),
+                "the root of this host is not a build root; omit build for host builds",
+            )
+        return BuildEnvironment(kind="rootfs", rootfs=root)
+    if run_args or "engine" in config:
+        check.fail(("build",), "engine and run_args only apply with build.container")
+    return BuildEnvironment(kind="host")
 
 
 def _locks(

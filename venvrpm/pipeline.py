@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from venvrpm import deps, lockfile, payload, relocate, rpmbuild, spec, venvbuild
+from venvrpm import backends, deps, lockfile, payload, relocate, rpmbuild, spec, venvbuild
 from venvrpm.errors import RelocationError, VenvrpmError
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Tools, make_plan
-from venvrpm.runner import Runner
+from venvrpm.runner import Runners
 
 Reporter = Callable[[str, str], None]
 """``report(kind, text)`` with kind ``step`` (a new step begins), ``info`` or ``warning``."""
@@ -62,21 +62,25 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
 
 def prepare(
     manifest: Manifest,
-    runner: Runner,
+    runners: Runners,
     *,
     workdir: Path,
     output_dir: Path,
     source_date_epoch: int,
     host_env: Mapping[str, str],
 ) -> BuildPlan:
-    """Probe tools and interpreter, check the lock, and decide the plan. Changes nothing."""
+    """Probe tools and interpreter, check the lock, stage the toolbox, and decide the plan."""
     lockfile.read(manifest.requirements)
-    interpreter = venvbuild.probe_interpreter(runner, manifest.python)
+    interpreter = venvbuild.probe_interpreter(
+        runners.target, manifest.python, backends.describe(manifest)
+    )
+    tools_dir = venvbuild.stage_toolbox(workdir)
     tools = Tools(
         host_python=sys.executable,
-        pip_wheel=venvbuild.pip_wheel_for(interpreter),
-        rpmbuild=rpmbuild.find_rpmbuild(runner),
-        elfdeps=rpmbuild.find_elfdeps(runner),
+        toolbox=tools_dir,
+        pip_wheel=venvbuild.pip_wheel_for(interpreter, tools_dir),
+        rpmbuild=rpmbuild.find_rpmbuild(runners.host),
+        elfdeps=rpmbuild.find_elfdeps(runners.host),
     )
     return make_plan(
         manifest,
@@ -89,9 +93,10 @@ def prepare(
     )
 
 
-def build(plan: BuildPlan, runner: Runner, report: Reporter = _quiet) -> BuildResult:
+def build(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> BuildResult:
     """Carry out *plan*: the RPM lands in ``plan.output_dir`` whole, or not at all."""
     manifest = plan.manifest
+    runner = runners.target
     warnings: list[str] = []
 
     report("step", "creating the virtualenv")
@@ -116,12 +121,14 @@ def build(plan: BuildPlan, runner: Runner, report: Reporter = _quiet) -> BuildRe
 
     report("step", "listing the payload")
     content = payload.inventory(plan.stage, frozenset(f.dest for f in manifest.files if f.config))
-    elf = deps.elf_requires(runner, plan.tools.elfdeps, content.elf_files)
-    requires = deps.all_requires(str(manifest.python), elf, manifest.requires)
+    elf = deps.elf_requires(runners.host, plan.tools.elfdeps, content.elf_files)
+    # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
+    interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
+    requires = deps.all_requires(interpreter, elf, manifest.requires)
     spec_text = spec.render(manifest, content, requires, binary_payload=plan.binary_payload)
 
     report("step", "running rpmbuild")
-    built = rpmbuild.build(plan, spec_text, runner)
+    built = rpmbuild.build(plan, spec_text, runners.host)
     try:
         final = rpmbuild.deliver(built, plan.output_dir)
     except OSError as exc:

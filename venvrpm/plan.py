@@ -41,6 +41,10 @@ class Interpreter:
     version: str
     """Full version, e.g. ``3.11.2``."""
     implementation: str
+    platform: str = ""
+    """sysconfig platform, e.g. ``linux-x86_64``."""
+    libc: str = ""
+    """C library and version, e.g. ``glibc 2.36`` (what manylinux tags depend on)."""
     markers: tuple[tuple[str, str], ...] = ()
     """PEP 508 environment markers as the interpreter sees them."""
 
@@ -55,7 +59,9 @@ class Tools:
     """Host programs the build uses."""
 
     host_python: str
-    """Runs virtualenv (the interpreter venvrpm itself runs on)."""
+    """The interpreter venvrpm itself runs on (locking, the chroot helper)."""
+    toolbox: Path
+    """virtualenv (with its seed wheels) copied into the work directory for the target."""
     pip_wheel: Path
     """pip, run from its wheel by the target interpreter, so the shipped venv holds no pip."""
     rpmbuild: str
@@ -76,6 +82,8 @@ class BuildPlan:
     offline: bool
     """Installs use only the wheelhouse; pip's configuration and index are ignored."""
     pip_env: tuple[tuple[str, str], ...]
+    venv_env: tuple[tuple[str, str], ...]
+    """Environment of create_venv: the toolbox on PYTHONPATH, virtualenv's app data private."""
     create_venv: tuple[str, ...]
     install_lock: tuple[str, ...]
     install_project: tuple[str, ...] | None
@@ -138,6 +146,18 @@ class BuildPlan:
         }
 
 
+def pip_environment(manifest: Manifest, host_env: Mapping[str, str]) -> dict[str, str]:
+    """What pip sees of the build host's environment."""
+    if manifest.wheelhouse is not None:
+        # pip must see only the wheelhouse: no index from pip.conf, no PIP_FIND_LINKS.
+        return {"PIP_CONFIG_FILE": os.devnull}
+    return {
+        k: v
+        for k, v in host_env.items()
+        if k.startswith(_NETWORK_ENV_PREFIXES) or k in _NETWORK_ENV
+    }
+
+
 def make_plan(
     manifest: Manifest,
     *,
@@ -172,15 +192,7 @@ def make_plan(
     install_project = None
     if manifest.project is not None:
         install_project = (*pip, *common, *source, str(workdir / "src"))
-    if offline:
-        # pip must see only the wheelhouse: no index from pip.conf, no PIP_FIND_LINKS.
-        pip_env = {"PIP_CONFIG_FILE": os.devnull}
-    else:
-        pip_env = {
-            k: v
-            for k, v in host_env.items()
-            if k.startswith(_NETWORK_ENV_PREFIXES) or k in _NETWORK_ENV
-        }
+    pip_env = pip_environment(manifest, host_env)
     topdir = workdir / "rpmbuild"
     return BuildPlan(
         manifest=manifest,
@@ -192,16 +204,20 @@ def make_plan(
         binary_payload=binary_payload,
         offline=offline,
         pip_env=tuple(sorted(pip_env.items())),
+        venv_env=(
+            ("PYTHONPATH", str(tools.toolbox)),
+            ("VIRTUALENV_OVERRIDE_APP_DATA", str(workdir / "virtualenv-data")),
+        ),
+        # The target interpreter runs virtualenv itself, wherever it lives (host, container,
+        # chroot): the venv is exactly what that interpreter makes.
         create_venv=(
-            tools.host_python,
+            str(interpreter.path),
             "-m",
             "virtualenv",
             "--no-download",
             "--no-periodic-update",
             "--no-seed",
             "--no-vcs-ignore",
-            "--python",
-            str(interpreter.path),
             str(venv_dir),
         ),
         install_lock=install_lock,

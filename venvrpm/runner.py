@@ -6,6 +6,7 @@ captured, and on failure a CommandError that carries the command and the end of 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,8 +21,13 @@ from venvrpm.errors import CommandError, ToolMissingError
 TAIL_LINES = 25
 
 # What survives the scrub. Locale and TZ are pinned so tools' output and timestamps don't vary
-# with the user's shell; HOME stays so pip can use its cache.
-_KEPT = ("PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "TERM")
+# with the user's shell; HOME stays so pip can use its cache; the container engines' own
+# settings stay so podman/docker find their configuration and daemon.
+_KEPT = ("PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "TERM", "XDG_RUNTIME_DIR",
+         "CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINER_HOST", "DOCKER_HOST",
+         "DOCKER_CONFIG", "REGISTRY_AUTH_FILE")  # fmt: skip
+# The environment a command starts from inside a container or chroot (no host PATH or HOME).
+_TARGET_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,27 @@ class Runner(Protocol):
     def which(self, program: str) -> str | None:
         """The absolute path of *program* on this runner's PATH, or None."""
         ...
+
+
+def target_environment(
+    source_date_epoch: int, home: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a command run inside a container or chroot.
+
+    HOME is in the work directory: caches (pip's) never land in the image or the root.
+    """
+    env = {
+        "PATH": _TARGET_PATH,
+        "HOME": str(home),
+        "LC_ALL": "C.UTF-8",
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+    }
+    env["SOURCE_DATE_EPOCH"] = str(source_date_epoch)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if extra:
+        env.update(extra)
+    return env
 
 
 def base_environment(
@@ -130,4 +157,191 @@ class HostRunner:
         result = Result(argv, proc.returncode, proc.stdout or "", proc.stderr or "")
         if check and proc.returncode != 0:
             raise CommandError(f"{what} failed", argv, proc.returncode, result.tail(), hint)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A host path the target sees at the same path (so every path in the plan stays valid)."""
+
+    path: Path
+    read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Runners:
+    """Where commands run: ``host`` for rpm, rpmbuild and elfdeps; ``target`` for the interpreter."""
+
+    host: Runner
+    target: Runner
+
+
+class ContainerRunner:
+    """Runs each command in a fresh ``podman``/``docker run --rm`` container of *image*.
+
+    Mounts appear at their host paths. The network is off unless *network*; containers are
+    named, and removed even when venvrpm is interrupted; the image is never modified.
+    """
+
+    def __init__(
+        self,
+        host: Runner,
+        *,
+        source_date_epoch: int,
+        engine: str,
+        image: str,
+        mounts: list[Mount],
+        network: bool,
+        home: Path,
+        run_args: tuple[str, ...] = (),
+    ) -> None:
+        self.host = host
+        self.home = home
+        self.source_date_epoch = source_date_epoch
+        self.engine = engine
+        self.image = image
+        self.mounts = mounts
+        self.network = network
+        self.run_args = run_args
+        self.count = 0
+
+    def which(self, program: str) -> str | None:
+        for directory in _TARGET_PATH.split(":"):
+            candidate = f"{directory}/{program}"
+            if (
+                self.run(
+                    ["test", "-x", candidate], what="looking for " + program, check=False
+                ).returncode
+                == 0
+            ):
+                return candidate
+        return None
+
+    def command(
+        self,
+        argv: Sequence[str],
+        *,
+        name: str,
+        cwd: Path | None,
+        env: Mapping[str, str],
+        stdin: bool,
+    ) -> list[str]:
+        """The engine command line for one containerised command."""
+        cmd = [self.engine, "run", "--rm", "--name", name,
+               "--security-opt", "label=disable", "--entrypoint", argv[0]]  # fmt: skip
+        if not self.network:
+            cmd += ["--network", "none"]
+        if stdin:
+            cmd.append("-i")
+        if os.geteuid() != 0 and self.engine.endswith("docker"):
+            # rootful docker would leave root-owned files in our mounts
+            cmd += ["--user", f"{os.getuid()}:{os.getgid()}"]
+        for mount in self.mounts:
+            cmd += ["-v", f"{mount.path}:{mount.path}" + (":ro" if mount.read_only else "")]
+        for key, value in sorted(env.items()):
+            cmd += ["-e", f"{key}={value}"]
+        cmd += ["-w", str(cwd or "/"), *self.run_args, self.image, *argv[1:]]
+        return cmd
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        what: str,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        check: bool = True,
+        hint: str | None = None,
+        capture: bool = True,
+    ) -> Result:
+        self.count += 1
+        name = f"venvrpm-{os.getpid()}-{self.count}"
+        full_env = target_environment(self.source_date_epoch, self.home, env)
+        cmd = self.command(argv, name=name, cwd=cwd, env=full_env, stdin=stdin is not None)
+        try:
+            result = self.host.run(
+                cmd, what=what, stdin=stdin, check=False, hint=hint, capture=capture
+            )
+        except BaseException:
+            self.host.run(
+                [self.engine, "rm", "-f", name], what="removing the container", check=False
+            )
+            raise
+        if check and result.returncode != 0:
+            raise CommandError(
+                f"{what} failed (in {self.image})", cmd, result.returncode, result.tail(), hint
+            )
+        return result
+
+
+class RootfsRunner:
+    """Runs each command chrooted into a target root directory, as mock does.
+
+    A private mount namespace (``unshare -m``) holds the bind mounts, so nothing stays mounted
+    and the root is left as it was. Needs root.
+    """
+
+    def __init__(
+        self,
+        host: Runner,
+        *,
+        source_date_epoch: int,
+        root: Path,
+        mounts: list[Mount],
+        host_python: str,
+        home: Path,
+    ) -> None:
+        self.host = host
+        self.home = home
+        self.source_date_epoch = source_date_epoch
+        self.root = root
+        self.mounts = mounts
+        self.host_python = host_python
+
+    def which(self, program: str) -> str | None:
+        for directory in _TARGET_PATH.split(":"):
+            candidate = Path(directory) / program
+            inside = self.root / candidate.relative_to("/")
+            if inside.is_file() and os.access(inside, os.X_OK):
+                return str(candidate)
+        return None
+
+    def command(
+        self, argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]
+    ) -> list[str]:
+        """The host command line that runs *argv* in the root."""
+        from importlib import resources
+
+        helper = resources.files("venvrpm.helpers").joinpath("chroot_exec.py").read_text("utf-8")
+        spec = {
+            "root": str(self.root),
+            "binds": [[str(m.path), m.read_only] for m in self.mounts],
+            "cwd": str(cwd or "/"),
+            "argv": list(argv),
+            "env": dict(env),
+        }
+        return ["unshare", "--mount", "--propagation", "private", "--",
+                self.host_python, "-I", "-B", "-c", helper, json.dumps(spec)]  # fmt: skip
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        what: str,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        check: bool = True,
+        hint: str | None = None,
+        capture: bool = True,
+    ) -> Result:
+        full_env = target_environment(self.source_date_epoch, self.home, env)
+        cmd = self.command(argv, cwd=cwd, env=full_env)
+        result = self.host.run(cmd, what=what, stdin=stdin, check=False, hint=hint, capture=capture)
+        if check and result.returncode != 0:
+            shown = [*argv[:3], "..."] if len(argv) > 3 else list(argv)
+            raise CommandError(
+                f"{what} failed (in {self.root})", shown, result.returncode, result.tail(), hint
+            )
         return result

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
+from venvrpm import toolbox
 from venvrpm.errors import CommandError, LockError, ToolMissingError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.plan import BuildPlan, Interpreter
@@ -47,17 +48,27 @@ def helper_source(name: str) -> str:
     return resources.files("venvrpm.helpers").joinpath(name).read_text("utf-8")
 
 
-def probe_interpreter(runner: Runner, python: PurePosixPath) -> Interpreter:
+def probe_interpreter(
+    runner: Runner, python: PurePosixPath, where: str = "this host"
+) -> Interpreter:
     """Run the target interpreter and ask what it is."""
-    hint = "install that interpreter on the build host, or set `python:` to one that exists"
+    hint = f"install that interpreter {where}, or set `python:` to one that exists there"
     try:
         result = runner.run(
             [str(python), "-I", "-B", "-c", helper_source("probe.py")],
             what=f"probing the interpreter {python}",
-            hint=hint,
+            check=False,
         )
     except ToolMissingError:
-        raise ToolMissingError(f"interpreter not found: {python}", hint) from None
+        result = None
+    if (
+        result is None
+        or result.returncode in (126, 127)
+        or (result.returncode != 0 and not result.stdout.strip())
+    ):
+        found = _interpreters(runner)
+        details = [f"interpreters there: {', '.join(found)}"] if found else []
+        raise ToolMissingError(f"interpreter not found {where}: {python}", hint, details)
     try:
         facts = json.loads(result.stdout)
     except ValueError:
@@ -71,11 +82,30 @@ def probe_interpreter(runner: Runner, python: PurePosixPath) -> Interpreter:
         path=python,
         version=facts["version"],
         implementation=facts["implementation"],
+        platform=facts["platform"],
+        libc=facts["libc"],
     )
 
 
-def pip_wheel_for(interpreter: Interpreter) -> Path:
-    """The pip wheel bundled with virtualenv that supports *interpreter*."""
+def _interpreters(runner: Runner) -> list[str]:
+    """python3* executables in the usual places of the target, to say what exists instead."""
+    listing = runner.run(
+        ["find", "/usr/bin", "/usr/local/bin", "-maxdepth", "1", "-name", "python3*"],
+        what="listing interpreters",
+        check=False,
+    )
+    return sorted(
+        line for line in listing.stdout.split() if re.fullmatch(r"/\S+/python3(\.\d+)?", line)
+    )
+
+
+def stage_toolbox(workdir: Path) -> Path:
+    """Copy virtualenv (and its seed wheels) where the target interpreter can import it."""
+    return toolbox.export(workdir / "tools", toolbox.VIRTUALENV, copy=True)
+
+
+def pip_wheel_for(interpreter: Interpreter, tools: Path) -> Path:
+    """The pip wheel bundled with virtualenv that supports *interpreter*, inside *tools*."""
     from virtualenv.seed.wheels.embed import get_embed_wheel
 
     wheel = get_embed_wheel("pip", interpreter.minor)
@@ -84,12 +114,12 @@ def pip_wheel_for(interpreter: Interpreter) -> Path:
             f"virtualenv has no pip for Python {interpreter.minor}",
             "upgrade virtualenv in the environment venvrpm runs in",
         )
-    return Path(wheel.path)
+    return tools / "virtualenv" / "seed" / "wheels" / "embed" / Path(wheel.path).name
 
 
 def create(plan: BuildPlan, runner: Runner) -> None:
     """Create the empty virtualenv (no pip, setuptools or wheel in it)."""
-    runner.run(plan.create_venv, what="creating the virtualenv")
+    runner.run(plan.create_venv, what="creating the virtualenv", env=dict(plan.venv_env))
 
 
 def install(plan: BuildPlan, runner: Runner) -> None:

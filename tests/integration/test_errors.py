@@ -41,7 +41,7 @@ def app(tmp_path: Path) -> Path:
 def test_missing_interpreter(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
     app.write_text(app.read_text().replace("/usr/bin/python3.11", "/usr/bin/python3.99"))
     code, err = run_build(app, capsys)
-    assert_clean_error(code, err, "interpreter not found: /usr/bin/python3.99")
+    assert_clean_error(code, err, "interpreter not found on this host: /usr/bin/python3.99")
     assert_nothing_left(app)
 
 

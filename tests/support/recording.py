@@ -36,8 +36,9 @@ class RecordingRunner:
         stdin: str | None = None,
         check: bool = True,
         hint: str | None = None,
+        capture: bool = True,
     ) -> Result:
         self.calls.append(Call(tuple(str(a) for a in argv), what, dict(env or {})))
         return self.inner.run(
-            argv, what=what, cwd=cwd, env=env, stdin=stdin, check=check, hint=hint
+            argv, what=what, cwd=cwd, env=env, stdin=stdin, check=check, hint=hint, capture=capture
         )

@@ -140,7 +140,11 @@ def root_provides(root: Path) -> list[str]:
 
 def seed_rpmdb(root: Path) -> None:
     """Install one package into *root*'s fresh rpmdb that provides what the root has."""
-    provides = root_provides(root)
+    rpm(root, "--initdb")
+    _install_seed(root, root_provides(root))
+
+
+def _install_seed(root: Path, provides: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="seed-") as tmp:
         spec = Path(tmp) / "seed.spec"
         lines = "\n".join(f"Provides: {p}" for p in provides)
@@ -163,5 +167,36 @@ def seed_rpmdb(root: Path) -> None:
             capture_output=True,
         )
         (built,) = Path(tmp, "top", "RPMS", "noarch").glob("*.rpm")
-        rpm(root, "--initdb")
         rpm(root, "-i", str(built))
+
+
+def image(engine: str = "podman") -> str:
+    """A container image made from the template root (``podman import``), built once."""
+    name = f"localhost/venvrpm-test/{SUITE}:{_key()}"
+    exists = subprocess.run([engine, "image", "exists", name], capture_output=True)
+    if exists.returncode == 0:
+        return name
+    root = template_root()
+    tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+    assert tar.stdout is not None
+    imported = subprocess.run(
+        [engine, "import", "-", name], stdin=tar.stdout, capture_output=True, text=True
+    )
+    tar.stdout.close()
+    tar.wait()
+    if imported.returncode != 0 or tar.returncode != 0:
+        raise RuntimeError(f"importing the test image failed: {imported.stderr}")
+    return name
+
+
+def reseed(root: Path, drop: str) -> None:
+    """Replace *root*'s seed package by one without the provides matching regex *drop*.
+
+    Makes a target that lacks something this root really has (say, Python 3.11), to show
+    that rpm then refuses packages needing it.
+    """
+    import re
+
+    rpm(root, "-e", SEED_NAME)
+    keep = [p for p in root_provides(root) if not re.search(drop, p)]
+    _install_seed(root, keep)

@@ -34,6 +34,7 @@ json.dump(
         "platform": sysconfig.get_platform(),
         "soabi": sysconfig.get_config_var("SOABI"),
         "markers": MARKERS,
+        "libc": " ".join(platform.libc_ver()).strip(),
     },
     sys.stdout,
 )

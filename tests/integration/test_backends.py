@@ -1,0 +1,194 @@
+"""Building inside the target's environment: a container image or a root directory.
+
+The image is made from the debootstrap'd bookworm root with `podman import`; builds run with
+the container's network off, from the test wheelhouse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import build_app
+from tests.support import target
+from tests.support.apps import make_smallapp
+from tests.support.recording import RecordingRunner
+from venvrpm import backends, manifest
+from venvrpm.cli import main
+from venvrpm.runner import ContainerRunner, HostRunner, Mount
+
+pytestmark = pytest.mark.integration
+
+
+def containers() -> list[str]:
+    listed = subprocess.run(
+        ["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [n for n in listed if n.startswith("venvrpm-")]
+
+
+def image_id(name: str) -> str:
+    return subprocess.run(
+        ["podman", "image", "inspect", "--format", "{{.Id}}", name],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def install_and_run(rpm: Path, tmp_path: Path) -> dict[str, object]:
+    root = target.fresh_root(tmp_path / "target-root")
+    install = target.rpm(root, "-i", str(rpm), check=False)
+    assert install.returncode == 0, install.stderr
+    run = target.chroot(root, "/usr/bin/smallapp")
+    assert run.returncode == 0, run.stderr
+    verify = target.rpm(root, "-V", "smallapp", check=False)
+    assert (verify.returncode, verify.stdout) == (0, "")
+    report: dict[str, object] = json.loads(run.stdout)
+    return report
+
+
+def test_container_build_offline_installs_and_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = target.image()
+    before = image_id(image)
+    app = make_smallapp(
+        tmp_path / "app", extra_manifest=f"build:\n  container: {image}\n  engine: podman\n"
+    )
+    code = main(["build", str(app), "-o", str(tmp_path / "dist"), "--keep-workdir"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    (rpm,) = (tmp_path / "dist").glob("*.rpm")
+    report = install_and_run(rpm, tmp_path)
+    assert report["native"] == 42 and report["prefix"] == "/opt/smallapp"
+    # the image is untouched and no container is left
+    assert image_id(image) == before
+    assert containers() == []
+    # files the containers wrote into the work directory belong to us, not to odd uids
+    workdir = Path(err.split("work directory kept: ")[1].split()[0])
+    owners = {p.lstat().st_uid for p in (workdir / "stage").rglob("*")}
+    assert owners == {os.getuid()}
+
+
+def test_container_network_is_off_with_a_wheelhouse(tmp_path: Path) -> None:
+    image = target.image()
+    host = RecordingRunner(HostRunner(1))
+    runner = ContainerRunner(
+        host,
+        source_date_epoch=1,
+        engine="podman",
+        image=image,
+        mounts=[Mount(tmp_path, True)],
+        network=False,
+        home=tmp_path,
+    )
+    interfaces = runner.run(["ls", "/sys/class/net"], what="listing interfaces").stdout.split()
+    assert interfaces == ["lo"]
+    assert "--network" in host.calls[0].argv and "none" in host.calls[0].argv
+    # and the mount is read-only inside
+    denied = runner.run(["touch", str(tmp_path / "x")], what="writing", check=False)
+    assert denied.returncode != 0 and not (tmp_path / "x").exists()
+
+
+def test_rootfs_build_installs_and_runs_and_leaves_the_root_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = target.fresh_root(tmp_path / "build-root")
+    before = target.snapshot(root)
+    app = make_smallapp(tmp_path / "app", extra_manifest=f"build:\n  rootfs: {root}\n")
+    code = main(["build", str(app), "-o", str(tmp_path / "dist")])
+    assert code == 0, capsys.readouterr().err
+    (rpm,) = (tmp_path / "dist").glob("*.rpm")
+    assert install_and_run(rpm, tmp_path)["native"] == 42
+    assert target.snapshot(root) == before
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert str(root) not in mounts
+
+
+@pytest.mark.parametrize("kind", ["container", "rootfs"])
+def test_interpreter_missing_in_the_target_is_a_clear_error(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = target.image() if kind == "container" else str(target.template_root())
+    app = make_smallapp(tmp_path / "app", extra_manifest=f"build:\n  {kind}: {where}\n")
+    app.write_text(app.read_text().replace("/usr/bin/python3.11", "/usr/bin/python3.12"))
+    assert main(["build", str(app), "-o", str(tmp_path / "dist")]) == 1
+    err = capsys.readouterr().err
+    assert "interpreter not found in the " in err and "/usr/bin/python3.12" in err
+    assert "interpreters there: /usr/bin/python3, /usr/bin/python3.11" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "dist").exists()
+    assert containers() == []
+
+
+def test_a_host_built_rpm_is_refused_by_a_target_with_another_interpreter(tmp_path: Path) -> None:
+    """The problem is real: an RPM for Python 3.11 must not install where 3.11 is absent."""
+    built = build_app(tmp_path / "app")
+    root = target.fresh_root(tmp_path / "root")
+    target.reseed(root, r"python3\.11|python\(abi\) = 3\.11")
+    install = target.rpm(root, "-i", str(built.rpm), check=False)
+    assert install.returncode != 0
+    assert "python(abi) = 3.11 is needed by smallapp" in install.stderr
+    assert "/usr/bin/python3.11 is needed by smallapp" in install.stderr
+
+
+def test_interrupted_container_build_leaves_no_container_and_no_output(tmp_path: Path) -> None:
+    image = target.image()
+    app = make_smallapp(tmp_path / "app", extra_manifest=f"build:\n  container: {image}\n")
+    dist = tmp_path / "dist"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "venvrpm", "build", str(app), "-o", str(dist)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not containers() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert containers(), "no container was started"
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    deadline = time.monotonic() + 30
+    while containers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert containers() == []
+    assert not dist.exists() or list(dist.iterdir()) == []
+    assert list(Path(os.environ["TMPDIR"]).iterdir()) == []
+
+
+def test_pip_configuration_and_ca_reach_the_target_when_online(tmp_path: Path) -> None:
+    """Corporate proxies: pip's config and CA bundle are mounted read-only; nothing else."""
+    ca = tmp_path / "corp-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    app = make_smallapp(tmp_path / "app", extra_manifest="build:\n  container: some/image\n")
+    app.write_text(app.read_text().replace("wheelhouse: wheels/\n", ""))
+    m = manifest.load(app)
+    workdir = tmp_path / "work"
+    found = backends.mounts(
+        m, workdir, {"PIP_CERT": str(ca), "PIP_INDEX_URL": "https://mirror.invalid"}
+    )
+    shown = {(str(x.path), x.read_only) for x in found}
+    assert (str(workdir), False) in shown
+    assert (str(ca), True) in shown
+    assert (str(m.requirements), True) in shown
+    offline = make_smallapp(tmp_path / "offline")
+    found = backends.mounts(manifest.load(offline), workdir, {"PIP_CERT": str(ca)})
+    assert str(ca) not in {str(x.path) for x in found}, "offline builds see no CA or pip config"
+
+
+def test_doctor_reports_tools_engines_and_interpreters(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "rpmbuild" in out and "RPM version 4." in out
+    assert "podman" in out and "working" in out
+    assert "interpreter /usr/bin/python3.11" in out
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if " missing " in line or " broken " in line:
+            assert "->" in lines[i + 1], f"no hint for: {line}"

@@ -1,0 +1,74 @@
+"""Backend command lines (pure) and the manifest's build section."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.apps import make_smallapp
+from venvrpm import manifest
+from venvrpm.errors import ManifestError
+from venvrpm.runner import ContainerRunner, HostRunner, Mount, RootfsRunner
+
+
+def test_container_command_line(tmp_path: Path) -> None:
+    runner = ContainerRunner(
+        HostRunner(1), source_date_epoch=1, engine="/usr/bin/podman", image="img:1",
+        mounts=[Mount(tmp_path / "work", False), Mount(tmp_path / "wheels", True)],
+        network=False, home=tmp_path / "work" / "home", run_args=("--ulimit", "nofile=1024:1024"),
+    )  # fmt: skip
+    cmd = runner.command(["/usr/bin/python3.11", "-c", "pass"], name="venvrpm-1-1", cwd=None,
+                         env={"A": "1"}, stdin=False)  # fmt: skip
+    assert cmd[:5] == ["/usr/bin/podman", "run", "--rm", "--name", "venvrpm-1-1"]
+    assert cmd[cmd.index("--entrypoint") + 1] == "/usr/bin/python3.11"
+    assert cmd[cmd.index("--network") + 1] == "none"
+    assert f"{tmp_path / 'work'}:{tmp_path / 'work'}" in cmd
+    assert f"{tmp_path / 'wheels'}:{tmp_path / 'wheels'}:ro" in cmd
+    assert "A=1" in cmd and "--ulimit" in cmd
+    assert cmd[-3:] == ["img:1", "-c", "pass"]
+    online = ContainerRunner(HostRunner(1), source_date_epoch=1, engine="docker", image="i",
+                             mounts=[], network=True, home=tmp_path)  # fmt: skip
+    assert "--network" not in online.command(["x"], name="n", cwd=None, env={}, stdin=False)
+
+
+def test_rootfs_command_line_runs_the_helper_in_a_private_mount_namespace(tmp_path: Path) -> None:
+    runner = RootfsRunner(HostRunner(1), source_date_epoch=1, root=tmp_path / "root",
+                          mounts=[Mount(tmp_path / "work", False)], host_python="/usr/bin/python3",
+                          home=tmp_path / "home")  # fmt: skip
+    cmd = runner.command(["/usr/bin/python3.11", "-V"], cwd=tmp_path, env={"HOME": "/h"})
+    assert cmd[:5] == ["unshare", "--mount", "--propagation", "private", "--"]
+    spec = json.loads(cmd[-1])
+    assert spec == {
+        "root": str(tmp_path / "root"), "binds": [[str(tmp_path / "work"), False]],
+        "cwd": str(tmp_path), "argv": ["/usr/bin/python3.11", "-V"], "env": {"HOME": "/h"},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        ("build:\n  container: a\n  rootfs: /srv\n", "give either build.container or build.rootfs"),
+        ("build:\n  rootfs: no-such-root\n", "build.rootfs: 'no-such-root' is not a directory"),
+        ("build:\n  engine: podman\n", "engine and run_args only apply with build.container"),
+        ("build:\n  container: a\n  engine: lxc\n", "build.engine: 'lxc' is not one of"),
+        ("build:\n  rootfs: /\n", "the root of this host is not a build root"),
+    ],
+)
+def test_build_section_errors(tmp_path: Path, build: str, message: str) -> None:
+    app = make_smallapp(tmp_path / "app", extra_manifest=build)
+    with pytest.raises(ManifestError) as info:
+        manifest.load(app)
+    assert any(message in str(p) for p in info.value.problems), info.value.problems
+
+
+def test_build_section_is_read(tmp_path: Path) -> None:
+    app = make_smallapp(
+        tmp_path / "app",
+        extra_manifest="build:\n  container: reg/el9:1\n  run_args: [--ulimit, nofile=1024:1024]\n",
+    )
+    build = manifest.load(app).build
+    assert (build.kind, build.image, build.engine, build.run_args) == (
+        "container", "reg/el9:1", "auto", ("--ulimit", "nofile=1024:1024"),
+    )  # fmt: skip

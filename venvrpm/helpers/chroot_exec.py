@@ -1,0 +1,82 @@
+"""Run a command chrooted into a root, with host paths bind-mounted at the same place.
+
+Run as ``unshare --mount --propagation private -- python -I -B -c SOURCE SPEC_JSON`` by
+venvrpm's rootfs backend: the mounts live in a private mount namespace and vanish with it, even
+if venvrpm is killed. Mount points this creates inside the root are removed afterwards, so the
+root is left as it was. Standard library only.
+
+SPEC_JSON: {"root", "binds": [[host_path, read_only]], "cwd", "argv", "env"}.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+
+def mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True)
+
+
+def main(spec: dict) -> int:  # type: ignore[type-arg]
+    root = spec["root"]
+    created: list[str] = []
+
+    def mountpoint(path: str, is_dir: bool) -> str:
+        inside = os.path.join(root, path.lstrip("/"))
+        missing = []
+        parent = os.path.dirname(inside) if not is_dir else inside
+        probe = parent
+        while not os.path.lexists(probe):
+            missing.append(probe)
+            probe = os.path.dirname(probe)
+        for directory in reversed(missing):
+            os.mkdir(directory)
+            created.append(directory)
+        if not is_dir and not os.path.lexists(inside):
+            open(inside, "w").close()
+            created.append(inside)
+        return inside
+
+    mounted: list[str] = []
+    try:
+        for special, fstype in (("/proc", "proc"), ("/dev", None)):
+            target = mountpoint(special, True)
+            if fstype:
+                mount("-t", fstype, fstype, target)
+            else:
+                mount("--rbind", special, target)
+            mounted.append(target)
+        for host_path, read_only in spec["binds"]:
+            target = mountpoint(host_path, os.path.isdir(host_path))
+            mount("--bind", host_path, target)
+            if read_only:
+                mount("-o", "remount,bind,ro", target)
+            mounted.append(target)
+        pid = os.fork()
+        if pid == 0:
+            os.chroot(root)
+            os.chdir(spec["cwd"])
+            try:
+                os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+            except OSError as exc:
+                sys.stderr.write(
+                    "venvrpm: cannot run {} in {}: {}\n".format(spec["argv"][0], root, exc)
+                )
+                os._exit(127)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+    finally:
+        for target in reversed(mounted):
+            subprocess.run(["umount", "-R", "-l", target], check=False)
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                os.rmdir(path) if os.path.isdir(path) else os.unlink(path)
+
+
+if __name__ == "__main__":
+    code = main(json.loads(sys.argv[1]))
+    sys.exit(code if code >= 0 else 128 - code)

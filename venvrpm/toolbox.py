@@ -1,0 +1,50 @@
+"""venvrpm's own pure-Python tools (virtualenv, pip, pip-tools), made importable by the target.
+
+The target interpreter -- on the host, in a container or in a chroot -- runs virtualenv and pip
+itself, so the venv is made exactly as that interpreter makes it. It imports them from a
+directory in the work directory (copied: a container or chroot sees only what is mounted),
+or, for locking on the host, from symlinks into venvrpm's environment.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+# virtualenv and what it imports; its seed wheels (pip) ride along inside the package.
+VIRTUALENV = ("virtualenv", "distlib", "filelock", "packaging", "platformdirs", "python-discovery")
+# pip-tools and what it imports at run time.
+PIP_TOOLS = ("pip-tools", "pip", "click", "build", "pyproject_hooks", "packaging", "setuptools",
+             "wheel", "tomli")  # fmt: skip
+
+
+def export(dest: Path, distributions: Sequence[str], *, copy: bool) -> Path:
+    """Make *distributions* (code and metadata) importable from *dest*; return *dest*."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in distributions:
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        base = Path(str(dist.locate_file("")))
+        tops = {
+            f.parts[0]
+            for f in dist.files or ()
+            if f.parts[0] != ".."
+            and not f.parts[0].endswith((".data", ".egg-info"))
+            and f.parts[0] != "__pycache__"
+            and f.suffix != ".pth"
+        }
+        for top in sorted(tops):
+            source, target = base / top, dest / top
+            if not source.exists() or target.exists():
+                continue
+            if not copy:
+                target.symlink_to(source)
+            elif source.is_dir():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, target)
+    return dest
