@@ -206,6 +206,11 @@ def _session(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
                 source_date_epoch=epoch, host_env=os.environ,
             )  # fmt: skip
+            found = plan.interpreter
+            console.report(
+                "info",
+                f"{found.implementation} {found.version}, {found.platform}, {found.libc or 'libc ?'}",
+            )
             yield workdir, runners, plan
 
 

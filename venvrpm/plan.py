@@ -130,7 +130,11 @@ class BuildPlan:
             "interpreter": {
                 "path": str(self.interpreter.path),
                 "version": self.interpreter.version,
+                "implementation": self.interpreter.implementation,
+                "platform": self.interpreter.platform,
+                "libc": self.interpreter.libc,
             },
+            "build_environment": self.manifest.build.kind,
             "workdir": str(self.workdir),
             "output_dir": str(self.output_dir),
             "offline": self.offline,
