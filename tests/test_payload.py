@@ -21,8 +21,9 @@ def test_owns_every_directory_but_system_ones(tmp_path: Path) -> None:
     (stage / "usr/bin").mkdir(parents=True)
     (stage / "usr/bin/tool").symlink_to("/opt/company/app/bin/tool")
     (stage / "opt/company/app/lib.so").write_bytes(b"\x7fELF" + b"\x00" * 60)
-    inv = payload.inventory(stage, frozenset({PurePosixPath("/etc/app/app.conf")}))
-    listed = {(str(e.path), e.kind, e.config) for e in inv.entries}
+    conf = payload.Attrs(config="noreplace")
+    inv = payload.inventory(stage, {PurePosixPath("/etc/app/app.conf"): conf})
+    listed = {(str(e.path), e.kind, e.attrs is conf) for e in inv.entries}
     assert listed == {
         ("/etc/app", "dir", False),
         ("/etc/app/app.conf", "file", True),
@@ -45,7 +46,7 @@ def test_names_rpm_cannot_carry_are_refused(tmp_path: Path, name: str, problem: 
     (stage / "opt/app").mkdir(parents=True)
     (stage / "opt/app" / name).write_text("x")
     with pytest.raises(PayloadError) as info:
-        payload.inventory(stage, frozenset())
+        payload.inventory(stage, {})
     assert problem in info.value.details[0] and "/opt/app/" in info.value.details[0]
 
 
@@ -55,7 +56,7 @@ def test_non_utf8_names_are_refused(tmp_path: Path) -> None:
     with open(os.fsencode(stage / "opt/app") + b"/caf\xe9.txt", "w") as fh:
         fh.write("x")
     with pytest.raises(PayloadError, match="cannot be carried") as info:
-        payload.inventory(stage, frozenset())
+        payload.inventory(stage, {})
     assert "not valid UTF-8" in info.value.details[0]
 
 

@@ -7,9 +7,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from venvrpm import manifest, spec
+from venvrpm import manifest, scriptlets, spec
 from venvrpm.errors import PayloadError
-from venvrpm.payload import Entry, Payload
+from venvrpm.payload import Attrs, Entry, Payload
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden" / "smallapp.spec"
@@ -63,7 +63,7 @@ def test_golden_spec(tmp_path: Path) -> None:
     m = manifest.load(DATA / "manifests" / "good.yaml")
     entries = (
         Entry(PurePosixPath("/etc/smallapp"), "dir"),
-        Entry(PurePosixPath("/etc/smallapp/app.conf"), "file", config=True),
+        Entry(PurePosixPath("/etc/smallapp/app.conf"), "file", Attrs(config="noreplace")),
         Entry(PurePosixPath("/opt/smallapp"), "dir"),
         Entry(PurePosixPath("/opt/smallapp/bin"), "dir"),
         Entry(PurePosixPath("/opt/smallapp/bin/python"), "link"),
@@ -82,3 +82,34 @@ def test_golden_spec(tmp_path: Path) -> None:
     if os.environ.get("VENVRPM_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)
     assert text == GOLDEN.read_text()
+
+
+GOLDEN_SERVICE = DATA / "golden" / "smallapp-service.spec"
+
+
+def test_golden_spec_of_a_service(tmp_path: Path) -> None:
+    """User, dirs, services, scriptlets, attributes, relations and changelog."""
+    m = manifest.load(DATA / "manifests" / "service.yaml")
+    from venvrpm import payload as payload_mod
+
+    attrs = payload_mod.attributes(m)
+    paths = [
+        ("/etc/smallapp", "dir"), ("/etc/smallapp/app.conf", "file"),
+        ("/etc/smallapp/defaults.conf", "file"), ("/opt/smallapp", "dir"),
+        ("/usr/lib/systemd/system/smallapp.service", "file"),
+        ("/usr/share/doc/smallapp", "dir"), ("/usr/share/doc/smallapp/README", "file"),
+        ("/var/lib/smallapp", "dir"), ("/var/log/smallapp", "dir"),
+        ("/var/log/smallapp/smallapp.log", "file"),
+    ]  # fmt: skip
+    entries = tuple(
+        Entry(PurePosixPath(p), kind, attrs.get(PurePosixPath(p)))
+        for p, kind in paths  # type: ignore[arg-type]
+    )
+    text = spec.render(
+        m, Payload(entries, (), 0), ["/usr/bin/python3.11", "python(abi) = 3.11"],
+        binary_payload="w19T0.zstdio", provides=["bundled(python3dist(click)) = 8.1.7"],
+        scripts=scriptlets.combined(m),
+    )  # fmt: skip
+    if os.environ.get("VENVRPM_UPDATE_GOLDEN"):
+        GOLDEN_SERVICE.write_text(text)
+    assert text == GOLDEN_SERVICE.read_text()

@@ -53,8 +53,12 @@ def build_rpm(tmp_path: Path, manifest_text: str, names: tuple[str, ...]) -> tup
         (data / name).write_text(name)
     (data / "sub dir [1]").mkdir()
     (data / "sub dir [1]" / "inner %.txt").write_text("x")
-    content = payload.inventory(stage, frozenset())
-    text = spec.render(m, content, ["/bin/sh"], binary_payload="w3.zstdio")
+    content = payload.inventory(stage, {})
+    from venvrpm import scriptlets
+
+    text = spec.render(
+        m, content, ["/bin/sh"], binary_payload="w3.zstdio", scripts=scriptlets.combined(m)
+    )
     top = tmp_path / "top"
     spec_path = tmp_path / "t.spec"
     spec_path.write_text(text)
@@ -127,3 +131,36 @@ def test_manifest_strings_cannot_inject(tmp_path: Path, summary: str, descriptio
     # Lines keep their text; a line that began with % gained one leading space.
     shown = [line.strip() for line in info.splitlines()[3:]]
     assert shown == [line.strip() for line in m.description.splitlines()]
+
+
+def test_scriptlets_and_changelog_cannot_inject(tmp_path: Path) -> None:
+    hostile = textwrap.dedent("""\
+        scripts:
+          post: |
+            echo "100% %{lua:os.execute('touch MARKER')}"
+            %files
+            /etc/passwd
+            %(touch MARKER)
+          preun: |
+            %%post
+            echo bye
+        changelog:
+          - date: 2026-11-21
+            author: "Mallory %(touch MARKER) <m@example.invalid>"
+            text: |
+              %(touch MARKER) fixed
+              * Mon Jan 01 2024 Fake Entry - 0-0
+              %files
+        """)
+    rpm, _ = build_rpm(tmp_path, MANIFEST.format(summary="s", description="d") + hostile, ("a",))
+    assert not list(tmp_path.rglob("MARKER")), "a scriptlet or changelog line ran at build time"
+    scripts = query(rpm, "--scripts")
+    assert "echo \"100% %{lua:os.execute('touch MARKER')}\"" in scripts
+    assert " %files\n/etc/passwd\n %(touch MARKER)" in scripts
+    assert " %%post\necho bye" in scripts
+    assert "/etc/passwd" not in query(rpm, "--list")
+    log = query(rpm, "--changelog")
+    assert [line for line in log.splitlines() if line.startswith("* ")] == [
+        "* Sat Nov 21 2026 Mallory %(touch MARKER) <m@example.invalid>"
+    ]
+    assert "- %(touch MARKER) fixed" in log and "  * Mon Jan 01 2024 Fake Entry" in log

@@ -6,6 +6,7 @@ path and YAML line, so a user fixes a manifest in one round instead of one error
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import re
@@ -38,18 +39,74 @@ _DEPENDENCY = re.compile(
 )
 
 
+ConfigKind = Literal["noreplace", "replace"]
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExtraFile:
     """A file from the manifest's ``files`` list."""
 
-    src: Path
-    """Absolute path of the source on the build host."""
+    src: Path | None
+    """Absolute path of the source on the build host; None for a ghost."""
     dest: PurePosixPath
     """Absolute, normalised path on the target."""
-    config: bool
-    """Shipped as ``%config(noreplace)``."""
-    mode: int | None
+    config: ConfigKind | None = None
+    """``%config(noreplace)``, ``%config`` or not config."""
+    mode: int | None = None
     """Permission bits, or None for 0644 (0755 for an executable source that is not config)."""
+    owner: str | None = None
+    group: str | None = None
+    doc: bool = False
+    ghost: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OwnedDir:
+    """A directory from ``dirs``."""
+
+    path: PurePosixPath
+    mode: int | None = None
+    owner: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SystemUser:
+    """The ``user`` created in %pre when missing."""
+
+    name: str
+    group: str
+    home: str = "/"
+    shell: str = "/usr/sbin/nologin"
+    comment: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Service:
+    """A systemd unit from ``services``."""
+
+    unit: str
+    enable: Literal["preset", "yes", "no"] = "preset"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChangelogEntry:
+    """One ``changelog`` entry."""
+
+    date: datetime.date
+    author: str
+    version: str | None
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Relations:
+    """Extra RPM dependency tags."""
+
+    conflicts: tuple[str, ...] = ()
+    obsoletes: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    recommends: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -109,6 +166,16 @@ class Manifest:
     """What ``venvrpm lock`` makes, main first; empty when there is nothing to resolve."""
     tests: ProjectTests | None = None
     build: BuildEnvironment = BuildEnvironment(kind="host")
+    dirs: tuple[OwnedDir, ...] = ()
+    user: SystemUser | None = None
+    services: tuple[Service, ...] = ()
+    scripts: tuple[tuple[str, str], ...] = ()
+    """(scriptlet, shell text) appended after venvrpm's own."""
+    relations: Relations = Relations()
+    changelog: tuple[ChangelogEntry, ...] = ()
+    vendor: str | None = None
+    packager: str | None = None
+    group: str | None = None
 
     def lock_target(self, name: str) -> LockTarget | None:
         """The lock called *name* (``main`` or an environment)."""
@@ -159,8 +226,19 @@ def parse(text: str, source: Path) -> Manifest:
 # --- YAML with line numbers -------------------------------------------------------------------
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, but dates stay the text the user wrote (the schema checks them)."""
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
 def _load_yaml(text: str, source: Path) -> tuple[Any, dict[KeyPath, int]]:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -417,6 +495,14 @@ def _convert(
         check.fail(("description",), "contains control characters")
 
     build = _build(check, data.get("build", {}))
+    dirs = tuple(_dirs(check, data.get("dirs", []), prefix, {f.dest for f in files}))
+    user = _user(data.get("user"))
+    services = tuple(_services(check, data.get("services", []), files))
+    relations = Relations(**{
+        key: tuple(_checked_dependencies(check, key, data.get(key, [])))
+        for key in ("conflicts", "obsoletes", "provides", "recommends")
+    })  # fmt: skip
+    changelog = tuple(_changelog(check, data.get("changelog", [])))
     locks = _locks(check, data.get("lock", {}), requirements, project)
     tests = _tests(check, data.get("test"), locks)
 
@@ -442,6 +528,15 @@ def _convert(
         locks=locks,
         tests=tests,
         build=build,
+        dirs=dirs,
+        user=user,
+        services=services,
+        scripts=tuple((k, v) for k, v in data.get("scripts", {}).items() if v.strip()),
+        relations=relations,
+        changelog=changelog,
+        vendor=data.get("vendor"),
+        packager=data.get("packager"),
+        group=data.get("group"),
     )
     return manifest, []
 
@@ -528,7 +623,14 @@ def _files(
 ) -> Iterator[ExtraFile]:
     seen: dict[PurePosixPath, int] = {}
     for i, item in enumerate(items):
-        src = check.host_path(("files", i, "src"), item["src"], "file")
+        ghost = bool(item.get("ghost", False))
+        src = None
+        if "src" in item:
+            src = check.host_path(("files", i, "src"), item["src"], "file")
+            if ghost:
+                check.fail(("files", i, "src"), "a ghost is not shipped: give no src")
+        elif not ghost:
+            check.fail(("files", i), "'src' is a required property (only a ghost has none)")
         dest = check.target_path(("files", i, "dest"), item["dest"])
         mode = int(item["mode"], 8) if "mode" in item else None
         if mode is not None and mode & 0o002:
@@ -550,5 +652,86 @@ def _files(
                 ("files", i, "dest"), f"{str(dest)!r} is already the dest of files[{seen[dest]}]"
             )
         seen.setdefault(dest, i)
-        if src is not None:
-            yield ExtraFile(src=src, dest=dest, config=bool(item.get("config", False)), mode=mode)
+        config = item.get("config", False)
+        kind: ConfigKind | None = "noreplace" if config is True else (config or None)
+        yield ExtraFile(
+            src=src, dest=dest, config=kind, mode=mode, owner=item.get("owner"),
+            group=item.get("group"), doc=bool(item.get("doc", False)), ghost=ghost,
+        )  # fmt: skip
+
+
+def _checked_dependencies(check: _Checker, key: str, values: list[str]) -> Iterator[str]:
+    for i, value in enumerate(values):
+        if _DEPENDENCY.match(value):
+            yield value
+        else:
+            check.fail(
+                (key, i), f"{value!r} is not an RPM dependency ('name' or 'name >= version')"
+            )
+
+
+def _dirs(
+    check: _Checker,
+    items: list[dict[str, Any]],
+    prefix: PurePosixPath | None,
+    files: set[PurePosixPath],
+) -> Iterator[OwnedDir]:
+    for i, item in enumerate(items):
+        path = check.target_path(("dirs", i, "path"), item["path"])
+        if path is None:
+            continue
+        if path in SYSTEM_DIRS:
+            check.fail(
+                ("dirs", i, "path"), f"{str(path)!r} is a system directory; own one below it"
+            )
+        elif prefix is not None and (is_within(path, prefix) or is_within(prefix, path)):
+            check.fail(
+                ("dirs", i, "path"), f"{str(path)!r} overlaps the virtualenv prefix {prefix}"
+            )
+        elif path in files:
+            check.fail(("dirs", i, "path"), f"{str(path)!r} is also a file in files")
+        mode = int(item["mode"], 8) if "mode" in item else None
+        if mode is not None and mode & 0o002:
+            check.fail(
+                ("dirs", i, "mode"), f"{item['mode']!r} is world-writable; refusing to ship that"
+            )
+        yield OwnedDir(path=path, mode=mode, owner=item.get("owner"), group=item.get("group"))
+
+
+def _user(config: dict[str, Any] | None) -> SystemUser | None:
+    if config is None:
+        return None
+    return SystemUser(
+        name=config["name"], group=config.get("group", config["name"]),
+        home=config.get("home", "/"), shell=config.get("shell", "/usr/sbin/nologin"),
+        comment=config.get("comment", ""),
+    )  # fmt: skip
+
+
+def _services(
+    check: _Checker, items: list[dict[str, Any]], files: tuple[ExtraFile, ...]
+) -> Iterator[Service]:
+    shipped = {f.dest.name for f in files if f.dest.parent.name in ("system", "user")}
+    for i, item in enumerate(items):
+        unit = item["unit"]
+        if unit not in shipped:
+            check.fail(
+                ("services", i, "unit"),
+                f"{unit!r} is not shipped: add it to files with dest /usr/lib/systemd/system/{unit}",
+            )
+        enable = item.get("enable", "preset")
+        yield Service(
+            unit=unit, enable="preset" if enable == "preset" else ("yes" if enable else "no")
+        )
+
+
+def _changelog(check: _Checker, items: list[dict[str, Any]]) -> Iterator[ChangelogEntry]:
+    for i, item in enumerate(items):
+        try:
+            date = datetime.date.fromisoformat(item["date"])
+        except ValueError:
+            check.fail(("changelog", i, "date"), f"{item['date']!r} is not a date (YYYY-MM-DD)")
+            continue
+        yield ChangelogEntry(
+            date=date, author=item["author"], version=item.get("version"), text=item["text"]
+        )

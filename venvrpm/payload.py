@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from venvrpm.errors import PayloadError
-from venvrpm.manifest import Manifest
+from venvrpm.manifest import ConfigKind, Manifest
 from venvrpm.paths import BINDIR, SYSTEM_DIRS, bad_characters
 
 EntryKind = Literal["dir", "file", "link"]
@@ -20,13 +21,25 @@ _ELF_MAGIC = b"\x7fELF"
 _NOT_SCRIPTS = ("activate", "deactivate", "python")
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Attrs:
+    """What the manifest says of a path beyond its content: %attr, %config, %doc, %ghost."""
+
+    mode: int | None = None
+    owner: str | None = None
+    group: str | None = None
+    config: ConfigKind | None = None
+    doc: bool = False
+    ghost: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One path the package owns."""
 
     path: PurePosixPath
     kind: EntryKind
-    config: bool = False
+    attrs: Attrs | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,18 +52,38 @@ class Payload:
     size: int
 
 
+def attributes(manifest: Manifest) -> dict[PurePosixPath, Attrs]:
+    """The manifest's attributes for ``files`` and ``dirs``, by target path."""
+    found = {
+        f.dest: Attrs(mode=f.mode, owner=f.owner, group=f.group, config=f.config, doc=f.doc, ghost=f.ghost)
+        for f in manifest.files
+    }  # fmt: skip
+    for d in manifest.dirs:
+        found[d.path] = Attrs(mode=d.mode, owner=d.owner, group=d.group)
+    return found
+
+
 def stage_extras(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
-    """Copy the manifest's ``files`` into the stage and link its entry points into /usr/bin."""
+    """Put the manifest's ``files`` and ``dirs`` into the stage; link entry points into /usr/bin."""
     for extra in manifest.files:
         dest = stage / extra.dest.relative_to("/")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(extra.src, dest)
+        if extra.src is None:
+            # %ghost: owned, not shipped; rpmbuild still wants the path to exist.
+            dest.touch()
+            executable = 0
+        else:
+            shutil.copyfile(extra.src, dest)
+            executable = os.stat(extra.src).st_mode & stat.S_IXUSR
         if extra.mode is not None:
             mode = extra.mode
         else:
-            executable = os.stat(extra.src).st_mode & stat.S_IXUSR
             mode = 0o755 if executable and not extra.config else 0o644
         dest.chmod(mode)
+    for owned in manifest.dirs:
+        directory = stage / owned.path.relative_to("/")
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(owned.mode if owned.mode is not None else 0o755)
     if not manifest.entry_points:
         return
     bindir = stage / BINDIR.relative_to("/")
@@ -79,7 +112,7 @@ def stage_extras(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
         (bindir / ep).symlink_to(manifest.prefix / "bin" / ep)
 
 
-def normalise_modes(stage: Path, explicit: frozenset[PurePosixPath]) -> None:
+def normalise_modes(stage: Path, explicit: Set[PurePosixPath]) -> None:
     """Give every staged path the mode it should have on the target, whatever the builder's umask.
 
     Directories 0755; files 0755 when anyone may execute them, else 0644; paths in *explicit*
@@ -88,7 +121,8 @@ def normalise_modes(stage: Path, explicit: frozenset[PurePosixPath]) -> None:
     """
     for dirpath, _dirnames, filenames in os.walk(stage):
         base = Path(dirpath)
-        base.chmod(0o755)
+        if PurePosixPath("/") / base.relative_to(stage) not in explicit:
+            base.chmod(0o755)
         for name in filenames:
             path = base / name
             if path.is_symlink() or PurePosixPath("/") / path.relative_to(stage) in explicit:
@@ -97,7 +131,7 @@ def normalise_modes(stage: Path, explicit: frozenset[PurePosixPath]) -> None:
             path.chmod(0o755 if mode & 0o111 else 0o644)
 
 
-def inventory(stage: Path, config: frozenset[PurePosixPath]) -> Payload:
+def inventory(stage: Path, attrs: Mapping[PurePosixPath, Attrs]) -> Payload:
     """List everything under *stage*; refuse names an RPM cannot carry.
 
     Every directory in the stage is owned except the system directories on the way
@@ -112,7 +146,7 @@ def inventory(stage: Path, config: frozenset[PurePosixPath]) -> Payload:
         base = Path(dirpath)
         target_dir = PurePosixPath("/") / base.relative_to(stage)
         if target_dir not in SYSTEM_DIRS:
-            entries.append(Entry(target_dir, "dir"))
+            entries.append(Entry(target_dir, "dir", attrs.get(target_dir)))
         names = sorted(filenames) + [d for d in dirnames if (base / d).is_symlink()]
         for name in sorted(names):
             staged = base / name
@@ -129,7 +163,7 @@ def inventory(stage: Path, config: frozenset[PurePosixPath]) -> Payload:
                 refused.append(f"{_shown(target)}: not a regular file, directory or symlink")
                 continue
             size += st.st_size
-            entries.append(Entry(target, "file", config=target in config))
+            entries.append(Entry(target, "file", attrs.get(target)))
             if st.st_size >= 4:
                 with staged.open("rb") as fh:
                     if fh.read(4) == _ELF_MAGIC:

@@ -12,7 +12,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from venvrpm import backends, deps, lockfile, payload, relocate, rpmbuild, spec, venvbuild
+from venvrpm import (
+    backends,
+    bundled,
+    deps,
+    lockfile,
+    payload,
+    relocate,
+    rpmbuild,
+    scriptlets,
+    spec,
+    venvbuild,
+)
 from venvrpm.errors import RelocationError, VenvrpmError
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Tools, make_plan
@@ -114,18 +125,22 @@ def build(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> Build
     for path, error in bytecode.failed:
         warnings.append(f"not compiled ({error}): {path}")
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)
-    payload.normalise_modes(
-        plan.stage, frozenset(f.dest for f in manifest.files if f.mode is not None)
-    )
+    distributions = _stage_generated(plan)
+    attrs = payload.attributes(manifest)
+    attrs[bundled.doc_path(manifest.name)] = payload.Attrs(doc=True)
+    payload.normalise_modes(plan.stage, {p for p, a in attrs.items() if a.mode is not None})
     _verify_clean(plan)
 
     report("step", "listing the payload")
-    content = payload.inventory(plan.stage, frozenset(f.dest for f in manifest.files if f.config))
+    content = payload.inventory(plan.stage, attrs)
     elf = deps.elf_requires(runners.host, plan.tools.elfdeps, content.elf_files)
     # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
     interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
     requires = deps.all_requires(interpreter, elf, manifest.requires)
-    spec_text = spec.render(manifest, content, requires, binary_payload=plan.binary_payload)
+    spec_text = spec.render(
+        manifest, content, requires, binary_payload=plan.binary_payload,
+        provides=bundled.provides(distributions), scripts=scriptlets.combined(manifest),
+    )  # fmt: skip
 
     report("step", "running rpmbuild")
     built = rpmbuild.build(plan, spec_text, runners.host)
@@ -146,6 +161,41 @@ def build(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> Build
         warnings=tuple(warnings),
         workdir=None,
     )
+
+
+def _stage_generated(plan: BuildPlan) -> tuple[bundled.Distribution, ...]:
+    """Files venvrpm writes into the payload: the bundled list, the services' preset."""
+    manifest = plan.manifest
+    project = None
+    if manifest.project is not None:
+        project = _project_name(manifest.project)
+    lock = lockfile.read(manifest.requirements)
+    distributions = bundled.find(plan.venv_dir, lock, project)
+    doc = plan.stage / bundled.doc_path(manifest.name).relative_to("/")
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(
+        bundled.document(manifest.name, str(manifest.python), distributions), encoding="utf-8"
+    )
+    preset = scriptlets.preset(manifest)
+    if preset is not None:
+        path = plan.stage / preset[0].relative_to("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(preset[1], encoding="utf-8")
+    return distributions
+
+
+def _project_name(project: Path) -> str | None:
+    from packaging.utils import canonicalize_name
+
+    pyproject = project / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
+    return canonicalize_name(name) if isinstance(name, str) else None
 
 
 def _verify_clean(plan: BuildPlan) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from venvrpm import __version__
@@ -60,6 +60,8 @@ def render(
     requires: Sequence[str],
     *,
     binary_payload: str,
+    provides: Sequence[str] = (),
+    scripts: Mapping[str, str] | None = None,
 ) -> str:
     """The complete spec for *manifest*'s RPM carrying *payload*."""
     check_unambiguous(payload.entries)
@@ -74,16 +76,54 @@ def render(
         f"Summary:        {tag_value(manifest.summary)}",
         f"License:        {tag_value(manifest.license)}",
     ]
-    if manifest.url:
-        out.append(f"URL:            {tag_value(manifest.url)}")
+    for tag, value in (("URL", manifest.url), ("Vendor", manifest.vendor),
+                       ("Packager", manifest.packager), ("Group", manifest.group)):  # fmt: skip
+        if value:
+            out.append(f"{tag + ':':<16}{tag_value(value)}")
     # Dependencies are computed by venvrpm: rpm's generators would require the sonames that
     # manylinux wheels bundle and advertise the venv's private libraries to the whole system.
     out.append("AutoReqProv:    no")
     out.extend(f"Requires:       {tag_value(req)}" for req in requires)
-    out += ["", "%description", description_text(manifest.description), "", "%files"]
-    out.append("%defattr(-,root,root,-)")
+    if manifest.user is not None:
+        out += [
+            f"Requires(pre):  {tool}"
+            for tool in ("/usr/bin/getent", "/usr/sbin/groupadd", "/usr/sbin/useradd")
+        ]
+    if manifest.services:
+        out += [f"Requires({phase}): systemd" for phase in ("post", "preun", "postun")]
+    relations = manifest.relations
+    for tag, values in (("Provides", (*provides, *relations.provides)), ("Conflicts", relations.conflicts),
+                        ("Obsoletes", relations.obsoletes), ("Recommends", relations.recommends)):  # fmt: skip
+        out.extend(f"{tag + ':':<16}{tag_value(v)}" for v in values)
+    out += ["", "%description", description_text(manifest.description)]
+    for section, body in (scripts or {}).items():
+        out += ["", f"%{section}", description_text(body)]
+    out += ["", "%files", "%defattr(-,root,root,-)"]
     out.extend(file_line(entry) for entry in payload.entries)
+    if manifest.changelog:
+        out += ["", "%changelog", *changelog_lines(manifest)]
     return "\n".join(out) + "\n"
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def changelog_lines(manifest: Manifest) -> list[str]:
+    """``%changelog`` entries, newest first; text can neither expand macros nor start entries."""
+    lines: list[str] = []
+    for entry in sorted(manifest.changelog, key=lambda e: e.date, reverse=True):
+        d = entry.date
+        when = f"{_DAYS[d.weekday()]} {_MONTHS[d.month - 1]} {d.day:02d} {d.year}"
+        version = f" - {entry.version}" if entry.version else ""
+        lines.append(f"* {when} {tag_value(entry.author)}{version}")
+        for i, text in enumerate(t for t in entry.text.strip().splitlines() if t.strip()):
+            text = text.strip().replace("%", "%%")
+            lines.append(
+                text if i == 0 and text.startswith("- ") else ("- " if i == 0 else "  ") + text
+            )
+        lines.append("")
+    return lines[:-1]
 
 
 def tag_value(value: str) -> str:
@@ -124,12 +164,24 @@ def file_pattern(path: PurePosixPath | str) -> str:
 
 def file_line(entry: Entry) -> str:
     """The ``%files`` line for one entry."""
-    pattern = file_pattern(entry.path)
+    parts = []
+    attrs = entry.attrs
+    if attrs is not None:
+        if attrs.mode is not None or attrs.owner or attrs.group:
+            mode = f"{attrs.mode:04o}" if attrs.mode is not None else "-"
+            parts.append(f"%attr({mode},{attrs.owner or 'root'},{attrs.group or 'root'})")
+        if attrs.ghost:
+            parts.append("%ghost")
+        if attrs.doc:
+            parts.append("%doc")
+        if entry.kind != "dir" and attrs.config == "noreplace":
+            parts.append("%config(noreplace)")
+        elif entry.kind != "dir" and attrs.config == "replace":
+            parts.append("%config")
     if entry.kind == "dir":
-        return f"%dir {pattern}"
-    if entry.config:
-        return f"%config(noreplace) {pattern}"
-    return pattern
+        parts.append("%dir")
+    parts.append(file_pattern(entry.path))
+    return " ".join(parts)
 
 
 def check_unambiguous(entries: Iterable[Entry]) -> None:

@@ -160,9 +160,19 @@ VERSIONS = {"tinydep": "1.0", "awkward-data": "1.0", "tinynative": "1.0", "sdist
 
 
 def make_smallapp(
-    root: Path, *, name: str = "smallapp", version: str = "1.0.0", extra_manifest: str = ""
+    root: Path,
+    *,
+    name: str = "smallapp",
+    version: str = "1.0.0",
+    extra_manifest: str = "",
+    entry_points: str = "[smallapp, tinydep-tool]",
+    extra_files: str = "",
+    config_text: str = "# smallapp configuration\ncolour = blue\n",
 ) -> Path:
-    """The full test application under *root*; returns the manifest path."""
+    """The full test application under *root*; returns the manifest path.
+
+    *extra_files* is YAML appended to the manifest's ``files`` list (indented two spaces).
+    """
     dists = make_wheelhouse(root / "wheels")
     project = root / "project"
     (project / "src" / "smallapp").mkdir(parents=True)
@@ -185,7 +195,7 @@ def make_smallapp(
     )
     (project / "src" / "smallapp" / "__init__.py").write_text(APP_MAIN)
     (root / "conf").mkdir()
-    (root / "conf" / "smallapp.conf").write_text("# smallapp configuration\ncolour = blue\n")
+    (root / "conf" / "smallapp.conf").write_text(config_text)
     write_lock(root / "requirements.lock", dists, VERSIONS)
     manifest = root / "app.yaml"
     manifest.write_text(
@@ -204,13 +214,14 @@ def make_smallapp(
         project: project
         requirements: requirements.lock
         wheelhouse: wheels/
-        entry_points: [smallapp, tinydep-tool]
+        entry_points: {entry_points}
         files:
           - src: conf/smallapp.conf
             dest: /etc/{name}/{name}.conf
             config: true
             mode: "0640"
         """)
+        + extra_files
         + extra_manifest
     )
     return manifest

@@ -1,0 +1,172 @@
+"""The operator's lifecycle in a real root: install, edit config, upgrade, downgrade, erase.
+
+The root has systemd installed but not booted (as in image builds and containers): enabling
+works offline, restarting cannot, and nothing may fail because of it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import target
+from tests.support.apps import make_smallapp
+from venvrpm.cli import main
+
+pytestmark = pytest.mark.integration
+
+UNIT = "[Unit]\nDescription=smallapp\n[Service]\nExecStart=/usr/bin/smallapp\nUser=smallapp\n[Install]\nWantedBy=multi-user.target\n"
+SERVICE = """\
+user:
+  name: smallapp
+  home: /var/lib/smallapp
+dirs:
+  - path: /var/lib/smallapp
+    mode: "0750"
+    owner: smallapp
+    group: smallapp
+  - path: /var/log/smallapp
+    owner: smallapp
+    group: smallapp
+services:
+  - unit: smallapp.service
+    enable: true
+changelog:
+  - date: 2026-11-20
+    author: Ops <ops@example.invalid>
+    text: Lifecycle test build.
+"""
+FILES = """\
+  - src: conf/smallapp.service
+    dest: /usr/lib/systemd/system/smallapp.service
+  - dest: /var/log/smallapp/smallapp.log
+    ghost: true
+    owner: smallapp
+    group: smallapp
+"""
+V1_ONLY = """\
+  - src: conf/smallapp.conf
+    dest: /etc/smallapp/v1-only.conf
+"""
+
+
+def build(root: Path, version: str, *, v1: bool) -> Path:
+    manifest = make_smallapp(
+        root, version=version, extra_manifest=SERVICE,
+        entry_points="[smallapp, tinydep-tool]" if v1 else "[smallapp]",
+        extra_files=FILES + (V1_ONLY if v1 else ""),
+        config_text="colour = blue\n" if v1 else "colour = green\nsize = 2\n",
+    )  # fmt: skip
+    (root / "conf" / "smallapp.service").write_text(UNIT)
+    assert main(["build", str(manifest), "-o", str(root / "dist"), "-q"]) == 0
+    (rpm,) = (root / "dist").glob("*.rpm")
+    return rpm
+
+
+def sh(root: Path, *argv: str) -> str:
+    result = target.chroot(root, *argv)
+    return result.stdout.strip()
+
+
+def stat_of(root: Path, path: str) -> tuple[str, str, str]:
+    out = sh(root, "stat", "-c", "%U %G %a", path).split()
+    return out[0], out[1], out[2]
+
+
+def test_install_upgrade_downgrade_erase(tmp_path: Path) -> None:
+    v1 = build(tmp_path / "v1", "1.0.0", v1=True)
+    v2 = build(tmp_path / "v2", "2.0.0", v1=False)
+    root = target.fresh_root(tmp_path / "root")
+    before = target.snapshot(root)
+
+    # install v1: user, owned dirs, unit enabled, entry point runs, rpm -V clean
+    install = target.rpm(root, "-i", str(v1), check=False)
+    assert install.returncode == 0, install.stderr
+    assert sh(root, "getent", "passwd", "smallapp").startswith("smallapp:")
+    assert stat_of(root, "/var/lib/smallapp") == ("smallapp", "smallapp", "750")
+    assert stat_of(root, "/var/log/smallapp")[:2] == ("smallapp", "smallapp")
+    assert sh(root, "systemctl", "is-enabled", "smallapp.service") == "enabled"
+    assert target.chroot(root, "/usr/bin/smallapp").returncode == 0
+    verify = target.rpm(root, "-V", "smallapp", check=False)
+    assert (verify.returncode, verify.stdout) == (0, ""), verify.stdout
+
+    # the operator edits the config
+    conf = root / "etc/smallapp/smallapp.conf"
+    conf.write_text(conf.read_text() + "# edited by the operator\n")
+
+    # upgrade to v2: edited config kept, new default beside it, v1-only files gone,
+    # restart attempted (systemd is not running here: said so, no failure)
+    upgrade = target.rpm(root, "-U", str(v2), check=False)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "# edited by the operator" in conf.read_text()
+    assert (root / "etc/smallapp/smallapp.conf.rpmnew").read_text() == "colour = green\nsize = 2\n"
+    assert "smallapp.conf created as /etc/smallapp/smallapp.conf.rpmnew" in upgrade.stderr
+    assert "systemd is not running; restart smallapp.service yourself" in upgrade.stderr
+    assert not (root / "usr/bin/tinydep-tool").exists()
+    assert not (root / "etc/smallapp/v1-only.conf").exists()
+    assert target.rpm(root, "-q", "smallapp").stdout.strip() == "smallapp-2.0.0-1.x86_64"
+    assert target.chroot(root, "/usr/bin/smallapp").returncode == 0
+    assert sh(root, "systemctl", "is-enabled", "smallapp.service") == "enabled"
+    verify = target.rpm(root, "-V", "smallapp", check=False)
+    assert [line.split()[-1] for line in verify.stdout.splitlines()] == [
+        "/etc/smallapp/smallapp.conf"
+    ]
+
+    # downgrade with --oldpackage
+    down = target.rpm(root, "-U", "--oldpackage", str(v1), check=False)
+    assert down.returncode == 0, down.stderr
+    assert target.rpm(root, "-q", "smallapp").stdout.strip() == "smallapp-1.0.0-1.x86_64"
+    assert target.chroot(root, "/usr/bin/tinydep-tool").stdout == "tinydep 1.0\n"
+
+    # erase: prefix and owned dirs gone, edited config saved, user kept, unit disabled
+    erase = target.rpm(root, "-e", "smallapp", check=False)
+    assert erase.returncode == 0, erase.stderr
+    assert not (root / "opt/smallapp").exists()
+    assert not (root / "var/lib/smallapp").exists() and not (root / "var/log/smallapp").exists()
+    assert "# edited by the operator" in (root / "etc/smallapp/smallapp.conf.rpmsave").read_text()
+    assert sh(root, "getent", "passwd", "smallapp").startswith("smallapp:")
+    assert not (root / "etc/systemd/system/multi-user.target.wants/smallapp.service").exists()
+    changed = {p for p in set(target.snapshot(root)) ^ set(before)}
+    expected = {
+        "etc/smallapp",
+        "etc/smallapp/smallapp.conf.rpmsave",
+        "etc/smallapp/smallapp.conf.rpmnew",
+    }
+    accounts = {
+        p
+        for p in changed
+        if p.split("/")[-1].rstrip("-")
+        in ("passwd", "group", "shadow", "gshadow", "subuid", "subgid")
+    }
+    assert changed - accounts <= expected, changed - accounts - expected
+
+
+def test_bundled_distributions_are_provided_and_listed(tmp_path: Path) -> None:
+    import json
+
+    rpm = build(tmp_path / "app", "1.0.0", v1=True)
+    provides = subprocess.run(
+        ["rpm", "-qp", "--provides", str(rpm)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    for dist in (
+        "tinydep = 1.0",
+        "awkward-data = 1.0",
+        "tinynative = 1.0",
+        "sdistonly = 2.0",
+        "smallapp = 1.0.0",
+    ):
+        name, version = dist.split(" = ")
+        assert f"bundled(python3dist({name})) = {version}" in provides
+    root = target.fresh_root(tmp_path / "root")
+    assert target.rpm(root, "-i", str(rpm), check=False).returncode == 0
+    found = target.rpm(root, "-q", "--whatprovides", "bundled(python3dist(tinydep))")
+    assert found.stdout.strip() == "smallapp-1.0.0-1.x86_64"
+    listed = json.loads((root / "usr/share/doc/smallapp/bundled-distributions.json").read_text())
+    by_name = {d["name"]: d for d in listed["distributions"]}
+    assert by_name["tinydep"]["version"] == "1.0" and by_name["tinydep"]["origin"] == "lock"
+    assert by_name["tinydep"]["hashes"][0].startswith("sha256:")
+    assert by_name["smallapp"]["origin"] == "project"
+    docs = target.rpm(root, "-qd", "smallapp").stdout.split()
+    assert "/usr/share/doc/smallapp/bundled-distributions.json" in docs
