@@ -30,7 +30,7 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
     assert m.project == (DATA / "project").resolve()
     assert m.requirements == (DATA / "requirements.lock").resolve()
     assert m.files[0].dest == PurePosixPath("/etc/smallapp/app.conf")
-    assert m.files[0].config is True and m.files[0].mode == 0o640
+    assert m.files[0].config == "noreplace" and m.files[0].mode == 0o640
     assert m.requires == ("openssl", "tzdata >= 2024a")
     with pytest.raises(AttributeError):
         m.name = "other"  # type: ignore[misc]
@@ -52,7 +52,7 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
             [
                 "line 7: entry_points: 'smallapp' is a string, expected array",
                 "line 10: files[0].dest: 'relative/app.conf' is not allowed here",
-                "line 11: files[0].config: 'yes please' is a string, expected boolean",
+                "line 11: files[0].config: 'yes please' is not allowed here: true or \"noreplace\"",
             ],
         ),
         (

@@ -44,6 +44,17 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the build plan as JSON and build nothing"
     )
     build.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    build.add_argument(
+        "--spec-only",
+        action="store_true",
+        help="build the payload and write the spec to the output directory, no RPM",
+    )
+    build.add_argument(
+        "--sign",
+        metavar="KEYID",
+        default=os.environ.get("VENVRPM_SIGN_KEY"),
+        help="sign the RPM with this gpg key (default: $VENVRPM_SIGN_KEY)",
+    )
 
     lock = sub.add_parser(
         "lock", help="resolve the locks with pip-tools under the target interpreter"
@@ -238,11 +249,14 @@ def _build(args: argparse.Namespace, console: Console) -> int:
         if args.dry_run:
             sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
             return EXIT_OK
-        result = pipeline.build(plan, runners, console.report)
+        result = pipeline.build(
+            plan, runners, console.report, spec_only=args.spec_only, sign_key=args.sign
+        )
         if args.keep_workdir:
             console.notice(f"work directory kept: {workdir}")
-    console.done(f"{result.rpm} ({result.files} files, {len(result.requires)} requires)")
-    sys.stdout.write(f"{result.rpm}\n")
+    made = result.rpm or result.spec
+    console.done(f"{made} ({result.files} files, {len(result.requires)} requires)")
+    sys.stdout.write(f"{made}\n")
     return EXIT_OK
 
 

@@ -364,7 +364,7 @@ def _unknown_key(
 
 def _describe(error: jsonschema.ValidationError) -> str:
     about = error.schema.get("description") if isinstance(error.schema, dict) else None
-    if error.validator == "pattern" and about:
+    if error.validator in ("pattern", "oneOf", "anyOf", "enum") and about:
         return f"{error.instance!r} is not allowed here: {about}"
     if error.validator == "type":
         expected = error.validator_value

@@ -39,7 +39,10 @@ MAX_FINDINGS_SHOWN = 20
 class BuildResult:
     """What a successful build produced."""
 
-    rpm: Path
+    rpm: Path | None
+    """The RPM in the output directory (None with spec_only)."""
+    spec: Path | None
+    """The spec written to the output directory (spec_only)."""
     requires: tuple[str, ...]
     files: int
     payload_size: int
@@ -104,7 +107,14 @@ def prepare(
     )
 
 
-def build(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> BuildResult:
+def build(
+    plan: BuildPlan,
+    runners: Runners,
+    report: Reporter = _quiet,
+    *,
+    spec_only: bool = False,
+    sign_key: str | None = None,
+) -> BuildResult:
     """Carry out *plan*: the RPM lands in ``plan.output_dir`` whole, or not at all."""
     manifest = plan.manifest
     runner = runners.target
@@ -142,8 +152,18 @@ def build(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> Build
         provides=bundled.provides(distributions), scripts=scriptlets.combined(manifest),
     )  # fmt: skip
 
+    if spec_only:
+        spec_path = _deliver_text(spec_text, plan.output_dir / f"{manifest.name}.spec")
+        return BuildResult(
+            rpm=None, spec=spec_path, requires=tuple(requires),
+            files=sum(1 for e in content.entries if e.kind != "dir"),
+            payload_size=content.size, warnings=tuple(warnings), workdir=None,
+        )  # fmt: skip
     report("step", "running rpmbuild")
     built = rpmbuild.build(plan, spec_text, runners.host)
+    if sign_key:
+        report("step", f"signing with {sign_key}")
+        rpmbuild.sign(built, sign_key, runners.host)
     try:
         final = rpmbuild.deliver(built, plan.output_dir)
     except OSError as exc:
@@ -155,12 +175,25 @@ def build(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> Build
         report("warning", warning)
     return BuildResult(
         rpm=final,
+        spec=None,
         requires=tuple(requires),
         files=sum(1 for e in content.entries if e.kind != "dir"),
         payload_size=content.size,
         warnings=tuple(warnings),
         workdir=None,
     )
+
+
+def _deliver_text(text: str, path: Path) -> Path:
+    scratch = path.parent / f".{path.name}.part"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch.write_text(text, encoding="utf-8")
+        os.replace(scratch, path)
+    except OSError as exc:
+        scratch.unlink(missing_ok=True)
+        raise VenvrpmError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def _stage_generated(plan: BuildPlan) -> tuple[bundled.Distribution, ...]:

@@ -25,7 +25,7 @@ TAIL_LINES = 25
 # settings stay so podman/docker find their configuration and daemon.
 _KEPT = ("PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "TERM", "XDG_RUNTIME_DIR",
          "CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINER_HOST", "DOCKER_HOST",
-         "DOCKER_CONFIG", "REGISTRY_AUTH_FILE")  # fmt: skip
+         "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "GNUPGHOME")  # fmt: skip
 # The environment a command starts from inside a container or chroot (no host PATH or HOME).
 _TARGET_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

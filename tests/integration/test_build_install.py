@@ -26,7 +26,7 @@ PREFIX = "/opt/smallapp"
 
 def installed_paths(root: Path) -> set[str]:
     found = set()
-    for top in (PREFIX, "/etc/smallapp"):
+    for top in (PREFIX, "/etc/smallapp", "/usr/share/doc/smallapp"):
         found.add(top)
         for dirpath, dirnames, filenames in os.walk(root / top.lstrip("/")):
             for name in dirnames + filenames:

@@ -170,3 +170,85 @@ def test_bundled_distributions_are_provided_and_listed(tmp_path: Path) -> None:
     assert by_name["smallapp"]["origin"] == "project"
     docs = target.rpm(root, "-qd", "smallapp").stdout.split()
     assert "/usr/share/doc/smallapp/bundled-distributions.json" in docs
+
+
+def test_spec_only_writes_the_spec_and_no_rpm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = make_smallapp(tmp_path / "app")
+    assert main(["build", str(manifest), "-o", str(tmp_path / "out"), "--spec-only"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "out" / "smallapp.spec")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["smallapp.spec"]
+    text = (tmp_path / "out" / "smallapp.spec").read_text()
+    assert "Name:           smallapp" in text and '"/opt/smallapp/bin/smallapp"' in text
+
+
+def test_signed_rpm_verifies_with_the_public_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gnupg = tmp_path / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(gnupg))
+    subprocess.run(
+        ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
+         "venvrpm test <signing@example.invalid>", "rsa2048", "sign", "never"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    public = tmp_path / "public.asc"
+    public.write_bytes(
+        subprocess.run(
+            ["gpg", "--armor", "--export", "signing@example.invalid"],
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
+    manifest = make_smallapp(tmp_path / "app")
+    assert (
+        main(
+            [
+                "build",
+                str(manifest),
+                "-o",
+                str(tmp_path / "dist"),
+                "-q",
+                "--sign",
+                "signing@example.invalid",
+            ]
+        )
+        == 0
+    )
+    (rpm,) = (tmp_path / "dist").glob("*.rpm")
+    root = target.fresh_root(tmp_path / "root")
+    unknown = target.rpm(root, "-K", str(rpm), check=False)
+    assert unknown.returncode != 0 and "SIGNATURES NOT OK" in unknown.stdout
+    target.rpm(root, "--import", str(public))
+    checked = target.rpm(root, "-K", str(rpm), check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "signatures OK" in checked.stdout
+    install = target.rpm(root, "-i", str(rpm), check=False)
+    assert install.returncode == 0, install.stderr
+
+
+def test_signing_with_an_unknown_key_fails_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gnupg = tmp_path / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(gnupg))
+    manifest = make_smallapp(tmp_path / "app")
+    assert (
+        main(
+            [
+                "build",
+                str(manifest),
+                "-o",
+                str(tmp_path / "dist"),
+                "--sign",
+                "nobody@example.invalid",
+            ]
+        )
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "signing with nobody@example.invalid failed" in err and "Traceback" not in err
+    assert not (tmp_path / "dist").exists() or list((tmp_path / "dist").iterdir()) == []
