@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the manifest JSON Schema")
     sub.add_parser("doctor", help="report what this host can do and how to install what is missing")
+    lint = sub.add_parser("lint", help="run rpmlint with venvrpm's configuration on built RPMs")
+    lint.add_argument("rpms", type=Path, nargs="+", metavar="RPM")
     return parser
 
 
@@ -119,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args, console)
         if args.command == "doctor":
             return _doctor()
+        if args.command == "lint":
+            return _lint(args)
         if args.command == "lock":
             return _lock(args, console)
         if args.command == "test":
@@ -130,6 +134,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error(VenvrpmError("interrupted; nothing was written to the output directory"))
         return 130
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    runner = HostRunner(pipeline.default_source_date_epoch(os.environ))
+    rpmlint = runner.which("rpmlint")
+    if rpmlint is None:
+        raise VenvrpmError(
+            "rpmlint is not installed", "apt-get install rpmlint  |  dnf install rpmlint"
+        )
+    with resources.as_file(resources.files("venvrpm").joinpath("rpmlint.toml")) as config:
+        result = runner.run(
+            [rpmlint, "-c", str(config), *map(str, args.rpms)], what="rpmlint", check=False
+        )
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return EXIT_OK if result.returncode == 0 else EXIT_BUILD_FAILED
 
 
 def _doctor() -> int:

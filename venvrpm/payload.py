@@ -109,7 +109,8 @@ def stage_extras(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
             f"available: {', '.join(available) or 'none'}",
         )
     for ep in manifest.entry_points:
-        (bindir / ep).symlink_to(manifest.prefix / "bin" / ep)
+        # relative, so the link also works when the root is mounted elsewhere (rescue, images)
+        (bindir / ep).symlink_to(os.path.relpath(manifest.prefix / "bin" / ep, BINDIR))
 
 
 def normalise_modes(stage: Path, explicit: Set[PurePosixPath]) -> None:
