@@ -52,7 +52,10 @@ def test_rootfs_command_line_runs_the_helper_in_a_private_mount_namespace(tmp_pa
         ("build:\n  container: a\n  rootfs: /srv\n", "give either build.container or build.rootfs"),
         ("build:\n  rootfs: no-such-root\n", "build.rootfs: 'no-such-root' is not a directory"),
         ("build:\n  engine: podman\n", "engine and run_args only apply with build.container"),
-        ("build:\n  container: a\n  engine: lxc\n", "build.engine: 'lxc' is not allowed here: Container engine"),
+        (
+            "build:\n  container: a\n  engine: lxc\n",
+            "build.engine: 'lxc' is not allowed here: Container engine",
+        ),
         ("build:\n  rootfs: /\n", "the root of this host is not a build root"),
     ],
 )

@@ -229,7 +229,7 @@ def _session(
     extra_mounts: tuple[Path, ...] = (),
 ) -> Iterator[tuple[Path, Runners, BuildPlan]]:  # fmt: skip
     """A work directory, the runners of the manifest's build environment, and the plan."""
-    epoch = pipeline.default_source_date_epoch(os.environ)
+    epoch = pipeline.default_source_date_epoch(os.environ, loaded)
     host = HostRunner(epoch)
     with pipeline.workspace(keep=keep) as workdir:
         pip_env = pip_environment(loaded, os.environ)

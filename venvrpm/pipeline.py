@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import shutil
 import sys
@@ -27,7 +28,7 @@ from venvrpm import (
 from venvrpm.errors import RelocationError, VenvrpmError
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Tools, make_plan
-from venvrpm.runner import Runners
+from venvrpm.runner import HostRunner, Runners
 
 Reporter = Callable[[str, str], None]
 """``report(kind, text)`` with kind ``step`` (a new step begins), ``info`` or ``warning``."""
@@ -257,7 +258,33 @@ def _spellings(workdir: Path) -> list[bytes]:
     return sorted(found)
 
 
-def default_source_date_epoch(env: Mapping[str, str]) -> int:
-    """``SOURCE_DATE_EPOCH`` from the environment, else now."""
+def default_source_date_epoch(env: Mapping[str, str], manifest: Manifest | None = None) -> int:
+    """SOURCE_DATE_EPOCH for a build, the same for the same inputs wherever they are built.
+
+    In order: the environment's ``SOURCE_DATE_EPOCH``; the newest ``changelog`` date (midnight
+    UTC); the time of the last git commit of the manifest's directory; the lock's mtime (the
+    last one is not stable across checkouts); now.
+    """
     value = env.get("SOURCE_DATE_EPOCH", "")
-    return int(value) if value.isdigit() else int(time.time())
+    if value.isdigit():
+        return int(value)
+    if manifest is None:
+        return int(time.time())
+    if manifest.changelog:
+        newest = max(entry.date for entry in manifest.changelog)
+        return int(
+            datetime.datetime.combine(newest, datetime.time(), datetime.timezone.utc).timestamp()
+        )
+    git = shutil.which("git")
+    if git:
+        committed = (
+            HostRunner(0)
+            .run([git, "-C", str(manifest.base_dir), "log", "-1", "--format=%ct"],
+                 what="reading the last commit time", check=False)
+            .stdout.strip()
+        )  # fmt: skip
+        if committed.isdigit():
+            return int(committed)
+    with contextlib.suppress(OSError):
+        return int(manifest.requirements.stat().st_mtime)
+    return int(time.time())

@@ -153,3 +153,40 @@ def test_umask_and_a_symlinked_tmpdir_do_not_leak(tmp_path: Path) -> None:
         if path.is_file() and not path.is_symlink():
             data = path.read_bytes()
             assert not any(s in data for s in spellings), path
+
+
+def test_two_builds_in_different_places_are_byte_identical(tmp_path: Path) -> None:
+    """Same manifest, lock and environment; SOURCE_DATE_EPOCH derived from the changelog."""
+    import hashlib
+    import shutil as _shutil
+
+    from tests.support.apps import make_smallapp
+
+    first = make_smallapp(
+        tmp_path / "a" / "app",
+        extra_manifest="changelog:\n  - date: 2026-11-01\n    author: Ops <ops@example.invalid>\n    text: Built twice.\n",
+    )  # fmt: skip
+    _shutil.copytree(first.parent, tmp_path / "b" / "somewhere-else", symlinks=True)
+    digests = []
+    for n, manifest in enumerate((first, tmp_path / "b" / "somewhere-else" / "app.yaml")):
+        tmp = tmp_path / f"tmp{n}" / ("x" * n * 20)  # another TMPDIR, another length
+        tmp.mkdir(parents=True)
+        built = build_app_at(manifest, tmp)
+        digests.append(hashlib.sha256(built.read_bytes()).hexdigest())
+        assert query(built, "--queryformat", "%{BUILDTIME}") == ["1793491200"]  # 2026-11-01 UTC
+    assert digests[0] == digests[1]
+
+
+def build_app_at(manifest: Path, tmp: Path) -> Path:
+    import tempfile
+
+    from venvrpm.cli import main
+
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(tmp)
+    try:
+        assert main(["build", str(manifest), "-o", str(manifest.parent / "dist"), "-q"]) == 0
+    finally:
+        tempfile.tempdir = saved
+    (rpm,) = (manifest.parent / "dist").glob("*.rpm")
+    return rpm
