@@ -49,14 +49,25 @@ def find_engine(host: HostRunner, engine: str) -> str:
 
 
 def mounts(
-    manifest: Manifest, workdir: Path, pip_env: Mapping[str, str], extra: tuple[Path, ...] = ()
+    manifest: Manifest,
+    workdir: Path,
+    pip_env: Mapping[str, str],
+    extra: tuple[Path, ...] = (),
+    *,
+    fetching: bool = False,
 ) -> list[Mount]:
-    """What the target sees: the work directory (read-write), inputs and TLS material (read-only)."""
+    """What the target sees: the work directory (read-write), inputs and TLS material (read-only).
+
+    *fetching*: the wheelhouse is written to and the index is needed.
+    """
     found: dict[Path, bool] = {workdir: False}
+    if fetching and manifest.wheelhouse is not None:
+        manifest.wheelhouse.mkdir(parents=True, exist_ok=True)
+        found[manifest.wheelhouse] = False
     for path in (manifest.wheelhouse, manifest.requirements, *extra):
         if path is not None and path.exists():
             found.setdefault(path, True)
-    if manifest.wheelhouse is None:
+    if manifest.wheelhouse is None or fetching:
         # The index is reachable: forward pip's configuration and CA bundle (corporate proxies).
         for key in _FILE_SETTINGS:
             value = pip_env.get(key, "")
@@ -71,14 +82,14 @@ def mounts(
 @contextlib.contextmanager
 def open_runners(
     manifest: Manifest, host: HostRunner, workdir: Path, pip_env: Mapping[str, str],
-    extra_mounts: tuple[Path, ...] = (),
+    extra_mounts: tuple[Path, ...] = (), *, fetching: bool = False,
 ) -> Iterator[Runners]:  # fmt: skip
     """The runners for *manifest*'s build environment."""
     build = manifest.build
     if build.kind == "host":
         yield Runners(host=host, target=host)
         return
-    shared = mounts(manifest, workdir, pip_env, extra_mounts)
+    shared = mounts(manifest, workdir, pip_env, extra_mounts, fetching=fetching)
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     if build.kind == "container":
@@ -88,7 +99,7 @@ def open_runners(
             host=host,
             target=ContainerRunner(
                 host, source_date_epoch=host.source_date_epoch, engine=engine, image=build.image, mounts=shared,
-                network=manifest.wheelhouse is None, run_args=build.run_args, home=home,
+                network=manifest.wheelhouse is None or fetching, run_args=build.run_args, home=home,
             ),
         )  # fmt: skip
         return

@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     build.add_argument(
+        "--offline",
+        action="store_true",
+        help="never use the network: the wheelhouse must hold everything",
+    )
+    build.add_argument(
         "--spec-only",
         action="store_true",
         help="build the payload and write the spec to the output directory, no RPM",
@@ -87,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         help="only this lock: main or a lock.environments name (may be repeated)",
     )
 
+    fetch = sub.add_parser(
+        "fetch", help="fill the wheelhouse with what the lock names, for the target interpreter"
+    )
+    fetch.add_argument("manifest", type=Path)
+
     test = sub.add_parser(
         "test", help="run the project's tests in an environment built like the shipped one"
     )
@@ -127,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _lock(args, console)
         if args.command == "test":
             return _test(args, console)
+        if args.command == "fetch":
+            return _fetch(args, console)
         return _build(args, console)
     except VenvrpmError as exc:
         console.error(exc)
@@ -247,6 +259,39 @@ def _session(
             yield workdir, runners, plan
 
 
+def _fetch(args: argparse.Namespace, console: Console) -> int:
+    from venvrpm import fetch, lockfile, venvbuild
+
+    loaded = manifest.load(args.manifest)
+    if loaded.wheelhouse is None:
+        raise UsageError(
+            f"{args.manifest} has no wheelhouse", "add `wheelhouse: wheels/` to the manifest"
+        )
+    lock = lockfile.read(loaded.requirements)
+    host = HostRunner(pipeline.default_source_date_epoch(os.environ, loaded))
+    with pipeline.workspace(keep=False) as workdir:
+        pip_env = pip_environment(loaded, os.environ, online=True)
+        with backends.open_runners(loaded, host, workdir, pip_env, fetching=True) as runners:
+            where = backends.describe(loaded)
+            console.report("step", f"probing {loaded.python} {where}")
+            interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
+            wheel = venvbuild.pip_wheel_for(interpreter, venvbuild.stage_toolbox(workdir))
+            scratch = workdir / "fetch"
+            scratch.mkdir()
+            console.report("step", f"fetching into {loaded.wheelhouse}")
+            done = fetch.fetch(
+                lock, loaded.wheelhouse, [str(loaded.python), str(wheel / "pip")],
+                runners.target, pip_env, scratch,
+            )  # fmt: skip
+    if not done.downloaded:
+        console.done(
+            f"{loaded.wheelhouse} already holds all {len(done.present)} locked distributions"
+        )
+    else:
+        console.done(f"fetched {len(done.downloaded)}, already there {len(done.present)}")
+    return EXIT_OK
+
+
 def _test(args: argparse.Namespace, console: Console) -> int:
     from venvrpm import testenv
 
@@ -262,6 +307,10 @@ def _test(args: argparse.Namespace, console: Console) -> int:
 
 def _build(args: argparse.Namespace, console: Console) -> int:
     loaded = manifest.load(args.manifest)
+    if args.offline and loaded.wheelhouse is None:
+        raise UsageError(
+            "--offline needs a wheelhouse", "add `wheelhouse: wheels/` and run `venvrpm fetch`"
+        )
     output_dir = args.output_dir.resolve()
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"output path {output_dir} exists and is not a directory")

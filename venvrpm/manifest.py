@@ -477,7 +477,8 @@ def _convert(
     requirements = check.target_file(("requirements",), data["requirements"])
     wheelhouse = None
     if "wheelhouse" in data:
-        wheelhouse = check.host_path(("wheelhouse",), data["wheelhouse"], "dir")
+        # `venvrpm fetch` fills it, so it may not exist yet; builds say when it is missing.
+        wheelhouse = check.target_file(("wheelhouse",), data["wheelhouse"])
 
     entry_points = tuple(data.get("entry_points", ()))
     links = {BINDIR / ep for ep in entry_points}

@@ -17,6 +17,7 @@ from venvrpm import (
     backends,
     bundled,
     deps,
+    fetch,
     lockfile,
     payload,
     relocate,
@@ -25,7 +26,7 @@ from venvrpm import (
     spec,
     venvbuild,
 )
-from venvrpm.errors import RelocationError, VenvrpmError
+from venvrpm.errors import LockError, RelocationError, VenvrpmError
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Tools, make_plan
 from venvrpm.runner import HostRunner, Runners
@@ -85,7 +86,16 @@ def prepare(
     host_env: Mapping[str, str],
 ) -> BuildPlan:
     """Probe tools and interpreter, check the lock, stage the toolbox, and decide the plan."""
-    lockfile.read(manifest.requirements)
+    lock = lockfile.read(manifest.requirements)
+    if manifest.wheelhouse is not None:
+        # Offline: everything must be there before anything is built.
+        problems = fetch.problems(lock, manifest.wheelhouse)
+        if problems:
+            raise LockError(
+                f"the wheelhouse {manifest.wheelhouse} cannot serve {manifest.requirements.name}",
+                f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
+                details=problems,
+            )
     interpreter = venvbuild.probe_interpreter(
         runners.target, manifest.python, backends.describe(manifest)
     )

@@ -150,9 +150,11 @@ class BuildPlan:
         }
 
 
-def pip_environment(manifest: Manifest, host_env: Mapping[str, str]) -> dict[str, str]:
-    """What pip sees of the build host's environment."""
-    if manifest.wheelhouse is not None:
+def pip_environment(
+    manifest: Manifest, host_env: Mapping[str, str], *, online: bool = False
+) -> dict[str, str]:
+    """What pip sees of the build host's environment (*online*: the index, even with a wheelhouse)."""
+    if manifest.wheelhouse is not None and not online:
         # pip must see only the wheelhouse: no index from pip.conf, no PIP_FIND_LINKS.
         return {"PIP_CONFIG_FILE": os.devnull}
     return {

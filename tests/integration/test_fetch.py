@@ -1,0 +1,102 @@
+"""`venvrpm fetch` and offline builds: the wheelhouse filled from an index, then no network."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from tests.support.apps import make_smallapp
+from venvrpm.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def make_index(wheels: Path, index: Path) -> None:
+    """A PEP 503 index (file://) holding *wheels*: pip's real index code, no network."""
+    for path in wheels.iterdir():
+        name = canonicalize_name(path.name.split("-")[0])
+        (index / name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, index / name / path.name)
+        links = "".join(
+            f'<a href="{p.name}">{p.name}</a>\n'
+            for p in sorted((index / name).iterdir())
+            if p.name != "index.html"
+        )
+        (index / name / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
+
+
+def test_fetch_fills_the_wheelhouse_then_builds_with_no_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_smallapp(tmp_path / "app")
+    wheels = app.parent / "wheels"
+    expected = sorted(p.name for p in wheels.iterdir())
+    make_index(wheels, tmp_path / "simple")
+    shutil.rmtree(wheels)
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")  # only our index, not the host's
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
+
+    assert main(["fetch", str(app)]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in wheels.iterdir()) == expected
+    assert "fetched 4, already there 0" in capsys.readouterr().err
+
+    assert main(["fetch", str(app)]) == 0  # complete: nothing to do, no pip run
+    assert "already holds all 4 locked distributions" in capsys.readouterr().err
+
+    # offline build with the network cut (unshare -n): nothing may reach out
+    build = subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "venvrpm", "build", str(app), "--offline",
+         "-o", str(tmp_path / "dist")], capture_output=True, text=True,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    assert len(list((tmp_path / "dist").glob("*.rpm"))) == 1
+
+
+def test_fetch_names_what_it_could_not_get(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_smallapp(tmp_path / "app")
+    wheels = app.parent / "wheels"
+    make_index(wheels, tmp_path / "simple")
+    shutil.rmtree(wheels)
+    shutil.rmtree(tmp_path / "simple" / "tinydep")
+    (
+        tmp_path
+        / "simple"
+        / "sdistonly"
+        / next(p.name for p in (tmp_path / "simple" / "sdistonly").iterdir() if p.suffix == ".gz")
+    ).write_bytes(b"tampered")
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
+    assert main(["fetch", str(app)]) == 1
+    err = capsys.readouterr().err
+    assert "2 distribution(s) could not be fetched" in err
+    assert "tinydep==1.0: no file for this interpreter and platform" in err
+    assert "sdistonly==2.0: hash mismatch" in err
+    assert "Traceback" not in err
+
+
+def test_offline_build_with_an_incomplete_wheelhouse_names_the_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_smallapp(tmp_path / "app")
+    next((app.parent / "wheels").glob("tinydep-*")).unlink()
+    assert main(["build", str(app), "--offline", "-o", str(tmp_path / "dist")]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "cannot serve requirements.lock" in err and "tinydep==1.0 is not in the wheelhouse" in err
+    )
+    assert "venvrpm fetch app.yaml" in err
+    assert not (tmp_path / "dist").exists()
+
+
+def test_offline_needs_a_wheelhouse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app = make_smallapp(tmp_path / "app")
+    app.write_text(app.read_text().replace("wheelhouse: wheels/\n", ""))
+    assert main(["build", str(app), "--offline", "-o", str(tmp_path / "dist")]) == 2
+    assert "--offline needs a wheelhouse" in capsys.readouterr().err

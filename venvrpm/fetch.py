@@ -1,0 +1,114 @@
+"""``venvrpm fetch``: fill the wheelhouse with exactly what the lock names, for the target.
+
+pip runs under the *target* interpreter (on the host, in the container or in the root), so it
+picks the wheels for that interpreter's version and platform tags. Every file is checked
+against the lock's hashes (``--require-hashes``). A wheelhouse that already holds a file with
+an allowed hash for every requirement is complete: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from venvrpm.errors import LockError
+from venvrpm.lockfile import Lock, LockedRequirement
+from venvrpm.runner import Runner
+
+_NOT_FOUND = re.compile(
+    r"(?:No matching distribution found for|Could not find a version that satisfies the requirement) (\S+)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """What a fetch did."""
+
+    present: tuple[str, ...]
+    """Requirements the wheelhouse already had."""
+    downloaded: tuple[str, ...]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def missing(lock: Lock, wheelhouse: Path) -> list[LockedRequirement]:
+    """Requirements without a file of an allowed hash in *wheelhouse*."""
+    have = (
+        {sha256_of(p) for p in wheelhouse.iterdir() if p.is_file()}
+        if wheelhouse.is_dir()
+        else set()
+    )
+    return [r for r in lock.requirements if not have.intersection(r.hashes)]
+
+
+def problems(lock: Lock, wheelhouse: Path) -> list[str]:
+    """Why the wheelhouse cannot serve the lock, one line per requirement (empty: it can)."""
+    if not wheelhouse.is_dir():
+        return [f"{wheelhouse} does not exist"]
+    lacking = missing(lock, wheelhouse)
+    if not lacking:
+        return []
+    by_name: dict[str, list[str]] = {}
+    for path in wheelhouse.iterdir():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._]*?)-\d", path.name)
+        if match:
+            by_name.setdefault(canonicalize_name(match.group(1)), []).append(path.name)
+    out = []
+    for req in lacking:
+        files = sorted(by_name.get(req.name, []))
+        if files:
+            out.append(f"hash mismatch for {req.name}=={req.version}: {', '.join(files)} "
+                       "is not a file the lock names")  # fmt: skip
+        else:
+            out.append(f"{req.name}=={req.version} is not in the wheelhouse")
+    return out
+
+
+def requirement_line(req: LockedRequirement) -> str:
+    """A one-requirement lock line."""
+    marker = f" ; {req.marker}" if req.marker else ""
+    return f"{req.name}=={req.version}{marker} " + " ".join(f"--hash={h}" for h in req.hashes)
+
+
+def fetch(
+    lock: Lock, wheelhouse: Path, pip: list[str], runner: Runner, env: dict[str, str], scratch: Path
+) -> Fetched:
+    """Download what *wheelhouse* lacks; raise LockError naming everything that could not be had."""
+    wanted = missing(lock, wheelhouse)
+    present = tuple(f"{r.name}=={r.version}" for r in lock.requirements if r not in wanted)
+    if not wanted:
+        return Fetched(present, ())
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    base = [*pip, "download", "--no-deps", "--require-hashes", "--disable-pip-version-check",
+            "--no-input", "--progress-bar", "off", "--dest", str(wheelhouse)]  # fmt: skip
+    failures: list[str] = []
+    # One pip per requirement: a missing distribution must not hide the next one.
+    for req in wanted:
+        requirements = scratch / f"{req.name}.txt"
+        requirements.write_text(requirement_line(req) + "\n", encoding="utf-8")
+        result = runner.run([*base, "-r", str(requirements)], what=f"downloading {req.name}",
+                            env=env, check=False)  # fmt: skip
+        if result.returncode != 0:
+            output = result.stdout + result.stderr
+            reason = "hash mismatch" if "DO NOT MATCH THE HASHES" in output else (
+                "no file for this interpreter and platform" if _NOT_FOUND.search(output)
+                else (output.strip().splitlines() or ["pip failed"])[-1]
+            )  # fmt: skip
+            failures.append(f"{req.name}=={req.version}: {reason}")
+    if failures:
+        raise LockError(
+            f"{len(failures)} distribution(s) could not be fetched into {wheelhouse}",
+            "check the index (pip's configuration) and that the lock was made for this interpreter",
+            details=failures,
+        )
+    return Fetched(present, tuple(f"{r.name}=={r.version}" for r in wanted))
