@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -29,6 +30,8 @@ class Distribution:
     version: str
     origin: Origin
     hashes: tuple[str, ...]
+    license: str | None = None
+    """License-Expression, else a short License field, from the distribution's metadata."""
 
 
 def doc_path(package: str) -> PurePosixPath:
@@ -48,8 +51,24 @@ def find(venv_dir: Path, lock: Lock, project_name: str | None) -> tuple[Distribu
         origin: Origin = (
             "lock" if name in hashes else ("project" if name == project_name else "venv")
         )
-        found[name] = Distribution(name, headers["Version"], origin, tuple(hashes.get(name, ())))
+        found[name] = Distribution(
+            name, headers["Version"], origin, tuple(hashes.get(name, ())), _license(headers)
+        )
     return tuple(found[k] for k in sorted(found))
+
+
+def _license(headers: Message) -> str | None:
+    expression = headers.get("License-Expression", "").strip()
+    if expression:
+        return expression
+    text = headers.get("License", "").strip()
+    # the License field sometimes holds the whole licence text: keep only short names
+    return text if text and "\n" not in text and len(text) <= 80 else None
+
+
+def sbom_path(package: str) -> PurePosixPath:
+    """Where the CycloneDX SBOM is shipped."""
+    return PurePosixPath("/usr/share/doc") / package / "sbom.cdx.json"
 
 
 def provides(distributions: tuple[Distribution, ...]) -> list[str]:

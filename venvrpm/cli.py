@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -92,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
         help="only this lock: main or a lock.environments name (may be repeated)",
     )
 
+    bundle = sub.add_parser(
+        "bundle", help="build, then make a delivery directory and .tar for air-gapped hosts"
+    )
+    bundle.add_argument("manifest", type=Path)
+    bundle.add_argument("-o", "--output-dir", type=Path, default=Path("dist"))
+    bundle.add_argument("--sign", metavar="KEYID", default=os.environ.get("VENVRPM_SIGN_KEY"))
+    bundle.add_argument("--offline", action="store_true", help="never use the network")
+    bundle.add_argument("--keep-workdir", action="store_true")
+    bundle.add_argument("-q", "--quiet", action="store_true")
+
     fetch = sub.add_parser(
         "fetch", help="fill the wheelhouse with what the lock names, for the target interpreter"
     )
@@ -139,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _test(args, console)
         if args.command == "fetch":
             return _fetch(args, console)
+        if args.command == "bundle":
+            return _bundle(args, console)
         return _build(args, console)
     except VenvrpmError as exc:
         console.error(exc)
@@ -257,6 +270,31 @@ def _session(
                 f"{found.implementation} {found.version}, {found.platform}, {found.libc or 'libc ?'}",
             )
             yield workdir, runners, plan
+
+
+def _bundle(args: argparse.Namespace, console: Console) -> int:
+    from venvrpm import bundle
+
+    loaded = manifest.load(args.manifest)
+    if args.offline and loaded.wheelhouse is None:
+        raise UsageError(
+            "--offline needs a wheelhouse", "add `wheelhouse: wheels/` and run `venvrpm fetch`"
+        )
+    output_dir = args.output_dir.resolve()
+    with _session(loaded, console, keep=args.keep_workdir, output_dir=Path("/nonexistent")) as (
+        workdir, runners, plan,
+    ):  # fmt: skip
+        plan = dataclasses.replace(plan, output_dir=workdir / "out")
+        result = pipeline.build(plan, runners, console.report, sign_key=args.sign)
+        assert result.rpm is not None
+        console.report("step", "assembling the delivery bundle")
+        directory, tar = bundle.assemble(
+            loaded, result.rpm, result.sbom, output_dir, runners.host,
+            source_date_epoch=plan.source_date_epoch, sign_key=args.sign,
+        )  # fmt: skip
+    console.done(f"{directory} and {tar.name}")
+    sys.stdout.write(f"{tar}\n")
+    return EXIT_OK
 
 
 def _fetch(args: argparse.Namespace, console: Console) -> int:

@@ -22,6 +22,7 @@ from venvrpm import (
     payload,
     relocate,
     rpmbuild,
+    sbom,
     scriptlets,
     spec,
     venvbuild,
@@ -45,6 +46,8 @@ class BuildResult:
     """The RPM in the output directory (None with spec_only)."""
     spec: Path | None
     """The spec written to the output directory (spec_only)."""
+    sbom: str
+    """The CycloneDX SBOM shipped in the RPM."""
     requires: tuple[str, ...]
     files: int
     payload_size: int
@@ -147,8 +150,10 @@ def build(
         warnings.append(f"not compiled ({error}): {path}")
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)
     distributions = _stage_generated(plan)
+    sbom_text = (plan.stage / bundled.sbom_path(manifest.name).relative_to("/")).read_text("utf-8")
     attrs = payload.attributes(manifest)
     attrs[bundled.doc_path(manifest.name)] = payload.Attrs(doc=True)
+    attrs[bundled.sbom_path(manifest.name)] = payload.Attrs(doc=True)
     payload.normalise_modes(plan.stage, {p for p, a in attrs.items() if a.mode is not None})
     _verify_clean(plan)
 
@@ -166,7 +171,7 @@ def build(
     if spec_only:
         spec_path = _deliver_text(spec_text, plan.output_dir / f"{manifest.name}.spec")
         return BuildResult(
-            rpm=None, spec=spec_path, requires=tuple(requires),
+            rpm=None, spec=spec_path, sbom=sbom_text, requires=tuple(requires),
             files=sum(1 for e in content.entries if e.kind != "dir"),
             payload_size=content.size, warnings=tuple(warnings), workdir=None,
         )  # fmt: skip
@@ -187,6 +192,7 @@ def build(
     return BuildResult(
         rpm=final,
         spec=None,
+        sbom=sbom_text,
         requires=tuple(requires),
         files=sum(1 for e in content.entries if e.kind != "dir"),
         payload_size=content.size,
@@ -220,6 +226,12 @@ def _stage_generated(plan: BuildPlan) -> tuple[bundled.Distribution, ...]:
     doc.write_text(
         bundled.document(manifest.name, str(manifest.python), distributions), encoding="utf-8"
     )
+    sbom_path = plan.stage / bundled.sbom_path(manifest.name).relative_to("/")
+    sbom_path.write_text(
+        sbom.document(manifest.name, f"{manifest.version}-{manifest.release}", distributions,
+                      plan.source_date_epoch),
+        encoding="utf-8",
+    )  # fmt: skip
     preset = scriptlets.preset(manifest)
     if preset is not None:
         path = plan.stage / preset[0].relative_to("/")

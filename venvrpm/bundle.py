@@ -1,0 +1,147 @@
+"""``venvrpm bundle``: a delivery directory (and reproducible .tar) for air-gapped customers.
+
+It holds the RPM, repository metadata made by createrepo_c (so ``dnf`` installs from it), a
+``.repo`` file, ``SHA256SUMS``, the CycloneDX SBOM, the public signing key when signed, and a
+README for the customer's operator. Every timestamp is SOURCE_DATE_EPOCH: the same build gives
+the same tarball.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+from venvrpm.errors import ToolMissingError, VenvrpmError
+from venvrpm.manifest import Manifest
+from venvrpm.runner import Runner
+
+README = """\
+{name} {version}-{release}: delivery for hosts without network
+==============================================================
+
+Contents
+  {rpm}              the package
+  repodata/                 repository metadata (createrepo_c)
+  {name}.repo               a dnf/yum repository definition for this directory
+  SHA256SUMS                checksums of every file here
+  sbom.cdx.json             CycloneDX SBOM of the Python distributions inside
+{key_line}
+1. Check what arrived:          sha256sum -c SHA256SUMS
+{verify}
+3. Install, with dnf (copy or mount this directory as {mount}):
+       dnf install --repofrompath={name},{mount} --repo={name} {name}
+   or add the repository for later updates:
+       cp {name}.repo /etc/yum.repos.d/ && dnf install {name}
+   or with rpm alone:
+       rpm -Uvh {rpm}
+4. Check it:                    rpm -V {name}
+Remove it:                      dnf remove {name}   (or rpm -e {name})
+"""
+
+
+def assemble(
+    manifest: Manifest,
+    rpm: Path,
+    sbom_text: str,
+    out_dir: Path,
+    runner: Runner,
+    *,
+    source_date_epoch: int,
+    sign_key: str | None = None,
+) -> tuple[Path, Path]:
+    """Make ``out_dir/NAME-V-R/`` and ``out_dir/NAME-V-R.tar``; return both."""
+    createrepo = runner.which("createrepo_c")
+    if createrepo is None:
+        raise ToolMissingError(
+            "createrepo_c is not installed",
+            "apt-get install createrepo-c  |  dnf install createrepo_c",
+        )
+    label = f"{manifest.name}-{manifest.version}-{manifest.release}"
+    mount = f"/mnt/{label}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    partial = out_dir / f".{label}.part"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        shutil.copy2(rpm, partial / rpm.name)
+        (partial / "sbom.cdx.json").write_text(sbom_text, encoding="utf-8")
+        key_name = f"RPM-GPG-KEY-{manifest.name}"
+        if sign_key:
+            exported = runner.run(
+                ["gpg", "--armor", "--export", sign_key], what="exporting the public key"
+            )
+            if "BEGIN PGP PUBLIC KEY BLOCK" not in exported.stdout:
+                raise VenvrpmError(f"gpg has no public key for {sign_key}")
+            (partial / key_name).write_text(exported.stdout, encoding="ascii")
+        (partial / f"{manifest.name}.repo").write_text(
+            f"[{manifest.name}]\nname={manifest.summary}\nbaseurl=file://{mount}\nenabled=1\n"
+            + (f"gpgcheck=1\ngpgkey=file://{mount}/{key_name}\n" if sign_key else "gpgcheck=0\n"),
+            encoding="utf-8",
+        )
+        verify = (
+            f"2. Trust the signing key, then check the package:\n"
+            f"       rpm --import {key_name} && rpm -K {rpm.name}\n"
+            if sign_key
+            else "2. (The package is not signed: check SHA256SUMS came from a trusted channel.)\n"
+        )
+        (partial / "README.txt").write_text(
+            README.format(
+                name=manifest.name, version=manifest.version, release=manifest.release,
+                rpm=rpm.name, mount=mount, verify=verify,
+                key_line=f"  {key_name:<25} the public key the package is signed with\n" if sign_key else "",
+            ),
+            encoding="utf-8",
+        )  # fmt: skip
+        _set_times(partial, source_date_epoch)
+        runner.run(
+            [createrepo, "--quiet", "--revision", str(source_date_epoch),
+             "--set-timestamp-to-revision", "--simple-md-filenames", str(partial)],
+            what="making the repository metadata (createrepo_c)",
+        )  # fmt: skip
+        files = sorted(p for p in partial.rglob("*") if p.is_file())
+        sums = "".join(f"{_sha256(p)}  {p.relative_to(partial).as_posix()}\n" for p in files)
+        (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")
+        _set_times(partial, source_date_epoch)
+        final = out_dir / label
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    tar = _tar(final, out_dir / f"{label}.tar", source_date_epoch)
+    return final, tar
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _set_times(root: Path, epoch: int) -> None:
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (epoch, epoch), follow_symlinks=False)
+
+
+def _tar(directory: Path, target: Path, epoch: int) -> Path:
+    """A reproducible tarball: sorted members, fixed times and owners, no host details."""
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+            for path in [directory, *sorted(directory.rglob("*"))]:
+                info = tar.gettarinfo(str(path), arcname=str(path.relative_to(directory.parent)))
+                info.mtime = epoch
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                info.mode = 0o755 if path.is_dir() else 0o644
+                if path.is_file():
+                    with path.open("rb") as fh:
+                        tar.addfile(info, fh)
+                else:
+                    tar.addfile(info)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target
