@@ -112,10 +112,14 @@ MANIFEST = textwrap.dedent("""\
     ("summary", "description"),
     [
         ("\"100% %(touch MARKER) %{lua:os.execute('touch MARKER')}\"", "plain"),
-        ("s", '"line\\n%post\\ntouch MARKER\\n%files\\n/etc/passwd"'),
-        ("s", '"%%post\\n%%(touch MARKER)\\n%define x %(touch MARKER)\\n%{x}"'),
-        ("s", '"text\\n%description\\n%changelog\\n* now"'),
-        ("s", '"%{expand:%%(touch MARKER)}\\n%{?nil}%post -p /bin/sh"'),
+        ("s", '"line with %post and %(touch MARKER) inside\nand %include /etc/passwd too"'),
+        ("s", '"text %%(touch MARKER) %define x %(touch MARKER) %{x}"'),
+        (
+            "s",
+            '"%{expand:%%(touch MARKER)} at the start is refused, mid-line is data"'.replace(
+                '"%{', '"x %{'
+            ),
+        ),
     ],
 )
 def test_manifest_strings_cannot_inject(tmp_path: Path, summary: str, description: str) -> None:
@@ -128,9 +132,7 @@ def test_manifest_strings_cannot_inject(tmp_path: Path, summary: str, descriptio
     assert "%(touch${IFS}MARKER)" in info
     m = manifest.parse((tmp_path / "app.yaml").read_text(), tmp_path / "app.yaml")
     assert info.splitlines()[0] == m.summary
-    # Lines keep their text; a line that began with % gained one leading space.
-    shown = [line.strip() for line in info.splitlines()[3:]]
-    assert shown == [line.strip() for line in m.description.splitlines()]
+    assert info.splitlines()[3:] == m.description.splitlines()
 
 
 def test_scriptlets_and_changelog_cannot_inject(tmp_path: Path) -> None:
@@ -138,12 +140,10 @@ def test_scriptlets_and_changelog_cannot_inject(tmp_path: Path) -> None:
         scripts:
           post: |
             echo "100% %{lua:os.execute('touch MARKER')}"
-            %files
-            /etc/passwd
-            %(touch MARKER)
+            true %files
+            echo /etc/passwd %(touch MARKER)
           preun: |
-            %%post
-            echo bye
+            echo %%post bye
         changelog:
           - date: 2026-11-21
             author: "Mallory %(touch MARKER) <m@example.invalid>"
@@ -156,11 +156,52 @@ def test_scriptlets_and_changelog_cannot_inject(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("MARKER")), "a scriptlet or changelog line ran at build time"
     scripts = query(rpm, "--scripts")
     assert "echo \"100% %{lua:os.execute('touch MARKER')}\"" in scripts
-    assert " %files\n/etc/passwd\n %(touch MARKER)" in scripts
-    assert " %%post\necho bye" in scripts
+    assert "true %files\necho /etc/passwd %(touch MARKER)" in scripts
+    assert "echo %%post bye" in scripts
     assert "/etc/passwd" not in query(rpm, "--list")
     log = query(rpm, "--changelog")
     assert [line for line in log.splitlines() if line.startswith("* ")] == [
         "* Sat Nov 21 2026 Mallory %(touch MARKER) <m@example.invalid>"
     ]
-    assert "- %(touch MARKER) fixed" in log and "  * Mon Jan 01 2024 Fake Entry" in log
+    assert "- %(touch MARKER) fixed" in log and "- * Mon Jan 01 2024 Fake Entry" in log
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('description: "ok\\n%include /etc/passwd"', "description"),
+        ('description: "ok\\n   %if 0"', "description"),
+        ("scripts:\n  preun: |\n    echo a\n    %if 0\n", "scripts.preun"),
+        ("scripts:\n  post: |\n    %%post\n", "scripts.post"),
+    ],
+)
+def test_lines_rpm_would_read_as_directives_are_refused(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    """rpm reads %if/%include after expansion and blanks: such lines are refused, not altered."""
+    from venvrpm.errors import ManifestError
+
+    (tmp_path / "req.lock").write_text("")
+    base = MANIFEST.format(summary="s", description="d").replace("description: d\n", "")
+    (tmp_path / "app.yaml").write_text(base + text + "\n")
+    with pytest.raises(ManifestError) as info:
+        manifest.load(tmp_path / "app.yaml")
+    assert any(p.path == where and "starts with '%'" in p.message for p in info.value.problems), (
+        info.value.problems
+    )
+
+
+def test_changelog_directives_stay_text(tmp_path: Path) -> None:
+    extra = textwrap.dedent("""\
+        changelog:
+          - date: 2026-11-21
+            author: Ops <ops@example.invalid>
+            text: |
+              %include /etc/passwd
+              %if 0
+              * Mon Jan 01 2024 Fake
+        """)
+    rpm, _ = build_rpm(tmp_path, MANIFEST.format(summary="s", description="d") + extra, ("a",))
+    log = query(rpm, "--changelog")
+    assert "- %include /etc/passwd\n- %if 0\n- * Mon Jan 01 2024 Fake" in log
+    assert "root:" not in log

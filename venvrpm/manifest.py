@@ -494,6 +494,9 @@ def _convert(
     description = data.get("description", data["summary"])
     if bad_characters(description.replace("\n", "").replace("\t", "")):
         check.fail(("description",), "contains control characters")
+    _no_directive_lines(check, ("description",), description)
+    for section, text in data.get("scripts", {}).items():
+        _no_directive_lines(check, ("scripts", section), text)
 
     build = _build(check, data.get("build", {}))
     dirs = tuple(_dirs(check, data.get("dirs", []), prefix, {f.dest for f in files}))
@@ -659,6 +662,18 @@ def _files(
             src=src, dest=dest, config=kind, mode=mode, owner=item.get("owner"),
             group=item.get("group"), doc=bool(item.get("doc", False)), ghost=ghost,
         )  # fmt: skip
+
+
+def _no_directive_lines(check: _Checker, path: KeyPath, text: str) -> None:
+    """Refuse text lines rpm would read as spec directives (%if, %include, %post...).
+
+    rpm recognises them after expanding macros and skipping blanks, so no escaping of the
+    line can make them data; a line starting with % is refused rather than altered.
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("%"):
+            check.fail(path, f"line {number} of the text starts with '%' ({line.strip()[:30]!r}); "
+                       "rpm would read it as a spec directive: reword it or indent it with text")  # fmt: skip
 
 
 def _checked_dependencies(check: _Checker, key: str, values: list[str]) -> Iterator[str]:

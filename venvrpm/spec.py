@@ -120,18 +120,17 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 def changelog_lines(manifest: Manifest) -> list[str]:
-    """``%changelog`` entries, newest first; text can neither expand macros nor start entries."""
+    """``%changelog`` entries, newest first: no macro expands, no line starts an entry or a directive."""
     lines: list[str] = []
     for entry in sorted(manifest.changelog, key=lambda e: e.date, reverse=True):
         d = entry.date
         when = f"{_DAYS[d.weekday()]} {_MONTHS[d.month - 1]} {d.day:02d} {d.year}"
         version = f" - {entry.version}" if entry.version else ""
         lines.append(f"* {when} {tag_value(entry.author)}{version}")
-        for i, text in enumerate(t for t in entry.text.strip().splitlines() if t.strip()):
+        for text in (t for t in entry.text.strip().splitlines() if t.strip()):
+            # every line starts with "- ": never "*" (a new entry) nor "%" (a directive)
             text = text.strip().replace("%", "%%")
-            lines.append(
-                text if i == 0 and text.startswith("- ") else ("- " if i == 0 else "  ") + text
-            )
+            lines.append(text if text.startswith("- ") else "- " + text)
         lines.append("")
     return lines[:-1]
 
@@ -144,7 +143,11 @@ def tag_value(value: str) -> str:
 
 
 def description_text(text: str) -> str:
-    """``%description`` body: no macro expands, no line opens a section."""
+    """``%description`` or scriptlet body: no macro expands, no line opens a section.
+
+    Lines whose first non-blank character is ``%`` are refused by the manifest (rpm reads
+    %if/%include there even after escaping); the leading space below is a second guard.
+    """
     lines = []
     for line in text.strip("\n").splitlines() or [""]:
         escaped = line.rstrip().replace("%", "%%")

@@ -207,7 +207,7 @@ def make_smallapp(
         license: MIT
         description: |
           A test application.
-          %post
+          Then %post and %{{lua:x}} as data.
           It must build whatever its strings say.
         url: https://example.invalid/smallapp
         python: /usr/bin/python3.11
