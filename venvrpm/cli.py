@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -134,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     console = Console(quiet=getattr(args, "quiet", False))
+    # SIGTERM (a cancelled CI job, `timeout`) unwinds like Ctrl-C: containers are removed,
+    # the work directory too, and nothing partial is left in the output directory.
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         if args.command == "schema":
             sys.stdout.write(manifest.schema_text())
@@ -159,6 +163,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error(VenvrpmError("interrupted; nothing was written to the output directory"))
         return 130
+    except Terminated:
+        console.error(VenvrpmError("terminated; nothing was written to the output directory"))
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a BaseException, so it unwinds through every cleanup like Ctrl-C)."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _lint(args: argparse.Namespace) -> int:

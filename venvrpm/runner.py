@@ -26,6 +26,7 @@ TAIL_LINES = 25
 _KEPT = ("PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "TERM", "XDG_RUNTIME_DIR",
          "CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINER_HOST", "DOCKER_HOST",
          "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "GNUPGHOME")  # fmt: skip
+_ENGINE_OWN = ("HOME", "PATH")
 # The environment a command starts from inside a container or chroot (no host PATH or HOME).
 _TARGET_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -238,8 +239,12 @@ class ContainerRunner:
             cmd += ["--user", f"{os.getuid()}:{os.getgid()}"]
         for mount in self.mounts:
             cmd += ["-v", f"{mount.path}:{mount.path}" + (":ro" if mount.read_only else "")]
-        for key, value in sorted(env.items()):
-            cmd += ["-e", f"{key}={value}"]
+        # names only: the engine copies the values from its own environment, so secrets
+        # (tokens in PIP_INDEX_URL) never appear on a command line, in ps, or in errors
+        for key in sorted(env):
+            # HOME and PATH must stay the engine's own (rootless podman finds its storage
+            # through HOME); they are not secret, so they go on the command line
+            cmd += ["-e", f"{key}={env[key]}" if key in _ENGINE_OWN else key]
         cmd += ["-w", str(cwd or "/"), *self.run_args, self.image, *argv[1:]]
         return cmd
 
@@ -260,8 +265,9 @@ class ContainerRunner:
         full_env = target_environment(self.source_date_epoch, self.home, env)
         cmd = self.command(argv, name=name, cwd=cwd, env=full_env, stdin=stdin is not None)
         try:
+            passed = {k: v for k, v in full_env.items() if k not in _ENGINE_OWN}
             result = self.host.run(
-                cmd, what=what, stdin=stdin, check=False, hint=hint, capture=capture
+                cmd, what=what, env=passed, stdin=stdin, check=False, hint=hint, capture=capture
             )
         except BaseException:
             self.host.run(
@@ -338,7 +344,11 @@ class RootfsRunner:
     ) -> Result:
         full_env = target_environment(self.source_date_epoch, self.home, env)
         cmd = self.command(argv, cwd=cwd, env=full_env)
-        result = self.host.run(cmd, what=what, stdin=stdin, check=False, hint=hint, capture=capture)
+        # the spec (with the environment) travels in the helper's environment, not its argv
+        spec = {"VENVRPM_CHROOT_SPEC": cmd.pop()}
+        result = self.host.run(
+            cmd, what=what, env=spec, stdin=stdin, check=False, hint=hint, capture=capture
+        )
         if check and result.returncode != 0:
             shown = [*argv[:3], "..."] if len(argv) > 3 else list(argv)
             raise CommandError(

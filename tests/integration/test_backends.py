@@ -138,7 +138,14 @@ def test_a_host_built_rpm_is_refused_by_a_target_with_another_interpreter(tmp_pa
     assert "/usr/bin/python3.11 is needed by smallapp" in install.stderr
 
 
-def test_interrupted_container_build_leaves_no_container_and_no_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "group", "code", "word"),
+    [(signal.SIGINT, True, 130, "interrupted"), (signal.SIGTERM, False, 143, "terminated")],
+)
+def test_interrupted_container_build_leaves_no_container_and_no_output(
+    tmp_path: Path, sig: signal.Signals, group: bool, code: int, word: str
+) -> None:
+    """Ctrl-C (SIGINT to the whole group) and a cancelled CI job (SIGTERM to venvrpm only)."""
     image = target.image()
     app = make_smallapp(tmp_path / "app", extra_manifest=f"build:\n  container: {image}\n")
     dist = tmp_path / "dist"
@@ -149,11 +156,18 @@ def test_interrupted_container_build_leaves_no_container_and_no_output(tmp_path:
     deadline = time.monotonic() + 60
     while not containers() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    assert containers(), "no container was started"
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+    if not containers():
+        proc.kill()
+        pytest.fail(
+            f"no container was seen running; the build said: {proc.communicate()[1][-2000:]}"
+        )
+    if group:
+        os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground group
+    else:
+        os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert proc.returncode == code, err
+    assert word in err and "Traceback" not in err
     deadline = time.monotonic() + 30
     while containers() and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -1,11 +1,12 @@
 """Run a command chrooted into a root, with host paths bind-mounted at the same place.
 
-Run as ``unshare --mount --propagation private -- python -I -B -c SOURCE SPEC_JSON`` by
+Run as ``unshare --mount --propagation private -- python -I -B -c SOURCE`` by
 venvrpm's rootfs backend: the mounts live in a private mount namespace and vanish with it, even
 if venvrpm is killed. Mount points this creates inside the root are removed afterwards, so the
 root is left as it was. Standard library only.
 
-SPEC_JSON: {"root", "binds": [[host_path, read_only]], "cwd", "argv", "env"}.
+The spec comes in the environment variable VENVRPM_CHROOT_SPEC (not argv, which any user can
+read in /proc): {"root", "binds": [[host_path, read_only]], "cwd", "argv", "env"}.
 """
 
 from __future__ import annotations
@@ -78,5 +79,5 @@ def main(spec: dict) -> int:  # type: ignore[type-arg]
 
 
 if __name__ == "__main__":
-    code = main(json.loads(sys.argv[1]))
+    code = main(json.loads(os.environ.pop("VENVRPM_CHROOT_SPEC")))
     sys.exit(code if code >= 0 else 128 - code)
