@@ -97,3 +97,24 @@ def test_modes_do_not_depend_on_the_builders_umask(tmp_path: Path) -> None:
         "etc/app": 0o755,
         "etc/app/secret.conf": 0o640,
     }
+
+
+def test_only_the_packages_own_directories_are_owned(tmp_path: Path) -> None:
+    """An allow-list: /etc/pam.d or /etc/pki/... on the way to a file are the system's."""
+    from tests.support.apps import make_smallapp
+    from venvrpm import manifest
+
+    app = make_smallapp(
+        tmp_path / "app", extra_manifest="dirs:\n  - path: /srv/data/smallapp-cache\n"
+    )
+    m = manifest.load(app)
+    owned = payload.ownership(m)
+    yes = ["/opt/smallapp", "/opt/smallapp/lib", "/etc/smallapp", "/etc/smallapp/conf.d",
+           "/usr/share/doc/smallapp", "/etc/smallapp.d", "/srv/data/smallapp-cache"]  # fmt: skip
+    no = ["/etc/pam.d", "/etc/pki/ca-trust/source/anchors", "/etc/security/limits.d", "/opt",
+          "/usr/share/doc", "/srv/data", "/etc"]  # fmt: skip
+    assert [p for p in yes if not owned(PurePosixPath(p))] == []
+    assert [p for p in no if owned(PurePosixPath(p))] == []
+    other = manifest.load(make_smallapp(tmp_path / "short", name="app"))
+    assert not payload.ownership(other)(PurePosixPath("/etc/apparmor.d"))
+    assert payload.ownership(other)(PurePosixPath("/etc/app.d"))

@@ -36,6 +36,7 @@ else:  # pragma: no cover
 
 RECORD_PREFIX = "# venvrpm-lock: "
 _PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
+_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)[=\s]+(\S+)")
 _CHAINING = ("During handling of the above exception", "The above exception was the direct cause")
 _EXCEPTION_LINE = re.compile(
     r"^(?:[A-Za-z_][\w]*\.)+[A-Za-z_]\w*: |^[A-Z]\w*(Error|Impossible|NotFound): "
@@ -51,13 +52,30 @@ class Staleness:
 
 
 def inputs_of(manifest: Manifest, target: LockTarget) -> list[Path]:
-    """Every file a lock is computed from, in a stable order."""
-    files = list(target.inputs)
+    """Every file a lock is computed from, in a stable order (nested -r/-c files included)."""
+    files = list(_with_includes(target.inputs))
     if target.name == "main" and manifest.project is not None:
         files += [manifest.project / n for n in _PROJECT_FILES if (manifest.project / n).is_file()]
     if target.constraint is not None:
         files.append(target.constraint)
     return files
+
+
+def _with_includes(inputs: Sequence[Path], constraints: bool = True) -> list[Path]:
+    found: list[Path] = []
+    pending = list(inputs)
+    while pending:
+        path = pending.pop(0)
+        if path in found:
+            continue
+        found.append(path)
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = _INCLUDE.match(line.strip())
+            if match and (constraints or match.group(1) in ("-r", "--requirement")):
+                pending.append((path.parent / match.group(2)).resolve())
+    return found
 
 
 def record(manifest: Manifest, target: LockTarget, interpreter: Interpreter) -> dict[str, object]:
@@ -171,7 +189,7 @@ def check(
         return Staleness(target, (f"{name} was not made by `venvrpm lock` (no input record)",))
     reasons: list[str] = []
     now = record(manifest, target, interpreter)
-    if recorded.get("python") != now["python"]:
+    if _interpreter_key(recorded.get("python")) != _interpreter_key(now["python"]):
         reasons.append(
             f"{name} was made for {recorded.get('python')}; the manifest's interpreter is {now['python']}"
         )
@@ -260,7 +278,7 @@ def _network_env() -> dict[str, str]:
 
 def _direct_requirements(manifest: Manifest, target: LockTarget) -> list[tuple[str, Requirement]]:
     found: list[tuple[str, Requirement]] = []
-    for path in target.inputs:
+    for path in _with_includes(target.inputs, constraints=False):
         if not path.is_file():
             continue
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -305,8 +323,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _interpreter_key(value: object) -> tuple[str, str]:
+    """Path and minor version: a patch update of the interpreter does not stale a lock."""
+    path, _, version = str(value).partition(" ")
+    return path, ".".join(version.split(".")[:2])
+
+
 def _shown(manifest: Manifest, path: Path) -> str:
-    try:
-        return path.relative_to(manifest.base_dir).as_posix()
-    except ValueError:
-        return str(path)
+    """*path* relative to the manifest, so a moved tree keeps its lock record."""
+    return Path(os.path.relpath(path, manifest.base_dir)).as_posix()

@@ -727,7 +727,13 @@ def _user(config: dict[str, Any] | None) -> SystemUser | None:
 def _services(
     check: _Checker, items: list[dict[str, Any]], files: tuple[ExtraFile, ...]
 ) -> Iterator[Service]:
-    shipped = {f.dest.name for f in files if f.dest.parent.name in ("system", "user")}
+    # system units only: user units (.../systemd/user) are not managed system-wide
+    shipped = {
+        f.dest.name
+        for f in files
+        if str(f.dest.parent)
+        in ("/usr/lib/systemd/system", "/etc/systemd/system", "/lib/systemd/system")
+    }
     for i, item in enumerate(items):
         unit = item["unit"]
         if unit not in shipped:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -132,11 +132,44 @@ def normalise_modes(stage: Path, explicit: Set[PurePosixPath]) -> None:
             path.chmod(0o755 if mode & 0o111 else 0o644)
 
 
-def inventory(stage: Path, attrs: Mapping[PurePosixPath, Attrs]) -> Payload:
+def ownership(manifest: Manifest) -> Callable[[PurePosixPath], bool]:
+    """Which directories the package owns (and so removes on erase).
+
+    An allow-list: the prefix, the manifest's ``dirs``, directories named after the package
+    (``/etc/NAME``, ``/usr/share/doc/NAME``, ``/etc/NAME.d``), and everything below those.
+    Any other directory on the way to a file (``/etc/pam.d``, ``/etc/pki/...``) belongs to the
+    system: rpm creates it if missing and never removes it.
+    """
+    roots = {manifest.prefix, *(d.path for d in manifest.dirs)}
+
+    def owned(path: PurePosixPath) -> bool:
+        if path in SYSTEM_DIRS:
+            return False
+        for candidate in (path, *path.parents):
+            if candidate in SYSTEM_DIRS:
+                return False
+            if candidate in roots or _named_after(candidate.name, manifest.name):
+                return True
+        return False
+
+    return owned
+
+
+def _named_after(directory: str, package: str) -> bool:
+    """``smallapp``, ``smallapp.d``, ``smallapp-plugins``; not ``apparmor.d`` for ``app``."""
+    return directory == package or directory.startswith(
+        (f"{package}.", f"{package}-", f"{package}_")
+    )
+
+
+def inventory(
+    stage: Path,
+    attrs: Mapping[PurePosixPath, Attrs],
+    owned: Callable[[PurePosixPath], bool] = lambda p: p not in SYSTEM_DIRS,
+) -> Payload:
     """List everything under *stage*; refuse names an RPM cannot carry.
 
-    Every directory in the stage is owned except the system directories on the way
-    (``/opt``, ``/etc``, ``/usr/bin``): the stage holds nothing but what this package ships.
+    Files and links are all listed; directories where *owned* says so (see ownership()).
     """
     entries: list[Entry] = []
     elf: list[Path] = []
@@ -146,7 +179,7 @@ def inventory(stage: Path, attrs: Mapping[PurePosixPath, Attrs]) -> Payload:
         dirnames.sort()
         base = Path(dirpath)
         target_dir = PurePosixPath("/") / base.relative_to(stage)
-        if target_dir not in SYSTEM_DIRS:
+        if owned(target_dir):
             entries.append(Entry(target_dir, "dir", attrs.get(target_dir)))
         names = sorted(filenames) + [d for d in dirnames if (base / d).is_symlink()]
         for name in sorted(names):

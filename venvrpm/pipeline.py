@@ -158,7 +158,7 @@ def build(
     _verify_clean(plan)
 
     report("step", "listing the payload")
-    content = payload.inventory(plan.stage, attrs)
+    content = payload.inventory(plan.stage, attrs, payload.ownership(manifest))
     elf = deps.elf_requires(runners.host, plan.tools.elfdeps, content.elf_files)
     # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
     interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]

@@ -274,3 +274,27 @@ def test_the_documented_tox_environment_runs_the_same_check(app: Path) -> None:
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "PASS test_app.py::test_dependency" in run.stdout
+
+
+def test_check_follows_nested_files_and_survives_a_move(app: Path) -> None:
+    import shutil
+
+    root = app.parent
+    (root / "base.in").write_text("tinydep\n")
+    (root / "requirements.in").write_text("-r base.in\n")
+    assert cli("lock", str(app), "--env", "main") == 0
+    moved = root.parent / "moved"
+    shutil.copytree(root, moved, symlinks=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "venvrpm", "lock", str(moved / "app.yaml"), "--check", "--env", "main"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr  # same tree elsewhere: still fresh
+    (root / "base.in").write_text("tinydep>=2\n")
+    stale = subprocess.run(
+        [sys.executable, "-m", "venvrpm", "lock", str(app), "--check", "--env", "main"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert stale.returncode == 1
+    assert "main: base.in changed since requirements.lock was made" in stale.stderr
+    assert "tinydep>=2 (from base.in) is not satisfied" in stale.stderr
