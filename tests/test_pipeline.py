@@ -35,6 +35,7 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     assert whats == [
         "probing the interpreter /usr/bin/python3.11",
         "asking rpm for its config dir",
+        "checking that the target can run virtualenv",
         "creating the virtualenv",
         "installing the locked requirements",
         "installing the project",
@@ -97,3 +98,30 @@ def test_online_builds_forward_pip_and_tls_settings(tmp_path: Path) -> None:
         "SSL_CERT_FILE": "/etc/ca.pem",
     }
     assert "--no-index" not in plan.install_lock
+
+
+class _NoVirtualenvTarget(RecordingRunner):
+    """A target that cannot import venvrpm's virtualenv (as Python 3.9 cannot)."""
+
+    def run(self, argv, *, what, **kwargs):  # type: ignore[no-untyped-def, override]
+        if what == "checking that the target can run virtualenv":
+            argv = [argv[0], "-c", "raise SystemExit(1)"]
+        return super().run(argv, what=what, **kwargs)
+
+
+def test_targets_too_old_for_virtualenv_use_the_standard_venv(tmp_path: Path) -> None:
+    from tests.support import target
+
+    m = manifest.load(make_smallapp(tmp_path / "app"))
+    runner = _NoVirtualenvTarget(HostRunner(1))
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
+                                source_date_epoch=1, host_env={})  # fmt: skip
+        assert plan.create_venv[1:4] == ("-m", "venv", "--without-pip")
+        result = pipeline.build(plan, Runners(runner, runner))
+    assert result.rpm is not None
+    root = target.fresh_root(tmp_path / "root")
+    assert target.rpm(root, "-i", str(result.rpm), check=False).returncode == 0
+    run = target.chroot(root, "/usr/bin/smallapp")
+    assert run.returncode == 0 and '"native": 42' in run.stdout
+    assert target.rpm(root, "-V", "smallapp", check=False).stdout == ""

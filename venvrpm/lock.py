@@ -241,7 +241,8 @@ def tool_environment(interpreter: Interpreter, runner: Runner, workdir: Path) ->
         raise VenvrpmError(
             f"pip-tools from venvrpm's environment (Python {sys.version.split()[0]}) does not run "
             f"under {interpreter.path} ({interpreter.version})",
-            f"run venvrpm itself with a Python {interpreter.minor} (pip install venvrpm there)",
+            "pip-tools needs Python 3.10 or newer: for an older target, run pip-compile "
+            "--generate-hashes under that interpreter yourself",
             details=[check_import.tail()],
         )
     return python

@@ -110,8 +110,16 @@ def prepare(
         rpmbuild=rpmbuild.find_rpmbuild(runners.host),
         elfdeps=rpmbuild.find_elfdeps(runners.host),
     )
+    # The target runs venvrpm's virtualenv when it can (Python >= 3.10 today); else its own venv.
+    can_virtualenv = runners.target.run(
+        [str(manifest.python), "-c", "import virtualenv.run"],
+        what="checking that the target can run virtualenv",
+        env={"PYTHONPATH": str(tools_dir)},
+        check=False,
+    )
     return make_plan(
         manifest,
+        use_virtualenv=can_virtualenv.returncode == 0,
         interpreter=interpreter,
         tools=tools,
         workdir=workdir,

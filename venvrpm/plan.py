@@ -174,6 +174,7 @@ def make_plan(
     source_date_epoch: int,
     host_env: Mapping[str, str],
     binary_payload: str = DEFAULT_BINARY_PAYLOAD,
+    use_virtualenv: bool = True,
 ) -> BuildPlan:
     """Decide every path and command of the build."""
     stage = workdir / "stage"
@@ -217,14 +218,19 @@ def make_plan(
         # The target interpreter runs virtualenv itself, wherever it lives (host, container,
         # chroot): the venv is exactly what that interpreter makes.
         create_venv=(
-            str(interpreter.path),
-            "-m",
-            "virtualenv",
-            "--no-download",
-            "--no-periodic-update",
-            "--no-seed",
-            "--no-vcs-ignore",
-            str(venv_dir),
+            (
+                str(interpreter.path),
+                "-m",
+                "virtualenv",
+                "--no-download",
+                "--no-periodic-update",
+                "--no-seed",
+                "--no-vcs-ignore",
+                str(venv_dir),
+            )
+            if use_virtualenv
+            # interpreters too old for venvrpm's virtualenv (3.9 on EL9): the standard library's
+            else (str(interpreter.path), "-m", "venv", "--without-pip", str(venv_dir))
         ),
         install_lock=install_lock,
         install_project=install_project,
