@@ -76,3 +76,27 @@ def test_build_section_is_read(tmp_path: Path) -> None:
     assert (build.kind, build.image, build.engine, build.run_args) == (
         "container", "reg/el9:1", "auto", ("--ulimit", "nofile=1024:1024"),
     )  # fmt: skip
+
+
+def test_paths_in_a_root_follow_the_roots_own_symlinks(tmp_path: Path) -> None:
+    """A RHEL root's /etc/ssl/certs -> /etc/pki/tls/certs must lead into the root, not the host."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "chroot_exec", Path(__file__).parents[1] / "venvrpm" / "helpers" / "chroot_exec.py"
+    )
+    assert spec and spec.loader
+    helper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helper)
+    root = tmp_path / "root"
+    (root / "etc/pki/tls/certs").mkdir(parents=True)
+    (root / "etc/ssl").mkdir(parents=True)
+    (root / "etc/ssl/certs").symlink_to("/etc/pki/tls/certs")
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "lib").symlink_to("usr/lib")
+    assert (
+        helper.resolve_in_root(str(root), "/etc/ssl/certs/ca-bundle.crt")
+        == "/etc/pki/tls/certs/ca-bundle.crt"
+    )
+    assert helper.resolve_in_root(str(root), "/lib/x") == "/usr/lib/x"
+    assert helper.resolve_in_root(str(root), "/tmp/venvrpm-1/stage") == "/tmp/venvrpm-1/stage"

@@ -22,12 +22,41 @@ def mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
 
 
+def resolve_in_root(root: str, path: str) -> str:
+    """*path* as seen from inside *root*: symlinks followed within the root, never the host's.
+
+    mount(8) would resolve an absolute link like /etc/ssl/certs -> /etc/pki/... against the
+    host; inside a RHEL root that must lead to the root's /etc/pki.
+    """
+    parts = [p for p in path.split("/") if p]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        if os.path.islink(candidate):
+            hops += 1
+            if hops > 40:
+                raise OSError(f"too many symlinks under {root} for {path}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p] + parts
+            continue
+        resolved.append(part)
+    return "/" + "/".join(resolved)
+
+
 def main(spec: dict) -> int:  # type: ignore[type-arg]
     root = spec["root"]
     created: list[str] = []
 
     def mountpoint(path: str, is_dir: bool) -> str:
-        inside = os.path.join(root, path.lstrip("/"))
+        inside = os.path.join(root, resolve_in_root(root, path).lstrip("/"))
         missing = []
         parent = os.path.dirname(inside) if not is_dir else inside
         probe = parent
