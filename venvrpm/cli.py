@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
         help="never use the network: the wheelhouse must hold everything",
     )
     build.add_argument(
+        "--srpm",
+        action="store_true",
+        help="make a source RPM that rebuilds this RPM offline (mock, Koji, Copr, OBS)",
+    )
+    build.add_argument(
         "--spec-only",
         action="store_true",
         help="build the payload and write the spec to the output directory, no RPM",
@@ -103,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--offline", action="store_true", help="never use the network")
     bundle.add_argument("--keep-workdir", action="store_true")
     bundle.add_argument("-q", "--quiet", action="store_true")
+
+    stage = sub.add_parser(
+        "stage", help="(used inside an SRPM's %%install) build the payload into a root"
+    )
+    stage.add_argument("manifest", type=Path)
+    stage.add_argument("--root", type=Path, required=True, help="the buildroot")
+    stage.add_argument("--file-list", type=Path, required=True, help="where the %%files lines go")
 
     fetch = sub.add_parser(
         "fetch", help="fill the wheelhouse with what the lock names, for the target interpreter"
@@ -156,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fetch(args, console)
         if args.command == "bundle":
             return _bundle(args, console)
+        if args.command == "stage":
+            return _stage(args, console)
         return _build(args, console)
     except VenvrpmError as exc:
         console.error(exc)
@@ -269,6 +283,7 @@ def _lock(args: argparse.Namespace, console: Console) -> int:
 def _session(
     loaded: manifest.Manifest, console: Console, *, keep: bool, output_dir: Path,
     extra_mounts: tuple[Path, ...] = (),
+    stage: Path | None = None,
 ) -> Iterator[tuple[Path, Runners, BuildPlan]]:  # fmt: skip
     """A work directory, the runners of the manifest's build environment, and the plan."""
     epoch = pipeline.default_source_date_epoch(os.environ, loaded)
@@ -280,6 +295,7 @@ def _session(
             plan = pipeline.prepare(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
                 source_date_epoch=epoch, host_env=os.environ,
+            stage=stage,
             )  # fmt: skip
             found = plan.interpreter
             console.report(
@@ -287,6 +303,20 @@ def _session(
                 f"{found.implementation} {found.version}, {found.platform}, {found.libc or 'libc ?'}",
             )
             yield workdir, runners, plan
+
+
+def _stage(args: argparse.Namespace, console: Console) -> int:
+    loaded = manifest.load(args.manifest)
+    root = args.root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    with _session(loaded, console, keep=False, output_dir=Path("/nonexistent"), stage=root) as (
+        _,
+        runners,
+        plan,
+    ):
+        assembled = pipeline.stage(plan, runners, args.file_list.resolve(), console.report)
+    console.done(f"{root}: {len(assembled.content.entries)} entries listed in {args.file_list}")
+    return EXIT_OK
 
 
 def _bundle(args: argparse.Namespace, console: Console) -> int:
@@ -374,6 +404,16 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     ):  # fmt: skip
         if args.dry_run:
             sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
+            return EXIT_OK
+        if args.srpm:
+            if loaded.wheelhouse is None:
+                raise UsageError(
+                    "--srpm needs a wheelhouse: build farms have no network",
+                    "add `wheelhouse: wheels/` and run `venvrpm fetch`",
+                )
+            made_srpm = pipeline.source_rpm(plan, runners, console.report)
+            console.done(f"{made_srpm}")
+            sys.stdout.write(f"{made_srpm}\n")
             return EXIT_OK
         result = pipeline.build(
             plan, runners, console.report, spec_only=args.spec_only, sign_key=args.sign

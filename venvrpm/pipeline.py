@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
 import shutil
@@ -87,6 +88,7 @@ def prepare(
     output_dir: Path,
     source_date_epoch: int,
     host_env: Mapping[str, str],
+    stage: Path | None = None,
 ) -> BuildPlan:
     """Probe tools and interpreter, check the lock, stage the toolbox, and decide the plan."""
     lock = lockfile.read(manifest.requirements)
@@ -119,6 +121,7 @@ def prepare(
     )
     return make_plan(
         manifest,
+        stage=stage,
         use_virtualenv=can_virtualenv.returncode == 0,
         interpreter=interpreter,
         tools=tools,
@@ -129,15 +132,19 @@ def prepare(
     )
 
 
-def build(
-    plan: BuildPlan,
-    runners: Runners,
-    report: Reporter = _quiet,
-    *,
-    spec_only: bool = False,
-    sign_key: str | None = None,
-) -> BuildResult:
-    """Carry out *plan*: the RPM lands in ``plan.output_dir`` whole, or not at all."""
+@dataclass(frozen=True, slots=True)
+class Assembled:
+    """The staged payload and what the spec needs to know of it."""
+
+    content: payload.Payload
+    requires: tuple[str, ...]
+    provides: tuple[str, ...]
+    sbom: str
+    warnings: tuple[str, ...]
+
+
+def assemble(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> Assembled:
+    """Build, relocate and check the payload in ``plan.stage``; compute Requires and Provides."""
     manifest = plan.manifest
     runner = runners.target
     warnings: list[str] = []
@@ -171,18 +178,40 @@ def build(
     # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
     interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
     requires = deps.all_requires(interpreter, elf, manifest.requires)
-    spec_text = spec.render(
-        manifest, content, requires, binary_payload=plan.binary_payload,
-        provides=bundled.provides(distributions), scripts=scriptlets.combined(manifest),
+    return Assembled(
+        content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text, tuple(warnings)
+    )
+
+
+def render(plan: BuildPlan, assembled: Assembled) -> str:
+    """The spec for the assembled payload."""
+    return spec.render(
+        plan.manifest, assembled.content, assembled.requires, binary_payload=plan.binary_payload,
+        provides=assembled.provides, scripts=scriptlets.combined(plan.manifest),
     )  # fmt: skip
 
+
+def build(
+    plan: BuildPlan,
+    runners: Runners,
+    report: Reporter = _quiet,
+    *,
+    spec_only: bool = False,
+    sign_key: str | None = None,
+) -> BuildResult:
+    """Carry out *plan*: the RPM lands in ``plan.output_dir`` whole, or not at all."""
+    manifest = plan.manifest
+    assembled = assemble(plan, runners, report)
+    spec_text = render(plan, assembled)
+    content = assembled.content
+    result = BuildResult(
+        rpm=None, spec=None, sbom=assembled.sbom, requires=assembled.requires,
+        files=sum(1 for e in content.entries if e.kind != "dir"),
+        payload_size=content.size, warnings=assembled.warnings, workdir=None,
+    )  # fmt: skip
     if spec_only:
         spec_path = _deliver_text(spec_text, plan.output_dir / f"{manifest.name}.spec")
-        return BuildResult(
-            rpm=None, spec=spec_path, sbom=sbom_text, requires=tuple(requires),
-            files=sum(1 for e in content.entries if e.kind != "dir"),
-            payload_size=content.size, warnings=tuple(warnings), workdir=None,
-        )  # fmt: skip
+        return dataclasses.replace(result, spec=spec_path)
     report("step", "running rpmbuild")
     built = rpmbuild.build(plan, spec_text, runners.host)
     if sign_key:
@@ -195,18 +224,42 @@ def build(
             f"cannot write the RPM into {plan.output_dir}: {exc.strerror or exc}",
             "choose a writable output directory with -o, with room for the RPM",
         ) from None
-    for warning in warnings:
+    for warning in assembled.warnings:
         report("warning", warning)
-    return BuildResult(
-        rpm=final,
-        spec=None,
-        sbom=sbom_text,
-        requires=tuple(requires),
-        files=sum(1 for e in content.entries if e.kind != "dir"),
-        payload_size=content.size,
-        warnings=tuple(warnings),
-        workdir=None,
-    )
+    return dataclasses.replace(result, rpm=final)
+
+
+def source_rpm(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> Path:
+    """A source RPM that rebuilds this RPM offline on a build farm; delivered like an RPM."""
+    from venvrpm import srpm
+
+    assembled = assemble(plan, runners, report)
+    report("step", "making the source RPM")
+    sources = plan.topdir / "SOURCES"
+    sources.mkdir(parents=True, exist_ok=True)
+    scratch = plan.workdir / "srpm"
+    epoch = plan.source_date_epoch
+    srpm.tar(srpm.kit(plan.manifest, scratch), sources / f"{plan.manifest.name}-kit.tar", epoch)
+    srpm.tar(srpm.toolchain(scratch), sources / "venvrpm-toolchain.tar", epoch)
+    text = srpm.source_spec(render(plan, assembled), plan.manifest, epoch)
+    built = rpmbuild.build_source(plan, text, runners.host)
+    try:
+        return rpmbuild.deliver(built, plan.output_dir)
+    except OSError as exc:
+        raise VenvrpmError(
+            f"cannot write the source RPM into {plan.output_dir}: {exc.strerror or exc}"
+        ) from None
+
+
+def stage(
+    plan: BuildPlan, runners: Runners, file_list: Path, report: Reporter = _quiet
+) -> Assembled:
+    """Assemble into ``plan.stage`` (an SRPM's %{buildroot}) and write its %files lines."""
+    assembled = assemble(plan, runners, report)
+    spec.check_unambiguous(assembled.content.entries)
+    lines = [spec.file_line(entry) for entry in assembled.content.entries]
+    _deliver_text("\n".join(lines) + "\n", file_list)
+    return assembled
 
 
 def _deliver_text(text: str, path: Path) -> Path:
@@ -264,7 +317,10 @@ def _project_name(project: Path) -> str | None:
 
 def _verify_clean(plan: BuildPlan) -> None:
     """The scan that is never skipped: no build path may remain in any file, .pyc and .so included."""
-    findings = relocate.scan(plan.stage, _spellings(plan.workdir))
+    needles = _spellings(plan.workdir)
+    if not plan.stage.is_relative_to(plan.workdir):  # an SRPM's %{buildroot}
+        needles.append(os.fsencode(plan.stage))
+    findings = relocate.scan(plan.stage, needles)
     if findings:
         shown = [
             f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings[:MAX_FINDINGS_SHOWN]

@@ -90,10 +90,13 @@ class BuildPlan:
     pip_check: tuple[str, ...]
     rpmbuild: tuple[str, ...]
 
+    stage_root: Path | None = None
+    """Stage somewhere else than the work directory (rpmbuild's %{buildroot}, in an SRPM)."""
+
     @property
     def stage(self) -> Path:
         """Staging root, expected to be ``/`` at run time: rpmbuild's buildroot."""
-        return self.workdir / "stage"
+        return self.stage_root or self.workdir / "stage"
 
     @property
     def venv_dir(self) -> Path:
@@ -175,9 +178,11 @@ def make_plan(
     host_env: Mapping[str, str],
     binary_payload: str = DEFAULT_BINARY_PAYLOAD,
     use_virtualenv: bool = True,
+    stage: Path | None = None,
 ) -> BuildPlan:
     """Decide every path and command of the build."""
-    stage = workdir / "stage"
+    stage_root = stage
+    stage = stage or workdir / "stage"
     venv_dir = stage / manifest.prefix.relative_to("/")
     venv_python = str(venv_dir / "bin" / "python")
     pip = [venv_python, str(tools.pip_wheel / "pip")]
@@ -202,6 +207,7 @@ def make_plan(
     pip_env = pip_environment(manifest, host_env)
     topdir = workdir / "rpmbuild"
     return BuildPlan(
+        stage_root=stage_root,
         manifest=manifest,
         interpreter=interpreter,
         tools=tools,

@@ -60,6 +60,26 @@ def build(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:
     return rpms[0]
 
 
+def build_source(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:
+    """rpmbuild -bs: the source RPM of *spec_text* (its sources already in SOURCES)."""
+    for sub in ("SPECS", "SRPMS", "SOURCES"):
+        (plan.topdir / sub).mkdir(parents=True, exist_ok=True)
+    spec_path = plan.topdir / "SPECS" / f"{plan.manifest.name}-src.spec"
+    spec_path.write_text(spec_text, encoding="utf-8")
+    topdir = plan.topdir
+    result = runner.run(
+        [plan.tools.rpmbuild, "-bs", "--define", f"_topdir {topdir}",
+         "--define", f"_sourcedir {topdir / 'SOURCES'}", "--define", f"_srcrpmdir {topdir / 'SRPMS'}",
+         "--define", f"_specdir {topdir / 'SPECS'}", str(spec_path)],
+        what="rpmbuild -bs", cwd=topdir,
+    )  # fmt: skip
+    written = [Path(p) for p in _WROTE.findall(result.stdout + result.stderr)]
+    srpms = [p for p in written if p.name.endswith(".src.rpm") and p.is_file()]
+    if len(srpms) != 1:
+        raise VenvrpmError(f"rpmbuild -bs reported {len(srpms)} source RPMs instead of one")
+    return srpms[0]
+
+
 def sign(rpm: Path, key: str, runner: Runner) -> None:
     """Sign *rpm* in place with rpmsign and gpg (key by id, fingerprint or user id)."""
     rpmsign = runner.which("rpmsign")

@@ -32,6 +32,7 @@ def document(
         name=name, version=version, type=ComponentType.APPLICATION, bom_ref=f"rpm:{name}@{version}"
     )
     seed = [f"{name}=={version}"]
+    components = []
     for dist in distributions:
         purl = PackageURL(type="pypi", name=dist.name, version=dist.version)
         component = Component(
@@ -45,6 +46,9 @@ def document(
         if dist.license:
             component.licenses.add(licenses.make_from_string(dist.license))
         bom.components.add(component)
+        components.append(component)
         seed.append(f"{dist.name}=={dist.version} {' '.join(dist.hashes)}")
+    # the application depends on everything bundled (a complete graph, as CycloneDX asks)
+    bom.register_dependency(bom.metadata.component, components)
     bom.serial_number = uuid.uuid5(uuid.NAMESPACE_URL, "venvrpm:" + "\n".join(seed))
     return JsonV1Dot5(bom).output_as_string(indent=2) + "\n"
