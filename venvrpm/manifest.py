@@ -238,7 +238,11 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
 def _load_yaml(text: str, source: Path) -> tuple[Any, dict[KeyPath, int]]:
-    loader = _Loader(text)
+    try:
+        # the reader checks characters already in the constructor
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:
+        raise ManifestError(str(source), [Problem("", None, f"not valid YAML: {exc}")]) from None
     try:
         node = loader.get_single_node()
         if node is None:
