@@ -209,3 +209,23 @@ def test_all_manifest_v1_keys_are_in_the_schema() -> None:
         "config",
         "mode",
     }
+
+
+def test_a_src_symlink_leading_outside_the_project_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("not yours")
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "conf").mkdir()
+    (project / "conf" / "app.conf").symlink_to(outside / "secret")
+    (project / "r.lock").write_text("")
+    (project / "app.yaml").write_text(
+        "name: app\nversion: '1'\nsummary: s\nlicense: MIT\npython: /usr/bin/python3.11\n"
+        "requirements: r.lock\nfiles:\n  - src: conf/app.conf\n    dest: /etc/app/app.conf\n"
+    )
+    with pytest.raises(ManifestError) as info:
+        manifest.load(project / "app.yaml")
+    assert any(
+        "is a symlink leading outside" in p.message and p.line == 9 for p in info.value.problems
+    )

@@ -118,3 +118,19 @@ def test_only_the_packages_own_directories_are_owned(tmp_path: Path) -> None:
     other = manifest.load(make_smallapp(tmp_path / "short", name="app"))
     assert not payload.ownership(other)(PurePosixPath("/etc/apparmor.d"))
     assert payload.ownership(other)(PurePosixPath("/etc/app.d"))
+
+
+def test_stale_debris_is_removed_only_when_its_process_is_gone(tmp_path: Path) -> None:
+    from venvrpm import stale
+
+    # a pid above pid_max cannot belong to any process (a recently reaped one may be reused)
+    gone = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    alive = os.getpid()
+    (tmp_path / f"venvrpm-{gone}-abcd1234").mkdir()
+    (tmp_path / f"venvrpm-{alive}-abcd1234").mkdir()
+    (tmp_path / "venvrpm-2024-notes").mkdir()  # a user's directory: never touched
+    (tmp_path / f".app.rpm.{gone}.x1y2z3_4.part").write_text("half")
+    stale.remove(tmp_path, "venvrpm-")
+    stale.remove(tmp_path, ".app.rpm.", ".part")
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "tmp")
+    assert left == sorted([f"venvrpm-{alive}-abcd1234", "venvrpm-2024-notes"])

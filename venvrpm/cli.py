@@ -180,6 +180,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         console.error(VenvrpmError("terminated; nothing was written to the output directory"))
         return 143
+    except OSError as exc:
+        # the machine's fault, not venvrpm's: a full disk, a read-only directory
+        where = f" ({exc.filename})" if exc.filename else ""
+        console.error(
+            VenvrpmError(
+                f"{exc.strerror or exc}{where}",
+                "free space or choose another directory (-o, TMPDIR)",
+            )
+        )
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -417,6 +418,11 @@ class _Checker:
             is_file, is_dir = resolved.is_file(), resolved.is_dir()
         except (OSError, RuntimeError) as exc:  # name too long, symlink loop, ...
             self.fail(path, f"{value!r} cannot be used: {exc}")
+            return None
+        literal = Path(os.path.normpath(self.base / value))
+        if literal.is_relative_to(self.base) and not resolved.is_relative_to(self.base.resolve()):
+            # a symlink inside the project that leads out of it: never ship what it points at
+            self.fail(path, f"{value!r} is a symlink leading outside {self.base} (to {resolved})")
             return None
         if kind == "file" and not is_file:
             self.fail(path, f"{value!r} is not a file ({resolved})")

@@ -26,6 +26,7 @@ from venvrpm import (
     sbom,
     scriptlets,
     spec,
+    stale,
     venvbuild,
 )
 from venvrpm.errors import LockError, RelocationError, VenvrpmError
@@ -66,7 +67,9 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     """A private work directory: removed afterwards unless *keep*; on failure the error says so."""
     # Resolved: tools (virtualenv) write the resolved spelling of a symlinked TMPDIR, and
     # relocation must cut out exactly what they wrote.
-    path = Path(tempfile.mkdtemp(prefix="venvrpm-", dir=parent)).resolve()
+    base = Path(parent or tempfile.gettempdir())
+    stale.remove(base, "venvrpm-")
+    path = Path(tempfile.mkdtemp(prefix=f"venvrpm-{os.getpid()}-", dir=base)).resolve()
     try:
         yield path
     except VenvrpmError as exc:

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from venvrpm import stale
 from venvrpm.errors import ToolMissingError, VenvrpmError
 from venvrpm.plan import BuildPlan
 from venvrpm.runner import Runner
@@ -113,7 +114,11 @@ def deliver(built: Path, output_dir: Path) -> Path:
     """Move *built* into *output_dir* atomically: readers see the whole RPM or nothing."""
     output_dir.mkdir(parents=True, exist_ok=True)
     final = output_dir / built.name
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{built.name}.", suffix=".part", dir=output_dir)
+    # a killed build leaves .NAME.<pid>.*.part: remove those whose process is gone
+    stale.remove(output_dir, f".{built.name}.", ".part")
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{built.name}.{os.getpid()}.", suffix=".part", dir=output_dir
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, built.open("rb") as src:

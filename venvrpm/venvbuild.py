@@ -32,6 +32,7 @@ _IGNORED_AT_TOP = {".venv", "venv", "build", "dist"}
 
 _HASH_MISMATCH = re.compile(r"^\s{4}(\S+?)==(\S+) from ", re.MULTILINE)
 _NO_DISTRIBUTION = re.compile(r"No matching distribution found for (\S+)")
+_INVALID_WHEEL = re.compile(r"(\S+\.whl) is invalid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,12 @@ def _lock_failure(exc: CommandError, plan: BuildPlan) -> VenvrpmError:
             f"hash mismatch for {', '.join(names)}: the file found is not the one {lock} locked",
             "if the new file is trusted, re-lock; otherwise find out who changed it",
             details=exc.details,
+        )
+    invalid = _INVALID_WHEEL.findall(output)
+    if invalid or "BadZipFile" in output:
+        return LockError(
+            f"not a valid wheel: {', '.join(Path(w).name for w in invalid) or '(see pip output)'}",
+            "the file is damaged or not a wheel: fetch it again (venvrpm fetch) and re-lock if its hash changed",
         )
     missing = _NO_DISTRIBUTION.findall(output)
     if missing:
