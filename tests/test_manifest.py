@@ -227,5 +227,5 @@ def test_a_src_symlink_leading_outside_the_project_is_refused(tmp_path: Path) ->
     with pytest.raises(ManifestError) as info:
         manifest.load(project / "app.yaml")
     assert any(
-        "is a symlink leading outside" in p.message and p.line == 9 for p in info.value.problems
+        "is a symlink leading outside" in p.message and p.line == 8 for p in info.value.problems
     )
