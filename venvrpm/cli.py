@@ -315,6 +315,11 @@ def _session(
             yield workdir, runners, plan
 
 
+def _require_wheelhouse(loaded: manifest.Manifest, message: str) -> None:
+    if loaded.wheelhouse is None:
+        raise UsageError(message, "add `wheelhouse: wheels/` and run `venvrpm fetch`")
+
+
 def _stage(args: argparse.Namespace, console: Console) -> int:
     loaded = manifest.load(args.manifest)
     root = args.root.resolve()
@@ -333,10 +338,8 @@ def _bundle(args: argparse.Namespace, console: Console) -> int:
     from venvrpm import bundle
 
     loaded = manifest.load(args.manifest)
-    if args.offline and loaded.wheelhouse is None:
-        raise UsageError(
-            "--offline needs a wheelhouse", "add `wheelhouse: wheels/` and run `venvrpm fetch`"
-        )
+    if args.offline:
+        _require_wheelhouse(loaded, "--offline needs a wheelhouse")
     output_dir = args.output_dir.resolve()
     with _session(loaded, console, keep=args.keep_workdir, output_dir=Path("/nonexistent")) as (
         workdir, runners, plan,
@@ -402,10 +405,8 @@ def _test(args: argparse.Namespace, console: Console) -> int:
 
 def _build(args: argparse.Namespace, console: Console) -> int:
     loaded = manifest.load(args.manifest)
-    if args.offline and loaded.wheelhouse is None:
-        raise UsageError(
-            "--offline needs a wheelhouse", "add `wheelhouse: wheels/` and run `venvrpm fetch`"
-        )
+    if args.offline:
+        _require_wheelhouse(loaded, "--offline needs a wheelhouse")
     output_dir = args.output_dir.resolve()
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"output path {output_dir} exists and is not a directory")
@@ -416,11 +417,7 @@ def _build(args: argparse.Namespace, console: Console) -> int:
             sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
             return EXIT_OK
         if args.srpm:
-            if loaded.wheelhouse is None:
-                raise UsageError(
-                    "--srpm needs a wheelhouse: build farms have no network",
-                    "add `wheelhouse: wheels/` and run `venvrpm fetch`",
-                )
+            _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
             made_srpm = pipeline.source_rpm(plan, runners, console.report)
             console.done(f"{made_srpm}")
             sys.stdout.write(f"{made_srpm}\n")

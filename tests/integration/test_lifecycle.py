@@ -200,26 +200,22 @@ def throwaway_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return public
 
 
+def signed_build(manifest: Path, dist: Path) -> Path:
+    """Build *manifest* signed with throwaway_key's key; return the RPM."""
+    assert (
+        main(["build", str(manifest), "-o", str(dist), "-q", "--sign", "signing@example.invalid"])
+        == 0
+    )
+    (rpm,) = dist.glob("*.rpm")
+    return rpm
+
+
 def test_signed_rpm_verifies_with_the_public_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     public = throwaway_key(tmp_path, monkeypatch)
     manifest = make_smallapp(tmp_path / "app")
-    assert (
-        main(
-            [
-                "build",
-                str(manifest),
-                "-o",
-                str(tmp_path / "dist"),
-                "-q",
-                "--sign",
-                "signing@example.invalid",
-            ]
-        )
-        == 0
-    )
-    (rpm,) = (tmp_path / "dist").glob("*.rpm")
+    rpm = signed_build(manifest, tmp_path / "dist")
     root = target.fresh_root(tmp_path / "root")
     unknown = target.rpm(root, "-K", str(rpm), check=False)
     assert unknown.returncode != 0 and "SIGNATURES NOT OK" in unknown.stdout
@@ -266,21 +262,7 @@ def test_rpmlint_finds_no_errors(
         extra_files=FILES,
     )  # fmt: skip
     (tmp_path / "app" / "conf" / "smallapp.service").write_text(UNIT)
-    assert (
-        main(
-            [
-                "build",
-                str(manifest),
-                "-o",
-                str(tmp_path / "dist"),
-                "-q",
-                "--sign",
-                "signing@example.invalid",
-            ]
-        )
-        == 0
-    )
-    (rpm,) = (tmp_path / "dist").glob("*.rpm")
+    rpm = signed_build(manifest, tmp_path / "dist")
     capsys.readouterr()
     # rpmlint checks the signature against rpm's keyring: a private one (rpm's dbpath is
     # relative to HOME on Debian; elsewhere it is set explicitly), never the machine's
