@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import signal
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the build plan as JSON and build nothing"
     )
     build.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    build.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document describing the result on stdout (venvrpm/schema/result.schema.json)",
+    )
     build.add_argument(
         "--offline",
         action="store_true",
@@ -173,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _build(args, console)
     except VenvrpmError as exc:
         console.error(exc)
+        if getattr(args, "json", False):
+            _json_out({"ok": False, "exit_code": exc.exit_code, "error": {
+                "message": exc.message, "hint": exc.hint, "details": list(exc.details)}})  # fmt: skip
         return exc.exit_code
     except KeyboardInterrupt:
         console.error(VenvrpmError("interrupted; nothing was written to the output directory"))
@@ -429,8 +438,30 @@ def _build(args: argparse.Namespace, console: Console) -> int:
             console.notice(f"work directory kept: {workdir}")
     made = result.rpm or result.spec
     console.done(f"{made} ({result.files} files, {len(result.requires)} requires)")
-    sys.stdout.write(f"{made}\n")
+    if args.json:
+        document: dict[str, object] = {
+            "ok": True, "exit_code": EXIT_OK, "requires": list(result.requires),
+            "files": result.files, "payload_size": result.payload_size,
+            "bundled": [{"name": n, "version": v} for n, v in result.distributions],
+            "steps": console.timings(), "warnings": list(result.warnings),
+        }  # fmt: skip
+        if result.rpm is not None:
+            arch = result.rpm.name.removesuffix(".rpm").rsplit(".", 1)[-1]
+            document["artifact"] = {
+                "path": str(result.rpm), "sha256": hashlib.sha256(result.rpm.read_bytes()).hexdigest(),
+                "size": result.rpm.stat().st_size, "name": loaded.name, "version": loaded.version,
+                "release": loaded.release, "arch": arch,
+            }  # fmt: skip
+        if result.spec is not None:
+            document["spec"] = str(result.spec)
+        _json_out(document)
+    else:
+        sys.stdout.write(f"{made}\n")
     return EXIT_OK
+
+
+def _json_out(document: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

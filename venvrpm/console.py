@@ -33,12 +33,16 @@ class Console:
             soft_wrap=True,
         )
         self.started = time.monotonic()
+        self.steps: list[tuple[str, float]] = []
+        """(step, monotonic start) in order, for timings."""
 
     def _stamp(self) -> str:
         return time.strftime("%H:%M:%S ") if self.plain else ""
 
     def report(self, kind: str, text: str) -> None:
         """Receive a pipeline event (see venvrpm.pipeline.Reporter)."""
+        if kind == "step":
+            self.steps.append((text, time.monotonic()))
         if kind == "warning":
             self.err.print(f"{self._stamp()}[yellow]warning:[/] {escape(text)}")
             return
@@ -53,8 +57,19 @@ class Console:
         """Something the user must see even with -q (where a kept directory is)."""
         self.err.print(f"{self._stamp()}{escape(text)}")
 
+    def timings(self) -> list[dict[str, object]]:
+        """Each step with the seconds it took (the last one until now)."""
+        ends = [start for _, start in self.steps[1:]] + [time.monotonic()]
+        return [
+            {"step": name, "seconds": round(end - start, 3)}
+            for (name, start), end in zip(self.steps, ends, strict=True)
+        ]
+
     def done(self, text: str) -> None:
-        """The closing line of a successful command."""
+        """The closing line of a successful command, with the time each step took."""
+        if not self.quiet and len(self.steps) > 1:
+            spent = ", ".join(f"{t['step']} {t['seconds']:.1f}s" for t in self.timings())
+            self.err.print(f"{self._stamp()}    steps: {escape(spent)}", style="dim")
         if not self.quiet:
             elapsed = time.monotonic() - self.started
             self.err.print(f"{self._stamp()}[green]done[/] {escape(text)} ({elapsed:.1f}s)")

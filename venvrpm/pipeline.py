@@ -56,6 +56,8 @@ class BuildResult:
     warnings: tuple[str, ...]
     workdir: Path | None
     """The kept work directory (``--keep-workdir``), else None."""
+    distributions: tuple[tuple[str, str], ...] = ()
+    """(name, version) of every bundled distribution."""
 
 
 def _quiet(kind: str, text: str) -> None:
@@ -144,6 +146,7 @@ class Assembled:
     provides: tuple[str, ...]
     sbom: str
     warnings: tuple[str, ...]
+    distributions: tuple[tuple[str, str], ...] = ()
 
 
 def assemble(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> Assembled:
@@ -182,8 +185,9 @@ def assemble(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> As
     interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
     requires = deps.all_requires(interpreter, elf, manifest.requires)
     return Assembled(
-        content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text, tuple(warnings)
-    )
+        content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text,
+        tuple(warnings), tuple((d.name, d.version) for d in distributions),
+    )  # fmt: skip
 
 
 def render(plan: BuildPlan, assembled: Assembled) -> str:
@@ -211,6 +215,7 @@ def build(
         rpm=None, spec=None, sbom=assembled.sbom, requires=assembled.requires,
         files=sum(1 for e in content.entries if e.kind != "dir"),
         payload_size=content.size, warnings=assembled.warnings, workdir=None,
+        distributions=assembled.distributions,
     )  # fmt: skip
     if spec_only:
         spec_path = _deliver_text(spec_text, plan.output_dir / f"{manifest.name}.spec")

@@ -236,3 +236,32 @@ def test_keep_workdir_is_named_even_when_quiet(
     assert code == 0
     kept = re.search(r"work directory kept: (\S+)", err)
     assert kept and Path(kept.group(1), "rpmbuild", "SPECS", "smallapp.spec").is_file()
+
+
+def test_json_output_on_success_and_failure(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One JSON document on stdout, valid against the shipped schema, both ways."""
+    import hashlib
+    import json
+
+    import jsonschema
+
+    schema = json.loads(
+        (Path(__file__).parents[2] / "venvrpm" / "schema" / "result.schema.json").read_text()
+    )
+    assert main(["build", str(app), "-o", str(app.parent / "dist"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, schema)
+    rpm = Path(doc["artifact"]["path"])
+    assert doc["ok"] is True and rpm.is_file()
+    assert doc["artifact"]["sha256"] == hashlib.sha256(rpm.read_bytes()).hexdigest()
+    assert {"name": "tinydep", "version": "1.0"} in doc["bundled"]
+    assert [s["step"] for s in doc["steps"]][:2] == [
+        "probing /usr/bin/python3.11 on this host",
+        "creating the virtualenv",
+    ]
+    app.write_text(app.read_text().replace("/usr/bin/python3.11", "/usr/bin/python3.99"))
+    assert main(["build", str(app), "-o", str(app.parent / "dist"), "--json"]) == 1
+    failed = json.loads(capsys.readouterr().out)
+    jsonschema.validate(failed, schema)
+    assert failed["ok"] is False and failed["exit_code"] == 1
+    assert "interpreter not found" in failed["error"]["message"] and failed["error"]["hint"]
