@@ -6,9 +6,11 @@ captured, and on failure a CommandError that carries the command and the end of 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +29,7 @@ _KEPT = ("PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "TERM", "XDG_RUNTIME_DIR",
          "CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINER_HOST", "DOCKER_HOST",
          "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "GNUPGHOME")  # fmt: skip
 _ENGINE_OWN = ("HOME", "PATH")
+_PR_SET_PDEATHSIG = 1
 # The environment a command starts from inside a container or chroot (no host PATH or HOME).
 _TARGET_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -93,6 +96,19 @@ def target_environment(
     return env
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """Ask Linux to send SIGTERM to this child if venvrpm dies, even by SIGKILL.
+
+    A killed venvrpm must not leave a podman client (and so a running container), an
+    rpmbuild or a chroot helper behind.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def base_environment(
     source_date_epoch: int, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -145,6 +161,7 @@ class HostRunner:
                 stdin=None if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE if capture else sys.stderr.fileno(),
                 stderr=subprocess.PIPE if capture else sys.stderr.fileno(),
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 text=True,
                 errors="replace",
                 check=False,
@@ -228,7 +245,9 @@ class ContainerRunner:
         stdin: bool,
     ) -> list[str]:
         """The engine command line for one containerised command."""
-        cmd = [self.engine, "run", "--rm", "--name", name,
+        # --init: a real PID 1 (catatonit, docker-init) that passes SIGTERM on; the command
+        # as PID 1 would ignore it, and a killed venvrpm would leave the container running
+        cmd = [self.engine, "run", "--rm", "--init", "--name", name,
                "--security-opt", "label=disable", "--entrypoint", argv[0]]  # fmt: skip
         if not self.network:
             cmd += ["--network", "none"]

@@ -206,3 +206,45 @@ def test_doctor_reports_tools_engines_and_interpreters(capsys: pytest.CaptureFix
     for i, line in enumerate(lines):
         if " missing " in line or " broken " in line:
             assert "->" in lines[i + 1], f"no hint for: {line}"
+
+
+def test_sigkill_during_a_container_build_leaves_no_container(tmp_path: Path) -> None:
+    """venvrpm killed outright: its children get SIGTERM from the kernel (PR_SET_PDEATHSIG),
+    so the engine stops and removes the container; the next build cleans up after it."""
+    image = target.image()
+    app = make_smallapp(tmp_path / "app", extra_manifest=f"build:\n  container: {image}\n")
+    # the project's build takes a minute inside its container: long enough to tell "removed
+    # because venvrpm died" from "removed because its command finished"
+    backend = app.parent / "project" / "tinybackend.py"
+    original = backend.read_text()
+    backend.write_text(original.replace(
+        "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n",
+        "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n"
+        "    import pathlib, time\n    pathlib.Path('SLOW').touch()\n    time.sleep(60)\n",
+    ))  # fmt: skip
+    dist = tmp_path / "dist"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "venvrpm", "build", str(app), "-o", str(dist)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    slow = []
+    while not slow and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        slow = list(Path(os.environ["TMPDIR"]).rglob("SLOW"))
+    assert slow and containers(), "the slow project build was not reached in a container"
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while containers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert containers() == [], "the container outlived venvrpm"
+    backend.write_text(original)
+    assert not dist.exists() or [p for p in dist.iterdir() if not p.name.startswith(".")] == []
+    again = subprocess.run(
+        [sys.executable, "-m", "venvrpm", "build", str(app), "-o", str(dist), "-q"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in dist.iterdir()) == ["smallapp-1.0.0-1.x86_64.rpm"]
+    assert [p for p in Path(os.environ["TMPDIR"]).iterdir() if p.name.startswith("venvrpm-")] == []

@@ -100,3 +100,52 @@ def test_offline_needs_a_wheelhouse(tmp_path: Path, capsys: pytest.CaptureFixtur
     app.write_text(app.read_text().replace("wheelhouse: wheels/\n", ""))
     assert main(["build", str(app), "--offline", "-o", str(tmp_path / "dist")]) == 2
     assert "--offline needs a wheelhouse" in capsys.readouterr().err
+
+
+def test_a_network_failure_mid_fetch_is_named_and_leaves_nothing_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A loopback index that cuts the tinydep wheel off halfway through."""
+    import http.server
+    import threading
+
+    app = make_smallapp(tmp_path / "app")
+    wheels = app.parent / "wheels"
+    make_index(wheels, tmp_path / "simple")
+    shutil.rmtree(wheels)
+    index = tmp_path / "simple"
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(index), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+        def do_GET(self) -> None:
+            if self.path.endswith(".whl") and "tinydep" in self.path:
+                data = (index / self.path.lstrip("/")).read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])  # then the connection drops
+                self.close_connection = True
+                return
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+        monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.server_port}/")
+        monkeypatch.setenv("PIP_RETRIES", "0")
+        monkeypatch.setenv("PIP_TIMEOUT", "5")
+        assert main(["fetch", str(app)]) == 1
+    finally:
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert "1 distribution(s) could not be fetched" in err and "tinydep==1.0" in err
+    assert "Traceback (most recent call last)" not in err.split("error:")[0]
+    present = sorted(p.name for p in wheels.iterdir())
+    assert not [p for p in present if p.startswith("tinydep")], "no half-written file"
+    assert len(present) == 3  # the others arrived whole (their hashes were checked)
