@@ -21,7 +21,7 @@ def test_container_command_line(tmp_path: Path) -> None:
     )  # fmt: skip
     cmd = runner.command(["/usr/bin/python3.11", "-c", "pass"], name="venvrpm-1-1", cwd=None,
                          env={"A": "1"}, stdin=False)  # fmt: skip
-    assert cmd[:5] == ["/usr/bin/podman", "run", "--rm", "--name", "venvrpm-1-1"]
+    assert cmd[:6] == ["/usr/bin/podman", "run", "--rm", "--init", "--name", "venvrpm-1-1"]
     assert cmd[cmd.index("--entrypoint") + 1] == "/usr/bin/python3.11"
     assert cmd[cmd.index("--network") + 1] == "none"
     assert f"{tmp_path / 'work'}:{tmp_path / 'work'}" in cmd

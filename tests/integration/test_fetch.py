@@ -30,14 +30,20 @@ def make_index(wheels: Path, index: Path) -> None:
         (index / name / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
 
 
+def app_with_index(root: Path) -> tuple[Path, Path, Path]:
+    """The test app with an empty wheelhouse and its files in a PEP 503 index instead."""
+    app = make_smallapp(root / "app")
+    wheels = app.parent / "wheels"
+    make_index(wheels, root / "simple")
+    shutil.rmtree(wheels)
+    return app, wheels, root / "simple"
+
+
 def test_fetch_fills_the_wheelhouse_then_builds_with_no_network(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = make_smallapp(tmp_path / "app")
-    wheels = app.parent / "wheels"
-    expected = sorted(p.name for p in wheels.iterdir())
-    make_index(wheels, tmp_path / "simple")
-    shutil.rmtree(wheels)
+    app, wheels, index = app_with_index(tmp_path)
+    expected = sorted(p.name for p in index.rglob("*") if p.is_file() and p.name != "index.html")
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")  # only our index, not the host's
     monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
 
@@ -60,10 +66,7 @@ def test_fetch_fills_the_wheelhouse_then_builds_with_no_network(
 def test_fetch_names_what_it_could_not_get(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = make_smallapp(tmp_path / "app")
-    wheels = app.parent / "wheels"
-    make_index(wheels, tmp_path / "simple")
-    shutil.rmtree(wheels)
+    app, _, _ = app_with_index(tmp_path)
     shutil.rmtree(tmp_path / "simple" / "tinydep")
     (
         tmp_path
@@ -109,11 +112,7 @@ def test_a_network_failure_mid_fetch_is_named_and_leaves_nothing_half_written(
     import http.server
     import threading
 
-    app = make_smallapp(tmp_path / "app")
-    wheels = app.parent / "wheels"
-    make_index(wheels, tmp_path / "simple")
-    shutil.rmtree(wheels)
-    index = tmp_path / "simple"
+    app, wheels, index = app_with_index(tmp_path)
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args: object, **kwargs: object) -> None:
