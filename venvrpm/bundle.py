@@ -8,13 +8,12 @@ the same tarball.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tarfile
 from pathlib import Path
 
 from venvrpm.errors import ToolMissingError, VenvrpmError
+from venvrpm.files import reproducible_tar, sha256_hex
 from venvrpm.manifest import Manifest
 from venvrpm.runner import Runner
 
@@ -102,7 +101,7 @@ def assemble(
             what="making the repository metadata (createrepo_c)",
         )  # fmt: skip
         files = sorted(p for p in partial.rglob("*") if p.is_file())
-        sums = "".join(f"{_sha256(p)}  {p.relative_to(partial).as_posix()}\n" for p in files)
+        sums = "".join(f"{sha256_hex(p)}  {p.relative_to(partial).as_posix()}\n" for p in files)
         (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")
         _set_times(partial, source_date_epoch)
         final = out_dir / label
@@ -111,37 +110,10 @@ def assemble(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    tar = _tar(final, out_dir / f"{label}.tar", source_date_epoch)
+    tar = reproducible_tar(final, out_dir / f"{label}.tar", source_date_epoch, normalise_modes=True)
     return final, tar
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _set_times(root: Path, epoch: int) -> None:
     for path in [root, *root.rglob("*")]:
         os.utime(path, (epoch, epoch), follow_symlinks=False)
-
-
-def _tar(directory: Path, target: Path, epoch: int) -> Path:
-    """A reproducible tarball: sorted members, fixed times and owners, no host details."""
-    partial = target.with_name(f".{target.name}.part")
-    try:
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-            for path in [directory, *sorted(directory.rglob("*"))]:
-                info = tar.gettarinfo(str(path), arcname=str(path.relative_to(directory.parent)))
-                info.mtime = epoch
-                info.uid = info.gid = 0
-                info.uname = info.gname = "root"
-                info.mode = 0o755 if path.is_dir() else 0o644
-                if path.is_file():
-                    with path.open("rb") as fh:
-                        tar.addfile(info, fh)
-                else:
-                    tar.addfile(info)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return target

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import signal
@@ -16,6 +15,7 @@ from pathlib import Path
 from venvrpm import __version__, backends, manifest, pipeline
 from venvrpm.console import Console
 from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, UsageError, VenvrpmError
+from venvrpm.files import sha256_hex
 from venvrpm.plan import BuildPlan, pip_environment
 from venvrpm.runner import HostRunner, Runners
 
@@ -448,7 +448,7 @@ def _build(args: argparse.Namespace, console: Console) -> int:
         if result.rpm is not None:
             arch = result.rpm.name.removesuffix(".rpm").rsplit(".", 1)[-1]
             document["artifact"] = {
-                "path": str(result.rpm), "sha256": hashlib.sha256(result.rpm.read_bytes()).hexdigest(),
+                "path": str(result.rpm), "sha256": sha256_hex(result.rpm),
                 "size": result.rpm.stat().st_size, "name": loaded.name, "version": loaded.version,
                 "release": loaded.release, "arch": arch,
             }  # fmt: skip

@@ -8,7 +8,6 @@ an allowed hash for every requirement is complete: nothing is downloaded.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from venvrpm.errors import LockError
+from venvrpm.files import sha256_hex
 from venvrpm.lockfile import Lock, LockedRequirement
 from venvrpm.runner import Runner
 
@@ -34,11 +34,8 @@ class Fetched:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    """The file's hash in a lock's notation, ``sha256:HEX``."""
+    return "sha256:" + sha256_hex(path)
 
 
 def missing(lock: Lock, wheelhouse: Path) -> list[LockedRequirement]:

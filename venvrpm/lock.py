@@ -11,7 +11,6 @@ so ``--check`` tells offline whether, and why, a lock is stale.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,8 +24,9 @@ from packaging.utils import canonicalize_name
 
 from venvrpm import lockfile, toolbox
 from venvrpm.errors import LockError, VenvrpmError
+from venvrpm.files import sha256_hex
 from venvrpm.manifest import LockTarget, Manifest
-from venvrpm.plan import Interpreter
+from venvrpm.plan import Interpreter, pip_environment
 from venvrpm.runner import Runner
 
 if sys.version_info >= (3, 11):
@@ -83,7 +83,7 @@ def record(manifest: Manifest, target: LockTarget, interpreter: Interpreter) -> 
     return {
         "python": f"{interpreter.path} {interpreter.version}",
         "inputs": {
-            _shown(manifest, path): _sha256(path) if path.is_file() else None
+            _shown(manifest, path): sha256_hex(path) if path.is_file() else None
             for path in inputs_of(manifest, target)
         },
     }
@@ -140,7 +140,7 @@ def lock(
         if output.is_file():
             # pip-compile keeps existing pins unless told to upgrade: start from the old lock.
             scratch.write_text(_strip_record(output.read_text(encoding="utf-8")), encoding="utf-8")
-        env = {"PIP_CONFIG_FILE": os.devnull} if manifest.wheelhouse else _network_env()
+        env = pip_environment(manifest, os.environ)
         if manifest.wheelhouse is not None:
             # Build isolation installs build backends with pip: keep it offline too.
             env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(manifest.wheelhouse))
@@ -271,12 +271,6 @@ def explanation(output: str) -> str:
     return "\n".join(kept[-30:]) or "(pip-compile printed nothing)"
 
 
-def _network_env() -> dict[str, str]:
-    keep = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "http_proxy", "https_proxy",
-            "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")  # fmt: skip
-    return {k: v for k, v in os.environ.items() if k.startswith("PIP_") or k in keep}
-
-
 def _direct_requirements(manifest: Manifest, target: LockTarget) -> list[tuple[str, Requirement]]:
     found: list[tuple[str, Requirement]] = []
     for path in _with_includes(target.inputs, constraints=False):
@@ -318,10 +312,6 @@ def _strip_record(text: str) -> str:
         line for line in text.splitlines(keepends=True)
         if not line.startswith((RECORD_PREFIX, "# Locked by `venvrpm lock`"))
     )  # fmt: skip
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _interpreter_key(value: object) -> tuple[str, str]:

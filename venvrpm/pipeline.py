@@ -19,6 +19,7 @@ from venvrpm import (
     bundled,
     deps,
     fetch,
+    files,
     lockfile,
     payload,
     relocate,
@@ -247,8 +248,15 @@ def source_rpm(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> 
     sources.mkdir(parents=True, exist_ok=True)
     scratch = plan.workdir / "srpm"
     epoch = plan.source_date_epoch
-    srpm.tar(srpm.kit(plan.manifest, scratch), sources / f"{plan.manifest.name}-kit.tar", epoch)
-    srpm.tar(srpm.toolchain(scratch), sources / "venvrpm-toolchain.tar", epoch)
+    # modes kept: the project's and the toolchain's executables must stay executable
+    kit = srpm.kit(plan.manifest, scratch)
+    files.reproducible_tar(
+        kit, sources / f"{plan.manifest.name}-kit.tar", epoch, normalise_modes=False
+    )
+    toolchain = srpm.toolchain(scratch)
+    files.reproducible_tar(
+        toolchain, sources / "venvrpm-toolchain.tar", epoch, normalise_modes=False
+    )
     text = srpm.source_spec(render(plan, assembled), plan.manifest, epoch)
     built = rpmbuild.build_source(plan, text, runners.host)
     try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import shutil
-import tarfile
 from pathlib import Path
 
 import yaml
@@ -88,22 +87,6 @@ def _closure(name: str) -> set[str]:
             if req.marker is None or req.marker.evaluate({"extra": ""}):
                 pending.append(req.name)
     return found
-
-
-def tar(directory: Path, target: Path, epoch: int) -> Path:
-    """A reproducible tarball of *directory* (its name is the top member)."""
-    with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as archive:
-        for path in [directory, *sorted(directory.rglob("*"))]:
-            if "__pycache__" in path.parts:
-                continue
-            info = archive.gettarinfo(str(path), arcname=str(path.relative_to(directory.parent)))
-            info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "root", "root"
-            if path.is_file() and not path.is_symlink():
-                with path.open("rb") as fh:
-                    archive.addfile(info, fh)
-            else:
-                archive.addfile(info)
-    return target
 
 
 def source_spec(binary_spec: str, manifest: Manifest, epoch: int) -> str:

@@ -1,0 +1,48 @@
+"""File helpers shared by the bundle, the SRPM, fetch, lock and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from pathlib import Path
+
+
+def sha256_hex(path: Path) -> str:
+    """The file's sha256, read in chunks (an RPM may be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def reproducible_tar(directory: Path, target: Path, epoch: int, *, normalise_modes: bool) -> Path:
+    """A tarball of *directory* (its name the top member) that depends on contents only.
+
+    Sorted members, mtime *epoch*, owner root, no ``__pycache__``; written under a temporary
+    name and renamed, so readers see the whole tarball or none. *normalise_modes*: 0755 for
+    directories, 0644 for files (what the builder's umask made does not leak in).
+    """
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
+            for path in [directory, *sorted(directory.rglob("*"))]:
+                if "__pycache__" in path.parts:
+                    continue
+                info = archive.gettarinfo(
+                    str(path), arcname=str(path.relative_to(directory.parent))
+                )
+                info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "root", "root"
+                if normalise_modes and not path.is_symlink():
+                    info.mode = 0o755 if path.is_dir() else 0o644
+                if path.is_file() and not path.is_symlink():
+                    with path.open("rb") as fh:
+                        archive.addfile(info, fh)
+                else:
+                    archive.addfile(info)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target
