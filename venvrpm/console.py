@@ -7,14 +7,18 @@ Messages go to stderr; stdout carries only results (the RPM path, a schema, a pl
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from rich.console import Console as RichConsole
 from rich.markup import escape
 
 from venvrpm.errors import CommandError, VenvrpmError
+
+if TYPE_CHECKING:
+    from venvrpm.inspect import Inspection
 
 
 class Console:
@@ -84,3 +88,150 @@ class Console:
             self.err.print(f"  command: {escape(' '.join(exc.argv))}")
         if exc.hint:
             self.err.print(f"[cyan]hint:[/] {escape(exc.hint)}")
+
+
+SCRIPTLET_LINES = 8
+"""Lines of each scriptlet the human inspect report shows (--json has them whole)."""
+SIZE_ROWS = 20
+"""Top-level names the human inspect report lists before summing the rest."""
+_PLAIN_WIDTH = 10_000  # off a terminal, never wrap: one line per row, for grep and diff
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+
+
+def human_size(size: int) -> str:
+    """``512 B``, ``77.9 KiB``, ``1.2 GiB``."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def render_inspection(report: Inspection, stream: TextIO | None = None) -> None:
+    """The human ``venvrpm inspect`` report: tables on a terminal, plain aligned text otherwise."""
+    from rich.padding import Padding
+    from rich.table import Table
+
+    stream = stream or sys.stdout
+    plain = os.environ.get("CI") == "true" or not stream.isatty()
+    out = RichConsole(
+        file=stream,
+        highlight=False,
+        no_color=plain or "NO_COLOR" in os.environ,
+        force_terminal=False if plain else None,
+        soft_wrap=True,
+        width=_PLAIN_WIDTH if plain else None,
+    )
+
+    def table(*columns: str, right: tuple[str, ...] = ()) -> Table:
+        # no box: the same aligned columns on a terminal (with bold headings) and in a pipe
+        grid = Table(
+            box=None, show_header=bool(columns), header_style="bold", pad_edge=False,
+            padding=(0, 2, 0, 0),
+        )  # fmt: skip
+        for column in columns or ("", ""):
+            justify: Literal["left", "right"] = "right" if column in right else "left"
+            grid.add_column(column, justify=justify, overflow="fold")
+        return grid
+
+    h = report.header
+    built = report.build_time_utc
+    rows: list[tuple[str, str | None]] = [
+        ("name", h.name),
+        ("epoch", None if h.epoch is None else str(h.epoch)),
+        ("version", h.version),
+        ("release", h.release),
+        ("arch", h.arch),
+        ("summary", h.summary),
+        ("license", h.license),
+        ("url", h.url),
+        ("built", f"{built} on {h.build_host}" if built and h.build_host else built),
+        ("installed size", f"{human_size(h.size)}, {_count(len(h.files), 'file')}"),
+        ("rpm file", human_size(report.file_size)),
+        ("sha256", report.sha256),
+        ("payload", h.payload_compressor or "(not recorded)"),
+        ("signature", _signature_text(report)),
+        ("source rpm", h.source_rpm or "none: this is a source RPM"),
+    ]
+    facts = table()
+    for key, value in rows:
+        if value is not None:
+            facts.add_row(key, _shown(value))
+
+    with out.capture() as captured:
+        out.print(f"[bold]{_shown(report.path.name)}[/]")
+        out.print(Padding(facts, (0, 0, 0, 2)))
+
+        source = {"payload": "the shipped list", "provides": "the Provides"}
+        where = source.get(report.bundled_source or "", "")
+        heading = f"bundled distributions: {len(report.bundled)}"
+        if where:
+            heading += f", from {where}"
+        if report.interpreter:
+            heading += f" (interpreter {report.interpreter})"
+        _heading(out, heading)
+        if report.bundled:
+            dists = table("name", "version", "origin", "hashes", right=("hashes",))
+            for d in report.bundled:
+                dists.add_row(_shown(d.name), _shown(d.version), _shown(d.origin or "-"),
+                              str(len(d.hashes)))  # fmt: skip
+            out.print(Padding(dists, (0, 0, 0, 2)))
+
+        _heading(out, "size by top-level name under site-packages, largest first")
+        sizes = table("name", "size", "files", right=("size", "files"))
+        for entry in report.sizes[:SIZE_ROWS]:
+            sizes.add_row(_shown(entry.name), human_size(entry.size), str(entry.files))
+        rest = report.sizes[SIZE_ROWS:]
+        if rest:
+            sizes.add_row(
+                f"({len(rest)} more)", human_size(sum(e.size for e in rest)),
+                str(sum(e.files for e in rest)),
+            )  # fmt: skip
+        sizes.add_row("other", human_size(report.other.size), str(report.other.files))
+        out.print(Padding(sizes, (0, 0, 0, 2)))
+
+        for title, deps in (("requires", h.requires), ("provides", h.provides)):
+            _heading(out, f"{title}: {len(deps)}")
+            for dep in deps:
+                out.print(f"  {_shown(str(dep))}")
+
+        _heading(out, f"scriptlets: {len(h.scriptlets)}")
+        for scriptlet in h.scriptlets:
+            using = f" ({scriptlet.interpreter})" if scriptlet.interpreter else ""
+            out.print(f"  [bold]%{scriptlet.name}[/]{_shown(using)}")
+            lines = scriptlet.body.splitlines()
+            for line in lines[:SCRIPTLET_LINES]:
+                out.print(f"    {_shown(line)}")
+            if len(lines) > SCRIPTLET_LINES:
+                more = _count(len(lines) - SCRIPTLET_LINES, "more line")
+                out.print(f"    ... {more} (--json shows them whole)", style="dim")
+
+        for note in report.notes:
+            out.print()
+            out.print(f"[yellow]note:[/] {_shown(note)}")
+    stream.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def _shown(text: str) -> str:
+    """*text* from a package, as data: no rich markup, control characters made visible.
+
+    An RPM's strings may carry terminal escape sequences; on a terminal they must not act.
+    """
+    return escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def _heading(out: RichConsole, text: str) -> None:
+    out.print()
+    out.print(f"[bold]{_shown(text)}[/]")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _signature_text(report: Inspection) -> str:
+    if not report.header.signatures:
+        return "unsigned"
+    ids = ", ".join(report.key_ids)
+    return f"key {ids} ({report.header.signatures[0].split(',')[0]})"

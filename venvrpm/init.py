@@ -1,0 +1,446 @@
+"""``venvrpm init``: a first ``app.yaml`` and ``requirements.in`` from a project's pyproject.toml.
+
+``render`` is pure: parsed pyproject.toml in, file texts and warnings out. ``scaffold`` reads
+and writes: it checks every file it would replace before writing any, and writes each one
+under a temporary name first, so an error leaves the directory as it was.
+
+The manifest starts with a yaml-language-server modeline pointing at ``venvrpm.schema.json``
+next to it (a relative path is resolved from the YAML file), which ``scaffold`` writes from the
+installed venvrpm's schema: completion and checking in the editor work at once, without a path
+into venvrpm's installation or a URL (docs/editors.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from venvrpm import manifest
+from venvrpm.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MANIFEST = "app.yaml"
+REQUIREMENTS_IN = "requirements.in"
+SCHEMA = "venvrpm.schema.json"
+LOCK = "requirements.txt"
+PYTHON = "/usr/bin/python3"
+PLACEHOLDER = "CHANGEME"
+"""What stands where pyproject.toml has no usable value; valid for the schema, easy to grep."""
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_ENTRY_POINT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
+_RPM_VERSION = re.compile(r"^[A-Za-z0-9._+~^]+$")
+_SUMMARY_MAX = 200
+# PEP 753 well-known labels (after normalisation), in the order they are preferred for `url`.
+_URL_LABELS = ("homepage", "source", "repository", "sourcecode", "github")
+# Trove classifiers that name exactly one SPDX license; "BSD License" and the like do not.
+_CLASSIFIER_SPDX = {
+    "License :: OSI Approved :: Apache Software License": "Apache-2.0",
+    "License :: OSI Approved :: Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
+    "License :: OSI Approved :: Eclipse Public License 2.0 (EPL-2.0)": "EPL-2.0",
+    "License :: OSI Approved :: GNU Affero General Public License v3": "AGPL-3.0-only",
+    "License :: OSI Approved :: GNU Affero General Public License v3 or later (AGPLv3+)": (
+        "AGPL-3.0-or-later"
+    ),
+    "License :: OSI Approved :: GNU General Public License v2 (GPLv2)": "GPL-2.0-only",
+    "License :: OSI Approved :: GNU General Public License v2 or later (GPLv2+)": (
+        "GPL-2.0-or-later"
+    ),
+    "License :: OSI Approved :: GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
+    "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)": (
+        "GPL-3.0-or-later"
+    ),
+    "License :: OSI Approved :: GNU Lesser General Public License v2 (LGPLv2)": "LGPL-2.0-only",
+    "License :: OSI Approved :: GNU Lesser General Public License v2 or later (LGPLv2+)": (
+        "LGPL-2.0-or-later"
+    ),
+    "License :: OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)": "LGPL-3.0-only",
+    "License :: OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)": (
+        "LGPL-3.0-or-later"
+    ),
+    "License :: OSI Approved :: ISC License (ISCL)": "ISC",
+    "License :: OSI Approved :: MIT License": "MIT",
+    "License :: OSI Approved :: MIT No Attribution License (MIT-0)": "MIT-0",
+    "License :: OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
+    "License :: OSI Approved :: Python Software Foundation License": "PSF-2.0",
+    "License :: OSI Approved :: The Unlicense (Unlicense)": "Unlicense",
+    "License :: OSI Approved :: Zero-Clause BSD (0BSD)": "0BSD",
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Scaffold:
+    """What ``venvrpm init`` writes, and what the user should look at."""
+
+    app_yaml: str
+    requirements_in: str
+    warnings: tuple[str, ...]
+    """One line each: a value that is a placeholder or a guess."""
+    placeholders: tuple[str, ...] = ()
+    """Keys of app.yaml that hold PLACEHOLDER: the manifest validates, but they must be set."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Written:
+    """The result of ``scaffold``."""
+
+    manifest: Path
+    written: tuple[Path, ...]
+    kept: tuple[Path, ...]
+    """Files left as they were (an existing schema copy, without --force)."""
+    warnings: tuple[str, ...]
+    placeholders: tuple[str, ...]
+
+
+def render(pyproject: Mapping[str, Any]) -> Scaffold:
+    """The manifest and requirements.in for the parsed *pyproject*; raise UsageError if unusable."""
+    project = pyproject.get("project")
+    if not isinstance(project, dict):
+        raise UsageError(
+            "pyproject.toml has no [project] table",
+            "venvrpm init reads the standard [project] metadata (name, version, dependencies, "
+            "scripts); without it, write app.yaml by hand (`venvrpm schema --markdown` lists "
+            "every key)",
+        )
+    warnings: list[str] = []
+    dynamic = _strings(project, "dynamic")
+    name = _name(project, warnings)
+    lines = [
+        f"# yaml-language-server: $schema={SCHEMA}",
+        "# venvrpm manifest, made by `venvrpm init` from pyproject.toml.",
+        "# Every key and its meaning: `venvrpm schema --markdown`.",
+        f"name: {_scalar(name)}",
+        _version(project, dynamic, warnings),
+        _summary(project, warnings),
+        _license(project, warnings),
+    ]
+    url = _url(project, warnings)
+    if url is not None:
+        lines.append(f"url: {_scalar(url)}")
+    lines += [
+        f"python: {PYTHON}  # the target's interpreter; the RPM Requires this exact path",
+        "project: .  # installed without its dependencies: they come from the lock",
+        f"requirements: {LOCK}  # the hash-locked lock `venvrpm lock` writes",
+        "lock:",
+        f"  inputs: [{REQUIREMENTS_IN}]  # locked together with the project's dependencies",
+    ]
+    entry_points = _entry_points(project, dynamic, warnings)
+    if entry_points:
+        shown = ", ".join(_scalar(e) for e in entry_points)
+        lines.append(f"entry_points: [{shown}]  # /usr/bin/<name> -> the venv's console script")
+    return Scaffold(
+        app_yaml="\n".join(lines) + "\n",
+        requirements_in=_requirements_in(project, dynamic, warnings),
+        warnings=tuple(warnings),
+        placeholders=tuple(
+            line.split(":")[0] for line in lines if f": {PLACEHOLDER}  # TODO" in line
+        ),
+    )
+
+
+def read_pyproject(directory: Path) -> dict[str, Any]:
+    """Parse ``directory/pyproject.toml``; raise UsageError when it is missing or not TOML."""
+    path = directory / "pyproject.toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            f"no pyproject.toml in {directory}",
+            "run venvrpm init in the project's directory, or give it: venvrpm init path/to/project",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}") from None
+
+
+def scaffold(directory: Path, *, force: bool = False) -> Written:
+    """Write app.yaml, requirements.in and the schema copy into *directory*.
+
+    Without *force*, an existing app.yaml or requirements.in is an error and nothing is
+    written; an existing schema copy is kept (it is only what ``venvrpm schema`` prints).
+    """
+    made = render(read_pyproject(directory))
+    targets = {
+        directory / MANIFEST: made.app_yaml,
+        directory / REQUIREMENTS_IN: made.requirements_in,
+    }
+    schema_path = directory / SCHEMA
+    kept: tuple[Path, ...] = ()
+    if not force:
+        existing = [p for p in targets if p.exists() or p.is_symlink()]
+        if existing:
+            one = len(existing) == 1
+            raise UsageError(
+                f"{' and '.join(p.name for p in existing)} already exist{'s' if one else ''} "
+                f"in {directory}; nothing was written",
+                f"`venvrpm init --force` replaces {'it' if one else 'them'}",
+                details=[str(p) for p in existing],
+            )
+        if schema_path.exists():
+            kept = (schema_path,)
+    if not kept:
+        targets[schema_path] = manifest.schema_text()
+    _write_all(targets)
+    return Written(
+        manifest=directory / MANIFEST,
+        written=tuple(targets),
+        kept=kept,
+        warnings=made.warnings,
+        placeholders=made.placeholders,
+    )
+
+
+def _write_all(files: Mapping[Path, str]) -> None:
+    """Write every file under a temporary name, then rename them all into place.
+
+    A failure while writing (a full disk, a read-only directory) leaves no file changed.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in files.items():
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+            staged.append((Path(name), path))
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            # mkstemp makes 0600; these are ordinary project files
+            os.chmod(name, 0o644)
+        for temporary, path in staged:
+            os.replace(temporary, path)
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+
+def _scalar(value: str) -> str:
+    """*value* as a YAML scalar: plain when that reads back as the same string, else quoted."""
+    dumped = yaml.safe_dump({"k": value}, allow_unicode=True, width=1 << 16)
+    return dumped.removeprefix("k: ").rstrip("\n")
+
+
+def _placeholder(key: str, why: str) -> str:
+    return f"{key}: {PLACEHOLDER}  # TODO: {why}"
+
+
+def _string(project: Mapping[str, Any], key: str) -> str | None:
+    value = project.get(key)
+    if value is not None and not isinstance(value, str):
+        raise UsageError(f"pyproject.toml: project.{key} must be a string, not {value!r}")
+    return value
+
+
+def _strings(project: Mapping[str, Any], key: str) -> list[str]:
+    value = project.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"pyproject.toml: project.{key} must be a list of strings")
+    return value
+
+
+def _table(project: Mapping[str, Any], key: str) -> dict[str, str]:
+    value = project.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise UsageError(f"pyproject.toml: project.{key} must be a table of strings")
+    return value
+
+
+def _name(project: Mapping[str, Any], warnings: list[str]) -> str:
+    raw = _string(project, "name")
+    if not raw or not raw.strip():
+        raise UsageError("pyproject.toml: project.name is missing", "every [project] has a name")
+    # PEP 503 normalisation: lower case, runs of -_. as one '-'; always a valid RPM name
+    name: str = canonicalize_name(raw.strip())
+    if not _NAME.match(name):
+        name = re.sub(r"[^a-z0-9._+-]+", "-", name).strip("-._+")
+        if not name:
+            raise UsageError(f"pyproject.toml: project.name {raw!r} has no usable characters")
+        warnings.append(f"project.name {raw!r} is not a valid name; the package is called {name}")
+    return name[:128]
+
+
+def _version(project: Mapping[str, Any], dynamic: Sequence[str], warnings: list[str]) -> str:
+    raw = _string(project, "version")
+    if raw is None:
+        why = "dynamic (the build backend computes it)" if "version" in dynamic else "not set"
+        warnings.append(
+            f"project.version is {why}: app.yaml has version {PLACEHOLDER}; set the version to ship"
+        )
+        return _placeholder("version", f"project.version is {why}; set the version to ship")
+    version, note = rpm_version(raw.strip())
+    if note:
+        warnings.append(note)
+    if version is None:
+        return _placeholder("version", f"{raw!r} is not usable as an RPM version")
+    return f"version: {_scalar(version)}"
+
+
+def rpm_version(text: str) -> tuple[str | None, str | None]:
+    """A PEP 440 version as an RPM version that sorts the same, and a note when it differs.
+
+    Pre-releases and dev releases get ``~`` (``1.0rc1`` -> ``1.0~rc1``, ``1.0.dev2`` ->
+    ``1.0~~dev2``): rpm sorts ``~`` before anything, so ``1.0~rc1`` upgrades to ``1.0``, which
+    ``1.0rc1`` would not. Post-releases keep ``.postN`` (no ``^``: rpm before 4.15 lacks it).
+    """
+    try:
+        parsed = Version(text)
+    except InvalidVersion:
+        if _RPM_VERSION.match(text) and len(text) <= 64:
+            return text, f"project.version {text!r} is not a PEP 440 version; kept as it is"
+        return None, f"project.version {text!r} is not usable as an RPM version: set it by hand"
+    out = ".".join(str(part) for part in parsed.release)
+    if parsed.pre is not None:
+        out += f"~{parsed.pre[0]}{parsed.pre[1]}"
+    if parsed.post is not None:
+        out += f".post{parsed.post}"
+    if parsed.dev is not None:
+        # alone it sorts before the pre-releases too (1.0.dev1 < 1.0a1): two tildes
+        alone = parsed.pre is None and parsed.post is None
+        out += f"{'~~' if alone else '~'}dev{parsed.dev}"
+    if parsed.local is not None:
+        out += f"+{parsed.local}"
+    notes = []
+    if parsed.epoch:
+        notes.append(f"the epoch {parsed.epoch}! is dropped (RPM epochs are not set by venvrpm)")
+    if out != text:
+        notes.insert(0, f"version {text} is written as {out} so rpm orders it like pip does")
+    return out, "; ".join(notes) or None
+
+
+def _summary(project: Mapping[str, Any], warnings: list[str]) -> str:
+    raw = (_string(project, "description") or "").strip()
+    if not raw:
+        warnings.append(f"no project.description: app.yaml has summary {PLACEHOLDER}")
+        return _placeholder("summary", "one line shown by `rpm -qi`")
+    summary = raw.splitlines()[0].strip()
+    if summary != raw:
+        warnings.append("project.description has several lines: the summary is the first")
+    if len(summary) > _SUMMARY_MAX:
+        summary = summary[: _SUMMARY_MAX - 3].rstrip() + "..."
+        warnings.append(f"project.description is longer than {_SUMMARY_MAX} characters: cut")
+    # rpmlint: summary-ended-with-dot
+    if summary.endswith(".") and not summary.endswith(".."):
+        summary = summary[:-1]
+    return f"summary: {_scalar(summary)}"
+
+
+def _spdx(expression: str) -> str | None:
+    """The canonical SPDX form of *expression*, or None if it is not one (or cannot be told)."""
+    try:
+        from packaging.licenses import (
+            InvalidLicenseExpression,
+            canonicalize_license_expression,
+        )
+    except ImportError:  # packaging < 24.2: take it as written
+        return expression if re.fullmatch(r"[A-Za-z0-9.+ ()-]+", expression) else None
+    try:
+        return str(canonicalize_license_expression(expression))
+    except InvalidLicenseExpression:
+        return None
+
+
+def _license(project: Mapping[str, Any], warnings: list[str]) -> str:
+    value = project.get("license")
+    text: str | None = None
+    if isinstance(value, str):  # PEP 639: an SPDX expression
+        text = value.strip()
+    elif isinstance(value, dict) and isinstance(value.get("text"), str):
+        text = value["text"].strip()
+    elif value is not None and not isinstance(value, dict):
+        raise UsageError("pyproject.toml: project.license must be a string or a table")
+    if text and "\n" not in text:
+        spdx = _spdx(text)
+        if spdx is not None:
+            return f"license: {_scalar(spdx)}"
+    classifiers = _strings(project, "classifiers")
+    guessed = sorted({_CLASSIFIER_SPDX[c] for c in classifiers if c in _CLASSIFIER_SPDX})
+    if guessed:
+        spdx = " OR ".join(guessed) if len(guessed) > 1 else guessed[0]
+        warnings.append(f"license {spdx} is taken from the trove classifiers: check it")
+        return f"license: {_scalar(spdx)}"
+    if text and "\n" not in text and len(text) <= 200:
+        warnings.append(f"license {text!r} is not an SPDX expression: RPM License wants one")
+        return f"license: {_scalar(text)}"
+    if value is None:
+        why = "pyproject.toml names no license"
+    elif isinstance(value, dict) and "file" in value:
+        why = f"the license is in {value['file']}"
+    else:
+        why = "project.license is a license text, not an SPDX expression"
+    warnings.append(f"{why}: app.yaml has license {PLACEHOLDER}")
+    return _placeholder("license", "an SPDX expression, e.g. MIT or Apache-2.0")
+
+
+def _url(project: Mapping[str, Any], warnings: list[str]) -> str | None:
+    drop = set(string.punctuation + string.whitespace)
+    urls = {
+        "".join(c for c in label if c not in drop).lower(): url.strip()
+        for label, url in _table(project, "urls").items()
+    }
+    for label in _URL_LABELS:
+        url = urls.get(label)
+        if url and not any(c.isspace() for c in url):
+            return url
+        if url:
+            warnings.append(f"project.urls: {url!r} contains whitespace; left out")
+    return None
+
+
+def _entry_points(
+    project: Mapping[str, Any], dynamic: Sequence[str], warnings: list[str]
+) -> list[str]:
+    if "scripts" in dynamic:
+        warnings.append("project.scripts is dynamic: list the commands under entry_points")
+    names = []
+    for name in _table(project, "scripts"):
+        if _ENTRY_POINT.match(name):
+            names.append(name)
+        else:
+            warnings.append(f"script {name!r} cannot be linked into /usr/bin; left out")
+    return names
+
+
+def _requirements_in(
+    project: Mapping[str, Any], dynamic: Sequence[str], warnings: list[str]
+) -> str:
+    lines = [
+        "# Top-level requirements locked by `venvrpm lock` (lock.inputs in app.yaml), together",
+        "# with the project's own dependencies. Seeded by `venvrpm init` from pyproject.toml;",
+        "# add what the application needs besides them, or tighter pins.",
+    ]
+    if "dependencies" in dynamic:
+        warnings.append(
+            "project.dependencies is dynamic: requirements.in starts empty "
+            "(`venvrpm lock` still asks the build backend for them)"
+        )
+    for dependency in _strings(project, "dependencies"):
+        try:
+            Requirement(dependency)
+        except InvalidRequirement as exc:
+            raise UsageError(
+                f"pyproject.toml: project.dependencies has an invalid requirement {dependency!r}",
+                str(exc),
+            ) from None
+        lines.append(dependency.strip())
+    return "\n".join(lines) + "\n"

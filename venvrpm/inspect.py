@@ -1,0 +1,584 @@
+"""``venvrpm inspect``: what an RPM holds, read from its header and, for the bundled list, its payload.
+
+The header is read with one ``rpm -qp --queryformat`` whose every value is shell-quoted by rpm
+(``:shescape``) and tagged, so summaries, file names and scriptlet bodies with spaces, quotes or
+newlines come back whole. Parsing is pure (tested with recorded rpm output); ``inspect_rpm`` alone
+runs commands, through a Runner.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import stat
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from venvrpm import bundled
+from venvrpm.errors import ToolMissingError, UsageError, VenvrpmError
+from venvrpm.files import sha256_hex
+from venvrpm.runner import Runner
+
+RPM_MAGIC = b"\xed\xab\xee\xdb"
+"""The first four bytes of every RPM (its lead)."""
+
+DOCUMENT_LIMIT = 16 << 20
+"""The largest bundled list read from a payload, in bytes (a real one is a few kB)."""
+
+INSTALL_HINT = "Debian/Ubuntu: apt-get install rpm    Fedora/RHEL: dnf install rpm"
+
+HEADER_TAGS = (
+    "NAME", "EPOCH", "VERSION", "RELEASE", "ARCH", "SUMMARY", "LICENSE", "URL", "BUILDTIME",
+    "BUILDHOST", "LONGSIZE", "PAYLOADCOMPRESSOR", "SOURCERPM",
+)  # fmt: skip
+SIGNATURE_TAGS = ("RSAHEADER", "DSAHEADER", "SIGPGP", "SIGGPG")
+"""rpm v4 signature tags, header-only first (what ``rpmsign --addsign`` writes since rpm 4.16)."""
+
+SCRIPTLETS = (
+    ("pretrans", "PRETRANS"), ("pre", "PREIN"), ("post", "POSTIN"), ("preun", "PREUN"),
+    ("postun", "POSTUN"), ("posttrans", "POSTTRANS"), ("verifyscript", "VERIFYSCRIPT"),
+)  # fmt: skip
+"""(spec section name, header tag) in the order rpm runs them; the interpreter is TAG + PROG."""
+
+BundledSource = Literal["payload", "provides"]
+
+# A token of the query's output: bare runs, '...' (shescape), "..." (pgpsig text), \x.
+_TOKEN = re.compile(r"""(?:[^\s'"\\]+|'[^']*'|"[^"]*"|\\.)+""", re.S)
+_PIECE = re.compile(r"""'([^']*)'|"([^"]*)"|\\(.)|([^'"\\]+)""", re.S)
+_KEY_ID = re.compile(r"Key ID ([0-9A-Fa-f]+)")
+_SITE_PACKAGES = re.compile(r"/lib(?:64)?/(?:python|pypy)[^/]*/site-packages/([^/]+)")
+_BUNDLED_PROVIDE = re.compile(r"bundled\(python3dist\((.+)\)\)")
+
+# rpm2cpio | cpio: a pipe of binary data, which a Runner (text in, text out) cannot make, so a
+# tiny Python program run through the Runner makes it and prints only the member asked for.
+_EXTRACT = """\
+import subprocess, sys
+rpm2cpio, cpio, package, member, limit = sys.argv[1:]
+source = subprocess.Popen([rpm2cpio, package], stdout=subprocess.PIPE)
+sink = subprocess.Popen([cpio, "-i", "--quiet", "--to-stdout", member],
+                        stdin=source.stdout, stdout=subprocess.PIPE)
+source.stdout.close()
+data = sink.stdout.read(int(limit) + 1)
+if len(data) > int(limit):
+    sink.kill()
+    source.kill()
+    sys.exit(f"{member} is larger than {limit} bytes")
+codes = (source.wait(), sink.wait())
+if any(codes):
+    sys.exit(f"rpm2cpio exited with {codes[0]}, cpio with {codes[1]}")
+sys.stdout.buffer.write(data)
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dependency:
+    """One Requires or Provides entry."""
+
+    name: str
+    op: str
+    """``""``, ``=``, ``<``, ``>``, ``<=`` or ``>=``."""
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.op} {self.version}" if self.op else self.name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileEntry:
+    """One path of the payload, as the header lists it."""
+
+    path: str
+    size: int
+    mode: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scriptlet:
+    """A scriptlet: its spec section name (``post``), interpreter and whole body."""
+
+    name: str
+    interpreter: str | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Header:
+    """What ``rpm -qp`` tells about a package, parsed."""
+
+    name: str
+    epoch: int | None
+    version: str
+    release: str
+    arch: str
+    summary: str
+    license: str
+    url: str | None
+    build_time: int | None
+    build_host: str | None
+    size: int
+    """Installed size in bytes (rpm's LONGSIZE)."""
+    payload_compressor: str | None
+    source_rpm: str | None
+    """The source RPM this was built from; None for a source RPM itself."""
+    signatures: tuple[str, ...]
+    """rpm's description of each signature (``RSA/SHA512, <date>, Key ID <id>``)."""
+    files: tuple[FileEntry, ...]
+    requires: tuple[Dependency, ...]
+    provides: tuple[Dependency, ...]
+    scriptlets: tuple[Scriptlet, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BundledDistribution:
+    """A Python distribution bundled in the package."""
+
+    name: str
+    version: str
+    origin: str | None
+    """``lock``, ``project`` or ``venv`` from the shipped list; None when read from a Provides."""
+    hashes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PackageSize:
+    """Bytes and regular files under one top-level name of site-packages (or ``other``)."""
+
+    name: str
+    size: int
+    files: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inspection:
+    """The report ``venvrpm inspect`` prints."""
+
+    path: Path
+    file_size: int
+    sha256: str
+    header: Header
+    built_by_venvrpm: bool
+    """The package ships venvrpm's bundled list (bundled.doc_path)."""
+    bundled: tuple[BundledDistribution, ...]
+    bundled_source: BundledSource | None
+    interpreter: str | None
+    """The interpreter the shipped list names."""
+    sizes: tuple[PackageSize, ...]
+    """Per top-level name under site-packages, largest first."""
+    other: PackageSize
+    """Every other regular file."""
+    notes: tuple[str, ...]
+
+    @property
+    def build_time_utc(self) -> str | None:
+        """The build time as ``YYYY-MM-DD HH:MM:SS UTC``."""
+        return format_time(self.header.build_time)
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The signing key ids, without repeats; empty when unsigned."""
+        return key_ids(self.header.signatures)
+
+    def to_json(self) -> dict[str, object]:
+        """The ``--json`` document (venvrpm/schema/inspect.schema.json)."""
+        h = self.header
+        ids = self.key_ids
+        return {
+            "ok": True,
+            "exit_code": 0,
+            "path": str(self.path),
+            "file_size": self.file_size,
+            "sha256": self.sha256,
+            "built_by_venvrpm": self.built_by_venvrpm,
+            "metadata": {
+                "name": h.name,
+                "epoch": h.epoch,
+                "version": h.version,
+                "release": h.release,
+                "arch": h.arch,
+                "summary": h.summary,
+                "license": h.license,
+                "url": h.url,
+                "build_time": h.build_time,
+                "build_time_utc": self.build_time_utc,
+                "build_host": h.build_host,
+                "installed_size": h.size,
+                "files": len(h.files),
+                "payload_compressor": h.payload_compressor,
+                "source_rpm": h.source_rpm,
+            },
+            "signature": (
+                {"key_id": ids[0], "key_ids": list(ids), "descriptions": list(h.signatures)}
+                if h.signatures
+                else None
+            ),
+            "bundled": {
+                "source": self.bundled_source,
+                "interpreter": self.interpreter,
+                "distributions": [
+                    {
+                        "name": d.name,
+                        "version": d.version,
+                        "origin": d.origin,
+                        "hashes": list(d.hashes),
+                    }
+                    for d in self.bundled
+                ],
+            },
+            "size_by_package": {
+                "site_packages": [
+                    {"name": s.name, "size": s.size, "files": s.files} for s in self.sizes
+                ],
+                "other": {"size": self.other.size, "files": self.other.files},
+            },
+            "requires": [_dependency_json(d) for d in h.requires],
+            "provides": [_dependency_json(d) for d in h.provides],
+            "scriptlets": [
+                {"name": s.name, "interpreter": s.interpreter, "body": s.body} for s in h.scriptlets
+            ],
+            "notes": list(self.notes),
+        }
+
+
+def _dependency_json(dep: Dependency) -> dict[str, str]:
+    return {"name": dep.name, "op": dep.op, "version": dep.version}
+
+
+def _value(tag: str, formatter: str = "shescape") -> str:
+    """``=<value>`` when the header has *tag*, else ``!`` (an empty string is still a value)."""
+    return "%|" + tag + "?{=%{" + tag + ":" + formatter + "}}:{!}|"
+
+
+def query_format() -> str:
+    """The --queryformat: ``@section`` markers, then ``=value`` or ``!`` (absent) tokens."""
+    parts = ["@header " + " ".join(_value(t) for t in HEADER_TAGS) + "\n"]
+    # pgpsig text cannot be shell-quoted by rpm; it is double-quoted here (it has no quotes)
+    signatures = ("%|" + t + '?{="%{' + t + ':pgpsig}"}:{!}|' for t in SIGNATURE_TAGS)
+    parts.append("@signatures " + " ".join(signatures) + "\n")
+    parts.append("@files\n[=%{LONGFILESIZES} =%{FILEMODES} =%{FILENAMES:shescape}\n]")
+    for kind in ("REQUIRE", "PROVIDE"):
+        parts.append(
+            f"@{kind.lower()}s\n"
+            f"[=%{{{kind}NAME:shescape}} =%{{{kind}FLAGS}} =%{{{kind}VERSION:shescape}}\n]"
+        )
+    for name, tag in SCRIPTLETS:
+        parts.append(f"@scriptlet:{name} {_value(tag)} [=%{{{tag}PROG:shescape}} ]\n")
+    return "".join(parts)
+
+
+def query_argv(rpm: str, package: Path) -> list[str]:
+    """The rpm command that reads *package*'s header."""
+    return [rpm, "-qp", "--queryformat", query_format(), str(package)]
+
+
+def tokens(output: str) -> dict[str, list[str | None]]:
+    """Split the query's output into its sections; None stands for an absent tag."""
+    sections: dict[str, list[str | None]] = {}
+    current: list[str | None] | None = None
+    for match in _TOKEN.finditer(output):
+        raw = match.group()
+        if raw.startswith("@"):
+            current = sections.setdefault(raw[1:], [])
+        elif current is not None and raw == "!":
+            current.append(None)
+        elif current is not None and raw.startswith("="):
+            current.append("".join(_pieces(raw[1:])))
+        else:
+            raise VenvrpmError(
+                "rpm's answer to the query cannot be read",
+                "this is a bug in venvrpm: please report it with the rpm version",
+                details=[f"unexpected token: {raw[:80]!r}"],
+            )
+    return sections
+
+
+def _pieces(raw: str) -> Iterable[str]:
+    if raw.isdigit() or (raw.count("'") == 2 and raw[0] == raw[-1] == "'"):
+        yield raw.strip("'")  # the common case (a number, one quoted run), twice as fast
+        return
+    for match in _PIECE.finditer(raw):
+        yield next((g for g in match.groups() if g is not None), "")
+
+
+def parse_query(output: str) -> Header:
+    """The Header in the output of ``query_argv``'s command."""
+    sections = tokens(output)
+    values = dict(zip(HEADER_TAGS, _section(sections, "header", len(HEADER_TAGS)), strict=True))
+    files = tuple(
+        FileEntry(path=path or "", size=_int(size) or 0, mode=(_int(mode) or 0) & 0xFFFF)
+        for size, mode, path in _triples(sections.get("files", []))
+    )
+    scriptlets = []
+    for name, _ in SCRIPTLETS:
+        body, *prog = sections.get(f"scriptlet:{name}", [None])
+        if body is None and not prog:
+            continue
+        interpreter = " ".join(p for p in prog if p) or None
+        scriptlets.append(Scriptlet(name=name, interpreter=interpreter, body=body or ""))
+    return Header(
+        name=values["NAME"] or "",
+        epoch=_int(values["EPOCH"]),
+        version=values["VERSION"] or "",
+        release=values["RELEASE"] or "",
+        arch=values["ARCH"] or "",
+        summary=values["SUMMARY"] or "",
+        license=values["LICENSE"] or "",
+        url=values["URL"],
+        build_time=_int(values["BUILDTIME"]),
+        build_host=values["BUILDHOST"],
+        size=_int(values["LONGSIZE"]) or 0,
+        payload_compressor=values["PAYLOADCOMPRESSOR"],
+        source_rpm=values["SOURCERPM"],
+        signatures=tuple(
+            s for s in _section(sections, "signatures", len(SIGNATURE_TAGS)) if s is not None
+        ),
+        files=files,
+        requires=_dependencies(sections.get("requires", [])),
+        provides=_dependencies(sections.get("provides", [])),
+        scriptlets=tuple(scriptlets),
+    )
+
+
+def _section(sections: Mapping[str, list[str | None]], name: str, count: int) -> list[str | None]:
+    found = sections.get(name, [])
+    if len(found) != count:
+        raise VenvrpmError(
+            f"rpm's answer has {len(found)} values in its {name} section instead of {count}",
+            "this is a bug in venvrpm: please report it with the rpm version",
+        )
+    return found
+
+
+def _triples(values: Sequence[str | None]) -> Iterable[tuple[str | None, str | None, str | None]]:
+    return zip(values[0::3], values[1::3], values[2::3], strict=True)
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text is not None and text.lstrip("-").isdigit() else None
+
+
+# rpmsenseFlags: RPMSENSE_LESS, RPMSENSE_GREATER, RPMSENSE_EQUAL
+_LESS, _GREATER, _EQUAL = 2, 4, 8
+
+
+def _dependencies(values: Sequence[str | None]) -> tuple[Dependency, ...]:
+    found = []
+    for name, flags_text, version in _triples(values):
+        flags = _int(flags_text) or 0
+        op = ("<" if flags & _LESS else "") + (">" if flags & _GREATER else "")
+        op += "=" if flags & _EQUAL else ""
+        found.append(Dependency(name=name or "", op=op if version else "", version=version or ""))
+    return tuple(found)
+
+
+def key_ids(signatures: Iterable[str]) -> tuple[str, ...]:
+    """The key ids in rpm's signature descriptions, lower case, in order, without repeats."""
+    ids: dict[str, None] = {}
+    for text in signatures:
+        match = _KEY_ID.search(text)
+        ids[match.group(1).lower() if match else text] = None
+    return tuple(ids)
+
+
+def format_time(epoch: int | None) -> str | None:
+    """*epoch* as ``YYYY-MM-DD HH:MM:SS UTC``."""
+    if epoch is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def package_sizes(files: Iterable[FileEntry]) -> tuple[tuple[PackageSize, ...], PackageSize]:
+    """Regular files summed per top-level name under any site-packages, largest first; the rest."""
+    totals: dict[str, list[int]] = {}
+    other = [0, 0]
+    for entry in files:
+        if not stat.S_ISREG(entry.mode):
+            continue  # directories and symlinks take no payload bytes worth counting
+        match = _SITE_PACKAGES.search(entry.path)
+        bucket = totals.setdefault(match.group(1), [0, 0]) if match else other
+        bucket[0] += entry.size
+        bucket[1] += 1
+    ordered = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))
+    return (
+        tuple(PackageSize(name=n, size=s, files=c) for n, (s, c) in ordered),
+        PackageSize(name="other", size=other[0], files=other[1]),
+    )
+
+
+def parse_bundled_document(text: str) -> tuple[str | None, tuple[BundledDistribution, ...]]:
+    """The interpreter and distributions of a shipped bundled list (bundled.document).
+
+    Raises ValueError saying what is wrong with it.
+    """
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("distributions"), list):
+        raise ValueError("no distributions list")
+    interpreter = data.get("interpreter")
+    found = []
+    for n, item in enumerate(data["distributions"]):
+        if not isinstance(item, dict):
+            raise ValueError(f"distributions[{n}] is not an object")
+        name, version = item.get("name"), item.get("version")
+        origin, hashes = item.get("origin"), item.get("hashes", [])
+        if not isinstance(name, str) or not isinstance(version, str):
+            raise ValueError(f"distributions[{n}] has no name or version")
+        if origin is not None and not isinstance(origin, str):
+            raise ValueError(f"distributions[{n}].origin is not a string")
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise ValueError(f"distributions[{n}].hashes is not a list of strings")
+        found.append(
+            BundledDistribution(name=name, version=version, origin=origin, hashes=tuple(hashes))
+        )
+    return (interpreter if isinstance(interpreter, str) else None), tuple(found)
+
+
+def bundled_from_provides(provides: Iterable[Dependency]) -> tuple[BundledDistribution, ...]:
+    """The ``bundled(python3dist(NAME)) = VERSION`` Provides, as distributions."""
+    found = []
+    for dep in provides:
+        match = _BUNDLED_PROVIDE.fullmatch(dep.name)
+        if match:
+            version = dep.version if dep.op == "=" else ""
+            found.append(
+                BundledDistribution(name=match.group(1), version=version, origin=None, hashes=())
+            )
+    return tuple(sorted(found, key=lambda d: d.name))
+
+
+def report(
+    path: Path,
+    header: Header,
+    *,
+    file_size: int,
+    sha256: str,
+    document: str | None,
+    payload_problem: str | None = None,
+) -> Inspection:
+    """The Inspection of a package whose *header* was read, with its shipped list's text if any.
+
+    *payload_problem* says why the list could not be read from a package that lists it.
+    """
+    doc = str(bundled.doc_path(header.name))
+    built = any(f.path == doc for f in header.files)
+    provided = bundled_from_provides(header.provides)
+    notes: list[str] = []
+    interpreter: str | None = None
+    shipped: tuple[BundledDistribution, ...] | None = None
+    if document is not None:
+        try:
+            interpreter, shipped = parse_bundled_document(document)
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            notes.append(f"{doc} cannot be read ({exc}); the bundled list is from the Provides")
+    elif payload_problem:
+        notes.append(f"{doc} could not be read from the payload: {payload_problem}; "
+                     "the bundled list is from the Provides")  # fmt: skip
+    if header.source_rpm is None:
+        notes.append("a source RPM: the bundled list and the sizes are those of its sources; "
+                     "inspect the binary RPM it builds")  # fmt: skip
+    elif not built:
+        notes.append(
+            f"not built by venvrpm: it ships no {doc}; "
+            + ("the bundled list is from its bundled(python3dist(...)) Provides" if provided
+               else "it declares no bundled(python3dist(...)) Provides either")
+        )  # fmt: skip
+    if shipped is not None:
+        listed = {(d.name, d.version) for d in shipped}
+        declared = {(d.name, d.version) for d in provided}
+        if listed != declared:
+            only_list = ", ".join(f"{n} {v}" for n, v in sorted(listed - declared)) or "-"
+            only_provides = ", ".join(f"{n} {v}" for n, v in sorted(declared - listed)) or "-"
+            notes.append(
+                "the shipped list and the Provides disagree: "
+                f"only in the list: {only_list}; only in the Provides: {only_provides}"
+            )
+    ids = key_ids(header.signatures)
+    if len(ids) > 1:
+        notes.append(f"signed with {len(ids)} different keys: {', '.join(ids)}")
+    chosen = shipped if shipped is not None else provided
+    source: BundledSource | None = (
+        "payload" if shipped is not None else ("provides" if provided else None)
+    )
+    sizes, other = package_sizes(header.files)
+    return Inspection(
+        path=path, file_size=file_size, sha256=sha256, header=header, built_by_venvrpm=built,
+        bundled=chosen, bundled_source=source, interpreter=interpreter, sizes=sizes,
+        other=other, notes=tuple(notes),
+    )  # fmt: skip
+
+
+def check_file(path: Path) -> None:
+    """A UsageError unless *path* is a readable file that starts like an RPM."""
+    if not path.exists():
+        raise UsageError(f"{path} does not exist", "give the path of an .rpm file")
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file", "give the path of an .rpm file")
+    try:
+        with path.open("rb") as stream:
+            start = stream.read(len(RPM_MAGIC))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if start != RPM_MAGIC:
+        raise UsageError(
+            f"{path} is not an RPM (it does not start with the RPM lead)",
+            "give the path of an .rpm file, e.g. dist/NAME-VERSION-RELEASE.ARCH.rpm "
+            "as `venvrpm build` prints it",
+        )
+
+
+def cpio_pattern(path: PurePosixPath) -> str:
+    """The cpio pattern that matches *path* in an rpm payload (``./``-prefixed, no globbing)."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", f".{path}")
+
+
+def inspect_rpm(path: Path, runner: Runner, python: str = sys.executable) -> Inspection:
+    """Read *path*'s header with rpm, and the shipped bundled list from its payload.
+
+    A file that is not an RPM, or that rpm cannot read, is a UsageError (exit 2).
+    *python* runs the rpm2cpio | cpio pipe.
+    """
+    check_file(path)
+    rpm = runner.which("rpm")
+    if rpm is None:
+        raise ToolMissingError("rpm is not installed", INSTALL_HINT)
+    absolute = path.resolve()  # never mistaken for an option or a URL
+    queried = runner.run(query_argv(rpm, absolute), what=f"reading {path}", check=False)
+    if queried.returncode != 0:
+        raise UsageError(
+            f"{path} is not a readable RPM",
+            "the file is damaged or truncated: download or build it again",
+            details=[queried.tail(5)] if queried.tail(5) else (),
+        )
+    header = parse_query(queried.stdout)
+    doc = bundled.doc_path(header.name)
+    document: str | None = None
+    problem: str | None = None
+    if any(f.path == str(doc) for f in header.files):
+        document, problem = _read_member(runner, python, absolute, doc)
+    return report(
+        path, header, file_size=path.stat().st_size, sha256=sha256_hex(path),
+        document=document, payload_problem=problem,
+    )  # fmt: skip
+
+
+def _read_member(
+    runner: Runner, python: str, package: Path, member: PurePosixPath
+) -> tuple[str | None, str | None]:
+    """(the text of *member* of the payload, None) or (None, why it could not be read)."""
+    tools = {name: runner.which(name) for name in ("rpm2cpio", "cpio")}
+    missing = [name for name, found in tools.items() if found is None]
+    if missing:
+        return None, f"{' and '.join(missing)} not installed"
+    argv = [python, "-I", "-c", _EXTRACT, str(tools["rpm2cpio"]), str(tools["cpio"]),
+            str(package), cpio_pattern(member), str(DOCUMENT_LIMIT)]  # fmt: skip
+    result = runner.run(argv, what=f"reading {member} from the payload", check=False)
+    if result.returncode != 0:
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        said = "; ".join(lines[-3:]) or f"exit status {result.returncode}"
+        return None, f"{said} (is the payload damaged or truncated?)"
+    if not result.stdout:
+        return None, "it is missing from the payload"
+    return result.stdout, None
