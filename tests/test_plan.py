@@ -20,7 +20,7 @@ def plan_for(tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
         tools=Tools(
             host_python="/venv/bin/python",
             toolbox=Path("/w/tools"),
-            pip_wheel=Path("/w/pip.whl"),
+            pip=Path("/w/pip.whl"),
             rpmbuild="/usr/bin/rpmbuild",
             elfdeps="/usr/lib/rpm/elfdeps",
         ),

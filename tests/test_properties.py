@@ -38,7 +38,7 @@ def plan_of(m: manifest.Manifest, base: Path) -> None:
     make_plan(
         m,
         interpreter=Interpreter(path=m.python, version="3.11.2", implementation="cpython"),
-        tools=Tools(host_python="/p", toolbox=base / "t", pip_wheel=base / "w", rpmbuild="/r", elfdeps="/e"),
+        tools=Tools(host_python="/p", toolbox=base / "t", pip=base / "w", rpmbuild="/r", elfdeps="/e"),
         workdir=base / "work", output_dir=base / "out", source_date_epoch=1, host_env={},
     )  # fmt: skip
 

@@ -8,6 +8,7 @@ backend it runs on.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from venvrpm.errors import ToolMissingError, VenvrpmError
 from venvrpm.manifest import Manifest
-from venvrpm.runner import ContainerRunner, HostRunner, Mount, RootfsRunner, Runners
+from venvrpm.runner import ContainerRunner, HostRunner, Mount, RootfsRunner, Runner, Runners
 
 # pip settings whose values are files the target must see to reach an index (CA bundles,
 # client certificates, config files).
@@ -34,7 +35,29 @@ def describe(manifest: Manifest) -> str:
     return "on this host"
 
 
-def find_engine(host: HostRunner, engine: str) -> str:
+def identity(manifest: Manifest, host: Runner) -> list[str]:
+    """What identifies the build environment's content, for the environment cache: the image's
+    ID (a rebuilt image under the same tag is another environment), the root's os-release."""
+    build = manifest.build
+    if build.kind == "container":
+        assert build.image is not None
+        engine = find_engine(host, build.engine)
+        found = host.run(
+            [engine, "image", "inspect", "--format", "{{.Id}}", build.image],
+            what=f"reading the ID of the image {build.image}",
+            check=False,
+        )
+        # An image not pulled yet has no ID: no key from it (the cache is skipped this time).
+        return ["container", build.image, found.stdout.strip() if found.returncode == 0 else ""]
+    if build.kind == "rootfs":
+        assert build.rootfs is not None
+        release = build.rootfs / "etc" / "os-release"
+        content = release.read_bytes() if release.is_file() else b""
+        return ["rootfs", str(build.rootfs), hashlib.sha256(content).hexdigest()]
+    return ["host"]
+
+
+def find_engine(host: Runner, engine: str) -> str:
     """The container engine's path (``auto``: podman, else docker)."""
     candidates = ("podman", "docker") if engine == "auto" else (engine,)
     for name in candidates:

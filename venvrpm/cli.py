@@ -9,10 +9,12 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from venvrpm import __version__, backends, manifest, pipeline
+from venvrpm import cache as cache_module
 from venvrpm.console import Console
 from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, UsageError, VenvrpmError
 from venvrpm.files import sha256_hex
@@ -73,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("VENVRPM_SIGN_KEY"),
         help="sign the RPM with this gpg key (default: $VENVRPM_SIGN_KEY)",
     )
+    build.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither reuse nor store a cached environment (see `venvrpm cache`)",
+    )
 
     lock = sub.add_parser(
         "lock", help="resolve the locks with pip-tools under the target interpreter"
@@ -113,6 +120,28 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--sign", metavar="KEYID", default=os.environ.get("VENVRPM_SIGN_KEY"))
     bundle.add_argument("--offline", action="store_true", help="never use the network")
     bundle.add_argument("--keep-workdir", action="store_true")
+    bundle.add_argument("--no-cache", action="store_true", help="do not use the environment cache")
+    cache = sub.add_parser(
+        "cache",
+        help="the cache of built environments: list, prune",
+        description="Built environments (locked requirements installed, relocated, compiled) "
+        "are cached so a rebuild with an unchanged lock installs only the project. "
+        "Location: $VENVRPM_CACHE_DIR, else $XDG_CACHE_HOME/venvrpm, else ~/.cache/venvrpm; "
+        "size limit: $VENVRPM_CACHE_MAX_SIZE (default 5G).",
+    )
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    cache_list = cache_sub.add_parser("list", help="the cached environments, most recent first")
+    cache_list.add_argument("--json", action="store_true", help="as one JSON document")
+    prune = cache_sub.add_parser(
+        "prune", help="remove environments: unused for a while, or beyond a size"
+    )
+    prune.add_argument(
+        "--max-size", metavar="SIZE", help="keep the most recently used up to SIZE (e.g. 2G)"
+    )
+    prune.add_argument(
+        "--older-than", metavar="DAYS", type=float, help="remove those unused for DAYS days"
+    )
+    prune.add_argument("--all", action="store_true", help="remove every environment")
     bundle.add_argument("-q", "--quiet", action="store_true")
 
     stage = sub.add_parser(
@@ -138,10 +167,37 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a manifest and its lock, build nothing")
     check.add_argument("manifest", type=Path)
 
-    sub.add_parser("schema", help="print the manifest JSON Schema")
+    schema = sub.add_parser("schema", help="print the manifest JSON Schema")
+    schema.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the manifest reference as Markdown instead (docs/reference.md)",
+    )
+    init = sub.add_parser(
+        "init", help="write app.yaml and requirements.in from the project's pyproject.toml"
+    )
+    init.add_argument(
+        "directory", type=Path, nargs="?", default=Path("."), metavar="DIR",
+        help="the project directory, holding pyproject.toml (default: .)",
+    )  # fmt: skip
+    init.add_argument(
+        "--force",
+        action="store_true",
+        help="replace existing app.yaml, requirements.in and venvrpm.schema.json",
+    )
     sub.add_parser("doctor", help="report what this host can do and how to install what is missing")
     lint = sub.add_parser("lint", help="run rpmlint with venvrpm's configuration on built RPMs")
     lint.add_argument("rpms", type=Path, nargs="+", metavar="RPM")
+    inspect = sub.add_parser(
+        "inspect",
+        help="report what an RPM holds: metadata, bundled distributions, sizes, dependencies",
+    )
+    inspect.add_argument("rpm", type=Path, metavar="RPM")
+    inspect.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document on stdout (venvrpm/schema/inspect.schema.json)",
+    )
     return parser
 
 
@@ -158,14 +214,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         if args.command == "schema":
-            sys.stdout.write(manifest.schema_text())
+            if args.markdown:
+                from venvrpm import reference
+
+                sys.stdout.write(reference.render(manifest.schema()))
+            else:
+                sys.stdout.write(manifest.schema_text())
             return EXIT_OK
+        if args.command == "init":
+            return _init(args, console)
         if args.command == "check":
             return _check(args, console)
         if args.command == "doctor":
             return _doctor()
         if args.command == "lint":
             return _lint(args)
+        if args.command == "inspect":
+            return _inspect(args)
+        if args.command == "cache":
+            return _cache(args, console)
         if args.command == "lock":
             return _lock(args, console)
         if args.command == "test":
@@ -229,6 +296,69 @@ def _lint(args: argparse.Namespace) -> int:
     return EXIT_OK if result.returncode == 0 else EXIT_BUILD_FAILED
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from venvrpm import inspect
+    from venvrpm.console import render_inspection
+
+    runner = HostRunner(pipeline.default_source_date_epoch(os.environ))
+    found = inspect.inspect_rpm(args.rpm, runner)
+    if args.json:
+        _json_out(found.to_json())
+    else:
+        render_inspection(found, sys.stdout)
+    return EXIT_OK
+
+
+def _open_cache(args: argparse.Namespace) -> cache_module.Cache | None:
+    if getattr(args, "no_cache", False):
+        return None
+    return cache_module.Cache(
+        cache_module.default_dir(os.environ), cache_module.max_bytes(os.environ)
+    )
+
+
+def _cache(args: argparse.Namespace, console: Console) -> int:
+    cache = cache_module.Cache(
+        cache_module.default_dir(os.environ), cache_module.max_bytes(os.environ)
+    )
+    if args.cache_command == "list":
+        entries = cache.entries()
+        if args.json:
+            _json_out({
+                "directory": str(cache.root), "limit": cache.limit,
+                "size": sum(e.size for e in entries),
+                "entries": [
+                    {"key": e.key, "app": e.app, "prefix": e.prefix,
+                     "interpreter": e.interpreter, "backend": e.backend, "size": e.size,
+                     "files": e.files, "created": e.created, "last_used": e.last_used}
+                    for e in entries
+                ],
+            })  # fmt: skip
+            return EXIT_OK
+        for e in entries:
+            used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
+            sys.stdout.write(
+                f"{e.key[:12]}  {e.app:<20} {e.size / 1024**2:8.1f} MiB {e.files:7d} files"
+                f"  used {used}  {e.interpreter} {e.backend}\n"
+            )
+        total = sum(e.size for e in entries)
+        console.done(
+            f"{len(entries)} environment(s), {total / 1024**2:.1f} MiB of "
+            f"{cache.limit / 1024**2:.0f} MiB in {cache.root}"
+        )
+        return EXIT_OK
+    if not (args.all or args.max_size or args.older_than is not None):
+        raise UsageError("prune what?", "give --max-size SIZE, --older-than DAYS, or --all")
+    limit = 0 if args.all else (
+        cache_module.parse_size(args.max_size) if args.max_size else None
+    )  # fmt: skip
+    older = args.older_than * 86400 if args.older_than is not None else None
+    removed = cache.prune(limit=limit, older_than=older)
+    freed = sum(e.size for e in removed)
+    console.done(f"removed {len(removed)} environment(s), {freed / 1024**2:.1f} MiB")
+    return EXIT_OK
+
+
 def _doctor() -> int:
     from venvrpm import doctor
 
@@ -248,6 +378,25 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     loaded = manifest.load(args.manifest)
     lock = lockfile.read(loaded.requirements)
     console.done(f"{args.manifest}: valid; {len(lock.requirements)} locked requirements")
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace, console: Console) -> int:
+    from venvrpm import init
+
+    made = init.scaffold(args.directory, force=args.force)
+    for warning in made.warnings:
+        console.report("warning", warning)
+    for path in made.kept:
+        console.notice(f"kept {path}; refresh it with `venvrpm schema > {path}`")
+    console.done("wrote " + ", ".join(str(p) for p in made.written))
+    if made.placeholders:
+        keys = ", ".join(made.placeholders)
+        console.notice(f"set {keys} in {made.manifest} first (now {init.PLACEHOLDER})")
+    console.notice(
+        f"next: `venvrpm lock {made.manifest}` (writes the lock), "
+        f"then `venvrpm build {made.manifest} -o dist/`"
+    )
     return EXIT_OK
 
 
@@ -354,7 +503,9 @@ def _bundle(args: argparse.Namespace, console: Console) -> int:
         workdir, runners, plan,
     ):  # fmt: skip
         plan = dataclasses.replace(plan, output_dir=workdir / "out")
-        result = pipeline.build(plan, runners, console.report, sign_key=args.sign)
+        result = pipeline.build(
+            plan, runners, console.report, sign_key=args.sign, cache=_open_cache(args)
+        )
         assert result.rpm is not None
         console.report("step", "assembling the delivery bundle")
         directory, tar = bundle.assemble(
@@ -382,7 +533,7 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
             where = backends.describe(loaded)
             console.report("step", f"probing {loaded.python} {where}")
             interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
-            wheel = venvbuild.pip_wheel_for(interpreter, venvbuild.stage_toolbox(workdir))
+            wheel = venvbuild.pip_for(interpreter, venvbuild.stage_toolbox(workdir))
             scratch = workdir / "fetch"
             scratch.mkdir()
             console.report("step", f"fetching into {loaded.wheelhouse}")
@@ -427,13 +578,14 @@ def _build(args: argparse.Namespace, console: Console) -> int:
             return EXIT_OK
         if args.srpm:
             _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
-            made_srpm = pipeline.source_rpm(plan, runners, console.report)
+            made_srpm = pipeline.source_rpm(plan, runners, console.report, _open_cache(args))
             console.done(f"{made_srpm}")
             sys.stdout.write(f"{made_srpm}\n")
             return EXIT_OK
         result = pipeline.build(
-            plan, runners, console.report, spec_only=args.spec_only, sign_key=args.sign
-        )
+            plan, runners, console.report, spec_only=args.spec_only, sign_key=args.sign,
+            cache=_open_cache(args),
+        )  # fmt: skip
         if args.keep_workdir:
             console.notice(f"work directory kept: {workdir}")
     made = result.rpm or result.spec

@@ -30,10 +30,13 @@ from venvrpm import (
     stale,
     venvbuild,
 )
+from venvrpm import (
+    cache as cache_module,
+)
 from venvrpm.errors import LockError, RelocationError, VenvrpmError
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Tools, make_plan
-from venvrpm.runner import HostRunner, Runners
+from venvrpm.runner import HostRunner, Runner, Runners
 
 Reporter = Callable[[str, str], None]
 """``report(kind, text)`` with kind ``step`` (a new step begins), ``info`` or ``warning``."""
@@ -114,7 +117,7 @@ def prepare(
     tools = Tools(
         host_python=sys.executable,
         toolbox=tools_dir,
-        pip_wheel=venvbuild.pip_wheel_for(interpreter, tools_dir),
+        pip=venvbuild.pip_for(interpreter, tools_dir),
         rpmbuild=rpmbuild.find_rpmbuild(runners.host),
         elfdeps=rpmbuild.find_elfdeps(runners.host),
     )
@@ -150,26 +153,38 @@ class Assembled:
     distributions: tuple[tuple[str, str], ...] = ()
 
 
-def assemble(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> Assembled:
+def assemble(
+    plan: BuildPlan,
+    runners: Runners,
+    report: Reporter = _quiet,
+    cache: cache_module.Cache | None = None,
+) -> Assembled:
     """Build, relocate and check the payload in ``plan.stage``; compute Requires and Provides."""
     manifest = plan.manifest
     runner = runners.target
     warnings: list[str] = []
 
-    report("step", "creating the virtualenv")
-    venvbuild.create(plan, runner)
-    report(
-        "step",
-        "installing the locked requirements" + (" and the project" if manifest.project else ""),
-    )
-    venvbuild.install(plan, runner)
+    key = environment_key(plan, runners) if cache is not None else ""
+    if cache is not None and key and cache.restore(key, plan.venv_dir):
+        report("step", f"reusing the cached environment {key[:12]}")
+    else:
+        # The locked requirements alone, relocated and compiled: what the cache keeps.
+        report("step", "creating the virtualenv")
+        venvbuild.create(plan, runner)
+        count = len(lockfile.read(manifest.requirements).requirements)
+        report("step", f"installing {count} locked requirements")
+        venvbuild.install_lock(plan, runner)
+        warnings += _relocate_and_compile(plan, runner, report)
+        if cache is not None and key:
+            report("step", "storing the environment in the cache")
+            cache.store(key, plan.venv_dir, _about(plan))
+            cache.prune()
+    if plan.install_project is not None:
+        report("step", "installing the project")
+        venvbuild.install_project(plan, runner)
+        warnings += _relocate_and_compile(plan, runner, report)
+    venvbuild.check(plan, runner)
 
-    report("step", "relocating to " + str(manifest.prefix))
-    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir)
-    bytecode = venvbuild.compile_bytecode(plan, runner)
-    report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
-    for path, error in bytecode.failed:
-        warnings.append(f"not compiled ({error}): {path}")
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)
     distributions = _stage_generated(plan)
     sbom_text = (plan.stage / bundled.sbom_path(manifest.name).relative_to("/")).read_text("utf-8")
@@ -191,6 +206,61 @@ def assemble(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> As
     )  # fmt: skip
 
 
+def _relocate_and_compile(plan: BuildPlan, runner: Runner, report: Reporter) -> list[str]:
+    manifest = plan.manifest
+    report("step", "relocating to " + str(manifest.prefix))
+    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir)
+    bytecode = venvbuild.compile_bytecode(plan, runner)
+    report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
+    return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
+
+
+def environment_key(plan: BuildPlan, runners: Runners) -> str:
+    """The cache key of the environment *plan* builds before its project goes in ("" when the
+    build environment cannot be identified, e.g. an image not pulled yet: no caching then)."""
+    manifest = plan.manifest
+    interpreter = plan.interpreter
+    backend = backends.identity(manifest, runners.host)
+    if not all(backend):
+        return ""
+    return cache_module.key_of(
+        {
+            "lock": files.sha256_hex(manifest.requirements),
+            "prefix": str(manifest.prefix),
+            "interpreter": [str(interpreter.path), interpreter.version,
+                            interpreter.implementation, interpreter.platform, interpreter.libc,
+                            interpreter.executable_sha256],
+            "backend": backend,
+            # how the venv is made and filled (virtualenv or venv, which pip, which installer)
+            "create": [a for a in plan.create_venv if not a.startswith(str(plan.workdir))],
+            "installer": plan.tools.pip.name,
+            # paths of the lock and wheelhouse left out: their content is what counts
+            "install": [_placeholder(a, plan) for a in plan.install_lock],
+            "pip_env": sorted(plan.pip_env),
+        }
+    )  # fmt: skip
+
+
+def _placeholder(arg: str, plan: BuildPlan) -> str:
+    manifest = plan.manifest
+    if arg == str(manifest.requirements):
+        return "<lock>"
+    if manifest.wheelhouse is not None and arg == str(manifest.wheelhouse):
+        return "<wheelhouse>"
+    return "<workdir>" if arg.startswith(str(plan.workdir)) else arg
+
+
+def _about(plan: BuildPlan) -> dict[str, str]:
+    """What ``venvrpm cache list`` shows of an entry (never pip's environment: it may hold
+    credentials)."""
+    return {
+        "app": plan.manifest.name,
+        "prefix": str(plan.manifest.prefix),
+        "interpreter": f"{plan.interpreter.path} {plan.interpreter.version}",
+        "backend": backends.describe(plan.manifest),
+    }
+
+
 def render(plan: BuildPlan, assembled: Assembled) -> str:
     """The spec for the assembled payload."""
     return spec.render(
@@ -206,10 +276,11 @@ def build(
     *,
     spec_only: bool = False,
     sign_key: str | None = None,
+    cache: cache_module.Cache | None = None,
 ) -> BuildResult:
     """Carry out *plan*: the RPM lands in ``plan.output_dir`` whole, or not at all."""
     manifest = plan.manifest
-    assembled = assemble(plan, runners, report)
+    assembled = assemble(plan, runners, report, cache)
     spec_text = render(plan, assembled)
     content = assembled.content
     result = BuildResult(
@@ -238,11 +309,16 @@ def build(
     return dataclasses.replace(result, rpm=final)
 
 
-def source_rpm(plan: BuildPlan, runners: Runners, report: Reporter = _quiet) -> Path:
+def source_rpm(
+    plan: BuildPlan,
+    runners: Runners,
+    report: Reporter = _quiet,
+    cache: cache_module.Cache | None = None,
+) -> Path:
     """A source RPM that rebuilds this RPM offline on a build farm; delivered like an RPM."""
     from venvrpm import srpm
 
-    assembled = assemble(plan, runners, report)
+    assembled = assemble(plan, runners, report, cache)
     report("step", "making the source RPM")
     sources = plan.topdir / "SOURCES"
     sources.mkdir(parents=True, exist_ok=True)

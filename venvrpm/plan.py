@@ -47,6 +47,8 @@ class Interpreter:
     """C library and version, e.g. ``glibc 2.36`` (what manylinux tags depend on)."""
     markers: tuple[tuple[str, str], ...] = ()
     """PEP 508 environment markers as the interpreter sees them."""
+    executable_sha256: str = ""
+    """Hash of the interpreter's executable: identifies its build for the environment cache."""
 
     @property
     def minor(self) -> str:
@@ -62,8 +64,9 @@ class Tools:
     """The interpreter venvrpm itself runs on (locking, the chroot helper)."""
     toolbox: Path
     """virtualenv (with its seed wheels) copied into the work directory for the target."""
-    pip_wheel: Path
-    """pip, run from its wheel by the target interpreter, so the shipped venv holds no pip."""
+    pip: Path
+    """Where pip is importable (unpacked from its wheel), run by the target interpreter, so the
+    shipped venv holds no pip."""
     rpmbuild: str
     elfdeps: str
 
@@ -185,7 +188,7 @@ def make_plan(
     stage = stage or workdir / "stage"
     venv_dir = stage / manifest.prefix.relative_to("/")
     venv_python = str(venv_dir / "bin" / "python")
-    pip = [venv_python, str(tools.pip_wheel / "pip")]
+    pip = [venv_python, str(tools.pip / "pip")]
     offline = manifest.wheelhouse is not None
     source = ["--no-index", "--find-links", str(manifest.wheelhouse)] if offline else []
     common = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -85,6 +86,7 @@ def probe_interpreter(
         implementation=facts["implementation"],
         platform=facts["platform"],
         libc=facts["libc"],
+        executable_sha256=facts.get("executable_sha256", ""),
     )
 
 
@@ -105,8 +107,13 @@ def stage_toolbox(workdir: Path) -> Path:
     return toolbox.export(workdir / "tools", toolbox.VIRTUALENV, copy=True)
 
 
-def pip_wheel_for(interpreter: Interpreter, tools: Path) -> Path:
-    """The pip wheel bundled with virtualenv that supports *interpreter*, inside *tools*."""
+def pip_for(interpreter: Interpreter, tools: Path) -> Path:
+    """pip, from the wheel bundled with virtualenv that supports *interpreter*, unpacked in *tools*.
+
+    Run as ``python DIR/pip``. Unpacked rather than run from the wheel: zipimport compiles every
+    module of pip on every run (about a second each time, several times per build), while an
+    unpacked pip gets its bytecode written once.
+    """
     from virtualenv.seed.wheels.embed import get_embed_wheel
 
     wheel = get_embed_wheel("pip", interpreter.minor)
@@ -115,7 +122,11 @@ def pip_wheel_for(interpreter: Interpreter, tools: Path) -> Path:
             f"virtualenv has no pip for Python {interpreter.minor}",
             "upgrade virtualenv in the environment venvrpm runs in",
         )
-    return tools / "virtualenv" / "seed" / "wheels" / "embed" / Path(wheel.path).name
+    dest = tools / Path(wheel.path).name.removesuffix(".whl")
+    if not dest.is_dir():
+        with zipfile.ZipFile(wheel.path) as archive:
+            archive.extractall(dest)
+    return dest
 
 
 def create(plan: BuildPlan, runner: Runner) -> None:
@@ -124,22 +135,33 @@ def create(plan: BuildPlan, runner: Runner) -> None:
 
 
 def install(plan: BuildPlan, runner: Runner) -> None:
-    """Install the lock (hash-checked, no deps), then the project (no deps), then ``pip check``."""
-    env = dict(plan.pip_env)
+    """Install the lock, then the project, then ``pip check``."""
+    install_lock(plan, runner)
+    install_project(plan, runner)
+    check(plan, runner)
+
+
+def install_lock(plan: BuildPlan, runner: Runner) -> None:
+    """Install the lock: hash-checked, no dependencies resolved."""
     try:
-        runner.run(plan.install_lock, what="installing the locked requirements", env=env)
+        runner.run(plan.install_lock, what="installing the locked requirements",
+                   env=dict(plan.pip_env))  # fmt: skip
     except CommandError as exc:
         raise _lock_failure(exc, plan) from None
-    if plan.install_project is not None and plan.manifest.project is not None:
-        copy_project(plan.manifest.project, plan.project_copy)
-        runner.run(
-            plan.install_project,
-            what="installing the project",
-            env=env,
-            hint="the project must build with its declared build backend"
-            + (" from the wheelhouse" if plan.offline else ""),
-        )
-    check(plan, runner)
+
+
+def install_project(plan: BuildPlan, runner: Runner) -> None:
+    """Install the project (no dependencies: the lock has them) from a copy of its tree."""
+    if plan.install_project is None or plan.manifest.project is None:
+        return
+    copy_project(plan.manifest.project, plan.project_copy)
+    runner.run(
+        plan.install_project,
+        what="installing the project",
+        env=dict(plan.pip_env),
+        hint="the project must build with its declared build backend"
+        + (" from the wheelhouse" if plan.offline else ""),
+    )
 
 
 def check(plan: BuildPlan, runner: Runner) -> None:

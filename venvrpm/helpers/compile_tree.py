@@ -7,18 +7,44 @@ Each ``co_filename`` is the final path (``/opt/app/...``), not the staging path.
 checked-hash invalidation: rpm restores file mtimes from its header and ``rpmbuild`` may clamp
 them, so timestamp-based ``.pyc`` could look stale at run time and Python would rewrite them
 under the prefix -- unowned files that break ``rpm -V`` and ``rpm -e``. Hash-checked ``.pyc``
-stay valid whatever the mtimes and are reproducible.
+stay valid whatever the mtimes and are reproducible. Bytecode that is already current (same
+source hash, same final path) is kept.
 """
 
 import importlib.util
 import json
+import marshal
 import os
 import py_compile
 import sys
 
 
+def _current(source: str, cfile: str, dfile: str) -> bool:
+    """Is *cfile* already what we would write? (A cached environment was compiled before the
+    project was installed into it: only the project's modules need compiling again.)"""
+    try:
+        with open(cfile, "rb") as fh:
+            header = fh.read(16)
+            body = fh.read()
+        with open(source, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return False
+    # PEP 552 header: magic, flags (0b11: checked hash), source hash.
+    if header[:4] != importlib.util.MAGIC_NUMBER or int.from_bytes(header[4:8], "little") != 3:
+        return False
+    if header[8:16] != importlib.util.source_hash(data):
+        return False
+    try:
+        code = marshal.loads(body)
+    except (ValueError, EOFError, TypeError):
+        return False
+    return getattr(code, "co_filename", None) == dfile
+
+
 def main(venv_dir: str, stage: str) -> int:
     compiled = 0
+    kept = 0
     failed = []
     for dirpath, dirnames, filenames in os.walk(venv_dir):
         dirnames.sort()
@@ -29,10 +55,14 @@ def main(venv_dir: str, stage: str) -> int:
             path = os.path.join(dirpath, name)
             if os.path.islink(path):
                 continue
+            cfile = importlib.util.cache_from_source(path)
+            if _current(path, cfile, path[len(stage) :]):
+                kept += 1
+                continue
             try:
                 py_compile.compile(
                     path,
-                    cfile=importlib.util.cache_from_source(path),
+                    cfile=cfile,
                     dfile=path[len(stage) :],
                     doraise=True,
                     invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
@@ -42,7 +72,7 @@ def main(venv_dir: str, stage: str) -> int:
                 # Templates and Python-2-only files in some distributions: never importable,
                 # so Python never tries to write bytecode for them at run time either.
                 failed.append([path[len(stage) :], exc.exc_type_name])
-    json.dump({"compiled": compiled, "failed": failed}, sys.stdout)
+    json.dump({"compiled": compiled, "kept": kept, "failed": failed}, sys.stdout)
     return 0
 
 

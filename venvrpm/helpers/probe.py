@@ -1,5 +1,6 @@
 """Describe the interpreter running this script as JSON. Standard library only."""
 
+import hashlib
 import json
 import os
 import platform
@@ -25,9 +26,21 @@ MARKERS = {
     "sys_platform": sys.platform,
 }
 
+
+def _sha256(path: str) -> str:
+    # Identifies the interpreter build for venvrpm's environment cache: a rebuilt or patched
+    # interpreter of the same version gets new environments.
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 json.dump(
     {
         "executable": sys.executable,
+        "executable_sha256": _sha256(os.path.realpath(sys.executable)),
         "version": platform.python_version(),
         "implementation": sys.implementation.name,
         "cache_tag": sys.implementation.cache_tag,

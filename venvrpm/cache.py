@@ -1,0 +1,311 @@
+"""A content-addressed cache of built environments: the locked requirements, installed,
+relocated to the prefix and compiled, before the project goes in.
+
+CI rebuilds the same lock many times a day with only the application's own code changed. The
+key is a hash of everything that can change such an environment (:func:`key_inputs`), so a hit
+is the environment a cold build would make, byte for byte; a miss builds it and stores it.
+
+Safety:
+
+- an entry is written under ``tmp/`` and renamed into ``envs/`` whole: readers never see a
+  partial entry, and two builds storing the same key at once leave one (the second rename
+  fails and its copy is discarded);
+- every file is hashed on the way in and checked on the way out: an entry whose files differ
+  from its record (disk error, someone editing the cache) is removed and the build goes on cold;
+- readers hold a shared lock on the entry and pruning an exclusive one, so an entry in use is
+  never pruned;
+- after each store the cache is pruned back under its size limit, least recently used first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from venvrpm import __version__, stale
+from venvrpm.errors import UsageError
+
+FORMAT = 1
+"""Bumped whenever the layout of an entry or the meaning of its key changes."""
+DEFAULT_MAX_BYTES = 5 * 1024**3
+_RECORD = "entry.json"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One cached environment, as ``venvrpm cache list`` shows it."""
+
+    key: str
+    path: Path
+    app: str
+    prefix: str
+    interpreter: str
+    backend: str
+    size: int
+    files: int
+    created: float
+    last_used: float
+
+
+def default_dir(env: Mapping[str, str]) -> Path:
+    """``$VENVRPM_CACHE_DIR``, else ``$XDG_CACHE_HOME/venvrpm``, else ``~/.cache/venvrpm``."""
+    if env.get("VENVRPM_CACHE_DIR"):
+        return Path(env["VENVRPM_CACHE_DIR"])
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or "/root", ".cache")
+    return Path(base) / "venvrpm"
+
+
+def max_bytes(env: Mapping[str, str]) -> int:
+    """The size limit: ``$VENVRPM_CACHE_MAX_SIZE`` (e.g. ``2G``, ``500M``), default 5G."""
+    value = env.get("VENVRPM_CACHE_MAX_SIZE", "")
+    return parse_size(value) if value else DEFAULT_MAX_BYTES
+
+
+def parse_size(text: str) -> int:
+    """``10G``, ``500M``, ``64k``, ``1000`` -> bytes (powers of 1024). Pure."""
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    body = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = body[-1:] if body[-1:] in units else ""
+    number = body[: len(body) - len(unit)]
+    try:
+        value = float(number)
+    except ValueError:
+        raise UsageError(
+            f"not a size: {text!r}", "write a number with an optional unit: 500M, 2G"
+        ) from None
+    if value < 0:
+        raise UsageError(f"not a size: {text!r}", "sizes are not negative")
+    return int(value * units[unit])
+
+
+def key_of(inputs: Mapping[str, Any]) -> str:
+    """The entry's name: sha256 of the inputs as canonical JSON. Pure."""
+    text = json.dumps({"format": FORMAT, "venvrpm": __version__, **inputs}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Cache:
+    """The cache directory: ``envs/<key>/{tree/, entry.json}``, ``locks/<key>``, ``tmp/``."""
+
+    def __init__(self, root: Path, limit: int = DEFAULT_MAX_BYTES) -> None:
+        self.root = root
+        self.limit = limit
+
+    @property
+    def envs(self) -> Path:
+        return self.root / "envs"
+
+    def _lock_path(self, key: str) -> Path:
+        return self.root / "locks" / key
+
+    @contextlib.contextmanager
+    def _locked(self, key: str, mode: int) -> Iterator[bool]:
+        """Hold *mode* (LOCK_SH, LOCK_EX, with LOCK_NB) on the entry; yield whether we got it."""
+        path = self._lock_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, mode)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def restore(self, key: str, dest: Path) -> bool:
+        """Copy the entry into *dest* (which must not exist), checking every file.
+
+        False (and *dest* absent) on a miss or a corrupt entry; a corrupt entry is removed.
+        """
+        entry = self.envs / key
+        if not (entry / _RECORD).is_file():
+            return False
+        with self._locked(key, fcntl.LOCK_SH):
+            try:
+                record = json.loads((entry / _RECORD).read_text(encoding="utf-8"))
+                _copy_checked(entry / "tree", dest, record["files"])
+            except (OSError, ValueError, KeyError, TypeError, _Corrupt):
+                shutil.rmtree(dest, ignore_errors=True)
+                corrupt = True
+            else:
+                corrupt = False
+                with contextlib.suppress(OSError):
+                    os.utime(entry / _RECORD)  # last used, for pruning
+        if corrupt:
+            self.remove(key)
+            return False
+        return True
+
+    def store(self, key: str, source: Path, about: Mapping[str, Any]) -> bool:
+        """Copy *source* in as entry *key*; False when another build stored it first."""
+        if (self.envs / key / _RECORD).is_file():
+            return False
+        scratch_base = self.root / "tmp"
+        scratch_base.mkdir(parents=True, exist_ok=True)
+        stale.remove(scratch_base, "entry-")
+        scratch = Path(tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=scratch_base))
+        try:
+            files = _copy_recording(source, scratch / "tree")
+            record = {
+                "format": FORMAT, "key": key, "created": time.time(), **about,
+                "size": sum(f[3] for f in files if f[1] == "file"), "files": files,
+            }  # fmt: skip
+            (scratch / _RECORD).write_text(json.dumps(record), encoding="utf-8")
+            self.envs.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(scratch, self.envs / key)
+            except OSError:
+                return False  # stored meanwhile by a concurrent build: theirs is as good
+            return True
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def entries(self) -> list[Entry]:
+        """Every complete entry, most recently used first."""
+        found = []
+        if not self.envs.is_dir():
+            return []
+        for path in self.envs.iterdir():
+            record_path = path / _RECORD
+            try:
+                record = json.loads(record_path.read_text(encoding="utf-8"))
+                used = record_path.stat().st_mtime
+                found.append(
+                    Entry(
+                        key=path.name, path=path, app=str(record.get("app", "")),
+                        prefix=str(record.get("prefix", "")),
+                        interpreter=str(record.get("interpreter", "")),
+                        backend=str(record.get("backend", "")), size=int(record["size"]),
+                        files=len(record["files"]), created=float(record["created"]),
+                        last_used=used,
+                    )
+                )  # fmt: skip
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return sorted(found, key=lambda e: e.last_used, reverse=True)
+
+    def remove(self, key: str) -> bool:
+        """Remove one entry unless a build is reading it; True if it is gone."""
+        with self._locked(key, fcntl.LOCK_EX | fcntl.LOCK_NB) as got:
+            if not got:
+                return False
+            path = self.envs / key
+            if path.exists():
+                # Renamed first so no reader finds it half deleted.
+                doomed = self.root / "tmp" / f"doomed-{key}-{os.getpid()}"
+                doomed.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(path, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self._lock_path(key).unlink()
+            return True
+
+    def prune(self, *, limit: int | None = None, older_than: float | None = None) -> list[Entry]:
+        """Remove entries unused for *older_than* seconds, then the least recently used until
+        the cache fits *limit* bytes (default: the cache's limit). Return what was removed."""
+        limit = self.limit if limit is None else limit
+        removed = []
+        now = time.time()
+        kept_size = 0
+        for entry in self.entries():  # most recently used first
+            too_old = older_than is not None and now - entry.last_used > older_than
+            if (too_old or kept_size + entry.size > limit) and self.remove(entry.key):
+                removed.append(entry)
+                continue
+            kept_size += entry.size
+        scratch = self.root / "tmp"
+        stale.remove(scratch, "entry-")
+        return removed
+
+
+class _Corrupt(Exception):
+    pass
+
+
+def _copy_recording(source: Path, dest: Path) -> list[list[Any]]:
+    """Copy the tree, returning ``[relpath, kind, mode, size, sha256-or-link-target]`` rows."""
+    rows: list[list[Any]] = []
+    dest.mkdir(parents=True)
+    for dirpath, dirnames, filenames in os.walk(source):
+        dirnames.sort()
+        base = Path(dirpath)
+        rel_base = base.relative_to(source)
+        for name in [*dirnames, *sorted(filenames)]:
+            path = base / name
+            rel = str(rel_base / name)
+            info = path.lstat()
+            target = dest / rel
+            if stat.S_ISLNK(info.st_mode):
+                link = os.readlink(path)
+                target.symlink_to(link)
+                rows.append([rel, "link", 0, 0, link])
+            elif stat.S_ISDIR(info.st_mode):
+                target.mkdir()
+                rows.append([rel, "dir", stat.S_IMODE(info.st_mode), 0, ""])
+            elif stat.S_ISREG(info.st_mode):
+                digest = _copy_file(path, target, stat.S_IMODE(info.st_mode))
+                rows.append([rel, "file", stat.S_IMODE(info.st_mode), info.st_size, digest])
+            else:
+                raise OSError(f"{path}: neither file, directory nor symlink")
+        # symlinks to directories are listed among dirnames but not walked
+        dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
+    return rows
+
+
+def _copy_checked(source: Path, dest: Path, rows: list[list[Any]]) -> None:
+    """Recreate the recorded tree at *dest*; raise _Corrupt when a file differs from its row."""
+    listed = set()
+    dest.mkdir(parents=True)
+    for rel, kind, mode, size, detail in rows:
+        listed.add(rel)
+        path, target = source / rel, dest / rel
+        if kind == "link":
+            if os.readlink(path) != detail:
+                raise _Corrupt(rel)
+            target.symlink_to(detail)
+        elif kind == "dir":
+            target.mkdir()
+        elif kind == "file":
+            if path.lstat().st_size != size or _copy_file(path, target, mode) != detail:
+                raise _Corrupt(rel)
+        else:
+            raise _Corrupt(rel)
+    for rel, kind, mode, _, _ in rows:
+        if kind == "dir":  # after the files: a read-only directory would refuse them
+            os.chmod(dest / rel, mode)
+    # Nothing extra may have appeared in the entry either.
+    present = {
+        str(Path(dirpath).relative_to(source) / name)
+        for dirpath, dirnames, filenames in os.walk(source)
+        for name in (*dirnames, *filenames)
+    }
+    if present != listed:
+        raise _Corrupt("the entry holds files its record does not list")
+
+
+def _copy_file(source: Path, dest: Path, mode: int) -> str:
+    """Copy one file, returning its sha256 as read (the copy is what was hashed)."""
+    digest = hashlib.sha256()
+    with (
+        source.open("rb") as src,
+        open(dest, "xb", opener=lambda p, f: os.open(p, f, mode | stat.S_IWUSR)) as out,
+    ):
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+    os.chmod(dest, mode)
+    return digest.hexdigest()
