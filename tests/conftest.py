@@ -24,6 +24,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
+    # Each test its own environment cache: a hit must never hide what a test exercises.
+    monkeypatch.setenv("VENVRPM_CACHE_DIR", str(tmp_path / "venvrpm-cache"))
     # podman on hosts like CI's needs runc and modest ulimits (docs/containers.md)
     if "CONTAINERS_CONF" not in os.environ:
         monkeypatch.setenv(

@@ -140,6 +140,7 @@ class BuildEnvironment:
     rootfs: Path | None = None
     engine: Literal["auto", "podman", "docker"] = "auto"
     run_args: tuple[str, ...] = ()
+    installer: Literal["pip", "uv"] = "pip"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -177,6 +178,8 @@ class Manifest:
     vendor: str | None = None
     packager: str | None = None
     group: str | None = None
+    compression: tuple[str, int] = ("zstd", 9)
+    """Payload compression algorithm (zstd, xz, gzip) and level."""
 
     def lock_target(self, name: str) -> LockTarget | None:
         """The lock called *name* (``main`` or an environment)."""
@@ -518,6 +521,7 @@ def _convert(
     })  # fmt: skip
     changelog = tuple(_changelog(check, data.get("changelog", [])))
     locks = _locks(check, data.get("lock", {}), requirements, project)
+    compression = _compression(check, data.get("rpm", {}).get("compression", "zstd:9"))
     tests = _tests(check, data.get("test"), locks)
 
     if check.problems or python is None or prefix is None:
@@ -551,8 +555,22 @@ def _convert(
         vendor=data.get("vendor"),
         packager=data.get("packager"),
         group=data.get("group"),
+        compression=compression,
     )
     return manifest, []
+
+
+# Levels rpm's compressors accept (zstd's 20-22 need --ultra, which rpm does not pass).
+_LEVELS = {"zstd": (1, 19), "xz": (0, 9), "gzip": (1, 9)}
+
+
+def _compression(check: _Checker, value: str) -> tuple[str, int]:
+    algorithm, _, level_text = value.partition(":")
+    low, high = _LEVELS.get(algorithm, (0, 0))
+    level = int(level_text) if level_text else {"zstd": 9, "xz": 6, "gzip": 9}.get(algorithm, 0)
+    if not low <= level <= high:
+        check.fail(("rpm", "compression"), f"{algorithm} levels go from {low} to {high}")
+    return algorithm, level
 
 
 def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
@@ -560,10 +578,12 @@ def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
         check.fail(("build",), "give either build.container or build.rootfs, not both")
     run_args = tuple(config.get("run_args", ()))
     engine = config.get("engine", "auto")
+    installer = config.get("installer", "pip")
     if "container" in config:
         return BuildEnvironment(
-            kind="container", image=config["container"], engine=engine, run_args=run_args
-        )
+            kind="container", image=config["container"], engine=engine, run_args=run_args,
+            installer=installer,
+        )  # fmt: skip
     if "rootfs" in config:
         root = check.host_path(("build", "rootfs"), config["rootfs"], "dir")
         if root is not None and root == Path("/"):
@@ -571,10 +591,10 @@ def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
                 ("build", "rootfs"),
                 "the root of this host is not a build root; omit build for host builds",
             )
-        return BuildEnvironment(kind="rootfs", rootfs=root)
+        return BuildEnvironment(kind="rootfs", rootfs=root, installer=installer)
     if run_args or "engine" in config:
         check.fail(("build",), "engine and run_args only apply with build.container")
-    return BuildEnvironment(kind="host")
+    return BuildEnvironment(kind="host", installer=installer)
 
 
 def _locks(

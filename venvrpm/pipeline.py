@@ -118,6 +118,9 @@ def prepare(
         host_python=sys.executable,
         toolbox=tools_dir,
         pip=venvbuild.pip_for(interpreter, tools_dir),
+        uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host")
+        if manifest.build.installer == "uv"
+        else None,
         rpmbuild=rpmbuild.find_rpmbuild(runners.host),
         elfdeps=rpmbuild.find_elfdeps(runners.host),
     )

@@ -13,8 +13,19 @@ from typing import Any
 
 from venvrpm.manifest import Manifest
 
-# zstd level 19 with one thread per core (rpm >= 4.17 reads the T suffix).
-DEFAULT_BINARY_PAYLOAD = "w19T0.zstdio"
+
+def binary_payload(algorithm: str, level: int) -> str:
+    """rpm's ``_binary_payload`` for a manifest's ``rpm.compression``. Pure.
+
+    zstd and xz get one thread per core (the ``T0`` suffix, rpm >= 4.17 for zstd); gzip has
+    no threaded mode in rpm.
+    """
+    io = {"zstd": "zstdio", "xz": "xzdio", "gzip": "gzdio"}[algorithm]
+    threads = "T0" if algorithm in ("zstd", "xz") else ""
+    return f"w{level}{threads}.{io}"
+
+
+DEFAULT_BINARY_PAYLOAD = binary_payload("zstd", 9)
 
 # Forwarded to pip when it may reach an index: proxies, CA bundles and pip's own settings,
 # which corporate users behind a TLS-intercepting proxy need.
@@ -69,6 +80,8 @@ class Tools:
     shipped venv holds no pip."""
     rpmbuild: str
     elfdeps: str
+    uv: Path | None = None
+    """uv's binary, when the manifest chose ``build.installer: uv``."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -170,6 +183,16 @@ def pip_environment(
     }
 
 
+def _uv_environment(pip_env: Mapping[str, str]) -> dict[str, str]:
+    """uv does not read pip's settings: the index ones it has an equivalent for, translated."""
+    translated = {
+        "PIP_INDEX_URL": "UV_DEFAULT_INDEX",
+        "PIP_EXTRA_INDEX_URL": "UV_INDEX",
+        "PIP_CERT": "SSL_CERT_FILE",
+    }
+    return {uv: pip_env[pip] for pip, uv in translated.items() if pip in pip_env}
+
+
 def make_plan(
     manifest: Manifest,
     *,
@@ -179,7 +202,6 @@ def make_plan(
     output_dir: Path,
     source_date_epoch: int,
     host_env: Mapping[str, str],
-    binary_payload: str = DEFAULT_BINARY_PAYLOAD,
     use_virtualenv: bool = True,
     stage: Path | None = None,
 ) -> BuildPlan:
@@ -208,6 +230,19 @@ def make_plan(
     if manifest.project is not None:
         install_project = (*pip, *common, *source, str(workdir / "src"))
     pip_env = pip_environment(manifest, host_env)
+    if manifest.build.installer == "uv":
+        assert tools.uv is not None, "prepare() finds uv for build.installer: uv"
+        uv = [
+            str(tools.uv), "pip", "install", "--python", venv_python, "--no-deps",
+            # copies, never links into uv's cache: relocation rewrites files in place
+            "--link-mode", "copy", "--cache-dir", str(workdir / "uv-cache"),
+            "--no-progress", "--quiet",
+            *(["--no-config"] if offline else []), *source,
+        ]  # fmt: skip
+        install_lock = (*uv, "--require-hashes", "-r", str(manifest.requirements))
+        if manifest.project is not None:
+            install_project = (*uv, str(workdir / "src"))
+        pip_env = {**pip_env, **_uv_environment(pip_env)}
     topdir = workdir / "rpmbuild"
     return BuildPlan(
         stage_root=stage_root,
@@ -217,7 +252,7 @@ def make_plan(
         workdir=workdir,
         output_dir=output_dir,
         source_date_epoch=source_date_epoch,
-        binary_payload=binary_payload,
+        binary_payload=binary_payload(*manifest.compression),
         offline=offline,
         pip_env=tuple(sorted(pip_env.items())),
         venv_env=(

@@ -4,8 +4,9 @@ The venv is built at its final path under a staging root, so only what carries t
 needs rewriting: there is no per-template regex editing of ``activate*`` (which breaks whenever
 virtualenv changes its templates). The checklist, in order:
 
-1. drop virtualenv's build-host debris (``CACHEDIR.TAG``, which makes backup tools skip the
-   application) and ``pyvenv.cfg``'s ``command =`` line (it names the build host's python);
+1. drop build-host debris (virtualenv's ``CACHEDIR.TAG``, which makes backup tools skip the
+   application; uv's ``.lock`` and its timestamped ``uv_cache.json``) and ``pyvenv.cfg``'s
+   ``command =`` line (it names the build host's python);
 2. drop ``direct_url.json`` that points into the work directory (a local project's
    ``file://`` URL means nothing on the target);
 3. in every text file, cut the staging root out of each path (shebangs, pip's ``/bin/sh``
@@ -40,7 +41,11 @@ _MAX_SHEBANG = 127
 _LONG_SHEBANG = re.compile(
     rb"\A#!/bin/sh\n'''exec' (\"?)(?P<exe>[^\n]+?)\1 \"\$0\" \"\$@\"\n' '''\n"
 )
-_DEBRIS = ("CACHEDIR.TAG",)
+# Build-host debris at the venv's root: virtualenv's CACHEDIR.TAG (backup tools would skip the
+# application), uv's empty .lock.
+_DEBRIS = ("CACHEDIR.TAG", ".lock")
+# uv's notes to itself in each .dist-info: build-time timestamps (never reproducible).
+_INSTALLER_DEBRIS = ("uv_cache.json", "uv_build.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,10 @@ def relocate(stage: Path, venv_dir: Path, workdir: Path) -> Relocation:
         if (venv_dir / name).is_file():
             (venv_dir / name).unlink()
             removed.append(venv_dir / name)
+    for name in _INSTALLER_DEBRIS:
+        for path in sorted(venv_dir.glob(f"lib*/python*/site-packages/*.dist-info/{name}")):
+            path.unlink()
+            removed.append(path)
     _drop_command_line(venv_dir / "pyvenv.cfg")
     removed.extend(_drop_direct_urls(venv_dir, workdir))
 

@@ -129,6 +129,28 @@ def pip_for(interpreter: Interpreter, tools: Path) -> Path:
     return dest
 
 
+def find_uv(host: Runner, tools: Path, *, copy: bool) -> Path:
+    """uv's binary: venvrpm's own (the ``uv`` extra), else one on PATH; copied into *tools*
+    when the build runs in a container or root, which see only what is mounted."""
+    found: str | None = None
+    try:
+        import uv  # type: ignore[import-not-found,unused-ignore]
+
+        found = uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = host.which("uv")
+    if not found:
+        raise ToolMissingError(
+            "build.installer is uv, but uv is not installed",
+            "install venvrpm with the uv extra (pip install 'venvrpm[uv]'), or put uv on PATH",
+        )
+    if not copy:
+        return Path(found)
+    dest = tools / "uv"
+    shutil.copy2(found, dest)
+    return dest
+
+
 def create(plan: BuildPlan, runner: Runner) -> None:
     """Create the empty virtualenv (no pip, setuptools or wheel in it)."""
     runner.run(plan.create_venv, what="creating the virtualenv", env=dict(plan.venv_env))

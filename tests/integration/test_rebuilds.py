@@ -1,0 +1,134 @@
+"""Rebuilds: the environment cache, the uv installer and payload compression, with real tools.
+
+A cached rebuild must make the same RPM, byte for byte, as a cold one; a damaged cache entry
+must cost a cold build, never a wrong RPM; uv must make the same payload as pip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_tools
+from tests.support import target
+from tests.support.apps import make_smallapp
+from venvrpm.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def _build(manifest: Path, out: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    for old in out.glob("*.rpm"):
+        old.unlink()
+    assert main(["build", str(manifest), "-o", str(out), *args]) == 0
+    return capsys.readouterr().err
+
+
+def _digest(out: Path) -> str:
+    (rpm,) = out.glob("*.rpm")
+    return hashlib.sha256(rpm.read_bytes()).hexdigest()
+
+
+def _payload(out: Path) -> dict[str, str]:
+    """path -> sha256 digest ('' for directories and links) of the RPM in *out*."""
+    (rpm,) = out.glob("*.rpm")
+    # tab-separated: venvrpm refuses file names with tabs or newlines (spaces it allows)
+    query = ["rpm", "-qp", "--qf", "[%{FILENAMES}\t%{FILEDIGESTS}\t%{FILEMODES}\n]", str(rpm)]
+    listing = subprocess.run(query, capture_output=True, text=True, check=True).stdout
+    found = {}
+    for line in listing.splitlines():
+        path, digest, mode = line.split("\t")
+        found[path] = digest if int(mode) & 0o170000 == 0o100000 else ""
+    return found
+
+
+def test_a_cached_rebuild_makes_the_same_rpm_and_picks_up_code_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tools("rpmbuild")
+    manifest = make_smallapp(tmp_path / "app")
+    out = tmp_path / "dist"
+
+    cold_log = _build(manifest, out, capsys, "--no-cache")
+    cold = _digest(out)
+    assert "cached environment" not in cold_log
+    assert not (Path(os.environ["VENVRPM_CACHE_DIR"]) / "envs").exists(), "--no-cache stored"
+
+    _build(manifest, out, capsys)  # stores
+    assert _digest(out) == cold
+    warm_log = _build(manifest, out, capsys)
+    assert "reusing the cached environment" in warm_log
+    assert "installing 4 locked requirements" not in warm_log
+    assert _digest(out) == cold, "a cached rebuild must be byte-identical to a cold one"
+
+    module = tmp_path / "app" / "project" / "src" / "smallapp" / "__init__.py"
+    module.write_text(module.read_text() + "\nCHANGED = True\n")
+    log = _build(manifest, out, capsys)
+    assert "reusing the cached environment" in log
+    changed = _payload(out)
+    _build(manifest, out, capsys, "--no-cache")
+    assert _payload(out) == changed, "the cached rebuild differs from a cold build of the change"
+    assert changed != {}
+
+
+def test_a_damaged_entry_costs_a_cold_build_never_a_wrong_rpm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tools("rpmbuild")
+    manifest = make_smallapp(tmp_path / "app")
+    out = tmp_path / "dist"
+    _build(manifest, out, capsys)
+    good = _digest(out)
+    (entry,) = (Path(os.environ["VENVRPM_CACHE_DIR"]) / "envs").iterdir()
+    victim = next(p for p in sorted((entry / "tree").rglob("*.py")) if p.stat().st_size > 100)
+    victim.write_text(victim.read_text().replace("import", "imp0rt", 1))
+
+    log = _build(manifest, out, capsys)
+    assert "reusing the cached environment" not in log
+    assert "installing 4 locked requirements" in log
+    assert _digest(out) == good
+    # the damaged entry was replaced by a good one, which the next build reuses
+    assert "reusing the cached environment" in _build(manifest, out, capsys)
+    assert _digest(out) == good
+
+
+def test_uv_installs_the_same_payload_as_pip_and_it_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tools("rpmbuild", "rpm", "chroot", "debootstrap")
+    pip_manifest = make_smallapp(tmp_path / "pip")
+    uv_manifest = make_smallapp(tmp_path / "uv", extra_manifest="build:\n  installer: uv\n")
+    _build(pip_manifest, tmp_path / "pip-dist", capsys, "--no-cache")
+    _build(uv_manifest, tmp_path / "uv-dist", capsys, "--no-cache")
+    with_pip, with_uv = _payload(tmp_path / "pip-dist"), _payload(tmp_path / "uv-dist")
+    assert sorted(with_uv) == sorted(with_pip), "uv and pip install different files"
+    differ = sorted(p for p in with_pip if with_pip[p] != with_uv[p])
+    # INSTALLER says who installed; RECORD lists INSTALLER's hash and the entry-point scripts
+    # (uv writes them with another template); both are metadata, not the application.
+    allowed = ("/INSTALLER", "/RECORD")
+    unexpected = [p for p in differ if not p.endswith(allowed) and "/bin/" not in p]
+    assert unexpected == [], unexpected
+
+    root = target.fresh_root(tmp_path / "root")
+    (rpm,) = (tmp_path / "uv-dist").glob("*.rpm")
+    assert target.rpm(root, "-i", str(rpm), check=False).returncode == 0
+    run = target.chroot(root, "/usr/bin/smallapp")
+    assert run.returncode == 0, run.stderr
+    assert target.rpm(root, "-V", "smallapp", check=False).stdout == ""
+
+
+@pytest.mark.parametrize(("setting", "header"), [("xz:2", "xz 2T0"), ("gzip:1", "gzip 1")])
+def test_payload_compression_is_configurable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, header: str
+) -> None:
+    require_tools("rpmbuild")
+    manifest = make_smallapp(tmp_path / "app", extra_manifest=f"rpm:\n  compression: '{setting}'\n")
+    _build(manifest, tmp_path / "dist", capsys)
+    (rpm,) = (tmp_path / "dist").glob("*.rpm")
+    query = ["rpm", "-qp", "--qf", "%{PAYLOADCOMPRESSOR} %{PAYLOADFLAGS}", str(rpm)]
+    found = subprocess.run(query, capture_output=True, text=True, check=True).stdout
+    assert found == header
