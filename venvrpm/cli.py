@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--dry-run", action="store_true", help="print the build plan as JSON and build nothing"
     )
-    build.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _verbosity(build)
     build.add_argument(
         "--json",
         action="store_true",
@@ -111,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only this lock: main or a lock.environments name (may be repeated)",
     )
+    _verbosity(lock)
 
     bundle = sub.add_parser(
         "bundle", help="build, then make a delivery directory and .tar for air-gapped hosts"
@@ -142,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         "--older-than", metavar="DAYS", type=float, help="remove those unused for DAYS days"
     )
     prune.add_argument("--all", action="store_true", help="remove every environment")
-    bundle.add_argument("-q", "--quiet", action="store_true")
+    _verbosity(bundle)
 
     stage = sub.add_parser(
         "stage", help="(used inside an SRPM's %%install) build the payload into a root"
@@ -155,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
         "fetch", help="fill the wheelhouse with what the lock names, for the target interpreter"
     )
     fetch.add_argument("manifest", type=Path)
+    _verbosity(fetch)
 
     test = sub.add_parser(
         "test", help="run the project's tests in an environment built like the shipped one"
@@ -163,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument(
         "--keep-workdir", action="store_true", help="keep the test environment and say where"
     )
+    _verbosity(test)
 
     check = sub.add_parser("check", help="validate a manifest and its lock, build nothing")
     check.add_argument("manifest", type=Path)
@@ -201,6 +204,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verbosity(command: argparse.ArgumentParser) -> None:
+    """-q and -v, which exclude each other (argparse makes both together a usage error)."""
+    group = command.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show the output of every command (pip, rpmbuild, podman) as it comes",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run venvrpm; return the exit code."""
     parser = _parser()
@@ -208,7 +223,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    console = Console(quiet=getattr(args, "quiet", False))
+    console = Console(
+        quiet=getattr(args, "quiet", False),
+        verbose=getattr(args, "verbose", False),
+        animate=not getattr(args, "json", False),
+    )
     # SIGTERM (a cancelled CI job, `timeout`) unwinds like Ctrl-C: containers are removed,
     # the work directory too, and nothing partial is left in the output directory.
     previous = signal.signal(signal.SIGTERM, _terminated)
@@ -248,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.error(exc)
         if getattr(args, "json", False):
             _json_out({"ok": False, "exit_code": exc.exit_code, "error": {
-                "message": exc.message, "hint": exc.hint, "details": list(exc.details)}})  # fmt: skip
+                "message": exc.message, "hint": exc.hint, "details": list(exc.details),
+                "step": console.current_step}})  # fmt: skip
         return exc.exit_code
     except KeyboardInterrupt:
         console.error(VenvrpmError("interrupted; nothing was written to the output directory"))
@@ -267,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     finally:
+        console.close()
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -414,7 +435,7 @@ def _lock(args: argparse.Namespace, console: Console) -> int:
         names = ", ".join(t.name for t in loaded.locks)
         raise UsageError(f"no lock called {', '.join(unknown)}", f"locks in this manifest: {names}")
     targets = [t for t in loaded.locks if not args.env or t.name in args.env]
-    runner = HostRunner(pipeline.default_source_date_epoch(os.environ))
+    runner = HostRunner(pipeline.default_source_date_epoch(os.environ), on_output=console.sink)
     interpreter = venvbuild.probe_interpreter(runner, loaded.python)
     if args.check:
         reasons = []
@@ -455,7 +476,7 @@ def _session(
 ) -> Iterator[tuple[Path, Runners, BuildPlan]]:  # fmt: skip
     """A work directory, the runners of the manifest's build environment, and the plan."""
     epoch = pipeline.default_source_date_epoch(os.environ, loaded)
-    host = HostRunner(epoch)
+    host = HostRunner(epoch, on_output=console.sink)
     with pipeline.workspace(keep=keep) as workdir:
         pip_env = pip_environment(loaded, os.environ)
         with backends.open_runners(loaded, host, workdir, pip_env, extra_mounts) as runners:
@@ -526,7 +547,9 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
             f"{args.manifest} has no wheelhouse", "add `wheelhouse: wheels/` to the manifest"
         )
     lock = lockfile.read(loaded.requirements)
-    host = HostRunner(pipeline.default_source_date_epoch(os.environ, loaded))
+    host = HostRunner(
+        pipeline.default_source_date_epoch(os.environ, loaded), on_output=console.sink
+    )
     with pipeline.workspace(keep=False) as workdir:
         pip_env = pip_environment(loaded, os.environ, online=True)
         with backends.open_runners(loaded, host, workdir, pip_env, fetching=True) as runners:
@@ -574,6 +597,7 @@ def _build(args: argparse.Namespace, console: Console) -> int:
         workdir, runners, plan,
     ):  # fmt: skip
         if args.dry_run:
+            console.close()  # the live display and stdout may share a terminal
             sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
             return EXIT_OK
         if args.srpm:

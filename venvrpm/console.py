@@ -1,7 +1,11 @@
-"""The only module that imports rich: step lines, warnings and the error panel.
+"""The only module that imports rich: step lines, the live display, warnings and the error panel.
 
 Messages go to stderr; stdout carries only results (the RPM path, a schema, a plan), so
 ``venvrpm build ... | xargs`` and ``venvrpm schema > schema.json`` work.
+
+Three ways to look: on a terminal a live display (a spinner on the running step, a line with
+its time for each finished one); on a terminal without it (``--json``, a dumb terminal) the
+same lines, coloured; in CI (``CI=true``) or a pipe, plain timestamped lines without control codes.
 """
 
 from __future__ import annotations
@@ -10,43 +14,87 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from rich.console import Console as RichConsole
 from rich.markup import escape
+from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
+from rich.text import Text
 
 from venvrpm.errors import CommandError, VenvrpmError
 
 if TYPE_CHECKING:
     from venvrpm.inspect import Inspection
+    from venvrpm.runner import OutputSink, Stream
+
+
+class _Elapsed(ProgressColumn):
+    """The running step's time, as the finished lines show theirs: ``12.3s``."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.elapsed or 0.0:.1f}s", style="dim")
 
 
 class Console:
     """Shows what a build reports, plainly in CI and logs, with colour on a terminal."""
 
-    def __init__(self, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        verbose: bool = False,
+        animate: bool = True,
+        stream: TextIO | None = None,
+        terminal: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """*animate*: a live display when on a terminal (not with -q). *terminal*: None asks
+        the stream (and ``CI``); True treats *stream* as a terminal (tests).
+        """
         stream = stream or sys.stderr
-        plain = os.environ.get("CI") == "true" or not stream.isatty()
+        if terminal is None:
+            plain = os.environ.get("CI") == "true" or not stream.isatty()
+        else:
+            plain = not terminal
         self.quiet = quiet
+        self.verbose = verbose
         self.plain = plain
         self.err = RichConsole(
             file=stream,
             highlight=False,
             no_color=plain or "NO_COLOR" in os.environ,
-            force_terminal=False if plain else None,
+            force_terminal=False if plain else terminal,
             soft_wrap=True,
         )
-        self.started = time.monotonic()
+        self.live = animate and not quiet and not plain and self.err.is_interactive
+        """Whether steps show as a live display (else as lines)."""
+        self.clock = clock
+        self.started = clock()
         self.steps: list[tuple[str, float]] = []
-        """(step, monotonic start) in order, for timings."""
+        """(step, start on *clock*) in order, for timings."""
+        self.ended: float | None = None
+        """When the command finished (done), closing the last step."""
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
 
     def _stamp(self) -> str:
         return time.strftime("%H:%M:%S ") if self.plain else ""
 
+    @property
+    def current_step(self) -> str | None:
+        """The step running now (the one that failed, in an error), or None."""
+        return self.steps[-1][0] if self.steps and self.ended is None else None
+
     def report(self, kind: str, text: str) -> None:
         """Receive a pipeline event (see venvrpm.pipeline.Reporter)."""
         if kind == "step":
-            self.steps.append((text, time.monotonic()))
+            self._close_step("✓", "green")
+            self.steps.append((text, self.clock()))
+            self.ended = None
+            if self.live:
+                self._show(text)
+                return
         if kind == "warning":
             self.err.print(f"{self._stamp()}[yellow]warning:[/] {escape(text)}")
             return
@@ -55,15 +103,36 @@ class Console:
         if kind == "step":
             self.err.print(f"{self._stamp()}[bold]==>[/] {escape(text)}")
         else:
-            self.err.print(f"{self._stamp()}    {escape(text)}", style="dim")
+            # a Text, not print(style=): that would dim the live display's line too
+            self.err.print(Text(f"{self._stamp()}    {text}", style="dim"))
+
+    @property
+    def sink(self) -> OutputSink | None:
+        """What a runner should hand its commands' output lines to (None: nothing to show)."""
+        return self.output if self.verbose or self.live else None
+
+    def output(self, stream: Stream, line: str, *, captured: bool) -> None:
+        """A line a command printed (see venvrpm.runner.OutputSink).
+
+        Captured output is shown with -v only, marked and dimmed; uncaptured output (a test
+        run) is shown as it is. Either way above the live display, control codes made visible.
+        """
+        if captured and not self.verbose:
+            return
+        shown = _visible(line)
+        if captured:
+            self.err.print(Text(f"{self._stamp()}    | {shown}", style="dim"))
+        else:
+            self.err.print(Text(shown))
 
     def notice(self, text: str) -> None:
         """Something the user must see even with -q (where a kept directory is)."""
         self.err.print(f"{self._stamp()}{escape(text)}")
 
     def timings(self) -> list[dict[str, object]]:
-        """Each step with the seconds it took (the last one until now)."""
-        ends = [start for _, start in self.steps[1:]] + [time.monotonic()]
+        """Each step with the seconds it took (the last one until done, or now)."""
+        last = self.ended if self.ended is not None else self.clock()
+        ends = [start for _, start in self.steps[1:]] + [last]
         return [
             {"step": name, "seconds": round(end - start, 3)}
             for (name, start), end in zip(self.steps, ends, strict=True)
@@ -71,16 +140,25 @@ class Console:
 
     def done(self, text: str) -> None:
         """The closing line of a successful command, with the time each step took."""
-        if not self.quiet and len(self.steps) > 1:
+        self._close_step("✓", "green")
+        self.close()
+        self.ended = self.clock()
+        if not self.quiet and not self.live and len(self.steps) > 1:
             spent = ", ".join(f"{t['step']} {t['seconds']:.1f}s" for t in self.timings())
             self.err.print(f"{self._stamp()}    steps: {escape(spent)}", style="dim")
         if not self.quiet:
-            elapsed = time.monotonic() - self.started
+            elapsed = self.ended - self.started
             self.err.print(f"{self._stamp()}[green]done[/] {escape(text)} ({elapsed:.1f}s)")
 
     def error(self, exc: VenvrpmError) -> None:
-        """An expected failure: message, details, hint. No traceback."""
+        """An expected failure: message, the step that was running, details, hint. No traceback."""
+        step = self.current_step
+        self._close_step("✗", "red")
+        self.close()
         self.err.print(f"[bold red]error:[/] {escape(exc.message)}")
+        if step is not None:
+            spent = self.clock() - self.steps[-1][1]
+            self.err.print(f"  step: {escape(step)} (after {spent:.1f}s)")
         for detail in exc.details:
             for i, line in enumerate(detail.splitlines()):
                 self.err.print(("  " if i == 0 else "    ") + escape(line))
@@ -88,6 +166,34 @@ class Console:
             self.err.print(f"  command: {escape(' '.join(exc.argv))}")
         if exc.hint:
             self.err.print(f"[cyan]hint:[/] {escape(exc.hint)}")
+
+    def close(self) -> None:
+        """Stop the live display, if one runs (before writing to stdout, and at exit)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+    def _show(self, step: str) -> None:
+        """Make *step* the live display's running step."""
+        if self._progress is None:
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}", markup=False), _Elapsed(),
+                console=self.err, transient=True, redirect_stdout=False, redirect_stderr=False,
+                get_time=self.clock,
+            )  # fmt: skip
+            self._progress.start()
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(step, total=None)
+
+    def _close_step(self, mark: str, style: str) -> None:
+        """On the live display, turn the running step into a finished line with its time."""
+        if not self.live or self._task is None or not self.steps:
+            return
+        name, start = self.steps[-1]
+        spent = f" {self.clock() - start:.1f}s"
+        self.err.print(Text.assemble((f"{mark} ", style), name, (spent, "dim")))
 
 
 SCRIPTLET_LINES = 8
@@ -218,7 +324,12 @@ def _shown(text: str) -> str:
 
     An RPM's strings may carry terminal escape sequences; on a terminal they must not act.
     """
-    return escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+    return escape(_visible(text))
+
+
+def _visible(text: str) -> str:
+    """*text* with its control characters (but tab) written out: ``\\x1b``, never acted on."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _heading(out: RichConsole, text: str) -> None:

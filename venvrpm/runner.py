@@ -2,10 +2,13 @@
 
 argv lists only (never a shell), a scrubbed environment with ``SOURCE_DATE_EPOCH`` set, output
 captured, and on failure a CommandError that carries the command and the end of its output.
+With an output sink (``-v``, or a live display on a terminal) each line is also handed over as
+it comes, while still being captured.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -13,10 +16,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Literal, Protocol
 
 from venvrpm.errors import CommandError, ToolMissingError
 
@@ -47,6 +51,19 @@ class Result:
         """The last lines of stdout then stderr, for error messages."""
         text = "\n".join(part.rstrip() for part in (self.stdout, self.stderr) if part.strip())
         return "\n".join(text.splitlines()[-lines:])
+
+
+Stream = Literal["stdout", "stderr"]
+
+
+class OutputSink(Protocol):
+    """Receives a command's output line by line, as it comes, from a reader thread.
+
+    Calls are serialised: a sink need not be thread-safe. *captured* is false for commands
+    whose output is shown and not kept (``capture=False``: test runs).
+    """
+
+    def __call__(self, stream: Stream, line: str, *, captured: bool) -> None: ...
 
 
 class Runner(Protocol):
@@ -96,6 +113,18 @@ def target_environment(
     return env
 
 
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+# Loaded here, not in the child: dlopen() after fork can hang when another thread (a live
+# display's refresh thread, an output reader) held the loader's lock at the fork.
+_LIBC = _load_libc() if sys.platform == "linux" else None
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
     """Ask Linux to send SIGTERM to this child if venvrpm dies, even by SIGKILL.
 
@@ -103,9 +132,9 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between
     rpmbuild or a chroot helper behind.
     """
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except AttributeError:
         pass
 
 
@@ -124,15 +153,22 @@ def base_environment(
 
 
 class HostRunner:
-    """Runs commands directly on the build host."""
+    """Runs commands directly on the build host.
+
+    Container and chroot runners run their engine or helper through one of these, so its
+    *on_output* sink sees their commands' output too.
+    """
 
     def __init__(
         self,
         source_date_epoch: int,
         on_command: Callable[[Sequence[str]], None] | None = None,
+        on_output: OutputSink | None = None,
     ) -> None:
         self.source_date_epoch = source_date_epoch
         self.on_command = on_command
+        self.on_output = on_output
+        """Where output lines go as they come; None: captured silently, or inherited."""
 
     def which(self, program: str) -> str | None:
         return shutil.which(program, path=base_environment(self.source_date_epoch)["PATH"])
@@ -152,30 +188,106 @@ class HostRunner:
         argv = tuple(str(a) for a in argv)
         if self.on_command:
             self.on_command(argv)
+        full_env = base_environment(self.source_date_epoch, env)
         try:
-            proc = subprocess.run(
-                argv,
-                cwd=cwd,
-                env=base_environment(self.source_date_epoch, env),
-                input=stdin,
-                stdin=None if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE if capture else sys.stderr.fileno(),
-                stderr=subprocess.PIPE if capture else sys.stderr.fileno(),
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                text=True,
-                errors="replace",
-                check=False,
-            )
+            if self.on_output is not None:
+                result = _streamed(argv, cwd, full_env, stdin, self.on_output, captured=capture)
+            else:
+                proc = subprocess.run(
+                    argv,
+                    cwd=cwd,
+                    env=full_env,
+                    input=stdin,
+                    stdin=None if stdin is not None else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE if capture else sys.stderr.fileno(),
+                    stderr=subprocess.PIPE if capture else sys.stderr.fileno(),
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                    text=True,
+                    errors="replace",
+                    check=False,
+                )
+                result = Result(argv, proc.returncode, proc.stdout or "", proc.stderr or "")
         except FileNotFoundError:
             raise ToolMissingError(
                 f"{what}: {argv[0]} is not installed", hint or f"install {Path(argv[0]).name}"
             ) from None
         except PermissionError as exc:
             raise ToolMissingError(f"{what}: cannot run {argv[0]}: {exc}", hint) from None
-        result = Result(argv, proc.returncode, proc.stdout or "", proc.stderr or "")
-        if check and proc.returncode != 0:
-            raise CommandError(f"{what} failed", argv, proc.returncode, result.tail(), hint)
+        if check and result.returncode != 0:
+            raise CommandError(f"{what} failed", argv, result.returncode, result.tail(), hint)
         return result
+
+
+def _streamed(
+    argv: tuple[str, ...],
+    cwd: Path | None,
+    env: Mapping[str, str],
+    stdin: str | None,
+    sink: OutputSink,
+    *,
+    captured: bool,
+) -> Result:
+    """Run *argv* handing each line of its output to *sink* as it comes, and capture it.
+
+    One thread per pipe reads it to its end, so a command filling one pipe while we wait on
+    the other cannot deadlock. On any exception here (Ctrl-C, SIGTERM) the command is killed,
+    as ``subprocess.run`` does.
+    """
+    lock = threading.Lock()
+    parts: dict[Stream, list[str]] = {"stdout": [], "stderr": []}
+    failures: list[BaseException] = []
+
+    def pump(stream: Stream, pipe: IO[str]) -> None:
+        with pipe:
+            for line in pipe:
+                parts[stream].append(line)
+                if failures:
+                    continue  # keep draining: a stalled pipe would block the command
+                try:
+                    with lock:
+                        sink(stream, line.rstrip("\n"), captured=captured)
+                except BaseException as exc:  # re-raised in the calling thread
+                    failures.append(exc)
+
+    # started from this (the calling) thread: PR_SET_PDEATHSIG fires when the thread that
+    # forked the child ends, so a reader thread must not be the one to start it
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        text=True,
+        errors="replace",
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [
+        threading.Thread(target=pump, args=(name, pipe), daemon=True, name=f"venvrpm-{name}")
+        for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr))
+    ]
+    try:
+        for reader in readers:
+            reader.start()
+        if proc.stdin is not None:
+            # it may exit without reading all of it: its exit status says the rest
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.write(stdin or "")
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+        proc.wait()
+        for reader in readers:
+            reader.join()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if failures:
+        raise failures[0]
+    if not captured:
+        return Result(argv, proc.returncode, "", "")
+    return Result(argv, proc.returncode, "".join(parts["stdout"]), "".join(parts["stderr"]))
 
 
 @dataclass(frozen=True, slots=True)
