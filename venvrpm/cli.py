@@ -473,6 +473,7 @@ def _session(
     loaded: manifest.Manifest, console: Console, *, keep: bool, output_dir: Path,
     extra_mounts: tuple[Path, ...] = (),
     stage: Path | None = None,
+    cache: cache_module.Cache | None = None,
 ) -> Iterator[tuple[Path, Runners, BuildPlan]]:  # fmt: skip
     """A work directory, the runners of the manifest's build environment, and the plan."""
     epoch = pipeline.default_source_date_epoch(os.environ, loaded)
@@ -483,8 +484,8 @@ def _session(
             console.report("step", f"probing {loaded.python} {backends.describe(loaded)}")
             plan = pipeline.prepare(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
-                source_date_epoch=epoch, host_env=os.environ,
-            stage=stage,
+                source_date_epoch=epoch, host_env=os.environ, stage=stage,
+                shared_tools=cache.root / "tools" if cache is not None else None,
             )  # fmt: skip
             found = plan.interpreter
             console.report(
@@ -593,22 +594,25 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     output_dir = args.output_dir.resolve()
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"output path {output_dir} exists and is not a directory")
-    with _session(loaded, console, keep=args.keep_workdir, output_dir=output_dir) as (
-        workdir, runners, plan,
-    ):  # fmt: skip
+    cache = _open_cache(args)
+    with _session(loaded, console, keep=args.keep_workdir, output_dir=output_dir, cache=cache) as (
+        workdir,
+        runners,
+        plan,
+    ):
         if args.dry_run:
             console.close()  # the live display and stdout may share a terminal
             sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
             return EXIT_OK
         if args.srpm:
             _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
-            made_srpm = pipeline.source_rpm(plan, runners, console.report, _open_cache(args))
+            made_srpm = pipeline.source_rpm(plan, runners, console.report, cache)
             console.done(f"{made_srpm}")
             sys.stdout.write(f"{made_srpm}\n")
             return EXIT_OK
         result = pipeline.build(
             plan, runners, console.report, spec_only=args.spec_only, sign_key=args.sign,
-            cache=_open_cache(args),
+            cache=cache,
         )  # fmt: skip
         if args.keep_workdir:
             console.notice(f"work directory kept: {workdir}")

@@ -98,8 +98,12 @@ def prepare(
     source_date_epoch: int,
     host_env: Mapping[str, str],
     stage: Path | None = None,
+    shared_tools: Path | None = None,
 ) -> BuildPlan:
-    """Probe tools and interpreter, check the lock, stage the toolbox, and decide the plan."""
+    """Probe tools and interpreter, check the lock, stage the toolbox, and decide the plan.
+
+    *shared_tools*: where unpacked tools (pip) may be kept between builds on this host.
+    """
     lock = lockfile.read(manifest.requirements)
     if manifest.wheelhouse is not None:
         # Offline: everything must be there before anything is built.
@@ -117,7 +121,13 @@ def prepare(
     tools = Tools(
         host_python=sys.executable,
         toolbox=tools_dir,
-        pip=venvbuild.pip_for(interpreter, tools_dir),
+        # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
+        pip=venvbuild.pip_for(
+            interpreter,
+            shared_tools
+            if shared_tools is not None and manifest.build.kind == "host"
+            else tools_dir,
+        ),
         uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host")
         if manifest.build.installer == "uv"
         else None,
@@ -141,7 +151,27 @@ def prepare(
         output_dir=output_dir,
         source_date_epoch=source_date_epoch,
         host_env=host_env,
+        build_requires=_build_requires(manifest.project),
+        build_helper=venvbuild.helper_source("build_project.py"),
     )
+
+
+def _build_requires(project: Path | None) -> tuple[str, ...] | None:
+    """The project's ``[build-system] requires`` (PEP 518's default without the table); None
+    when only the installer's own build can do (no pyproject.toml, unreadable, not a list)."""
+    if project is None or not (project / "pyproject.toml").is_file():
+        return None
+    import tomllib
+
+    try:
+        data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    system = data.get("build-system", {"requires": ["setuptools>=40.8.0"]})
+    requires = system.get("requires") if isinstance(system, dict) else None
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        return None
+    return tuple(requires)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +213,7 @@ def assemble(
             cache.store(key, plan.venv_dir, _about(plan))
             cache.prune()
     if plan.install_project is not None:
-        report("step", "installing the project")
-        venvbuild.install_project(plan, runner)
+        _install_project(plan, runners, report, cache)
         warnings += _relocate_and_compile(plan, runner, report)
     venvbuild.check(plan, runner)
 
@@ -207,6 +236,56 @@ def assemble(
         content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text,
         tuple(warnings), tuple((d.name, d.version) for d in distributions),
     )  # fmt: skip
+
+
+def _install_project(
+    plan: BuildPlan, runners: Runners, report: Reporter, cache: cache_module.Cache | None
+) -> None:
+    """The project from a copy of its tree: its wheel built with cached build requirements,
+    else (uv, or a backend that asks for more) by the installer's own isolated build."""
+    runner = runners.target
+    if plan.build_wheel is None or plan.manifest.project is None:
+        report("step", "installing the project")
+        venvbuild.install_project(plan, runner)
+        return
+    report("step", "building the project")
+    venvbuild.copy_project(plan.manifest.project, plan.project_copy)
+    # Only from a wheelhouse: online, the index may offer newer build requirements any time.
+    key = _build_env_key(plan, runners) if cache is not None and plan.offline else ""
+    if plan.build_env is None:
+        plan.build_env_dir.mkdir()
+    elif not (cache is not None and key and cache.restore(key, plan.build_env_dir)):
+        venvbuild.make_build_env(plan, runner)
+        if cache is not None and key:
+            cache.store(
+                key, plan.build_env_dir, {**_about(plan), "app": f"{plan.manifest.name} (build)"}
+            )
+    wheel = venvbuild.build_wheel(plan, runner)
+    report("step", "installing the project")
+    if wheel is None:
+        shutil.rmtree(plan.project_copy)
+        venvbuild.install_project(plan, runner)
+    else:
+        venvbuild.install_wheel(plan, runner, wheel)
+
+
+def _build_env_key(plan: BuildPlan, runners: Runners) -> str:
+    manifest = plan.manifest
+    if plan.build_env is None:
+        return ""
+    assert manifest.wheelhouse is not None
+    backend = backends.identity(manifest, runners.host)
+    if not all(backend):
+        return ""
+    interpreter = plan.interpreter
+    return cache_module.key_of({
+        "kind": "build-env",
+        "requires": [_placeholder(a, plan) for a in plan.build_env],
+        "wheelhouse": sorted((p.name, p.stat().st_size) for p in manifest.wheelhouse.iterdir()),
+        "interpreter": [str(interpreter.path), interpreter.version, interpreter.platform,
+                        interpreter.executable_sha256],
+        "backend": backend,
+    })  # fmt: skip
 
 
 def _relocate_and_compile(plan: BuildPlan, runner: Runner, report: Reporter) -> list[str]:

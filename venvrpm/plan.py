@@ -103,6 +103,12 @@ class BuildPlan:
     create_venv: tuple[str, ...]
     install_lock: tuple[str, ...]
     install_project: tuple[str, ...] | None
+    build_env: tuple[str, ...] | None = None
+    """Installs the project's build requirements into ``build_env_dir`` (pip installer only)."""
+    build_wheel: tuple[str, ...] | None = None
+    """Builds the project's wheel with its backend, isolated with the build requirements."""
+    install_wheel: tuple[str, ...] | None = None
+    """Installs a built wheel: the wheel's path is appended."""
     pip_check: tuple[str, ...]
     rpmbuild: tuple[str, ...]
 
@@ -128,6 +134,16 @@ class BuildPlan:
     def project_copy(self) -> Path:
         """Where the project is copied, so builds never write into the user's tree."""
         return self.workdir / "src"
+
+    @property
+    def build_env_dir(self) -> Path:
+        """The project's build requirements (``pip install --target``)."""
+        return self.workdir / "build-env"
+
+    @property
+    def built_wheels(self) -> Path:
+        """Where the project's wheel is built."""
+        return self.workdir / "built"
 
     @property
     def topdir(self) -> Path:
@@ -204,6 +220,8 @@ def make_plan(
     host_env: Mapping[str, str],
     use_virtualenv: bool = True,
     stage: Path | None = None,
+    build_requires: tuple[str, ...] | None = None,
+    build_helper: str = "",
 ) -> BuildPlan:
     """Decide every path and command of the build."""
     stage_root = stage
@@ -230,6 +248,17 @@ def make_plan(
     if manifest.project is not None:
         install_project = (*pip, *common, *source, str(workdir / "src"))
     pip_env = pip_environment(manifest, host_env)
+    build_env = build_wheel = install_wheel = None
+    if manifest.project is not None and build_requires is not None:
+        # pip builds in an environment it makes and discards per build, one interpreter per
+        # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one.
+        if build_requires:  # none for a backend that ships in the project (backend-path)
+            build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[3:],
+                         *source, *build_requires)  # fmt: skip
+        build_wheel = (venv_python, "-I", "-S", "-c", build_helper, str(workdir / "src"),
+                       str(workdir / "build-env"), str(workdir / "built"),
+                       str(workdir / "built" / "result.json"))  # fmt: skip
+        install_wheel = (*pip, *common, "--no-index")
     if manifest.build.installer == "uv":
         assert tools.uv is not None, "prepare() finds uv for build.installer: uv"
         uv = [
@@ -278,6 +307,9 @@ def make_plan(
         ),
         install_lock=install_lock,
         install_project=install_project,
+        build_env=None if manifest.build.installer == "uv" else build_env,
+        build_wheel=None if manifest.build.installer == "uv" else build_wheel,
+        install_wheel=None if manifest.build.installer == "uv" else install_wheel,
         pip_check=(*pip, "check", "--disable-pip-version-check"),
         rpmbuild=(
             tools.rpmbuild,

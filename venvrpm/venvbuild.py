@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from venvrpm import toolbox
+from venvrpm import stale, toolbox
 from venvrpm.errors import CommandError, LockError, ToolMissingError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.plan import BuildPlan, Interpreter
@@ -123,9 +125,20 @@ def pip_for(interpreter: Interpreter, tools: Path) -> Path:
             "upgrade virtualenv in the environment venvrpm runs in",
         )
     dest = tools / Path(wheel.path).name.removesuffix(".whl")
-    if not dest.is_dir():
-        with zipfile.ZipFile(wheel.path) as archive:
-            archive.extractall(dest)
+    if not (dest / "pip" / "__main__.py").is_file():
+        # Unpacked beside and renamed into place: another build may share *tools*.
+        tools.mkdir(parents=True, exist_ok=True)
+        stale.remove(tools, "unpack-")
+        scratch = Path(tempfile.mkdtemp(prefix=f"unpack-{os.getpid()}-", dir=tools))
+        try:
+            with zipfile.ZipFile(wheel.path) as archive:
+                archive.extractall(scratch)
+            os.rename(scratch, dest)
+        except OSError:
+            if not (dest / "pip" / "__main__.py").is_file():
+                raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return dest
 
 
@@ -184,6 +197,50 @@ def install_project(plan: BuildPlan, runner: Runner) -> None:
         hint="the project must build with its declared build backend"
         + (" from the wheelhouse" if plan.offline else ""),
     )
+
+
+def make_build_env(plan: BuildPlan, runner: Runner) -> None:
+    """Install the project's build requirements where :func:`build_wheel` imports them."""
+    assert plan.build_env is not None
+    runner.run(
+        plan.build_env,
+        what="installing the project's build requirements",
+        env=dict(plan.pip_env),
+        hint="the project's [build-system] requires must be installable"
+        + (" from the wheelhouse" if plan.offline else ""),
+    )
+
+
+def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
+    """The project's wheel, built by its backend; None when only pip's way can build it."""
+    assert plan.build_wheel is not None
+    plan.built_wheels.mkdir(parents=True, exist_ok=True)
+    result = runner.run(
+        plan.build_wheel,
+        what="building the project's wheel",
+        check=False,
+    )
+    if result.returncode == 3:
+        return None
+    if result.returncode != 0:
+        raise CommandError(
+            "building the project's wheel failed",
+            # the helper's source is an argument: show its name instead
+            argv=[*plan.build_wheel[:3], "build_project.py", *plan.build_wheel[5:]],
+            returncode=result.returncode,
+            output_tail=result.tail(),
+            hint="the project must build with its declared build backend"
+            + (" from the wheelhouse" if plan.offline else ""),
+        )
+    report = json.loads((plan.built_wheels / "result.json").read_text(encoding="utf-8"))
+    return plan.built_wheels / str(report["wheel"])
+
+
+def install_wheel(plan: BuildPlan, runner: Runner, wheel: Path) -> None:
+    """Install the project's built wheel (no dependencies: the lock has them)."""
+    assert plan.install_wheel is not None
+    runner.run((*plan.install_wheel, str(wheel)), what="installing the project",
+               env=dict(plan.pip_env))  # fmt: skip
 
 
 def check(plan: BuildPlan, runner: Runner) -> None:

@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import require_tools
 from tests.support import target
 from tests.support.apps import make_smallapp
+from tests.support.tinybackend import write_wheel
 from venvrpm.cli import main
 
 pytestmark = pytest.mark.integration
@@ -132,3 +133,60 @@ def test_payload_compression_is_configurable(
     query = ["rpm", "-qp", "--qf", "%{PAYLOADCOMPRESSOR} %{PAYLOADFLAGS}", str(rpm)]
     found = subprocess.run(query, capture_output=True, text=True, check=True).stdout
     assert found == header
+
+
+def _backend_from_the_wheelhouse(root: Path, extra_requires: str = "") -> Path:
+    """The test app, its build backend a wheel in the wheelhouse instead of in-tree."""
+    manifest = make_smallapp(root)
+    source = (root / "project" / "tinybackend.py").read_text()
+    if extra_requires:  # the backend asks for more than [build-system] requires
+        source = source.replace(
+            "def get_requires_for_build_wheel(config_settings=None):\n    return []",
+            f"def get_requires_for_build_wheel(config_settings=None):\n    return [{extra_requires!r}]",
+        )
+    write_wheel(root / "wheels", "tinybackend", "1.0", {"tinybackend.py": source})
+    (root / "project" / "tinybackend.py").unlink()
+    pyproject = root / "project" / "pyproject.toml"
+    text = pyproject.read_text().replace("requires = []", 'requires = ["tinybackend"]')
+    pyproject.write_text(text.replace('backend-path = ["."]\n', ""))
+    return manifest
+
+
+def test_build_requirements_come_from_the_wheelhouse_once_then_from_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tools("rpmbuild")
+    manifest = _backend_from_the_wheelhouse(tmp_path / "app")
+    out = tmp_path / "dist"
+    log = _build(manifest, out, capsys, "-v")
+    assert "Successfully installed tinybackend" in log
+    cache = Path(os.environ["VENVRPM_CACHE_DIR"]) / "envs"
+    assert len(list(cache.iterdir())) == 2, "the environment and the build requirements"
+    first = _payload(out)
+
+    module = tmp_path / "app" / "project" / "src" / "smallapp" / "__init__.py"
+    module.write_text(module.read_text() + "\nCHANGED = 1\n")
+    log = _build(manifest, out, capsys, "-v")
+    assert "Successfully installed tinybackend" not in log, "build requirements installed again"
+    assert len(list(cache.iterdir())) == 2
+    changed = _payload(out)
+    assert sorted(changed) == sorted(first)
+    assert [p for p in first if first[p] != changed[p]] != []
+
+    # the same project built by pip's own isolated build: the same payload
+    _build(manifest, out, capsys, "--no-cache")
+    assert _payload(out) == changed
+
+
+def test_a_backend_asking_for_more_is_built_by_pip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tools("rpmbuild")
+    manifest = _backend_from_the_wheelhouse(tmp_path / "app", extra_requires="tinydep")
+    log = _build(manifest, tmp_path / "dist", capsys, "-v")
+    assert "the backend also needs ['tinydep']" in log
+    (rpm,) = (tmp_path / "dist").glob("*.rpm")
+    assert "/opt/smallapp/lib/python3.11/site-packages/smallapp/__init__.py" in _payload(
+        tmp_path / "dist"
+    )
+    del rpm
