@@ -191,6 +191,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="report what this host can do and how to install what is missing")
     lint = sub.add_parser("lint", help="run rpmlint with venvrpm's configuration on built RPMs")
     lint.add_argument("rpms", type=Path, nargs="+", metavar="RPM")
+    completion = sub.add_parser("completion", help="print a shell completion script (bash, zsh)")
+    completion.add_argument("shell", choices=("bash", "zsh"))
     inspect = sub.add_parser(
         "inspect",
         help="report what an RPM holds: metadata, bundled distributions, sizes, dependencies",
@@ -252,6 +254,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _inspect(args)
         if args.command == "cache":
             return _cache(args, console)
+        if args.command == "completion":
+            from venvrpm import completion
+
+            sys.stdout.write(completion.script(parser, args.shell))
+            return EXIT_OK
         if args.command == "lock":
             return _lock(args, console)
         if args.command == "test":
@@ -481,11 +488,11 @@ def _session(
     with pipeline.workspace(keep=keep) as workdir:
         pip_env = pip_environment(loaded, os.environ)
         with backends.open_runners(loaded, host, workdir, pip_env, extra_mounts) as runners:
-            console.report("step", f"probing {loaded.python} {backends.describe(loaded)}")
             plan = pipeline.prepare(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
                 source_date_epoch=epoch, host_env=os.environ, stage=stage,
                 shared_tools=cache.root / "tools" if cache is not None else None,
+                report=console.report,
             )  # fmt: skip
             found = plan.interpreter
             console.report(

@@ -99,11 +99,13 @@ def prepare(
     host_env: Mapping[str, str],
     stage: Path | None = None,
     shared_tools: Path | None = None,
+    report: Reporter = _quiet,
 ) -> BuildPlan:
     """Probe tools and interpreter, check the lock, stage the toolbox, and decide the plan.
 
     *shared_tools*: where unpacked tools (pip) may be kept between builds on this host.
     """
+    report("step", f"checking the lock {manifest.requirements.name}")
     lock = lockfile.read(manifest.requirements)
     if manifest.wheelhouse is not None:
         # Offline: everything must be there before anything is built.
@@ -114,9 +116,9 @@ def prepare(
                 f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
                 details=problems,
             )
-    interpreter = venvbuild.probe_interpreter(
-        runners.target, manifest.python, backends.describe(manifest)
-    )
+    where = backends.describe(manifest)
+    report("step", f"probing {manifest.python} {where}")
+    interpreter = venvbuild.probe_interpreter(runners.target, manifest.python, where)
     tools_dir = venvbuild.stage_toolbox(workdir)
     tools = Tools(
         host_python=sys.executable,
@@ -215,6 +217,7 @@ def assemble(
     if plan.install_project is not None:
         _install_project(plan, runners, report, cache)
         warnings += _relocate_and_compile(plan, runner, report)
+    report("step", "checking dependencies (pip check)")
     venvbuild.check(plan, runner)
 
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)
@@ -224,6 +227,7 @@ def assemble(
     attrs[bundled.doc_path(manifest.name)] = payload.Attrs(doc=True)
     attrs[bundled.sbom_path(manifest.name)] = payload.Attrs(doc=True)
     payload.normalise_modes(plan.stage, {p for p, a in attrs.items() if a.mode is not None})
+    report("step", "verifying that no build path remains")
     _verify_clean(plan)
 
     report("step", "listing the payload")
@@ -363,6 +367,7 @@ def build(
     """Carry out *plan*: the RPM lands in ``plan.output_dir`` whole, or not at all."""
     manifest = plan.manifest
     assembled = assemble(plan, runners, report, cache)
+    report("step", "writing the spec")
     spec_text = render(plan, assembled)
     content = assembled.content
     result = BuildResult(
@@ -376,6 +381,8 @@ def build(
         return dataclasses.replace(result, spec=spec_path)
     report("step", "running rpmbuild")
     built = rpmbuild.build(plan, spec_text, runners.host)
+    report("step", "verifying the RPM")
+    rpmbuild.verify(built, [e.path for e in content.entries], runners.host)
     if sign_key:
         report("step", f"signing with {sign_key}")
         rpmbuild.sign(built, sign_key, runners.host)

@@ -6,7 +6,8 @@ import os
 import re
 import shutil
 import tempfile
-from pathlib import Path
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 
 from venvrpm import stale
 from venvrpm.errors import ToolMissingError, VenvrpmError
@@ -59,6 +60,24 @@ def build(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:
             "run with --keep-workdir and look at the rpmbuild output",
         )
     return rpms[0]
+
+
+def verify(rpm: Path, expected: Sequence[PurePosixPath], runner: Runner) -> None:
+    """The RPM rpmbuild wrote lists exactly the payload venvrpm staged: a macro that slipped
+    through escaping, or a build-id link rpm added, would show here before anyone installs it."""
+    listed = runner.run(
+        ["rpm", "-qp", "--nosignature", "--qf", "[%{FILENAMES}\n]", str(rpm)],
+        what="reading the built RPM",
+    ).stdout.splitlines()
+    wanted = sorted(str(p) for p in expected)
+    if sorted(listed) != wanted:
+        extra = sorted(set(listed) - set(wanted))[:5]
+        lacking = sorted(set(wanted) - set(listed))[:5]
+        raise VenvrpmError(
+            "the built RPM does not hold the payload venvrpm staged",
+            "report this with the manifest: the spec did not say what venvrpm meant",
+            details=[f"in the RPM only: {extra}", f"staged only: {lacking}"],
+        )
 
 
 def build_source(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:

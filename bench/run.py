@@ -1,0 +1,280 @@
+"""venvrpm's benchmark: three reference apps built offline from a wheelhouse, against the floor
+(virtualenv + pip install + tar) and rpmvenv. Prints medians and ratios; targets are checked
+and reported, never asserted (timings belong here, not in tests).
+
+    python bench/run.py [--runs 3] [--apps benchcli,benchservice,benchdata] [--work DIR]
+
+Needs the network once, to fill the wheelhouse (``venvrpm fetch``) and install rpmvenv; then
+every build is offline. Results: printed, and written to ``<work>/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+APPS = ("benchcli", "benchservice", "benchdata")
+PYTHON = "/usr/bin/python3.11"
+LEVEL = 9  # venvrpm's default payload compression: zstd:9 with threads
+COMPRESSIONS = ("zstd:3", "zstd:9", "zstd:19", "xz:6", "gzip:9")
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_mb: float
+
+
+@dataclass
+class Result:
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def peak_rss(self) -> float:
+        return max(r.rss_mb for r in self.runs)
+
+
+def timed(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+          log: Path | None = None) -> Run:  # fmt: skip
+    """Run *argv*; wall time and peak RSS of it and every descendant it waited for."""
+    out = log.open("ab") if log else subprocess.DEVNULL
+    started = time.monotonic()
+    proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=out, stderr=out)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if log:
+        out.close()  # type: ignore[union-attr]
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace")[-3000:] if log else ""
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(argv)}\n{tail}")
+    # ru_maxrss (KiB) of a waited-for child covers its own waited-for descendants (Linux).
+    return Run(elapsed, usage.ru_maxrss / 1024)
+
+
+class Bench:
+    def __init__(self, work: Path, runs: int) -> None:
+        self.work = work
+        self.runs = runs
+        self.wheelhouse = work / "wheelhouse"
+        self.logs = work / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.venvrpm = [sys.executable, "-m", "venvrpm"]
+
+    def env(self, cache: Path | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+        env["VENVRPM_CACHE_DIR"] = str(cache or self.work / "cache-unused")
+        env["CI"] = "true"
+        env["SOURCE_DATE_EPOCH"] = "1700000000"
+        return env
+
+    def app(self, name: str, variant: str = "", extra: str = "") -> Path:
+        """A fresh copy of the app whose manifest points at the shared wheelhouse."""
+        dest = self.work / "apps" / (name + variant)
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(HERE / "apps" / name, dest)
+        manifest = dest / "app.yaml"
+        manifest.write_text(manifest.read_text() + f"wheelhouse: {self.wheelhouse}\n" + extra)
+        return manifest
+
+    def prepare(self, apps: Sequence[str]) -> None:
+        """Fill the wheelhouse (network, once): the locks, and setuptools for the projects."""
+        for name in apps:
+            subprocess.run([*self.venvrpm, "fetch", str(self.app(name))], check=True,
+                           env=self.env(), stdout=subprocess.DEVNULL)  # fmt: skip
+        if not list(self.wheelhouse.glob("setuptools-*.whl")):
+            subprocess.run([PYTHON, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                            "-d", str(self.wheelhouse), "setuptools>=69"], check=True)  # fmt: skip
+
+    def build(self, manifest: Path, out: Path, cache: Path | None, *extra: str) -> tuple[Run, dict]:  # type: ignore[type-arg]
+        shutil.rmtree(out, ignore_errors=True)
+        log = self.logs / f"{manifest.parent.name}.log"
+        result = out / "result.json"
+        out.mkdir(parents=True)
+        run = timed(["sh", "-c", 'exec "$@" > "$0"', str(result), *self.venvrpm, "build",
+                     str(manifest), "-o", str(out), "--json", *extra],
+                    env=self.env(cache), log=log)  # fmt: skip
+        return run, json.loads(result.read_text())
+
+    def cold_and_warm(self, manifest: Path, tag: str) -> dict[str, object]:
+        cold, warm = Result(), Result()
+        document: dict = {}  # type: ignore[type-arg]
+        module = next((manifest.parent / "src").glob("*/__init__.py"))
+        original = module.read_text()
+        for number in range(self.runs):
+            cache = self.work / "cache" / f"{tag}-{number}"
+            shutil.rmtree(cache, ignore_errors=True)
+            module.write_text(original)
+            run, document = self.build(manifest, self.work / "out" / tag, cache)
+            cold.runs.append(run)
+            # the app's own code changes; the lock does not
+            module.write_text(original + f"\nBUILD = {number}\n")
+            run, _ = self.build(manifest, self.work / "out" / tag, cache)
+            warm.runs.append(run)
+            shutil.rmtree(cache, ignore_errors=True)
+        module.write_text(original)
+        artifact = document["artifact"]
+        return {"cold": cold.median, "warm": warm.median, "size": artifact["size"],
+                "files": document["files"], "rss": max(cold.peak_rss, warm.peak_rss),
+                "cold_runs": [r.seconds for r in cold.runs],
+                "warm_runs": [r.seconds for r in warm.runs]}  # fmt: skip
+
+    def floor(self, manifest: Path) -> dict[str, float]:
+        """virtualenv + pip install of the same wheels and project + tar at the same level."""
+        result = Result()
+        app = manifest.parent
+        for number in range(self.runs):
+            scratch = self.work / "floor" / app.name
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir(parents=True)
+            venv = scratch / "venv"
+            source = ["--no-index", "--find-links", str(self.wheelhouse)]
+            script = [
+                [sys.executable, "-m", "virtualenv", "-q", "-p", PYTHON, str(venv)],
+                [str(venv / "bin" / "pip"), "install", "-q", *source, "--require-hashes",
+                 "--no-deps", "-r", str(app / "requirements.txt")],
+                [str(venv / "bin" / "pip"), "install", "-q", *source, "--no-deps", str(app)],
+                ["tar", "-C", str(scratch), "--use-compress-program", f"zstd -{LEVEL} -T0",
+                 "-cf", str(scratch / "venv.tar.zst"), "venv"],
+            ]  # fmt: skip
+            started = time.monotonic()
+            peak = 0.0
+            for argv in script:
+                peak = max(peak, timed(argv, env=self.env(), log=self.logs / "floor.log").rss_mb)
+            result.runs.append(Run(time.monotonic() - started, peak))
+            size = (scratch / "venv.tar.zst").stat().st_size
+            shutil.rmtree(scratch, ignore_errors=True)
+            del number
+        return {"seconds": result.median, "size": size, "rss": result.peak_rss}
+
+    def rpmvenv(self, manifest: Path) -> dict[str, float] | None:
+        """rpmvenv (from PyPI, in its own venv) on the same lock, wheelhouse and project."""
+        script = HERE / "rpmvenv.sh"
+        app = manifest.parent
+        result = Result()
+        size = 0
+        for _ in range(self.runs):
+            out = self.work / "rpmvenv-out" / app.name
+            shutil.rmtree(out, ignore_errors=True)
+            result.runs.append(timed(
+                ["bash", str(script), app.name, "1.0.0", str(app), str(app / "requirements.txt"),
+                 str(self.wheelhouse), str(out), str(self.work / "rpmvenv")],
+                env=self.env(), log=self.logs / "rpmvenv.log",
+            ))  # fmt: skip
+            (rpm,) = out.glob("*.rpm")
+            size = rpm.stat().st_size
+        return {"seconds": result.median, "size": size, "rss": result.peak_rss}
+
+    def compression_table(self, name: str) -> list[dict[str, object]]:
+        """Warm builds (environment cached) of *name* at each compression setting."""
+        rows = []
+        cache = self.work / "cache" / "compression"
+        shutil.rmtree(cache, ignore_errors=True)
+        for setting in COMPRESSIONS:
+            manifest = self.app(name, "-c", f"rpm:\n  compression: '{setting}'\n")
+            self.build(manifest, self.work / "out" / "compression", cache)  # fill the cache
+            run, document = self.build(manifest, self.work / "out" / "compression", cache)
+            rpmbuild = next(s["seconds"] for s in document["steps"] if "rpmbuild" in s["step"])
+            rows.append({"setting": setting, "build": run.seconds, "rpmbuild": rpmbuild,
+                         "size": document["artifact"]["size"]})  # fmt: skip
+        shutil.rmtree(cache, ignore_errors=True)
+        return rows
+
+    def many_files(self, counts: Sequence[int]) -> list[dict[str, float]]:
+        """A synthetic app with N small modules: time per 10k files must stay flat (linear)."""
+        rows = []
+        for count in counts:
+            manifest = self.app("benchcli", f"-{count}")
+            package = manifest.parent / "src" / "benchcli" / "generated"
+            for index in range(count):
+                folder = package / f"m{index // 500:03d}"
+                if index % 500 == 0:
+                    folder.mkdir(parents=True)
+                    (folder / "__init__.py").write_text("")
+                (folder / f"f{index:05d}.py").write_text(f"VALUE = {index}\n")
+            cache = self.work / "cache" / f"files-{count}"
+            shutil.rmtree(cache, ignore_errors=True)
+            run, document = self.build(manifest, self.work / "out" / "files", cache)
+            shutil.rmtree(cache, ignore_errors=True)
+            rows.append({"files": document["files"], "seconds": run.seconds,
+                         "per_10k": run.seconds / document["files"] * 10_000,
+                         "rss": run.rss_mb})  # fmt: skip
+        return rows
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--apps", default=",".join(APPS))
+    parser.add_argument("--work", type=Path, default=Path("/var/tmp/venvrpm-bench"))
+    parser.add_argument("--no-rpmvenv", action="store_true")
+    parser.add_argument("--files", default="10000,50000", help="synthetic app sizes ('' skips)")
+    parser.add_argument("--compression-app", default="benchdata", help="'' skips the table")
+    args = parser.parse_args(argv)
+    apps = [a for a in args.apps.split(",") if a]
+    bench = Bench(args.work.resolve(), args.runs)
+    say: Callable[[str], None] = lambda text: print(text, flush=True)  # noqa: E731
+    say(f"venvrpm benchmark: {len(apps)} apps, median of {args.runs} runs, work {bench.work}")
+    bench.prepare(apps)
+    results: dict[str, object] = {"runs": args.runs, "apps": {}}
+    for name in apps:
+        manifest = bench.app(name)
+        say(f"== {name}")
+        ours = bench.cold_and_warm(manifest, name)
+        uv = bench.cold_and_warm(bench.app(name, "-uv", "build:\n  installer: uv\n"), name + "-uv")
+        floor = bench.floor(manifest)
+        theirs = None if args.no_rpmvenv else bench.rpmvenv(manifest)
+        results["apps"][name] = {"venvrpm": ours, "uv": uv, "floor": floor, "rpmvenv": theirs}  # type: ignore[index]
+        cold, warm = float(ours["cold"]), float(ours["warm"])  # type: ignore[arg-type]
+        say(f"   venvrpm   cold {cold:6.1f}s  warm {warm:6.1f}s  size {int(ours['size']) / 1e6:6.1f} MB"  # type: ignore[call-overload]
+            f"  files {ours['files']}  peak RSS {float(ours['rss']):.0f} MB")  # type: ignore[arg-type]
+        say(f"   uv        cold {float(uv['cold']):6.1f}s  warm {float(uv['warm']):6.1f}s"  # type: ignore[arg-type]
+            f"  size {int(uv['size']) / 1e6:6.1f} MB  files {uv['files']}")  # type: ignore[call-overload]
+        say(f"   floor          {floor['seconds']:6.1f}s  (virtualenv + pip install + tar zstd -{LEVEL})"
+            f"  size {floor['size'] / 1e6:6.1f} MB")
+        if theirs:
+            say(f"   rpmvenv        {theirs['seconds']:6.1f}s  size {theirs['size'] / 1e6:6.1f} MB"
+                f"  peak RSS {theirs['rss']:.0f} MB")
+        say(f"   ratios    cold/floor {ratio(cold, floor['seconds'])} (target <= 1.3)"
+            f"  warm/cold {ratio(warm, cold)} (target <= 0.25)"
+            + (f"  cold/rpmvenv {ratio(cold, theirs['seconds'])} (target < 1)" if theirs else "")
+            + f"  uv cold/pip cold {ratio(float(uv['cold']), cold)}")  # type: ignore[arg-type]
+    if args.compression_app:
+        say(f"== payload compression ({args.compression_app}, environment cached)")
+        rows = bench.compression_table(args.compression_app)
+        results["compression"] = rows
+        for row in rows:
+            say(f"   {row['setting']:<8} build {row['build']:6.1f}s  rpmbuild {row['rpmbuild']:6.1f}s"
+                f"  size {int(row['size']) / 1e6:6.1f} MB")  # type: ignore[call-overload]
+    if args.files:
+        say("== many files (synthetic: benchcli + N one-line modules, cold)")
+        rows = bench.many_files([int(n) for n in args.files.split(",")])
+        results["many_files"] = rows
+        for row in rows:
+            say(f"   {int(row['files']):>6} files  {row['seconds']:6.1f}s"
+                f"  {row['per_10k']:5.2f}s per 10k files  peak RSS {row['rss']:.0f} MB")
+    (bench.work / "results.json").write_text(json.dumps(results, indent=2))
+    say(f"results: {bench.work / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
