@@ -205,3 +205,33 @@ def test_cache_list_and_prune_on_the_command_line(
     assert len(Cache(Path(os.environ["VENVRPM_CACHE_DIR"])).entries()) == 1
     assert main(["cache", "prune", "--all"]) == 0
     assert Cache(Path(os.environ["VENVRPM_CACHE_DIR"])).entries() == []
+
+
+def test_an_unusable_cache_never_fails_a_build_it_says_why(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cache = Cache(blocker / "cache")  # not a directory: every write fails
+    assert not cache.store("k1", _tree(tmp_path), {})
+    assert not cache.restore("k1", tmp_path / "dest")
+    assert cache.prune(limit=0) == []
+    assert cache.warnings and "not usable" in cache.warnings[0]
+    assert "--no-cache" in cache.warnings[0]
+
+
+def test_the_cache_is_tagged_so_project_copies_and_backups_skip_it(tmp_path: Path) -> None:
+    from venvrpm.venvbuild import copy_project
+
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "app.py").write_text("")
+    cache = Cache(project / "ci-cache" / "venvrpm")
+    cache.store("k1", _tree(tmp_path), {})
+    assert (
+        (project / "ci-cache" / "venvrpm" / "CACHEDIR.TAG")
+        .read_text()
+        .startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    )
+    copy_project(project, tmp_path / "copy")
+    assert (tmp_path / "copy" / "src" / "app.py").exists()
+    assert (tmp_path / "copy" / "ci-cache").exists()
+    assert not (tmp_path / "copy" / "ci-cache" / "venvrpm").exists()

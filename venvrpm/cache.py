@@ -102,6 +102,25 @@ class Cache:
     def __init__(self, root: Path, limit: int = DEFAULT_MAX_BYTES) -> None:
         self.root = root
         self.limit = limit
+        self.warnings: list[str] = []
+        """Why the cache could not be used (unwritable, full): a cache never fails a build."""
+
+    def _unusable(self, exc: OSError) -> None:
+        self.warnings.append(
+            f"the environment cache {self.root} is not usable ({exc.strerror or exc}); "
+            "building without it (set VENVRPM_CACHE_DIR, or --no-cache)"
+        )
+
+    def _tag(self) -> None:
+        # Backup tools skip it, and venvrpm never copies it into a project copy.
+        tag = self.root / "CACHEDIR.TAG"
+        if not tag.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            tag.write_text(
+                "Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# venvrpm's cache of built environments (https://bford.info/cachedir/)\n",
+                encoding="ascii",
+            )
 
     @property
     def envs(self) -> Path:
@@ -131,6 +150,14 @@ class Cache:
 
         False (and *dest* absent) on a miss or a corrupt entry; a corrupt entry is removed.
         """
+        try:
+            return self._restore(key, dest)
+        except OSError as exc:
+            shutil.rmtree(dest, ignore_errors=True)
+            self._unusable(exc)
+            return False
+
+    def _restore(self, key: str, dest: Path) -> bool:
         entry = self.envs / key
         if not (entry / _RECORD).is_file():
             return False
@@ -152,8 +179,16 @@ class Cache:
 
     def store(self, key: str, source: Path, about: Mapping[str, Any]) -> bool:
         """Copy *source* in as entry *key*; False when another build stored it first."""
+        try:
+            return self._store(key, source, about)
+        except OSError as exc:
+            self._unusable(exc)
+            return False
+
+    def _store(self, key: str, source: Path, about: Mapping[str, Any]) -> bool:
         if (self.envs / key / _RECORD).is_file():
             return False
+        self._tag()
         scratch_base = self.root / "tmp"
         scratch_base.mkdir(parents=True, exist_ok=True)
         stale.remove(scratch_base, "entry-")
@@ -218,7 +253,14 @@ class Cache:
         """Remove entries unused for *older_than* seconds, then the least recently used until
         the cache fits *limit* bytes (default: the cache's limit). Return what was removed."""
         limit = self.limit if limit is None else limit
-        removed = []
+        removed: list[Entry] = []
+        try:
+            self._prune(limit, older_than, removed)
+        except OSError as exc:
+            self._unusable(exc)
+        return removed
+
+    def _prune(self, limit: int, older_than: float | None, removed: list[Entry]) -> None:
         now = time.time()
         kept_size = 0
         for entry in self.entries():  # most recently used first
@@ -227,9 +269,7 @@ class Cache:
                 removed.append(entry)
                 continue
             kept_size += entry.size
-        scratch = self.root / "tmp"
-        stale.remove(scratch, "entry-")
-        return removed
+        stale.remove(self.root / "tmp", "entry-")
 
 
 class _Corrupt(Exception):

@@ -217,6 +217,9 @@ def assemble(
     if plan.install_project is not None:
         _install_project(plan, runners, report, cache)
         warnings += _relocate_and_compile(plan, runner, report)
+    if cache is not None:
+        for warning in dict.fromkeys(cache.warnings):
+            warnings.append(warning)
     report("step", "checking dependencies (pip check)")
     venvbuild.check(plan, runner)
 

@@ -258,6 +258,8 @@ def copy_project(source: Path, dest: Path) -> None:
 
     def ignore(directory: str, names: list[str]) -> set[str]:
         skipped = {n for n in names if n in _IGNORED_ANYWHERE or n.endswith(".egg-info")}
+        # caches that say so (CACHEDIR.TAG: venvrpm's own, when CI keeps it in the checkout)
+        skipped |= {n for n in names if os.path.isfile(os.path.join(directory, n, "CACHEDIR.TAG"))}
         if Path(directory) == source:
             skipped |= {n for n in names if n in _IGNORED_AT_TOP}
         return skipped
