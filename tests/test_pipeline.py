@@ -27,6 +27,7 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
             output_dir=tmp_path / "out",
             source_date_epoch=1_700_000_000,
             host_env={"PIP_INDEX_URL": "https://mirror.invalid"},
+            report=lambda kind, text: events.append((kind, text)),
         )
         result = pipeline.build(
             plan, Runners(runner, runner), lambda kind, text: events.append((kind, text))
@@ -38,12 +39,16 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
         "checking that the target can run virtualenv",
         "creating the virtualenv",
         "installing the locked requirements",
+        "compiling bytecode for the final path",  # the environment alone: what the cache keeps
+        # [build-system] requires = []: no build requirements to install
+        "building the project's wheel",
         "installing the project",
-        "checking the installed distributions (pip check)",
         "compiling bytecode for the final path",
+        "checking the installed distributions (pip check)",
         "reading ELF dependencies",
         "reading ELF provides",
         "rpmbuild",
+        "reading the built RPM",
     ]
     calls = {c.what: c for c in runner.calls}
     lock = calls["installing the locked requirements"].argv
@@ -52,7 +57,10 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     assert lock[lock.index("-r") + 1] == str(m.requirements)
     project = calls["installing the project"].argv
     assert "--no-deps" in project and "--require-hashes" not in project
-    assert project[-1] == str(workdir / "src"), "the project is installed from a copy"
+    assert project[-1].startswith(str(workdir / "built" / "smallapp-1.0.0-"))
+    wheel = calls["building the project's wheel"].argv
+    assert wheel[:4] == (str(plan.venv_python), "-I", "-S", "-c")
+    assert wheel[5] == str(workdir / "src"), "the project is built from a copy"
     # Offline: pip sees only the wheelhouse, never the host's pip configuration.
     for what in ("installing the locked requirements", "installing the project"):
         assert calls[what].env == {"PIP_CONFIG_FILE": os.devnull}
@@ -62,13 +70,14 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     assert "--no-seed" in venv.argv and venv.argv[-1] == str(workdir / "stage" / "opt" / "smallapp")
     assert venv.env["PYTHONPATH"] == str(workdir / "tools")
     lock_pip = calls["installing the locked requirements"].argv[1]
-    assert lock_pip.startswith(
-        str(workdir / "tools" / "virtualenv" / "seed" / "wheels" / "embed" / "pip-")
-    )
+    assert lock_pip.startswith(str(workdir / "tools" / "pip-"))  # unpacked from the wheel
     rpmbuild = calls["rpmbuild"].argv
     assert rpmbuild[rpmbuild.index("--buildroot") + 1] == str(workdir / "stage")
     assert f"_topdir {workdir / 'rpmbuild'}" in rpmbuild
-    assert next(t for k, t in events if k == "step") == "creating the virtualenv"
+    steps = [t for k, t in events if k == "step"]
+    assert steps[:3] == ["checking the lock requirements.lock", "probing /usr/bin/python3.11 on this host",
+                         "creating the virtualenv"]  # fmt: skip
+    assert steps[-2:] == ["running rpmbuild", "verifying the RPM"]
     assert result.rpm == tmp_path / "out" / "smallapp-1.0.0-1.x86_64.rpm"
     assert not workdir.exists()
 
