@@ -200,8 +200,10 @@ def assemble(
     warnings: list[str] = []
 
     key = environment_key(plan, runners) if cache is not None else ""
+    if cache is not None and key:
+        report("step", "looking up the environment cache")
     if cache is not None and key and cache.restore(key, plan.venv_dir):
-        report("step", f"reusing the cached environment {key[:12]}")
+        report("info", f"reusing the cached environment {key[:12]}")
     else:
         # The locked requirements alone, relocated and compiled: what the cache keeps.
         report("step", "creating the virtualenv")
