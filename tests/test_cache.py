@@ -235,3 +235,30 @@ def test_the_cache_is_tagged_so_project_copies_and_backups_skip_it(tmp_path: Pat
     assert (tmp_path / "copy" / "src" / "app.py").exists()
     assert (tmp_path / "copy" / "ci-cache").exists()
     assert not (tmp_path / "copy" / "ci-cache" / "venvrpm").exists()
+
+
+def test_a_build_writing_into_a_cached_file_in_place_drops_the_entry(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    cache.store("k1", _tree(tmp_path), {})
+    cache.confirm()  # the storing build left its files alone
+    assert [e.key for e in cache.entries()] == ["k1"]
+
+    dest = tmp_path / "stage"
+    assert cache.restore("k1", dest)
+    # replacing a file (a new inode, as compiling and relocating do) is fine
+    tool = dest / "bin" / "tool"
+    replacement = tool.with_name("tool.new")
+    replacement.write_text("#!/opt/app/bin/python\n")
+    os.replace(replacement, tool)
+    cache.confirm()
+    assert [e.key for e in cache.entries()] == ["k1"]
+    assert cache.restore("k1", tmp_path / "again")  # and the entry is still whole
+
+    dest3 = tmp_path / "third"
+    assert cache.restore("k1", dest3)
+    time.sleep(0.01)
+    with (dest3 / "lib" / "site-packages" / "pkg" / "data.bin").open("r+b") as fh:
+        fh.write(b"overwritten in place")
+    cache.confirm()
+    assert cache.entries() == []
+    assert any("in place" in w for w in cache.warnings)

@@ -104,6 +104,7 @@ class Cache:
         self.limit = limit
         self.warnings: list[str] = []
         """Why the cache could not be used (unwritable, full): a cache never fails a build."""
+        self._watched: dict[str, list[tuple[Path, int, int, int]]] = {}
 
     def _unusable(self, exc: OSError) -> None:
         self.warnings.append(
@@ -164,7 +165,7 @@ class Cache:
         with self._locked(key, fcntl.LOCK_SH):
             try:
                 record = json.loads((entry / _RECORD).read_text(encoding="utf-8"))
-                _copy_checked(entry / "tree", dest, record["files"])
+                _copy_checked(entry / "tree", dest, record["files"], self._watch(key))
             except (OSError, ValueError, KeyError, TypeError, _Corrupt):
                 shutil.rmtree(dest, ignore_errors=True)
                 corrupt = True
@@ -194,7 +195,8 @@ class Cache:
         stale.remove(scratch_base, "entry-")
         scratch = Path(tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=scratch_base))
         try:
-            files = _copy_recording(source, scratch / "tree")
+            watched: list[tuple[Path, int, int, int]] = []
+            files = _copy_recording(source, scratch / "tree", watched)
             record = {
                 "format": FORMAT, "key": key, "created": time.time(), **about,
                 "size": sum(f[3] for f in files if f[1] == "file"), "files": files,
@@ -205,9 +207,34 @@ class Cache:
                 os.rename(scratch, self.envs / key)
             except OSError:
                 return False  # stored meanwhile by a concurrent build: theirs is as good
+            self._watch(key).extend(watched)
             return True
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _watch(self, key: str) -> list[tuple[Path, int, int, int]]:
+        return self._watched.setdefault(key, [])
+
+    def confirm(self) -> None:
+        """After the build: drop every entry whose linked files were written in place (a
+        project overwriting a dependency's file would otherwise change the entry itself).
+        The build that did it is not affected; later builds rebuild the entry."""
+        for key, watched in self._watched.items():
+            for path, inode, size, mtime in watched:
+                try:
+                    info = path.stat()
+                except OSError:
+                    continue  # removed from the stage: the entry's file is untouched
+                if info.st_ino != inode:
+                    continue  # replaced by a new file: the entry's file is untouched
+                if (info.st_size, info.st_mtime_ns) != (size, mtime):
+                    self.remove(key)
+                    self.warnings.append(
+                        f"the build wrote into {path.name} in place; its cached environment "
+                        "was dropped (the next build recreates it)"
+                    )
+                    break
+        self._watched.clear()
 
     def entries(self) -> list[Entry]:
         """Every complete entry, most recently used first."""
@@ -276,7 +303,9 @@ class _Corrupt(Exception):
     pass
 
 
-def _copy_recording(source: Path, dest: Path) -> list[list[Any]]:
+def _copy_recording(
+    source: Path, dest: Path, watched: list[tuple[Path, int, int, int]]
+) -> list[list[Any]]:
     """Copy the tree, returning ``[relpath, kind, mode, size, sha256-or-link-target]`` rows."""
     rows: list[list[Any]] = []
     dest.mkdir(parents=True)
@@ -297,7 +326,7 @@ def _copy_recording(source: Path, dest: Path) -> list[list[Any]]:
                 target.mkdir()
                 rows.append([rel, "dir", stat.S_IMODE(info.st_mode), 0, ""])
             elif stat.S_ISREG(info.st_mode):
-                digest = _copy_file(path, target, stat.S_IMODE(info.st_mode))
+                digest = _place_file(path, target, stat.S_IMODE(info.st_mode), watched, path)
                 rows.append([rel, "file", stat.S_IMODE(info.st_mode), info.st_size, digest])
             else:
                 raise OSError(f"{path}: neither file, directory nor symlink")
@@ -306,7 +335,9 @@ def _copy_recording(source: Path, dest: Path) -> list[list[Any]]:
     return rows
 
 
-def _copy_checked(source: Path, dest: Path, rows: list[list[Any]]) -> None:
+def _copy_checked(
+    source: Path, dest: Path, rows: list[list[Any]], watched: list[tuple[Path, int, int, int]]
+) -> None:
     """Recreate the recorded tree at *dest*; raise _Corrupt when a file differs from its row."""
     listed = set()
     dest.mkdir(parents=True)
@@ -320,7 +351,10 @@ def _copy_checked(source: Path, dest: Path, rows: list[list[Any]]) -> None:
         elif kind == "dir":
             target.mkdir()
         elif kind == "file":
-            if path.lstat().st_size != size or _copy_file(path, target, mode) != detail:
+            placed = path.lstat().st_size == size and _place_file(
+                path, target, mode, watched, target
+            )
+            if placed != detail:
                 raise _Corrupt(rel)
         else:
             raise _Corrupt(rel)
@@ -335,6 +369,30 @@ def _copy_checked(source: Path, dest: Path, rows: list[list[Any]]) -> None:
     }
     if present != listed:
         raise _Corrupt("the entry holds files its record does not list")
+
+
+def _place_file(
+    source: Path, dest: Path, mode: int, watched: list[tuple[Path, int, int, int]], stage: Path
+) -> str:
+    """Hard-link *dest* to *source* (no data written: restoring 150 MB took seconds as copies),
+    else copy it; return the sha256 of what *dest* holds. Linked files are *watched*: nothing
+    may write into them in place (see Cache.confirm)."""
+    try:
+        os.link(source, dest)
+    except OSError:  # another filesystem, or links not allowed: copy
+        return _copy_file(source, dest, mode)
+    os.chmod(dest, mode)
+    info = dest.stat()
+    watched.append((stage, info.st_ino, info.st_size, info.st_mtime_ns))  # the build's side
+    return _sha256(dest)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _copy_file(source: Path, dest: Path, mode: int) -> str:

@@ -220,6 +220,7 @@ def assemble(
         _install_project(plan, runners, report, cache)
         warnings += _relocate_and_compile(plan, runner, report)
     if cache is not None:
+        cache.confirm()
         for warning in dict.fromkeys(cache.warnings):
             warnings.append(warning)
     report("step", "checking dependencies (pip check)")
