@@ -255,8 +255,10 @@ def test_json_output_on_success_and_failure(app: Path, capsys: pytest.CaptureFix
     assert doc["ok"] is True and rpm.is_file()
     assert doc["artifact"]["sha256"] == hashlib.sha256(rpm.read_bytes()).hexdigest()
     assert {"name": "tinydep", "version": "1.0"} in doc["bundled"]
-    assert [s["step"] for s in doc["steps"]][:2] == [
+    assert [s["step"] for s in doc["steps"]][:4] == [
+        "checking the lock requirements.lock",
         "probing /usr/bin/python3.11 on this host",
+        "looking up the environment cache",
         "creating the virtualenv",
     ]
     app.write_text(app.read_text().replace("/usr/bin/python3.11", "/usr/bin/python3.99"))
