@@ -338,6 +338,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _open_cache(args: argparse.Namespace) -> cache_module.Cache | None:
+    """The environment cache as the environment configures it (None with --no-cache)."""
     if getattr(args, "no_cache", False):
         return None
     return cache_module.Cache(
@@ -346,9 +347,8 @@ def _open_cache(args: argparse.Namespace) -> cache_module.Cache | None:
 
 
 def _cache(args: argparse.Namespace, console: Console) -> int:
-    cache = cache_module.Cache(
-        cache_module.default_dir(os.environ), cache_module.max_bytes(os.environ)
-    )
+    cache = _open_cache(args)
+    assert cache is not None  # `cache` has no --no-cache
     if args.cache_command == "list":
         entries = cache.entries()
         if args.json:
@@ -528,13 +528,12 @@ def _bundle(args: argparse.Namespace, console: Console) -> int:
     if args.offline:
         _require_wheelhouse(loaded, "--offline needs a wheelhouse")
     output_dir = args.output_dir.resolve()
-    with _session(loaded, console, keep=args.keep_workdir, output_dir=Path("/nonexistent")) as (
-        workdir, runners, plan,
-    ):  # fmt: skip
+    cache = _open_cache(args)
+    with _session(
+        loaded, console, keep=args.keep_workdir, output_dir=Path("/nonexistent"), cache=cache
+    ) as (workdir, runners, plan):
         plan = dataclasses.replace(plan, output_dir=workdir / "out")
-        result = pipeline.build(
-            plan, runners, console.report, sign_key=args.sign, cache=_open_cache(args)
-        )
+        result = pipeline.build(plan, runners, console.report, sign_key=args.sign, cache=cache)
         assert result.rpm is not None
         console.report("step", "assembling the delivery bundle")
         directory, tar = bundle.assemble(

@@ -199,7 +199,9 @@ def assemble(
     runner = runners.target
     warnings: list[str] = []
 
-    key = environment_key(plan, runners) if cache is not None else ""
+    # Identified once: for a container it costs an `image inspect`.
+    where = _where_built(plan, runners) if cache is not None else None
+    key = environment_key(plan, where) if where is not None else ""
     if cache is not None and key:
         report("step", "looking up the environment cache")
     if cache is not None and key and cache.restore(key, plan.venv_dir):
@@ -217,7 +219,7 @@ def assemble(
             cache.store(key, plan.venv_dir, _about(plan))
             cache.prune()
     if plan.install_project is not None:
-        _install_project(plan, runners, report, cache)
+        _install_project(plan, runners, report, cache, where)
         warnings += _relocate_and_compile(plan, runner, report)
     if cache is not None:
         cache.confirm()
@@ -249,7 +251,11 @@ def assemble(
 
 
 def _install_project(
-    plan: BuildPlan, runners: Runners, report: Reporter, cache: cache_module.Cache | None
+    plan: BuildPlan,
+    runners: Runners,
+    report: Reporter,
+    cache: cache_module.Cache | None,
+    where: dict[str, list[str]] | None,
 ) -> None:
     """The project from a copy of its tree: its wheel built with cached build requirements,
     else (uv, or a backend that asks for more) by the installer's own isolated build."""
@@ -261,7 +267,7 @@ def _install_project(
     report("step", "building the project")
     venvbuild.copy_project(plan.manifest.project, plan.project_copy)
     # Only from a wheelhouse: online, the index may offer newer build requirements any time.
-    key = _build_env_key(plan, runners) if cache is not None and plan.offline else ""
+    key = _build_env_key(plan, where) if where is not None and plan.offline else ""
     if plan.build_env is None:
         plan.build_env_dir.mkdir()
     elif not (cache is not None and key and cache.restore(key, plan.build_env_dir)):
@@ -279,22 +285,16 @@ def _install_project(
         venvbuild.install_wheel(plan, runner, wheel)
 
 
-def _build_env_key(plan: BuildPlan, runners: Runners) -> str:
+def _build_env_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
     manifest = plan.manifest
     if plan.build_env is None:
         return ""
     assert manifest.wheelhouse is not None
-    backend = backends.identity(manifest, runners.host)
-    if not all(backend):
-        return ""
-    interpreter = plan.interpreter
     return cache_module.key_of({
         "kind": "build-env",
         "requires": [_placeholder(a, plan) for a in plan.build_env],
         "wheelhouse": sorted((p.name, p.stat().st_size) for p in manifest.wheelhouse.iterdir()),
-        "interpreter": [str(interpreter.path), interpreter.version, interpreter.platform,
-                        interpreter.executable_sha256],
-        "backend": backend,
+        **where,
     })  # fmt: skip
 
 
@@ -307,22 +307,28 @@ def _relocate_and_compile(plan: BuildPlan, runner: Runner, report: Reporter) -> 
     return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
 
 
-def environment_key(plan: BuildPlan, runners: Runners) -> str:
-    """The cache key of the environment *plan* builds before its project goes in ("" when the
-    build environment cannot be identified, e.g. an image not pulled yet: no caching then)."""
-    manifest = plan.manifest
-    interpreter = plan.interpreter
-    backend = backends.identity(manifest, runners.host)
+def _where_built(plan: BuildPlan, runners: Runners) -> dict[str, list[str]] | None:
+    """The interpreter and build environment, as every cache key names them; None when the
+    build environment cannot be identified (an image not pulled yet): no caching then."""
+    backend = backends.identity(plan.manifest, runners.host)
     if not all(backend):
-        return ""
+        return None
+    interpreter = plan.interpreter
+    return {
+        "interpreter": [str(interpreter.path), interpreter.version, interpreter.implementation,
+                        interpreter.platform, interpreter.libc, interpreter.executable_sha256],
+        "backend": backend,
+    }  # fmt: skip
+
+
+def environment_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
+    """The cache key of the environment *plan* builds before its project goes in."""
+    manifest = plan.manifest
     return cache_module.key_of(
         {
             "lock": files.sha256_hex(manifest.requirements),
             "prefix": str(manifest.prefix),
-            "interpreter": [str(interpreter.path), interpreter.version,
-                            interpreter.implementation, interpreter.platform, interpreter.libc,
-                            interpreter.executable_sha256],
-            "backend": backend,
+            **where,
             # how the venv is made and filled (virtualenv or venv, which pip, which installer)
             "create": [a for a in plan.create_venv if not a.startswith(str(plan.workdir))],
             "installer": plan.tools.pip.name,

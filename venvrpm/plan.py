@@ -248,8 +248,9 @@ def make_plan(
     if manifest.project is not None:
         install_project = (*pip, *common, *source, str(workdir / "src"))
     pip_env = pip_environment(manifest, host_env)
+    uses_uv = manifest.build.installer == "uv"  # uv builds the project its own way
     build_env = build_wheel = install_wheel = None
-    if manifest.project is not None and build_requires is not None:
+    if manifest.project is not None and build_requires is not None and not uses_uv:
         # pip builds in an environment it makes and discards per build, one interpreter per
         # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one.
         if build_requires:  # none for a backend that ships in the project (backend-path)
@@ -259,7 +260,7 @@ def make_plan(
                        str(workdir / "build-env"), str(workdir / "built"),
                        str(workdir / "built" / "result.json"))  # fmt: skip
         install_wheel = (*pip, *common, "--no-index")
-    if manifest.build.installer == "uv":
+    if uses_uv:
         assert tools.uv is not None, "prepare() finds uv for build.installer: uv"
         uv = [
             str(tools.uv), "pip", "install", "--python", venv_python, "--no-deps",
@@ -307,9 +308,9 @@ def make_plan(
         ),
         install_lock=install_lock,
         install_project=install_project,
-        build_env=None if manifest.build.installer == "uv" else build_env,
-        build_wheel=None if manifest.build.installer == "uv" else build_wheel,
-        install_wheel=None if manifest.build.installer == "uv" else install_wheel,
+        build_env=build_env,
+        build_wheel=build_wheel,
+        install_wheel=install_wheel,
         pip_check=(*pip, "check", "--disable-pip-version-check"),
         rpmbuild=(
             tools.rpmbuild,

@@ -194,8 +194,13 @@ def install_project(plan: BuildPlan, runner: Runner) -> None:
         plan.install_project,
         what="installing the project",
         env=dict(plan.pip_env),
-        hint="the project must build with its declared build backend"
-        + (" from the wheelhouse" if plan.offline else ""),
+        hint=_build_hint(plan),
+    )
+
+
+def _build_hint(plan: BuildPlan) -> str:
+    return "the project must build with its declared build backend" + (
+        " from the wheelhouse" if plan.offline else ""
     )
 
 
@@ -229,8 +234,7 @@ def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
             argv=[*plan.build_wheel[:3], "build_project.py", *plan.build_wheel[5:]],
             returncode=result.returncode,
             output_tail=result.tail(),
-            hint="the project must build with its declared build backend"
-            + (" from the wheelhouse" if plan.offline else ""),
+            hint=_build_hint(plan),
         )
     report = json.loads((plan.built_wheels / "result.json").read_text(encoding="utf-8"))
     return plan.built_wheels / str(report["wheel"])

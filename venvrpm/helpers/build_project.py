@@ -23,12 +23,17 @@ import sys
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
+def _canonical(name: str) -> str:
+    """PEP 503 normalisation (packaging is not importable here)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _installed(build_env: str) -> set[str]:
-    names = set()
-    for entry in os.listdir(build_env):
-        if entry.endswith(".dist-info"):
-            names.add(re.sub(r"[-_.]+", "-", entry.rsplit("-", 1)[0]).lower())
-    return names
+    return {
+        _canonical(entry.rsplit("-", 1)[0])
+        for entry in os.listdir(build_env)
+        if entry.endswith(".dist-info")
+    }
 
 
 def main(project: str, build_env: str, out_dir: str, result: str) -> int:
@@ -59,7 +64,7 @@ def main(project: str, build_env: str, out_dir: str, result: str) -> int:
         have = _installed(build_env)
         missing = [
             r for r in extra
-            if (m := _NAME.match(r)) and re.sub(r"[-_.]+", "-", m.group(1)).lower() not in have
+            if (m := _NAME.match(r)) and _canonical(m.group(1)) not in have
         ]  # fmt: skip
         if missing:
             print(f"build_project: the backend also needs {missing}", file=sys.stderr)
