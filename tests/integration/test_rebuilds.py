@@ -98,11 +98,15 @@ def test_a_damaged_entry_costs_a_cold_build_never_a_wrong_rpm(
 
 
 def test_uv_installs_the_same_payload_as_pip_and_it_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_tools("rpmbuild", "rpm", "chroot", "debootstrap")
-    pip_manifest = make_smallapp(tmp_path / "pip")
-    uv_manifest = make_smallapp(tmp_path / "uv", extra_manifest="build:\n  installer: uv\n")
+    # One app, one lock, one wheelhouse, one epoch: two make_smallapp() calls would differ in
+    # their sdist's hash and the lock's mtime (the SBOM's timestamp), not in the installer.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    pip_manifest = make_smallapp(tmp_path / "app")
+    uv_manifest = pip_manifest.with_name("app-uv.yaml")
+    uv_manifest.write_text(pip_manifest.read_text() + "build:\n  installer: uv\n")
     _build(pip_manifest, tmp_path / "pip-dist", capsys, "--no-cache")
     _build(uv_manifest, tmp_path / "uv-dist", capsys, "--no-cache")
     with_pip, with_uv = _payload(tmp_path / "pip-dist"), _payload(tmp_path / "uv-dist")
