@@ -136,17 +136,9 @@ def prepare(
         rpmbuild=rpmbuild.find_rpmbuild(runners.host),
         elfdeps=rpmbuild.find_elfdeps(runners.host),
     )
-    # The target runs venvrpm's virtualenv when it can (Python >= 3.10 today); else its own venv.
-    can_virtualenv = runners.target.run(
-        [str(manifest.python), "-c", "import virtualenv.run"],
-        what="checking that the target can run virtualenv",
-        env={"PYTHONPATH": str(tools_dir)},
-        check=False,
-    )
     return make_plan(
         manifest,
         stage=stage,
-        use_virtualenv=can_virtualenv.returncode == 0,
         interpreter=interpreter,
         tools=tools,
         workdir=workdir,
@@ -330,7 +322,11 @@ def environment_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
             "prefix": str(manifest.prefix),
             **where,
             # how the venv is made and filled (virtualenv or venv, which pip, which installer)
-            "create": [a for a in plan.create_venv if not a.startswith(str(plan.workdir))],
+            "create": [
+                a
+                for a in (*plan.create_venv, *plan.create_venv_fallback)
+                if not a.startswith(str(plan.workdir))
+            ],
             "installer": plan.tools.pip.name,
             # paths of the lock and wheelhouse left out: their content is what counts
             "install": [_placeholder(a, plan) for a in plan.install_lock],

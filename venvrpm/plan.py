@@ -101,6 +101,8 @@ class BuildPlan:
     venv_env: tuple[tuple[str, str], ...]
     """Environment of create_venv: the toolbox on PYTHONPATH, virtualenv's app data private."""
     create_venv: tuple[str, ...]
+    create_venv_fallback: tuple[str, ...]
+    """The standard library's venv, for targets that cannot import venvrpm's virtualenv."""
     install_lock: tuple[str, ...]
     install_project: tuple[str, ...] | None
     build_env: tuple[str, ...] | None = None
@@ -176,6 +178,7 @@ class BuildPlan:
             "binary_payload": self.binary_payload,
             "commands": {
                 "create_venv": list(self.create_venv),
+                "create_venv_fallback": list(self.create_venv_fallback),
                 "install_lock": list(self.install_lock),
                 "install_project": list(self.install_project) if self.install_project else None,
                 "pip_check": list(self.pip_check),
@@ -218,7 +221,6 @@ def make_plan(
     output_dir: Path,
     source_date_epoch: int,
     host_env: Mapping[str, str],
-    use_virtualenv: bool = True,
     stage: Path | None = None,
     build_requires: tuple[str, ...] | None = None,
     build_helper: str = "",
@@ -292,20 +294,17 @@ def make_plan(
         # The target interpreter runs virtualenv itself, wherever it lives (host, container,
         # chroot): the venv is exactly what that interpreter makes.
         create_venv=(
-            (
-                str(interpreter.path),
-                "-m",
-                "virtualenv",
-                "--no-download",
-                "--no-periodic-update",
-                "--no-seed",
-                "--no-vcs-ignore",
-                str(venv_dir),
-            )
-            if use_virtualenv
-            # interpreters too old for venvrpm's virtualenv (3.9 on EL9): the standard library's
-            else (str(interpreter.path), "-m", "venv", "--without-pip", str(venv_dir))
+            str(interpreter.path),
+            "-m",
+            "virtualenv",
+            "--no-download",
+            "--no-periodic-update",
+            "--no-seed",
+            "--no-vcs-ignore",
+            str(venv_dir),
         ),
+        # interpreters too old for venvrpm's virtualenv (3.9 on EL9): the standard library's
+        create_venv_fallback=(str(interpreter.path), "-m", "venv", "--without-pip", str(venv_dir)),
         install_lock=install_lock,
         install_project=install_project,
         build_env=build_env,

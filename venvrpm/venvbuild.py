@@ -165,8 +165,21 @@ def find_uv(host: Runner, tools: Path, *, copy: bool) -> Path:
 
 
 def create(plan: BuildPlan, runner: Runner) -> None:
-    """Create the empty virtualenv (no pip, setuptools or wheel in it)."""
-    runner.run(plan.create_venv, what="creating the virtualenv", env=dict(plan.venv_env))
+    """Create the empty virtualenv (no pip, setuptools or wheel in it).
+
+    With venvrpm's virtualenv when the target can import it (Python >= 3.10 today), else with
+    its own venv. Asked here, not when planning: a build that reuses a cached environment never
+    creates one (the interpreter and venvrpm's version, which decide the answer, are in the key).
+    """
+    env = dict(plan.venv_env)
+    usable = runner.run(
+        [plan.create_venv[0], "-c", "import virtualenv.run"],
+        what="checking that the target can run virtualenv",
+        env=env,
+        check=False,
+    )
+    command = plan.create_venv if usable.returncode == 0 else plan.create_venv_fallback
+    runner.run(command, what="creating the virtualenv", env=env)
 
 
 def install(plan: BuildPlan, runner: Runner) -> None:
