@@ -32,6 +32,8 @@ class Distribution:
     hashes: tuple[str, ...]
     license: str | None = None
     """License-Expression, else a short License field, from the distribution's metadata."""
+    requires: tuple[str, ...] = ()
+    """Its ``Requires-Dist`` lines."""
 
 
 def doc_path(package: str) -> PurePosixPath:
@@ -52,8 +54,9 @@ def find(venv_dir: Path, lock: Lock, project_name: str | None) -> tuple[Distribu
             "lock" if name in hashes else ("project" if name == project_name else "venv")
         )
         found[name] = Distribution(
-            name, headers["Version"], origin, tuple(hashes.get(name, ())), _license(headers)
-        )
+            name, headers["Version"], origin, tuple(hashes.get(name, ())), _license(headers),
+            tuple(headers.get_all("Requires-Dist") or ()),
+        )  # fmt: skip
     return tuple(found[k] for k in sorted(found))
 
 

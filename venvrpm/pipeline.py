@@ -17,6 +17,7 @@ from pathlib import Path
 from venvrpm import (
     backends,
     bundled,
+    depcheck,
     deps,
     fetch,
     files,
@@ -217,11 +218,12 @@ def assemble(
         cache.confirm()
         for warning in dict.fromkeys(cache.warnings):
             warnings.append(warning)
-    report("step", "checking dependencies (pip check)")
-    venvbuild.check(plan, runner)
+    report("step", "checking dependencies")
+    distributions = _installed(plan)
+    _check_dependencies(plan, distributions)
 
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)
-    distributions = _stage_generated(plan)
+    _stage_generated(plan, distributions)
     sbom_text = (plan.stage / bundled.sbom_path(manifest.name).relative_to("/")).read_text("utf-8")
     attrs = payload.attributes(manifest)
     attrs[bundled.doc_path(manifest.name)] = payload.Attrs(doc=True)
@@ -463,14 +465,31 @@ def _deliver_text(text: str, path: Path) -> Path:
     return path
 
 
-def _stage_generated(plan: BuildPlan) -> tuple[bundled.Distribution, ...]:
+def _installed(plan: BuildPlan) -> tuple[bundled.Distribution, ...]:
+    """The distributions installed in the venv, with the lock's hashes."""
+    manifest = plan.manifest
+    project = _project_name(manifest.project) if manifest.project is not None else None
+    return bundled.find(plan.venv_dir, lockfile.read(manifest.requirements), project)
+
+
+def _check_dependencies(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
+    """pip check's rules, in process (depcheck): a requirement the venv does not meet fails."""
+    problems = depcheck.unmet(distributions, dict(plan.interpreter.markers))
+    if problems:
+        shown = problems[:MAX_FINDINGS_SHOWN]
+        if len(problems) > MAX_FINDINGS_SHOWN:
+            shown.append(f"... and {len(problems) - MAX_FINDINGS_SHOWN} more")
+        raise LockError(
+            "the installed distributions do not meet each other's requirements",
+            "a dependency is missing from the lock or conflicts with it: re-lock with the "
+            "project (`venvrpm lock app.yaml` locks the project's dependencies too)",
+            details=shown,
+        )
+
+
+def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
     """Files venvrpm writes into the payload: the bundled list, the services' preset."""
     manifest = plan.manifest
-    project = None
-    if manifest.project is not None:
-        project = _project_name(manifest.project)
-    lock = lockfile.read(manifest.requirements)
-    distributions = bundled.find(plan.venv_dir, lock, project)
     doc = plan.stage / bundled.doc_path(manifest.name).relative_to("/")
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(
@@ -487,7 +506,6 @@ def _stage_generated(plan: BuildPlan) -> tuple[bundled.Distribution, ...]:
         path = plan.stage / preset[0].relative_to("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(preset[1], encoding="utf-8")
-    return distributions
 
 
 def _project_name(project: Path) -> str | None:
