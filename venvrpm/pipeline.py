@@ -276,7 +276,7 @@ def _install_project(
         shutil.rmtree(plan.project_copy)
         venvbuild.install_project(plan, runner)
     else:
-        venvbuild.install_wheel(plan, runner, wheel)
+        venvbuild.install_wheel(plan, wheel)
 
 
 def _build_env_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:

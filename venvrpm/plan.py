@@ -108,9 +108,8 @@ class BuildPlan:
     build_env: tuple[str, ...] | None = None
     """Installs the project's build requirements into ``build_env_dir`` (pip installer only)."""
     build_wheel: tuple[str, ...] | None = None
-    """Builds the project's wheel with its backend, isolated with the build requirements."""
-    install_wheel: tuple[str, ...] | None = None
-    """Installs a built wheel: the wheel's path is appended."""
+    """Builds the project's wheel with its backend, isolated with the build requirements; venvrpm
+    then installs the wheel itself (venvbuild.install_wheel)."""
     pip_check: tuple[str, ...]
     rpmbuild: tuple[str, ...]
 
@@ -251,7 +250,7 @@ def make_plan(
         install_project = (*pip, *common, *source, str(workdir / "src"))
     pip_env = pip_environment(manifest, host_env)
     uses_uv = manifest.build.installer == "uv"  # uv builds the project its own way
-    build_env = build_wheel = install_wheel = None
+    build_env = build_wheel = None
     if manifest.project is not None and build_requires is not None and not uses_uv:
         # pip builds in an environment it makes and discards per build, one interpreter per
         # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one.
@@ -261,7 +260,6 @@ def make_plan(
         build_wheel = (venv_python, "-I", "-S", "-c", build_helper, str(workdir / "src"),
                        str(workdir / "build-env"), str(workdir / "built"),
                        str(workdir / "built" / "result.json"))  # fmt: skip
-        install_wheel = (*pip, *common, "--no-index")
     if uses_uv:
         assert tools.uv is not None, "prepare() finds uv for build.installer: uv"
         uv = [
@@ -309,7 +307,6 @@ def make_plan(
         install_project=install_project,
         build_env=build_env,
         build_wheel=build_wheel,
-        install_wheel=install_wheel,
         pip_check=(*pip, "check", "--disable-pip-version-check"),
         rpmbuild=(
             tools.rpmbuild,

@@ -123,7 +123,9 @@ def test_project_dependency_missing_from_the_lock(
         re.sub(r"tinydep==1.0 \\\n    --hash=sha256:[0-9a-f]{64}\n", "", lock.read_text())
     )
     code, err = run_build(app, capsys)
-    assert_clean_error(code, err, "the installed distributions do not meet each other's requirements")
+    assert_clean_error(
+        code, err, "the installed distributions do not meet each other's requirements"
+    )
     assert "smallapp 1.0.0 requires tinydep, which is not installed." in err
     assert_nothing_left(app)
 
