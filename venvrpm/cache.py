@@ -104,7 +104,7 @@ class Cache:
         self.limit = limit
         self.warnings: list[str] = []
         """Why the cache could not be used (unwritable, full): a cache never fails a build."""
-        self._watched: dict[str, list[tuple[Path, int, int, int]]] = {}
+        self._watched: dict[str, list[tuple[str, int, int, int]]] = {}
 
     def _unusable(self, exc: OSError) -> None:
         self.warnings.append(
@@ -195,7 +195,7 @@ class Cache:
         stale.remove(scratch_base, "entry-")
         scratch = Path(tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=scratch_base))
         try:
-            watched: list[tuple[Path, int, int, int]] = []
+            watched: list[tuple[str, int, int, int]] = []
             files = _copy_recording(source, scratch / "tree", watched)
             record = {
                 "format": FORMAT, "key": key, "created": time.time(), **about,
@@ -212,7 +212,7 @@ class Cache:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def _watch(self, key: str) -> list[tuple[Path, int, int, int]]:
+    def _watch(self, key: str) -> list[tuple[str, int, int, int]]:
         return self._watched.setdefault(key, [])
 
     def confirm(self) -> None:
@@ -222,7 +222,7 @@ class Cache:
         for key, watched in self._watched.items():
             for path, inode, size, mtime in watched:
                 try:
-                    info = path.stat()
+                    info = os.stat(path)
                 except OSError:
                     continue  # removed from the stage: the entry's file is untouched
                 if info.st_ino != inode:
@@ -230,7 +230,7 @@ class Cache:
                 if (info.st_size, info.st_mtime_ns) != (size, mtime):
                     self.remove(key)
                     self.warnings.append(
-                        f"the build wrote into {path.name} in place; its cached environment "
+                        f"the build wrote into {os.path.basename(path)} in place; its cached environment "
                         "was dropped (the next build recreates it)"
                     )
                     break
@@ -304,7 +304,7 @@ class _Corrupt(Exception):
 
 
 def _copy_recording(
-    source: Path, dest: Path, watched: list[tuple[Path, int, int, int]]
+    source: Path, dest: Path, watched: list[tuple[str, int, int, int]]
 ) -> list[list[Any]]:
     """Copy the tree, returning ``[relpath, kind, mode, size, sha256-or-link-target]`` rows."""
     rows: list[list[Any]] = []
@@ -336,22 +336,24 @@ def _copy_recording(
 
 
 def _copy_checked(
-    source: Path, dest: Path, rows: list[list[Any]], watched: list[tuple[Path, int, int, int]]
+    source: Path, dest: Path, rows: list[list[Any]], watched: list[tuple[str, int, int, int]]
 ) -> None:
     """Recreate the recorded tree at *dest*; raise _Corrupt when a file differs from its row."""
     listed = set()
     dest.mkdir(parents=True)
+    # strings, not Paths: pathlib's parsing was a third of restoring 5,000 files
+    src_root, dst_root = str(source), str(dest)
     for rel, kind, mode, size, detail in rows:
         listed.add(rel)
-        path, target = source / rel, dest / rel
+        path, target = f"{src_root}/{rel}", f"{dst_root}/{rel}"
         if kind == "link":
             if os.readlink(path) != detail:
                 raise _Corrupt(rel)
-            target.symlink_to(detail)
+            os.symlink(detail, target)
         elif kind == "dir":
-            target.mkdir()
+            os.mkdir(target)
         elif kind == "file":
-            placed = path.lstat().st_size == size and _place_file(
+            placed = os.lstat(path).st_size == size and _place_file(
                 path, target, mode, watched, target
             )
             if placed != detail:
@@ -360,11 +362,11 @@ def _copy_checked(
             raise _Corrupt(rel)
     for rel, kind, mode, _, _ in rows:
         if kind == "dir":  # after the files: a read-only directory would refuse them
-            os.chmod(dest / rel, mode)
+            os.chmod(f"{dst_root}/{rel}", mode)
     # Nothing extra may have appeared in the entry either.
     present = {
-        str(Path(dirpath).relative_to(source) / name)
-        for dirpath, dirnames, filenames in os.walk(source)
+        f"{dirpath[len(src_root) + 1 :]}/{name}" if dirpath != src_root else name
+        for dirpath, dirnames, filenames in os.walk(src_root)
         for name in (*dirnames, *filenames)
     }
     if present != listed:
@@ -372,7 +374,11 @@ def _copy_checked(
 
 
 def _place_file(
-    source: Path, dest: Path, mode: int, watched: list[tuple[Path, int, int, int]], stage: Path
+    source: str | Path,
+    dest: str | Path,
+    mode: int,
+    watched: list[tuple[str, int, int, int]],
+    stage: str | Path,
 ) -> str:
     """Hard-link *dest* to *source* (no data written: restoring 150 MB took seconds as copies),
     else copy it; return the sha256 of what *dest* holds. Linked files are *watched*: nothing
@@ -382,24 +388,24 @@ def _place_file(
     except OSError:  # another filesystem, or links not allowed: copy
         return _copy_file(source, dest, mode)
     os.chmod(dest, mode)
-    info = dest.stat()
-    watched.append((stage, info.st_ino, info.st_size, info.st_mtime_ns))  # the build's side
+    info = os.stat(dest)
+    watched.append((str(stage), info.st_ino, info.st_size, info.st_mtime_ns))  # the build's side
     return _sha256(dest)
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _copy_file(source: Path, dest: Path, mode: int) -> str:
+def _copy_file(source: str | Path, dest: str | Path, mode: int) -> str:
     """Copy one file, returning its sha256 as read (the copy is what was hashed)."""
     digest = hashlib.sha256()
     with (
-        source.open("rb") as src,
+        open(source, "rb") as src,
         open(dest, "xb", opener=lambda p, f: os.open(p, f, mode | stat.S_IWUSR)) as out,
     ):
         while chunk := src.read(_CHUNK):

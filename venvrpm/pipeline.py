@@ -197,8 +197,11 @@ def assemble(
     key = environment_key(plan, where) if where is not None else ""
     if cache is not None and key:
         report("step", "looking up the environment cache")
+    untouched: relocate.Snapshot | None = None
     if cache is not None and key and cache.restore(key, plan.venv_dir):
         report("info", f"reusing the cached environment {key[:12]}")
+        # relocated and compiled before it was stored: later steps skip what stays as restored
+        untouched = relocate.snapshot(plan.venv_dir)
     else:
         # The locked requirements alone, relocated and compiled: what the cache keeps.
         report("step", "creating the virtualenv")
@@ -213,7 +216,7 @@ def assemble(
             cache.prune()
     if plan.install_project is not None:
         _install_project(plan, runners, report, cache, where)
-        warnings += _relocate_and_compile(plan, runner, report)
+        warnings += _relocate_and_compile(plan, runner, report, untouched)
     if cache is not None:
         cache.confirm()
         for warning in dict.fromkeys(cache.warnings):
@@ -292,11 +295,14 @@ def _build_env_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
     })  # fmt: skip
 
 
-def _relocate_and_compile(plan: BuildPlan, runner: Runner, report: Reporter) -> list[str]:
+def _relocate_and_compile(
+    plan: BuildPlan, runner: Runner, report: Reporter, untouched: relocate.Snapshot | None = None
+) -> list[str]:
     manifest = plan.manifest
     report("step", "relocating to " + str(manifest.prefix))
-    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir)
-    bytecode = venvbuild.compile_bytecode(plan, runner)
+    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, untouched)
+    only = None if untouched is None else relocate.changed_since(plan.venv_dir, untouched)
+    bytecode = venvbuild.compile_bytecode(plan, runner, only)
     report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
     return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
 

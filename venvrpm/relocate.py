@@ -66,10 +66,33 @@ class Finding:
     """``content at byte N`` or ``symlink target``."""
 
 
-def relocate(stage: Path, venv_dir: Path, workdir: Path) -> Relocation:
+Snapshot = dict[str, tuple[int, int, int]]
+"""Path -> (inode, size, mtime) of every file and link under a tree."""
+
+
+def snapshot(root: Path) -> Snapshot:
+    """What is under *root* now, so later steps can tell the files written since."""
+    return {str(path): _identity(path) for path in _walk(root)}
+
+
+def changed_since(root: Path, before: Snapshot) -> list[Path]:
+    """Files and links under *root* that are new or written since *before*."""
+    return [path for path in _walk(root) if before.get(str(path)) != _identity(path)]
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    st = path.lstat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def relocate(
+    stage: Path, venv_dir: Path, workdir: Path, untouched: Snapshot | None = None
+) -> Relocation:
     """Rewrite the tree under *stage* so no path under *stage* (or *workdir*) remains.
 
     *venv_dir* is ``<stage><prefix>``. Raise RelocationError for files that cannot be fixed.
+    Files still as in *untouched* are skipped: a cached environment was relocated before it was
+    stored, and reading it again cost ~1 s for numpy + pandas. (The final scan reads them all.)
     """
     needle = os.fsencode(stage)
     removed: list[Path] = []
@@ -88,6 +111,8 @@ def relocate(stage: Path, venv_dir: Path, workdir: Path) -> Relocation:
     relinked: list[Path] = []
     refused: list[str] = []
     for path in _walk(stage):
+        if untouched is not None and untouched.get(str(path)) == _identity(path):
+            continue
         if path.is_symlink():
             target = os.readlink(path)
             if os.fsencode(target).startswith(needle):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -140,6 +141,15 @@ def deliver(built: Path, output_dir: Path) -> Path:
     final = output_dir / built.name
     # a killed build leaves .NAME.<pid>.*.part: remove those whose process is gone
     stale.remove(output_dir, f".{built.name}.", ".part")
+    try:  # on the same filesystem: renamed, not copied (35 MB took ~0.3 s to copy)
+        with built.open("rb") as fh:
+            os.fsync(fh.fileno())
+        built.chmod(0o644)
+        os.replace(built, final)
+        return final
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{built.name}.{os.getpid()}.", suffix=".part", dir=output_dir
     )

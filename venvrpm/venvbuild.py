@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -116,6 +117,15 @@ def pip_for(interpreter: Interpreter, tools: Path) -> Path:
     module of pip on every run (about a second each time, several times per build), while an
     unpacked pip gets its bytecode written once.
     """
+    from importlib.metadata import version
+
+    # Which wheel, remembered per virtualenv version: importing virtualenv to ask costs ~0.1 s.
+    memo = tools / f"pip-for-{interpreter.minor}-virtualenv-{version('virtualenv')}"
+    with contextlib.suppress(OSError, ValueError):
+        known = tools / memo.read_text(encoding="utf-8").strip()
+        if known.parent == tools and (known / "pip" / "__main__.py").is_file():
+            return known
+
     from virtualenv.seed.wheels.embed import get_embed_wheel
 
     wheel = get_embed_wheel("pip", interpreter.minor)
@@ -139,6 +149,11 @@ def pip_for(interpreter: Interpreter, tools: Path) -> Path:
                 raise
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        fd, name = tempfile.mkstemp(prefix=f"unpack-{os.getpid()}-", dir=tools)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(dest.name)
+        os.replace(name, memo)
     return dest
 
 
@@ -329,8 +344,14 @@ def copy_project(source: Path, dest: Path) -> None:
         raise VenvrpmError(f"cannot copy the project {source}: {exc}") from None
 
 
-def compile_bytecode(plan: BuildPlan, runner: Runner) -> Bytecode:
-    """Compile every module for its final path with the target interpreter."""
+def compile_bytecode(plan: BuildPlan, runner: Runner, only: list[Path] | None = None) -> Bytecode:
+    """Compile every module (or those in *only*) for its final path with the target interpreter."""
+    listing: list[str] = []
+    if only is not None:
+        # in the work directory: a container or chroot sees it at the same path
+        path = plan.workdir / "compile-list"
+        path.write_bytes(b"\0".join(os.fsencode(p) for p in only))
+        listing = [str(path)]
     result = runner.run(
         [
             str(plan.venv_python),
@@ -340,6 +361,7 @@ def compile_bytecode(plan: BuildPlan, runner: Runner) -> Bytecode:
             helper_source("compile_tree.py"),
             str(plan.venv_dir),
             str(plan.stage),
+            *listing,
         ],
         what="compiling bytecode for the final path",
     )

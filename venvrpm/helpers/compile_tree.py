@@ -1,7 +1,8 @@
 """Compile every ``.py`` under a virtualenv for its final path; print a JSON report.
 
-Run by the target interpreter as ``python -I -B compile_tree.py VENV_DIR STAGE``. Standard
-library only: it runs where venvrpm is not installed.
+Run by the target interpreter as ``python -I -B compile_tree.py VENV_DIR STAGE [LIST]``; with
+LIST (a file of NUL-separated paths) only those modules, else every one under VENV_DIR.
+Standard library only: it runs where venvrpm is not installed.
 
 Each ``co_filename`` is the final path (``/opt/app/...``), not the staging path. Bytecode uses
 checked-hash invalidation: rpm restores file mtimes from its header and ``rpmbuild`` may clamp
@@ -42,39 +43,48 @@ def _current(source: str, cfile: str, dfile: str) -> bool:
     return getattr(code, "co_filename", None) == dfile
 
 
-def main(venv_dir: str, stage: str) -> int:
-    compiled = 0
-    kept = 0
-    failed = []
+def _modules(venv_dir: str):  # type: ignore[no-untyped-def]
     for dirpath, dirnames, filenames in os.walk(venv_dir):
         dirnames.sort()
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
         for name in sorted(filenames):
-            if not name.endswith(".py"):
-                continue
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path):
-                continue
-            cfile = importlib.util.cache_from_source(path)
-            if _current(path, cfile, path[len(stage) :]):
-                kept += 1
-                continue
-            try:
-                py_compile.compile(
-                    path,
-                    cfile=cfile,
-                    dfile=path[len(stage) :],
-                    doraise=True,
-                    invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
-                )
-                compiled += 1
-            except py_compile.PyCompileError as exc:
-                # Templates and Python-2-only files in some distributions: never importable,
-                # so Python never tries to write bytecode for them at run time either.
-                failed.append([path[len(stage) :], exc.exc_type_name])
+            if name.endswith(".py"):
+                yield os.path.join(dirpath, name)
+
+
+def main(venv_dir: str, stage: str, listing: str = "") -> int:
+    compiled = 0
+    kept = 0
+    failed = []
+    if listing:
+        with open(listing, "rb") as fh:  # NUL-separated: names are bytes
+            names = fh.read().split(b"\0")
+        modules = sorted(os.fsdecode(n) for n in names if n.endswith(b".py"))
+    else:
+        modules = _modules(venv_dir)
+    for path in modules:
+        if os.path.islink(path):
+            continue
+        cfile = importlib.util.cache_from_source(path)
+        if _current(path, cfile, path[len(stage) :]):
+            kept += 1
+            continue
+        try:
+            py_compile.compile(
+                path,
+                cfile=cfile,
+                dfile=path[len(stage) :],
+                doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+            )
+            compiled += 1
+        except py_compile.PyCompileError as exc:
+            # Templates and Python-2-only files in some distributions: never importable,
+            # so Python never tries to write bytecode for them at run time either.
+            failed.append([path[len(stage) :], exc.exc_type_name])
     json.dump({"compiled": compiled, "kept": kept, "failed": failed}, sys.stdout)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(*sys.argv[1:4]))
