@@ -215,7 +215,7 @@ def assemble(
             cache.store(key, plan.venv_dir, _about(plan))
             cache.prune()
     if plan.install_project is not None:
-        _install_project(plan, runners, report, cache, where)
+        warnings += _install_project(plan, runners, report, cache, where)
         warnings += _relocate_and_compile(plan, runner, report, untouched)
     if cache is not None:
         cache.confirm()
@@ -253,14 +253,14 @@ def _install_project(
     report: Reporter,
     cache: cache_module.Cache | None,
     where: dict[str, list[str]] | None,
-) -> None:
+) -> list[str]:
     """The project from a copy of its tree: its wheel built with cached build requirements,
     else (uv, or a backend that asks for more) by the installer's own isolated build."""
     runner = runners.target
     if plan.build_wheel is None or plan.manifest.project is None:
         report("step", "installing the project")
         venvbuild.install_project(plan, runner)
-        return
+        return []
     report("step", "building the project")
     venvbuild.copy_project(plan.manifest.project, plan.project_copy)
     # Only from a wheelhouse: online, the index may offer newer build requirements any time.
@@ -278,8 +278,8 @@ def _install_project(
     if wheel is None:
         shutil.rmtree(plan.project_copy)
         venvbuild.install_project(plan, runner)
-    else:
-        venvbuild.install_wheel(plan, wheel)
+        return []
+    return venvbuild.install_wheel(plan, wheel)
 
 
 def _build_env_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:

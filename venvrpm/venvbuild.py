@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
@@ -268,12 +269,13 @@ def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
     return plan.built_wheels / str(report["wheel"])
 
 
-def install_wheel(plan: BuildPlan, wheel: Path) -> None:
+def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
     """Install the project's built wheel into the venv, in this process (pypa/installer).
 
     Starting pip for one wheel cost ~1.2 s of every build. No dependencies: the lock has them.
     Written through the same paths a container or chroot build sees (they are mounted at the
     same place); scripts get the staged interpreter, which relocation rewrites like pip's.
+    Returns installer's warnings (it skips a wheel's ``__pycache__`` files, for instance).
     """
     from installer import install
     from installer.destinations import SchemeDictionaryDestination
@@ -301,7 +303,8 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> None:
         scheme, interpreter=str(plan.venv_python), script_kind="posix"
     )
     try:
-        with WheelFile.open(wheel) as source:
+        with warnings.catch_warnings(record=True) as caught, WheelFile.open(wheel) as source:
+            warnings.simplefilter("always")
             # what pip writes for a requested install; INSTALLER says who installed it
             install(source, destination, {"INSTALLER": b"venvrpm\n", "REQUESTED": b""})
     except (InstallerError, ValueError, OSError, zipfile.BadZipFile) as exc:
@@ -310,6 +313,7 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> None:
             "the project's backend built a wheel that cannot be installed; "
             "report it with the project",
         ) from None
+    return [str(w.message) for w in caught]
 
 
 def check(plan: BuildPlan, runner: Runner) -> None:

@@ -134,7 +134,7 @@ def test_a_wheel_that_fails_to_install(tmp_path: Path, capsys: pytest.CaptureFix
     ("name", "content"),
     [
         ("smallapp/built_from.txt", b"built in %s\n"),
-        ("smallapp/__pycache__/cached.cpython-311.pyc", b"\x00\x00\x00\x00%s\x00"),
+        ("smallapp/cached.pyc", b"\x00\x00\x00\x00%s\x00"),  # sourceless bytecode
         ("smallapp/_native.so", b"\x7fELF\x02\x01\x01\x00%s\x00"),
     ],
 )
@@ -153,3 +153,24 @@ def test_a_planted_build_path_fails_the_build_with_the_file_named(
     err = capsys.readouterr().err
     assert_clean_failure(code, err, "still contain the build path", name.split("/")[-1])
     assert not (tmp_path / "out").exists()
+
+
+def test_bytecode_shipped_in_the_projects_wheel_is_dropped_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wheel's own __pycache__ (built elsewhere, maybe stale) never ships: venvrpm compiles."""
+    app = make_smallapp(tmp_path / "app")
+    backend = app.parent / "project" / "tinybackend.py"
+    backend.write_text(
+        backend.read_text()
+        + "\n\n_real_tree = _tree_files\n\ndef _tree_files():\n    out = _real_tree()\n"
+        "    out['smallapp/__pycache__/stale.cpython-311.pyc'] = (b'\\0' * 16, 0o644)\n"
+        "    return out\n"
+    )
+    code = main(["build", str(app), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Skip installing smallapp/__pycache__/stale.cpython-311.pyc" in err
+    (rpm,) = (tmp_path / "out").glob("*.rpm")
+    listed = subprocess.run(["rpm", "-qpl", str(rpm)], capture_output=True, text=True).stdout
+    assert "stale.cpython-311.pyc" not in listed
