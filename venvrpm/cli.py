@@ -622,6 +622,10 @@ def _build(args: argparse.Namespace, console: Console) -> int:
         )  # fmt: skip
         if args.keep_workdir:
             console.notice(f"work directory kept: {workdir}")
+        else:
+            # its own step: removing 100,000 staged files takes a while, and was being
+            # counted as part of the last step
+            console.report("step", "removing the work directory")
     made = result.rpm or result.spec
     console.done(f"{made} ({result.files} files, {len(result.requires)} requires)")
     if args.json:
