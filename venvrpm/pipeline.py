@@ -482,15 +482,20 @@ def _check_dependencies(plan: BuildPlan, distributions: tuple[bundled.Distributi
     """pip check's rules, in process (depcheck): a requirement the venv does not meet fails."""
     problems = depcheck.unmet(distributions, dict(plan.interpreter.markers))
     if problems:
-        shown = problems[:MAX_FINDINGS_SHOWN]
-        if len(problems) > MAX_FINDINGS_SHOWN:
-            shown.append(f"... and {len(problems) - MAX_FINDINGS_SHOWN} more")
         raise LockError(
             "the installed distributions do not meet each other's requirements",
             "a dependency is missing from the lock or conflicts with it: re-lock with the "
             "project (`venvrpm lock app.yaml` locks the project's dependencies too)",
-            details=shown,
+            details=_at_most(problems),
         )
+
+
+def _at_most(lines: list[str]) -> list[str]:
+    """*lines* for an error's details: the first MAX_FINDINGS_SHOWN, then how many more."""
+    shown = lines[:MAX_FINDINGS_SHOWN]
+    if len(lines) > MAX_FINDINGS_SHOWN:
+        shown.append(f"... and {len(lines) - MAX_FINDINGS_SHOWN} more")
+    return shown
 
 
 def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
@@ -535,16 +540,11 @@ def _verify_clean(plan: BuildPlan) -> None:
         needles.append(os.fsencode(plan.stage))
     findings = relocate.scan(plan.stage, needles)
     if findings:
-        shown = [
-            f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings[:MAX_FINDINGS_SHOWN]
-        ]
-        if len(findings) > MAX_FINDINGS_SHOWN:
-            shown.append(f"... and {len(findings) - MAX_FINDINGS_SHOWN} more")
         raise RelocationError(
             f"{len(findings)} file(s) still contain the build path {plan.workdir}",
             "such a file would point into a directory that does not exist on the target; "
             "report the distribution that wrote it",
-            details=shown,
+            details=_at_most([f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings]),
         )
 
 
