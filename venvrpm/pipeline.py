@@ -300,9 +300,10 @@ def _relocate_and_compile(
 ) -> list[str]:
     manifest = plan.manifest
     report("step", "relocating to " + str(manifest.prefix))
-    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, untouched)
-    only = None if untouched is None else relocate.changed_since(plan.venv_dir, untouched)
-    bytecode = venvbuild.compile_bytecode(plan, runner, only)
+    # after a restore, only what was written since: listed once for relocation and bytecode
+    changed = None if untouched is None else relocate.changed_since(plan.stage, untouched)
+    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed)
+    bytecode = venvbuild.compile_bytecode(plan, runner, changed)
     report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
     return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
 

@@ -26,7 +26,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -86,13 +86,14 @@ def _identity(path: Path) -> tuple[int, int, int]:
 
 
 def relocate(
-    stage: Path, venv_dir: Path, workdir: Path, untouched: Snapshot | None = None
+    stage: Path, venv_dir: Path, workdir: Path, paths: Iterable[Path] | None = None
 ) -> Relocation:
     """Rewrite the tree under *stage* so no path under *stage* (or *workdir*) remains.
 
     *venv_dir* is ``<stage><prefix>``. Raise RelocationError for files that cannot be fixed.
-    Files still as in *untouched* are skipped: a cached environment was relocated before it was
-    stored, and reading it again cost ~1 s for numpy + pandas. (The final scan reads them all.)
+    With *paths*, only those files are looked at (``changed_since`` a restore): a cached
+    environment was relocated before it was stored, and reading it again cost ~1 s for numpy +
+    pandas. (The final scan reads them all.)
     """
     needle = os.fsencode(stage)
     removed: list[Path] = []
@@ -110,9 +111,7 @@ def relocate(
     rewritten: list[Path] = []
     relinked: list[Path] = []
     refused: list[str] = []
-    for path in _walk(stage):
-        if untouched is not None and untouched.get(str(path)) == _identity(path):
-            continue
+    for path in _walk(stage) if paths is None else paths:
         if path.is_symlink():
             target = os.readlink(path)
             if os.fsencode(target).startswith(needle):
