@@ -387,8 +387,9 @@ def _place_file(
         os.link(source, dest)
     except OSError:  # another filesystem, or links not allowed: copy
         return _copy_file(source, dest, mode)
-    os.chmod(dest, mode)
     info = os.stat(dest)
+    if stat.S_IMODE(info.st_mode) != mode:  # the entry's own mode, normally: no chmod
+        os.chmod(dest, mode)
     watched.append((str(stage), info.st_ino, info.st_size, info.st_mtime_ns))  # the build's side
     return _sha256(dest)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from collections.abc import Callable, Mapping, Set
@@ -11,12 +12,15 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from venvrpm.errors import PayloadError
+from venvrpm.files import walk
 from venvrpm.manifest import ConfigKind, Manifest
 from venvrpm.paths import BINDIR, SYSTEM_DIRS, bad_characters
 
 EntryKind = Literal["dir", "file", "link"]
 
 _ELF_MAGIC = b"\x7fELF"
+# Characters _name_problem() looks closer at: controls, DEL, undecodable bytes (surrogates).
+_SUSPECT = re.compile("[\x00-\x1f\x7f\udc80-\udcff]")
 # Not console scripts, even though they live in bin/.
 _NOT_SCRIPTS = ("activate", "deactivate", "python")
 
@@ -120,16 +124,24 @@ def normalise_modes(stage: Path, explicit: Set[PurePosixPath]) -> None:
     (manifest ``files`` with a ``mode``) keep theirs. A build under ``umask 077`` would
     otherwise ship an application only root can run, and builds would not be reproducible.
     """
-    for dirpath, _dirnames, filenames in os.walk(stage):
-        base = Path(dirpath)
-        if PurePosixPath("/") / base.relative_to(stage) not in explicit:
-            base.chmod(0o755)
-        for name in filenames:
-            path = base / name
-            if path.is_symlink() or PurePosixPath("/") / path.relative_to(stage) in explicit:
-                continue
-            mode = path.lstat().st_mode
-            path.chmod(0o755 if mode & 0o111 else 0o644)
+    root = str(stage)
+    kept = {str(p) for p in explicit}
+    if "/" not in kept:
+        _chmod(root, os.lstat(root).st_mode, 0o755)
+    for entry in walk(root):
+        if entry.is_symlink() or "/" + entry.path[len(root) + 1 :] in kept:
+            continue
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if entry.is_dir(follow_symlinks=False):
+            _chmod(entry.path, mode, 0o755)
+        else:
+            _chmod(entry.path, mode, 0o755 if mode & 0o111 else 0o644)
+
+
+def _chmod(path: str, mode: int, wanted: int) -> None:
+    # Most modes are already right: a chmod per file was a third of this step.
+    if stat.S_IMODE(mode) != wanted:
+        os.chmod(path, wanted)
 
 
 def ownership(manifest: Manifest) -> Callable[[PurePosixPath], bool]:
@@ -175,37 +187,35 @@ def inventory(
     elf: list[Path] = []
     refused: list[str] = []
     size = 0
-    for dirpath, dirnames, filenames in os.walk(stage):
-        dirnames.sort()
-        base = Path(dirpath)
-        target_dir = PurePosixPath("/") / base.relative_to(stage)
-        if owned(target_dir):
-            entries.append(Entry(target_dir, "dir", attrs.get(target_dir)))
-        names = sorted(filenames) + [d for d in dirnames if (base / d).is_symlink()]
-        for name in sorted(names):
-            staged = base / name
-            target = target_dir / name
-            problem = _name_problem(name)
+    root = str(stage)
+    top = PurePosixPath("/")
+    if owned(top):
+        entries.append(Entry(top, "dir", attrs.get(top)))
+    for item in walk(root):
+        target = PurePosixPath("/" + item.path[len(root) + 1 :])
+        problem = _name_problem(item.name)
+        if item.is_dir(follow_symlinks=False):
             if problem:
-                refused.append(f"{_shown(target)}: {problem}")
-                continue
-            if staged.is_symlink():
-                entries.append(Entry(target, "link"))
-                continue
-            st = staged.lstat()
-            if not stat.S_ISREG(st.st_mode):
-                refused.append(f"{_shown(target)}: not a regular file, directory or symlink")
-                continue
-            size += st.st_size
-            entries.append(Entry(target, "file", attrs.get(target)))
-            if st.st_size >= 4:
-                with staged.open("rb") as fh:
-                    if fh.read(4) == _ELF_MAGIC:
-                        elf.append(staged)
-        for name in dirnames:
-            problem = _name_problem(name)
-            if problem:
-                refused.append(f"{_shown(target_dir / name)}/: {problem}")
+                refused.append(f"{_shown(target)}/: {problem}")
+            elif owned(target):
+                entries.append(Entry(target, "dir", attrs.get(target)))
+            continue
+        if problem:
+            refused.append(f"{_shown(target)}: {problem}")
+            continue
+        if item.is_symlink():
+            entries.append(Entry(target, "link"))
+            continue
+        st = item.stat(follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            refused.append(f"{_shown(target)}: not a regular file, directory or symlink")
+            continue
+        size += st.st_size
+        entries.append(Entry(target, "file", attrs.get(target)))
+        if st.st_size >= 4:
+            with open(item.path, "rb") as fh:
+                if fh.read(4) == _ELF_MAGIC:
+                    elf.append(Path(item.path))
     if refused:
         raise PayloadError(
             f"{len(refused)} path(s) in the payload cannot be carried by an RPM",
@@ -217,6 +227,8 @@ def inventory(
 
 
 def _name_problem(name: str) -> str | None:
+    if not _SUSPECT.search(name):  # nearly every name; checking each character was slow
+        return None
     if any("\udc80" <= ch <= "\udcff" for ch in name):
         return "the name is not valid UTF-8"
     bad = bad_characters(name)

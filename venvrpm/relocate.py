@@ -26,12 +26,14 @@ import io
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from venvrpm.errors import RelocationError
+from venvrpm.files import walk
 
 _CHUNK = 1 << 20
 _ELF_MAGIC = b"\x7fELF"
@@ -72,16 +74,16 @@ Snapshot = dict[str, tuple[int, int, int]]
 
 def snapshot(root: Path) -> Snapshot:
     """What is under *root* now, so later steps can tell the files written since."""
-    return {str(path): _identity(path) for path in _walk(root)}
+    return {entry.path: _identity(entry) for entry in _leaves(root)}
 
 
 def changed_since(root: Path, before: Snapshot) -> list[Path]:
     """Files and links under *root* that are new or written since *before*."""
-    return [path for path in _walk(root) if before.get(str(path)) != _identity(path)]
+    return [Path(e.path) for e in _leaves(root) if before.get(e.path) != _identity(e)]
 
 
-def _identity(path: Path) -> tuple[int, int, int]:
-    st = path.lstat()
+def _identity(entry: os.DirEntry[str]) -> tuple[int, int, int]:
+    st = entry.stat(follow_symlinks=False)
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
@@ -111,16 +113,18 @@ def relocate(
     rewritten: list[Path] = []
     relinked: list[Path] = []
     refused: list[str] = []
-    for path in _walk(stage) if paths is None else paths:
-        if path.is_symlink():
-            target = os.readlink(path)
+    for name in (e.path for e in _leaves(stage)) if paths is None else map(str, paths):
+        mode = os.lstat(name).st_mode
+        if stat.S_ISLNK(mode):
+            target = os.readlink(name)
             if os.fsencode(target).startswith(needle):
-                path.unlink()
-                path.symlink_to(target[len(os.fsdecode(needle)) :])
-                relinked.append(path)
+                os.unlink(name)
+                os.symlink(target[len(os.fsdecode(needle)) :], name)
+                relinked.append(Path(name))
             continue
-        if not path.is_file() or _find(path, needle) < 0:
+        if not stat.S_ISREG(mode) or _find(name, needle) < 0:
             continue
+        path = Path(name)
         data = path.read_bytes()
         if data.startswith(_ELF_MAGIC):
             refused.append(f"{path}: ELF binary with the staging path compiled in")
@@ -161,37 +165,31 @@ def rewrite_text(data: bytes, needle: bytes) -> bytes | None:
 def scan(root: Path, needles: Sequence[bytes]) -> list[Finding]:
     """Every file under *root* whose content or link target contains one of *needles*."""
     findings: list[Finding] = []
-    for path in _walk(root):
-        if path.is_symlink():
-            target = os.fsencode(os.readlink(path))
+    for entry in _leaves(root):
+        if entry.is_symlink():
+            target = os.fsencode(os.readlink(entry.path))
             if any(n in target for n in needles):
-                findings.append(Finding(path, "symlink target"))
-        elif path.is_file():
+                findings.append(Finding(Path(entry.path), "symlink target"))
+        elif entry.is_file(follow_symlinks=False):
             for needle in needles:
-                offset = _find(path, needle)
+                offset = _find(entry.path, needle)
                 if offset >= 0:
-                    findings.append(Finding(path, f"content at byte {offset}"))
+                    findings.append(Finding(Path(entry.path), f"content at byte {offset}"))
                     break
     return findings
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        base = Path(dirpath)
-        for name in sorted(filenames):
-            yield base / name
-        for name in dirnames:
-            if (base / name).is_symlink():
-                yield base / name
+def _leaves(root: Path) -> Iterator[os.DirEntry[str]]:
+    """Files and symlinks (to directories too) under *root*: what relocation and the scan read."""
+    return (entry for entry in walk(str(root)) if not entry.is_dir(follow_symlinks=False))
 
 
-def _find(path: Path, needle: bytes) -> int:
+def _find(path: str, needle: bytes) -> int:
     """Offset of *needle* in the file, read in chunks so huge libraries don't fill memory."""
     overlap = len(needle) - 1
     offset = 0
     tail = b""
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             window = tail + chunk
             found = window.find(needle)
@@ -235,12 +233,16 @@ def record_hash(data: bytes) -> str:
 
 def _fix_records(venv_dir: Path, needle: bytes, rewritten: set[Path], removed: set[Path]) -> None:
     stage_prefix = os.fsdecode(needle)
+    # strings, not Paths: a Path per RECORD row was most of this step for numpy + pandas
+    rewritten_names = {str(p) for p in rewritten}
+    removed_names = {str(p) for p in removed}
     for record in sorted(venv_dir.glob("lib*/python*/site-packages/*.dist-info/RECORD")):
-        base = record.parent.parent
         text = record.read_text(encoding="utf-8")
-        rows = list(csv.reader(io.StringIO(text)))
+        if not rewritten_names and not removed_names and stage_prefix not in text:
+            continue  # nothing this record lists can have changed
+        base = str(record.parent.parent)
         out: list[list[str]] = []
-        for row in rows:
+        for row in csv.reader(io.StringIO(text)):
             if not row:
                 continue
             name = row[0]
@@ -248,14 +250,14 @@ def _fix_records(venv_dir: Path, needle: bytes, rewritten: set[Path], removed: s
                 name = name[len(stage_prefix) :]
                 row = [name, *row[1:]]
             # RECORD paths are relative to site-packages, or absolute (final paths by now).
-            if name.startswith("/"):
-                target = Path(stage_prefix + name)
-            else:
-                target = Path(os.path.normpath(base / name))
-            if target in removed:
+            target = os.path.normpath(
+                stage_prefix + name if name.startswith("/") else f"{base}/{name}"
+            )
+            if target in removed_names:
                 continue
-            if target in rewritten and len(row) >= 3:
-                data = target.read_bytes()
+            if target in rewritten_names and len(row) >= 3:
+                with open(target, "rb") as fh:
+                    data = fh.read()
                 row = [row[0], record_hash(data), str(len(data))]
             out.append(row)
         buffer = io.StringIO()

@@ -32,6 +32,8 @@ from venvrpm.payload import Entry, Payload
 _CLASS_ESCAPED = frozenset("[]*?")
 _WILDCARDED = frozenset('%"{}\\')
 _POPT_QUOTED = frozenset(" '")
+# Any character file_pattern() changes; most paths have none and are only quoted.
+_SPECIAL = re.compile("[" + re.escape("".join(sorted(_CLASS_ESCAPED | _WILDCARDED))) + "]")
 
 # rpmbuild's post-processing damages venvs (see docs/how-it-works.md): no stripping (corrupts
 # auditwheel-repaired libraries), no brp-python-bytecompile (wrong interpreter, build paths),
@@ -160,6 +162,8 @@ def description_text(text: str) -> str:
 def file_pattern(path: PurePosixPath | str) -> str:
     """A ``%files`` name that matches exactly *path* (see the module docstring)."""
     text = str(path)
+    if not _SPECIAL.search(text):
+        return f'"{text}"'
     globbed = any(ch in _CLASS_ESCAPED or ch in _WILDCARDED for ch in text)
     out = []
     for ch in text:
@@ -199,15 +203,16 @@ def file_line(entry: Entry) -> str:
 
 def check_unambiguous(entries: Iterable[Entry]) -> None:
     """Refuse paths whose ``?`` wildcards would also match a sibling."""
-    by_dir: dict[PurePosixPath, list[str]] = defaultdict(list)
     entries = list(entries)
+    wildcarded = [e for e in entries if _WILDCARDED.intersection(e.path.name)]
+    if not wildcarded:
+        return
+    by_dir: dict[PurePosixPath, list[str]] = defaultdict(list)
     for entry in entries:
         by_dir[entry.path.parent].append(entry.path.name)
     clashes = []
-    for entry in entries:
+    for entry in wildcarded:
         name = entry.path.name
-        if not _WILDCARDED.intersection(name):
-            continue
         regex = re.compile(
             "".join("." if ch in _WILDCARDED else re.escape(ch) for ch in name), re.DOTALL
         )
