@@ -563,7 +563,7 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
             where = backends.describe(loaded)
             console.report("step", f"probing {loaded.python} {where}")
             interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
-            wheel = venvbuild.pip_for(interpreter, venvbuild.stage_toolbox(workdir))
+            wheel = venvbuild.pip_for(interpreter, workdir / "tools")
             scratch = workdir / "fetch"
             scratch.mkdir()
             console.report("step", f"fetching into {loaded.wheelhouse}")

@@ -102,7 +102,7 @@ def prepare(
     shared_tools: Path | None = None,
     report: Reporter = _quiet,
 ) -> BuildPlan:
-    """Probe tools and interpreter, check the lock, stage the toolbox, and decide the plan.
+    """Probe tools and interpreter, check the lock, and decide the plan.
 
     *shared_tools*: where unpacked tools (pip) may be kept between builds on this host.
     """
@@ -120,7 +120,8 @@ def prepare(
     where = backends.describe(manifest)
     report("step", f"probing {manifest.python} {where}")
     interpreter = venvbuild.probe_interpreter(runners.target, manifest.python, where)
-    tools_dir = venvbuild.stage_toolbox(workdir)
+    tools_dir = workdir / "tools"  # virtualenv is copied in only if a venv is created
+    tools_dir.mkdir(exist_ok=True)
     tools = Tools(
         host_python=sys.executable,
         toolbox=tools_dir,

@@ -106,9 +106,10 @@ def _interpreters(runner: Runner) -> list[str]:
     )
 
 
-def stage_toolbox(workdir: Path) -> Path:
-    """Copy virtualenv (and its seed wheels) where the target interpreter can import it."""
-    return toolbox.export(workdir / "tools", toolbox.VIRTUALENV, copy=True)
+def stage_toolbox(tools: Path) -> Path:
+    """Copy virtualenv (and its seed wheels) into *tools*, where the target interpreter can
+    import it."""
+    return toolbox.export(tools, toolbox.VIRTUALENV, copy=True)
 
 
 def pip_for(interpreter: Interpreter, tools: Path) -> Path:
@@ -186,7 +187,9 @@ def create(plan: BuildPlan, runner: Runner) -> None:
     With venvrpm's virtualenv when the target can import it (Python >= 3.10 today), else with
     its own venv. Asked here, not when planning: a build that reuses a cached environment never
     creates one (the interpreter and venvrpm's version, which decide the answer, are in the key).
+    The toolbox is copied here for the same reason (~0.1 s, on every rebuild otherwise).
     """
+    stage_toolbox(plan.tools.toolbox)
     env = dict(plan.venv_env)
     usable = runner.run(
         [plan.create_venv[0], "-c", "import virtualenv.run"],
