@@ -61,6 +61,26 @@ def test_shebangs_are_rewritten_and_record_follows(tree: tuple[Path, Path, Path]
     assert records(info)["app/__init__.py"][1] == relocate.record_hash(b"x = 1\n")
 
 
+def test_after_a_restore_only_files_written_since_are_relocated(
+    tree: tuple[Path, Path, Path],
+) -> None:
+    """A rebuild relocates what the project's install wrote; the installer's debris among
+    those files (uv's .lock) is dropped first, without tripping the loop over them."""
+    workdir, stage, venv = tree
+    restored = venv / "restored.txt"
+    restored.write_bytes(f"{venv}\n".encode())  # as restored: not looked at again
+    before = relocate.snapshot(venv)
+    info = write_dist(venv, "app", {"../../../bin/app": f"#!{venv}/bin/python\n".encode()})
+    (venv / ".lock").write_bytes(b"")
+    changed = relocate.changed_since(stage, before)
+    assert venv / ".lock" in changed and restored not in changed
+    result = relocate.relocate(stage, venv, workdir, changed)
+    assert (venv / "bin" / "app").read_bytes() == b"#!/opt/app/bin/python\n"
+    assert venv / ".lock" in result.removed and not (venv / ".lock").exists()
+    assert records(info)["../../../bin/app"][1] == relocate.record_hash(b"#!/opt/app/bin/python\n")
+    assert restored.read_bytes() == f"{venv}\n".encode()
+
+
 def test_pips_long_sh_launcher_becomes_a_plain_shebang(tree: tuple[Path, Path, Path]) -> None:
     workdir, stage, venv = tree
     launcher = (

@@ -114,7 +114,10 @@ def relocate(
     relinked: list[Path] = []
     refused: list[str] = []
     for name in (e.path for e in _leaves(stage)) if paths is None else map(str, paths):
-        mode = os.lstat(name).st_mode
+        try:
+            mode = os.lstat(name).st_mode
+        except FileNotFoundError:  # debris listed in *paths*, dropped above
+            continue
         if stat.S_ISLNK(mode):
             target = os.readlink(name)
             if os.fsencode(target).startswith(needle):

@@ -117,6 +117,10 @@ def test_uv_installs_the_same_payload_as_pip_and_it_runs(
     allowed = ("/INSTALLER", "/RECORD")
     unexpected = [p for p in differ if not p.endswith(allowed) and "/bin/" not in p]
     assert unexpected == [], unexpected
+    # A rebuild from the cache relocates only what uv wrote since the restore (its .lock too).
+    _build(uv_manifest, tmp_path / "uv-dist", capsys)  # stores
+    assert "reusing the cached environment" in _build(uv_manifest, tmp_path / "uv-dist", capsys)
+    assert _payload(tmp_path / "uv-dist") == with_uv
 
     root = target.fresh_root(tmp_path / "root")
     (rpm,) = (tmp_path / "uv-dist").glob("*.rpm")
