@@ -132,3 +132,25 @@ def test_targets_too_old_for_virtualenv_use_the_standard_venv(tmp_path: Path) ->
     run = target.chroot(root, "/usr/bin/smallapp")
     assert run.returncode == 0 and '"native": 42' in run.stdout
     assert target.rpm(root, "-V", "smallapp", check=False).stdout == ""
+
+
+def test_shared_pip_gets_its_bytecode_once_per_python_version(tmp_path: Path) -> None:
+    """Every command runs with PYTHONDONTWRITEBYTECODE=1, so pip kept between builds is
+    compiled when unpacked; otherwise each pip run compiled what it imported again."""
+    import sys
+    from pathlib import PurePosixPath
+
+    from venvrpm import venvbuild
+    from venvrpm.plan import Interpreter
+
+    runner = RecordingRunner(HostRunner(0))
+    version = ".".join(map(str, sys.version_info[:3]))
+    interpreter = Interpreter(
+        path=PurePosixPath(sys.executable), version=version, implementation="cpython"
+    )
+    pip = venvbuild.pip_for(interpreter, tmp_path / "tools", runner)
+    assert [c.what for c in runner.calls] == ["compiling pip's bytecode"]
+    tag = sys.implementation.cache_tag
+    assert (pip / "pip" / "__pycache__" / f"__main__.{tag}.pyc").is_file()
+    assert venvbuild.pip_for(interpreter, tmp_path / "tools", runner) == pip
+    assert len(runner.calls) == 1, "compiled once, not on every build"

@@ -126,12 +126,9 @@ def prepare(
         host_python=sys.executable,
         toolbox=tools_dir,
         # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
-        pip=venvbuild.pip_for(
-            interpreter,
-            shared_tools
-            if shared_tools is not None and manifest.build.kind == "host"
-            else tools_dir,
-        ),
+        pip=venvbuild.pip_for(interpreter, shared_tools, runners.target)
+        if shared_tools is not None and manifest.build.kind == "host"
+        else venvbuild.pip_for(interpreter, tools_dir),
         uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host")
         if manifest.build.installer == "uv"
         else None,
