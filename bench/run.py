@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 APPS = ("benchcli", "benchservice", "benchdata")
 PYTHON = "/usr/bin/python3.11"
-LEVEL = 9  # venvrpm's default payload compression: zstd:9 with threads
+LEVEL = 3  # venvrpm's default payload compression: zstd:3 with threads
 COMPRESSIONS = ("zstd:3", "zstd:9", "zstd:19", "xz:6", "gzip:9")
 
 

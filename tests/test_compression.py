@@ -15,7 +15,7 @@ from venvrpm.plan import binary_payload
 
 @pytest.mark.parametrize(
     ("value", "payload"),
-    [("zstd", "w9T0.zstdio"), ("zstd:19", "w19T0.zstdio"), ("zstd:1", "w1T0.zstdio"),
+    [("zstd", "w3T0.zstdio"), ("zstd:9", "w9T0.zstdio"), ("zstd:19", "w19T0.zstdio"), ("zstd:1", "w1T0.zstdio"),
      ("xz", "w6T0.xzdio"), ("xz:9", "w9T0.xzdio"), ("gzip", "w9.gzdio"), ("gzip:1", "w1.gzdio")],
 )  # fmt: skip
 def test_compression_becomes_rpms_binary_payload(tmp_path: Path, value: str, payload: str) -> None:
@@ -24,8 +24,8 @@ def test_compression_becomes_rpms_binary_payload(tmp_path: Path, value: str, pay
     assert binary_payload(*loaded.compression) == payload
 
 
-def test_the_default_is_threaded_zstd_9(tmp_path: Path) -> None:
-    assert plan_for(tmp_path).binary_payload == "w9T0.zstdio"
+def test_the_default_is_threaded_zstd_3(tmp_path: Path) -> None:
+    assert plan_for(tmp_path).binary_payload == "w3T0.zstdio"
 
 
 @pytest.mark.parametrize(

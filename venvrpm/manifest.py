@@ -178,7 +178,7 @@ class Manifest:
     vendor: str | None = None
     packager: str | None = None
     group: str | None = None
-    compression: tuple[str, int] = ("zstd", 9)
+    compression: tuple[str, int] = ("zstd", 3)
     """Payload compression algorithm (zstd, xz, gzip) and level."""
 
     def lock_target(self, name: str) -> LockTarget | None:
@@ -521,7 +521,7 @@ def _convert(
     })  # fmt: skip
     changelog = tuple(_changelog(check, data.get("changelog", [])))
     locks = _locks(check, data.get("lock", {}), requirements, project)
-    compression = _compression(check, data.get("rpm", {}).get("compression", "zstd:9"))
+    compression = _compression(check, data.get("rpm", {}).get("compression", "zstd:3"))
     tests = _tests(check, data.get("test"), locks)
 
     if check.problems or python is None or prefix is None:
@@ -567,7 +567,7 @@ _LEVELS = {"zstd": (1, 19), "xz": (0, 9), "gzip": (1, 9)}
 def _compression(check: _Checker, value: str) -> tuple[str, int]:
     algorithm, _, level_text = value.partition(":")
     low, high = _LEVELS.get(algorithm, (0, 0))
-    level = int(level_text) if level_text else {"zstd": 9, "xz": 6, "gzip": 9}.get(algorithm, 0)
+    level = int(level_text) if level_text else {"zstd": 3, "xz": 6, "gzip": 9}.get(algorithm, 0)
     if not low <= level <= high:
         check.fail(("rpm", "compression"), f"{algorithm} levels go from {low} to {high}")
     return algorithm, level

@@ -25,7 +25,7 @@ def binary_payload(algorithm: str, level: int) -> str:
     return f"w{level}{threads}.{io}"
 
 
-DEFAULT_BINARY_PAYLOAD = binary_payload("zstd", 9)
+DEFAULT_BINARY_PAYLOAD = binary_payload("zstd", 3)
 
 # Forwarded to pip when it may reach an index: proxies, CA bundles and pip's own settings,
 # which corporate users behind a TLS-intercepting proxy need.
