@@ -81,6 +81,22 @@ def test_after_a_restore_only_files_written_since_are_relocated(
     assert restored.read_bytes() == f"{venv}\n".encode()
 
 
+def test_absolute_record_rows_lose_the_stage_even_when_csv_quotes_it(tmp_path: Path) -> None:
+    """A quote in the work directory's path is doubled in RECORD's text: still found."""
+    workdir = tmp_path / 'a"b'
+    stage = workdir / "stage"
+    venv = stage / "opt" / "app"
+    (venv / "bin").mkdir(parents=True)
+    site(venv).mkdir(parents=True)
+    info = write_dist(venv, "app", {"app.py": b"x = 1\n"})
+    with (info / "RECORD").open("a", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerow([f"{venv}/share/app.txt", "", ""])
+    assert '""' in (info / "RECORD").read_text()
+    relocate.relocate(stage, venv, workdir, paths=[])
+    assert "/opt/app/share/app.txt" in records(info)
+    assert str(stage) not in (info / "RECORD").read_text().replace('""', '"')
+
+
 def test_pips_long_sh_launcher_becomes_a_plain_shebang(tree: tuple[Path, Path, Path]) -> None:
     workdir, stage, venv = tree
     launcher = (

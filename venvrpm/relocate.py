@@ -236,12 +236,14 @@ def record_hash(data: bytes) -> str:
 
 def _fix_records(venv_dir: Path, needle: bytes, rewritten: set[Path], removed: set[Path]) -> None:
     stage_prefix = os.fsdecode(needle)
+    # as the prefix may appear in a RECORD's text: csv doubles a quote inside a field
+    spellings = {stage_prefix, stage_prefix.replace('"', '""')}
     # strings, not Paths: a Path per RECORD row was most of this step for numpy + pandas
     rewritten_names = {str(p) for p in rewritten}
     removed_names = {str(p) for p in removed}
     for record in sorted(venv_dir.glob("lib*/python*/site-packages/*.dist-info/RECORD")):
         text = record.read_text(encoding="utf-8")
-        if not rewritten_names and not removed_names and stage_prefix not in text:
+        if not rewritten_names and not removed_names and not any(p in text for p in spellings):
             continue  # nothing this record lists can have changed
         base = str(record.parent.parent)
         out: list[list[str]] = []
