@@ -212,8 +212,9 @@ def assemble(
             report("step", "storing the environment in the cache")
             cache.store(key, plan.venv_dir, _about(plan))
             cache.prune()
-        # relocated and compiled: the project's step needs only what its install writes
-        untouched = relocate.snapshot(plan.venv_dir)
+        if plan.install_project is not None:
+            # relocated and compiled: the project's step needs only what its install writes
+            untouched = relocate.snapshot(plan.venv_dir)
     if plan.install_project is not None:
         warnings += _install_project(plan, runners, report, cache, where)
         warnings += _relocate_and_compile(plan, runner, report, untouched)

@@ -125,7 +125,10 @@ def pip_for(interpreter: Interpreter, tools: Path, compile_with: Runner | None =
     from importlib.metadata import version
 
     # Which wheel, remembered per virtualenv version: importing virtualenv to ask costs ~0.1 s.
-    memo = tools / f"pip-for-{interpreter.minor}-virtualenv-{version('virtualenv')}"
+    # Per implementation too; "-compiled" so that memos written before pip got its bytecode
+    # here are not trusted (their pip is compiled once, below).
+    memo = tools / (f"pip-for-{interpreter.implementation}-{interpreter.minor}-"
+                    f"virtualenv-{version('virtualenv')}-compiled")  # fmt: skip
     with contextlib.suppress(OSError, ValueError):
         known = tools / memo.read_text(encoding="utf-8").strip()
         if known.parent == tools and (known / "pip" / "__main__.py").is_file():
