@@ -153,13 +153,25 @@ def test_interrupted_container_build_leaves_no_container_and_no_output(
         [sys.executable, "-m", "venvrpm", "build", str(app), "-o", str(dist)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
+    # Each command is a short-lived container: wait for the longest one, pip installing the
+    # lock, so the signal lands while it runs (not after the build's last container is gone).
+    assert proc.stderr is not None
+    said = []
+    for line in proc.stderr:  # steps are printed as they start
+        said.append(line)
+        if "==> installing" in line:
+            break
     deadline = time.monotonic() + 180  # podman can be slow on a loaded machine
-    while not containers() and time.monotonic() < deadline and proc.poll() is None:
+    seen = containers()
+    while not seen and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    if not containers():
+        seen = containers()
+    if not seen:
         proc.kill()
         pytest.fail(
-            f"no container was seen running; the build said: {proc.communicate()[1][-2000:]}"
+            "no container was seen running while pip installed the lock; the build said: "
+            + "".join(said)
+            + proc.communicate()[1][-2000:]
         )
     if group:
         os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground group
