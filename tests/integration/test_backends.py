@@ -152,6 +152,9 @@ def test_interrupted_container_build_leaves_no_container_and_no_output(
     proc = subprocess.Popen(
         [sys.executable, "-m", "venvrpm", "build", str(app), "-o", str(dist)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # as from a terminal: a CI job started in the background inherits SIGINT ignored, and
+        # Python then never turns Ctrl-C into KeyboardInterrupt
+        preexec_fn=_sigint_default,
     )  # fmt: skip
     # Each command is a short-lived container: wait for the longest one, pip installing the
     # lock, so the signal lands while it runs (not after the build's last container is gone).
@@ -186,6 +189,10 @@ def test_interrupted_container_build_leaves_no_container_and_no_output(
     assert containers() == []
     assert not dist.exists() or list(dist.iterdir()) == []
     assert list(Path(os.environ["TMPDIR"]).iterdir()) == []
+
+
+def _sigint_default() -> None:  # runs in the child, before exec
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_pip_configuration_and_ca_reach_the_target_when_online(tmp_path: Path) -> None:
