@@ -164,14 +164,14 @@ def file_pattern(path: PurePosixPath | str) -> str:
     text = str(path)
     if not _SPECIAL.search(text):
         return f'"{text}"'
-    globbed = any(ch in _CLASS_ESCAPED or ch in _WILDCARDED for ch in text)
+    # From here on the name is a glob pattern.
     out = []
     for ch in text:
         if ch in _CLASS_ESCAPED:
             out.append(f"[{ch}]")
         elif ch in _WILDCARDED:
             out.append("?")
-        elif globbed and ch in _POPT_QUOTED:
+        elif ch in _POPT_QUOTED:
             # A glob pattern is split into words by popt first: escape its separators.
             out.append("\\" + ch)
         else:
