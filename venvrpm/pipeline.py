@@ -195,11 +195,8 @@ def assemble(
     key = environment_key(plan, where) if where is not None else ""
     if cache is not None and key:
         report("step", "looking up the environment cache")
-    untouched: relocate.Snapshot | None = None
     if cache is not None and key and cache.restore(key, plan.venv_dir):
         report("info", f"reusing the cached environment {key[:12]}")
-        # relocated and compiled before it was stored: later steps skip what stays as restored
-        untouched = relocate.snapshot(plan.venv_dir)
     else:
         # The locked requirements alone, relocated and compiled: what the cache keeps.
         report("step", "creating the virtualenv")
@@ -212,10 +209,10 @@ def assemble(
             report("step", "storing the environment in the cache")
             cache.store(key, plan.venv_dir, _about(plan))
             cache.prune()
-        if plan.install_project is not None:
-            # relocated and compiled: the project's step needs only what its install writes
-            untouched = relocate.snapshot(plan.venv_dir)
     if plan.install_project is not None:
+        # The environment is relocated and compiled, restored or just built: the project's
+        # step relocates and compiles only what its install writes.
+        untouched = relocate.snapshot(plan.venv_dir)
         warnings += _install_project(plan, runners, report, cache, where)
         warnings += _relocate_and_compile(plan, runner, report, untouched)
     if cache is not None:
@@ -301,7 +298,7 @@ def _relocate_and_compile(
 ) -> list[str]:
     manifest = plan.manifest
     report("step", "relocating to " + str(manifest.prefix))
-    # after a restore, only what was written since: listed once for relocation and bytecode
+    # with a snapshot, only what was written since: listed once for relocation and bytecode
     changed = None if untouched is None else relocate.changed_since(plan.stage, untouched)
     relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed)
     bytecode = venvbuild.compile_bytecode(plan, runner, changed)

@@ -93,9 +93,9 @@ def relocate(
     """Rewrite the tree under *stage* so no path under *stage* (or *workdir*) remains.
 
     *venv_dir* is ``<stage><prefix>``. Raise RelocationError for files that cannot be fixed.
-    With *paths*, only those files are looked at (``changed_since`` a restore): a cached
-    environment was relocated before it was stored, and reading it again cost ~1 s for numpy +
-    pandas. (The final scan reads them all.)
+    With *paths*, only those files are looked at (``changed_since`` the environment was
+    relocated, or restored already relocated): reading numpy + pandas again cost ~1 s. (The
+    final scan reads them all.)
     """
     needle = os.fsencode(stage)
     removed: list[Path] = []
