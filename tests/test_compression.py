@@ -28,6 +28,11 @@ def test_the_default_is_threaded_zstd_3(tmp_path: Path) -> None:
     assert plan_for(tmp_path).binary_payload == "w3T0.zstdio"
 
 
+def test_the_schema_documents_the_default_the_code_applies() -> None:
+    documented = manifest.schema()["properties"]["rpm"]["properties"]["compression"]["default"]
+    assert documented == "{}:{}".format(*manifest.DEFAULT_COMPRESSION)
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [("zstd:20", "zstd levels go from 1 to 19"), ("gzip:0", "gzip levels go from 1 to 9"),

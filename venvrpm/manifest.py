@@ -143,6 +143,11 @@ class BuildEnvironment:
     installer: Literal["pip", "uv"] = "pip"
 
 
+# rpm.compression when a manifest gives none (the schema's "default" says it too; a test
+# holds them together).
+DEFAULT_COMPRESSION: tuple[str, int] = ("zstd", 3)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Manifest:
     """A validated manifest. Paths on the build host are absolute."""
@@ -178,7 +183,7 @@ class Manifest:
     vendor: str | None = None
     packager: str | None = None
     group: str | None = None
-    compression: tuple[str, int] = ("zstd", 3)
+    compression: tuple[str, int] = DEFAULT_COMPRESSION
     """Payload compression algorithm (zstd, xz, gzip) and level."""
 
     def lock_target(self, name: str) -> LockTarget | None:
@@ -521,7 +526,8 @@ def _convert(
     })  # fmt: skip
     changelog = tuple(_changelog(check, data.get("changelog", [])))
     locks = _locks(check, data.get("lock", {}), requirements, project)
-    compression = _compression(check, data.get("rpm", {}).get("compression", "zstd:3"))
+    given = data.get("rpm", {}).get("compression")
+    compression = DEFAULT_COMPRESSION if given is None else _compression(check, given)
     tests = _tests(check, data.get("test"), locks)
 
     if check.problems or python is None or prefix is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from venvrpm.manifest import Manifest
+from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
 
 
 def binary_payload(algorithm: str, level: int) -> str:
@@ -25,7 +25,7 @@ def binary_payload(algorithm: str, level: int) -> str:
     return f"w{level}{threads}.{io}"
 
 
-DEFAULT_BINARY_PAYLOAD = binary_payload("zstd", 3)
+DEFAULT_BINARY_PAYLOAD = binary_payload(*DEFAULT_COMPRESSION)
 
 # Forwarded to pip when it may reach an index: proxies, CA bundles and pip's own settings,
 # which corporate users behind a TLS-intercepting proxy need.
