@@ -289,3 +289,13 @@ def fabricate(info: Path, metadata: str, installer: str = "uv\n") -> None:
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
         lines.append(f"{info.name}/{name},sha256={digest},{len(data)}\n")
     (info / "RECORD").write_text("".join(lines) + f"{info.name}/RECORD,,\n")
+
+
+@pytest.mark.parametrize(
+    "version", ["0", "1.0", "2!1.0a1.post2.dev3+ubuntu.1", "1.0rc1", "1.0.dev0", "2024.10.1+cpu"]
+)
+def test_every_valid_version_renders_a_provide_the_spec_accepts(version: str) -> None:
+    from venvrpm import spec
+
+    dist = bundled.Distribution("zope-interface", version, "lock", ())
+    spec.check_provides(bundled.provides((dist,)))
