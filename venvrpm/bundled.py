@@ -72,7 +72,7 @@ class _Installed:
 
     path: Path
     record: frozenset[str]
-    """Every path its RECORD lists, absolute and normalised."""
+    """The paths into a ``*.dist-info`` directory its RECORD lists, absolute and normalised."""
     headers: Message | None
     problems: tuple[str, ...]
 
@@ -193,7 +193,9 @@ def _read(path: Path) -> _Installed:
         return _Installed(path, frozenset(), None, (f"no readable RECORD ({_why(exc)}): "
                                                      "not installed by an installer",))  # fmt: skip
     site = str(path.parent)
-    listed = {_absolute(site, row[0]): row for row in rows if row and row[0]}
+    # Only paths into a *.dist-info directory matter (its own METADATA, or another's files):
+    # any such path holds ".dist-info", which skips the thousands of module paths cheaply.
+    listed = {_absolute(site, row[0]): row for row in rows if row and ".dist-info" in row[0]}
     record = frozenset(listed)
     try:
         installer = _text(path / "INSTALLER").strip()
