@@ -254,10 +254,6 @@ def _ancestors(path: str) -> list[str]:
     return parts
 
 
-def _inside(path: str, directory: str) -> bool:
-    return path.startswith(directory + "/")
-
-
 def _relative(path: str, site: Path) -> str:
     return posixpath.relpath(path, str(site))
 
@@ -368,8 +364,9 @@ def document(package: str, python: str, distributions: tuple[Distribution, ...])
         "package": package,
         "interpreter": python,
         "distributions": [
-            {"name": d.name, "version": d.version, "origin": d.origin, "hashes": list(d.hashes)}
+            {"name": name, "version": str(version), "origin": d.origin, "hashes": list(d.hashes)}
             for d in distributions
+            for name, version in (checked(d),)
         ],
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
