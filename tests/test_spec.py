@@ -113,3 +113,30 @@ def test_golden_spec_of_a_service(tmp_path: Path) -> None:
     if os.environ.get("VENVRPM_UPDATE_GOLDEN"):
         GOLDEN_SERVICE.write_text(text)
     assert text == GOLDEN_SERVICE.read_text()
+
+
+@pytest.mark.parametrize(
+    "provide",
+    [
+        "bundled(python3dist(x)) = 1, /usr/bin/sudo",
+        "bundled(python3dist(x)) = 1\nProvides: glibc = 99",
+        "bundled(python3dist(x)) = 1!2",
+        "bundled(python3dist(x)) = 1 %{lua:x}",
+        "glibc = 99",
+        "bundled(python3dist(x))",
+    ],
+)
+def test_generated_provides_are_bundled_python_distributions_only(provide: str) -> None:
+    """What venvrpm computes itself (bundled.provides) is one `bundled(python3dist(NAME)) =
+    EVR`, nothing else: not a second dependency, a path, a line, a macro."""
+    m = manifest.load(DATA / "manifests" / "good.yaml")
+    with pytest.raises(PayloadError) as info:
+        spec.render(m, Payload((), (), 0), [], binary_payload="w19T0.zstdio", provides=[provide])
+    assert "Provides" in info.value.message
+
+
+def test_generated_provides_are_written() -> None:
+    m = manifest.load(DATA / "manifests" / "good.yaml")
+    good = ["bundled(python3dist(zope-interface)) = 1:6.0.post1+local.2"]
+    text = spec.render(m, Payload((), (), 0), [], binary_payload="w19T0.zstdio", provides=good)
+    assert "Provides:       bundled(python3dist(zope-interface)) = 1:6.0.post1+local.2\n" in text

@@ -7,7 +7,16 @@ CVE lands. The JSON list adds the hashes the lock allowed.
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
+import io
 import json
+import os
+import posixpath
+import re
+import stat
+from collections import defaultdict
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
@@ -15,10 +24,25 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
-from venvrpm.lockfile import Lock
+from venvrpm.errors import VenvrpmError
+from venvrpm.lockfile import Lock, LockedRequirement
 
 Origin = Literal["lock", "project", "venv"]
+
+INSTALLERS = frozenset({"pip", "uv", "venvrpm"})
+"""What the installers venvrpm runs write in INSTALLER (venvrpm: venvbuild.install_wheel)."""
+
+# packaging's regex for a valid project name (packaging.utils), matched whole: ``$`` in a
+# ``re.match`` would let a final newline through.
+_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)
+_RECORD_HASHES = frozenset({"sha256", "sha384", "sha512"})
+_LICENSE_MAX = 100
+
+
+class ProvenanceError(VenvrpmError):
+    """The venv holds distribution metadata its installer did not write, or metadata not valid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +52,7 @@ class Distribution:
     name: str
     """Canonical (PEP 503) name."""
     version: str
+    """``str(packaging.version.Version)``: normalised PEP 440."""
     origin: Origin
     hashes: tuple[str, ...]
     license: str | None = None
@@ -41,32 +66,280 @@ def doc_path(package: str) -> PurePosixPath:
     return PurePosixPath("/usr/share/doc") / package / "bundled-distributions.json"
 
 
+@dataclass(frozen=True, slots=True)
+class _Installed:
+    """A ``*.dist-info`` directory, read without trusting it."""
+
+    path: Path
+    record: frozenset[str]
+    """The paths into a ``*.dist-info`` directory its RECORD lists, absolute and normalised."""
+    headers: Message | None
+    problems: tuple[str, ...]
+
+
 def find(venv_dir: Path, lock: Lock, project_name: str | None) -> tuple[Distribution, ...]:
-    """Every distribution installed in the venv, with the lock's hashes for it."""
-    hashes = {r.name: r.hashes for r in lock.requirements}
-    found: dict[str, Distribution] = {}
-    for metadata in sorted(venv_dir.glob("lib*/python*/site-packages/*.dist-info/METADATA")):
-        headers = HeaderParser().parsestr(metadata.read_text(encoding="utf-8", errors="replace"))
-        if not headers.get("Name") or not headers.get("Version"):
+    """Every distribution the installer installed in the venv, with the lock's hashes for it.
+
+    Only what an installer wrote counts: a ``*.dist-info`` directory with an INSTALLER file and
+    a RECORD that lists its METADATA (hash included), whose directory name agrees with the
+    METADATA Name and Version, one per normalised name. Any other ``*.dist-info`` is refused
+    by name, above all one that another distribution's RECORD lists (a wheel planted it): its
+    Name and Version would otherwise become the RPM's Provides and the SBOM.
+    Raises ProvenanceError listing every problem found.
+    """
+    found = [_read(path) for site in _site_packages(venv_dir) for path in _dist_infos(site)]
+    writers = _written_by_others(found)
+    pins: dict[str, list[LockedRequirement]] = defaultdict(list)
+    for req in lock.requirements:
+        pins[req.name].append(req)
+    problems: list[str] = []
+    by_name: dict[str, list[str]] = defaultdict(list)
+    distributions: list[Distribution] = []
+    for dist in found:
+        where = dist.path.name
+        if str(dist.path) in writers:
+            # planted: what else is wrong with it is of no interest
+            problems.append(f"{where}: written by {writers[str(dist.path)]}, not installed as a "
+                            "distribution")  # fmt: skip
             continue
-        name = canonicalize_name(headers["Name"])
-        origin: Origin = (
-            "lock" if name in hashes else ("project" if name == project_name else "venv")
+        problems.extend(f"{where}: {p}" for p in dist.problems)
+        if dist.problems or dist.headers is None:
+            continue
+        try:
+            name, version = _identity(where, dist.headers)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        by_name[name].append(where)
+        locked = [r for r in pins.get(name, ()) if _same_version(r.version, version)]
+        if pins.get(name) and not locked:
+            allowed = " or ".join(sorted({r.version for r in pins[name]}))
+            problems.append(f"{where}: {name} {version} is installed, the lock pins {allowed}")
+        origin: Origin = "lock" if name in pins else ("project" if name == project_name else "venv")
+        distributions.append(Distribution(
+            name, str(version), origin, locked[0].hashes if locked else (),
+            _license(dist.headers), tuple(dist.headers.get_all("Requires-Dist") or ()),
+        ))  # fmt: skip
+    for name, where_all in sorted(by_name.items()):
+        if len(where_all) > 1:
+            problems.append(f"{name} is installed {len(where_all)} times: {', '.join(where_all)}")
+    if problems:
+        raise ProvenanceError(
+            "the venv holds distribution metadata that its installer did not write, or that is "
+            "not valid",
+            "a locked wheel writes another distribution's .dist-info, or its METADATA is "
+            "malformed: remove that wheel from the lock (or lock a fixed release); its Name and "
+            "Version would otherwise become the RPM's Provides and the SBOM",
+            details=sorted(dict.fromkeys(problems)),
         )
-        found[name] = Distribution(
-            name, headers["Version"], origin, tuple(hashes.get(name, ())), _license(headers),
-            tuple(headers.get_all("Requires-Dist") or ()),
-        )  # fmt: skip
-    return tuple(found[k] for k in sorted(found))
+    return tuple(sorted(distributions, key=lambda d: d.name))
+
+
+def _written_by_others(found: list[_Installed]) -> dict[str, str]:
+    """Dist-info directory -> who else wrote in it: the distributions whose RECORD lists a file
+    inside it. Their wheel planted it; an install of its own never leaves such a file."""
+    owners = {str(d.path): d for d in found}
+    writers: dict[str, set[str]] = defaultdict(set)
+    for dist in found:
+        for path in dist.record:
+            for directory in _ancestors(path):
+                other = owners.get(directory)
+                if other is not None and other is not dist:
+                    writers[directory].add(
+                        f"{_label(dist)} (its RECORD lists {_relative(path, dist.path.parent)})"
+                    )
+    return {d: ", ".join(sorted(w)) for d, w in writers.items()}
+
+
+def _site_packages(venv_dir: Path) -> list[Path]:
+    """``lib*/python*/site-packages`` as real directories: a symlinked lib64 (venv makes one
+    to lib) would show every distribution twice, and no link is followed out of the venv."""
+    found = []
+    for lib in _real_dirs(venv_dir, "lib"):
+        for python in _real_dirs(lib, "python"):
+            site = python / "site-packages"
+            if _is_real_dir(site):
+                found.append(site)
+    return found
+
+
+def _real_dirs(parent: Path, prefix: str) -> list[Path]:
+    try:
+        names = sorted(os.listdir(parent))
+    except OSError:
+        return []
+    return [parent / n for n in names if n.startswith(prefix) and _is_real_dir(parent / n)]
+
+
+def _is_real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _dist_infos(site: Path) -> list[Path]:
+    return [site / n for n in sorted(os.listdir(site)) if n.endswith(".dist-info")]
+
+
+def _read(path: Path) -> _Installed:
+    """What *path* says of itself; problems instead of exceptions."""
+    if not _is_real_dir(path):
+        return _Installed(path, frozenset(), None, ("not a directory",))
+    problems: list[str] = []
+    try:
+        rows = list(csv.reader(io.StringIO(_text(path / "RECORD"))))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return _Installed(path, frozenset(), None, (f"no readable RECORD ({_why(exc)}): "
+                                                     "not installed by an installer",))  # fmt: skip
+    site = str(path.parent)
+    # Only paths into a *.dist-info directory matter (its own METADATA, or another's files):
+    # any such path holds ".dist-info", which skips the thousands of module paths cheaply.
+    listed = {_absolute(site, row[0]): row for row in rows if row and ".dist-info" in row[0]}
+    record = frozenset(listed)
+    try:
+        installer = _text(path / "INSTALLER").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"no readable INSTALLER ({_why(exc)})")
+    else:
+        if installer not in INSTALLERS:
+            problems.append(f"INSTALLER says {installer[:40]!r}, not one of "
+                            + ", ".join(sorted(INSTALLERS)))  # fmt: skip
+    row = listed.get(str(path / "METADATA"))
+    if row is None:
+        problems.append("its RECORD does not list its METADATA")
+        return _Installed(path, record, None, tuple(problems))
+    try:
+        data = _bytes(path / "METADATA")
+    except OSError as exc:
+        problems.append(f"no readable METADATA ({_why(exc)})")
+        return _Installed(path, record, None, tuple(problems))
+    mismatch = _hash_mismatch(row, data)
+    if mismatch:
+        problems.append(f"METADATA {mismatch}")
+    headers = HeaderParser().parsestr(data.decode("utf-8", errors="replace"))
+    return _Installed(path, record, headers, tuple(problems))
+
+
+def _bytes(path: Path) -> bytes:
+    """A regular file's content, never through a symlink."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        return f.read()
+
+
+def _text(path: Path) -> str:
+    return _bytes(path).decode("utf-8")
+
+
+def _why(exc: Exception) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(
+        exc
+    ).__name__
+
+
+def _absolute(site: str, listed: str) -> str:
+    """A RECORD path, relative to the directory holding the dist-info, as a normalised path."""
+    return posixpath.normpath(posixpath.join(site, listed))
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = []
+    parent = posixpath.dirname(path)
+    while parent not in ("/", ""):
+        parts.append(parent)
+        parent = posixpath.dirname(parent)
+    return parts
+
+
+def _relative(path: str, site: Path) -> str:
+    return posixpath.relpath(path, str(site))
+
+
+def _label(dist: _Installed) -> str:
+    """How a distribution is named in messages: ``name version`` from its directory."""
+    stem = dist.path.name.removesuffix(".dist-info")
+    return stem.replace("-", " ", 1)
+
+
+def _hash_mismatch(row: list[str], data: bytes) -> str | None:
+    """What is wrong with *data* against its RECORD *row*, or None."""
+    algorithm, _, digest = (row[1] if len(row) > 1 else "").partition("=")
+    if algorithm not in _RECORD_HASHES or not digest:
+        return "has no usable hash in RECORD"
+    actual = base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).rstrip(b"=")
+    if actual.decode() != digest:
+        return "does not match its RECORD hash (changed after the install)"
+    return None
+
+
+def _identity(directory: str, headers: Message) -> tuple[str, Version]:
+    """The validated, normalised (name, version) of a METADATA; ValueError saying what is wrong."""
+    name = _one(headers, "Name")
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"Name {name[:80]!r} is not a valid project name")
+    raw = _one(headers, "Version")
+    try:
+        version = Version(raw)
+    except InvalidVersion:
+        raise ValueError(f"Version {raw[:80]!r} is not a valid version (PEP 440)") from None
+    canonical = canonicalize_name(name)
+    # {name}-{version}.dist-info, the name escaped or not by the tool that wrote it
+    stem = directory.removesuffix(".dist-info")
+    for at in (i for i, ch in enumerate(stem) if ch == "-"):
+        if canonicalize_name(stem[:at]) == canonical and _same_version(stem[at + 1 :], version):
+            return canonical, version
+    raise ValueError(f"its METADATA says {canonical} {version}, not what the directory is named")
+
+
+def _one(headers: Message, field: str) -> str:
+    values = headers.get_all(field) or []
+    if len(values) != 1:
+        raise ValueError(f"METADATA has {len(values)} {field} fields, not 1")
+    return str(values[0]).strip()
+
+
+def _same_version(text: str, version: Version) -> bool:
+    try:
+        return Version(text) == version
+    except InvalidVersion:
+        return False
 
 
 def _license(headers: Message) -> str | None:
-    expression = headers.get("License-Expression", "").strip()
-    if expression:
-        return expression
-    text = headers.get("License", "").strip()
-    # the License field sometimes holds the whole licence text: keep only short names
-    return text if text and "\n" not in text and len(text) <= 80 else None
+    """A licence for the SBOM: one short line of printable characters, else none."""
+    for field in ("License-Expression", "License"):
+        values = headers.get_all(field) or []
+        text = str(values[0]).strip() if len(values) == 1 else ""
+        if text:
+            return license_text(text)
+    return None
+
+
+def license_text(text: str) -> str | None:
+    """*text* if it is one short line of printable characters, else None.
+
+    The License field sometimes holds the whole licence text; keep only short names.
+    """
+    return text if text.isprintable() and len(text) <= _LICENSE_MAX else None
+
+
+def checked(dist: Distribution) -> tuple[str, Version]:
+    """*dist*'s name and version, validated again where they leave venvrpm (Provides, SBOM)."""
+    if not _NAME.fullmatch(dist.name) or canonicalize_name(dist.name) != dist.name:
+        raise ProvenanceError(
+            f"not a normalised project name: {dist.name[:80]!r}",
+            "distributions come from bundled.find(), which validates them",
+        )
+    try:
+        return dist.name, Version(dist.version)
+    except InvalidVersion:
+        raise ProvenanceError(
+            f"{dist.name}: not a valid version: {dist.version[:80]!r}",
+            "distributions come from bundled.find(), which validates them",
+        ) from None
 
 
 def sbom_path(package: str) -> PurePosixPath:
@@ -76,7 +349,13 @@ def sbom_path(package: str) -> PurePosixPath:
 
 def provides(distributions: tuple[Distribution, ...]) -> list[str]:
     """The RPM Provides for *distributions*."""
-    return [f"bundled(python3dist({d.name})) = {d.version}" for d in distributions]
+    return [_provide(*checked(d)) for d in distributions]
+
+
+def _provide(name: str, version: Version) -> str:
+    # rpm writes an epoch "N:" where PEP 440 writes "N!" (rpm refuses "!" in a version)
+    evr = str(version).split("!", 1)[-1]
+    return f"bundled(python3dist({name})) = {f'{version.epoch}:' if version.epoch else ''}{evr}"
 
 
 def document(package: str, python: str, distributions: tuple[Distribution, ...]) -> str:
@@ -85,8 +364,9 @@ def document(package: str, python: str, distributions: tuple[Distribution, ...])
         "package": package,
         "interpreter": python,
         "distributions": [
-            {"name": d.name, "version": d.version, "origin": d.origin, "hashes": list(d.hashes)}
+            {"name": name, "version": str(version), "origin": d.origin, "hashes": list(d.hashes)}
             for d in distributions
+            for name, version in (checked(d),)
         ],
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"

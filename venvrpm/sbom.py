@@ -16,7 +16,7 @@ from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot5
 from packageurl import PackageURL
 
-from venvrpm.bundled import Distribution
+from venvrpm.bundled import Distribution, checked, license_text
 
 
 def document(
@@ -34,20 +34,23 @@ def document(
     seed = [f"{name}=={version}"]
     components = []
     for dist in distributions:
-        purl = PackageURL(type="pypi", name=dist.name, version=dist.version)
+        # nothing reaches the SBOM unvalidated (bundled.find validated these once already)
+        dist_name, dist_version = checked(dist)
+        purl = PackageURL(type="pypi", name=dist_name, version=str(dist_version))
         component = Component(
-            name=dist.name, version=dist.version, type=ComponentType.LIBRARY, purl=purl,
+            name=dist_name, version=str(dist_version), type=ComponentType.LIBRARY, purl=purl,
             bom_ref=purl.to_string(),
         )  # fmt: skip
         for value in dist.hashes:
             algorithm, _, digest = value.partition(":")
             if algorithm == "sha256":
                 component.hashes.add(HashType(alg=HashAlgorithm.SHA_256, content=digest))
-        if dist.license:
-            component.licenses.add(licenses.make_from_string(dist.license))
+        licence = license_text(dist.license) if dist.license else None
+        if licence:
+            component.licenses.add(licenses.make_from_string(licence))
         bom.components.add(component)
         components.append(component)
-        seed.append(f"{dist.name}=={dist.version} {' '.join(dist.hashes)}")
+        seed.append(f"{dist_name}=={dist_version} {' '.join(dist.hashes)}")
     # the application depends on everything bundled (a complete graph, as CycloneDX asks)
     bom.register_dependency(bom.metadata.component, components)
     bom.serial_number = uuid.uuid5(uuid.NAMESPACE_URL, "venvrpm:" + "\n".join(seed))
