@@ -28,7 +28,7 @@ def backend_wheel(wheels: Path, marker: Path | None = None) -> Path:
     """tinybackend as a wheel; with *marker*, a tampered one that writes *marker* on import."""
     source = Path(tinybackend.__file__).read_text()
     if marker is not None:
-        source = f"open({str(marker)!r}, 'w').close()\n" + source
+        source += f"\nopen({str(marker)!r}, 'w').close()  # runs on import\n"
     return tinybackend.write_wheel(wheels, "tinybackend", "1.0", {"tinybackend.py": source})
 
 
@@ -89,10 +89,11 @@ def test_a_tampered_build_backend_fails_the_build_and_never_runs(
 
     code = main(["build", str(app), "-o", str(tmp_path / "dist"), "--no-cache"])
     err = capsys.readouterr().err
-    assert code == 1, err
-    assert "tinybackend-1.0-py3-none-any.whl" in err
-    assert "requirements-build.lock" in err
     assert not marker.exists(), "the tampered build backend ran"
+    assert code == 1, err
+    # refused before anything is installed: the wheelhouse cannot serve the build lock
+    assert "cannot serve requirements-build.lock" in err
+    assert "hash mismatch for tinybackend==1.0: tinybackend-1.0-py3-none-any.whl" in err
     assert not list((tmp_path / "dist").glob("*.rpm"))
 
 
@@ -147,3 +148,26 @@ def test_lock_writes_the_build_lock(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "#   the project: tinybackend" in text
     assert "#   sdistonly==2.0 (sdistonly-2.0.tar.gz): tinybackend" in text
     assert main(["lock", str(app), "--check"]) == 0, capsys.readouterr().err
+
+
+def test_pip_checks_the_build_lock_hashes_when_building_from_an_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = app_with_build_requirements(tmp_path / "app", sdist=False)
+    write_build_lock(app.parent)
+    wheels = app.parent / "wheels"
+    marker = tmp_path / "tampered-backend-ran"
+    next(wheels.glob("tinybackend-*.whl")).unlink()
+    backend_wheel(wheels, marker)
+    make_index(wheels, tmp_path / "simple")
+    shutil.rmtree(wheels)
+    app.write_text(app.read_text().replace("wheelhouse: wheels/\n", ""))
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
+
+    code = main(["build", str(app), "-o", str(tmp_path / "dist"), "--no-cache"])
+    err = capsys.readouterr().err
+    assert not marker.exists(), "the tampered build backend ran"
+    assert code == 1, err
+    assert "hash mismatch for tinybackend==1.0 (tinybackend-1.0-py3-none-any.whl)" in err
+    assert "not the one requirements-build.lock locked" in err
