@@ -32,8 +32,8 @@ _SDIST_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
 _MAX_PYPROJECT = 1024 * 1024
 
 
-class BuildLockMissing(LockError):
-    """Something needs build requirements and no build lock pins them (bad input: exit 2)."""
+class BuildLockError(LockError):
+    """Build requirements that no build lock pins: missing or stale lock (bad input: exit 2)."""
 
     exit_code = EXIT_USAGE
 
@@ -168,7 +168,7 @@ def needs(project: Path | None, lock: Lock, files: Path | None) -> list[Needs]:
 
 def missing_lock_error(build_lock: Path, who: Sequence[Needs], manifest_name: str) -> LockError:
     """The refusal when *who* need build requirements and *build_lock* does not exist."""
-    return BuildLockMissing(
+    return BuildLockError(
         f"no build lock {build_lock.name}: the build requirements of "
         f"{', '.join(n.what for n in who)} would be installed without a hash check",
         f"run `venvrpm lock {manifest_name}` (it writes {build_lock.name} beside the lock), "

@@ -274,8 +274,10 @@ def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
     if result.returncode == 3:
         if plan.build_lock is None:
             return None  # nothing locked to build with: pip's way (it builds without isolation)
+        from venvrpm.buildreqs import BuildLockError
+
         needed = [line for line in result.tail().splitlines() if "also needs" in line]
-        raise LockError(
+        raise BuildLockError(
             "the project's build backend asks for build requirements that "
             f"{plan.build_lock.name} does not pin",
             "add them to [build-system] requires in pyproject.toml, then `venvrpm lock`",
@@ -416,7 +418,7 @@ def _lock_failure(exc: CommandError, plan: BuildPlan, path: Path | None = None) 
         # its build requirements (known before the build only with a wheelhouse).
         from venvrpm import buildreqs
 
-        return buildreqs.BuildLockMissing(
+        return buildreqs.BuildLockError(
             f"an sdist in {lock} needs build requirements, and no build lock pins them",
             f"run `venvrpm lock {plan.manifest.source.name}`: it writes "
             f"{buildreqs.lock_path(plan.manifest.requirements).name} beside the lock",
