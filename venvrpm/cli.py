@@ -571,6 +571,11 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
                 lock, loaded.wheelhouse, [str(loaded.python), str(wheel / "pip")],
                 runners.target, pip_env, scratch,
             )  # fmt: skip
+            # the build lock too: builds install it hash-checked from the wheelhouse
+            done = fetch.fetch_build_lock(
+                done, loaded.requirements, loaded.wheelhouse,
+                [str(loaded.python), str(wheel / "pip")], runners.target, pip_env, scratch,
+            )  # fmt: skip
     if not done.downloaded:
         console.done(
             f"{loaded.wheelhouse} already holds all {len(done.present)} locked distributions"

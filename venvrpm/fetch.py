@@ -109,3 +109,22 @@ def fetch(
             details=failures,
         )
     return Fetched(present, tuple(f"{r.name}=={r.version}" for r in wanted))
+
+
+def fetch_build_lock(
+    done: Fetched,
+    requirements: Path,
+    wheelhouse: Path,
+    pip: list[str],
+    runner: Runner,
+    env: dict[str, str],
+    scratch: Path,
+) -> Fetched:
+    """*done* plus the fetch of the build lock beside *requirements*, when there is one."""
+    from venvrpm import buildreqs, lockfile
+
+    path = buildreqs.lock_path(requirements)
+    if not path.is_file():
+        return done
+    more = fetch(lockfile.read(path), wheelhouse, pip, runner, env, scratch)
+    return Fetched(done.present + more.present, done.downloaded + more.downloaded)

@@ -99,16 +99,7 @@ def compile_argv(
     upgrade_packages: Sequence[str],
 ) -> list[str]:
     """The pip-compile command (run with the manifest's directory as working directory)."""
-    argv = [str(tool_python), "-m", "piptools", "compile", "--quiet", "--generate-hashes",
-            "--allow-unsafe", "--strip-extras", "--no-header", "--no-emit-index-url",
-            "--no-emit-find-links", "--no-emit-trusted-host", "--newline", "lf",
-            "--output-file", str(output)]  # fmt: skip
-    if manifest.wheelhouse is not None:
-        argv += ["--no-index", "--find-links", str(manifest.wheelhouse)]
-    if upgrade:
-        argv.append("--upgrade")
-    for package in upgrade_packages:
-        argv += ["--upgrade-package", package]
+    argv = _base_argv(manifest, tool_python, output, upgrade, upgrade_packages)
     if target.constraint is not None:
         argv += ["--constraint", _shown(manifest, target.constraint)]
     sources = [_shown(manifest, p) for p in target.inputs]
@@ -120,6 +111,26 @@ def compile_argv(
         )
         sources.append(_shown(manifest, project_file))
     return argv + sources
+
+
+def _base_argv(
+    manifest: Manifest,
+    tool_python: Path,
+    output: Path,
+    upgrade: bool,
+    upgrade_packages: Sequence[str],
+) -> list[str]:
+    argv = [str(tool_python), "-m", "piptools", "compile", "--quiet", "--generate-hashes",
+            "--allow-unsafe", "--strip-extras", "--no-header", "--no-emit-index-url",
+            "--no-emit-find-links", "--no-emit-trusted-host", "--newline", "lf",
+            "--output-file", str(output)]  # fmt: skip
+    if manifest.wheelhouse is not None:
+        argv += ["--no-index", "--find-links", str(manifest.wheelhouse)]
+    if upgrade:
+        argv.append("--upgrade")
+    for package in upgrade_packages:
+        argv += ["--upgrade-package", package]
+    return argv
 
 
 def lock(
@@ -134,8 +145,85 @@ def lock(
 ) -> Path:
     """Resolve *target* and replace its lock atomically; on failure the old lock is untouched."""
     tool_python = tool_environment(interpreter, runner, workdir)
-    output = target.output
-    scratch = output.with_name(f".{output.name}.venvrpm-tmp")
+    argv = compile_argv(manifest, target, tool_python, _scratch(target.output), upgrade=upgrade,
+                        upgrade_packages=upgrade_packages)  # fmt: skip
+    made_from = record(manifest, target, interpreter)
+    _compile(manifest, target.name, argv, target.output, made_from, interpreter, runner, "")
+    if target.name == "main":
+        # what builds the project and the lock's sdists is hash-locked too
+        lock_build(manifest, interpreter, runner, workdir, tool_python,
+                   upgrade=upgrade, upgrade_packages=upgrade_packages)  # fmt: skip
+    return target.output
+
+
+def _scratch(output: Path) -> Path:
+    return output.with_name(f".{output.name}.venvrpm-tmp")
+
+
+def lock_build(
+    manifest: Manifest,
+    interpreter: Interpreter,
+    runner: Runner,
+    workdir: Path,
+    tool_python: Path,
+    *,
+    upgrade: bool = False,
+    upgrade_packages: Sequence[str] = (),
+) -> Path | None:
+    """Write the build lock beside the main lock: the ``[build-system] requires`` of the project
+    and of every sdist the main lock installs for the target, pinned and hashed.
+
+    Which files the main lock installs is read from the wheelhouse, or (without one) from a
+    download of the main lock under the target interpreter, as ``fetch`` does: pip picks the
+    same files for ``install``. None (and no build lock) when nothing needs build requirements.
+    """
+    from venvrpm import buildreqs, fetch, venvbuild
+
+    output = buildreqs.lock_path(manifest.requirements)
+    main_lock = lockfile.read(manifest.requirements)
+    files = manifest.wheelhouse
+    if files is None:
+        files = workdir / "lock-downloads"
+        scratch_dir = workdir / "lock-downloads-scratch"
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        pip = venvbuild.pip_for(interpreter, workdir / "tools")
+        fetch.fetch(main_lock, files, [str(interpreter.path), str(pip / "pip")], runner,
+                    pip_environment(manifest, os.environ, online=True), scratch_dir)  # fmt: skip
+    who = buildreqs.needs(manifest.project, main_lock, files)
+    if not who:
+        if output.is_file() and _read_record(output.read_text(encoding="utf-8")) is not None:
+            output.unlink()  # ours, and nothing needs it any more
+        return None
+    source = workdir / "build-requirements.in"
+    source.write_text(buildreqs.input_text(who), encoding="utf-8")
+    argv = _base_argv(manifest, tool_python, _scratch(output), upgrade, upgrade_packages)
+    argv += ["--no-annotate", str(source)]  # the input is in the work directory: no "via" paths
+    covers = "".join(f"#   {n.what}: {', '.join(n.requires)}\n" for n in who)
+    _compile(manifest, "build", argv, output, build_record(manifest, interpreter), interpreter,
+             runner, "# Build requirements of:\n" + covers)  # fmt: skip
+    return output
+
+
+def build_record(manifest: Manifest, interpreter: Interpreter) -> dict[str, object]:
+    """What a build lock is made from: the main lock (whose record covers the project)."""
+    return {
+        "python": f"{interpreter.path} {interpreter.version}",
+        "inputs": {_shown(manifest, manifest.requirements): sha256_hex(manifest.requirements)},
+    }
+
+
+def _compile(
+    manifest: Manifest,
+    name: str,
+    argv: list[str],
+    output: Path,
+    made_from: dict[str, object],
+    interpreter: Interpreter,
+    runner: Runner,
+    preamble: str,
+) -> None:
+    """Run pip-compile (*argv* writes the scratch file) and replace *output* atomically."""
+    scratch = _scratch(output)
     try:
         if output.is_file():
             # pip-compile keeps existing pins unless told to upgrade: start from the old lock.
@@ -144,15 +232,13 @@ def lock(
         if manifest.wheelhouse is not None:
             # Build isolation installs build backends with pip: keep it offline too.
             env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(manifest.wheelhouse))
-        argv = compile_argv(manifest, target, tool_python, scratch, upgrade=upgrade,
-                            upgrade_packages=upgrade_packages)  # fmt: skip
         result = runner.run(
-            argv, what=f"resolving the {target.name} lock (pip-compile)",
+            argv, what=f"resolving the {name} lock (pip-compile)",
             cwd=manifest.base_dir, env=env, check=False,
         )  # fmt: skip
         if result.returncode != 0:
             raise LockError(
-                f"pip-compile could not resolve the {target.name} lock; "
+                f"pip-compile could not resolve the {name} lock; "
                 f"{_shown(manifest, output)} is unchanged",
                 "loosen the conflicting requirements"
                 + (
@@ -166,14 +252,13 @@ def lock(
         header = (
             f"# Locked by `venvrpm lock` for {interpreter.path} "
             f"({interpreter.implementation} {interpreter.version}); regenerate, don't edit.\n"
-            f"{RECORD_PREFIX}{json.dumps(record(manifest, target, interpreter), sort_keys=True)}\n"
+            f"{RECORD_PREFIX}{json.dumps(made_from, sort_keys=True)}\n"
         )
-        scratch.write_text(header + body, encoding="utf-8")
+        scratch.write_text(header + preamble + body, encoding="utf-8")
         lockfile.parse(scratch.read_text(encoding="utf-8"), output)
         os.replace(scratch, output)
     finally:
         scratch.unlink(missing_ok=True)
-    return output
 
 
 def check(
@@ -204,6 +289,8 @@ def check(
         elif old_inputs[path] != digest:
             reasons.append(f"{path} changed since {name} was made")
     reasons += [f"{path} is no longer an input" for path in old_inputs if path not in new_inputs]
+    if target.name == "main":
+        reasons += check_build(manifest, interpreter)
     try:
         locked = lockfile.parse(text, target.output)
     except LockError as exc:
@@ -218,6 +305,28 @@ def check(
         elif req.specifier and not req.specifier.contains(pins[key], prereleases=True):
             reasons.append(f"{req} (from {source}) is not satisfied by {name} ({key}=={pins[key]})")
     return Staleness(target, tuple(reasons))
+
+
+def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
+    """Why the build lock is missing or stale (offline: sdists are known from a wheelhouse)."""
+    from venvrpm import buildreqs
+
+    path = buildreqs.lock_path(manifest.requirements)
+    name = _shown(manifest, path)
+    if not path.is_file():
+        try:
+            who = buildreqs.needs(
+                manifest.project, lockfile.read(manifest.requirements), manifest.wheelhouse
+            )
+        except LockError:
+            return []  # the main lock's own problems are reported already
+        return [f"{name} does not exist; {n.what} needs build requirements" for n in who]
+    recorded = _read_record(path.read_text(encoding="utf-8"))
+    if recorded is None:
+        return [f"{name} was not made by `venvrpm lock` (no input record)"]
+    if recorded.get("inputs") != build_record(manifest, interpreter)["inputs"]:
+        return [f"{_shown(manifest, manifest.requirements)} changed since {name} was made"]
+    return []
 
 
 def tool_environment(interpreter: Interpreter, runner: Runner, workdir: Path) -> Path:

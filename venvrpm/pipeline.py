@@ -16,6 +16,7 @@ from pathlib import Path
 
 from venvrpm import (
     backends,
+    buildreqs,
     bundled,
     depcheck,
     deps,
@@ -135,6 +136,13 @@ def prepare(
         rpmbuild=rpmbuild.find_rpmbuild(runners.host),
         elfdeps=rpmbuild.find_elfdeps(runners.host),
     )
+    build_lock = _build_lock(manifest, lock)
+    if build_lock is not None and manifest.build.installer == "uv":
+        raise LockError(
+            "build.installer uv cannot build with hash-checked build requirements",
+            "use the pip installer (the default) for a project or sdist that needs build "
+            "requirements",
+        )
     return make_plan(
         manifest,
         stage=stage,
@@ -146,25 +154,43 @@ def prepare(
         host_env=host_env,
         build_requires=_build_requires(manifest.project),
         build_helper=venvbuild.helper_source("build_project.py"),
+        build_lock=build_lock,
     )
 
 
 def _build_requires(project: Path | None) -> tuple[str, ...] | None:
-    """The project's ``[build-system] requires`` (PEP 518's default without the table); None
-    when only the installer's own build can do (no pyproject.toml, unreadable, not a list)."""
+    """The project's ``[build-system] requires`` when venvrpm's build helper can build it (a
+    pyproject.toml); None when only the installer's own build can do."""
     if project is None or not (project / "pyproject.toml").is_file():
         return None
-    import tomllib
+    return buildreqs.project_requires(project)
 
-    try:
-        data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+
+def _build_lock(manifest: Manifest, lock: lockfile.Lock) -> Path | None:
+    """The build lock to build with, checked; None when nothing needs build requirements.
+
+    Who needs them is known before building for the project, and for sdists only with a
+    wheelhouse (online, pip picks the files): online, an existing build lock is always used,
+    and an sdist that needs one without it fails in pip (build isolation is off).
+    """
+    path = buildreqs.lock_path(manifest.requirements)
+    who = buildreqs.needs(manifest.project, lock, manifest.wheelhouse)
+    if not path.is_file():
+        if who:
+            raise buildreqs.missing_lock_error(path, who, manifest.source.name)
         return None
-    system = data.get("build-system", {"requires": ["setuptools>=40.8.0"]})
-    requires = system.get("requires") if isinstance(system, dict) else None
-    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+    if not who and manifest.wheelhouse is not None:
         return None
-    return tuple(requires)
+    build_lock = lockfile.read(path)
+    if manifest.wheelhouse is not None:
+        problems = fetch.problems(build_lock, manifest.wheelhouse)
+        if problems:
+            raise LockError(
+                f"the wheelhouse {manifest.wheelhouse} cannot serve {path.name}",
+                f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
+                details=problems,
+            )
+    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +227,8 @@ def assemble(
         # The locked requirements alone, relocated and compiled: what the cache keeps.
         report("step", "creating the virtualenv")
         venvbuild.create(plan, runner)
+        # sdists of the lock build with the hash-checked build requirements
+        _ensure_build_env(plan, runners, report, cache, where)
         count = len(lockfile.read(manifest.requirements).requirements)
         report("step", f"installing {count} locked requirements")
         venvbuild.install_lock(plan, runner)
@@ -261,16 +289,7 @@ def _install_project(
         return []
     report("step", "building the project")
     venvbuild.copy_project(plan.manifest.project, plan.project_copy)
-    # Only from a wheelhouse: online, the index may offer newer build requirements any time.
-    key = _build_env_key(plan, where) if where is not None and plan.offline else ""
-    if plan.build_env is None:
-        plan.build_env_dir.mkdir()
-    elif not (cache is not None and key and cache.restore(key, plan.build_env_dir)):
-        venvbuild.make_build_env(plan, runner)
-        if cache is not None and key:
-            cache.store(
-                key, plan.build_env_dir, {**_about(plan), "app": f"{plan.manifest.name} (build)"}
-            )
+    _ensure_build_env(plan, runners, report, cache, where)
     wheel = venvbuild.build_wheel(plan, runner)
     report("step", "installing the project")
     if wheel is None:
@@ -280,13 +299,39 @@ def _install_project(
     return venvbuild.install_wheel(plan, wheel)
 
 
+def _ensure_build_env(
+    plan: BuildPlan,
+    runners: Runners,
+    report: Reporter,
+    cache: cache_module.Cache | None,
+    where: dict[str, list[str]] | None,
+) -> None:
+    """The build lock installed (hash-checked) in ``plan.build_env_dir``, once per build."""
+    if plan.build_env_dir.is_dir():
+        return
+    if plan.build_env is None:
+        plan.build_env_dir.mkdir()
+        return
+    # Only from a wheelhouse: online, the index may offer newer build requirements any time.
+    key = _build_env_key(plan, where) if where is not None and plan.offline else ""
+    if cache is not None and key and cache.restore(key, plan.build_env_dir):
+        return
+    report("step", "installing the build requirements")
+    venvbuild.make_build_env(plan, runners.target)
+    if cache is not None and key:
+        cache.store(
+            key, plan.build_env_dir, {**_about(plan), "app": f"{plan.manifest.name} (build)"}
+        )
+
+
 def _build_env_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
     manifest = plan.manifest
-    if plan.build_env is None:
+    if plan.build_env is None or plan.build_lock is None:
         return ""
     assert manifest.wheelhouse is not None
     return cache_module.key_of({
         "kind": "build-env",
+        "build_lock": files.sha256_hex(plan.build_lock),
         "requires": [_placeholder(a, plan) for a in plan.build_env],
         "wheelhouse": sorted((p.name, p.stat().st_size) for p in manifest.wheelhouse.iterdir()),
         **where,
@@ -338,6 +383,8 @@ def environment_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
             # paths of the lock and wheelhouse left out: their content is what counts
             "install": [_placeholder(a, plan) for a in plan.install_lock],
             "pip_env": sorted(plan.pip_env),
+            # the lock's sdists are built with it
+            "build_lock": files.sha256_hex(plan.build_lock) if plan.build_lock else None,
         }
     )  # fmt: skip
 
@@ -346,6 +393,8 @@ def _placeholder(arg: str, plan: BuildPlan) -> str:
     manifest = plan.manifest
     if arg == str(manifest.requirements):
         return "<lock>"
+    if plan.build_lock is not None and arg == str(plan.build_lock):
+        return "<build-lock>"
     if manifest.wheelhouse is not None and arg == str(manifest.wheelhouse):
         return "<wheelhouse>"
     return "<workdir>" if arg.startswith(str(plan.workdir)) else arg

@@ -106,7 +106,10 @@ class BuildPlan:
     install_lock: tuple[str, ...]
     install_project: tuple[str, ...] | None
     build_env: tuple[str, ...] | None = None
-    """Installs the project's build requirements into ``build_env_dir`` (pip installer only)."""
+    """Installs the build lock (the build requirements of the project and of the lock's sdists)
+    into ``build_env_dir``, hash-checked (pip installer only)."""
+    build_lock: Path | None = None
+    """The build lock ``build_env`` installs (buildreqs.lock_path), when one is used."""
     build_wheel: tuple[str, ...] | None = None
     """Builds the project's wheel with its backend, isolated with the build requirements; venvrpm
     then installs the wheel itself (venvbuild.install_wheel)."""
@@ -140,6 +143,12 @@ class BuildPlan:
     def build_env_dir(self) -> Path:
         """The project's build requirements (``pip install --target``)."""
         return self.workdir / "build-env"
+
+    @property
+    def build_env_vars(self) -> dict[str, str]:
+        """What installs that may build an sdist or the project run with: the hash-checked
+        build requirements importable (pip runs them with build isolation off)."""
+        return {"PYTHONPATH": str(self.build_env_dir)} if self.build_env is not None else {}
 
     @property
     def built_wheels(self) -> Path:
@@ -223,8 +232,14 @@ def make_plan(
     stage: Path | None = None,
     build_requires: tuple[str, ...] | None = None,
     build_helper: str = "",
+    build_lock: Path | None = None,
 ) -> BuildPlan:
-    """Decide every path and command of the build."""
+    """Decide every path and command of the build.
+
+    *build_lock*: the build requirements of the project and the lock's sdists, installed
+    hash-checked into ``build_env_dir``; every install runs with build isolation off, so pip
+    never installs a build requirement unchecked.
+    """
     stage_root = stage
     stage = stage or workdir / "stage"
     venv_dir = stage / manifest.prefix.relative_to("/")
@@ -244,19 +259,24 @@ def make_plan(
         "--root-user-action",
         "ignore",
     ]
-    install_lock = (*pip, *common, *source, "--require-hashes", "-r", str(manifest.requirements))
+    # Build isolation off: pip would install build requirements without a hash check. An sdist
+    # builds with the build lock's environment (PYTHONPATH, build_env_vars); --ignore-installed
+    # so that pip does not take what it finds there for installed in the venv.
+    no_isolation = ["--no-build-isolation", "--ignore-installed"]
+    install_lock = (*pip, *common, *no_isolation, *source, "--require-hashes", "-r",
+                    str(manifest.requirements))  # fmt: skip
     install_project = None
     if manifest.project is not None:
-        install_project = (*pip, *common, *source, str(workdir / "src"))
+        install_project = (*pip, *common, *no_isolation, *source, str(workdir / "src"))
     pip_env = pip_environment(manifest, host_env)
     uses_uv = manifest.build.installer == "uv"  # uv builds the project its own way
     build_env = build_wheel = None
+    if build_lock is not None and not uses_uv:
+        build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[1:],
+                     *source, "--require-hashes", "-r", str(build_lock))  # fmt: skip
     if manifest.project is not None and build_requires is not None and not uses_uv:
         # pip builds in an environment it makes and discards per build, one interpreter per
         # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one.
-        if build_requires:  # none for a backend that ships in the project (backend-path)
-            build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[3:],
-                         *source, *build_requires)  # fmt: skip
         build_wheel = (venv_python, "-I", "-S", "-c", build_helper, str(workdir / "src"),
                        str(workdir / "build-env"), str(workdir / "built"),
                        str(workdir / "built" / "result.json"))  # fmt: skip
@@ -269,9 +289,10 @@ def make_plan(
             "--no-progress", "--quiet",
             *(["--no-config"] if offline else []), *source,
         ]  # fmt: skip
-        install_lock = (*uv, "--require-hashes", "-r", str(manifest.requirements))
+        install_lock = (*uv, "--no-build-isolation", "--require-hashes", "-r",
+                        str(manifest.requirements))  # fmt: skip
         if manifest.project is not None:
-            install_project = (*uv, str(workdir / "src"))
+            install_project = (*uv, "--no-build-isolation", str(workdir / "src"))
         pip_env = {**pip_env, **_uv_environment(pip_env)}
     topdir = workdir / "rpmbuild"
     return BuildPlan(
@@ -306,6 +327,7 @@ def make_plan(
         install_lock=install_lock,
         install_project=install_project,
         build_env=build_env,
+        build_lock=build_lock if build_env is not None else None,
         build_wheel=build_wheel,
         pip_check=(*pip, "check", "--disable-pip-version-check"),
         rpmbuild=(

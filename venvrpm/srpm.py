@@ -22,7 +22,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm import toolbox, venvbuild
+from venvrpm import buildreqs, toolbox, venvbuild
 from venvrpm.errors import UsageError
 from venvrpm.manifest import Manifest
 
@@ -41,6 +41,9 @@ def kit(manifest: Manifest, dest: Path) -> Path:
         data.pop(key, None)
     shutil.copy2(manifest.requirements, root / "requirements.lock")
     data["requirements"] = "requirements.lock"
+    build_lock = buildreqs.lock_path(manifest.requirements)
+    if build_lock.is_file():  # found beside the lock, by its derived name
+        shutil.copy2(build_lock, buildreqs.lock_path(root / "requirements.lock"))
     shutil.copytree(manifest.wheelhouse, root / "wheels")
     data["wheelhouse"] = "wheels"
     if manifest.project is not None:

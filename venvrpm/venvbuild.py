@@ -35,7 +35,7 @@ _IGNORED_ANYWHERE = {
 }
 _IGNORED_AT_TOP = {".venv", "venv", "build", "dist"}
 
-_HASH_MISMATCH = re.compile(r"^\s{4}(\S+?)==(\S+) from ", re.MULTILINE)
+_HASH_MISMATCH = re.compile(r"^\s{4}(\S+?)==(\S+) from (\S+)", re.MULTILINE)
 _NO_DISTRIBUTION = re.compile(r"No matching distribution found for (\S+)")
 _INVALID_WHEEL = re.compile(r"(\S+\.whl) is invalid")
 
@@ -222,7 +222,7 @@ def install_lock(plan: BuildPlan, runner: Runner) -> None:
     """Install the lock: hash-checked, no dependencies resolved."""
     try:
         runner.run(plan.install_lock, what="installing the locked requirements",
-                   env=dict(plan.pip_env))  # fmt: skip
+                   env={**dict(plan.pip_env), **plan.build_env_vars})  # fmt: skip
     except CommandError as exc:
         raise _lock_failure(exc, plan) from None
 
@@ -235,7 +235,7 @@ def install_project(plan: BuildPlan, runner: Runner) -> None:
     runner.run(
         plan.install_project,
         what="installing the project",
-        env=dict(plan.pip_env),
+        env={**dict(plan.pip_env), **plan.build_env_vars},
         hint=_build_hint(plan),
     )
 
@@ -247,15 +247,19 @@ def _build_hint(plan: BuildPlan) -> str:
 
 
 def make_build_env(plan: BuildPlan, runner: Runner) -> None:
-    """Install the project's build requirements where :func:`build_wheel` imports them."""
-    assert plan.build_env is not None
-    runner.run(
-        plan.build_env,
-        what="installing the project's build requirements",
-        env=dict(plan.pip_env),
-        hint="the project's [build-system] requires must be installable"
-        + (" from the wheelhouse" if plan.offline else ""),
-    )
+    """Install the build lock, hash-checked, where :func:`build_wheel` and pip's builds of
+    sdists import it. A file whose hash the build lock does not allow fails, named."""
+    assert plan.build_env is not None and plan.build_lock is not None
+    try:
+        runner.run(
+            plan.build_env,
+            what="installing the build requirements (hash-checked)",
+            env=dict(plan.pip_env),
+            hint="the build lock must be installable"
+            + (" from the wheelhouse (venvrpm fetch)" if plan.offline else ""),
+        )
+    except CommandError as exc:
+        raise _lock_failure(exc, plan, plan.build_lock) from None
 
 
 def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
@@ -268,7 +272,17 @@ def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
         check=False,
     )
     if result.returncode == 3:
-        return None
+        if plan.build_lock is None:
+            return None  # nothing locked to build with: pip's way (it builds without isolation)
+        from venvrpm.buildreqs import BuildLockError
+
+        needed = [line for line in result.tail().splitlines() if "also needs" in line]
+        raise BuildLockError(
+            "the project's build backend asks for build requirements that "
+            f"{plan.build_lock.name} does not pin",
+            "add them to [build-system] requires in pyproject.toml, then `venvrpm lock`",
+            details=needed,
+        )
     if result.returncode != 0:
         raise CommandError(
             "building the project's wheel failed",
@@ -386,14 +400,28 @@ def compile_bytecode(plan: BuildPlan, runner: Runner, only: list[Path] | None = 
     return Bytecode(report["compiled"], tuple((p, e) for p, e in report["failed"]))
 
 
-def _lock_failure(exc: CommandError, plan: BuildPlan) -> VenvrpmError:
+def _lock_failure(exc: CommandError, plan: BuildPlan, path: Path | None = None) -> VenvrpmError:
     output = exc.output_tail
-    lock = plan.manifest.requirements.name
+    lock = (path or plan.manifest.requirements).name
     if "DO NOT MATCH THE HASHES" in output:
-        names = [f"{n}=={v}" for n, v in _HASH_MISMATCH.findall(output)] or ["(see pip's output)"]
+        names = [
+            f"{n}=={v} ({Path(url.rstrip(':')).name})"
+            for n, v, url in _HASH_MISMATCH.findall(output)
+        ] or ["(see pip's output)"]
         return LockError(
             f"hash mismatch for {', '.join(names)}: the file found is not the one {lock} locked",
             "if the new file is trusted, re-lock; otherwise find out who changed it",
+            details=exc.details,
+        )
+    if "BackendUnavailable" in output and plan.build_lock is None:
+        # An sdist whose backend is not importable: build isolation is off and nothing locked
+        # its build requirements (known before the build only with a wheelhouse).
+        from venvrpm import buildreqs
+
+        return buildreqs.BuildLockError(
+            f"an sdist in {lock} needs build requirements, and no build lock pins them",
+            f"run `venvrpm lock {plan.manifest.source.name}`: it writes "
+            f"{buildreqs.lock_path(plan.manifest.requirements).name} beside the lock",
             details=exc.details,
         )
     invalid = _INVALID_WHEEL.findall(output)

@@ -1,0 +1,186 @@
+"""Build requirements: what must be installed to build the project and the lock's sdists.
+
+They run as root and write the shipped code, so they are locked and hash-checked like the main
+lock: ``venvrpm lock`` writes a *build lock* beside the main one (:func:`lock_path`), ``fetch``
+fetches it, and builds install it with ``--require-hashes`` and build isolation off. Only the
+static ``[build-system] requires`` are read, from the project's ``pyproject.toml`` or from the
+archive of an sdist (never extracted: read member by member). Pure but for reading files.
+"""
+
+from __future__ import annotations
+
+import sys
+import tarfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from venvrpm.errors import EXIT_USAGE, LockError
+from venvrpm.files import sha256_hex
+from venvrpm.lockfile import Lock, LockedRequirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# PEP 518: a project without [build-system] is built with setuptools.
+DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
+_SDIST_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
+# A pyproject.toml larger than this is not one: do not read it into memory.
+_MAX_PYPROJECT = 1024 * 1024
+
+
+class BuildLockError(LockError):
+    """Build requirements that no build lock pins: missing or stale lock (bad input: exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """Who needs build requirements, as shown to the user (``project``, ``NAME==VERSION``)."""
+
+    what: str
+    requires: tuple[str, ...]
+
+
+def lock_path(requirements: Path) -> Path:
+    """The build lock of the main lock *requirements*: ``<stem>-build<suffix>`` beside it.
+
+    ``requirements.lock`` -> ``requirements-build.lock``, ``requirements.txt`` ->
+    ``requirements-build.txt``: found without a manifest key, and sorted next to its main lock.
+    """
+    return requirements.with_name(f"{requirements.stem}-build{requirements.suffix}")
+
+
+def project_requires(project: Path | None) -> tuple[str, ...] | None:
+    """The project's ``[build-system] requires`` (PEP 518's default without the table or with
+    only ``setup.py``); None when there is no project or its pyproject.toml is unusable."""
+    if project is None:
+        return None
+    pyproject = project / "pyproject.toml"
+    if not pyproject.is_file():
+        return DEFAULT_REQUIRES if (project / "setup.py").is_file() else None
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return _requires_of(data)
+
+
+def _requires_of(data: dict[str, object]) -> tuple[str, ...] | None:
+    system = data.get("build-system", {"requires": list(DEFAULT_REQUIRES)})
+    requires = system.get("requires") if isinstance(system, dict) else None
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        return None
+    return tuple(requires)
+
+
+def is_sdist(path: Path) -> bool:
+    """Whether *path* names a source archive (anything but a wheel is built)."""
+    return path.name.endswith(_SDIST_SUFFIXES)
+
+
+def sdist_requires(archive: Path) -> tuple[str, ...]:
+    """The ``[build-system] requires`` of the sdist *archive*, read without extracting it.
+
+    An sdist without ``pyproject.toml`` gets PEP 518's default; an unreadable one raises
+    LockError naming the file (the archive's hash matched the lock: it is broken upstream).
+    """
+    try:
+        text = _pyproject_member(archive)
+        if text is None:
+            return DEFAULT_REQUIRES
+        requires = _requires_of(tomllib.loads(text))
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError,
+            tomllib.TOMLDecodeError) as exc:  # fmt: skip
+        raise LockError(
+            f"cannot read the build requirements of {archive.name}: {exc}",
+            "the sdist is damaged; fetch it again, or lock a version with a wheel",
+        ) from None
+    if requires is None:
+        raise LockError(
+            f"{archive.name}: [build-system] requires is not a list of strings",
+            "lock a version with a wheel, or one whose pyproject.toml is valid",
+        )
+    return requires
+
+
+def _pyproject_member(archive: Path) -> str | None:
+    """``<top>/pyproject.toml`` of the archive, a regular file; None when there is none."""
+
+    def top_level(name: str) -> bool:
+        parts = PurePosixPath(name).parts
+        return len(parts) == 2 and parts[1] == "pyproject.toml"
+
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                if top_level(info.filename) and not info.is_dir():
+                    if info.file_size > _MAX_PYPROJECT:
+                        raise OSError("pyproject.toml is too large")
+                    return zf.read(info).decode("utf-8")
+        return None
+    with tarfile.open(archive) as tf:
+        for member in tf:
+            if top_level(member.name) and member.isfile():
+                if member.size > _MAX_PYPROJECT:
+                    raise OSError("pyproject.toml is too large")
+                handle = tf.extractfile(member)
+                assert handle is not None  # a regular file
+                return handle.read().decode("utf-8")
+    return None
+
+
+def locked_files(lock: Lock, directory: Path) -> list[tuple[LockedRequirement, Path]]:
+    """The file in *directory* with an allowed hash, per requirement that has one."""
+    if not directory.is_dir():
+        return []
+    by_hash: dict[str, Path] = {}
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and not path.is_symlink():
+            by_hash.setdefault("sha256:" + sha256_hex(path), path)
+    found = []
+    for req in lock.requirements:
+        match = next((by_hash[h] for h in req.hashes if h in by_hash), None)
+        if match is not None:
+            found.append((req, match))
+    return found
+
+
+def needs(project: Path | None, lock: Lock, files: Path | None) -> list[Needs]:
+    """Who needs build requirements: the project, and every sdist of *lock* in *files* (the
+    wheelhouse, or a download of the lock) whose backend needs any."""
+    found = []
+    requires = project_requires(project)
+    if requires:
+        found.append(Needs("the project", requires))
+    if files is not None:
+        for req, path in locked_files(lock, files):
+            if is_sdist(path):
+                requires = sdist_requires(path)
+                if requires:
+                    found.append(Needs(f"{req.name}=={req.version} ({path.name})", requires))
+    return found
+
+
+def missing_lock_error(build_lock: Path, who: Sequence[Needs], manifest_name: str) -> LockError:
+    """The refusal when *who* need build requirements and *build_lock* does not exist."""
+    return BuildLockError(
+        f"no build lock {build_lock.name}: the build requirements of "
+        f"{', '.join(n.what for n in who)} would be installed without a hash check",
+        f"run `venvrpm lock {manifest_name}` (it writes {build_lock.name} beside the lock), "
+        "then `venvrpm fetch` when you build from a wheelhouse",
+        details=[f"{n.what} needs {', '.join(n.requires)}" for n in who],
+    )
+
+
+def input_text(who: Sequence[Needs]) -> str:
+    """The requirements file pip-compile resolves into the build lock."""
+    lines = []
+    for need in who:
+        lines.append(f"# {need.what}")
+        lines += list(need.requires)
+    return "\n".join(lines) + "\n"
