@@ -143,7 +143,7 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
                 "line 3: summary: 'red \\x1b[31malert' holds a control character ('\\x1b')",
                 "line 5: vendor: 'Example\\x00Corp' holds a control character ('\\x00')",
                 "line 6: packager: 'tab\\there' holds a control character ('\\t')",
-                "line 12: lock.environments: the key 'dev\\n' holds a line break",
+                "line 12: lock.environments.'dev\\n': the key holds a line break",
                 "line 15: description: 'two lines\\nand an escape \\x1b[2J' holds a control",
                 "line 17: scripts.post: 'echo ok\\r\\n' holds a control character ('\\r')",
                 "line 20: changelog[0].author: 'Ops\\u2028Team' holds a line break",

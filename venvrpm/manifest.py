@@ -229,9 +229,10 @@ def parse(text: str, source: Path) -> Manifest:
     # One problem per value: a value refused for its characters is not also reported by the
     # schema or the later checks (which would only say the same less clearly).
     refused = {p.path for p in characters}
-    problems = [p for p in _schema_problems(data, lines) if p.path not in refused]
+    problems = _schema_problems(data, lines)
     if problems:
-        raise ManifestError(str(source), _sorted(characters + problems))
+        shown = [p for p in problems if p.path not in refused]
+        raise ManifestError(str(source), _sorted(characters + shown))
     manifest, problems = _convert(data, lines, source)
     if characters:
         # and none about a value the manifest does not hold, derived from a refused one
@@ -402,10 +403,10 @@ def _character_problems(value: Any, path: KeyPath, lines: dict[KeyPath, int]) ->
         problems: list[Problem] = []
         for key, child in value.items():
             if isinstance(key, str) and _bad_characters(key, multi_line=False):
-                # reported at the mapping: the key itself is no path to show
-                line = _line(lines, (*path, key))
-                problems.append(Problem(_dotted(path), line, f"the key {key!r} holds a line break "
-                                        "or a control character: keys are plain words"))  # fmt: skip
+                # the key is shown quoted in the path, never raw
+                child_path = (*path, key)
+                problems.append(Problem(_dotted(child_path), _line(lines, child_path), "the key "
+                                        "holds a line break or a control character: keys are plain words"))  # fmt: skip
             else:
                 problems.extend(_character_problems(child, (*path, key), lines))
         return problems
