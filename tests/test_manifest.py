@@ -170,6 +170,8 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
                 "line 30: dirs[1].path: '/usr/lib64/python3.11' belongs to the system's Python",
                 "line 31: dirs[2].path: '/tmp/smallapp' is outside the directories where",
                 "line 32: dirs[3].path: '/etc/pam.d' belongs to the system's login and authentication",
+                "line 33: entry_points[0]: 'python3' would be /usr/bin/python3, which belongs to the "
+                "system's Python",
             ],
         ),
         (

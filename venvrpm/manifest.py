@@ -606,6 +606,13 @@ def _convert(
 
     entry_points = tuple(data.get("entry_points", ()))
     links = {BINDIR / ep for ep in entry_points}
+    for i, ep in enumerate(entry_points):
+        # a link named python3 or sudo would replace the system's own
+        if why := basesystem.refusal(BINDIR / ep, directory=False):
+            check.fail(
+                ("entry_points", i),
+                f"{ep!r} would be {BINDIR / ep}, which {why} (see docs/manifest.md)",
+            )
     files = tuple(_files(check, data.get("files", []), prefix, links))
 
     requires = tuple(data.get("requires", ()))
