@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path, PurePosixPath
 
+import jsonschema
 import pytest
 
 from venvrpm import manifest
@@ -11,6 +14,9 @@ from venvrpm.cli import main
 from venvrpm.errors import ManifestError, UsageError
 
 DATA = Path(__file__).parent / "data" / "manifests"
+RESULT_SCHEMA = json.loads(
+    (Path(__file__).parents[1] / "venvrpm" / "schema" / "result.schema.json").read_text()
+)
 
 
 def problems(name: str) -> list[str]:
@@ -97,14 +103,14 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
             [
                 "line 8: requires[0]: \"foo %{lua:os.execute('id')}\" is not an RPM dependency",
                 "line 9: requires[1]: 'bar >= ' is not an RPM dependency",
-                "line 10: requires[2]: 'baz\\n%post' is not an RPM dependency",
+                "line 10: requires[2]: 'baz\\n%post' holds a line break",
             ],
         ),
         ("bad-syntax.yaml", ["line 4: not valid YAML"]),
         ("bad-duplicate-key.yaml", ["line 5: name: key given twice"]),
         ("bad-empty.yaml", ["line 1: the manifest is empty"]),
         ("bad-not-mapping.yaml", ["is a list, expected object"]),
-        ("bad-summary.yaml", ["line 3: summary: 'two\\nlines' is not allowed here"]),
+        ("bad-summary.yaml", ["line 3: summary: 'two\\nlines' holds a line break"]),
         ("bad-complex-key.yaml", ["line 2: key '(a collection)' is not a plain string"]),
         ("bad-null-key.yaml", ["line 2: key '~' is not a plain string"]),
         ("bad-recursive-alias.yaml", ["line 1: name[0]: YAML aliases (*name) are not allowed"]),
@@ -117,9 +123,68 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
             ],
         ),
         (
+            "bad-newlines.yaml",
+            [
+                "line 1: name: 'smallapp\\n' holds a line break",
+                "line 2: version: '1.0\\n' holds a line break",
+                "line 3: summary: 'x\\n' holds a line break",
+                "line 4: license: 'MIT\\n' holds a line break",
+                "line 5: url: 'https://example.invalid/\\n' holds a line break",
+                "line 6: group: 'Applications/System\\n' holds a line break",
+                "line 9: requires[0]: 'openssl\\n' holds a line break",
+                "line 11: user.name: 'svc\\n' holds a line break",
+                "line 14: files[0].dest: '/usr/lib/systemd/system/smallapp.service\\n' holds a line",
+                "line 16: services[0].unit: 'smallapp.service\\n' holds a line break",
+            ],
+        ),
+        (
+            "bad-control-chars.yaml",
+            [
+                "line 3: summary: 'red \\x1b[31malert' holds a control character ('\\x1b')",
+                "line 5: vendor: 'Example\\x00Corp' holds a control character ('\\x00')",
+                "line 6: packager: 'tab\\there' holds a control character ('\\t')",
+                "line 12: lock.environments.'dev\\n': the key holds a line break",
+                "line 15: description: 'two lines\\nand an escape \\x1b[2J' holds a control",
+                "line 17: scripts.post: 'echo ok\\r\\n' holds a control character ('\\r')",
+                "line 20: changelog[0].author: 'Ops\\u2028Team' holds a line break",
+                "line 21: changelog[0].text: 'fine\\nbut \\x07 is not' holds a control character",
+            ],
+        ),
+        (
+            "bad-system-paths.yaml",
+            [
+                "line 9: files[0].dest: '/etc/passwd' belongs to the system's accounts",
+                "line 11: files[1].dest: '/etc/ld.so.preload' belongs to the system's dynamic loader",
+                "line 13: files[2].dest: '/usr/lib/python3.11/site-packages/evil.pth' lies in "
+                "/usr/lib/python3.11, which belongs to the system's Python",
+                "line 15: files[3].dest: '/root/x' is outside the directories where packages add",
+                "line 17: files[4].dest: '/usr/bin/python3' belongs to the system's Python",
+                "line 19: files[5].dest: '/etc/ssh/sshd_config.d/50-app.conf' lies in /etc/ssh, "
+                "which belongs to the system's login and authentication",
+                "line 21: files[6].dest: '/usr/lib64/libc.so.6' lies directly in /usr/lib64",
+                "line 23: files[7].dest: '/var/lib/rpm/Packages' lies in /var/lib/rpm, which "
+                "belongs to the package managers' databases",
+                "line 25: files[8].dest: '/usr/local/bin/smallapp' is outside the directories",
+                "line 27: files[9].dest: '/usr/sbin/sudo' belongs to the system's core tools",
+                "line 29: dirs[0].path: '/etc' is a system directory",
+                "line 30: dirs[1].path: '/usr/lib64/python3.11' belongs to the system's Python",
+                "line 31: dirs[2].path: '/tmp/smallapp' is outside the directories where",
+                "line 32: dirs[3].path: '/etc/pam.d' belongs to the system's login and authentication",
+                "line 33: entry_points[0]: 'python3' would be /usr/bin/python3, which belongs to the "
+                "system's Python",
+            ],
+        ),
+        (
+            "bad-src.yaml",
+            [
+                "line 8: files[0].src: '/etc/shadow' is outside the manifest's directory",
+                "line 10: files[1].src: '../../test_manifest.py' is outside the manifest's",
+            ],
+        ),
+        (
             "bad-host-paths.yaml",
             [
-                "line 7: wheelhouse: 'wh\\x00eels' contains control characters",
+                "line 7: wheelhouse: 'wh\\x00eels' holds a control character ('\\x00')",
                 "line 8: project: 'xxxxxxxx",
             ],
         ),
@@ -229,3 +294,72 @@ def test_a_src_symlink_leading_outside_the_project_is_refused(tmp_path: Path) ->
     assert any(
         "is a symlink leading outside" in p.message and p.line == 8 for p in info.value.problems
     )
+
+
+def test_multi_line_text_is_accepted_where_it_belongs(tmp_path: Path) -> None:
+    (tmp_path / "r.lock").write_text("")
+    (tmp_path / "app.yaml").write_text(
+        "name: app\nversion: '1'\nsummary: s\nlicense: MIT\npython: /usr/bin/python3.11\n"
+        "requirements: r.lock\n"
+        "description: |\n  First line.\n\n  \tIndented with a tab.\n"
+        'scripts:\n  post: |\n    if [ "$1" = 1 ]; then\n    \techo installed\n    fi\n'
+        "changelog:\n  - date: 2026-01-05\n    author: Ops <ops@example.invalid>\n"
+        "    text: |\n      First.\n      Second line.\n"
+    )
+    m = manifest.load(tmp_path / "app.yaml")
+    assert m.description == "First line.\n\n\tIndented with a tab.\n"
+    assert m.scripts == (("post", 'if [ "$1" = 1 ]; then\n\techo installed\nfi\n'),)
+    assert m.changelog[0].text == "First.\nSecond line.\n"
+
+
+def test_a_src_inside_the_manifest_directory_may_use_dotdot(tmp_path: Path) -> None:
+    shutil.copytree(DATA, tmp_path / "app")
+    text = (tmp_path / "app" / "good.yaml").read_text()
+    (tmp_path / "app" / "good.yaml").write_text(
+        text.replace("src: conf/app.conf", "src: project/../conf/./app.conf")
+    )
+    m = manifest.load(tmp_path / "app" / "good.yaml")
+    assert m.files[0].src == (tmp_path / "app" / "conf" / "app.conf").resolve()
+
+
+@pytest.mark.parametrize(
+    "dest",
+    [
+        "/etc/smallapp/app.conf",
+        "/etc/cron.d/smallapp",
+        "/etc/logrotate.d/smallapp",
+        "/etc/systemd/system/smallapp.service.d/override.conf",
+        "/usr/bin/smallapp-admin",
+        "/usr/bin/pythonista",
+        "/usr/lib/smallapp/helper",
+        "/usr/lib/tmpfiles.d/smallapp.conf",
+        "/usr/share/man/man1/smallapp.1.gz",
+        "/var/lib/smallapp/state",
+        "/srv/smallapp/index.html",
+        "/opt/smallapp-data/x",
+    ],
+)
+def test_an_application_may_add_files_where_packages_do(tmp_path: Path, dest: str) -> None:
+    shutil.copytree(DATA, tmp_path / "app")
+    text = (tmp_path / "app" / "good.yaml").read_text()
+    (tmp_path / "app" / "good.yaml").write_text(text.replace("/etc/smallapp/app.conf", dest))
+    assert str(manifest.load(tmp_path / "app" / "good.yaml").files[0].dest) == dest
+
+
+def test_a_bad_manifest_with_json_prints_an_error_document_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(DATA, tmp_path / "app")
+    bad = tmp_path / "app" / "app.yaml"
+    bad.write_text((DATA / "good.yaml").read_text().replace("summary: Tiny", 'summary: "x\\n"\n#'))
+    code = main(["build", str(bad), "-o", str(tmp_path / "dist"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert "Traceback" not in captured.err
+    document = json.loads(captured.out)
+    jsonschema.validate(document, RESULT_SCHEMA)
+    assert document["ok"] is False and document["exit_code"] == 2
+    assert any(
+        "line 3: summary: 'x\\n' holds a line break" in d for d in document["error"]["details"]
+    )
+    assert not (tmp_path / "dist").exists()

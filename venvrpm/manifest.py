@@ -11,6 +11,7 @@ import difflib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +22,7 @@ from typing import Any, Literal
 import jsonschema
 import yaml
 
+from venvrpm import basesystem
 from venvrpm.errors import ManifestError, Problem, UsageError
 from venvrpm.paths import (
     BINDIR,
@@ -223,13 +225,27 @@ def load(path: Path) -> Manifest:
 def parse(text: str, source: Path) -> Manifest:
     """Validate manifest *text* (read from *source*) and build the Manifest."""
     data, lines = _load_yaml(text, source)
+    characters = _character_problems(data, (), lines)
+    # One problem per value: a value refused for its characters is not also reported by the
+    # schema or the later checks (which would only say the same less clearly).
+    refused = {p.path for p in characters}
     problems = _schema_problems(data, lines)
     if problems:
-        raise ManifestError(str(source), problems)
+        shown = [p for p in problems if p.path not in refused]
+        raise ManifestError(str(source), _sorted(characters + shown))
     manifest, problems = _convert(data, lines, source)
-    if manifest is None:
-        raise ManifestError(str(source), problems)
+    if characters:
+        # and none about a value the manifest does not hold, derived from a refused one
+        # (the default prefix /opt/<name> of a refused name)
+        written = {_dotted(key_path) for key_path in lines}
+        problems = [p for p in problems if p.path not in refused and p.path in written]
+    if manifest is None or characters:
+        raise ManifestError(str(source), _sorted(characters + problems))
     return manifest
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.path, p.message))
 
 
 # --- YAML with line numbers -------------------------------------------------------------------
@@ -333,7 +349,12 @@ def _index(
 def _dotted(path: KeyPath) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        # a key with a line break or an escape sequence is shown quoted, never raw
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        text = part if part.isprintable() else repr(part)
+        out += f".{text}" if out else text
     return out
 
 
@@ -342,6 +363,74 @@ def _line(lines: Mapping[KeyPath, int], path: KeyPath) -> int | None:
         if path[:cut] in lines:
             return lines[path[:cut]]
     return None
+
+
+# --- characters ---------------------------------------------------------------------------------
+
+# Characters that end a line for someone: rpm's spec parser and the shell (\n, \r), Python's
+# str.splitlines and editors (\v, \f, \x1c-\x1e, NEL, U+2028, U+2029).
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _is_multi_line(path: KeyPath) -> bool:
+    """The only values that may span lines: description, scripts.*, changelog[].text."""
+    return (
+        path == ("description",)
+        or (len(path) == 2 and path[0] == "scripts")
+        or (len(path) == 3 and path[0] == "changelog" and path[2] == "text")
+    )
+
+
+def _bad_characters(text: str, multi_line: bool) -> list[str]:
+    """Control characters (C0, DEL, C1) and line separators; tab and newline in multi-line text."""
+    allowed = "\n\t" if multi_line else ""
+    return sorted({
+        ch for ch in text
+        if ch not in allowed and (unicodedata.category(ch) == "Cc" or ch in _LINE_BREAKS)
+    })  # fmt: skip
+
+
+def _character_problems(value: Any, path: KeyPath, lines: dict[KeyPath, int]) -> list[Problem]:
+    """Every string of the document, keys included, that holds characters it may not.
+
+    JSON Schema patterns are matched with re.search, where ``$`` also matches before a final
+    newline, so ``^[a-z]+$`` lets "svc\\n" through; and most strings have no pattern at all.
+    This pass covers every string whatever the schema says: a single-line value (all but
+    description, scripts and changelog text) holds no line break and no control character,
+    and multi-line text no control character but newline and tab.
+    """
+    if isinstance(value, dict):
+        problems: list[Problem] = []
+        for key, child in value.items():
+            if isinstance(key, str) and _bad_characters(key, multi_line=False):
+                # the key is shown quoted in the path, never raw
+                child_path = (*path, key)
+                problems.append(Problem(_dotted(child_path), _line(lines, child_path), "the key "
+                                        "holds a line break or a control character: keys are plain words"))  # fmt: skip
+            else:
+                problems.extend(_character_problems(child, (*path, key), lines))
+        return problems
+    if isinstance(value, list):
+        return [
+            p for i, item in enumerate(value) for p in _character_problems(item, (*path, i), lines)
+        ]
+    if not isinstance(value, str):
+        return []
+    multi_line = _is_multi_line(path)
+    bad = _bad_characters(value, multi_line)
+    if not bad:
+        return []
+    where, line = _dotted(path), _line(lines, path)
+    shown = repr(value if len(value) <= 60 else value[:57] + "...")
+    listed = ", ".join(repr(ch) for ch in bad)
+    if multi_line:
+        return [Problem(where, line, f"{shown} holds a control character ({listed}): "
+                        "text may hold only newlines and tabs")]  # fmt: skip
+    if _LINE_BREAKS.intersection(bad):
+        return [Problem(where, line, f"{shown} holds a line break: this value is one line "
+                        "(only description, scripts and changelog text span lines)")]  # fmt: skip
+    return [Problem(where, line, f"{shown} holds a control character ({listed}): "
+                    "a value is printable text")]  # fmt: skip
 
 
 # --- schema ---------------------------------------------------------------------------------------
@@ -417,9 +506,23 @@ class _Checker:
     def fail(self, path: KeyPath, message: str) -> None:
         self.problems.append(Problem(_dotted(path), _line(self.lines, path), message))
 
-    def host_path(self, path: KeyPath, value: str, kind: str) -> Path | None:
+    def host_path(
+        self, path: KeyPath, value: str, kind: str, *, inside: bool = False
+    ) -> Path | None:
+        """*value* resolved against the manifest's directory, or None after a failure.
+
+        With *inside*, the path must stay in that directory, spelled (no absolute path, no
+        '..' leading out) and resolved (no symlink leading out): what gets shipped.
+        """
         if bad_characters(value):
             self.fail(path, f"{value!r} contains control characters")
+            return None
+        if inside and not Path(os.path.normpath(self.base / value)).is_relative_to(self.base):
+            self.fail(
+                path,
+                f"{value!r} is outside the manifest's directory {self.base}: "
+                "ship only files of the project (copy the file next to the manifest)",
+            )
             return None
         try:
             resolved = (self.base / value).resolve()
@@ -483,6 +586,9 @@ def _convert(
             f"{prefix_text!r} is a system directory; use a directory of the app's own, like /opt/{name}",
         )
         prefix = None
+    elif prefix is not None and (why := basesystem.refusal(prefix, directory=True)):
+        check.fail(("prefix",), f"{prefix_text!r} {why}; use a directory like /opt/{name}")
+        prefix = None
 
     project = None
     if "project" in data:
@@ -500,6 +606,13 @@ def _convert(
 
     entry_points = tuple(data.get("entry_points", ()))
     links = {BINDIR / ep for ep in entry_points}
+    for i, ep in enumerate(entry_points):
+        # a link named python3 or sudo would replace the system's own
+        if why := basesystem.refusal(BINDIR / ep, directory=False):
+            check.fail(
+                ("entry_points", i),
+                f"{ep!r} would be {BINDIR / ep}, which {why} (see docs/manifest.md)",
+            )
     files = tuple(_files(check, data.get("files", []), prefix, links))
 
     requires = tuple(data.get("requires", ()))
@@ -510,8 +623,6 @@ def _convert(
             )
 
     description = data.get("description", data["summary"])
-    if bad_characters(description.replace("\n", "").replace("\t", "")):
-        check.fail(("description",), "contains control characters")
     _no_directive_lines(check, ("description",), description)
     for section, text in data.get("scripts", {}).items():
         _no_directive_lines(check, ("scripts", section), text)
@@ -666,7 +777,7 @@ def _files(
         ghost = bool(item.get("ghost", False))
         src = None
         if "src" in item:
-            src = check.host_path(("files", i, "src"), item["src"], "file")
+            src = check.host_path(("files", i, "src"), item["src"], "file", inside=True)
             if ghost:
                 check.fail(("files", i, "src"), "a ghost is not shipped: give no src")
         elif not ghost:
@@ -685,6 +796,9 @@ def _files(
             )
         elif dest in SYSTEM_DIRS:
             check.fail(("files", i, "dest"), f"{str(dest)!r} is a system directory")
+        elif why := basesystem.refusal(dest, directory=False):
+            # the rule and its reasons: venvrpm/basesystem.py, docs/manifest.md
+            check.fail(("files", i, "dest"), f"{str(dest)!r} {why} (see docs/manifest.md)")
         elif dest in links:
             check.fail(("files", i, "dest"), f"{str(dest)!r} is also an entry point link")
         elif dest in seen:
@@ -742,6 +856,8 @@ def _dirs(
             )
         elif path in files:
             check.fail(("dirs", i, "path"), f"{str(path)!r} is also a file in files")
+        elif why := basesystem.refusal(path, directory=True):
+            check.fail(("dirs", i, "path"), f"{str(path)!r} {why} (see docs/manifest.md)")
         mode = int(item["mode"], 8) if "mode" in item else None
         if mode is not None and mode & 0o002:
             check.fail(
