@@ -563,6 +563,7 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
             where = backends.describe(loaded)
             console.report("step", f"probing {loaded.python} {where}")
             interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
+            lock = lock.for_target(dict(interpreter.markers))
             wheel = venvbuild.pip_for(interpreter, workdir / "tools")
             scratch = workdir / "fetch"
             scratch.mkdir()
@@ -571,6 +572,9 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
                 lock, loaded.wheelhouse, [str(loaded.python), str(wheel / "pip")],
                 runners.target, pip_env, scratch,
             )  # fmt: skip
+    if lock.skipped:
+        names = ", ".join(f"{r.name}=={r.version}" for r in lock.skipped)
+        console.report("info", f"{len(lock.skipped)} skipped, not for this interpreter: {names}")
     if not done.downloaded:
         console.done(
             f"{loaded.wheelhouse} already holds all {len(done.present)} locked distributions"

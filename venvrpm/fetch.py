@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from venvrpm.errors import LockError
 from venvrpm.files import sha256_hex
-from venvrpm.lockfile import Lock, LockedRequirement
+from venvrpm.lockfile import Lock, LockedRequirement, requirement_line
 from venvrpm.runner import Runner
 
 _NOT_FOUND = re.compile(
@@ -71,16 +71,14 @@ def problems(lock: Lock, wheelhouse: Path) -> list[str]:
     return out
 
 
-def requirement_line(req: LockedRequirement) -> str:
-    """A one-requirement lock line."""
-    marker = f" ; {req.marker}" if req.marker else ""
-    return f"{req.name}=={req.version}{marker} " + " ".join(f"--hash={h}" for h in req.hashes)
-
-
 def fetch(
     lock: Lock, wheelhouse: Path, pip: list[str], runner: Runner, env: dict[str, str], scratch: Path
 ) -> Fetched:
-    """Download what *wheelhouse* lacks; raise LockError naming everything that could not be had."""
+    """Download what *wheelhouse* lacks; raise LockError naming everything that could not be had.
+
+    *lock* is the lock for the target (:meth:`Lock.for_target`): pip skips a line whose marker
+    is false and exits 0 having downloaded nothing, so a line is done only when its file is here.
+    """
     wanted = missing(lock, wheelhouse)
     present = tuple(f"{r.name}=={r.version}" for r in lock.requirements if r not in wanted)
     if not wanted:
@@ -102,6 +100,8 @@ def fetch(
                 else (output.strip().splitlines() or ["pip failed"])[-1]
             )  # fmt: skip
             failures.append(f"{req.name}=={req.version}: {reason}")
+        elif req in missing(lock, wheelhouse):
+            failures.append(f"{req.name}=={req.version}: pip downloaded no file the lock names")
     if failures:
         raise LockError(
             f"{len(failures)} distribution(s) could not be fetched into {wheelhouse}",

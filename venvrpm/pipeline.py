@@ -108,18 +108,19 @@ def prepare(
     """
     report("step", f"checking the lock {manifest.requirements.name}")
     lock = lockfile.read(manifest.requirements)
+    where = backends.describe(manifest)
+    report("step", f"probing {manifest.python} {where}")
+    interpreter = venvbuild.probe_interpreter(runners.target, manifest.python, where)
     if manifest.wheelhouse is not None:
-        # Offline: everything must be there before anything is built.
-        problems = fetch.problems(lock, manifest.wheelhouse)
+        # Offline: everything the target installs must be there before anything is built;
+        # lines whose marker is false for it are skipped, as fetch and pip skip them.
+        problems = fetch.problems(lock.for_target(dict(interpreter.markers)), manifest.wheelhouse)
         if problems:
             raise LockError(
                 f"the wheelhouse {manifest.wheelhouse} cannot serve {manifest.requirements.name}",
                 f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
                 details=problems,
             )
-    where = backends.describe(manifest)
-    report("step", f"probing {manifest.python} {where}")
-    interpreter = venvbuild.probe_interpreter(runners.target, manifest.python, where)
     tools_dir = workdir / "tools"  # virtualenv is copied in only if a venv is created
     tools_dir.mkdir(exist_ok=True)
     tools = Tools(
@@ -201,7 +202,8 @@ def assemble(
         # The locked requirements alone, relocated and compiled: what the cache keeps.
         report("step", "creating the virtualenv")
         venvbuild.create(plan, runner)
-        count = len(lockfile.read(manifest.requirements).requirements)
+        markers = dict(plan.interpreter.markers)
+        count = len(lockfile.read(manifest.requirements).for_target(markers).requirements)
         report("step", f"installing {count} locked requirements")
         venvbuild.install_lock(plan, runner)
         warnings += _relocate_and_compile(plan, runner, report)
