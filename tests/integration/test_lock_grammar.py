@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.apps import make_smallapp
+from venvrpm import fetch
 from venvrpm.cli import main
+from venvrpm.errors import LockError
+from venvrpm.lockfile import parse as lockfile_parse
 from venvrpm.lockfile import read as lockfile_read
+from venvrpm.runner import HostRunner
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +71,15 @@ def test_relocking_drops_header_lines_and_never_hands_them_to_pip_compile(
     pins = {(r.name, r.version) for r in lockfile_read(lock).requirements}
     assert ("tinydep", "1.0") in pins
     assert main(["lock", str(manifest), "--check"]) == 0, capsys.readouterr().err
+
+
+def test_fetch_counts_a_line_only_when_its_file_arrived(tmp_path: Path) -> None:
+    """Handed a line its marker skips, pip exits 0 having downloaded nothing: not "fetched"."""
+    lock = lockfile_parse(PY2_ONLY, tmp_path / "requirements.lock")  # not for_target: on purpose
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {"PIP_CONFIG_FILE": "/dev/null", "PIP_NO_INDEX": "1"}
+    with pytest.raises(LockError) as info:
+        fetch.fetch(lock, tmp_path / "wheels", [sys.executable, "-m", "pip"],
+                    HostRunner(0), env, scratch)  # fmt: skip
+    assert info.value.details == ("py2only==1.0: pip downloaded no file the lock names",)
