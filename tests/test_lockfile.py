@@ -272,3 +272,13 @@ def test_every_command_refuses_a_lock_outside_the_grammar(
         assert f"requirements.lock line {line}: '{option}' is not allowed in a lock" in err, err
     assert "hint:" in err
     assert list((tmp_path / "app" / "wheels").iterdir()) == []
+
+
+def test_lock_check_refuses_a_lock_that_is_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _manifest(tmp_path / "app", "")
+    (tmp_path / "app" / "requirements.lock").write_bytes(b"foo==1.0 \xff\n")
+    assert main(["lock", str(manifest), "--check"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "cannot read the lock" in err and "Traceback" not in err, err

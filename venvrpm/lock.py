@@ -185,9 +185,9 @@ def check(
     name = _shown(manifest, target.output)
     if not target.output.is_file():
         return Staleness(target, (f"{name} does not exist",))
+    # Unreadable, or a line outside the lock grammar: refused (exit 2), fresh or not.
+    locked = lockfile.read(target.output)
     text = target.output.read_text(encoding="utf-8")
-    # A line outside the lock grammar is refused (exit 2) whether or not the lock is fresh.
-    locked = lockfile.parse(text, target.output)
     recorded = _read_record(text)
     if recorded is None:
         return Staleness(target, (f"{name} was not made by `venvrpm lock` (no input record)",))
