@@ -246,7 +246,7 @@ def test_cli_happy_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert (project / "venvrpm.schema.json").read_text() == manifest.schema_text()
     assert (project / "app.yaml").stat().st_mode & 0o777 == 0o644
     # `venvrpm check` accepts the manifest; only the lock is missing, and it says how to make it
-    assert main(["check", str(project / "app.yaml")]) == 1
+    assert main(["check", str(project / "app.yaml")]) == 2  # a missing lock is missing input
     err = capsys.readouterr().err
     assert "does not exist" in err and "venvrpm lock" in err
 

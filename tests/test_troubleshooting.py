@@ -37,6 +37,7 @@ ERROR_CLASSES = {
     "ToolMissingError",
     "CommandError",
     "LockError",
+    "LockFileError",
     "RelocationError",
     "PayloadError",
 }
@@ -90,11 +91,22 @@ OTHER_MESSAGES = {
     # details of "... is not a usable hash-locked requirements file"
     "lockfile.py": [
         "is not allowed in a lock: every requirement must be listed here, pinned and hashed",
+        "pip would take distributions from another index or location than the build's",
+        "it would pull in requirements never checked here, or install a working copy",
+        "--hash without a requirement on its line",
+        "is not allowed after a requirement: only --hash=ALG:HEX is",
+        "needs a value (--hash=sha256:HEX)",
         "is not a requirement:",
         "comes from a URL; lock it to a version from an index or wheelhouse",
+        "is a URL; lock it to a version from an index or wheelhouse",
+        "is a local path; lock it to a version from an index or wheelhouse",
+        "pip would substitute the environment's value here",
+        "pip and uv may not split",
+        "a comment ends with a backslash",
         "is not pinned to one version",
         "has no --hash",
         "is pinned twice (first on line",
+        "is pinned twice for this",
         "unusable hash",
     ],
     # details of "the wheelhouse DIR cannot serve LOCK" and of fetch failures
@@ -102,6 +114,7 @@ OTHER_MESSAGES = {
         "is not a file the lock names",
         "is not in the wheelhouse",
         "no file for this interpreter and platform",
+        "pip downloaded no file the lock names",
     ],
 }
 """Messages shown as problems or details, made where no constructor sees them; each must

@@ -563,6 +563,7 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
             where = backends.describe(loaded)
             console.report("step", f"probing {loaded.python} {where}")
             interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
+            lock = lock.for_target(dict(interpreter.markers))
             wheel = venvbuild.pip_for(interpreter, workdir / "tools")
             scratch = workdir / "fetch"
             scratch.mkdir()
@@ -575,7 +576,11 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
             done = fetch.fetch_build_lock(
                 done, loaded.requirements, loaded.wheelhouse,
                 [str(loaded.python), str(wheel / "pip")], runners.target, pip_env, scratch,
+                dict(interpreter.markers),
             )  # fmt: skip
+    if lock.skipped:
+        names = ", ".join(f"{r.name}=={r.version}" for r in lock.skipped)
+        console.report("info", f"{len(lock.skipped)} skipped, not for this interpreter: {names}")
     if not done.downloaded:
         console.done(
             f"{loaded.wheelhouse} already holds all {len(done.present)} locked distributions"

@@ -87,6 +87,12 @@ class LockError(VenvrpmError):
     """The hash-locked requirements file cannot be installed as it is."""
 
 
+class LockFileError(LockError):
+    """The lock file itself is unusable (missing, unreadable, a line outside the grammar)."""
+
+    exit_code = EXIT_USAGE
+
+
 class RelocationError(VenvrpmError):
     """The staging path could not be removed from the payload."""
 

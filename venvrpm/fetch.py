@@ -9,6 +9,7 @@ an allowed hash for every requirement is complete: nothing is downloaded.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from venvrpm.errors import LockError
 from venvrpm.files import sha256_hex
-from venvrpm.lockfile import Lock, LockedRequirement
+from venvrpm.lockfile import Lock, LockedRequirement, requirement_line
 from venvrpm.runner import Runner
 
 _NOT_FOUND = re.compile(
@@ -71,16 +72,14 @@ def problems(lock: Lock, wheelhouse: Path) -> list[str]:
     return out
 
 
-def requirement_line(req: LockedRequirement) -> str:
-    """A one-requirement lock line."""
-    marker = f" ; {req.marker}" if req.marker else ""
-    return f"{req.name}=={req.version}{marker} " + " ".join(f"--hash={h}" for h in req.hashes)
-
-
 def fetch(
     lock: Lock, wheelhouse: Path, pip: list[str], runner: Runner, env: dict[str, str], scratch: Path
 ) -> Fetched:
-    """Download what *wheelhouse* lacks; raise LockError naming everything that could not be had."""
+    """Download what *wheelhouse* lacks; raise LockError naming everything that could not be had.
+
+    *lock* is the lock for the target (:meth:`Lock.for_target`): pip skips a line whose marker
+    is false and exits 0 having downloaded nothing, so a line is done only when its file is here.
+    """
     wanted = missing(lock, wheelhouse)
     present = tuple(f"{r.name}=={r.version}" for r in lock.requirements if r not in wanted)
     if not wanted:
@@ -102,6 +101,8 @@ def fetch(
                 else (output.strip().splitlines() or ["pip failed"])[-1]
             )  # fmt: skip
             failures.append(f"{req.name}=={req.version}: {reason}")
+        elif req in missing(lock, wheelhouse):
+            failures.append(f"{req.name}=={req.version}: pip downloaded no file the lock names")
     if failures:
         raise LockError(
             f"{len(failures)} distribution(s) could not be fetched into {wheelhouse}",
@@ -119,12 +120,14 @@ def fetch_build_lock(
     runner: Runner,
     env: dict[str, str],
     scratch: Path,
+    markers: Mapping[str, str],
 ) -> Fetched:
-    """*done* plus the fetch of the build lock beside *requirements*, when there is one."""
+    """*done* plus the fetch of the build lock beside *requirements*, when there is one (its
+    lines for the target with *markers*, as for the main lock)."""
     from venvrpm import buildreqs, lockfile
 
     path = buildreqs.lock_path(requirements)
     if not path.is_file():
         return done
-    more = fetch(lockfile.read(path), wheelhouse, pip, runner, env, scratch)
+    more = fetch(lockfile.read(path).for_target(markers), wheelhouse, pip, runner, env, scratch)
     return Fetched(done.present + more.present, done.downloaded + more.downloaded)

@@ -122,7 +122,7 @@ def _base_argv(
 ) -> list[str]:
     argv = [str(tool_python), "-m", "piptools", "compile", "--quiet", "--generate-hashes",
             "--allow-unsafe", "--strip-extras", "--no-header", "--no-emit-index-url",
-            "--no-emit-find-links", "--no-emit-trusted-host", "--newline", "lf",
+            "--no-emit-find-links", "--no-emit-trusted-host", "--no-emit-options", "--newline", "lf",
             "--output-file", str(output)]  # fmt: skip
     if manifest.wheelhouse is not None:
         argv += ["--no-index", "--find-links", str(manifest.wheelhouse)]
@@ -226,8 +226,10 @@ def _compile(
     scratch = _scratch(output)
     try:
         if output.is_file():
-            # pip-compile keeps existing pins unless told to upgrade: start from the old lock.
-            scratch.write_text(_strip_record(output.read_text(encoding="utf-8")), encoding="utf-8")
+            # pip-compile keeps existing pins unless told to upgrade: start from the old lock,
+            # its requirement lines only (pip-compile reads it with pip: options included).
+            old = output.read_text(encoding="utf-8", errors="replace")
+            scratch.write_text(lockfile.salvage(old), encoding="utf-8")
         env = pip_environment(manifest, os.environ)
         if manifest.wheelhouse is not None:
             # Build isolation installs build backends with pip: keep it offline too.
@@ -268,6 +270,8 @@ def check(
     name = _shown(manifest, target.output)
     if not target.output.is_file():
         return Staleness(target, (f"{name} does not exist",))
+    # Unreadable, or a line outside the lock grammar: refused (exit 2), fresh or not.
+    locked = lockfile.read(target.output)
     text = target.output.read_text(encoding="utf-8")
     recorded = _read_record(text)
     if recorded is None:
@@ -291,10 +295,6 @@ def check(
     reasons += [f"{path} is no longer an input" for path in old_inputs if path not in new_inputs]
     if target.name == "main":
         reasons += check_build(manifest, interpreter)
-    try:
-        locked = lockfile.parse(text, target.output)
-    except LockError as exc:
-        return Staleness(target, (*reasons, *exc.details))
     pins = {r.name: r.version for r in locked.requirements}
     for source, req in _direct_requirements(manifest, target):
         if req.marker is not None and not req.marker.evaluate(dict(markers)):
@@ -414,13 +414,6 @@ def _read_record(text: str) -> dict[str, object] | None:
                 return None
             return loaded if isinstance(loaded, dict) else None
     return None
-
-
-def _strip_record(text: str) -> str:
-    return "".join(
-        line for line in text.splitlines(keepends=True)
-        if not line.startswith((RECORD_PREFIX, "# Locked by `venvrpm lock`"))
-    )  # fmt: skip
 
 
 def _interpreter_key(value: object) -> tuple[str, str]:

@@ -1,29 +1,59 @@
 """Reading hash-locked requirements files (``pip-compile --generate-hashes`` format). Pure.
 
-pip enforces ``--require-hashes`` itself, but it stops at the first bad line and says nothing of
-the lock's line numbers. Checking first lets us name every offending line and refuse locks pip
-would accept (``>=`` with a hash is legal to pip and still not a lock).
+The grammar is an allowlist. A lock line is one requirement, ``name[extras]==version ; marker``,
+followed by ``--hash=alg:hex`` options (``--hash alg:hex`` too, as pip reads it), possibly over
+backslash-continued lines; comments and blank lines are ignored. Nothing else: pip and uv read
+many more options from a requirements file (``-r`` and ``-c`` include files, ``-e`` installs a
+working copy, ``-i``/``-f``/``--trusted-host`` reach other sources, and optparse accepts
+``-rfile`` and any unique prefix such as ``--requireme``), so every line or token starting with
+``-`` that is not a requirement's ``--hash`` is refused, as are URLs and local paths.
+
+Lines are split, joined and stripped of comments the way pip does it
+(``pip._internal.req.req_file.preprocess``), so the lines checked here are the lines pip sees.
+Checking first also names every offending line, and refuses locks pip would accept (``>=``
+with a hash is legal to pip and still not a lock).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm.errors import LockError
+from venvrpm.errors import LockFileError
 
-_HASH = re.compile(r"--hash[=\s]+(\S+)")
-# pip-compile only writes sha256; pip accepts these too.
-_HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
-# Options that would pull in requirements we never validated, or install from a working copy.
-_REFUSED_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
+# pip's COMMENT_RE: a comment starts at a '#' at the start of the line or after whitespace.
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+# pip's ENV_VAR_RE: ${NAME} is replaced by the environment's value when pip reads the file.
+_ENV_VAR = re.compile(r"\$\{[A-Z0-9_]+\}")
+# Hex digits per algorithm pip accepts in --hash (pip-compile only writes sha256).
+_HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_HASH_VALUE = re.compile(r"^(sha256|sha384|sha512):([0-9a-fA-F]+)$")
+# pip's is_archive_file: a requirement spelled like one is read as a path, not a name.
+_ARCHIVES = (".zip", ".whl", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz",
+             ".tar.lzma", ".tar.gz", ".tgz", ".tar")  # fmt: skip
+# Why a family of options is refused, beyond "not a lock line". Long options are matched by
+# prefix as optparse does (``--requireme`` is ``--requirement``).
+_INCLUDES = ("-r", "-c", "-e", "--requirement", "--constraint", "--editable")
+_SOURCES = ("-i", "-f", "--index-url", "--extra-index-url", "--find-links", "--trusted-host",
+            "--no-index")  # fmt: skip
+_SOURCE_WHY = (
+    "; pip would take distributions from another index or location than the build's (pip-compile "
+    "writes this line unless given --no-emit-index-url, --no-emit-find-links, "
+    "--no-emit-trusted-host): remove the line, or re-lock with `venvrpm lock`"
+)
+_NOT_ALLOWED = "is not allowed in a lock: every requirement must be listed here, pinned and hashed"
+_INCLUDE_WHY = "; it would pull in requirements never checked here, or install a working copy"
 
 HINT = (
-    "regenerate it with `venvrpm lock app.yaml` (or pip-compile --generate-hashes --allow-unsafe)"
+    "regenerate it with `venvrpm lock app.yaml` (or pip-compile --generate-hashes --allow-unsafe "
+    "--no-emit-options); a lock holds only NAME==VERSION lines with --hash options"
 )
 
 
@@ -35,6 +65,7 @@ class LockedRequirement:
     """Canonical project name (PEP 503)."""
     version: str
     hashes: tuple[str, ...]
+    """``alg:hex``, hex in lower case as pip compares it."""
     marker: str | None
     line: int
 
@@ -45,102 +76,277 @@ class Lock:
 
     path: Path
     requirements: tuple[LockedRequirement, ...]
+    skipped: tuple[LockedRequirement, ...] = ()
+    """Lines left out by :meth:`for_target`: their marker is false for the target."""
+
+    def for_target(self, markers: Mapping[str, str]) -> Lock:
+        """The lock as the target's installer reads it: lines whose marker is false are skipped.
+
+        The one place that decides what a target needs: ``check``'s wheelhouse test, ``fetch``
+        and ``build`` all use it, as pip does when it installs the lock (``extra`` is empty).
+        """
+        environment = {**markers, "extra": ""}
+        kept: list[LockedRequirement] = []
+        skipped: list[LockedRequirement] = []
+        problems: list[str] = []
+        first: dict[str, int] = {}
+        for req in self.requirements:
+            try:
+                holds = req.marker is None or Marker(req.marker).evaluate(environment)
+            except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName) as exc:
+                problems.append(f"{self.path.name} line {req.line}: marker {req.marker!r}: {exc}")
+                continue
+            if not holds:
+                skipped.append(req)
+                continue
+            if req.name in first:
+                problems.append(
+                    f"{self.path.name} line {req.line}: {req.name} is pinned twice for this "
+                    f"interpreter (first on line {first[req.name]})"
+                )
+            first.setdefault(req.name, req.line)
+            kept.append(req)
+        if problems:
+            raise LockFileError(
+                f"{self.path} cannot be installed on this interpreter", HINT, details=problems
+            )
+        return replace(self, requirements=tuple(kept), skipped=(*self.skipped, *skipped))
 
 
 def read(path: Path) -> Lock:
-    """Parse and validate the lock at *path*; raise LockError naming every bad line."""
+    """Parse and validate the lock at *path*; raise LockFileError naming every bad line."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise LockError(
+        raise LockFileError(
             f"the lock {path} does not exist", "create it with `venvrpm lock app.yaml`"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise LockError(f"cannot read the lock {path}: {exc}", HINT) from None
+        raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
     return parse(text, path)
 
 
 def parse(text: str, path: Path) -> Lock:
     """Validate lock *text*; *path* only names the file in messages."""
-    entries: list[LockedRequirement] = []
-    problems: list[str] = []
-    seen: dict[str, int] = {}
-    for line_no, line in _logical_lines(text):
-        problem, entry = _parse_line(line, line_no)
-        if problem:
-            problems.append(f"{path.name} line {line_no}: {problem}")
-        if entry is None:
-            continue
-        if entry.name in seen and entry.marker is None:
-            problems.append(
-                f"{path.name} line {line_no}: {entry.name} is pinned twice (first on line {seen[entry.name]})"
-            )
-        seen.setdefault(entry.name, line_no)
-        entries.append(entry)
+    entries, problems = _scan(text)
     if problems:
         count = len(problems)
-        raise LockError(
+        raise LockFileError(
             f"{path} is not a usable hash-locked requirements file ({count} bad line{'s' if count > 1 else ''})",
             HINT,
-            details=problems,
+            details=[f"{path.name} line {number}: {problem}" for number, problem in problems],
         )
     return Lock(path=path, requirements=tuple(entries))
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Join backslash continuations and drop comments, keeping the first physical line number."""
-    out: list[tuple[int, str]] = []
-    buffer = ""
-    start = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not buffer:
-            start = number
-        stripped = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if stripped.endswith("\\"):
-            buffer += stripped[:-1] + " "
+def salvage(text: str) -> str:
+    """The lines of *text* that are in the grammar, one per requirement; nothing else.
+
+    ``venvrpm lock`` starts pip-compile from the old lock to keep its pins, and pip-compile
+    reads that file with pip, options included: it must never see an old lock's ``-r`` or
+    ``--index-url``.
+    """
+    entries, _ = _scan(text)
+    return "".join(requirement_line(r) + "\n" for r in entries)
+
+
+def requirement_line(req: LockedRequirement) -> str:
+    """*req* as one lock line."""
+    marker = f" ; {req.marker}" if req.marker else ""
+    return f"{req.name}=={req.version}{marker} " + " ".join(f"--hash={h}" for h in req.hashes)
+
+
+def _scan(text: str) -> tuple[list[LockedRequirement], list[tuple[int, str]]]:
+    """The good lines and (line number, problem) for every bad one."""
+    entries: list[LockedRequirement] = []
+    problems = _hazards(text)
+    seen: dict[str, int] = {}
+    for line_no, line in _logical_lines(text):
+        problem, entry = _parse_line(line)
+        if problem:
+            problems.append((line_no, problem))
+        if entry is None:
             continue
-        buffer += stripped
-        if buffer.strip():
-            out.append((start, buffer.strip()))
-        buffer = ""
-    if buffer.strip():
-        out.append((start, buffer.strip()))
-    return out
-
-
-def _parse_line(line: str, line_no: int) -> tuple[str | None, LockedRequirement | None]:
-    if line.startswith("-"):
-        option = re.split(r"[=\s]", line, maxsplit=1)[0]
-        if option in _REFUSED_OPTIONS:
-            return (
-                f"{option!r} is not allowed in a lock: every requirement must be listed here, pinned and hashed",
-                None,
+        entry = replace(entry, line=line_no)
+        if entry.name in seen and entry.marker is None:
+            problems.append(
+                (line_no, f"{entry.name} is pinned twice (first on line {seen[entry.name]})")
             )
-        return None, None
-    hashes = tuple(_HASH.findall(line))
-    spec = _HASH.sub("", line).strip()
+            continue
+        seen.setdefault(entry.name, line_no)
+        entries.append(entry)
+    return entries, problems
+
+
+def _hazards(text: str) -> list[tuple[int, str]]:
+    """Text that pip and another reader (uv, an editor, a reviewer) may split differently."""
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        control = next((c for c in line if c != "\t" and _is_control(c)), None)
+        if control is not None:
+            found.append(
+                (number, f"control character U+{ord(control):04X}: pip and uv may not split "
+                         "this line alike")
+            )  # fmt: skip
+        elif line.endswith("\\") and _COMMENT.search(line) and not _COMMENT.match(line):
+            found.append(
+                (number, "a comment ends with a backslash: pip joins the next line into the "
+                         "comment, other readers do not")
+            )  # fmt: skip
+    return found
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """pip's ``join_lines`` then ``ignore_comments``: the lines pip parses, with its numbers."""
+    joined: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.endswith("\\") or _COMMENT.match(line):
+            if _COMMENT.match(line):
+                line = " " + line  # as pip: the comment is dropped below, joined or not
+            if pending:
+                joined.append((start, "".join([*pending, line])))
+                pending = []
+            else:
+                joined.append((number, line))
+        else:
+            if not pending:
+                start = number
+            pending.append(line.strip("\\"))
+    if pending:
+        joined.append((start, "".join(pending)))
+    for number, line in joined:
+        line = _COMMENT.sub("", line).strip()
+        if line:
+            yield number, line
+
+
+def _parse_line(line: str) -> tuple[str | None, LockedRequirement | None]:
+    variable = _ENV_VAR.search(line)
+    if variable:
+        return f"{variable.group()}: pip would substitute the environment's value here", None
+    # pip's break_args_options: the requirement ends at the first token starting with '-'.
+    tokens = line.split(" ")
+    split = next((i for i, t in enumerate(tokens) if t.startswith("-")), len(tokens))
+    spec = " ".join(tokens[:split]).strip()
+    options = [t for t in tokens[split:] if t]
+    if not spec:
+        return _option_line(options[0]), None
+    hashes, problem = _hashes(options)
+    # pip tells a name from a URL or path by the text before the marker (parse_req_from_line).
+    name_part = spec.split(";", 1)[0].strip()
     try:
-        req = Requirement(spec)
+        req: Requirement | None = Requirement(spec)
     except InvalidRequirement as exc:
-        return f"{spec!r} is not a requirement: {exc}", None
-    name = canonicalize_name(req.name)
-    if req.url:
+        req, invalid = None, str(exc)
+    if req is not None and req.url:
         return (
             f"{req.name} comes from a URL; lock it to a version from an index or wheelhouse",
             None,
         )
+    if ":" in name_part:
+        return (
+            f"{_shorten(name_part)!r} is a URL; lock it to a version from an index or wheelhouse",
+            None,
+        )
+    if _is_path(name_part):
+        return (
+            f"{_shorten(name_part)!r} is a local path; lock it to a version from an index or wheelhouse",
+            None,
+        )
+    if req is None:
+        return f"{spec!r} is not a requirement: {invalid}", None
     pins = [s for s in req.specifier if s.operator in ("==", "===") and not s.version.endswith("*")]
     if len(pins) != 1 or len(req.specifier) != 1:
         return (
             f"{req.name} is not pinned to one version ({spec!r}); expected {req.name}==VERSION",
             None,
         )
+    if problem:
+        return f"{canonicalize_name(req.name)}: {problem}", None
     if not hashes:
         return f"{req.name}=={pins[0].version} has no --hash", None
-    bad = [h for h in hashes if h.split(":", 1)[0] not in _HASH_ALGORITHMS or ":" not in h]
-    if bad:
-        return f"{req.name}: unusable hash {bad[0]!r} (expected sha256:HEX)", None
     marker = str(req.marker) if req.marker else None
     return None, LockedRequirement(
-        name=name, version=pins[0].version, hashes=hashes, marker=marker, line=line_no
+        name=canonicalize_name(req.name),
+        version=pins[0].version,
+        hashes=hashes,
+        marker=marker,
+        line=0,
     )
+
+
+def _hashes(options: list[str]) -> tuple[tuple[str, ...], str | None]:
+    """The ``--hash`` values of a requirement's options, or why the options are not only that."""
+    found: list[str] = []
+    index = 0
+    while index < len(options):
+        token = options[index]
+        if token == "--hash":
+            if index + 1 >= len(options) or options[index + 1].startswith("-"):
+                return (), "'--hash' needs a value (--hash=sha256:HEX)"
+            value = options[index + 1]
+            index += 2
+        elif token.startswith("--hash="):
+            value = token.removeprefix("--hash=")
+            index += 1
+        else:
+            shown = token if token.startswith("--") and "=" in token else _option_name(token)
+            return (), (
+                f"{_shorten(shown)!r} is not allowed after a requirement: only --hash=ALG:HEX is"
+            )
+        match = _HASH_VALUE.match(value)
+        if not match or len(match.group(2)) != _HASH_LENGTHS[match.group(1)]:
+            return (), f"unusable hash {_shorten(value)!r} (expected sha256:HEX)"
+        found.append(f"{match.group(1)}:{match.group(2).lower()}")
+    return tuple(found), None
+
+
+def _option_line(token: str) -> str:
+    """Why a line that starts with an option is refused."""
+    if token == "--hash" or token.startswith("--hash="):
+        return (
+            "--hash without a requirement on its line (a missing backslash continuation, "
+            "or a blank or comment line inside one?)"
+        )
+    name = _option_name(token)
+    why = ""
+    if _matches(token, _INCLUDES):
+        why = _INCLUDE_WHY
+    elif _matches(token, _SOURCES):
+        why = _SOURCE_WHY
+    return f"{_shorten(name)!r} {_NOT_ALLOWED}{why}"
+
+
+def _option_name(token: str) -> str:
+    """A long option without its ``=value``; a short one as written (``-rextra.txt``)."""
+    return token.split("=", 1)[0] if token.startswith("--") else token
+
+
+def _matches(token: str, options: tuple[str, ...]) -> bool:
+    """Whether optparse could read *token* as one of *options* (glued, prefixed)."""
+    if token.startswith("--"):
+        name = token.split("=", 1)[0]
+        return len(name) > 2 and any(o.startswith(name) for o in options if o.startswith("--"))
+    return any(token.startswith(o) for o in options if not o.startswith("--"))
+
+
+def _is_path(name_part: str) -> bool:
+    """What pip would install as a file or directory rather than look up by name."""
+    lowered = name_part.lower()
+    return (
+        name_part.startswith((".", "~"))
+        or "/" in name_part
+        or "\\" in name_part
+        or lowered.endswith(_ARCHIVES)
+    )
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

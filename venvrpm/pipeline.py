@@ -109,8 +109,14 @@ def prepare(
     """
     report("step", f"checking the lock {manifest.requirements.name}")
     lock = lockfile.read(manifest.requirements)
+    where = backends.describe(manifest)
+    report("step", f"probing {manifest.python} {where}")
+    interpreter = venvbuild.probe_interpreter(runners.target, manifest.python, where)
+    # lines whose marker is false for the target are skipped, as fetch and pip skip them
+    markers = dict(interpreter.markers)
+    lock = lock.for_target(markers)
     if manifest.wheelhouse is not None:
-        # Offline: everything must be there before anything is built.
+        # Offline: everything the target installs must be there before anything is built.
         problems = fetch.problems(lock, manifest.wheelhouse)
         if problems:
             raise LockError(
@@ -118,9 +124,6 @@ def prepare(
                 f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
                 details=problems,
             )
-    where = backends.describe(manifest)
-    report("step", f"probing {manifest.python} {where}")
-    interpreter = venvbuild.probe_interpreter(runners.target, manifest.python, where)
     tools_dir = workdir / "tools"  # virtualenv is copied in only if a venv is created
     tools_dir.mkdir(exist_ok=True)
     tools = Tools(
@@ -136,7 +139,7 @@ def prepare(
         rpmbuild=rpmbuild.find_rpmbuild(runners.host),
         elfdeps=rpmbuild.find_elfdeps(runners.host),
     )
-    build_lock = _build_lock(manifest, lock)
+    build_lock = _build_lock(manifest, lock, markers)
     if build_lock is not None and manifest.build.installer == "uv":
         raise LockError(
             "build.installer uv cannot build with hash-checked build requirements",
@@ -166,7 +169,7 @@ def _build_requires(project: Path | None) -> tuple[str, ...] | None:
     return buildreqs.project_requires(project)
 
 
-def _build_lock(manifest: Manifest, lock: lockfile.Lock) -> Path | None:
+def _build_lock(manifest: Manifest, lock: lockfile.Lock, markers: Mapping[str, str]) -> Path | None:
     """The build lock to build with, checked; None when nothing needs build requirements.
 
     Who needs them is known before building for the project, and for sdists only with a
@@ -181,7 +184,7 @@ def _build_lock(manifest: Manifest, lock: lockfile.Lock) -> Path | None:
         return None
     if not who and manifest.wheelhouse is not None:
         return None
-    build_lock = lockfile.read(path)
+    build_lock = lockfile.read(path).for_target(markers)
     if manifest.wheelhouse is not None:
         problems = fetch.problems(build_lock, manifest.wheelhouse)
         if problems:
@@ -229,7 +232,8 @@ def assemble(
         venvbuild.create(plan, runner)
         # sdists of the lock build with the hash-checked build requirements
         _ensure_build_env(plan, runners, report, cache, where)
-        count = len(lockfile.read(manifest.requirements).requirements)
+        markers = dict(plan.interpreter.markers)
+        count = len(lockfile.read(manifest.requirements).for_target(markers).requirements)
         report("step", f"installing {count} locked requirements")
         venvbuild.install_lock(plan, runner)
         warnings += _relocate_and_compile(plan, runner, report)

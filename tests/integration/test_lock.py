@@ -244,7 +244,7 @@ def test_build_refuses_unusable_lock_and_points_to_venvrpm_lock(
     app: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (app.parent / "requirements.lock").write_text("tinydep>=1\n")
-    assert cli("build", str(app), "-o", str(app.parent / "dist")) == 1
+    assert cli("build", str(app), "-o", str(app.parent / "dist")) == 2  # a bad lock is bad input
     err = capsys.readouterr().err
     assert "requirements.lock line 1: tinydep is not pinned" in err
     assert "venvrpm lock app.yaml" in err
