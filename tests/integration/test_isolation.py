@@ -1,0 +1,90 @@
+"""Locked code does not run during the build, and the RPM holds only what it should (issue 15).
+
+A locked wheel's ``.pth`` runs in every interpreter started with site enabled: venvrpm's own
+helpers start the venv's python isolated from site, so it never runs as root at build time.
+Whatever still writes outside the prefix (a build backend runs code, as it must) cannot ship:
+the staged tree holds only what the manifest names and what venvrpm generates.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import tinybackend
+from tests.support.apps import VERSIONS, make_smallapp, write_lock
+from venvrpm.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def _evil_line(marker: Path) -> str:
+    """One executable .pth line: writes a cron job into the stage (found from sys.prefix, the
+    venv at <stage>/opt/smallapp) and a marker outside it, as root would at build time."""
+    return (
+        "import os, sys; "
+        "d = os.path.join(sys.prefix[: sys.prefix.rindex('/opt/')], 'etc', 'cron.d'); "
+        "os.makedirs(d, exist_ok=True); "
+        "open(os.path.join(d, 'evil'), 'w').write('* * * * * root id\\n'); "
+        f"open({str(marker)!r}, 'w').write(sys.prefix)\n"
+    )
+
+
+def _listed(rpm: Path) -> list[str]:
+    return subprocess.run(
+        ["rpm", "-qpl", str(rpm)], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+
+
+def test_a_locked_pth_never_runs_at_build_time_and_is_named_in_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_smallapp(tmp_path / "app")
+    marker = tmp_path / "pth-ran"
+    wheels = app.parent / "wheels"
+    tinybackend.write_wheel(
+        wheels, "evilpth", "1.0",
+        {"evilpth.pth": _evil_line(marker), "evilpth/__init__.py": ""},
+    )  # fmt: skip
+    dists = {p.name.split("-")[0].replace("_", "-"): p for p in wheels.iterdir()}
+    write_lock(app.parent / "requirements.lock", dists, {**VERSIONS, "evilpth": "1.0"})
+
+    code = main(["build", str(app), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert not marker.exists(), "the locked .pth ran during the build"
+    assert "evilpth.pth" in err and "Traceback" not in err
+    (rpm,) = (tmp_path / "out").glob("*.rpm")
+    listed = _listed(rpm)
+    assert "/etc/cron.d/evil" not in listed
+    assert "/opt/smallapp/lib/python3.11/site-packages/evilpth.pth" in listed, (
+        "the lock's own file ships; the warning says it runs on the target"
+    )
+
+
+def test_a_file_outside_the_allowed_set_fails_the_build_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The project's build backend runs code (as it must) with the staged interpreter, and
+    writes a cron job into the stage: that path is neither the prefix, nor the manifest's
+    files or dirs, nor anything venvrpm generates."""
+    app = make_smallapp(tmp_path / "app")
+    backend = app.parent / "project" / "tinybackend.py"
+    backend.write_text(
+        backend.read_text() + "\n\n_real_build_wheel = build_wheel\n\n"
+        "def build_wheel(*args, **kwargs):\n"
+        "    import sys\n"
+        "    stage = sys.executable[: sys.executable.rindex('/opt/')]\n"
+        "    os.makedirs(stage + '/etc/cron.d', exist_ok=True)\n"
+        "    with open(stage + '/etc/cron.d/evil', 'w') as fh:\n"
+        "        fh.write('* * * * * root id\\n')\n"
+        "    return _real_build_wheel(*args, **kwargs)\n"
+    )
+    code = main(["build", str(app), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "Traceback" not in err and "hint:" in err
+    assert "/etc/cron.d/evil" in err
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
