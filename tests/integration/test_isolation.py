@@ -15,7 +15,10 @@ import pytest
 
 from tests.support import tinybackend
 from tests.support.apps import VERSIONS, make_smallapp, write_lock
+from tests.support.recording import RecordingRunner
+from venvrpm import manifest, pipeline
 from venvrpm.cli import main
+from venvrpm.runner import HostRunner, Runners
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +91,29 @@ def test_a_file_outside_the_allowed_set_fails_the_build_naming_it(
     assert "Traceback" not in err and "hint:" in err
     assert "/etc/cron.d/evil" in err
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_venvrpms_own_helpers_start_the_interpreter_without_site(tmp_path: Path) -> None:
+    """Every run of the venv's python or the target interpreter that is not pip (or virtualenv,
+    before the venv exists) starts isolated from site: no .pth file, no sitecustomize."""
+    m = manifest.load(make_smallapp(tmp_path / "app"))
+    runner = RecordingRunner(HostRunner(1))
+    runners = Runners(runner, runner)
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(m, runners, workdir=workdir, output_dir=tmp_path / "out",
+                                source_date_epoch=1, host_env={})  # fmt: skip
+        pipeline.assemble(plan, runners)
+    pythons = {str(plan.venv_python), str(m.python)}
+    helpers = [
+        c for c in runner.calls
+        if c.argv[0] in pythons
+        and not c.argv[1].startswith(str(plan.tools.pip))
+        and "virtualenv" not in c.what
+    ]  # fmt: skip
+    assert sorted({c.what for c in helpers}) == [
+        "building the project's wheel",  # the backend runs, isolated with its requirements
+        "compiling bytecode for the final path",
+        "probing the interpreter /usr/bin/python3.11",
+    ]
+    for call in helpers:
+        assert call.argv[1:3] == ("-I", "-S"), call.what
