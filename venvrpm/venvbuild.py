@@ -201,14 +201,17 @@ def create(plan: BuildPlan, runner: Runner) -> None:
     """
     stage_toolbox(plan.tools.toolbox)
     env = dict(plan.venv_env)
+    # -c and -m put the working directory first on sys.path (-I would drop the toolbox's
+    # PYTHONPATH too): run from the private work directory, never from wherever root started.
     usable = runner.run(
         [plan.create_venv[0], "-c", "import virtualenv.run"],
         what="checking that the target can run virtualenv",
+        cwd=plan.workdir,
         env=env,
         check=False,
     )
     command = plan.create_venv if usable.returncode == 0 else plan.create_venv_fallback
-    runner.run(command, what="creating the virtualenv", env=env)
+    runner.run(command, what="creating the virtualenv", cwd=plan.workdir, env=env)
 
 
 def install(plan: BuildPlan, runner: Runner) -> None:

@@ -142,3 +142,22 @@ def test_venvrpms_own_helpers_start_the_interpreter_without_site(tmp_path: Path)
     ]
     for call in helpers:
         assert call.argv[1:3] == ("-I", "-S"), call.what
+
+
+def test_a_virtualenv_module_in_the_working_directory_is_not_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -c``/``-m`` put the working directory first on sys.path; virtualenv must come
+    from venvrpm's toolbox, not from wherever root happens to start the build (/tmp, a
+    checkout another user can write)."""
+    app = make_smallapp(tmp_path / "app")
+    marker = tmp_path / "cwd-ran"
+    planted = tmp_path / "cwd"
+    for name in ("virtualenv", "venv"):
+        (planted / name).mkdir(parents=True)
+        (planted / name / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    monkeypatch.chdir(planted)
+    code = main(["build", str(app), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert not marker.exists(), "a module from the working directory ran"
+    assert code == 0, err
