@@ -69,6 +69,7 @@ def test_executable_pth_and_sitecustomize_are_named(tmp_path: Path) -> None:
         "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') "
         "== 'local'; enabled and __import__('_distutils_hack').add_shim(); \n"
     )
+    (site / "linked.pth").symlink_to("/etc/some.pth")  # never followed here
     found = stagecheck.startup_code(venv, PurePosixPath("/opt/app"))
     where = "/opt/app/lib/python3.11/site-packages"
     assert found == [
@@ -77,6 +78,8 @@ def test_executable_pth_and_sitecustomize_are_named(tmp_path: Path) -> None:
         "'local') == 'local'; e...\"",
         f"{where}/evil.pth runs code at every start of the interpreter on the target: "
         "\"import os; os.system('id')\" (and 1 more)",
+        f"{where}/linked.pth is a symbolic link that site reads at every start of the "
+        "interpreter on the target",
         f"{where}/sitecustomize.py is imported at every start of the interpreter on the target",
     ]
 

@@ -71,6 +71,12 @@ def startup_code(venv_dir: Path, prefix: PurePosixPath) -> list[str]:
                     f"{_shown(shown / entry.name)} runs code at every start of the interpreter "
                     f"on the target: {_clip(lines[0])}{more}"
                 )
+            elif entry.name.endswith(".pth") and entry.is_symlink():
+                # not followed (it may lead anywhere on the build host); site follows it
+                warnings.append(
+                    f"{_shown(shown / entry.name)} is a symbolic link that site reads at every "
+                    "start of the interpreter on the target"
+                )
             elif entry.name.partition(".")[0] in _STARTUP_MODULES:
                 warnings.append(
                     f"{_shown(shown / entry.name)} is imported at every start of the "
