@@ -29,6 +29,7 @@ from venvrpm import (
     sbom,
     scriptlets,
     spec,
+    stagecheck,
     stale,
     venvbuild,
 )
@@ -262,6 +263,10 @@ def assemble(
     attrs[bundled.doc_path(manifest.name)] = payload.Attrs(doc=True)
     attrs[bundled.sbom_path(manifest.name)] = payload.Attrs(doc=True)
     payload.normalise_modes(plan.stage, {p for p, a in attrs.items() if a.mode is not None})
+    # What ran during the build may have written anywhere in the stage: none of it ships.
+    report("step", "checking what the stage holds")
+    stagecheck.confine(plan.stage, manifest)
+    warnings += stagecheck.startup_code(plan.venv_dir, manifest.prefix)
     report("step", "verifying that no build path remains")
     _verify_clean(plan)
 

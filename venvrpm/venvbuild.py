@@ -61,7 +61,7 @@ def probe_interpreter(
     hint = f"install that interpreter {where}, or set `python:` to one that exists there"
     try:
         result = runner.run(
-            [str(python), "-I", "-B", "-c", helper_source("probe.py")],
+            [str(python), "-I", "-S", "-B", "-c", helper_source("probe.py")],
             what=f"probing the interpreter {python}",
             check=False,
         )
@@ -159,8 +159,8 @@ def pip_for(interpreter: Interpreter, tools: Path, compile_with: Runner | None =
             shutil.rmtree(scratch, ignore_errors=True)
     if compile_with is not None:
         # Best effort: pip runs without its bytecode too, only slower.
-        compile_with.run([str(interpreter.path), "-m", "compileall", "-q", "-j", "0", str(dest)],
-                         what="compiling pip's bytecode", check=False)  # fmt: skip
+        compile_with.run([str(interpreter.path), "-I", "-S", "-m", "compileall", "-q", "-j", "0",
+                          str(dest)], what="compiling pip's bytecode", check=False)  # fmt: skip
     with contextlib.suppress(OSError):
         fd, name = tempfile.mkstemp(prefix=f"unpack-{os.getpid()}-", dir=tools)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -201,14 +201,17 @@ def create(plan: BuildPlan, runner: Runner) -> None:
     """
     stage_toolbox(plan.tools.toolbox)
     env = dict(plan.venv_env)
+    # -c and -m put the working directory first on sys.path (-I would drop the toolbox's
+    # PYTHONPATH too): run from the private work directory, never from wherever root started.
     usable = runner.run(
         [plan.create_venv[0], "-c", "import virtualenv.run"],
         what="checking that the target can run virtualenv",
+        cwd=plan.workdir,
         env=env,
         check=False,
     )
     command = plan.create_venv if usable.returncode == 0 else plan.create_venv_fallback
-    runner.run(command, what="creating the virtualenv", env=env)
+    runner.run(command, what="creating the virtualenv", cwd=plan.workdir, env=env)
 
 
 def install(plan: BuildPlan, runner: Runner) -> None:
@@ -386,7 +389,9 @@ def compile_bytecode(plan: BuildPlan, runner: Runner, only: list[Path] | None = 
     result = runner.run(
         [
             str(plan.venv_python),
+            # -S: site would run the .pth files of the locked distributions, as root
             "-I",
+            "-S",
             "-B",
             "-c",
             helper_source("compile_tree.py"),

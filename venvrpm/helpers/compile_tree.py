@@ -1,8 +1,9 @@
 """Compile every ``.py`` under a virtualenv for its final path; print a JSON report.
 
-Run by the target interpreter as ``python -I -B compile_tree.py VENV_DIR STAGE [LIST]``; with
-LIST (a file of NUL-separated paths) only those modules, else every one under VENV_DIR.
-Standard library only: it runs where venvrpm is not installed.
+Run by the target interpreter as ``python -I -S -B compile_tree.py VENV_DIR STAGE [LIST]``;
+with LIST (a file of NUL-separated paths) only those modules, else every one under VENV_DIR.
+Standard library only: it runs where venvrpm is not installed. ``-S``: the venv's site-packages
+is not imported from, and its ``.pth`` files (the locked distributions' code) never run here.
 
 Each ``co_filename`` is the final path (``/opt/app/...``), not the staging path. Bytecode uses
 checked-hash invalidation: rpm restores file mtimes from its header and ``rpmbuild`` may clamp

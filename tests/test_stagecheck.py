@@ -1,0 +1,180 @@
+"""Stage checks: the code that runs at interpreter start is named; strays in the stage fail."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from venvrpm import bundled, manifest, payload, scriptlets, stagecheck
+from venvrpm.errors import EXIT_BUILD_FAILED, PayloadError
+
+DATA = Path(__file__).parent / "data" / "manifests"
+
+# (content of a .pth file, the tokens of the lines site executes)
+PTH_CASES = [
+    (b"import sys; print('a')\n", ["a"]),
+    (b"import\tsys; print('b')\n", ["b"]),
+    (b" import sys; print('c')\n", []),  # leading blank: a path line
+    (b"#import sys; print('d')\n", []),
+    (b"importlib\n", []),
+    (b"/some/where\n\n../rel\n", []),
+    (b"path\r\nimport sys; print('e')\r\n", ["e"]),  # CRLF
+    (b"path\rimport sys; print('f')", ["f"]),  # old Mac line ends, no final newline
+    (b"path\x0cimport sys; print('g')\n", []),  # form feed does not end a line for site
+    (b"path\x1cimport sys; print('h')\n", []),
+    (b"import sys; print('i')\n/x\nimport sys; print('j')\n", ["i", "j"]),
+]
+
+
+@pytest.mark.parametrize(("content", "tokens"), PTH_CASES)
+def test_the_classifier_finds_the_lines_site_executes(
+    tmp_path: Path, content: bytes, tokens: list[str]
+) -> None:
+    found = stagecheck.executed_lines(content)
+    assert [line.rsplit("'", 2)[1] for line in found] == tokens
+    # and that is what site.py itself does with the file
+    (tmp_path / "x.pth").write_bytes(content)
+    ran = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", f"import site; site.addsitedir({str(tmp_path)!r})"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert ran.stdout.split() == tokens
+
+
+def test_a_byte_order_mark_does_not_hide_an_import_line() -> None:
+    """Python >= 3.13 reads .pth files as utf-8-sig: the line runs there."""
+    assert stagecheck.executed_lines(b"\xef\xbb\xbfimport os\n") == ["import os"]
+
+
+def _venv(tmp_path: Path) -> tuple[Path, Path]:
+    venv = tmp_path / "stage" / "opt" / "app"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (venv / "lib64").symlink_to("lib")  # as venv makes it: listed once, not twice
+    return venv, site
+
+
+def test_executable_pth_and_sitecustomize_are_named(tmp_path: Path) -> None:
+    venv, site = _venv(tmp_path)
+    (site / "evil.pth").write_text("import os; os.system('id')\nimport sys\n")
+    (site / "paths.pth").write_text("/opt/app/extra\n# import os\n")
+    (site / "pkg").mkdir()
+    (site / "pkg" / "nested.pth").write_text("import os\n")  # site reads only the top
+    (site / "sitecustomize.py").write_text("print('hi')\n")
+    (site / "distutils-precedence.pth").write_text(
+        "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') "
+        "== 'local'; enabled and __import__('_distutils_hack').add_shim(); \n"
+    )
+    (site / "linked.pth").symlink_to("/etc/some.pth")  # never followed here
+    found = stagecheck.startup_code(venv, PurePosixPath("/opt/app"))
+    where = "/opt/app/lib/python3.11/site-packages"
+    assert found == [
+        f"{where}/distutils-precedence.pth runs code at every start of the interpreter on the "
+        "target: \"import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, "
+        "'local') == 'local'; e...\"",
+        f"{where}/evil.pth runs code at every start of the interpreter on the target: "
+        "\"import os; os.system('id')\" (and 1 more)",
+        f"{where}/linked.pth is a symbolic link that site reads at every start of the "
+        "interpreter on the target",
+        f"{where}/sitecustomize.py is imported at every start of the interpreter on the target",
+    ]
+
+
+def _virtualenv_module() -> bytes:
+    spec = importlib.util.find_spec("virtualenv")
+    assert spec is not None and spec.submodule_search_locations
+    root = Path(spec.submodule_search_locations[0])
+    return (root / "create" / "via_global_ref" / "_virtualenv.py").read_bytes()
+
+
+def test_only_virtualenvs_own_import_hook_is_exempt(tmp_path: Path) -> None:
+    venv, site = _venv(tmp_path)
+    (site / "_virtualenv.pth").write_bytes(b"import _virtualenv")
+    (site / "_virtualenv.py").write_bytes(_virtualenv_module())
+    assert stagecheck.startup_code(venv, PurePosixPath("/opt/app")) == []
+    # a wheel that replaced the module the hook imports
+    (site / "_virtualenv.py").write_bytes(_virtualenv_module() + b"\nimport os\n")
+    (found,) = stagecheck.startup_code(venv, PurePosixPath("/opt/app"))
+    assert found.startswith("/opt/app/lib/python3.11/site-packages/_virtualenv.pth runs code")
+    # or one that added to the hook
+    (site / "_virtualenv.py").write_bytes(_virtualenv_module())
+    (site / "_virtualenv.pth").write_bytes(b"import _virtualenv\nimport os\n")
+    assert len(stagecheck.startup_code(venv, PurePosixPath("/opt/app"))) == 1
+
+
+def _staged(tmp_path: Path) -> tuple[manifest.Manifest, Path]:
+    """The stage of service.yaml as assemble() leaves it: venv, extras, generated files."""
+    m = manifest.load(DATA / "service.yaml")
+    stage = tmp_path / "stage"
+    venv = stage / m.prefix.relative_to("/")
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "smallapp").write_text("#!/opt/smallapp/bin/python\n")
+    (venv / "anything" / "at" / "all").mkdir(parents=True)
+    payload.stage_extras(m, stage, venv)
+    preset = scriptlets.preset(m)
+    assert preset is not None
+    for generated in (bundled.doc_path(m.name), bundled.sbom_path(m.name), preset[0]):
+        path = stage / generated.relative_to("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    return m, stage
+
+
+def test_the_prefix_the_manifest_and_generated_files_are_allowed(tmp_path: Path) -> None:
+    m, stage = _staged(tmp_path)
+    assert stagecheck.strays(stage, m) == []
+    stagecheck.confine(stage, m)
+
+
+def test_anything_else_fails_the_build_naming_each_path(tmp_path: Path) -> None:
+    m, stage = _staged(tmp_path)
+    (stage / "etc" / "cron.d").mkdir()
+    (stage / "etc" / "cron.d" / "evil").write_text("* * * * * root id\n")
+    (stage / "usr" / "bin" / "sudo").symlink_to("/opt/smallapp/bin/smallapp")
+    (stage / "usr" / "lib" / "systemd" / "system" / "evil.service").write_text("[Unit]\n")
+    (stage / "var" / "lib" / "smallapp" / "planted").write_text("x")  # in a manifest dir
+    (stage / "etc" / "smallapp" / "other.conf").write_text("x")
+    (stage / "srv" / "empty").mkdir(parents=True)
+    (stage / "etc" / "ld.so.preload").write_text("/opt/smallapp/evil.so\n")
+    assert stagecheck.strays(stage, m) == [
+        "/etc/cron.d/evil",
+        "/etc/ld.so.preload",
+        "/etc/smallapp/other.conf",
+        "/srv/empty/",
+        "/usr/bin/sudo",
+        "/usr/lib/systemd/system/evil.service",
+        "/var/lib/smallapp/planted",
+    ]
+    with pytest.raises(PayloadError) as info:
+        stagecheck.confine(stage, m)
+    assert info.value.exit_code == EXIT_BUILD_FAILED
+    assert "7 staged path(s) outside /opt/smallapp" in info.value.message
+    assert info.value.hint and "files" in info.value.hint
+    assert "/etc/cron.d/evil" in info.value.details
+
+
+def test_a_link_where_a_parent_directory_belongs_is_a_stray(tmp_path: Path) -> None:
+    """/usr/share/doc/smallapp as a symlink would lead rpm's writes elsewhere."""
+    m, stage = _staged(tmp_path)
+    docs = stage / "usr" / "share" / "doc" / "smallapp"
+    moved = tmp_path / "elsewhere"
+    docs.rename(moved)
+    docs.symlink_to(moved)
+    assert stagecheck.strays(stage, m) == ["/usr/share/doc/smallapp"]
+
+
+def test_strays_are_shown_escaped_and_at_most_twenty(tmp_path: Path) -> None:
+    m, stage = _staged(tmp_path)
+    (stage / "tmp").mkdir()
+    for i in range(25):
+        (stage / "tmp" / f"f{i:02}").write_text("")
+    (stage / "tmp" / "new\nline").write_text("")
+    with pytest.raises(PayloadError) as info:
+        stagecheck.confine(stage, m)
+    assert info.value.details[0] == "/tmp/f00"
+    assert info.value.details[-1] == "... and 6 more"
+    assert "/tmp/new\\nline" in stagecheck.strays(stage, m)
