@@ -364,9 +364,7 @@ def test_a_cache_others_can_write_is_not_used_one_warning_says_how_to_fix_it(
 
 
 @pytest.mark.parametrize("planted", ["CACHEDIR.TAG", "locks/k1", "locks/k2"])
-def test_markers_and_locks_are_never_written_through_symlinks(
-    tmp_path: Path, planted: str
-) -> None:
+def test_markers_and_locks_are_never_written_through_symlinks(tmp_path: Path, planted: str) -> None:
     root = tmp_path / "cache"
     Cache(root).store("k1", _tree(tmp_path), {})
     (root / "CACHEDIR.TAG").unlink()

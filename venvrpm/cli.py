@@ -341,9 +341,7 @@ def _open_cache(args: argparse.Namespace) -> cache_module.Cache | None:
     """The environment cache as the environment configures it (None with --no-cache)."""
     if getattr(args, "no_cache", False):
         return None
-    return cache_module.Cache(
-        cache_module.default_dir(os.environ), cache_module.max_bytes(os.environ)
-    )
+    return cache_module.from_environment(os.environ)
 
 
 def _cache(args: argparse.Namespace, console: Console) -> int:
@@ -491,7 +489,7 @@ def _session(
             plan = pipeline.prepare(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
                 source_date_epoch=epoch, host_env=os.environ, stage=stage,
-                shared_tools=cache.root / "tools" if cache is not None else None,
+                cache=cache,
                 report=console.report,
             )  # fmt: skip
             found = plan.interpreter
