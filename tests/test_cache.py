@@ -424,3 +424,17 @@ def test_a_shared_secret_keys_the_records_instead_of_the_key_file(tmp_path: Path
     assert cache_module.from_environment(env).restore("k1", tmp_path / "dest")
     other = cache_module.from_environment({**env, "VENVRPM_CACHE_SECRET": "another"})
     assert not other.restore("k1", tmp_path / "dest2")
+
+
+def test_cache_list_says_why_an_untrusted_cache_shows_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(os.environ["VENVRPM_CACHE_DIR"])
+    Cache(root).store("k" * 64, _tree(tmp_path), {"app": "demo"})
+    root.chmod(0o777)
+    assert main(["cache", "list"]) == 0
+    err = capsys.readouterr().err
+    assert "is not used" in err and "go-w" in err
+    assert main(["cache", "prune", "--all"]) == 0
+    root.chmod(0o755)
+    assert [e.app for e in Cache(root).entries()] == ["demo"], "an untrusted cache was pruned"

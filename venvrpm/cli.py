@@ -349,6 +349,8 @@ def _cache(args: argparse.Namespace, console: Console) -> int:
     assert cache is not None  # `cache` has no --no-cache
     if args.cache_command == "list":
         entries = cache.entries()
+        for warning in cache.warnings:  # an untrusted cache is neither listed nor pruned
+            console.report("warning", warning)
         if args.json:
             _json_out({
                 "directory": str(cache.root), "limit": cache.limit,
@@ -380,6 +382,8 @@ def _cache(args: argparse.Namespace, console: Console) -> int:
     )  # fmt: skip
     older = args.older_than * 86400 if args.older_than is not None else None
     removed = cache.prune(limit=limit, older_than=older)
+    for warning in cache.warnings:
+        console.report("warning", warning)
     freed = sum(e.size for e in removed)
     console.done(f"removed {len(removed)} environment(s), {freed / 1024**2:.1f} MiB")
     return EXIT_OK
