@@ -444,7 +444,8 @@ class Cache:
                 if info.st_ino != inode:
                     continue  # replaced by a new file: the entry's file is untouched
                 if (info.st_size, info.st_mtime_ns) != (size, mtime):
-                    self.remove(key)
+                    with contextlib.suppress(OSError):  # a cache never fails a build
+                        self.remove(key)
                     self.warnings.append(
                         f"the build wrote into {os.path.basename(path)} in place; its cached environment "
                         "was dropped (the next build recreates it)"
