@@ -26,6 +26,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("TMPDIR", str(tmp))
     # Each test its own environment cache: a hit must never hide what a test exercises.
     monkeypatch.setenv("VENVRPM_CACHE_DIR", str(tmp_path / "venvrpm-cache"))
+    # ... and its own key for the cache's records, outside the cache (docs/security.md)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     # podman on hosts like CI's needs runc and modest ulimits (docs/containers.md)
     if "CONTAINERS_CONF" not in os.environ:
         monkeypatch.setenv(

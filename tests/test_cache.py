@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import stat
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -262,3 +265,176 @@ def test_a_build_writing_into_a_cached_file_in_place_drops_the_entry(tmp_path: P
     cache.confirm()
     assert cache.entries() == []
     assert any("in place" in w for w in cache.warnings)
+
+
+# The cache is untrusted input (docs/security.md, "The environment cache"): whoever can write it
+# must not gain root through a build that reads it.
+
+
+def _record(cache_root: Path, key: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((cache_root / "envs" / key / "entry.json").read_text())
+    return loaded
+
+
+def test_a_planted_symlink_with_a_setuid_mode_changes_nothing_outside_the_cache(
+    tmp_path: Path,
+) -> None:
+    cache = Cache(tmp_path / "cache")
+    cache.store("k1", _tree(tmp_path), {})
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    victim.chmod(0o644)
+    planted = tmp_path / "cache" / "envs" / "k1" / "tree" / "bin" / "tool"
+    planted.unlink()
+    planted.symlink_to(victim)
+    record = _record(tmp_path / "cache", "k1")
+    for row in record["files"]:
+        if row[0] == "bin/tool":  # setuid, and the size the symlink itself has
+            row[2], row[3] = 0o4755, len(str(victim))
+    (tmp_path / "cache" / "envs" / "k1" / "entry.json").write_text(json.dumps(record))
+    dest = tmp_path / "dest"
+    assert not cache.restore("k1", dest)
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o644, "the chmod landed outside the cache"
+    assert victim.stat().st_nlink == 1
+    assert not dest.exists()
+    assert any("failed verification" in w for w in cache.warnings)
+
+
+def test_an_entry_whose_files_and_record_were_edited_together_is_rebuilt_not_shipped(
+    tmp_path: Path,
+) -> None:
+    cache = Cache(tmp_path / "cache")
+    cache.store("k1", _tree(tmp_path), {})
+    edited = b"import os; os.system('id > /tmp/pwned')\n"
+    entry = tmp_path / "cache" / "envs" / "k1"
+    (entry / "tree" / "lib" / "site-packages" / "pkg" / "__init__.py").write_bytes(edited)
+    record = _record(tmp_path / "cache", "k1")
+    for row in record["files"]:
+        if row[0] == "lib/site-packages/pkg/__init__.py":
+            row[3], row[4] = len(edited), hashlib.sha256(edited).hexdigest()
+    (entry / "entry.json").write_text(json.dumps(record))
+    dest = tmp_path / "dest"
+    assert not cache.restore("k1", dest), "the edited entry was shipped"
+    assert not dest.exists()
+    assert not entry.exists(), "a tampered entry is removed, so the build stores a good one"
+    (warning,) = cache.warnings
+    assert "cache entry k1" in warning and "failed verification; rebuilt" in warning
+
+
+def test_an_entry_moved_to_another_key_is_not_restored_under_it(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    cache.store("other-lock", _tree(tmp_path), {})
+    (tmp_path / "cache" / "envs").joinpath("other-lock").rename(tmp_path / "cache" / "envs" / "k1")
+    assert not cache.restore("k1", tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+@pytest.mark.parametrize("where", ["root group-writable", "root foreign", "envs foreign",
+                                   "entry foreign", "tree dir world-writable",
+                                   "parent world-writable"])  # fmt: skip
+def test_a_cache_others_can_write_is_not_used_one_warning_says_how_to_fix_it(
+    tmp_path: Path, where: str
+) -> None:
+    root = tmp_path / "parent" / "cache"
+    Cache(root).store("k1", _tree(tmp_path), {})
+    culprit = {"root group-writable": root, "root foreign": root, "envs foreign": root / "envs",
+               "entry foreign": root / "envs" / "k1",
+               "tree dir world-writable": root / "envs" / "k1" / "tree" / "lib",
+               "parent world-writable": root.parent}[where]  # fmt: skip
+    if "foreign" in where:
+        os.chown(culprit, 4242, 4242)
+    else:
+        culprit.chmod(0o777 if "world" in where else 0o775)
+    before = _snapshot(tmp_path / "parent")
+    cache = Cache(root)
+    assert not cache.restore("k1", tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+    if where.startswith(("entry", "tree")):
+        # the cache is sound, this entry is not: dropped, and the build stores a good one
+        (warning,) = cache.warnings
+        assert "cache entry k1" in warning and "failed verification" in warning
+        assert not (root / "envs" / "k1").exists()
+        return
+    assert not cache.store("k2", _tree(tmp_path / "other"), {})
+    assert cache.prune(limit=0) == []
+    assert _snapshot(tmp_path / "parent") == before, "an untrusted cache was written to"
+    (warning,) = cache.warnings
+    assert str(culprit) in warning
+    assert "VENVRPM_CACHE_DIR" in warning and ("go-w" in warning or "chown" in warning)
+
+
+@pytest.mark.parametrize("planted", ["CACHEDIR.TAG", "locks/k1", "locks/k2"])
+def test_markers_and_locks_are_never_written_through_symlinks(tmp_path: Path, planted: str) -> None:
+    root = tmp_path / "cache"
+    Cache(root).store("k1", _tree(tmp_path), {})
+    (root / "CACHEDIR.TAG").unlink()
+    link = root / planted
+    link.parent.mkdir(exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    existing, dangling = tmp_path / "existing", tmp_path / "dangling"
+    existing.write_text("keep\n")
+    link.symlink_to(dangling if planted != "locks/k1" else existing)
+    cache = Cache(root)
+    cache.restore("k1", tmp_path / "dest")
+    cache.store("k2", _tree(tmp_path / "other"), {})
+    cache.prune(limit=0)
+    assert not dangling.exists(), "a marker or lock was created through a symlink"
+    assert existing.read_text() == "keep\n"
+
+
+def test_an_unreadable_record_is_a_warning_and_a_rebuild(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    cache.store("k1", _tree(tmp_path), {})
+    record = tmp_path / "cache" / "envs" / "k1" / "entry.json"
+    record.unlink()
+    record.symlink_to(tmp_path / "elsewhere.json")
+    assert not cache.restore("k1", tmp_path / "dest")
+    assert [w for w in cache.warnings if "failed verification" in w]
+
+
+def test_the_record_key_lives_outside_the_cache_private_and_reused(tmp_path: Path) -> None:
+    key_file = Path(os.environ["XDG_CONFIG_HOME"]) / "venvrpm" / "cache.key"
+    cache = Cache(tmp_path / "cache")
+    cache.store("k1", _tree(tmp_path), {})
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not list((tmp_path / "cache").rglob("*.key"))
+    assert Cache(tmp_path / "cache").restore("k1", tmp_path / "dest")
+    # a new key (another host, a CI job without the shared secret): entries are not trusted
+    key_file.unlink()
+    fresh = Cache(tmp_path / "cache")
+    assert not fresh.restore("k1", tmp_path / "dest2")
+    assert any("another key" in w for w in fresh.warnings)
+
+
+def test_a_key_file_others_can_read_or_replace_disables_the_cache(tmp_path: Path) -> None:
+    key_file = Path(os.environ["XDG_CONFIG_HOME"]) / "venvrpm" / "cache.key"
+    Cache(tmp_path / "cache").store("k1", _tree(tmp_path), {})
+    key_file.chmod(0o644)
+    cache = Cache(tmp_path / "cache")
+    assert not cache.restore("k1", tmp_path / "dest")
+    (warning,) = cache.warnings
+    assert str(key_file) in warning
+
+
+def test_a_shared_secret_keys_the_records_instead_of_the_key_file(tmp_path: Path) -> None:
+    env = {"VENVRPM_CACHE_DIR": str(tmp_path / "cache"), "VENVRPM_CACHE_SECRET": "s3cret"}
+    cache_module.from_environment(env).store("k1", _tree(tmp_path), {})
+    assert not (Path(os.environ["XDG_CONFIG_HOME"]) / "venvrpm" / "cache.key").exists()
+    assert cache_module.from_environment(env).restore("k1", tmp_path / "dest")
+    other = cache_module.from_environment({**env, "VENVRPM_CACHE_SECRET": "another"})
+    assert not other.restore("k1", tmp_path / "dest2")
+
+
+def test_cache_list_says_why_an_untrusted_cache_shows_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(os.environ["VENVRPM_CACHE_DIR"])
+    Cache(root).store("k" * 64, _tree(tmp_path), {"app": "demo"})
+    root.chmod(0o777)
+    assert main(["cache", "list"]) == 0
+    err = capsys.readouterr().err
+    assert "is not used" in err and "go-w" in err
+    assert main(["cache", "prune", "--all"]) == 0
+    root.chmod(0o755)
+    assert [e.app for e in Cache(root).entries()] == ["demo"], "an untrusted cache was pruned"

@@ -148,9 +148,13 @@ def test_shared_pip_gets_its_bytecode_once_per_python_version(tmp_path: Path) ->
     interpreter = Interpreter(
         path=PurePosixPath(sys.executable), version=version, implementation="cpython"
     )
-    pip = venvbuild.pip_for(interpreter, tmp_path / "tools", runner)
+    from venvrpm.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    pip = venvbuild.pip_for(interpreter, tmp_path / "build1", runner, cache)
     assert [c.what for c in runner.calls] == ["compiling pip's bytecode"]
     tag = sys.implementation.cache_tag
     assert (pip / "pip" / "__pycache__" / f"__main__.{tag}.pyc").is_file()
-    assert venvbuild.pip_for(interpreter, tmp_path / "tools", runner) == pip
+    again = venvbuild.pip_for(interpreter, tmp_path / "build2", runner, Cache(tmp_path / "cache"))
+    assert again.name == pip.name and (again / "pip" / "__pycache__").is_dir()
     assert len(runner.calls) == 1, "compiled once, not on every build"

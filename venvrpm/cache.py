@@ -5,7 +5,24 @@ CI rebuilds the same lock many times a day with only the application's own code 
 key is a hash of everything that can change such an environment (:func:`key_inputs`), so a hit
 is the environment a cold build would make, byte for byte; a miss builds it and stores it.
 
-Safety:
+The cache is untrusted input (docs/security.md): another user, a CI job or a disk may have
+written anything into it, and venvrpm runs as root. So:
+
+- a cache that anyone but this user can write (its directory, one in it, or one above it that
+  is neither root's nor ours, or writable by others without the sticky bit) is not used: one
+  warning says which directory and how to fix it, and the build goes on without the cache;
+- nothing in it is followed: files are opened and linked without following symlinks, every
+  directory of an entry must be ours and not writable by others, only regular files,
+  directories and the recorded symlinks (recreated, never followed) are accepted, and a
+  file's mode is applied only once its content matched;
+- each entry's record (every file's mode, size and sha256) carries an HMAC-SHA256 keyed by a
+  secret kept *outside* the cache (:func:`key_file`, or ``$VENVRPM_CACHE_SECRET``): whoever can
+  write the cache cannot write a record venvrpm accepts. An entry that fails any check is a
+  warning ("cache entry ... failed verification; rebuilt"), is removed, and is never shipped;
+- markers and locks are created with ``O_NOFOLLOW``/``O_EXCL``: never through a planted link;
+- a read-only, full or otherwise unwritable cache never fails a build: one warning, no cache.
+
+Also:
 
 - an entry is written under ``tmp/`` and renamed into ``envs/`` whole: readers never see a
   partial entry, and two builds storing the same key at once leave one (the second rename
@@ -20,10 +37,14 @@ Safety:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
+import hmac
 import json
 import os
+import pwd
+import secrets
 import shutil
 import stat
 import tempfile
@@ -36,11 +57,15 @@ from typing import Any
 from venvrpm import __version__, stale
 from venvrpm.errors import UsageError
 
-FORMAT = 1
-"""Bumped whenever the layout of an entry or the meaning of its key changes."""
+FORMAT = 2
+"""Bumped whenever the layout of an entry or the meaning of its key changes (2: signed records)."""
 DEFAULT_MAX_BYTES = 5 * 1024**3
+SECRET_VARIABLE = "VENVRPM_CACHE_SECRET"
 _RECORD = "entry.json"
+_MAC = "entry.mac"
+"""``hmac-sha256 <key id> <hex>``: the HMAC of the entry's key and record."""
 _CHUNK = 1 << 20
+_NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +90,22 @@ def default_dir(env: Mapping[str, str]) -> Path:
         return Path(env["VENVRPM_CACHE_DIR"])
     base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or "/root", ".cache")
     return Path(base) / "venvrpm"
+
+
+def key_file(env: Mapping[str, str]) -> Path:
+    """Where the secret that signs entries lives: ``$XDG_CONFIG_HOME/venvrpm/cache.key``, else
+    ``~/.config/venvrpm/cache.key``. Never in the cache: whoever can write the cache must not
+    be able to read or replace it."""
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or "/root", ".config")
+    return Path(base) / "venvrpm" / "cache.key"
+
+
+def from_environment(env: Mapping[str, str]) -> Cache:
+    """The cache, its size limit and its signing secret as *env* configures them."""
+    return Cache(
+        default_dir(env), max_bytes(env), key_path=key_file(env),
+        secret=env.get(SECRET_VARIABLE) or None,
+    )  # fmt: skip
 
 
 def max_bytes(env: Mapping[str, str]) -> int:
@@ -96,31 +137,153 @@ def key_of(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class Cache:
-    """The cache directory: ``envs/<key>/{tree/, entry.json}``, ``locks/<key>``, ``tmp/``."""
+class _Untrusted(Exception):
+    """The cache may not be used at all (the message says why and what to do)."""
 
-    def __init__(self, root: Path, limit: int = DEFAULT_MAX_BYTES) -> None:
-        self.root = root
+
+class Cache:
+    """The cache directory: ``envs/<key>/{tree/, entry.json, entry.mac}``, ``locks/<key>``,
+    ``notes/``, ``tmp/``. Checked before its first use; unusable, it is a no-op with a warning.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        limit: int = DEFAULT_MAX_BYTES,
+        *,
+        key_path: Path | None = None,
+        secret: str | None = None,
+    ) -> None:
+        self.root = Path(os.path.abspath(root))
         self.limit = limit
+        self.key_path = Path(os.path.abspath(key_path or key_file(os.environ)))
         self.warnings: list[str] = []
-        """Why the cache could not be used (unwritable, full): a cache never fails a build."""
+        """Why the cache or one of its entries was not used: a cache never fails a build."""
+        self._secret = secret
+        self._key = b""
+        self._usable: bool | None = None  # None: not checked yet
         self._watched: dict[str, list[tuple[str, int, int, int]]] = {}
 
     def _unusable(self, exc: OSError) -> None:
-        self.warnings.append(
-            f"the environment cache {self.root} is not usable ({exc.strerror or exc}); "
-            "building without it (set VENVRPM_CACHE_DIR, or --no-cache)"
+        # Once: a read-only or full cache would otherwise warn at every step.
+        if self._usable is not False:
+            self.warnings.append(
+                f"the environment cache {self.root} is not usable ({exc.strerror or exc}); "
+                "building without it (set VENVRPM_CACHE_DIR, or --no-cache)"
+            )
+        self._usable = False
+
+    def _ready(self) -> bool:
+        """Check the cache once: its directories are ours alone, the secret is readable."""
+        if self._usable is None:
+            try:
+                self._open()
+            except _Untrusted as exc:
+                self.warnings.append(str(exc))
+                self._usable = False
+            except OSError as exc:
+                self._unusable(exc)
+            else:
+                self._usable = True
+        return bool(self._usable)
+
+    def _open(self) -> None:
+        user = _user()
+        fix = (
+            f"if the cache is yours, `chown -R {user} {self.root} && chmod -R go-w "
+            f"{self.root}`; else set VENVRPM_CACHE_DIR to a directory only you can write"
         )
+        _check_above(self.root, f"the environment cache {self.root} is not used", fix)
+        _make_dirs(self.root, 0o755)
+        for path in (self.root, self.envs, self.root / "locks", self.root / "notes",
+                     self.root / "tmp"):  # fmt: skip
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path, 0o755)  # never group- or world-writable, whatever the umask
+            problem = _dir_problem(os.lstat(path))
+            if problem:
+                raise _Untrusted(
+                    f"the environment cache {self.root} is not used: {path} {problem}; "
+                    f"building without it ({fix})"
+                )
+        self._key = self._load_key()
+        self._tag()
+
+    def _load_key(self) -> bytes:
+        """The HMAC key: from the shared secret, else the key file (made on first use)."""
+        if self._secret:
+            return hashlib.sha256(b"venvrpm cache secret\0" + self._secret.encode()).digest()
+        path = self.key_path
+        what = f"the environment cache {self.root} is not used: its key {path}"
+        fix = (
+            f"remove {path} (a new one is made; cached entries are rebuilt once), or set "
+            f"{SECRET_VARIABLE}"
+        )
+        _check_above(path.parent, what, fix)
+        _make_dirs(path.parent, 0o700)
+        problem = _dir_problem(os.lstat(path.parent))
+        if problem:
+            raise _Untrusted(f"{what}: {path.parent} {problem}; building without it ({fix})")
+        for _ in range(2):
+            try:
+                fd = os.open(path, _NOFOLLOW_READ)
+            except FileNotFoundError:
+                # Written whole beside it, then linked in: never a half key, never two.
+                made, name = tempfile.mkstemp(prefix=".cache.key-", dir=path.parent)
+                try:
+                    os.write(made, secrets.token_hex(32).encode() + b"\n")
+                    os.fsync(made)
+                    with contextlib.suppress(FileExistsError):
+                        os.link(name, path)
+                finally:
+                    os.close(made)
+                    os.unlink(name)
+                continue
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _Untrusted(
+                        f"{what} is a symbolic link; building without it ({fix})"
+                    ) from None
+                raise
+            try:
+                info = os.fstat(fd)
+                problem = (
+                    "is not a regular file" if not stat.S_ISREG(info.st_mode)
+                    else _owner_problem(info) or (
+                        "can be read or written by others" if info.st_mode & 0o077 else ""
+                    )
+                )  # fmt: skip
+                if problem:
+                    raise _Untrusted(f"{what} {problem}; building without it ({fix})")
+                secret = os.read(fd, 4096).strip()
+            finally:
+                os.close(fd)
+            if len(secret) < 32:
+                raise _Untrusted(f"{what} is too short to be a key; building without it ({fix})")
+            return hashlib.sha256(b"venvrpm cache key\0" + secret).digest()
+        raise _Untrusted(f"{what} could not be created; building without it ({fix})")
+
+    def _key_id(self) -> str:
+        """Names the key (not the secret) in each entry: "another key" is not "tampered"."""
+        return hmac.new(self._key, b"venvrpm cache key id", "sha256").hexdigest()[:16]
+
+    def _sign(self, key: str, record: bytes) -> str:
+        mac = hmac.new(self._key, key.encode() + b"\0" + record, "sha256").hexdigest()
+        return f"hmac-sha256 {self._key_id()} {mac}\n"
 
     def _tag(self) -> None:
-        # Backup tools skip it, and venvrpm never copies it into a project copy.
-        tag = self.root / "CACHEDIR.TAG"
-        if not tag.exists():
-            self.root.mkdir(parents=True, exist_ok=True)
-            tag.write_text(
+        # Backup tools skip it, and venvrpm never copies it into a project copy. O_EXCL: an
+        # existing one (or anything planted there) is left alone, never written through.
+        try:
+            fd = os.open(
+                self.root / "CACHEDIR.TAG",
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+            )  # fmt: skip
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(
                 "Signature: 8a477f597d28d172789f06886806bc55\n"
-                "# venvrpm's cache of built environments (https://bford.info/cachedir/)\n",
-                encoding="ascii",
+                "# venvrpm's cache of built environments (https://bford.info/cachedir/)\n"
             )
 
     @property
@@ -133,9 +296,7 @@ class Cache:
     @contextlib.contextmanager
     def _locked(self, key: str, mode: int) -> Iterator[bool]:
         """Hold *mode* (LOCK_SH, LOCK_EX, with LOCK_NB) on the entry; yield whether we got it."""
-        path = self._lock_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(self._lock_path(key))
         try:
             try:
                 fcntl.flock(fd, mode)
@@ -151,6 +312,8 @@ class Cache:
 
         False (and *dest* absent) on a miss or a corrupt entry; a corrupt entry is removed.
         """
+        if not self._ready():
+            return False
         try:
             return self._restore(key, dest)
         except OSError as exc:
@@ -159,27 +322,58 @@ class Cache:
             return False
 
     def _restore(self, key: str, dest: Path) -> bool:
-        entry = self.envs / key
-        if not (entry / _RECORD).is_file():
+        entry = f"{self.envs}/{key}"
+        if not os.path.lexists(entry):
             return False
         with self._locked(key, fcntl.LOCK_SH):
             try:
-                record = json.loads((entry / _RECORD).read_text(encoding="utf-8"))
-                _copy_checked(entry / "tree", dest, record["files"], self._watch(key))
-            except (OSError, ValueError, KeyError, TypeError, _Corrupt):
+                dirs, present = _walk_checked(entry)  # before anything is read through them
+                rows = self._verified_rows(key, entry)
+                _copy_checked(f"{entry}/tree", dest, rows, dirs, present, self._watch(key))
+            except (_Corrupt, OSError, ValueError, KeyError, TypeError) as exc:
                 shutil.rmtree(dest, ignore_errors=True)
-                corrupt = True
+                failure: BaseException | None = exc
             else:
-                corrupt = False
+                failure = None
                 with contextlib.suppress(OSError):
-                    os.utime(entry / _RECORD)  # last used, for pruning
-        if corrupt:
-            self.remove(key)
-            return False
-        return True
+                    os.utime(f"{entry}/{_RECORD}", follow_symlinks=False)  # last used, for pruning
+        if failure is None:
+            return True
+        reason = (
+            str(failure) if isinstance(failure, _Corrupt)
+            else f"{failure.strerror}: {failure.filename}" if isinstance(failure, OSError)
+            else "its record is unreadable"
+        )  # fmt: skip
+        if "another key" in reason:
+            reason = (
+                f"it was signed with another key: jobs that share a cache need the same "
+                f"{SECRET_VARIABLE}, see docs/ci.md"
+            )
+        self.warnings.append(f"cache entry {key[:12]} failed verification; rebuilt ({reason})")
+        self.remove(key)
+        return False
+
+    def _verified_rows(self, key: str, entry: str) -> list[list[Any]]:
+        """The entry's file rows, once its record is shown to be one this key signed."""
+        record = _read_own(f"{entry}/{_RECORD}")
+        signature = _read_own(f"{entry}/{_MAC}").decode("ascii", "replace")
+        parts = signature.split()
+        if len(parts) != 3 or parts[0] != "hmac-sha256":
+            raise _Corrupt("its record is not signed")
+        if not hmac.compare_digest(parts[1], self._key_id()):
+            raise _Corrupt("signed with another key")
+        if not hmac.compare_digest(signature, self._sign(key, record)):
+            raise _Corrupt("its record's signature does not match")
+        loaded = json.loads(record)
+        if loaded.get("key") != key or loaded.get("format") != FORMAT:
+            raise _Corrupt("its record belongs to another entry")
+        rows: list[list[Any]] = loaded["files"]
+        return rows
 
     def store(self, key: str, source: Path, about: Mapping[str, Any]) -> bool:
         """Copy *source* in as entry *key*; False when another build stored it first."""
+        if not self._ready():
+            return False
         try:
             return self._store(key, source, about)
         except OSError as exc:
@@ -187,22 +381,21 @@ class Cache:
             return False
 
     def _store(self, key: str, source: Path, about: Mapping[str, Any]) -> bool:
-        if (self.envs / key / _RECORD).is_file():
+        if os.path.lexists(self.envs / key):
             return False
-        self._tag()
         scratch_base = self.root / "tmp"
-        scratch_base.mkdir(parents=True, exist_ok=True)
         stale.remove(scratch_base, "entry-")
         scratch = Path(tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=scratch_base))
         try:
             watched: list[tuple[str, int, int, int]] = []
             files = _copy_recording(source, scratch / "tree", watched)
-            record = {
+            record = json.dumps({
                 "format": FORMAT, "key": key, "created": time.time(), **about,
                 "size": sum(f[3] for f in files if f[1] == "file"), "files": files,
-            }  # fmt: skip
-            (scratch / _RECORD).write_text(json.dumps(record), encoding="utf-8")
-            self.envs.mkdir(parents=True, exist_ok=True)
+            }).encode()  # fmt: skip
+            for name, data in ((_RECORD, record), (_MAC, self._sign(key, record).encode())):
+                with open(scratch / name, "xb") as fh:
+                    fh.write(data)
             try:
                 os.rename(scratch, self.envs / key)
             except OSError:
@@ -211,6 +404,29 @@ class Cache:
             return True
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def recall(self, name: str) -> str | None:
+        """A short note kept with the cache by :meth:`remember`, if this key signed it."""
+        if not self._ready():
+            return None
+        try:
+            text = _read_own(f"{self.root}/notes/{name}").decode("utf-8")
+        except (OSError, UnicodeDecodeError, _Corrupt):
+            return None
+        value, _, signature = text.partition("\n")
+        return value if hmac.compare_digest(signature, self._sign(name, value.encode())) else None
+
+    def remember(self, name: str, value: str) -> None:
+        """Keep *value* (one line) under *name*, signed, replacing any older note."""
+        if not self._ready():
+            return
+        try:
+            fd, scratch = tempfile.mkstemp(prefix=f"note-{os.getpid()}-", dir=self.root / "tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(f"{value}\n{self._sign(name, value.encode())}")
+            os.replace(scratch, self.root / "notes" / name)  # replaces a link, never follows it
+        except OSError as exc:
+            self._unusable(exc)
 
     def _watch(self, key: str) -> list[tuple[str, int, int, int]]:
         return self._watched.setdefault(key, [])
@@ -228,7 +444,8 @@ class Cache:
                 if info.st_ino != inode:
                     continue  # replaced by a new file: the entry's file is untouched
                 if (info.st_size, info.st_mtime_ns) != (size, mtime):
-                    self.remove(key)
+                    with contextlib.suppress(OSError):  # a cache never fails a build
+                        self.remove(key)
                     self.warnings.append(
                         f"the build wrote into {os.path.basename(path)} in place; its cached environment "
                         "was dropped (the next build recreates it)"
@@ -239,13 +456,15 @@ class Cache:
     def entries(self) -> list[Entry]:
         """Every complete entry, most recently used first."""
         found = []
-        if not self.envs.is_dir():
+        if not os.path.lexists(self.root) or not self._ready():
             return []
         for path in self.envs.iterdir():
             record_path = path / _RECORD
             try:
-                record = json.loads(record_path.read_text(encoding="utf-8"))
-                used = record_path.stat().st_mtime
+                if _dir_problem(os.lstat(path)):
+                    raise _Corrupt(path.name)
+                record = json.loads(_read_own(record_path))
+                used = record_path.lstat().st_mtime
                 found.append(
                     Entry(
                         key=path.name, path=path, app=str(record.get("app", "")),
@@ -256,7 +475,7 @@ class Cache:
                         last_used=used,
                     )
                 )  # fmt: skip
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, _Corrupt):
                 continue
         return sorted(found, key=lambda e: e.last_used, reverse=True)
 
@@ -266,12 +485,14 @@ class Cache:
             if not got:
                 return False
             path = self.envs / key
-            if path.exists():
+            if os.path.lexists(path):
                 # Renamed first so no reader finds it half deleted.
                 doomed = self.root / "tmp" / f"doomed-{key}-{os.getpid()}"
-                doomed.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(path, doomed)
-                shutil.rmtree(doomed, ignore_errors=True)
+                if stat.S_ISDIR(os.lstat(doomed).st_mode):
+                    shutil.rmtree(doomed, ignore_errors=True)  # never follows a link
+                else:
+                    os.unlink(doomed)
             with contextlib.suppress(OSError):
                 self._lock_path(key).unlink()
             return True
@@ -281,6 +502,8 @@ class Cache:
         the cache fits *limit* bytes (default: the cache's limit). Return what was removed."""
         limit = self.limit if limit is None else limit
         removed: list[Entry] = []
+        if not self._ready():
+            return removed
         try:
             self._prune(limit, older_than, removed)
         except OSError as exc:
@@ -297,10 +520,133 @@ class Cache:
                 continue
             kept_size += entry.size
         stale.remove(self.root / "tmp", "entry-")
+        stale.remove(self.root / "tmp", "note-")
 
 
 class _Corrupt(Exception):
-    pass
+    """An entry (or note) failed verification; the message says how."""
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def _owner_problem(info: os.stat_result) -> str:
+    if info.st_uid != os.geteuid():
+        return f"is owned by uid {info.st_uid}, not by you (uid {os.geteuid()})"
+    return ""
+
+
+def _dir_problem(info: os.stat_result) -> str:
+    """Why a directory of the cache is not ours alone ('' when it is)."""
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a directory"
+    if info.st_mode & 0o022:
+        return "is writable by group or others"
+    return _owner_problem(info)
+
+
+def _check_above(path: Path, what: str, fix: str) -> None:
+    """Raise _Untrusted when a directory above *path* (as written, and as resolved) could let
+    another user replace what it holds: owned by neither root nor us, or writable by others
+    without the sticky bit (/tmp is fine: others cannot rename what is ours in it)."""
+    euid = os.geteuid()
+    for chain in (path, Path(os.path.realpath(path))):
+        for above in reversed(chain.parents):
+            try:
+                info = os.lstat(above)
+            except FileNotFoundError:
+                break  # made by us, below what was checked
+            if stat.S_ISLNK(info.st_mode):
+                continue  # its directory was checked; where it leads is the resolved chain
+            if info.st_uid not in (0, euid) or (
+                info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX
+            ):
+                raise _Untrusted(
+                    f"{what}: {above}, which holds it, can be changed by another user (owner "
+                    f"uid {info.st_uid}, mode {stat.S_IMODE(info.st_mode):o}); building "
+                    f"without it ({fix})"
+                )
+
+
+def _make_dirs(path: Path, mode: int) -> None:
+    """mkdir -p, each new directory *mode* (whatever the umask adds, never write for others)."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, mode)
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file's descriptor: created if missing, never through a link or a FIFO."""
+    for _ in range(3):
+        try:
+            fd = os.open(
+                path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644
+            )
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            os.unlink(path)  # a planted link: removed, the lock made anew
+            continue
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+        os.close(fd)
+        os.unlink(path)
+    raise OSError(errno.ELOOP, "not a regular file", str(path))
+
+
+def _read_own(path: str | Path) -> bytes:
+    """A regular file of ours, read without following a link."""
+    try:
+        fd = os.open(path, _NOFOLLOW_READ)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _Corrupt(f"{os.path.basename(path)} is a symbolic link") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            raise _Corrupt(f"{os.path.basename(path)} is not a regular file of yours")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
+
+
+def _walk_checked(entry: str) -> tuple[set[str], set[str]]:
+    """The directories and all names under the entry's ``tree/``, relative to it; raise
+    _Corrupt when the entry or any directory in it is a link, not ours, or writable by others
+    (then another user could change a file after it was checked)."""
+    problem = _dir_problem(os.lstat(entry))
+    if problem:
+        raise _Corrupt(f"{entry} {problem}")
+    tree = f"{entry}/tree"
+    dirs: set[str] = set()
+    present: set[str] = set()
+    # fwalk: each directory is opened once, by descriptor, and never through a link
+    for dirpath, dirnames, filenames, dirfd in os.fwalk(entry, follow_symlinks=False):
+        problem = _dir_problem(os.fstat(dirfd))
+        if problem:
+            raise _Corrupt(f"{dirpath} {problem}")
+        if dirpath == entry:
+            if set(dirnames) | set(filenames) != {"tree", _RECORD, _MAC} or "tree" not in dirnames:
+                raise _Corrupt("the entry holds files its record does not list")
+            continue
+        base = dirpath[len(tree) + 1 :]
+        # walked, so a real directory (fwalk lists links to directories among dirnames too)
+        dirs.add(base)
+        prefix = f"{base}/" if base else ""
+        present.update(prefix + name for name in (*dirnames, *filenames))
+    return dirs, present
 
 
 def _copy_recording(
@@ -308,7 +654,7 @@ def _copy_recording(
 ) -> list[list[Any]]:
     """Copy the tree, returning ``[relpath, kind, mode, size, sha256-or-link-target]`` rows."""
     rows: list[list[Any]] = []
-    dest.mkdir(parents=True)
+    dest.mkdir(0o755, parents=True)
     for dirpath, dirnames, filenames in os.walk(source):
         dirnames.sort()
         base = Path(dirpath)
@@ -323,7 +669,7 @@ def _copy_recording(
                 target.symlink_to(link)
                 rows.append([rel, "link", 0, 0, link])
             elif stat.S_ISDIR(info.st_mode):
-                target.mkdir()
+                os.mkdir(target, 0o755)  # the cache's copy is ours alone; its mode is recorded
                 rows.append([rel, "dir", stat.S_IMODE(info.st_mode), 0, ""])
             elif stat.S_ISREG(info.st_mode):
                 digest = _place_file(path, target, stat.S_IMODE(info.st_mode), watched, path)
@@ -336,41 +682,83 @@ def _copy_recording(
 
 
 def _copy_checked(
-    source: Path, dest: Path, rows: list[list[Any]], watched: list[tuple[str, int, int, int]]
+    source: str,
+    dest: Path,
+    rows: list[list[Any]],
+    dirs: set[str],
+    present: set[str],
+    watched: list[tuple[str, int, int, int]],
 ) -> None:
-    """Recreate the recorded tree at *dest*; raise _Corrupt when a file differs from its row."""
+    """Recreate the recorded tree at *dest*; raise _Corrupt when a file differs from its row.
+
+    *dirs* and *present* are what :func:`_walk_checked` found: every directory on the way to a
+    file is a real one of ours, so a path here cannot be redirected. Files are linked without
+    following links, checked as what was linked (a regular file of ours, its size and sha256),
+    and only then given their recorded mode.
+    """
     listed = set()
     dest.mkdir(parents=True)
+    euid = os.geteuid()
     # strings, not Paths: pathlib's parsing was a third of restoring 5,000 files
-    src_root, dst_root = str(source), str(dest)
+    dst_root = str(dest)
     for rel, kind, mode, size, detail in rows:
         listed.add(rel)
-        path, target = f"{src_root}/{rel}", f"{dst_root}/{rel}"
-        if kind == "link":
+        path, target = f"{source}/{rel}", f"{dst_root}/{rel}"
+        if kind == "dir":
+            if rel not in dirs:
+                raise _Corrupt(f"{rel} is not a directory")
+            os.mkdir(target, 0o700)  # its mode once its files are in, below
+        elif rel in dirs:
+            raise _Corrupt(f"{rel} is a directory")
+        elif kind == "link":
             if os.readlink(path) != detail:
-                raise _Corrupt(rel)
-            os.symlink(detail, target)
-        elif kind == "dir":
-            os.mkdir(target)
+                raise _Corrupt(f"{rel} links elsewhere")
+            os.symlink(detail, target)  # recreated, never followed
         elif kind == "file":
-            placed = os.lstat(path).st_size == size and _place_file(
-                path, target, mode, watched, target
-            )
-            if placed != detail:
-                raise _Corrupt(rel)
+            _restore_file(path, target, rel, mode, size, detail, watched, euid)
         else:
             raise _Corrupt(rel)
+    if present != listed:  # nothing extra may have appeared in the entry either
+        raise _Corrupt("the entry holds files its record does not list")
     for rel, kind, mode, _, _ in rows:
         if kind == "dir":  # after the files: a read-only directory would refuse them
             os.chmod(f"{dst_root}/{rel}", mode)
-    # Nothing extra may have appeared in the entry either.
-    present = {
-        f"{dirpath[len(src_root) + 1 :]}/{name}" if dirpath != src_root else name
-        for dirpath, dirnames, filenames in os.walk(src_root)
-        for name in (*dirnames, *filenames)
-    }
-    if present != listed:
-        raise _Corrupt("the entry holds files its record does not list")
+
+
+def _restore_file(
+    path: str,
+    target: str,
+    rel: str,
+    mode: int,
+    size: int,
+    digest: str,
+    watched: list[tuple[str, int, int, int]],
+    euid: int,
+) -> None:
+    """Hard-link *target* to the entry's file (no data written: restoring 150 MB took seconds
+    as copies), else copy it; check it; then give it *mode*. Linked files are *watched*:
+    nothing may write into them in place (see Cache.confirm)."""
+    try:
+        os.link(path, target, follow_symlinks=False)
+    except OSError:  # another filesystem, or links not allowed
+        info = None
+    else:
+        info = os.lstat(target)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != euid or info.st_size != size:
+            raise _Corrupt(f"{rel} is not the recorded regular file of yours")
+        if info.st_mode & 0o022:  # others could write it after the check: a private copy
+            os.unlink(target)
+            info = None
+    if info is None:
+        if _copy_out(path, target, rel, euid) != digest:
+            raise _Corrupt(f"{rel} differs from its record")
+        os.chmod(target, mode)
+        return
+    if _sha256(target) != digest:
+        raise _Corrupt(f"{rel} differs from its record")
+    if stat.S_IMODE(info.st_mode) != mode:  # the entry's own mode, normally: no chmod
+        os.chmod(target, mode)
+    watched.append((target, info.st_ino, info.st_size, info.st_mtime_ns))
 
 
 def _place_file(
@@ -380,25 +768,44 @@ def _place_file(
     watched: list[tuple[str, int, int, int]],
     stage: str | Path,
 ) -> str:
-    """Hard-link *dest* to *source* (no data written: restoring 150 MB took seconds as copies),
-    else copy it; return the sha256 of what *dest* holds. Linked files are *watched*: nothing
-    may write into them in place (see Cache.confirm)."""
+    """Store one file of the build's own tree: hard-link *dest* to *source*, else copy it;
+    return the sha256 of what *dest* holds. Linked files are *watched* (see Cache.confirm)."""
     try:
-        os.link(source, dest)
+        os.link(source, dest, follow_symlinks=False)
     except OSError:  # another filesystem, or links not allowed: copy
         return _copy_file(source, dest, mode)
-    info = os.stat(dest)
-    if stat.S_IMODE(info.st_mode) != mode:  # the entry's own mode, normally: no chmod
-        os.chmod(dest, mode)
+    info = os.lstat(dest)
     watched.append((str(stage), info.st_ino, info.st_size, info.st_mtime_ns))  # the build's side
     return _sha256(dest)
 
 
 def _sha256(path: str | Path) -> str:
+    """The sha256 of a file, never read through a link."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    fd = os.open(path, _NOFOLLOW_READ)
+    with os.fdopen(fd, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_out(source: str, dest: str, rel: str, euid: int) -> str:
+    """Copy an entry's file to a new private file; return the sha256 of what was copied."""
+    digest = hashlib.sha256()
+    try:
+        fd = os.open(source, _NOFOLLOW_READ)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _Corrupt(f"{rel} is a symbolic link") from None
+        raise
+    with os.fdopen(fd, "rb") as src:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != euid:
+            raise _Corrupt(f"{rel} is not a regular file of yours")
+        with open(dest, "xb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW, 0o600)) as out:
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
     return digest.hexdigest()
 
 

@@ -341,9 +341,7 @@ def _open_cache(args: argparse.Namespace) -> cache_module.Cache | None:
     """The environment cache as the environment configures it (None with --no-cache)."""
     if getattr(args, "no_cache", False):
         return None
-    return cache_module.Cache(
-        cache_module.default_dir(os.environ), cache_module.max_bytes(os.environ)
-    )
+    return cache_module.from_environment(os.environ)
 
 
 def _cache(args: argparse.Namespace, console: Console) -> int:
@@ -351,6 +349,8 @@ def _cache(args: argparse.Namespace, console: Console) -> int:
     assert cache is not None  # `cache` has no --no-cache
     if args.cache_command == "list":
         entries = cache.entries()
+        for warning in cache.warnings:  # an untrusted cache is neither listed nor pruned
+            console.report("warning", warning)
         if args.json:
             _json_out({
                 "directory": str(cache.root), "limit": cache.limit,
@@ -382,6 +382,8 @@ def _cache(args: argparse.Namespace, console: Console) -> int:
     )  # fmt: skip
     older = args.older_than * 86400 if args.older_than is not None else None
     removed = cache.prune(limit=limit, older_than=older)
+    for warning in cache.warnings:
+        console.report("warning", warning)
     freed = sum(e.size for e in removed)
     console.done(f"removed {len(removed)} environment(s), {freed / 1024**2:.1f} MiB")
     return EXIT_OK
@@ -491,7 +493,7 @@ def _session(
             plan = pipeline.prepare(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
                 source_date_epoch=epoch, host_env=os.environ, stage=stage,
-                shared_tools=cache.root / "tools" if cache is not None else None,
+                cache=cache,
                 report=console.report,
             )  # fmt: skip
             found = plan.interpreter

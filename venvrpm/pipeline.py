@@ -101,12 +101,12 @@ def prepare(
     source_date_epoch: int,
     host_env: Mapping[str, str],
     stage: Path | None = None,
-    shared_tools: Path | None = None,
+    cache: cache_module.Cache | None = None,
     report: Reporter = _quiet,
 ) -> BuildPlan:
     """Probe tools and interpreter, check the lock, and decide the plan.
 
-    *shared_tools*: where unpacked tools (pip) may be kept between builds on this host.
+    *cache*: keeps pip unpacked and compiled between builds on this host (as an entry).
     """
     report("step", f"checking the lock {manifest.requirements.name}")
     lock = lockfile.read(manifest.requirements)
@@ -131,8 +131,8 @@ def prepare(
         host_python=sys.executable,
         toolbox=tools_dir,
         # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
-        pip=venvbuild.pip_for(interpreter, shared_tools, runners.target)
-        if shared_tools is not None and manifest.build.kind == "host"
+        pip=venvbuild.pip_for(interpreter, tools_dir, runners.target, cache)
+        if cache is not None and manifest.build.kind == "host"
         else venvbuild.pip_for(interpreter, tools_dir),
         uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host")
         if manifest.build.installer == "uv"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -13,12 +12,16 @@ import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from venvrpm import stale, toolbox
 from venvrpm.errors import CommandError, LockError, ToolMissingError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.plan import BuildPlan, Interpreter
 from venvrpm.runner import Runner
+
+if TYPE_CHECKING:
+    from venvrpm.cache import Cache
 
 # Never copied from the user's project: VCS data, caches, other environments, build output.
 _IGNORED_ANYWHERE = {
@@ -112,27 +115,37 @@ def stage_toolbox(tools: Path) -> Path:
     return toolbox.export(tools, toolbox.VIRTUALENV, copy=True)
 
 
-def pip_for(interpreter: Interpreter, tools: Path, compile_with: Runner | None = None) -> Path:
+def pip_for(
+    interpreter: Interpreter,
+    tools: Path,
+    compile_with: Runner | None = None,
+    cache: Cache | None = None,
+) -> Path:
     """pip, from the wheel bundled with virtualenv that supports *interpreter*, unpacked in *tools*.
 
     Run as ``python DIR/pip``. Unpacked rather than run from the wheel: zipimport compiles every
     module of pip on every run (about a second each time, several times per build). With
-    *compile_with* (*tools* kept between builds), pip's bytecode is written once per Python
-    version: venvrpm runs every command with PYTHONDONTWRITEBYTECODE=1 (nothing may write
-    bytecode into the stage), so pip would otherwise compile what it imports on every run
-    (~0.5 s each).
+    *compile_with*, pip's bytecode is written once: venvrpm runs every command with
+    PYTHONDONTWRITEBYTECODE=1 (nothing may write bytecode into the stage), so pip would
+    otherwise compile what it imports on every run (~0.5 s each). With *cache*, the unpacked and
+    compiled pip is kept between builds as one of the cache's entries: restored into *tools*
+    and checked file by file against its signed record like any other, never run in place.
     """
     from importlib.metadata import version
 
+    from venvrpm.cache import key_of
+
     # Which wheel, remembered per virtualenv version: importing virtualenv to ask costs ~0.1 s.
-    # Per implementation too; "-compiled" so that memos written before pip got its bytecode
-    # here are not trusted (their pip is compiled once, below).
-    memo = tools / (f"pip-for-{interpreter.implementation}-{interpreter.minor}-"
-                    f"virtualenv-{version('virtualenv')}-compiled")  # fmt: skip
-    with contextlib.suppress(OSError, ValueError):
-        known = tools / memo.read_text(encoding="utf-8").strip()
-        if known.parent == tools and (known / "pip" / "__main__.py").is_file():
-            return known
+    memo = (f"pip-for-{interpreter.implementation}-{interpreter.minor}-"
+            f"virtualenv-{version('virtualenv')}")  # fmt: skip
+    known = cache.recall(memo) if cache is not None else None
+    if (
+        cache is not None
+        and known
+        and re.fullmatch(r"pip-[A-Za-z0-9_.+-]+", known)
+        and cache.restore(key_of(_pip_key(interpreter, known)), tools / known)
+    ):
+        return tools / known
 
     from virtualenv.seed.wheels.embed import get_embed_wheel
 
@@ -144,7 +157,7 @@ def pip_for(interpreter: Interpreter, tools: Path, compile_with: Runner | None =
         )
     dest = tools / Path(wheel.path).name.removesuffix(".whl")
     if not (dest / "pip" / "__main__.py").is_file():
-        # Unpacked beside and renamed into place: another build may share *tools*.
+        # Unpacked beside and renamed into place.
         tools.mkdir(parents=True, exist_ok=True)
         stale.remove(tools, "unpack-")
         scratch = Path(tempfile.mkdtemp(prefix=f"unpack-{os.getpid()}-", dir=tools))
@@ -161,12 +174,17 @@ def pip_for(interpreter: Interpreter, tools: Path, compile_with: Runner | None =
         # Best effort: pip runs without its bytecode too, only slower.
         compile_with.run([str(interpreter.path), "-I", "-S", "-m", "compileall", "-q", "-j", "0",
                           str(dest)], what="compiling pip's bytecode", check=False)  # fmt: skip
-    with contextlib.suppress(OSError):
-        fd, name = tempfile.mkstemp(prefix=f"unpack-{os.getpid()}-", dir=tools)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dest.name)
-        os.replace(name, memo)
+    if cache is not None:
+        about = {"app": "pip (venvrpm's own)", "interpreter": interpreter.minor}
+        cache.store(key_of(_pip_key(interpreter, dest.name)), dest, about)
+        cache.remember(memo, dest.name)
     return dest
+
+
+def _pip_key(interpreter: Interpreter, name: str) -> dict[str, str]:
+    """What the cache entry of an unpacked pip depends on: the wheel, and the bytecode's Python."""
+    return {"kind": "pip", "wheel": name, "implementation": interpreter.implementation,
+            "python": interpreter.minor}  # fmt: skip
 
 
 def find_uv(host: Runner, tools: Path, *, copy: bool) -> Path:
