@@ -127,13 +127,17 @@ def prepare(
             )
     tools_dir = workdir / "tools"  # virtualenv is copied in only if a venv is created
     tools_dir.mkdir(exist_ok=True)
+    # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
+    pip, place_pip = (
+        venvbuild.deferred_pip(interpreter, tools_dir, runners.target, cache)
+        if cache is not None and manifest.build.kind == "host"
+        else (venvbuild.pip_for(interpreter, tools_dir), None)
+    )
     tools = Tools(
         host_python=sys.executable,
         toolbox=tools_dir,
-        # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
-        pip=venvbuild.pip_for(interpreter, tools_dir, runners.target, cache)
-        if cache is not None and manifest.build.kind == "host"
-        else venvbuild.pip_for(interpreter, tools_dir),
+        pip=pip,
+        place_pip=place_pip,
         uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host")
         if manifest.build.installer == "uv"
         else None,

@@ -6,8 +6,8 @@ The plan is what ``venvrpm build --dry-run`` prints, and what orchestration test
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -82,6 +82,9 @@ class Tools:
     elfdeps: str
     uv: Path | None = None
     """uv's binary, when the manifest chose ``build.installer: uv``."""
+    place_pip: Callable[[], object] | None = field(default=None, compare=False, repr=False)
+    """Puts pip at :attr:`pip` before a step runs it (restored from the cache and verified
+    there): a rebuild from the cache may run no pip at all. None: it is there already."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -269,14 +272,16 @@ def make_plan(
     if manifest.project is not None:
         install_project = (*pip, *common, *no_isolation, *source, str(workdir / "src"))
     pip_env = pip_environment(manifest, host_env)
-    uses_uv = manifest.build.installer == "uv"  # uv builds the project its own way
+    uses_uv = manifest.build.installer == "uv"
     build_env = build_wheel = None
     if build_lock is not None and not uses_uv:
         build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[1:],
                      *source, "--require-hashes", "-r", str(build_lock))  # fmt: skip
-    if manifest.project is not None and build_requires is not None and not uses_uv:
+    if manifest.project is not None and build_requires is not None:
         # pip builds in an environment it makes and discards per build, one interpreter per
-        # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one.
+        # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one. For
+        # uv too: an installer started after the lock starts the venv's python with site,
+        # where a locked .pth would run (uv with build requirements is refused in prepare).
         build_wheel = (venv_python, "-I", "-S", "-c", build_helper, str(workdir / "src"),
                        str(workdir / "build-env"), str(workdir / "built"),
                        str(workdir / "built" / "result.json"))  # fmt: skip

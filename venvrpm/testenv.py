@@ -30,6 +30,7 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
     venvbuild.create(plan, runner)
     venvbuild.install(plan, runner)
     if extra is not None:
+        venvbuild.ensure_pip(plan)
         runner.run(
             [*plan.install_lock[: plan.install_lock.index("-r")], "-r", str(extra.output)],
             what=f"installing the {extra.name} lock",

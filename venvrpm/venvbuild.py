@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -136,8 +137,7 @@ def pip_for(
     from venvrpm.cache import key_of
 
     # Which wheel, remembered per virtualenv version: importing virtualenv to ask costs ~0.1 s.
-    memo = (f"pip-for-{interpreter.implementation}-{interpreter.minor}-"
-            f"virtualenv-{version('virtualenv')}")  # fmt: skip
+    memo = _pip_memo(interpreter, version("virtualenv"))
     known = cache.recall(memo) if cache is not None else None
     if (
         cache is not None
@@ -179,6 +179,39 @@ def pip_for(
         cache.store(key_of(_pip_key(interpreter, dest.name)), dest, about)
         cache.remember(memo, dest.name)
     return dest
+
+
+def deferred_pip(
+    interpreter: Interpreter, tools: Path, compile_with: Runner, cache: Cache
+) -> tuple[Path, Callable[[], Path] | None]:
+    """Where :func:`pip_for` puts pip, and the function that puts it there, for a step that
+    runs pip. Deferred only when the cache names which pip: restoring and checking its ~1,000
+    files costs ~0.1 s, and a rebuild from the cache runs no pip at all."""
+    from importlib.metadata import version
+
+    known = cache.recall(_pip_memo(interpreter, version("virtualenv")))
+    if not (known and re.fullmatch(r"pip-[A-Za-z0-9_.+-]+", known)):
+        return pip_for(interpreter, tools, compile_with, cache), None
+    where = tools / known
+
+    def place() -> Path:
+        placed = pip_for(interpreter, tools, compile_with, cache)
+        if placed != where:  # the note and virtualenv's wheel disagree: a bug, not an input
+            raise VenvrpmError(f"pip was expected at {where}, but is at {placed}")
+        return placed
+
+    return where, place
+
+
+def ensure_pip(plan: BuildPlan) -> None:
+    """Put pip where the plan's commands run it, if it is not there yet."""
+    if plan.tools.place_pip is not None and not (plan.tools.pip / "pip").is_dir():
+        plan.tools.place_pip()
+
+
+def _pip_memo(interpreter: Interpreter, virtualenv_version: str) -> str:
+    return (f"pip-for-{interpreter.implementation}-{interpreter.minor}-"
+            f"virtualenv-{virtualenv_version}")  # fmt: skip
 
 
 def _pip_key(interpreter: Interpreter, name: str) -> dict[str, str]:
@@ -241,6 +274,7 @@ def install(plan: BuildPlan, runner: Runner) -> None:
 
 def install_lock(plan: BuildPlan, runner: Runner) -> None:
     """Install the lock: hash-checked, no dependencies resolved."""
+    ensure_pip(plan)
     try:
         runner.run(plan.install_lock, what="installing the locked requirements",
                    env={**dict(plan.pip_env), **plan.build_env_vars})  # fmt: skip
@@ -253,6 +287,7 @@ def install_project(plan: BuildPlan, runner: Runner) -> None:
     if plan.install_project is None or plan.manifest.project is None:
         return
     copy_project(plan.manifest.project, plan.project_copy)
+    ensure_pip(plan)
     runner.run(
         plan.install_project,
         what="installing the project",
@@ -271,6 +306,7 @@ def make_build_env(plan: BuildPlan, runner: Runner) -> None:
     """Install the build lock, hash-checked, where :func:`build_wheel` and pip's builds of
     sdists import it. A file whose hash the build lock does not allow fails, named."""
     assert plan.build_env is not None and plan.build_lock is not None
+    ensure_pip(plan)
     try:
         runner.run(
             plan.build_env,
@@ -366,6 +402,7 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
 
 def check(plan: BuildPlan, runner: Runner) -> None:
     """``pip check``: every installed distribution has what it requires."""
+    ensure_pip(plan)
     runner.run(
         plan.pip_check,
         what="checking the installed distributions (pip check)",

@@ -92,11 +92,6 @@ def test_a_locked_pth_does_not_run_when_build_requirements_are_installed(
     assert code == 0, err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uv installs the project after the lock and queries the venv's python with site "
-    "(plan.install_project for build.installer: uv); see docs/security.md, section 2's limits",
-)
 def test_a_locked_pth_does_not_run_when_uv_installs_the_project(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
