@@ -145,12 +145,6 @@ def prepare(
         elfdeps=rpmbuild.find_elfdeps(runners.host),
     )
     build_lock = _build_lock(manifest, lock, markers)
-    if build_lock is not None and manifest.build.installer == "uv":
-        raise LockError(
-            "build.installer uv cannot build with hash-checked build requirements",
-            "use the pip installer (the default) for a project or sdist that needs build "
-            "requirements",
-        )
     return make_plan(
         manifest,
         stage=stage,

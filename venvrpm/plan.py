@@ -274,14 +274,14 @@ def make_plan(
     pip_env = pip_environment(manifest, host_env)
     uses_uv = manifest.build.installer == "uv"
     build_env = build_wheel = None
-    if build_lock is not None and not uses_uv:
+    if build_lock is not None:  # with pip for uv too: one hash-checked way to install it
         build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[1:],
                      *source, "--require-hashes", "-r", str(build_lock))  # fmt: skip
     if manifest.project is not None and build_requires is not None:
         # pip builds in an environment it makes and discards per build, one interpreter per
         # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one. For
         # uv too: an installer started after the lock starts the venv's python with site,
-        # where a locked .pth would run (uv with build requirements is refused in prepare).
+        # where a locked .pth would run.
         build_wheel = (venv_python, "-I", "-S", "-c", build_helper, str(workdir / "src"),
                        str(workdir / "build-env"), str(workdir / "built"),
                        str(workdir / "built" / "result.json"))  # fmt: skip

@@ -171,3 +171,19 @@ def test_pip_checks_the_build_lock_hashes_when_building_from_an_index(
     assert code == 1, err
     assert "hash mismatch for tinybackend==1.0 (tinybackend-1.0-py3-none-any.whl)" in err
     assert "not the one requirements-build.lock locked" in err
+
+
+def test_uv_builds_the_project_and_sdists_with_the_checked_build_requirements(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uv installs the lock (an sdist among it) and venvrpm's helper builds the project, both
+    with the build lock installed hash-checked (by pip): not refused, not built unchecked."""
+    app = app_with_build_requirements(tmp_path / "app")
+    app.write_text(app.read_text() + "build:\n  installer: uv\n")
+    write_build_lock(app.parent)
+    code = main(["build", str(app), "-o", str(tmp_path / "dist"), "--no-cache"])
+    assert code == 0, capsys.readouterr().err
+    (rpm,) = (tmp_path / "dist").glob("*.rpm")
+    listing = subprocess.run(["rpm", "-qpl", str(rpm)], capture_output=True, text=True).stdout
+    assert "/site-packages/sdistonly/__init__.py" in listing
+    assert "tinybackend" not in listing, "a build requirement was shipped"
