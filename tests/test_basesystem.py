@@ -29,6 +29,7 @@ from venvrpm.basesystem import BASE_SYSTEM, refusal
         ("/usr/bin/python3.11", "belongs to the system's Python"),
         ("/usr/bin/python", "belongs to the system's Python"),
         ("/usr/bin/pip3", "belongs to the system's Python"),
+        ("/usr/libexec/platform-python3.6", "belongs to the system's Python"),  # EL8's
         ("/usr/bin/sh", "belongs to the system's core tools"),
         ("/usr/bin/env", "belongs to the system's core tools"),
         ("/usr/bin/sudo", "belongs to the system's core tools"),

@@ -128,6 +128,12 @@ REFUSED = [
     (f"not a requirement! --hash={H}\n", "line 1: 'not a requirement!' is not a requirement"),
     (f"click==1 --hash={H}\nClick==2 --hash={H}\n", "line 2: click is pinned twice"),
     (f"a==1 --hash={H} \x0c-r x.txt\n", "line 1: control character"),
+    # pip decodes with a declared encoding: in UTF-7 the comment holds a `-r extra.txt` line
+    (
+        f"# -*- coding: utf-7 -*-\nfoo==1.0 --hash={H}  # +AAo-+AC0-r extra.txt\n",
+        "line 1: declares the encoding 'utf-7'",
+    ),
+    (f"foo==1.0 --hash={H}\n# vim: set fileencoding=latin-1 :\n", "line 2: declares the encoding"),
 ]
 
 
@@ -282,3 +288,8 @@ def test_lock_check_refuses_a_lock_that_is_not_utf8(
     assert main(["lock", str(manifest), "--check"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "cannot read the lock" in err and "Traceback" not in err, err
+
+
+def test_a_utf8_coding_declaration_is_accepted() -> None:
+    lock = lockfile.parse(f"# -*- coding: utf-8 -*-\nfoo==1.0 --hash={H}\n", Path("x.txt"))
+    assert [r.name for r in lock.requirements] == ["foo"]

@@ -104,7 +104,8 @@ BASE_SYSTEM: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
         (
             "the system's Python",
             "/usr/lib/python[0-9]* /usr/lib64/python[0-9]* /usr/share/python[0-9]* "
-            "/usr/include/python[0-9]* " + _bin(_PYTHON_BIN),
+            # EL8's system interpreter lives in libexec
+            "/usr/include/python[0-9]* /usr/libexec/platform-python* " + _bin(_PYTHON_BIN),
         ),
         ("the system's core tools", _bin(_CORE_BIN)),
         (

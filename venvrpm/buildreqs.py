@@ -9,15 +9,16 @@ archive of an sdist (never extracted: read member by member). Pure but for readi
 
 from __future__ import annotations
 
+import lzma
 import sys
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from venvrpm.errors import EXIT_USAGE, LockError
-from venvrpm.files import sha256_hex
 from venvrpm.lockfile import Lock, LockedRequirement
 
 if sys.version_info >= (3, 11):
@@ -94,7 +95,10 @@ def sdist_requires(archive: Path) -> tuple[str, ...]:
         if text is None:
             return DEFAULT_REQUIRES
         requires = _requires_of(tomllib.loads(text))
-    except (OSError, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError,
+    # what a damaged archive raises: truncated streams, bad compressed data, encrypted or
+    # unsupported zip members
+    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError,
+            RuntimeError, NotImplementedError, UnicodeDecodeError,
             tomllib.TOMLDecodeError) as exc:  # fmt: skip
         raise LockError(
             f"cannot read the build requirements of {archive.name}: {exc}",
@@ -136,15 +140,12 @@ def _pyproject_member(archive: Path) -> str | None:
 
 def locked_files(lock: Lock, directory: Path) -> list[tuple[LockedRequirement, Path]]:
     """The file in *directory* with an allowed hash, per requirement that has one."""
-    if not directory.is_dir():
-        return []
-    by_hash: dict[str, Path] = {}
-    for path in sorted(directory.iterdir()):
-        if path.is_file() and not path.is_symlink():
-            by_hash.setdefault("sha256:" + sha256_hex(path), path)
+    from venvrpm.fetch import by_hash
+
+    files = by_hash(directory)
     found = []
     for req in lock.requirements:
-        match = next((by_hash[h] for h in req.hashes if h in by_hash), None)
+        match = next((files[h] for h in req.hashes if h in files), None)
         if match is not None:
             found.append((req, match))
     return found

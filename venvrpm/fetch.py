@@ -8,6 +8,7 @@ an allowed hash for every requirement is complete: nothing is downloaded.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,14 +40,34 @@ def sha256_of(path: Path) -> str:
     return "sha256:" + sha256_hex(path)
 
 
+# (path, inode, size, mtime) -> sha256: a build looks the wheelhouse up three times (the lock,
+# who needs build requirements, the build lock); each file is read once per process
+_HASHED: dict[tuple[str, int, int, int], str] = {}
+
+
+def by_hash(directory: Path) -> dict[str, Path]:
+    """``{"sha256:HEX": path}`` of the regular files in *directory*, first name first. Symlinks
+    are not followed (nor counted): the check must read what it names."""
+    found: dict[str, Path] = {}
+    if not directory.is_dir():
+        return found
+    with os.scandir(directory) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    for entry in entries:
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        info = entry.stat(follow_symlinks=False)
+        memo = (entry.path, info.st_ino, info.st_size, info.st_mtime_ns)
+        if memo not in _HASHED:
+            _HASHED[memo] = sha256_of(Path(entry.path))
+        found.setdefault(_HASHED[memo], Path(entry.path))
+    return found
+
+
 def missing(lock: Lock, wheelhouse: Path) -> list[LockedRequirement]:
     """Requirements without a file of an allowed hash in *wheelhouse*."""
-    have = (
-        {sha256_of(p) for p in wheelhouse.iterdir() if p.is_file()}
-        if wheelhouse.is_dir()
-        else set()
-    )
-    return [r for r in lock.requirements if not have.intersection(r.hashes)]
+    have = by_hash(wheelhouse)
+    return [r for r in lock.requirements if not have.keys() & set(r.hashes)]
 
 
 def problems(lock: Lock, wheelhouse: Path) -> list[str]:
@@ -60,7 +81,8 @@ def problems(lock: Lock, wheelhouse: Path) -> list[str]:
     for path in wheelhouse.iterdir():
         match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._]*?)-\d", path.name)
         if match:
-            by_name.setdefault(canonicalize_name(match.group(1)), []).append(path.name)
+            shown = path.name + (" (a symlink: not followed)" if path.is_symlink() else "")
+            by_name.setdefault(canonicalize_name(match.group(1)), []).append(shown)
     out = []
     for req in lacking:
         files = sorted(by_name.get(req.name, []))

@@ -180,7 +180,8 @@ def lock_build(
     from venvrpm import buildreqs, fetch, venvbuild
 
     output = buildreqs.lock_path(manifest.requirements)
-    main_lock = lockfile.read(manifest.requirements)
+    # what the target installs: pip skips a line whose marker is false, and fetch counts it
+    main_lock = lockfile.read(manifest.requirements).for_target(dict(interpreter.markers))
     files = manifest.wheelhouse
     if files is None:
         files = workdir / "lock-downloads"
@@ -191,7 +192,10 @@ def lock_build(
                     pip_environment(manifest, os.environ, online=True), scratch_dir)  # fmt: skip
     who = buildreqs.needs(manifest.project, main_lock, files)
     if not who:
-        if output.is_file() and _read_record(output.read_text(encoding="utf-8")) is not None:
+        if (
+            output.is_file()
+            and _read_record(output.read_text("utf-8", errors="replace")) is not None
+        ):
             output.unlink()  # ours, and nothing needs it any more
         return None
     source = workdir / "build-requirements.in"
@@ -321,6 +325,7 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
         except LockError:
             return []  # the main lock's own problems are reported already
         return [f"{name} does not exist; {n.what} needs build requirements" for n in who]
+    lockfile.read(path)  # outside the grammar: refused (exit 2), as build refuses it
     recorded = _read_record(path.read_text(encoding="utf-8"))
     if recorded is None:
         return [f"{name} was not made by `venvrpm lock` (no input record)"]

@@ -16,6 +16,7 @@ with a hash is legal to pip and still not a lock).
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -126,9 +127,31 @@ def read(path: Path) -> Lock:
     return parse(text, path)
 
 
+_CODING = re.compile(r"coding[:=]\s*([-\w.]+)")
+
+
+def _declared_encoding(text: str) -> list[tuple[int, str]]:
+    """pip decodes a requirements file with the encoding a ``coding:`` comment in its first two
+    lines declares (PEP 263): in UTF-7, ``# +AAo--r x`` is a comment here and ``-r x`` to pip.
+    Only UTF-8 reads the same for both."""
+    found = []
+    for number, line in enumerate(text.split("\n")[:2], start=1):
+        match = _CODING.search(line)
+        if match is None:
+            continue
+        try:
+            same = codecs.lookup(match.group(1)).name == "utf-8"
+        except LookupError:
+            same = False
+        if not same:
+            found.append((number, f"declares the encoding {match.group(1)!r}: a lock is UTF-8"))
+    return found
+
+
 def parse(text: str, path: Path) -> Lock:
     """Validate lock *text*; *path* only names the file in messages."""
     entries, problems = _scan(text)
+    problems = sorted([*_declared_encoding(text), *problems])
     if problems:
         count = len(problems)
         raise LockFileError(

@@ -230,7 +230,7 @@ def assemble(
         report("step", "creating the virtualenv")
         venvbuild.create(plan, runner)
         # sdists of the lock build with the hash-checked build requirements
-        _ensure_build_env(plan, runners, report, cache, where)
+        ensure_build_env(plan, runners.target, report, cache, where)
         markers = dict(plan.interpreter.markers)
         count = len(lockfile.read(manifest.requirements).for_target(markers).requirements)
         report("step", f"installing {count} locked requirements")
@@ -296,7 +296,7 @@ def _install_project(
         return []
     report("step", "building the project")
     venvbuild.copy_project(plan.manifest.project, plan.project_copy)
-    _ensure_build_env(plan, runners, report, cache, where)
+    ensure_build_env(plan, runners.target, report, cache, where)
     wheel = venvbuild.build_wheel(plan, runner)
     report("step", "installing the project")
     if wheel is None:
@@ -306,14 +306,15 @@ def _install_project(
     return venvbuild.install_wheel(plan, wheel)
 
 
-def _ensure_build_env(
+def ensure_build_env(
     plan: BuildPlan,
-    runners: Runners,
-    report: Reporter,
-    cache: cache_module.Cache | None,
-    where: dict[str, list[str]] | None,
+    runner: Runner,
+    report: Reporter = _quiet,
+    cache: cache_module.Cache | None = None,
+    where: dict[str, list[str]] | None = None,
 ) -> None:
-    """The build lock installed (hash-checked) in ``plan.build_env_dir``, once per build."""
+    """The build lock installed (hash-checked) in ``plan.build_env_dir``, once per build: every
+    install runs with build isolation off and this directory on PYTHONPATH."""
     if plan.build_env_dir.is_dir():
         return
     if plan.build_env is None:
@@ -324,7 +325,7 @@ def _ensure_build_env(
     if cache is not None and key and cache.restore(key, plan.build_env_dir):
         return
     report("step", "installing the build requirements")
-    venvbuild.make_build_env(plan, runners.target)
+    venvbuild.make_build_env(plan, runner)
     if cache is not None and key:
         cache.store(
             key, plan.build_env_dir, {**_about(plan), "app": f"{plan.manifest.name} (build)"}

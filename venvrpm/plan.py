@@ -275,7 +275,9 @@ def make_plan(
     uses_uv = manifest.build.installer == "uv"
     build_env = build_wheel = None
     if build_lock is not None:  # with pip for uv too: one hash-checked way to install it
-        build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[1:],
+        # compiled (common[2:] drops --no-compile): it never ships, and the backend imports
+        # it on every build (~0.3 s of a rebuild without its bytecode)
+        build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[2:],
                      *source, "--require-hashes", "-r", str(build_lock))  # fmt: skip
     if manifest.project is not None and build_requires is not None:
         # pip builds in an environment it makes and discards per build, one interpreter per

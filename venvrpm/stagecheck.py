@@ -39,10 +39,13 @@ def executed_lines(content: bytes) -> list[str]:
     ``\\ufeffimport x`` runs there). Comment, blank and path lines are not executed.
     """
     content = content.removeprefix(b"\xef\xbb\xbf")
+    # Python >= 3.13 splits the decoded text with str.splitlines(), which also breaks at form
+    # feed, \x1c-\x1e, NEL, U+2028/9: a line hidden after one of those runs there
+    text = content.decode("utf-8", "surrogateescape")
+    split = [line.encode("utf-8", "surrogateescape") for line in text.splitlines()]
+    lines = dict.fromkeys([*_LINES.split(content), *split])
     return [
-        line.decode("utf-8", "backslashreplace")
-        for line in _LINES.split(content)
-        if line.startswith(_EXECUTED)
+        line.decode("utf-8", "backslashreplace") for line in lines if line.startswith(_EXECUTED)
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from venvrpm import lockfile, venvbuild
+from venvrpm import lockfile, pipeline, venvbuild
 from venvrpm.errors import UsageError, VenvrpmError
 from venvrpm.plan import BuildPlan
 from venvrpm.runner import Runner
@@ -28,13 +28,15 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
     if tests.environment and extra is not None:
         lockfile.read(extra.output)
     venvbuild.create(plan, runner)
+    # installs run with build isolation off and the hash-checked build lock on PYTHONPATH
+    pipeline.ensure_build_env(plan, runner)
     venvbuild.install(plan, runner)
     if extra is not None:
         venvbuild.ensure_pip(plan)
         runner.run(
             [*plan.install_lock[: plan.install_lock.index("-r")], "-r", str(extra.output)],
             what=f"installing the {extra.name} lock",
-            env=dict(plan.pip_env),
+            env={**dict(plan.pip_env), **plan.build_env_vars},
         )
         venvbuild.check(plan, runner)
     workdir = plan.project_copy if manifest.project is not None else manifest.base_dir

@@ -298,3 +298,22 @@ def test_check_follows_nested_files_and_survives_a_move(app: Path) -> None:
     assert stale.returncode == 1
     assert "main: base.in changed since requirements.lock was made" in stale.stderr
     assert "tinydep>=2 (from base.in) is not satisfied" in stale.stderr
+
+
+def test_venvrpm_test_installs_with_the_build_lock(
+    app: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`venvrpm test` installs as `build` does: build isolation off, so the hash-checked build
+    lock must be installed first (it was not: the project's backend could not be imported)."""
+    from tests.integration.test_build_requirements import backend_wheel
+
+    root = app.parent
+    backend_wheel(root / "wheels")
+    (root / "project" / "tinybackend.py").unlink()
+    pyproject = root / "project" / "pyproject.toml"
+    text = pyproject.read_text().replace("requires = []", 'requires = ["tinybackend"]')
+    pyproject.write_text(text.replace('backend-path = ["."]\n', ""))
+    assert cli("lock", str(app)) == 0
+    assert (root / "requirements-build.lock").is_file()
+    assert cli("test", str(app)) == 0, capfd.readouterr().err
+    assert "PASS test_app.py::test_dependency" in capfd.readouterr().err
