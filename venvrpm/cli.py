@@ -570,16 +570,20 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
             scratch = workdir / "fetch"
             scratch.mkdir()
             console.report("step", f"fetching into {loaded.wheelhouse}")
-            done = fetch.fetch(
-                lock, loaded.wheelhouse, [str(loaded.python), str(wheel / "pip")],
-                runners.target, pip_env, scratch,
-            )  # fmt: skip
-            # the build lock too: builds install it hash-checked from the wheelhouse
+            pip = [str(loaded.python), str(wheel / "pip")]
+            # The build lock first (wheels only): builds install it hash-checked from the
+            # wheelhouse, and pip prepares the lock's sdists with it here (no build isolation,
+            # whose backends would come from the index unchecked).
             done = fetch.fetch_build_lock(
-                done, loaded.requirements, loaded.wheelhouse,
-                [str(loaded.python), str(wheel / "pip")], runners.target, pip_env, scratch,
-                dict(interpreter.markers),
+                fetch.Fetched((), ()), loaded.requirements, loaded.wheelhouse, pip,
+                runners.target, pip_env, scratch, dict(interpreter.markers),
             )  # fmt: skip
+            build_env = fetch.build_env(loaded.requirements, loaded.wheelhouse, pip,
+                                        runners.target, pip_env, workdir / "build-env")  # fmt: skip
+            main_done = fetch.fetch(lock, loaded.wheelhouse, pip, runners.target, pip_env,
+                                    scratch, build_env=build_env)  # fmt: skip
+            done = fetch.Fetched(main_done.present + done.present,
+                                 main_done.downloaded + done.downloaded)  # fmt: skip
     if lock.skipped:
         names = ", ".join(f"{r.name}=={r.version}" for r in lock.skipped)
         console.report("info", f"{len(lock.skipped)} skipped, not for this interpreter: {names}")

@@ -95,12 +95,27 @@ def problems(lock: Lock, wheelhouse: Path) -> list[str]:
 
 
 def fetch(
-    lock: Lock, wheelhouse: Path, pip: list[str], runner: Runner, env: dict[str, str], scratch: Path
+    lock: Lock,
+    wheelhouse: Path,
+    pip: list[str],
+    runner: Runner,
+    env: dict[str, str],
+    scratch: Path,
+    *,
+    build_env: Path | None = None,
+    isolated: bool = False,
+    binary_only: bool = False,
 ) -> Fetched:
     """Download what *wheelhouse* lacks; raise LockError naming everything that could not be had.
 
     *lock* is the lock for the target (:meth:`Lock.for_target`): pip skips a line whose marker
     is false and exits 0 having downloaded nothing, so a line is done only when its file is here.
+
+    pip prepares an sdist's metadata even to download it, running its backend. In an isolated
+    build that backend would come from the index without a hash check; so, unless *isolated*
+    (locking, which trusts the index as pip-compile does), build isolation is off and the
+    backend comes from *build_env*, the build lock installed hash-checked (:func:`build_env`).
+    *binary_only*: wheels only (the build lock's own files, which nothing may build).
     """
     wanted = missing(lock, wheelhouse)
     present = tuple(f"{r.name}=={r.version}" for r in lock.requirements if r not in wanted)
@@ -109,6 +124,12 @@ def fetch(
     wheelhouse.mkdir(parents=True, exist_ok=True)
     base = [*pip, "download", "--no-deps", "--require-hashes", "--disable-pip-version-check",
             "--no-input", "--progress-bar", "off", "--dest", str(wheelhouse)]  # fmt: skip
+    if not isolated:
+        base.append("--no-build-isolation")
+    if binary_only:
+        base += ["--only-binary", ":all:"]
+    if build_env is not None:
+        env = {**env, "PYTHONPATH": str(build_env)}
     failures: list[str] = []
     # One pip per requirement: a missing distribution must not hide the next one.
     for req in wanted:
@@ -151,5 +172,31 @@ def fetch_build_lock(
     path = buildreqs.lock_path(requirements)
     if not path.is_file():
         return done
-    more = fetch(lockfile.read(path).for_target(markers), wheelhouse, pip, runner, env, scratch)
+    build_lock = lockfile.read(path).for_target(markers)
+    more = fetch(build_lock, wheelhouse, pip, runner, env, scratch, binary_only=True)
     return Fetched(done.present + more.present, done.downloaded + more.downloaded)
+
+
+def build_env(
+    requirements: Path,
+    wheelhouse: Path,
+    pip: list[str],
+    runner: Runner,
+    env: dict[str, str],
+    dest: Path,
+) -> Path | None:
+    """The build lock beside *requirements* installed from *wheelhouse* into *dest*, hash-checked
+    and wheels only, for pip to prepare the lock's sdists with; None without a build lock."""
+    from venvrpm import buildreqs
+
+    path = buildreqs.lock_path(requirements)
+    if not path.is_file():
+        return None
+    runner.run(
+        [*pip, "install", "--target", str(dest), "--no-deps", "--require-hashes", "--no-index",
+         "--find-links", str(wheelhouse), "--only-binary", ":all:", "--no-input",
+         "--disable-pip-version-check", "--progress-bar", "off", "-r", str(path)],
+        what=f"installing {path.name} to prepare the lock's sdists", env=env,
+        hint="the build lock must be installable from the wheelhouse: wheels, of its hashes",
+    )  # fmt: skip
+    return dest

@@ -188,8 +188,10 @@ def lock_build(
         scratch_dir = workdir / "lock-downloads-scratch"
         scratch_dir.mkdir(parents=True, exist_ok=True)
         pip = venvbuild.pip_for(interpreter, workdir / "tools")
+        # isolated: locking trusts the index as pip-compile does (docs/security.md, section 5)
         fetch.fetch(main_lock, files, [str(interpreter.path), str(pip / "pip")], runner,
-                    pip_environment(manifest, os.environ, online=True), scratch_dir)  # fmt: skip
+                    pip_environment(manifest, os.environ, online=True), scratch_dir,
+                    isolated=True)  # fmt: skip
     who = buildreqs.needs(manifest.project, main_lock, files)
     if not who:
         if (

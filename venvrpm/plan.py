@@ -277,8 +277,11 @@ def make_plan(
     if build_lock is not None:  # with pip for uv too: one hash-checked way to install it
         # compiled (common[2:] drops --no-compile): it never ships, and the backend imports
         # it on every build (~0.3 s of a rebuild without its bytecode)
+        # wheels only: an sdist here would be built by a backend from an isolated build,
+        # installed without a hash check
         build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[2:],
-                     *source, "--require-hashes", "-r", str(build_lock))  # fmt: skip
+                     *source, "--only-binary", ":all:", "--require-hashes", "-r",
+                     str(build_lock))  # fmt: skip
     if manifest.project is not None and build_requires is not None:
         # pip builds in an environment it makes and discards per build, one interpreter per
         # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one. For

@@ -187,3 +187,27 @@ def test_uv_builds_the_project_and_sdists_with_the_checked_build_requirements(
     listing = subprocess.run(["rpm", "-qpl", str(rpm)], capture_output=True, text=True).stdout
     assert "/site-packages/sdistonly/__init__.py" in listing
     assert "tinybackend" not in listing, "a build requirement was shipped"
+
+
+def test_fetch_prepares_sdists_with_the_build_lock_not_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pip prepares an sdist's metadata even to download it. In an isolated build it installed
+    the newest backend the index offered, unchecked, and ran it as root: here a tinybackend
+    2.0 that writes a marker. fetch installs the build lock (1.0, hash-checked) instead."""
+    app = app_with_build_requirements(tmp_path / "app")
+    write_build_lock(app.parent)
+    wheels = app.parent / "wheels"
+    marker = tmp_path / "unlocked-backend-ran"
+    source = Path(tinybackend.__file__).read_text()
+    source += f"\nopen({str(marker)!r}, 'w').close()  # runs on import\n"
+    tinybackend.write_wheel(wheels, "tinybackend", "2.0", {"tinybackend.py": source})
+    make_index(wheels, tmp_path / "simple")
+    shutil.rmtree(wheels)
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")  # only our index, not the host's
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
+
+    assert main(["fetch", str(app)]) == 0, capsys.readouterr().err
+    assert not marker.exists(), "fetch ran a build backend the build lock does not pin"
+    assert not list(wheels.glob("tinybackend-2.0*"))
+    assert len(list(wheels.glob("sdistonly-2.0.tar.gz"))) == 1
