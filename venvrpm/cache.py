@@ -604,14 +604,19 @@ def _open_lock(path: Path) -> int:
     raise OSError(errno.ELOOP, "not a regular file", str(path))
 
 
-def _read_own(path: str | Path) -> bytes:
-    """A regular file of ours, read without following a link."""
+def _open_nofollow(path: str | Path, shown: str) -> int:
+    """Open *path* for reading; a symbolic link there makes the entry corrupt (never followed)."""
     try:
-        fd = os.open(path, _NOFOLLOW_READ)
+        return os.open(path, _NOFOLLOW_READ)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _Corrupt(f"{os.path.basename(path)} is a symbolic link") from None
+            raise _Corrupt(f"{shown} is a symbolic link") from None
         raise
+
+
+def _read_own(path: str | Path) -> bytes:
+    """A regular file of ours, read without following a link."""
+    fd = _open_nofollow(path, os.path.basename(path))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
@@ -792,12 +797,7 @@ def _sha256(path: str | Path) -> str:
 def _copy_out(source: str, dest: str, rel: str, euid: int) -> str:
     """Copy an entry's file to a new private file; return the sha256 of what was copied."""
     digest = hashlib.sha256()
-    try:
-        fd = os.open(source, _NOFOLLOW_READ)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise _Corrupt(f"{rel} is a symbolic link") from None
-        raise
+    fd = _open_nofollow(source, rel)
     with os.fdopen(fd, "rb") as src:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != euid:

@@ -116,15 +116,8 @@ def prepare(
     # lines whose marker is false for the target are skipped, as fetch and pip skip them
     markers = dict(interpreter.markers)
     lock = lock.for_target(markers)
-    if manifest.wheelhouse is not None:
-        # Offline: everything the target installs must be there before anything is built.
-        problems = fetch.problems(lock, manifest.wheelhouse)
-        if problems:
-            raise LockError(
-                f"the wheelhouse {manifest.wheelhouse} cannot serve {manifest.requirements.name}",
-                f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
-                details=problems,
-            )
+    # Offline: everything the target installs must be there before anything is built.
+    _check_wheelhouse(manifest, lock)
     tools_dir = workdir / "tools"  # virtualenv is copied in only if a venv is created
     tools_dir.mkdir(exist_ok=True)
     # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
@@ -183,16 +176,21 @@ def _build_lock(manifest: Manifest, lock: lockfile.Lock, markers: Mapping[str, s
         return None
     if not who and manifest.wheelhouse is not None:
         return None
-    build_lock = lockfile.read(path).for_target(markers)
-    if manifest.wheelhouse is not None:
-        problems = fetch.problems(build_lock, manifest.wheelhouse)
-        if problems:
-            raise LockError(
-                f"the wheelhouse {manifest.wheelhouse} cannot serve {path.name}",
-                f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
-                details=problems,
-            )
+    _check_wheelhouse(manifest, lockfile.read(path).for_target(markers))
     return path
+
+
+def _check_wheelhouse(manifest: Manifest, lock: lockfile.Lock) -> None:
+    """With a wheelhouse, it must hold a file of a locked hash for every line of *lock*."""
+    if manifest.wheelhouse is None:
+        return
+    problems = fetch.problems(lock, manifest.wheelhouse)
+    if problems:
+        raise LockError(
+            f"the wheelhouse {manifest.wheelhouse} cannot serve {lock.path.name}",
+            f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
+            details=problems,
+        )
 
 
 @dataclass(frozen=True, slots=True)
