@@ -340,8 +340,9 @@ def tool_environment(interpreter: Interpreter, runner: Runner, workdir: Path) ->
     """A virtualenv of the target interpreter that can import venvrpm's pip-tools; its python."""
     venv = workdir / "lock-tools"
     runner.run(
-        [sys.executable, "-m", "virtualenv", "--no-download", "--no-periodic-update", "--no-seed",
-         "--no-vcs-ignore", "--python", str(interpreter.path), str(venv)],
+        # -I: not the working directory first on sys.path (a virtualenv/ there was imported)
+        [sys.executable, "-I", "-m", "virtualenv", "--no-download", "--no-periodic-update",
+         "--no-seed", "--no-vcs-ignore", "--python", str(interpreter.path), str(venv)],
         what="creating the locking environment",
     )  # fmt: skip
     farm = toolbox.export(workdir / "lock-tools-packages", toolbox.PIP_TOOLS, copy=False)

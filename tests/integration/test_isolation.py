@@ -175,3 +175,9 @@ def test_a_virtualenv_module_in_the_working_directory_is_not_imported(
     err = capsys.readouterr().err
     assert not marker.exists(), "a module from the working directory ran"
     assert code == 0, err
+    # locking too: it makes its pip-tools environment with venvrpm's own virtualenv
+    (app.parent / "requirements.in").write_text("tinydep\n")
+    app.write_text(app.read_text() + "lock:\n  inputs: [requirements.in]\n")
+    code = main(["lock", str(app)])
+    assert not marker.exists(), "a module from the working directory ran while locking"
+    assert code == 0, capsys.readouterr().err
