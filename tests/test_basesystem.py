@@ -30,6 +30,18 @@ from venvrpm.basesystem import BASE_SYSTEM, refusal
         ("/usr/bin/python", "belongs to the system's Python"),
         ("/usr/bin/pip3", "belongs to the system's Python"),
         ("/usr/libexec/platform-python3.6", "belongs to the system's Python"),  # EL8's
+        # found by the red team: trust stores, root-code loaders, package sources, tools
+        ("/etc/pki/tls/certs/ca-bundle.crt", "which belongs to the system's trust"),
+        ("/etc/ssl/certs/ca-certificates.crt", "which belongs to the system's trust"),
+        ("/etc/pki/ca-trust/source/anchors/x.pem", "which belongs to the system's trust"),
+        ("/etc/sudo.conf", "belongs to the system's login"),
+        ("/usr/lib64/gconv/gconv-modules", "which belongs to the system's dynamic loader"),
+        ("/usr/libexec/openssh/sftp-server", "which belongs to the system's login"),
+        ("/etc/krb5.conf", "belongs to the system's login"),
+        ("/etc/apt/sources.list", "which belongs to the system's trust and package sources"),
+        ("/etc/yum.repos.d/x.repo", "which belongs to the system's trust and package sources"),
+        ("/usr/sbin/unix_chkpwd", "belongs to the system's core tools"),
+        ("/usr/bin/doas", "belongs to the system's core tools"),
         ("/usr/bin/sh", "belongs to the system's core tools"),
         ("/usr/bin/env", "belongs to the system's core tools"),
         ("/usr/bin/sudo", "belongs to the system's core tools"),

@@ -14,7 +14,7 @@ import pytest
 
 from venvrpm import lockfile
 from venvrpm.cli import main
-from venvrpm.errors import EXIT_USAGE, LockError
+from venvrpm.errors import EXIT_USAGE, LockError, LockFileError
 
 H = "sha256:" + "a" * 64
 H2 = "sha256:" + "b" * 64
@@ -293,3 +293,19 @@ def test_lock_check_refuses_a_lock_that_is_not_utf8(
 def test_a_utf8_coding_declaration_is_accepted() -> None:
     lock = lockfile.parse(f"# -*- coding: utf-8 -*-\nfoo==1.0 --hash={H}\n", Path("x.txt"))
     assert [r.name for r in lock.requirements] == ["foo"]
+
+
+def test_a_lone_carriage_return_in_the_file_is_refused(tmp_path: Path) -> None:
+    """read() must see the bytes as written: universal newlines turned a lone CR into a line
+    break before the check."""
+    path = tmp_path / "requirements.lock"
+    path.write_bytes(f"foo==1.0 --hash={H}\r# x\n".encode())
+    with pytest.raises(LockFileError) as caught:
+        lockfile.read(path)
+    assert "line 1: control character U+000D" in "\n".join(caught.value.details)
+
+
+def test_crlf_line_ends_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.lock"
+    path.write_bytes(f"foo==1.0 \\\r\n    --hash={H}\r\nbar==2 --hash={H2}\r\n".encode())
+    assert [r.name for r in lockfile.read(path).requirements] == ["foo", "bar"]

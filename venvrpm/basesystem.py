@@ -54,7 +54,7 @@ _CORE_BIN = """
     newgrp chsh chfn mount umount ldconfig ldd rpm rpmbuild dnf yum dpkg apt apt-get systemctl
     init useradd usermod userdel groupadd groupmod groupdel visudo ssh sshd crontab perl
     perl[0-9]* cp mv rm ls cat chmod chown ln mkdir install sed awk gawk grep find xargs tar
-    gzip id getent true false test [ kill ps
+    gzip id getent true false test [ kill ps doas unix_chkpwd
 """
 
 
@@ -74,13 +74,23 @@ BASE_SYSTEM: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
         ),
         (
             "the system's login and authentication",
-            "/etc/pam.d /etc/security /etc/ssh /etc/sudoers /etc/sudoers.d /etc/selinux "
+            "/etc/pam.d /etc/security /etc/ssh /etc/sudoers /etc/sudoers.d /etc/sudo.conf "
+            "/etc/sudo_logsrvd.conf /etc/doas.conf /etc/krb5.conf /etc/krb5.conf.d /etc/selinux "
+            "/usr/libexec/openssh "
             "/etc/login.defs /etc/shells /etc/securetty /etc/polkit-1 /usr/share/polkit-1/rules.d "
             "/usr/lib/security /usr/lib64/security /usr/lib/*-linux-gnu*/security /usr/lib/pam.d",
         ),
         (
             "the system's dynamic loader",
-            "/etc/ld.so.preload /etc/ld.so.conf /etc/ld.so.cache /usr/lib/ld-* /usr/lib64/ld-*",
+            "/etc/ld.so.preload /etc/ld.so.conf /etc/ld.so.cache /usr/lib/ld-* /usr/lib64/ld-* "
+            "/usr/lib/gconv /usr/lib64/gconv /usr/lib/*-linux-gnu*/gconv",
+        ),
+        (
+            "the system's trust and package sources",
+            # what the system trusts (TLS, package signatures) and where it installs from
+            "/etc/pki /etc/ssl /etc/ca-certificates /etc/ca-certificates.conf "
+            "/usr/share/ca-certificates /usr/share/pki /etc/apt /etc/yum.repos.d /etc/yum.conf "
+            "/etc/dnf /etc/zypp /etc/rpm",
         ),
         (
             "the system's shell start-up",

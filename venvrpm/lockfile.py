@@ -117,7 +117,10 @@ class Lock:
 def read(path: Path) -> Lock:
     """Parse and validate the lock at *path*; raise LockFileError naming every bad line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # newline="": the text as written, so that the checks see a lone CR (read_text would
+        # turn it into a line break, hiding it)
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
     except FileNotFoundError:
         raise LockFileError(
             f"the lock {path} does not exist", "create it with `venvrpm lock app.yaml`"

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from venvrpm import stale, toolbox
-from venvrpm.errors import CommandError, LockError, ToolMissingError, VenvrpmError
+from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.plan import BuildPlan, Interpreter
 from venvrpm.runner import Runner
@@ -412,7 +412,13 @@ def check(plan: BuildPlan, runner: Runner) -> None:
 
 
 def copy_project(source: Path, dest: Path) -> None:
-    """Copy the project without VCS data, caches or build output: builds never write into it."""
+    """Copy the project without VCS data, caches or build output: builds never write into it.
+
+    Symlinks are copied as links, and one that leads out of the project is refused: the
+    backend reads through it, so ``leak -> /etc/shadow`` shipped the build host's file.
+    """
+    root = os.path.realpath(source)
+    escaping: list[str] = []
 
     def ignore(directory: str, names: list[str]) -> set[str]:
         skipped = {n for n in names if n in _IGNORED_ANYWHERE or n.endswith(".egg-info")}
@@ -420,6 +426,13 @@ def copy_project(source: Path, dest: Path) -> None:
         skipped |= {n for n in names if os.path.isfile(os.path.join(directory, n, "CACHEDIR.TAG"))}
         if Path(directory) == source:
             skipped |= {n for n in names if n in _IGNORED_AT_TOP}
+        for name in names:
+            path = os.path.join(directory, name)
+            if name not in skipped and os.path.islink(path):
+                target = os.path.realpath(path)
+                if target != root and not target.startswith(root + os.sep):
+                    escaping.append(f"{os.path.relpath(path, source)} -> {os.readlink(path)}")
+                    skipped.add(name)
         return skipped
 
     if dest.is_relative_to(source):
@@ -431,6 +444,13 @@ def copy_project(source: Path, dest: Path) -> None:
         shutil.copytree(source, dest, symlinks=True, ignore=ignore)
     except (shutil.Error, OSError) as exc:
         raise VenvrpmError(f"cannot copy the project {source}: {exc}") from None
+    if escaping:
+        raise UsageError(
+            f"{len(escaping)} symlink(s) in the project {source} lead out of it",
+            "the build backend would package what they point to from the build host: "
+            "replace them with the files, or remove them",
+            details=sorted(escaping)[:20],
+        )
 
 
 def compile_bytecode(plan: BuildPlan, runner: Runner, only: list[Path] | None = None) -> Bytecode:

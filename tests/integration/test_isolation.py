@@ -181,3 +181,19 @@ def test_a_virtualenv_module_in_the_working_directory_is_not_imported(
     code = main(["lock", str(app)])
     assert not marker.exists(), "a module from the working directory ran while locking"
     assert code == 0, capsys.readouterr().err
+
+
+def test_a_project_symlink_leading_out_never_ships_the_host_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The project is copied with its links, and its backend reads through them: a link to a
+    host file (here a stand-in for /etc/shadow) shipped that file, world-readable."""
+    app = make_smallapp(tmp_path / "app")
+    secret = tmp_path / "host-secret"
+    secret.write_text("root:$6$hash:19000::::::\n")
+    (app.parent / "project" / "src" / "smallapp" / "leak.txt").symlink_to(secret)
+    code = main(["build", str(app), "-o", str(tmp_path / "out"), "--no-cache"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "symlink(s) in the project" in err and "src/smallapp/leak.txt ->" in err
+    assert not list((tmp_path / "out").glob("*.rpm"))
