@@ -106,6 +106,22 @@ def test_good_manifest_becomes_frozen_dataclasses() -> None:
                 "line 10: requires[2]: 'baz\\n%post' holds a line break",
             ],
         ),
+        (
+            "bad-run-args.yaml",
+            [
+                "line 10: build.run_args[0]: '--privileged' is refused",
+                "line 11: build.run_args[1]: '-v' is refused: a mount shows the host's files",
+                "line 13: build.run_args[3]: '--volume=/:/h' is refused",
+                "line 14: build.run_args[4]: '--entrypoint' is refused",
+                "line 16: build.run_args[6]: '--pid=host' is refused",
+                "line 17: build.run_args[7]: '--cap-add' is refused",
+                "line 19: build.run_args[9]: '--frobnicate' is not an option venvrpm passes on",
+                "line 25: build.run_args[15]: '--memory=2g --privileged': '2g --privileged' is "
+                "not a value of --memory",
+                "line 26: build.run_args[16]: 'rockylinux:8' is not an option",
+                "line 27: build.run_args[17]: '--cpus' needs a value",
+            ],
+        ),
         ("bad-syntax.yaml", ["line 4: not valid YAML"]),
         ("bad-duplicate-key.yaml", ["line 5: name: key given twice"]),
         ("bad-empty.yaml", ["line 1: the manifest is empty"]),
@@ -206,6 +222,35 @@ def test_cli_reports_manifest_errors_with_exit_2_and_no_traceback(
     assert "Traceback" not in err
     assert "error:" in err and "hint:" in err
     assert fixture in err
+
+
+def test_allowed_run_args_are_passed_on_as_given(tmp_path: Path) -> None:
+    """Resource limits, ulimits, the runtime and the platform, as `--opt value` or `--opt=value`."""
+    allowed = [
+        "--memory", "2g", "--cpus=2", "--ulimit", "nofile=1024:1024", "--runtime", "runc",
+        "--pids-limit=512", "--shm-size", "256m", "--memory-swap=-1", "--cpu-shares", "512",
+        "--cpuset-cpus=0-1,3", "--platform", "linux/arm64",
+    ]  # fmt: skip
+    text = (DATA / "bad-run-args.yaml").read_text().split("  run_args:")[0]
+    (tmp_path / "requirements.lock").write_text("")
+    (tmp_path / "app.yaml").write_text(text + f"  run_args: {json.dumps(allowed)}\n")
+    loaded = manifest.load(tmp_path / "app.yaml")
+    assert loaded.build.run_args == tuple(allowed)
+
+
+@pytest.mark.parametrize(
+    "arg",
+    ["--runtime=/tmp/evil", "--ulimit=nofile=1;id", "--network=host", "--env=A=B", "--mount",
+     "--security-opt=seccomp=unconfined", "--user=0", "--device=/dev/sda", "--userns=host",
+     "--tmpfs=/x", "--ipc=host", "--uts=host", "--", "-m"],
+)  # fmt: skip
+def test_refused_run_args(tmp_path: Path, arg: str) -> None:
+    text = (DATA / "bad-run-args.yaml").read_text().split("  run_args:")[0]
+    (tmp_path / "requirements.lock").write_text("")
+    (tmp_path / "app.yaml").write_text(text + f"  run_args: [{json.dumps(arg)}, x]\n")
+    with pytest.raises(ManifestError) as info:
+        manifest.load(tmp_path / "app.yaml")
+    assert any("line 9: build.run_args[0]" in str(p) for p in info.value.problems)
 
 
 def test_symlink_loop_in_a_source_path(tmp_path: Path) -> None:
@@ -363,3 +408,15 @@ def test_a_bad_manifest_with_json_prints_an_error_document_and_exits_2(
         "line 3: summary: 'x\\n' holds a line break" in d for d in document["error"]["details"]
     )
     assert not (tmp_path / "dist").exists()
+
+
+def test_the_run_args_allowlist_is_documented() -> None:
+    """The schema's description (hence docs/reference.md) and docs/containers.md name every
+    option venvrpm passes on: the allowlist is the documentation."""
+    schema = json.loads(
+        (Path(manifest.__file__).parent / "schema" / "manifest.schema.json").read_text()
+    )
+    described = schema["properties"]["build"]["properties"]["run_args"]["description"]
+    containers = (Path(__file__).parents[1] / "docs" / "containers.md").read_text()
+    for option in manifest.RUN_ARGS:
+        assert option in described and f"`{option}`" in containers, option

@@ -694,6 +694,7 @@ def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
     if "container" in config and "rootfs" in config:
         check.fail(("build",), "give either build.container or build.rootfs, not both")
     run_args = tuple(config.get("run_args", ()))
+    _check_run_args(check, run_args)
     engine = config.get("engine", "auto")
     installer = config.get("installer", "pip")
     if "container" in config:
@@ -712,6 +713,83 @@ def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
     if run_args or "engine" in config:
         check.fail(("build",), "engine and run_args only apply with build.container")
     return BuildEnvironment(kind="host", installer=installer)
+
+
+_SIZE = r"[0-9]+[bkmgBKMG]?"
+RUN_ARGS: dict[str, str] = {
+    "--memory": _SIZE,
+    "--memory-reservation": _SIZE,
+    "--memory-swap": rf"-1|{_SIZE}",
+    "--shm-size": _SIZE,
+    "--cpus": r"[0-9]+(\.[0-9]+)?",
+    "--cpu-shares": r"[0-9]+",
+    "--cpuset-cpus": r"[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*",
+    "--pids-limit": r"-1|[0-9]+",
+    "--ulimit": r"[a-z]+=(-1|[0-9]+)(:(-1|[0-9]+))?",
+    # a name the engine's configuration maps to a runtime; a path would run any host binary
+    "--runtime": r"runc|crun|runsc|kata|krun|youki",
+    "--platform": r"[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_]+)?",
+}
+"""``build.run_args`` venvrpm passes to ``podman run`` / ``docker run``, with the pattern of their
+values: limits on what the build may use, never a way out of the container."""
+
+# Why the options that come up most are refused (anything else unknown is refused too).
+_REFUSED = {
+    "--privileged": "it gives the container the host's devices and every capability",
+    "-v": "a mount shows the host's files to the build",
+    "--volume": "a mount shows the host's files to the build",
+    "--mount": "a mount shows the host's files to the build",
+    "--tmpfs": "venvrpm decides what the build's filesystem holds",
+    "--volumes-from": "a mount shows the host's files to the build",
+    "--device": "it gives the container a device of the host",
+    "--cap-add": "it gives the container capabilities of the host's root",
+    "--security-opt": "it turns off the container's confinement",
+    "--entrypoint": "venvrpm decides what runs in the container",
+    "--user": "venvrpm decides who runs in the container",
+    "-u": "venvrpm decides who runs in the container",
+    "--pid": "it shares a namespace of the host",
+    "--ipc": "it shares a namespace of the host",
+    "--uts": "it shares a namespace of the host",
+    "--userns": "it shares a namespace of the host",
+    "--cgroupns": "it shares a namespace of the host",
+    "--network": "venvrpm decides the network (none with a wheelhouse)",
+    "--net": "venvrpm decides the network (none with a wheelhouse)",
+    "--env": "venvrpm sets the build's environment itself",
+    "-e": "venvrpm sets the build's environment itself",
+    "--env-file": "venvrpm sets the build's environment itself",
+}
+
+
+def _check_run_args(check: _Checker, args: tuple[str, ...]) -> None:
+    """Each of *args* an option of :data:`RUN_ARGS` with a value of its pattern, as
+    ``--opt=value`` or ``--opt value``: what reaches the engine can limit the build, never
+    mount the host, widen privileges or replace what runs (venvrpm runs as root)."""
+    i = 0
+    while i < len(args):
+        arg, where = args[i], ("build", "run_args", i)
+        name, equals, value = arg.partition("=")
+        i += 1
+        if name in _REFUSED:
+            check.fail(where, f"{arg!r} is refused: {_REFUSED[name]}")
+            if not equals and i < len(args) and not args[i].startswith("-"):
+                i += 1  # its value: one problem per option
+            continue
+        if name not in RUN_ARGS:
+            if not arg.startswith("-"):
+                check.fail(
+                    where, f"{arg!r} is not an option (the engine would take it for the image)"
+                )
+            else:
+                check.fail(where, f"{arg!r} is not an option venvrpm passes on; allowed: "
+                           f"{', '.join(sorted(RUN_ARGS))}")  # fmt: skip
+            continue
+        if not equals:
+            if i == len(args):
+                check.fail(where, f"{arg!r} needs a value")
+                continue
+            value, i = args[i], i + 1
+        if re.fullmatch(RUN_ARGS[name], value) is None:
+            check.fail(where, f"{arg!r}: {value!r} is not a value of {name}")
 
 
 def _locks(
