@@ -616,16 +616,14 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     output_dir = args.output_dir.resolve()
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"output path {output_dir} exists and is not a directory")
+    if args.dry_run:
+        return _dry_run(loaded, console, output_dir)
     cache = _open_cache(args)
     with _session(loaded, console, keep=args.keep_workdir, output_dir=output_dir, cache=cache) as (
         workdir,
         runners,
         plan,
     ):
-        if args.dry_run:
-            console.close()  # the live display and stdout may share a terminal
-            sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
-            return EXIT_OK
         if args.srpm:
             _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
             made_srpm = pipeline.source_rpm(plan, runners, console.report, cache)
@@ -663,6 +661,21 @@ def _build(args: argparse.Namespace, console: Console) -> int:
         _json_out(document)
     else:
         sys.stdout.write(f"{made}\n")
+    return EXIT_OK
+
+
+def _dry_run(loaded: manifest.Manifest, console: Console, output_dir: Path) -> int:
+    """Print the plan; run nothing of the target (no probe, container or chroot), nor git in
+    the manifest's directory (the plan printed has no SOURCE_DATE_EPOCH)."""
+    epoch = pipeline.default_source_date_epoch(os.environ)
+    with pipeline.workspace(keep=False) as workdir:
+        console.report("step", "planning the build (--dry-run: nothing of the target runs)")
+        plan = pipeline.sketch(
+            loaded, workdir=workdir, output_dir=output_dir, source_date_epoch=epoch,
+            host_env=os.environ,
+        )  # fmt: skip
+    console.close()  # the live display and stdout may share a terminal
+    sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
     return EXIT_OK
 
 

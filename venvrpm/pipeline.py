@@ -38,7 +38,7 @@ from venvrpm import (
 )
 from venvrpm.errors import LockError, RelocationError, VenvrpmError
 from venvrpm.manifest import Manifest
-from venvrpm.plan import BuildPlan, Tools, make_plan
+from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan
 from venvrpm.runner import HostRunner, Runner, Runners
 
 Reporter = Callable[[str, str], None]
@@ -150,6 +150,48 @@ def prepare(
         build_requires=_build_requires(manifest.project),
         build_helper=venvbuild.helper_source("build_project.py"),
         build_lock=build_lock,
+    )
+
+
+def sketch(
+    manifest: Manifest,
+    *,
+    workdir: Path,
+    output_dir: Path,
+    source_date_epoch: int,
+    host_env: Mapping[str, str],
+) -> BuildPlan:
+    """The plan of :func:`prepare` without running anything (``build --dry-run``).
+
+    The target's interpreter is the manifest's (a dry run is how one looks at a manifest before
+    trusting it): it is not probed, and the facts only it can give are marked unknown
+    (:meth:`Interpreter.unknown`). No container, no chroot, no host tool is run.
+    """
+    lock = lockfile.read(manifest.requirements)
+    # Lines without a marker are needed whatever the target: the wheelhouse must serve them.
+    _check_wheelhouse(manifest, dataclasses.replace(
+        lock, requirements=tuple(r for r in lock.requirements if r.marker is None)))  # fmt: skip
+    tools_dir = workdir / "tools"
+    tools = Tools(
+        host_python=sys.executable,
+        toolbox=tools_dir,
+        pip=tools_dir / "pip",
+        uv=tools_dir / "uv" if manifest.build.installer == "uv" else None,
+        rpmbuild="rpmbuild",
+        elfdeps="elfdeps",
+    )
+    build_lock = buildreqs.lock_path(manifest.requirements)
+    return make_plan(
+        manifest,
+        interpreter=Interpreter.unknown(manifest.python),
+        tools=tools,
+        workdir=workdir,
+        output_dir=output_dir,
+        source_date_epoch=source_date_epoch,
+        host_env=host_env,
+        build_requires=_build_requires(manifest.project),
+        build_helper=venvbuild.helper_source("build_project.py"),
+        build_lock=build_lock if build_lock.is_file() else None,
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from venvrpm import backends
 from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
 
 
@@ -60,6 +61,14 @@ class Interpreter:
     """PEP 508 environment markers as the interpreter sees them."""
     executable_sha256: str = ""
     """Hash of the interpreter's executable: identifies its build for the environment cache."""
+    probed: bool = True
+    """False for :meth:`unknown`: nothing was asked of the interpreter (``--dry-run``)."""
+
+    @classmethod
+    def unknown(cls, path: PurePosixPath) -> Interpreter:
+        """A placeholder for an interpreter not probed: ``--dry-run`` runs nothing of the target,
+        whose interpreter is the manifest's to choose."""
+        return cls(path=path, version="", implementation="", probed=False)
 
     @property
     def minor(self) -> str:
@@ -169,19 +178,40 @@ class BuildPlan:
         return self.topdir / "SPECS" / f"{self.manifest.name}.spec"
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able view for ``--dry-run``."""
-        return {
+        """A JSON-able view for ``--dry-run``; ``unknown`` lists what only the build can tell."""
+        found = self.interpreter
+        facts = {
+            "version": found.version,
+            "implementation": found.implementation,
+            "platform": found.platform,
+            "libc": found.libc,
+        }
+        unknown: list[str] = []
+        if not found.probed:
+            later = f"unknown until the build probes {found.path}"
+            facts = dict.fromkeys(facts, later)
+            where = backends.describe(self.manifest)
+            unknown = [
+                f"the interpreter's version, platform and C library: the build probes {found.path}"
+                f" {where}; --dry-run runs nothing there",
+                "which lock lines have a true marker for that interpreter, and so which the "
+                "wheelhouse must serve and which sdists need the build lock",
+                "which of virtualenv's pip wheels suits that interpreter (the commands run "
+                "pip from tools/pip; the build unpacks it at tools/pip-VERSION)",
+                "the host's rpmbuild and elfdeps (found when the build starts)",
+            ]
+            if self.manifest.build.kind == "container":
+                unknown.append(
+                    f"whether the engine ({self.manifest.build.engine}) is installed and has or "
+                    f"can pull the image {self.manifest.build.image}"
+                )
+        described: dict[str, Any] = {
             "name": self.manifest.name,
             "version": self.manifest.version,
             "release": self.manifest.release,
             "prefix": str(self.manifest.prefix),
-            "interpreter": {
-                "path": str(self.interpreter.path),
-                "version": self.interpreter.version,
-                "implementation": self.interpreter.implementation,
-                "platform": self.interpreter.platform,
-                "libc": self.interpreter.libc,
-            },
+            "interpreter": {"path": str(found.path), **facts},
+            "unknown": unknown,
             "build_environment": self.manifest.build.kind,
             "workdir": str(self.workdir),
             "output_dir": str(self.output_dir),
@@ -197,6 +227,15 @@ class BuildPlan:
             },
             "pip_env": dict(self.pip_env),
         }
+        build = self.manifest.build
+        if build.kind == "container":
+            # what `run` is given besides venvrpm's own options (validated: limits only)
+            described["container"] = {
+                "image": build.image,
+                "engine": build.engine,
+                "run_args": list(build.run_args),
+            }
+        return described
 
 
 def pip_environment(

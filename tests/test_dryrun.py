@@ -1,0 +1,98 @@
+"""``build --dry-run`` runs nothing of the target: no interpreter probe, no container, no chroot.
+
+The manifest is untrusted input: its ``python:`` and its image are the build's, and a dry run
+is what one runs to look at a manifest before trusting it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from venvrpm.cli import main
+
+DATA = Path(__file__).parent / "data" / "manifests"
+
+
+def _marker_script(path: Path, marker: Path) -> Path:
+    """An executable that leaves *marker* behind if anything runs it."""
+    path.write_text(f'#!/bin/sh\necho ran "$@" >> {marker}\nexit 1\n')
+    path.chmod(0o755)
+    return path
+
+
+def _manifest(tmp_path: Path, python: str, build: str = "") -> Path:
+    shutil.copy(DATA / "requirements.lock", tmp_path / "requirements.lock")
+    text = (
+        "name: smallapp\nversion: 1.0.0\nsummary: s\nlicense: MIT\n"
+        f"python: {python}\nrequirements: requirements.lock\n{build}"
+    )
+    (tmp_path / "app.yaml").write_text(text)
+    return tmp_path / "app.yaml"
+
+
+def _dry_run(app: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    out = app.parent / "dist"
+    assert main(["build", str(app), "-o", str(out), "--dry-run"]) == 0, capsys.readouterr().err
+    assert not out.exists()
+    plan: dict[str, object] = json.loads(capsys.readouterr().out)
+    return plan
+
+
+def test_host_dry_run_does_not_probe_the_interpreter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "ran"
+    python = _marker_script(tmp_path / "python3", marker)
+    plan = _dry_run(_manifest(tmp_path, str(python)), capsys)
+    assert not marker.exists()
+    interpreter = plan["interpreter"]
+    assert isinstance(interpreter, dict)
+    assert interpreter["path"] == str(python)
+    assert interpreter["version"] == f"unknown until the build probes {python}"
+    unknown = plan["unknown"]
+    assert isinstance(unknown, list) and any(str(python) in u for u in unknown)
+    commands = plan["commands"]
+    assert isinstance(commands, dict) and "--require-hashes" in commands["install_lock"]
+
+
+@pytest.mark.parametrize("engine", ["podman", "docker"])
+def test_container_dry_run_starts_no_engine(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    engine: str,
+) -> None:
+    """Not the engine, not even to look for it: the image need not exist, nor the engine."""
+    marker = tmp_path / "ran"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _marker_script(bin_dir / engine, marker)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    build = (
+        f"build:\n  container: localhost/venvrpm-no-such-image:0\n  engine: {engine}\n"
+        "  run_args: [--memory, 2g]\n"
+    )
+    plan = _dry_run(_manifest(tmp_path, "/usr/bin/python3.11", build), capsys)
+    assert not marker.exists()
+    assert plan["build_environment"] == "container"
+    assert plan["container"] == {
+        "image": "localhost/venvrpm-no-such-image:0", "engine": engine, "run_args": ["--memory", "2g"]
+    }  # fmt: skip
+    unknown = plan["unknown"]
+    assert isinstance(unknown, list)
+    assert any("localhost/venvrpm-no-such-image:0" in u for u in unknown)
+
+
+def test_rootfs_dry_run_does_not_chroot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No root needed, nothing run in the root: its interpreter is a marker script."""
+    marker = tmp_path / "ran"
+    root = tmp_path / "root"
+    (root / "usr" / "bin").mkdir(parents=True)
+    _marker_script(root / "usr" / "bin" / "python3", marker)
+    plan = _dry_run(_manifest(tmp_path, "/usr/bin/python3", "build:\n  rootfs: root\n"), capsys)
+    assert not marker.exists()
+    assert plan["build_environment"] == "rootfs"
