@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the work directory (stage, spec, rpmbuild tree) and say where",
     )
     build.add_argument(
-        "--dry-run", action="store_true", help="print the build plan as JSON; run nothing (not even the target interpreter)"
+        "--dry-run", action="store_true", help="print the plan as JSON; build and run nothing"
     )
     _verbosity(build)
     build.add_argument(
