@@ -537,3 +537,10 @@ def test_lint_output_is_escaped(
     captured = capfd.readouterr()
     assert captured.out == "x.rpm: W: summary \\x1b]0;pwned\\x07 \\u202e [red]\n"
     assert "warn \\x1b[2J" in captured.err and "\x1b" not in captured.err
+
+
+def test_a_header_rpm_answers_unevenly_is_an_error_not_a_traceback(rpm_file: Path) -> None:
+    uneven = SMALLAPP.replace("@files\n", "@files\n=1 =33188\n", 1)
+    with pytest.raises(UsageError, match="has a header venvrpm cannot read") as raised:
+        inspect.inspect_rpm(rpm_file, CannedRunner({"rpm": answer(uneven)}, {}))
+    assert raised.value.details

@@ -615,7 +615,14 @@ def inspect_rpm(path: Path, runner: Runner, python: str = sys.executable) -> Ins
             "the file is damaged or truncated: download or build it again",
             details=[queried.tail(5)] if queried.tail(5) else (),
         )
-    header = parse_query(queried.stdout)
+    try:
+        header = parse_query(queried.stdout)
+    except ValueError as exc:  # rpm answered with arrays of different lengths: a crafted header
+        raise UsageError(
+            f"{path} has a header venvrpm cannot read",
+            "the RPM was made by hand or damaged: do not install it",
+            details=[str(exc)],
+        ) from None
     doc = bundled.doc_path(header.name)
     document: str | None = None
     problem: str | None = None
