@@ -35,7 +35,7 @@ SCHEMA = json.loads(
 
 @pytest.fixture(autouse=True)
 def tools() -> None:
-    require_tools("rpm", "rpm2cpio", "cpio")
+    require_tools("rpm", "rpm2cpio")
 
 
 def inspect_json(rpm: Path, capsys: pytest.CaptureFixture[str]) -> Any:
