@@ -5,16 +5,18 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import jsonschema
 import pytest
 
 from venvrpm import bundled, inspect
 from venvrpm.cli import main
-from venvrpm.console import SCRIPTLET_LINES, human_size, render_inspection
+from venvrpm.console import SCRIPTLET_LINES, Console, human_size, render_inspection, terminal_safe
 from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_USAGE, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.runner import Result
 
@@ -274,12 +276,6 @@ def test_an_unreadable_list_falls_back_to_the_provides() -> None:
     )
 
 
-def test_cpio_pattern_matches_only_that_path() -> None:
-    assert inspect.cpio_pattern(PurePosixPath("/usr/share/doc/a[1]*?/x")) == (
-        "./usr/share/doc/a\\[1\\]\\*\\?/x"
-    )
-
-
 @dataclass
 class CannedRunner:
     """Answers from recorded output; records each command."""
@@ -316,8 +312,8 @@ def test_inspect_rpm_queries_then_reads_the_list_from_the_payload(rpm_file: Path
     assert query[:2] == ("/usr/bin/rpm", "-qp") and query[-1] == str(rpm_file)
     assert extract[:3] == ("/usr/bin/python3", "-I", "-c")
     assert extract[4:] == (
-        "/usr/bin/rpm2cpio", "/usr/bin/cpio", str(rpm_file),
-        "./usr/share/doc/smallapp/bundled-distributions.json", str(inspect.DOCUMENT_LIMIT),
+        "/usr/bin/rpm2cpio", str(rpm_file), "./usr/share/doc/smallapp/bundled-distributions.json",
+        str(inspect.DOCUMENT_LIMIT), str(inspect.payload_budget(inspect.parse_query(SMALLAPP))),
     )  # fmt: skip
 
 
@@ -328,14 +324,21 @@ def test_a_foreign_rpm_needs_no_payload_read(rpm_file: Path) -> None:
 
 
 def test_a_payload_that_cannot_be_read_is_a_note(rpm_file: Path) -> None:
-    failed = answer("", 1, "/usr/bin/cpio: premature end of file\nrpm2cpio exited with 1\n")
+    failed = answer("", 1, "the payload ends early (rpm2cpio exited with 1)\n")
     runner = CannedRunner({"rpm": answer(SMALLAPP), "python3": failed}, {})
     found = inspect.inspect_rpm(rpm_file, runner, python="/usr/bin/python3")
     assert found.bundled_source == "provides"
-    assert "premature end of file; rpm2cpio exited with 1 (is the payload damaged" in found.notes[0]
-    missing = CannedRunner({"rpm": answer(SMALLAPP)}, {"cpio": None})
+    assert "ends early (rpm2cpio exited with 1) (is the payload damaged" in found.notes[0]
+    over = answer("", 3, "the payload is larger than the 99 bytes venvrpm reads of it\n")
+    runner = CannedRunner({"rpm": answer(SMALLAPP), "python3": over}, {})
+    found = inspect.inspect_rpm(rpm_file, runner, python="/usr/bin/python3")
+    assert found.notes[0].endswith(
+        "from the payload: the payload is larger than the 99 bytes venvrpm reads of it; "
+        "the bundled list is from the Provides"
+    )
+    missing = CannedRunner({"rpm": answer(SMALLAPP)}, {"rpm2cpio": None})
     found = inspect.inspect_rpm(rpm_file, missing)
-    assert "from the payload: cpio not installed;" in found.notes[0]
+    assert "from the payload: rpm2cpio not installed;" in found.notes[0]
 
 
 def test_not_an_rpm(tmp_path: Path) -> None:
@@ -432,3 +435,112 @@ def test_human_size() -> None:
     assert [human_size(n) for n in (0, 1023, 1024, 1536, 5 << 20, 3 << 30)] == [
         "0 B", "1023 B", "1.0 KiB", "1.5 KiB", "5.0 MiB", "3.0 GiB",
     ]  # fmt: skip
+
+
+# --- received RPMs are hostile: bounded work, no traceback, nothing acts on the terminal ---
+
+HOSTILE = "\x1b]0;pwned\x07 \u202eevil\u202c \u2066x\u2069 \u200f\u061c \x9b2J \ud800"
+"""An OSC title change, bidi overrides and isolates, marks, a C1 CSI and a lone surrogate."""
+HOSTILE_SHOWN = (
+    "\\x1b]0;pwned\\x07 \\u202eevil\\u202c \\u2066x\\u2069 \\u200f\\u061c \\x9b2J \\ud800"
+)
+
+
+def test_a_deeply_nested_list_is_a_note_not_a_traceback() -> None:
+    """200,000 ``[`` made json.loads raise RecursionError, which reached the user."""
+    found = smallapp_report("[" * 200_000)
+    assert found.bundled_source == "provides"
+    assert "nested more than" in found.notes[0]
+    json.dumps(found.to_json())
+
+
+@pytest.mark.parametrize("text", ["[" * 200_000, '{"a":' * 100 + "1" + "}" * 100])
+def test_the_shipped_list_has_a_nesting_limit(text: str) -> None:
+    with pytest.raises(ValueError, match=f"nested more than {inspect.NESTING_LIMIT} levels"):
+        inspect.parse_bundled_document(text)
+
+
+def test_brackets_in_strings_are_not_nesting() -> None:
+    deep = "[{" * 1000 + '\\"]'
+    text = json.dumps({"interpreter": deep, "distributions": [{"name": "a", "version": "1"}]})
+    assert inspect.parse_bundled_document(text)[0] == deep
+
+
+def test_the_payload_budget_comes_from_the_header() -> None:
+    header = inspect.parse_query(SMALLAPP)
+    regular = sum(f.size for f in header.files)
+    budget = inspect.payload_budget(header)
+    assert regular < budget < regular + 200 * len(header.files) + 1024
+    big = dataclasses.replace(
+        header, files=(inspect.FileEntry(path="/opt/zeros", size=8 << 30, mode=0o100644),)
+    )
+    assert inspect.payload_budget(big) == inspect.PAYLOAD_LIMIT
+
+
+def test_a_list_larger_than_the_limit_in_the_header_is_not_read(rpm_file: Path) -> None:
+    runner = CannedRunner(
+        {"rpm": answer(SMALLAPP.replace("=1000 =33188", f"={inspect.DOCUMENT_LIMIT + 1} =33188"))},
+        {},
+    )
+    found = inspect.inspect_rpm(rpm_file, runner)
+    assert len(runner.calls) == 1, "the payload is not read"
+    assert f"its header gives it {inspect.DOCUMENT_LIMIT + 1} bytes" in found.notes[0]
+
+
+def test_hostile_strings_are_shown_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    recorded = SMALLAPP.replace("awkward %{names}", "[red]x[/] " + HOSTILE)
+    document = json.dumps(
+        {"interpreter": "[bold]py[/]" + HOSTILE,
+         "distributions": [{"name": "n" + HOSTILE, "version": "1", "origin": "venv"}]}
+    )  # fmt: skip
+    found = inspect.report(
+        Path("smallapp.rpm"), inspect.parse_query(recorded), file_size=1, sha256="d" * 64,
+        document=document,
+    )  # fmt: skip
+    stream = io.StringIO()
+    render_inspection(found, stream)
+    text = stream.getvalue()
+    assert "  summary         Tiny CLI with 100% [red]x[/] " + HOSTILE_SHOWN in text.splitlines()
+    assert "(interpreter [bold]py[/]" + HOSTILE_SHOWN + ")" in text
+    assert "  n" + HOSTILE_SHOWN in text
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\u200f", "\u061c", "\ud800"):
+        assert raw not in text
+
+
+def test_terminal_safe() -> None:
+    assert terminal_safe("[b]x[/b]\t\n" + HOSTILE) == "\\[b]x\\[/b]\t\n" + HOSTILE_SHOWN
+    assert terminal_safe("[b]x\r", markup=False) == "[b]x\\x0d"
+
+
+def test_an_error_quoting_an_rpm_is_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    Console(stream=sys.stderr, terminal=False).error(
+        VenvrpmError("bad " + HOSTILE, "hint " + HOSTILE, details=["said " + HOSTILE])
+    )
+    err = capsys.readouterr().err
+    assert err.count(HOSTILE_SHOWN) == 3 and "\x1b" not in err and "\u202e" not in err
+
+
+def test_lint_output_is_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """rpmlint quotes a package's strings; they reached the terminal as they were."""
+    fake = tmp_path / "bin" / "rpmlint"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\nprintf 'x.rpm: W: summary \\033]0;pwned\\007 \\342\\200\\256 [red]\\n'\n"
+        "printf 'warn \\033[2J\\n' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    assert main(["lint", str(tmp_path / "x.rpm")]) == EXIT_BUILD_FAILED
+    captured = capfd.readouterr()
+    assert captured.out == "x.rpm: W: summary \\x1b]0;pwned\\x07 \\u202e [red]\n"
+    assert "warn \\x1b[2J" in captured.err and "\x1b" not in captured.err
+
+
+def test_a_header_rpm_answers_unevenly_is_an_error_not_a_traceback(rpm_file: Path) -> None:
+    uneven = SMALLAPP.replace("@files\n", "@files\n=1 =33188\n", 1)
+    with pytest.raises(UsageError, match="has a header venvrpm cannot read") as raised:
+        inspect.inspect_rpm(rpm_file, CannedRunner({"rpm": answer(uneven)}, {}))
+    assert raised.value.details

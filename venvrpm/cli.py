@@ -319,8 +319,11 @@ def _lint(args: argparse.Namespace) -> int:
         result = runner.run(
             [rpmlint, "-c", str(config), *map(str, args.rpms)], what="rpmlint", check=False
         )
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
+    # rpmlint quotes the package's summary, file names...: never let them act on the terminal
+    from venvrpm.console import terminal_safe
+
+    sys.stdout.write(terminal_safe(result.stdout, markup=False))
+    sys.stderr.write(terminal_safe(result.stderr, markup=False))
     return EXIT_OK if result.returncode == 0 else EXIT_BUILD_FAILED
 
 

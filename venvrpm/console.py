@@ -63,6 +63,7 @@ class Console:
         self.err = RichConsole(
             file=stream,
             highlight=False,
+            emoji=False,  # ":name:" in a package's strings is text, not an emoji
             no_color=plain or "NO_COLOR" in os.environ,
             force_terminal=False if plain else terminal,
             soft_wrap=True,
@@ -96,15 +97,17 @@ class Console:
                 self._show(text)
                 return
         if kind == "warning":
-            self.err.print(f"{self._stamp()}[yellow]warning:[/] {escape(text)}")
+            self.err.print(f"{self._stamp()}[yellow]warning:[/] {terminal_safe(text)}")
             return
         if self.quiet:
             return
         if kind == "step":
-            self.err.print(f"{self._stamp()}[bold]==>[/] {escape(text)}")
+            self.err.print(f"{self._stamp()}[bold]==>[/] {terminal_safe(text)}")
         else:
             # a Text, not print(style=): that would dim the live display's line too
-            self.err.print(Text(f"{self._stamp()}    {text}", style="dim"))
+            self.err.print(
+                Text(f"{self._stamp()}    {terminal_safe(text, markup=False)}", style="dim")
+            )
 
     @property
     def sink(self) -> OutputSink | None:
@@ -119,7 +122,7 @@ class Console:
         """
         if captured and not self.verbose:
             return
-        shown = _visible(line)
+        shown = terminal_safe(line, markup=False)
         if captured:
             self.err.print(Text(f"{self._stamp()}    | {shown}", style="dim"))
         else:
@@ -127,7 +130,7 @@ class Console:
 
     def notice(self, text: str) -> None:
         """Something the user must see even with -q (where a kept directory is)."""
-        self.err.print(f"{self._stamp()}{escape(text)}")
+        self.err.print(f"{self._stamp()}{terminal_safe(text)}")
 
     def timings(self) -> list[dict[str, object]]:
         """Each step with the seconds it took (the last one until done, or now)."""
@@ -145,27 +148,27 @@ class Console:
         self.ended = self.clock()
         if not self.quiet and not self.live and len(self.steps) > 1:
             spent = ", ".join(f"{t['step']} {t['seconds']:.1f}s" for t in self.timings())
-            self.err.print(f"{self._stamp()}    steps: {escape(spent)}", style="dim")
+            self.err.print(f"{self._stamp()}    steps: {terminal_safe(spent)}", style="dim")
         if not self.quiet:
             elapsed = self.ended - self.started
-            self.err.print(f"{self._stamp()}[green]done[/] {escape(text)} ({elapsed:.1f}s)")
+            self.err.print(f"{self._stamp()}[green]done[/] {terminal_safe(text)} ({elapsed:.1f}s)")
 
     def error(self, exc: VenvrpmError) -> None:
         """An expected failure: message, the step that was running, details, hint. No traceback."""
         step = self.current_step
         self._close_step("✗", "red")
         self.close()
-        self.err.print(f"[bold red]error:[/] {escape(exc.message)}")
+        self.err.print(f"[bold red]error:[/] {terminal_safe(exc.message)}")
         if step is not None:
             spent = self.clock() - self.steps[-1][1]
-            self.err.print(f"  step: {escape(step)} (after {spent:.1f}s)")
+            self.err.print(f"  step: {terminal_safe(step)} (after {spent:.1f}s)")
         for detail in exc.details:
             for i, line in enumerate(detail.splitlines()):
-                self.err.print(("  " if i == 0 else "    ") + escape(line))
+                self.err.print(("  " if i == 0 else "    ") + terminal_safe(line))
         if isinstance(exc, CommandError) and not exc.details:
-            self.err.print(f"  command: {escape(' '.join(exc.argv))}")
+            self.err.print(f"  command: {terminal_safe(' '.join(exc.argv))}")
         if exc.hint:
-            self.err.print(f"[cyan]hint:[/] {escape(exc.hint)}")
+            self.err.print(f"[cyan]hint:[/] {terminal_safe(exc.hint)}")
 
     def close(self) -> None:
         """Stop the live display, if one runs (before writing to stdout, and at exit)."""
@@ -185,7 +188,7 @@ class Console:
             self._progress.start()
         if self._task is not None:
             self._progress.remove_task(self._task)
-        self._task = self._progress.add_task(step, total=None)
+        self._task = self._progress.add_task(terminal_safe(step, markup=False), total=None)
 
     def _close_step(self, mark: str, style: str) -> None:
         """On the live display, turn the running step into a finished line with its time."""
@@ -193,7 +196,8 @@ class Console:
             return
         name, start = self.steps[-1]
         spent = f" {self.clock() - start:.1f}s"
-        self.err.print(Text.assemble((f"{mark} ", style), name, (spent, "dim")))
+        self.err.print(Text.assemble((f"{mark} ", style), terminal_safe(name, markup=False),
+                                     (spent, "dim")))  # fmt: skip
 
 
 SCRIPTLET_LINES = 8
@@ -201,7 +205,11 @@ SCRIPTLET_LINES = 8
 SIZE_ROWS = 20
 """Top-level names the human inspect report lists before summing the rest."""
 _PLAIN_WIDTH = 10_000  # off a terminal, never wrap: one line per row, for grep and diff
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 and C1 controls but tab and newline: ESC, CSI, OSC...
+    "\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"  # bidi controls, invisible marks
+    "\ud800-\udfff]"  # lone surrogates (JSON can carry them): writing one would raise
+)
 
 
 def human_size(size: int) -> str:
@@ -224,6 +232,7 @@ def render_inspection(report: Inspection, stream: TextIO | None = None) -> None:
     out = RichConsole(
         file=stream,
         highlight=False,
+        emoji=False,
         no_color=plain or "NO_COLOR" in os.environ,
         force_terminal=False if plain else None,
         soft_wrap=True,
@@ -263,10 +272,10 @@ def render_inspection(report: Inspection, stream: TextIO | None = None) -> None:
     facts = table()
     for key, value in rows:
         if value is not None:
-            facts.add_row(key, _shown(value))
+            facts.add_row(key, terminal_safe(value))
 
     with out.capture() as captured:
-        out.print(f"[bold]{_shown(report.path.name)}[/]")
+        out.print(f"[bold]{terminal_safe(report.path.name)}[/]")
         out.print(Padding(facts, (0, 0, 0, 2)))
 
         source = {"payload": "the shipped list", "provides": "the Provides"}
@@ -280,14 +289,14 @@ def render_inspection(report: Inspection, stream: TextIO | None = None) -> None:
         if report.bundled:
             dists = table("name", "version", "origin", "hashes", right=("hashes",))
             for d in report.bundled:
-                dists.add_row(_shown(d.name), _shown(d.version), _shown(d.origin or "-"),
+                dists.add_row(terminal_safe(d.name), terminal_safe(d.version), terminal_safe(d.origin or "-"),
                               str(len(d.hashes)))  # fmt: skip
             out.print(Padding(dists, (0, 0, 0, 2)))
 
         _heading(out, "size by top-level name under site-packages, largest first")
         sizes = table("name", "size", "files", right=("size", "files"))
         for entry in report.sizes[:SIZE_ROWS]:
-            sizes.add_row(_shown(entry.name), human_size(entry.size), str(entry.files))
+            sizes.add_row(terminal_safe(entry.name), human_size(entry.size), str(entry.files))
         rest = report.sizes[SIZE_ROWS:]
         if rest:
             sizes.add_row(
@@ -300,41 +309,45 @@ def render_inspection(report: Inspection, stream: TextIO | None = None) -> None:
         for title, deps in (("requires", h.requires), ("provides", h.provides)):
             _heading(out, f"{title}: {len(deps)}")
             for dep in deps:
-                out.print(f"  {_shown(str(dep))}")
+                out.print(f"  {terminal_safe(str(dep))}")
 
         _heading(out, f"scriptlets: {len(h.scriptlets)}")
         for scriptlet in h.scriptlets:
             using = f" ({scriptlet.interpreter})" if scriptlet.interpreter else ""
-            out.print(f"  [bold]%{scriptlet.name}[/]{_shown(using)}")
+            out.print(f"  [bold]%{scriptlet.name}[/]{terminal_safe(using)}")
             lines = scriptlet.body.splitlines()
             for line in lines[:SCRIPTLET_LINES]:
-                out.print(f"    {_shown(line)}")
+                out.print(f"    {terminal_safe(line)}")
             if len(lines) > SCRIPTLET_LINES:
                 more = _count(len(lines) - SCRIPTLET_LINES, "more line")
                 out.print(f"    ... {more} (--json shows them whole)", style="dim")
 
         for note in report.notes:
             out.print()
-            out.print(f"[yellow]note:[/] {_shown(note)}")
+            out.print(f"[yellow]note:[/] {terminal_safe(note)}")
     stream.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
-def _shown(text: str) -> str:
-    """*text* from a package, as data: no rich markup, control characters made visible.
+def terminal_safe(text: str, *, markup: bool = True) -> str:
+    """*text* made harmless to show: the one way venvrpm shows strings it did not write.
 
-    An RPM's strings may carry terminal escape sequences; on a terminal they must not act.
+    Control characters (ESC, CSI, OSC, BEL, CR...; tab and newline stay), bidi controls and
+    invisible marks are written out (``\\x1b``, ``\\u202e``): an RPM's summary, a file name or
+    rpmlint's quote of them must neither act on the terminal nor reorder what it shows. With
+    *markup* (text given to rich as markup), ``[...]`` is escaped so that it shows literally.
     """
-    return escape(_visible(text))
+    visible = _UNSAFE.sub(_written_out, text)
+    return escape(visible) if markup else visible
 
 
-def _visible(text: str) -> str:
-    """*text* with its control characters (but tab) written out: ``\\x1b``, never acted on."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+def _written_out(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _heading(out: RichConsole, text: str) -> None:
     out.print()
-    out.print(f"[bold]{_shown(text)}[/]")
+    out.print(f"[bold]{terminal_safe(text)}[/]")
 
 
 def _count(number: int, noun: str) -> str:

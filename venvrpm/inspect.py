@@ -26,8 +26,21 @@ from venvrpm.runner import Runner
 RPM_MAGIC = b"\xed\xab\xee\xdb"
 """The first four bytes of every RPM (its lead)."""
 
-DOCUMENT_LIMIT = 16 << 20
+DOCUMENT_LIMIT = 4 << 20
 """The largest bundled list read from a payload, in bytes (a real one is a few kB)."""
+
+NESTING_LIMIT = 16
+"""The deepest nesting of arrays and objects read in a bundled list (a real one has 4)."""
+
+PAYLOAD_LIMIT = 1 << 30
+"""The most decompressed payload bytes read to reach the bundled list (1 GiB, about a second).
+
+The list is in ``/usr/share/doc``, after the virtualenv in the payload, so a real package is read
+up to there; a larger one gets its bundled list from the Provides, with a note.
+"""
+
+CPIO_ENTRY = 110 + 4 + 4
+"""A cpio (newc) header, its name's NUL and the padding of name and data, less the name."""
 
 INSTALL_HINT = "Debian/Ubuntu: apt-get install rpm    Fedora/RHEL: dnf install rpm"
 
@@ -51,26 +64,59 @@ _TOKEN = re.compile(r"""(?:[^\s'"\\]+|'[^']*'|"[^"]*"|\\.)+""", re.S)
 _PIECE = re.compile(r"""'([^']*)'|"([^"]*)"|\\(.)|([^'"\\]+)""", re.S)
 _KEY_ID = re.compile(r"Key ID ([0-9A-Fa-f]+)")
 _SITE_PACKAGES = re.compile(r"/lib(?:64)?/(?:python|pypy)[^/]*/site-packages/([^/]+)")
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 _BUNDLED_PROVIDE = re.compile(r"bundled\(python3dist\((.+)\)\)")
 
-# rpm2cpio | cpio: a pipe of binary data, which a Runner (text in, text out) cannot make, so a
-# tiny Python program run through the Runner makes it and prints only the member asked for.
+# rpm2cpio's output is binary, which a Runner (text in, text out) cannot carry, so a tiny Python
+# program run through the Runner reads it and prints only the member asked for. It walks the cpio
+# (newc) headers itself rather than running cpio, which reads the whole payload whatever it
+# extracts: it stops at the member, and counts every byte so that a payload larger than the budget
+# (8 GB of zeros compress to a few hundred kB) is abandoned, never decompressed to its end.
 _EXTRACT = """\
 import subprocess, sys
-rpm2cpio, cpio, package, member, limit = sys.argv[1:]
+rpm2cpio, package, member, limit, budget = sys.argv[1:]
+member, limit, budget = member.encode(), int(limit), int(budget)
 source = subprocess.Popen([rpm2cpio, package], stdout=subprocess.PIPE)
-sink = subprocess.Popen([cpio, "-i", "--quiet", "--to-stdout", member],
-                        stdin=source.stdout, stdout=subprocess.PIPE)
-source.stdout.close()
-data = sink.stdout.read(int(limit) + 1)
-if len(data) > int(limit):
-    sink.kill()
+stream, used = source.stdout, 0
+def stop(code, message):
     source.kill()
-    sys.exit(f"{member} is larger than {limit} bytes")
-codes = (source.wait(), sink.wait())
-if any(codes):
-    sys.exit(f"rpm2cpio exited with {codes[0]}, cpio with {codes[1]}")
-sys.stdout.buffer.write(data)
+    source.wait()
+    sys.stderr.write(message + "\\n")
+    sys.exit(code)
+def take(size):
+    global used
+    if used + size > budget:
+        stop(3, f"the payload is larger than the {budget} bytes venvrpm reads of it")
+    data = stream.read(size)
+    used += len(data)
+    if len(data) < size:
+        code = source.wait()
+        stop(1, f"the payload ends early (rpm2cpio exited with {code})")
+    return data
+def skip(size):
+    while size > 0:
+        size -= len(take(min(size, 1 << 20)))
+while True:
+    head = take(110)
+    if head[:6] not in (b"070701", b"070702"):
+        stop(1, "the payload is not a cpio (newc) archive venvrpm can read")
+    if head[6:].strip(b"0123456789abcdefABCDEF"):  # int() would take "-", "_" or spaces
+        stop(1, "a cpio header of the payload is damaged")
+    size, namesize = int(head[54:62], 16), int(head[94:102], 16)
+    name = take(namesize).rstrip(b"\\0")
+    skip(-(110 + namesize) % 4)
+    if name == b"TRAILER!!!":
+        stop(4, "it is missing from the payload")
+    if name == member:
+        if size > limit:
+            stop(3, f"it is larger than {limit} bytes")
+        data = take(size)
+        source.kill()
+        source.wait()
+        sys.stdout.buffer.write(data)
+        sys.exit(0)
+    skip(size + -size % 4)
 """
 
 
@@ -412,9 +458,21 @@ def package_sizes(files: Iterable[FileEntry]) -> tuple[tuple[PackageSize, ...], 
 def parse_bundled_document(text: str) -> tuple[str | None, tuple[BundledDistribution, ...]]:
     """The interpreter and distributions of a shipped bundled list (bundled.document).
 
-    Raises ValueError saying what is wrong with it.
+    Raises ValueError saying what is wrong with it. The text comes from someone else's RPM: its
+    size is bounded by DOCUMENT_LIMIT and its nesting here, before json (whose recursion a few
+    thousand ``[`` exhaust) sees it.
     """
-    data = json.loads(text)
+    if len(text) > DOCUMENT_LIMIT:
+        raise ValueError(f"it is larger than {DOCUMENT_LIMIT} bytes")
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > NESTING_LIMIT:
+            raise ValueError(f"it is nested more than {NESTING_LIMIT} levels deep")
+    try:
+        data = json.loads(text)
+    except RecursionError:  # unreachable after the count above; kept as the last fence
+        raise ValueError(f"it is nested more than {NESTING_LIMIT} levels deep") from None
     if not isinstance(data, dict) or not isinstance(data.get("distributions"), list):
         raise ValueError("no distributions list")
     interpreter = data.get("interpreter")
@@ -529,16 +587,21 @@ def check_file(path: Path) -> None:
         )
 
 
-def cpio_pattern(path: PurePosixPath) -> str:
-    """The cpio pattern that matches *path* in an rpm payload (``./``-prefixed, no globbing)."""
-    return re.sub(r"([*?\[\]\\])", r"\\\1", f".{path}")
+def payload_budget(header: Header) -> int:
+    """The most payload bytes worth reading: what the header's files can take, at most PAYLOAD_LIMIT.
+
+    The header bounds an honest payload; the limit bounds one whose header is honest about a
+    huge file (or one whose payload does not match its header).
+    """
+    listed = sum(f.size + CPIO_ENTRY + len(f.path.encode()) + 1 for f in header.files)
+    return min(listed + 2 * CPIO_ENTRY + 16, PAYLOAD_LIMIT)  # + the TRAILER!!! entry
 
 
 def inspect_rpm(path: Path, runner: Runner, python: str = sys.executable) -> Inspection:
     """Read *path*'s header with rpm, and the shipped bundled list from its payload.
 
     A file that is not an RPM, or that rpm cannot read, is a UsageError (exit 2).
-    *python* runs the rpm2cpio | cpio pipe.
+    *python* reads the payload rpm2cpio writes, up to the list and no further than payload_budget.
     """
     check_file(path)
     rpm = runner.which("rpm")
@@ -552,12 +615,22 @@ def inspect_rpm(path: Path, runner: Runner, python: str = sys.executable) -> Ins
             "the file is damaged or truncated: download or build it again",
             details=[queried.tail(5)] if queried.tail(5) else (),
         )
-    header = parse_query(queried.stdout)
+    try:
+        header = parse_query(queried.stdout)
+    except ValueError as exc:  # rpm answered with arrays of different lengths: a crafted header
+        raise UsageError(
+            f"{path} has a header venvrpm cannot read",
+            "the RPM was made by hand or damaged: do not install it",
+            details=[str(exc)],
+        ) from None
     doc = bundled.doc_path(header.name)
     document: str | None = None
     problem: str | None = None
-    if any(f.path == str(doc) for f in header.files):
-        document, problem = _read_member(runner, python, absolute, doc)
+    listed = [f for f in header.files if f.path == str(doc)]
+    if listed and listed[0].size > DOCUMENT_LIMIT:
+        problem = f"its header gives it {listed[0].size} bytes, more than {DOCUMENT_LIMIT}"
+    elif listed:
+        document, problem = _read_member(runner, python, absolute, doc, payload_budget(header))
     return report(
         path, header, file_size=path.stat().st_size, sha256=sha256_hex(path),
         document=document, payload_problem=problem,
@@ -565,20 +638,19 @@ def inspect_rpm(path: Path, runner: Runner, python: str = sys.executable) -> Ins
 
 
 def _read_member(
-    runner: Runner, python: str, package: Path, member: PurePosixPath
+    runner: Runner, python: str, package: Path, member: PurePosixPath, budget: int
 ) -> tuple[str | None, str | None]:
     """(the text of *member* of the payload, None) or (None, why it could not be read)."""
-    tools = {name: runner.which(name) for name in ("rpm2cpio", "cpio")}
-    missing = [name for name, found in tools.items() if found is None]
-    if missing:
-        return None, f"{' and '.join(missing)} not installed"
-    argv = [python, "-I", "-c", _EXTRACT, str(tools["rpm2cpio"]), str(tools["cpio"]),
-            str(package), cpio_pattern(member), str(DOCUMENT_LIMIT)]  # fmt: skip
+    rpm2cpio = runner.which("rpm2cpio")
+    if rpm2cpio is None:
+        return None, "rpm2cpio not installed"
+    argv = [python, "-I", "-c", _EXTRACT, rpm2cpio, str(package), f".{member}",
+            str(DOCUMENT_LIMIT), str(budget)]  # fmt: skip
     result = runner.run(argv, what=f"reading {member} from the payload", check=False)
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    said = "; ".join(lines[-3:]) or f"exit status {result.returncode}"
+    if result.returncode in (3, 4):  # over a limit, or not there: said plainly by _EXTRACT
+        return None, said
     if result.returncode != 0:
-        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-        said = "; ".join(lines[-3:]) or f"exit status {result.returncode}"
         return None, f"{said} (is the payload damaged or truncated?)"
-    if not result.stdout:
-        return None, "it is missing from the payload"
     return result.stdout, None

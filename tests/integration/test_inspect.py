@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ SCHEMA = json.loads(
 
 @pytest.fixture(autouse=True)
 def tools() -> None:
-    require_tools("rpm", "rpm2cpio", "cpio")
+    require_tools("rpm", "rpm2cpio")
 
 
 def inspect_json(rpm: Path, capsys: pytest.CaptureFixture[str]) -> Any:
@@ -236,3 +237,98 @@ def test_no_shell_and_nothing_left_behind(smallapp: Built) -> None:
     assert [Path(c[0]).name for c in calls] == ["rpm", Path(sys.executable).name]
     assert not any(c[0] in ("sh", "/bin/sh", "bash") for c in calls)
     assert list(Path(os.environ["TMPDIR"]).iterdir()) == []
+
+
+# --- RPMs someone else made, made hostile: bounded work, no traceback, escaped strings ---
+
+HOSTILE_SPEC = """\
+Name: hostile
+Version: 1
+Release: 1
+Summary: tool \x1b]0;pwned\x07 \u202eevil\u202c [bold]x[/]
+License: MIT
+BuildArch: noarch
+%define _binary_payload w3.zstdio
+
+%description
+A package made to hurt the tools that read it.
+
+%install
+mkdir -p %{buildroot}/opt/hostile %{buildroot}/usr/share/doc/hostile %{buildroot}/usr/zzz
+printf '%s' '@DOCUMENT@' > %{buildroot}/usr/share/doc/hostile/bundled-distributions.json
+truncate -s @BEFORE@ %{buildroot}/opt/hostile/zeros
+truncate -s @AFTER@ %{buildroot}/usr/zzz/zeros
+
+%files
+/opt/hostile
+/usr/share/doc/hostile
+/usr/zzz
+"""
+VALID_LIST = '{"interpreter": "/usr/bin/python3", "distributions": []}'
+
+
+def hostile_rpm(tmp_path: Path, document: str, *, before: int = 0, after: int = 0) -> Path:
+    """An RPM whose payload has *before* zeros, then venvrpm's list holding *document*, then *after*.
+
+    A file of zeros compresses to almost nothing: the RPM stays small while its payload is large.
+    """
+    require_tools("rpmbuild", "truncate")
+    spec = tmp_path / "hostile.spec"
+    text = HOSTILE_SPEC.replace("@BEFORE@", str(before)).replace("@AFTER@", str(after))
+    spec.write_text(text.replace("@DOCUMENT@", document), encoding="utf-8")
+    top = tmp_path / "top"
+    subprocess.run(
+        ["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)],
+        capture_output=True, check=True, env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"},
+    )  # fmt: skip
+    (rpm,) = (top / "RPMS" / "noarch").glob("*.rpm")
+    return rpm
+
+
+def test_a_deeply_nested_list_and_hostile_strings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """200,000 ``[`` crashed inspect with a RecursionError; the summary's OSC retitled the terminal.
+
+    The payload holds 64 MiB after the list and venvrpm reads at most 4 MiB of it here: the list is
+    read all the same, because the payload is read up to the list and no further.
+    """
+    rpm = hostile_rpm(tmp_path, "[" * 200_000, after=64 << 20)
+    monkeypatch.setattr("venvrpm.inspect.PAYLOAD_LIMIT", 4 << 20)
+    assert main(["inspect", str(rpm), "--json"]) == 0
+    document = json.loads(capfd.readouterr().out)
+    jsonschema.validate(document, SCHEMA)
+    assert document["bundled"]["source"] is None
+    (note,) = document["notes"]
+    assert "bundled-distributions.json cannot be read (it is nested more than 16 levels" in note
+
+    assert main(["inspect", str(rpm)]) == 0
+    out = capfd.readouterr().out
+    assert "  summary         tool \\x1b]0;pwned\\x07 \\u202eevil\\u202c [bold]x[/]" in out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+
+    require_tools("rpmlint")
+    main(["lint", str(rpm)])
+    captured = capfd.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "\u202e" not in captured.out + captured.err
+    assert "\\x1b]0;pwned\\x07" in captured.out, "rpmlint quotes the summary, escaped"
+
+
+def test_a_large_payload_is_not_read_to_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """inspect decompressed a whole payload to read one small member (8 GB of zeros: 9.7 s)."""
+    rpm = hostile_rpm(tmp_path, VALID_LIST, before=256 << 20)
+    assert rpm.stat().st_size < 1 << 20
+    monkeypatch.setattr("venvrpm.inspect.PAYLOAD_LIMIT", 16 << 20)
+    started = time.monotonic()
+    assert main(["inspect", str(rpm), "--json"]) == 0
+    elapsed = time.monotonic() - started
+    document = json.loads(capsys.readouterr().out)
+    (note,) = document["notes"]
+    assert f"the payload is larger than the {16 << 20} bytes venvrpm reads of it" in note
+    assert elapsed < 5, f"inspect took {elapsed:.1f}s"
+
+    # a budget as large as the header's files: the list is reached
+    monkeypatch.setattr("venvrpm.inspect.PAYLOAD_LIMIT", 1 << 30)
+    assert inspect_json(rpm, capsys)["bundled"]["source"] == "payload"
