@@ -159,9 +159,15 @@ class BuildPlan:
         return self.workdir / "built"
 
     @property
+    def hostdir(self) -> Path:
+        """What only the host writes (``<workspace>/host``, beside the work directory): never
+        mounted into a container or root, so nothing run in the build plants links there."""
+        return host_dir(self.workdir)
+
+    @property
     def topdir(self) -> Path:
-        """rpmbuild's private ``_topdir``."""
-        return self.workdir / "rpmbuild"
+        """rpmbuild's private ``_topdir``, in :attr:`hostdir`."""
+        return self.hostdir / "rpmbuild"
 
     @property
     def spec_path(self) -> Path:
@@ -221,6 +227,11 @@ def _uv_environment(pip_env: Mapping[str, str]) -> dict[str, str]:
         "PIP_CERT": "SSL_CERT_FILE",
     }
     return {uv: pip_env[pip] for pip, uv in translated.items() if pip in pip_env}
+
+
+def host_dir(workdir: Path) -> Path:
+    """The host's half of the workspace whose build half is *workdir* (pipeline.workspace)."""
+    return workdir.parent / "host"
 
 
 def make_plan(
@@ -304,7 +315,7 @@ def make_plan(
         if manifest.project is not None:
             install_project = (*uv, "--no-build-isolation", str(workdir / "src"))
         pip_env = {**pip_env, **_uv_environment(pip_env)}
-    topdir = workdir / "rpmbuild"
+    topdir = host_dir(workdir) / "rpmbuild"
     return BuildPlan(
         stage_root=stage_root,
         manifest=manifest,
@@ -347,7 +358,7 @@ def make_plan(
             "--define",
             f"_topdir {topdir}",
             "--define",
-            f"_tmppath {workdir / 'tmp'}",
+            f"_tmppath {host_dir(workdir) / 'tmp'}",
             # ~/.rpmmacros may move these; the build's output must stay in the private topdir.
             "--define",
             f"_rpmdir {topdir / 'RPMS'}",
