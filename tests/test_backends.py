@@ -44,7 +44,10 @@ def test_rootfs_command_line_runs_the_helper_in_a_private_mount_namespace(tmp_pa
     assert spec == {
         "root": str(tmp_path / "root"), "binds": [[str(tmp_path / "work"), False]],
         "cwd": str(tmp_path), "argv": ["/usr/bin/python3.11", "-V"], "env": {"HOME": "/h"},
+        "unshare": runner.unshare,
     }  # fmt: skip
+    # the command gets its own PID namespace and /proc (helpers/chroot_exec.py)
+    assert runner.unshare.endswith("unshare")
 
 
 @pytest.mark.parametrize(

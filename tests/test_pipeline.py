@@ -70,7 +70,7 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     assert lock_pip.startswith(str(workdir / "tools" / "pip-"))  # unpacked from the wheel
     rpmbuild = calls["rpmbuild"].argv
     assert rpmbuild[rpmbuild.index("--buildroot") + 1] == str(workdir / "stage")
-    assert f"_topdir {workdir / 'rpmbuild'}" in rpmbuild
+    assert f"_topdir {workdir.parent / 'host' / 'rpmbuild'}" in rpmbuild
     steps = [t for k, t in events if k == "step"]
     assert steps[:3] == ["checking the lock requirements.lock", "probing /usr/bin/python3.11 on this host",
                          "creating the virtualenv"]  # fmt: skip

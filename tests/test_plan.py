@@ -34,7 +34,9 @@ def plan_for(tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
 def test_paths(tmp_path: Path) -> None:
     plan = plan_for(tmp_path)
     assert plan.venv_dir == tmp_path / "work" / "stage" / "opt" / "smallapp"
-    assert plan.spec_path == tmp_path / "work" / "rpmbuild" / "SPECS" / "smallapp.spec"
+    # the host's files live beside the work directory, never in what a build mounts
+    assert plan.spec_path == tmp_path / "host" / "rpmbuild" / "SPECS" / "smallapp.spec"
+    assert not plan.spec_path.is_relative_to(plan.workdir)
     assert plan.binary_payload == DEFAULT_BINARY_PAYLOAD
     assert plan.interpreter.minor == "3.11"
 

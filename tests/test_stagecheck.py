@@ -187,3 +187,44 @@ def test_strays_are_shown_escaped_and_at_most_twenty(tmp_path: Path) -> None:
     assert info.value.details[0] == "/tmp/f00"
     assert info.value.details[-1] == "... and 6 more"
     assert "/tmp/new\\nline" in stagecheck.strays(stage, m)
+
+
+def test_links_leading_out_of_the_stage_are_refused_before_host_steps(tmp_path: Path) -> None:
+    loaded = manifest.load(DATA / "service.yaml")
+    stage = tmp_path / "stage"
+    venv = stage / "opt" / "smallapp"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "lib").mkdir()
+    stagecheck.links_out(stage, loaded)  # the stage as the build leaves it, before the host
+    (venv / "bin" / "python").symlink_to("/usr/bin/python3.11")  # a path on the target
+    (venv / "bin" / "here").symlink_to("../lib")
+    stagecheck.links_out(stage, loaded)
+    (venv / "bin" / "out").symlink_to("../../../../etc")
+    with pytest.raises(PayloadError) as caught:
+        stagecheck.links_out(stage, loaded)
+    assert caught.value.details == ("/opt/smallapp/bin/out -> ../../../../etc",)
+    (venv / "bin" / "out").unlink()
+    doc = stage / "usr" / "share" / "doc"
+    doc.mkdir(parents=True)
+    (doc / "smallapp").symlink_to(tmp_path)
+    with pytest.raises(PayloadError) as caught:
+        stagecheck.links_out(stage, loaded)
+    assert caught.value.details == (f"/usr/share/doc/smallapp -> {tmp_path}",)
+
+
+def test_host_writes_into_the_stage_never_follow_a_link(tmp_path: Path) -> None:
+    stage = tmp_path / "stage"
+    (stage / "usr" / "share" / "doc").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (stage / "usr" / "share" / "doc" / "app").symlink_to(outside)
+    with pytest.raises(PayloadError, match="app is not a directory"):
+        stagecheck.write_file(stage, PurePosixPath("/usr/share/doc/app/x.json"), "{}")
+    (stage / "usr" / "share" / "doc" / "app").unlink()
+    (stage / "usr" / "share" / "doc" / "app").mkdir()
+    (stage / "usr" / "share" / "doc" / "app" / "x.json").symlink_to(outside / "x.json")
+    with pytest.raises(PayloadError):
+        stagecheck.write_file(stage, PurePosixPath("/usr/share/doc/app/x.json"), "{}")
+    assert list(outside.iterdir()) == []
+    stagecheck.write_file(stage, PurePosixPath("/usr/share/doc/new/y.json"), "{}")
+    assert (stage / "usr" / "share" / "doc" / "new" / "y.json").read_text() == "{}"

@@ -79,8 +79,13 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     base = Path(parent or tempfile.gettempdir())
     stale.remove(base, "venvrpm-")
     path = Path(tempfile.mkdtemp(prefix=f"venvrpm-{os.getpid()}-", dir=base)).resolve()
+    # Two halves: <path>/work is what a container or root build sees (mounted read-write);
+    # <path>/host (BuildPlan.hostdir: the spec, rpmbuild's tree, the SRPM's scratch) is never
+    # mounted, so code run in the build cannot plant links where the host writes.
+    (path / "work").mkdir(mode=0o700)
+    (path / "host").mkdir(mode=0o700)
     try:
-        yield path
+        yield path / "work"
     except VenvrpmError as exc:
         if keep:
             exc.details = (*exc.details, f"work directory kept: {path}")
@@ -294,6 +299,7 @@ def assemble(
     distributions = _installed(plan)
     _check_dependencies(plan, distributions)
 
+    stagecheck.links_out(plan.stage, manifest)  # before the host writes into the stage
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)
     _stage_generated(plan, distributions)
     sbom_text = (plan.stage / bundled.sbom_path(manifest.name).relative_to("/")).read_text("utf-8")
@@ -392,6 +398,7 @@ def _relocate_and_compile(
     manifest = plan.manifest
     report("step", "relocating to " + str(manifest.prefix))
     # with a snapshot, only what was written since: listed once for relocation and bytecode
+    stagecheck.links_out(plan.stage, manifest)  # the build just wrote there: before relocating
     changed = None if untouched is None else relocate.changed_since(plan.stage, untouched)
     relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed)
     bytecode = venvbuild.compile_bytecode(plan, runner, changed)
@@ -523,7 +530,7 @@ def source_rpm(
     report("step", "making the source RPM")
     sources = plan.topdir / "SOURCES"
     sources.mkdir(parents=True, exist_ok=True)
-    scratch = plan.workdir / "srpm"
+    scratch = plan.hostdir / "srpm"
     epoch = plan.source_date_epoch
     # modes kept: the project's and the toolchain's executables must stay executable
     kit = srpm.kit(plan.manifest, scratch)
@@ -597,22 +604,20 @@ def _at_most(lines: list[str]) -> list[str]:
 def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
     """Files venvrpm writes into the payload: the bundled list, the services' preset."""
     manifest = plan.manifest
-    doc = plan.stage / bundled.doc_path(manifest.name).relative_to("/")
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(
-        bundled.document(manifest.name, str(manifest.python), distributions), encoding="utf-8"
+    # never through a link: the stage was writable by what ran in the build
+    stagecheck.write_file(
+        plan.stage,
+        bundled.doc_path(manifest.name),
+        bundled.document(manifest.name, str(manifest.python), distributions),
     )
-    sbom_path = plan.stage / bundled.sbom_path(manifest.name).relative_to("/")
-    sbom_path.write_text(
+    stagecheck.write_file(
+        plan.stage, bundled.sbom_path(manifest.name),
         sbom.document(manifest.name, f"{manifest.version}-{manifest.release}", distributions,
                       plan.source_date_epoch),
-        encoding="utf-8",
     )  # fmt: skip
     preset = scriptlets.preset(manifest)
     if preset is not None:
-        path = plan.stage / preset[0].relative_to("/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(preset[1], encoding="utf-8")
+        stagecheck.write_file(plan.stage, preset[0], preset[1])
 
 
 def _project_name(project: Path) -> str | None:
@@ -647,9 +652,10 @@ def _verify_clean(plan: BuildPlan) -> None:
 def _spellings(workdir: Path) -> list[bytes]:
     """The work directory as any tool may have written it: resolved, and via TMPDIR's symlink."""
     found = {os.fsencode(workdir)}
-    via_tmp = Path(tempfile.gettempdir()) / workdir.name
-    if via_tmp.exists() and via_tmp.resolve() == workdir:
-        found.add(os.fsencode(via_tmp))
+    tmp = Path(tempfile.gettempdir())
+    for via_tmp in (tmp / workdir.name, tmp / workdir.parent.name / workdir.name):
+        if via_tmp.exists() and via_tmp.resolve() == workdir:
+            found.add(os.fsencode(via_tmp))
     return sorted(found)
 
 

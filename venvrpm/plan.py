@@ -168,9 +168,15 @@ class BuildPlan:
         return self.workdir / "built"
 
     @property
+    def hostdir(self) -> Path:
+        """What only the host writes (``<workspace>/host``, beside the work directory): never
+        mounted into a container or root, so nothing run in the build plants links there."""
+        return host_dir(self.workdir)
+
+    @property
     def topdir(self) -> Path:
-        """rpmbuild's private ``_topdir``."""
-        return self.workdir / "rpmbuild"
+        """rpmbuild's private ``_topdir``, in :attr:`hostdir`."""
+        return self.hostdir / "rpmbuild"
 
     @property
     def spec_path(self) -> Path:
@@ -262,6 +268,11 @@ def _uv_environment(pip_env: Mapping[str, str]) -> dict[str, str]:
     return {uv: pip_env[pip] for pip, uv in translated.items() if pip in pip_env}
 
 
+def host_dir(workdir: Path) -> Path:
+    """The host's half of the workspace whose build half is *workdir* (pipeline.workspace)."""
+    return workdir.parent / "host"
+
+
 def make_plan(
     manifest: Manifest,
     *,
@@ -343,7 +354,7 @@ def make_plan(
         if manifest.project is not None:
             install_project = (*uv, "--no-build-isolation", str(workdir / "src"))
         pip_env = {**pip_env, **_uv_environment(pip_env)}
-    topdir = workdir / "rpmbuild"
+    topdir = host_dir(workdir) / "rpmbuild"
     return BuildPlan(
         stage_root=stage_root,
         manifest=manifest,
@@ -386,7 +397,7 @@ def make_plan(
             "--define",
             f"_topdir {topdir}",
             "--define",
-            f"_tmppath {workdir / 'tmp'}",
+            f"_tmppath {host_dir(workdir) / 'tmp'}",
             # ~/.rpmmacros may move these; the build's output must stay in the private topdir.
             "--define",
             f"_rpmdir {topdir / 'RPMS'}",

@@ -46,7 +46,7 @@ def build(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:
     """Write the spec, run rpmbuild, return the RPM it wrote (inside the topdir)."""
     for sub in ("SPECS", "RPMS", "BUILD", "SOURCES", "SRPMS"):
         (plan.topdir / sub).mkdir(parents=True, exist_ok=True)
-    (plan.workdir / "tmp").mkdir(exist_ok=True)
+    (plan.hostdir / "tmp").mkdir(exist_ok=True)
     plan.spec_path.write_text(spec_text, encoding="utf-8")
     with resources.as_file(resources.files("venvrpm").joinpath("rpmfc.magic")) as magic:
         result = runner.run(

@@ -416,7 +416,9 @@ class RootfsRunner:
     """Runs each command chrooted into a target root directory, as mock does.
 
     A private mount namespace (``unshare -m``) holds the bind mounts, so nothing stays mounted
-    and the root is left as it was. Needs root.
+    and the root is left as it was; each command is PID 1 of its own PID namespace with its own
+    /proc and a minimal /dev (helpers/chroot_exec.py). Needs root. Not a security boundary like
+    a container: see docs/security.md.
     """
 
     def __init__(
@@ -435,6 +437,7 @@ class RootfsRunner:
         self.root = root
         self.mounts = mounts
         self.host_python = host_python
+        self.unshare = shutil.which("unshare", path=base_environment(0)["PATH"]) or "unshare"
 
     def which(self, program: str) -> str | None:
         for directory in _TARGET_PATH.split(":"):
@@ -457,6 +460,7 @@ class RootfsRunner:
             "cwd": str(cwd or "/"),
             "argv": list(argv),
             "env": dict(env),
+            "unshare": self.unshare,
         }
         return ["unshare", "--mount", "--propagation", "private", "--",
                 self.host_python, "-I", "-B", "-c", helper, json.dumps(spec)]  # fmt: skip

@@ -11,9 +11,11 @@ of shipping.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
 from venvrpm import bundled, scriptlets
@@ -185,6 +187,107 @@ def confine(stage: Path, manifest: Manifest) -> None:
         "find out what; a file the package should ship outside the prefix goes in `files`",
         details=shown,
     )
+
+
+def links_out(stage: Path, manifest: Manifest) -> None:
+    """Fail the build before any host step touches *stage* when code that ran in the build
+    (a container or root sees the stage read-write) left a way out of it there.
+
+    Refused: the stage itself or a directory on the way to the prefix not a real directory;
+    any symbolic link outside the prefix (venvrpm makes its own only after this check); a
+    relative link in the prefix that climbs out of the stage. An absolute link in the prefix
+    (``bin/python``) names a path on the installed system: host steps never follow links.
+    """
+    found: list[str] = []
+    try:
+        top = os.lstat(stage)
+    except OSError as exc:
+        top = None
+        found.append(f"/ ({exc.strerror})")
+    if top is not None and not stat.S_ISDIR(top.st_mode):
+        found.append("/ is not a directory")
+    on_the_way = {manifest.prefix, *manifest.prefix.parents}
+    for path in sorted(on_the_way - {PurePosixPath("/")}):
+        where = stage / path.relative_to("/")
+        if os.path.islink(where) or (os.path.lexists(where) and not where.is_dir()):
+            found.append(f"{_shown(path)} is not a directory")
+
+    def visit(directory: str, where: PurePosixPath) -> None:
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        for entry in entries:
+            path = where / entry.name
+            if entry.is_symlink():
+                target = os.readlink(entry.path)
+                outside = not path.is_relative_to(manifest.prefix)
+                relative = not target.startswith("/")
+                if outside or (relative and _climbs_out(path.parent, target)):
+                    found.append(f"{_shown(path)} -> {_shown(PurePosixPath(target))}")
+            elif entry.is_dir(follow_symlinks=False):
+                visit(entry.path, path)
+
+    if not found:
+        visit(str(stage), PurePosixPath("/"))
+    if not found:
+        return
+    shown = found[:MAX_SHOWN]
+    if len(found) > MAX_SHOWN:
+        shown.append(f"... and {len(found) - MAX_SHOWN} more")
+    raise PayloadError(
+        f"{len(found)} staged path(s) lead out of the stage: symbolic links that code run "
+        "during the build left where venvrpm writes",
+        "something that ran during the build made them (a build backend or an installer): "
+        "find out what; venvrpm never writes through a link it did not make",
+        details=shown,
+    )
+
+
+def _climbs_out(directory: PurePosixPath, target: str) -> bool:
+    """Whether *target*, relative to *directory* (a path in the stage), leaves the stage."""
+    depth = len(directory.parts) - 1
+    for part in target.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
+def write_file(stage: Path, path: PurePosixPath, text: str) -> None:
+    """Write *text* at *path* in *stage*, creating its directories, never following a link:
+    each directory is opened with O_NOFOLLOW from the one above, the file too."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(stage, flags)
+    try:
+        for part in path.relative_to("/").parts[:-1]:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+            try:
+                child = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                raise PayloadError(
+                    f"cannot write {_shown(path)} into the stage: {part} is not a directory "
+                    f"({exc.strerror})",
+                    "something that ran during the build put a link or a file there",
+                ) from None
+            os.close(fd)
+            fd = child
+        try:
+            out = os.open(
+                path.name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o644, dir_fd=fd,
+            )  # fmt: skip
+        except OSError as exc:
+            raise PayloadError(
+                f"cannot write {_shown(path)} into the stage: {exc.strerror}",
+                "something that ran during the build put a link there",
+            ) from None
+        with os.fdopen(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    finally:
+        os.close(fd)
 
 
 def _clip(line: str, width: int = 100) -> str:

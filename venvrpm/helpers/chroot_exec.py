@@ -5,8 +5,12 @@ venvrpm's rootfs backend: the mounts live in a private mount namespace and vanis
 if venvrpm is killed. Mount points this creates inside the root are removed afterwards, so the
 root is left as it was. Standard library only.
 
+The command itself runs through ``unshare --pid --fork --mount-proc --root``: PID 1 of its own PID
+namespace, chrooted, with that namespace's /proc and a minimal /dev (see docs/security.md for
+what isolation this is, and is not).
+
 The spec comes in the environment variable VENVRPM_CHROOT_SPEC (not argv, which any user can
-read in /proc): {"root", "binds": [[host_path, read_only]], "cwd", "argv", "env"}.
+read in /proc): {"root", "binds": [[host_path, read_only]], "cwd", "argv", "env", "unshare"}.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ import json
 import os
 import subprocess
 import sys
+
+# What the command sees in /dev: bound from the host's, read-write (they hold no data).
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+         ("stderr", "/proc/self/fd/2"))  # fmt: skip
 
 
 def mount(*args: str) -> None:
@@ -73,25 +82,35 @@ def main(spec: dict) -> int:  # type: ignore[type-arg]
 
     mounted: list[str] = []
     try:
-        for special, fstype in (("/proc", "proc"), ("/dev", None)):
-            target = mountpoint(special, True)
-            if fstype:
-                mount("-t", fstype, fstype, target)
-            else:
-                mount("--rbind", special, target)
-            mounted.append(target)
+        # /proc is mounted by unshare(1) below, inside the command's own PID namespace: a
+        # /proc of this one would show processes whose root is the host's (/proc/1/root).
+        mountpoint("/proc", True)
+        # a minimal /dev of its own: the host's /dev (disks, /dev/mem) is not shown
+        dev = mountpoint("/dev", True)
+        mount("-t", "tmpfs", "-o", "mode=0755,nosuid,noexec", "venvrpm-dev", dev)
+        mounted.append(dev)
+        for node in DEVICES:
+            open(os.path.join(dev, node), "w").close()
+            mount("--bind", "/dev/" + node, os.path.join(dev, node))
+        os.mkdir(os.path.join(dev, "shm"), 0o1777)
+        os.chmod(os.path.join(dev, "shm"), 0o1777)
+        for name, link in LINKS:
+            os.symlink(link, os.path.join(dev, name))
         for host_path, read_only in spec["binds"]:
             target = mountpoint(host_path, os.path.isdir(host_path))
             mount("--bind", host_path, target)
             if read_only:
                 mount("-o", "remount,bind,ro", target)
             mounted.append(target)
+        # The command runs as PID 1 of a PID namespace of its own, chrooted, with a /proc of
+        # that namespace: it sees no process outside the root, and when it ends, whatever it
+        # left running is killed with the namespace.
+        unshare = [spec["unshare"], "--pid", "--fork", "--kill-child", "--mount-proc=/proc",
+                   "--root=" + root, "--wd=" + spec["cwd"], "--"]  # fmt: skip
         pid = os.fork()
         if pid == 0:
-            os.chroot(root)
-            os.chdir(spec["cwd"])
             try:
-                os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+                os.execve(spec["unshare"], [*unshare, *spec["argv"]], spec["env"])
             except OSError as exc:
                 sys.stderr.write(
                     "venvrpm: cannot run {} in {}: {}\n".format(spec["argv"][0], root, exc)
