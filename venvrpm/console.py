@@ -23,6 +23,7 @@ from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID,
 from rich.text import Text
 
 from venvrpm.errors import CommandError, VenvrpmError
+from venvrpm.redact import redact
 
 if TYPE_CHECKING:
     from venvrpm.inspect import Inspection
@@ -88,6 +89,7 @@ class Console:
 
     def report(self, kind: str, text: str) -> None:
         """Receive a pipeline event (see venvrpm.pipeline.Reporter)."""
+        text = redact(text)
         if kind == "step":
             self._close_step("✓", "green")
             self.steps.append((text, self.clock()))
@@ -119,7 +121,7 @@ class Console:
         """
         if captured and not self.verbose:
             return
-        shown = _visible(line)
+        shown = _visible(redact(line))
         if captured:
             self.err.print(Text(f"{self._stamp()}    | {shown}", style="dim"))
         else:
@@ -127,7 +129,7 @@ class Console:
 
     def notice(self, text: str) -> None:
         """Something the user must see even with -q (where a kept directory is)."""
-        self.err.print(f"{self._stamp()}{escape(text)}")
+        self.err.print(f"{self._stamp()}{escape(redact(text))}")
 
     def timings(self) -> list[dict[str, object]]:
         """Each step with the seconds it took (the last one until done, or now)."""
@@ -148,24 +150,26 @@ class Console:
             self.err.print(f"{self._stamp()}    steps: {escape(spent)}", style="dim")
         if not self.quiet:
             elapsed = self.ended - self.started
-            self.err.print(f"{self._stamp()}[green]done[/] {escape(text)} ({elapsed:.1f}s)")
+            self.err.print(f"{self._stamp()}[green]done[/] {escape(redact(text))} ({elapsed:.1f}s)")
 
     def error(self, exc: VenvrpmError) -> None:
         """An expected failure: message, the step that was running, details, hint. No traceback."""
         step = self.current_step
         self._close_step("✗", "red")
         self.close()
-        self.err.print(f"[bold red]error:[/] {escape(exc.message)}")
+        # every line of an error is masked: a command line or pip's output may hold an index
+        # URL with its password (venvrpm.redact)
+        self.err.print(f"[bold red]error:[/] {escape(redact(exc.message))}")
         if step is not None:
             spent = self.clock() - self.steps[-1][1]
             self.err.print(f"  step: {escape(step)} (after {spent:.1f}s)")
         for detail in exc.details:
-            for i, line in enumerate(detail.splitlines()):
+            for i, line in enumerate(redact(detail).splitlines()):
                 self.err.print(("  " if i == 0 else "    ") + escape(line))
         if isinstance(exc, CommandError) and not exc.details:
-            self.err.print(f"  command: {escape(' '.join(exc.argv))}")
+            self.err.print(f"  command: {escape(redact(' '.join(exc.argv)))}")
         if exc.hint:
-            self.err.print(f"[cyan]hint:[/] {escape(exc.hint)}")
+            self.err.print(f"[cyan]hint:[/] {escape(redact(exc.hint))}")
 
     def close(self) -> None:
         """Stop the live display, if one runs (before writing to stdout, and at exit)."""

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
+from venvrpm.redact import redact_all
 
 
 def binary_payload(algorithm: str, level: int) -> str:
@@ -169,8 +170,8 @@ class BuildPlan:
         return self.topdir / "SPECS" / f"{self.manifest.name}.spec"
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able view for ``--dry-run``."""
-        return {
+        """A JSON-able view for ``--dry-run``, credentials in URLs masked (venvrpm.redact)."""
+        described = {
             "name": self.manifest.name,
             "version": self.manifest.version,
             "release": self.manifest.release,
@@ -197,6 +198,8 @@ class BuildPlan:
             },
             "pip_env": dict(self.pip_env),
         }
+        # printed and logged: an index URL's password never with it (pip gets it unmasked)
+        return redact_all(described)
 
 
 def pip_environment(
