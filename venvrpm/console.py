@@ -100,7 +100,7 @@ class Console:
         if kind == "warning":
             self.err.print(f"{self._stamp()}[yellow]warning:[/] {escape(text)}")
             return
-        if self.quiet:
+        if self.quiet or (kind == "detail" and not self.verbose):
             return
         if kind == "step":
             self.err.print(f"{self._stamp()}[bold]==>[/] {escape(text)}")
