@@ -121,3 +121,14 @@ def test_only_locked_regular_wheels_are_copied(tmp_path: Path) -> None:
     )
     assert srpm._copy_locked_wheels(house, (lock, tmp_path / "none.lock"), tmp_path / "kit") == 1
     assert os.listdir(tmp_path / "kit") == ["a-1-py3-none-any.whl"]
+
+
+def test_the_toolchain_holds_no_locking_tools_and_only_documented_native_code(
+    tmp_path: Path,
+) -> None:
+    root = srpm.toolchain(tmp_path)
+    tops = {p.name for p in root.iterdir()}
+    assert {"venvrpm", "virtualenv", "jsonschema", "yaml"} <= tops
+    assert not tops & {"piptools", "pip", "setuptools", "wheel", "build", "click", "pkg_resources"}
+    native = {p.relative_to(root).parts[0] for p in root.rglob("*.so")}
+    assert native <= set(srpm.NATIVE_IN_TOOLCHAIN), native

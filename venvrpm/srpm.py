@@ -4,8 +4,12 @@ For build farms (mock, Koji, Copr, OBS). It carries two sources:
 
 * ``NAME-kit.tar``: the manifest (paths made relative), the project, the lock, the wheelhouse
   and the manifest's files;
-* ``venvrpm-toolchain.tar``: venvrpm and the pure-Python distributions it runs on, copied from
-  the environment venvrpm runs in (so the farm needs nothing from any index).
+* ``venvrpm-toolchain.tar``: venvrpm and the distributions ``venvrpm stage`` runs on, copied
+  from the environment venvrpm runs in (so the farm needs nothing from any index). Not pure
+  Python: two native modules come along, built for venvrpm's own interpreter
+  (:data:`NATIVE_IN_TOOLCHAIN`), so the farm's interpreter must be of the same minor version
+  and architecture. The locking tools (pip-tools and its pip, setuptools, wheel, build, click)
+  stay out: the farm never locks, and the pip it installs with is virtualenv's seed wheel.
 
 Its ``%install`` runs ``venvrpm stage`` into ``%{buildroot}`` with the manifest's interpreter,
 which writes the ``%files`` list; the header (Requires, Provides, scriptlets) is the direct
@@ -215,9 +219,22 @@ def _refuse_credentials(project: Path, copy: Path) -> None:
         )
 
 
+NATIVE_IN_TOOLCHAIN = {"rpds": "rpds-py, which jsonschema needs (through referencing); no "
+                       "pure-Python alternative", "yaml": "PyYAML's optional libyaml binding _yaml; "
+                       "PyYAML falls back to pure Python without it"}  # fmt: skip
+"""Top-level packages of the toolchain that hold compiled extension modules, and why."""
+
+_LOCKING_ONLY = frozenset({"pip-tools"})
+"""venvrpm's requirements for ``venvrpm lock`` only (with what they pull in): not shipped."""
+
+
 def toolchain(dest: Path) -> Path:
-    """venvrpm and every distribution it needs at run time, copied under *dest*/toolchain."""
-    needed = _closure("venvrpm")
+    """venvrpm and what ``venvrpm stage`` needs at run time, copied under *dest*/toolchain.
+
+    Copied from venvrpm's environment as installed, so compiled modules come along
+    (NATIVE_IN_TOOLCHAIN, built for venvrpm's own interpreter); the locking tools do not.
+    """
+    needed = _closure("venvrpm", skip=_LOCKING_ONLY)
     root = toolbox.export(dest / "toolchain", sorted(needed - {"venvrpm"}), copy=True)
     import venvrpm
 
@@ -227,12 +244,13 @@ def toolchain(dest: Path) -> Path:
     return root
 
 
-def _closure(name: str) -> set[str]:
+def _closure(name: str, skip: frozenset[str] = frozenset()) -> set[str]:
+    """*name* and the distributions it requires, recursively, but *skip* and what only it needs."""
     found: set[str] = set()
     pending = [name]
     while pending:
         current = canonicalize_name(pending.pop())
-        if current in found:
+        if current in found or current in skip:
             continue
         try:
             requires = importlib.metadata.requires(current) or []
