@@ -19,6 +19,7 @@ from venvrpm.console import Console
 from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, UsageError, VenvrpmError
 from venvrpm.files import sha256_hex
 from venvrpm.plan import BuildPlan, pip_environment
+from venvrpm.redact import redact_all
 from venvrpm.runner import HostRunner, Runners
 
 
@@ -683,7 +684,8 @@ def _dry_run(loaded: manifest.Manifest, console: Console, output_dir: Path) -> i
 
 
 def _json_out(document: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    # an error's command line or output may hold an index URL with its password
+    sys.stdout.write(json.dumps(redact_all(document), indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID,
 from rich.text import Text
 
 from venvrpm.errors import CommandError, VenvrpmError
+from venvrpm.redact import redact
 
 if TYPE_CHECKING:
     from venvrpm.inspect import Inspection
@@ -89,6 +90,7 @@ class Console:
 
     def report(self, kind: str, text: str) -> None:
         """Receive a pipeline event (see venvrpm.pipeline.Reporter)."""
+        text = redact(text)
         if kind == "step":
             self._close_step("✓", "green")
             self.steps.append((text, self.clock()))
@@ -99,7 +101,7 @@ class Console:
         if kind == "warning":
             self.err.print(f"{self._stamp()}[yellow]warning:[/] {terminal_safe(text)}")
             return
-        if self.quiet:
+        if self.quiet or (kind == "detail" and not self.verbose):
             return
         if kind == "step":
             self.err.print(f"{self._stamp()}[bold]==>[/] {terminal_safe(text)}")
@@ -122,7 +124,7 @@ class Console:
         """
         if captured and not self.verbose:
             return
-        shown = terminal_safe(line, markup=False)
+        shown = terminal_safe(redact(line), markup=False)
         if captured:
             self.err.print(Text(f"{self._stamp()}    | {shown}", style="dim"))
         else:
@@ -130,7 +132,7 @@ class Console:
 
     def notice(self, text: str) -> None:
         """Something the user must see even with -q (where a kept directory is)."""
-        self.err.print(f"{self._stamp()}{terminal_safe(text)}")
+        self.err.print(f"{self._stamp()}{terminal_safe(redact(text))}")
 
     def timings(self) -> list[dict[str, object]]:
         """Each step with the seconds it took (the last one until done, or now)."""
@@ -151,24 +153,28 @@ class Console:
             self.err.print(f"{self._stamp()}    steps: {terminal_safe(spent)}", style="dim")
         if not self.quiet:
             elapsed = self.ended - self.started
-            self.err.print(f"{self._stamp()}[green]done[/] {terminal_safe(text)} ({elapsed:.1f}s)")
+            self.err.print(
+                f"{self._stamp()}[green]done[/] {terminal_safe(redact(text))} ({elapsed:.1f}s)"
+            )
 
     def error(self, exc: VenvrpmError) -> None:
         """An expected failure: message, the step that was running, details, hint. No traceback."""
         step = self.current_step
         self._close_step("✗", "red")
         self.close()
-        self.err.print(f"[bold red]error:[/] {terminal_safe(exc.message)}")
+        # every line of an error is masked: a command line or pip's output may hold an index
+        # URL with its password (venvrpm.redact)
+        self.err.print(f"[bold red]error:[/] {terminal_safe(redact(exc.message))}")
         if step is not None:
             spent = self.clock() - self.steps[-1][1]
             self.err.print(f"  step: {terminal_safe(step)} (after {spent:.1f}s)")
         for detail in exc.details:
-            for i, line in enumerate(detail.splitlines()):
+            for i, line in enumerate(redact(detail).splitlines()):
                 self.err.print(("  " if i == 0 else "    ") + terminal_safe(line))
         if isinstance(exc, CommandError) and not exc.details:
-            self.err.print(f"  command: {terminal_safe(' '.join(exc.argv))}")
+            self.err.print(f"  command: {terminal_safe(redact(' '.join(exc.argv)))}")
         if exc.hint:
-            self.err.print(f"[cyan]hint:[/] {terminal_safe(exc.hint)}")
+            self.err.print(f"[cyan]hint:[/] {terminal_safe(redact(exc.hint))}")
 
     def close(self) -> None:
         """Stop the live display, if one runs (before writing to stdout, and at exit)."""

@@ -42,7 +42,8 @@ from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan
 from venvrpm.runner import HostRunner, Runner, Runners
 
 Reporter = Callable[[str, str], None]
-"""``report(kind, text)`` with kind ``step`` (a new step begins), ``info`` or ``warning``."""
+"""``report(kind, text)`` with kind ``step`` (a new step begins), ``info``, ``detail`` (shown
+with -v only) or ``warning``."""
 
 MAX_FINDINGS_SHOWN = 20
 
@@ -533,9 +534,14 @@ def source_rpm(
     scratch = plan.hostdir / "srpm"
     epoch = plan.source_date_epoch
     # modes kept: the project's and the toolchain's executables must stay executable
-    kit = srpm.kit(plan.manifest, scratch)
+    kit = srpm.kit(plan.manifest, scratch, runners.host)
+    # what leaves the build host, said: the count always, each file with -v
+    report("info", f"source kit: {len(kit.files)} files ({kit.wheels} locked wheels; the "
+                   f"project's chosen by {kit.project_source}); -v lists them")  # fmt: skip
+    for name in kit.files:
+        report("detail", f"kit: {name}")
     files.reproducible_tar(
-        kit, sources / f"{plan.manifest.name}-kit.tar", epoch, normalise_modes=False
+        kit.root, sources / f"{plan.manifest.name}-kit.tar", epoch, normalise_modes=False
     )
     toolchain = srpm.toolchain(scratch)
     files.reproducible_tar(

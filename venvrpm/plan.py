@@ -13,6 +13,7 @@ from typing import Any
 
 from venvrpm import backends
 from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
+from venvrpm.redact import redact_all
 
 
 def binary_payload(algorithm: str, level: int) -> str:
@@ -184,7 +185,8 @@ class BuildPlan:
         return self.topdir / "SPECS" / f"{self.manifest.name}.spec"
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able view for ``--dry-run``; ``unknown`` lists what only the build can tell."""
+        """A JSON-able view for ``--dry-run``; ``unknown`` lists what only the build can tell;
+        credentials in URLs masked (venvrpm.redact)."""
         found = self.interpreter
         facts = {
             "version": found.version,
@@ -241,7 +243,8 @@ class BuildPlan:
                 "engine": build.engine,
                 "run_args": list(build.run_args),
             }
-        return described
+        # printed and logged: an index URL's password never with it (pip gets it unmasked)
+        return redact_all(described)
 
 
 def pip_environment(
