@@ -639,7 +639,8 @@ def _build(args: argparse.Namespace, console: Console) -> int:
             cache=cache,
         )  # fmt: skip
         if args.keep_workdir:
-            console.notice(f"work directory kept: {workdir}")
+            # the whole workspace, as on failure: work/ (what the build sees) and host/
+            console.notice(f"work directory kept: {workdir.parent}")
         else:
             # its own step: removing 100,000 staged files takes a while, and was being
             # counted as part of the last step
