@@ -143,7 +143,10 @@ def test_keep_workdir_keeps_and_names_it(app: Path, capsys: pytest.CaptureFixtur
     code, err = run_build(app, capsys, "--keep-workdir")
     assert code == 1
     kept = re.search(r"work directory kept: (\S+)", err)
-    assert kept and Path(kept.group(1), "work", "stage", "opt", "smallapp", "bin", "smallapp").is_file()
+    assert (
+        kept
+        and Path(kept.group(1), "work", "stage", "opt", "smallapp", "bin", "smallapp").is_file()
+    )
 
 
 def test_unwritable_output_path(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
