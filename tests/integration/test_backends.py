@@ -72,7 +72,8 @@ def test_container_build_offline_installs_and_runs(
     assert containers() == []
     # files the containers wrote into the work directory belong to us, not to odd uids
     workdir = Path(err.split("work directory kept: ")[1].split()[0])
-    owners = {p.lstat().st_uid for p in (workdir / "stage").rglob("*")}
+    stage = workdir / "work" / "stage"  # the kept workspace: work/ (mounted) and host/
+    owners = {p.lstat().st_uid for p in stage.rglob("*")}
     assert owners == {os.getuid()}
 
 
