@@ -195,6 +195,30 @@ def test_a_dist_info_without_record_is_refused(tmp_path: Path) -> None:
     refused(root, "glibc-99.dist-info", "RECORD")
 
 
+def test_a_fifo_planted_as_metadata_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """A backend that runs during the build can leave a FIFO where a file is read: opening it
+    for reading blocked the build for ever. The alarm turns a hang into a failure."""
+    import os
+    import signal
+
+    root = venv(tmp_path)
+    install_wheel(root, "click", "8.5.1")
+    installer = root / SITE / "click-8.5.1.dist-info" / "INSTALLER"
+    installer.unlink()
+    os.mkfifo(installer)
+
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("reading the venv's metadata blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        refused(root, "click-8.5.1.dist-info", "INSTALLER")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_a_dist_info_without_installer_is_refused(tmp_path: Path) -> None:
     root = venv(tmp_path)
     install_wheel(root, "click", "8.5.1")

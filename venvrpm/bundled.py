@@ -15,7 +15,6 @@ import json
 import os
 import posixpath
 import re
-import stat
 from collections import defaultdict
 from dataclasses import dataclass
 from email.message import Message
@@ -26,6 +25,7 @@ from typing import Literal
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from venvrpm import files
 from venvrpm.errors import VenvrpmError
 from venvrpm.lockfile import Lock, LockedRequirement
 
@@ -87,7 +87,7 @@ def find(venv_dir: Path, lock: Lock, project_name: str | None) -> tuple[Distribu
     Name and Version would otherwise become the RPM's Provides and the SBOM.
     Raises ProvenanceError listing every problem found.
     """
-    found = [_read(path) for site in _site_packages(venv_dir) for path in _dist_infos(site)]
+    found = [_read(path) for site in files.site_packages(venv_dir) for path in _dist_infos(site)]
     writers = _written_by_others(found)
     pins: dict[str, list[LockedRequirement]] = defaultdict(list)
     for req in lock.requirements:
@@ -151,40 +151,13 @@ def _written_by_others(found: list[_Installed]) -> dict[str, str]:
     return {d: ", ".join(sorted(w)) for d, w in writers.items()}
 
 
-def _site_packages(venv_dir: Path) -> list[Path]:
-    """``lib*/python*/site-packages`` as real directories: a symlinked lib64 (venv makes one
-    to lib) would show every distribution twice, and no link is followed out of the venv."""
-    found = []
-    for lib in _real_dirs(venv_dir, "lib"):
-        for python in _real_dirs(lib, "python"):
-            site = python / "site-packages"
-            if _is_real_dir(site):
-                found.append(site)
-    return found
-
-
-def _real_dirs(parent: Path, prefix: str) -> list[Path]:
-    try:
-        names = sorted(os.listdir(parent))
-    except OSError:
-        return []
-    return [parent / n for n in names if n.startswith(prefix) and _is_real_dir(parent / n)]
-
-
-def _is_real_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
 def _dist_infos(site: Path) -> list[Path]:
     return [site / n for n in sorted(os.listdir(site)) if n.endswith(".dist-info")]
 
 
 def _read(path: Path) -> _Installed:
     """What *path* says of itself; problems instead of exceptions."""
-    if not _is_real_dir(path):
+    if not files.is_real_dir(path):
         return _Installed(path, frozenset(), None, ("not a directory",))
     problems: list[str] = []
     try:
@@ -210,7 +183,7 @@ def _read(path: Path) -> _Installed:
         problems.append("its RECORD does not list its METADATA")
         return _Installed(path, record, None, tuple(problems))
     try:
-        data = _bytes(path / "METADATA")
+        data = files.read_regular(path / "METADATA")
     except OSError as exc:
         problems.append(f"no readable METADATA ({_why(exc)})")
         return _Installed(path, record, None, tuple(problems))
@@ -221,17 +194,8 @@ def _read(path: Path) -> _Installed:
     return _Installed(path, record, headers, tuple(problems))
 
 
-def _bytes(path: Path) -> bytes:
-    """A regular file's content, never through a symlink."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        return f.read()
-
-
 def _text(path: Path) -> str:
-    return _bytes(path).decode("utf-8")
+    return files.read_regular(path).decode("utf-8")
 
 
 def _why(exc: Exception) -> str:

@@ -4,9 +4,48 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def read_regular(path: str | Path) -> bytes:
+    """A regular file's content, never through a symlink, never blocking on a FIFO: for files
+    that code run during the build could have replaced (the stage, the venv)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(f"{os.path.basename(path)} is not a regular file")
+        return fh.read()
+
+
+def is_real_dir(path: Path) -> bool:
+    """A directory, not a link to one."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def site_packages(venv_dir: Path) -> list[Path]:
+    """``lib*/python*/site-packages`` as real directories: a symlinked lib64 (venv makes one to
+    lib) would show everything twice, and no link is followed out of the venv."""
+    found = []
+    for lib in _real_dirs(venv_dir, "lib"):
+        for python in _real_dirs(lib, "python"):
+            site = python / "site-packages"
+            if is_real_dir(site):
+                found.append(site)
+    return found
+
+
+def _real_dirs(parent: Path, prefix: str) -> list[Path]:
+    try:
+        names = sorted(os.listdir(parent))
+    except OSError:
+        return []
+    return [parent / n for n in names if n.startswith(prefix) and is_real_dir(parent / n)]
 
 
 def sha256_hex(path: Path) -> str:

@@ -18,7 +18,7 @@ import re
 import stat
 from pathlib import Path, PurePosixPath
 
-from venvrpm import bundled, scriptlets
+from venvrpm import bundled, files, scriptlets
 from venvrpm.errors import PayloadError
 from venvrpm.manifest import Manifest
 from venvrpm.paths import BINDIR
@@ -60,14 +60,14 @@ def startup_code(venv_dir: Path, prefix: PurePosixPath) -> list[str]:
     imports are byte for byte virtualenv's own.
     """
     warnings: list[str] = []
-    for site in _site_packages(venv_dir):
-        shown = prefix / Path(site).relative_to(venv_dir).as_posix()
+    for site_dir in files.site_packages(venv_dir):
+        site = str(site_dir)
+        shown = prefix / site_dir.relative_to(venv_dir).as_posix()
         with os.scandir(site) as listing:
             entries = sorted(listing, key=lambda e: e.name)
         for entry in entries:
             if entry.name.endswith(".pth") and entry.is_file(follow_symlinks=False):
-                with open(entry.path, "rb") as fh:
-                    content = fh.read()
+                content = files.read_regular(entry.path)
                 lines = executed_lines(content)
                 if not lines or _virtualenvs_own(site, entry.name, content):
                     continue
@@ -88,19 +88,6 @@ def startup_code(venv_dir: Path, prefix: PurePosixPath) -> list[str]:
                     "interpreter on the target"
                 )
     return warnings
-
-
-def _site_packages(venv_dir: Path) -> list[str]:
-    """``lib*/python*/site-packages``, each once: lib64 is often a symlink to lib."""
-    found = []
-    for lib in sorted(venv_dir.glob("lib*")):
-        if lib.is_symlink() or not lib.is_dir():
-            continue
-        for python in sorted(lib.glob("python*")):
-            site = python / "site-packages"
-            if not python.is_symlink() and site.is_dir() and not site.is_symlink():
-                found.append(str(site))
-    return found
 
 
 def _virtualenvs_own(site: str, name: str, content: bytes) -> bool:

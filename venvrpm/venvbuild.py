@@ -41,6 +41,8 @@ _IGNORED_AT_TOP = {".venv", "venv", "build", "dist"}
 
 _HASH_MISMATCH = re.compile(r"^\s{4}(\S+?)==(\S+) from (\S+)", re.MULTILINE)
 _NO_DISTRIBUTION = re.compile(r"No matching distribution found for (\S+)")
+# the directory a cached note may name: an unpacked pip wheel, never a path
+_PIP_DIR = re.compile(r"pip-[A-Za-z0-9_.+-]+")
 _INVALID_WHEEL = re.compile(r"(\S+\.whl) is invalid")
 
 
@@ -142,7 +144,7 @@ def pip_for(
     if (
         cache is not None
         and known
-        and re.fullmatch(r"pip-[A-Za-z0-9_.+-]+", known)
+        and _PIP_DIR.fullmatch(known)
         and cache.restore(key_of(_pip_key(interpreter, known)), tools / known)
     ):
         return tools / known
@@ -190,7 +192,7 @@ def deferred_pip(
     from importlib.metadata import version
 
     known = cache.recall(_pip_memo(interpreter, version("virtualenv")))
-    if not (known and re.fullmatch(r"pip-[A-Za-z0-9_.+-]+", known)):
+    if not (known and _PIP_DIR.fullmatch(known)):
         return pip_for(interpreter, tools, compile_with, cache), None
     where = tools / known
 
