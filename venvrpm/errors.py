@@ -99,3 +99,14 @@ class RelocationError(VenvrpmError):
 
 class PayloadError(VenvrpmError):
     """The payload holds something an RPM cannot carry faithfully."""
+
+
+MAX_DETAILS_SHOWN = 20
+
+
+def at_most(lines: list[str]) -> list[str]:
+    """*lines* for an error's details: the first MAX_DETAILS_SHOWN, then how many more."""
+    shown = lines[:MAX_DETAILS_SHOWN]
+    if len(lines) > MAX_DETAILS_SHOWN:
+        shown.append(f"... and {len(lines) - MAX_DETAILS_SHOWN} more")
+    return shown

@@ -36,7 +36,7 @@ from venvrpm import (
 from venvrpm import (
     cache as cache_module,
 )
-from venvrpm.errors import LockError, RelocationError, VenvrpmError
+from venvrpm.errors import LockError, RelocationError, VenvrpmError, at_most
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan
 from venvrpm.runner import HostRunner, Runner, Runners
@@ -44,8 +44,6 @@ from venvrpm.runner import HostRunner, Runner, Runners
 Reporter = Callable[[str, str], None]
 """``report(kind, text)`` with kind ``step`` (a new step begins), ``info``, ``detail`` (shown
 with -v only) or ``warning``."""
-
-MAX_FINDINGS_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -595,16 +593,8 @@ def _check_dependencies(plan: BuildPlan, distributions: tuple[bundled.Distributi
             "the installed distributions do not meet each other's requirements",
             "a dependency is missing from the lock or conflicts with it: re-lock with the "
             "project (`venvrpm lock app.yaml` locks the project's dependencies too)",
-            details=_at_most(problems),
+            details=at_most(problems),
         )
-
-
-def _at_most(lines: list[str]) -> list[str]:
-    """*lines* for an error's details: the first MAX_FINDINGS_SHOWN, then how many more."""
-    shown = lines[:MAX_FINDINGS_SHOWN]
-    if len(lines) > MAX_FINDINGS_SHOWN:
-        shown.append(f"... and {len(lines) - MAX_FINDINGS_SHOWN} more")
-    return shown
 
 
 def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
@@ -651,7 +641,7 @@ def _verify_clean(plan: BuildPlan) -> None:
             f"{len(findings)} file(s) still contain the build path {plan.workdir}",
             "such a file would point into a directory that does not exist on the target; "
             "report the distribution that wrote it",
-            details=_at_most([f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings]),
+            details=at_most([f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings]),
         )
 
 
