@@ -59,6 +59,10 @@ class Distribution:
     """License-Expression, else a short License field, from the distribution's metadata."""
     requires: tuple[str, ...] = ()
     """Its ``Requires-Dist`` lines."""
+    classifiers: tuple[str, ...] = ()
+    """Licences its ``License ::`` classifiers name: SPDX ids where unambiguous, else names."""
+    tags: tuple[str, ...] = ()
+    """The ``Tag`` lines of its WHEEL file: which of the locked files was installed."""
 
 
 def doc_path(package: str) -> PurePosixPath:
@@ -119,6 +123,7 @@ def find(venv_dir: Path, lock: Lock, project_name: str | None) -> tuple[Distribu
         distributions.append(Distribution(
             name, str(version), origin, locked[0].hashes if locked else (),
             _license(dist.headers), tuple(dist.headers.get_all("Requires-Dist") or ()),
+            _classifier_licenses(dist.headers), _wheel_tags(dist.path),
         ))  # fmt: skip
     for name, where_all in sorted(by_name.items()):
         if len(where_all) > 1:
@@ -273,13 +278,78 @@ def _same_version(text: str, version: Version) -> bool:
 
 
 def _license(headers: Message) -> str | None:
-    """A licence for the SBOM: one short line of printable characters, else none."""
+    """A licence for the SBOM: one short line of printable characters, else none.
+
+    License-Expression (PEP 639) first, then the License field: a short name as it is, or the
+    first line of a whole licence text when that line names it ("BSD 3-Clause License"). The
+    placeholder ``UNKNOWN`` that old setuptools wrote is no licence.
+    """
     for field in ("License-Expression", "License"):
         values = headers.get_all(field) or []
         text = str(values[0]).strip() if len(values) == 1 else ""
-        if text:
+        if not text or text.upper() == "UNKNOWN":
+            continue
+        if "\n" not in text:
             return license_text(text)
+        first = text.splitlines()[0].strip()
+        if "licen" in first.lower():
+            return license_text(first)
     return None
+
+
+# The licence classifiers that name one SPDX licence unambiguously; any other is kept as a
+# name (``Apache Software License`` does not say which version, ``BSD License`` which clauses).
+_CLASSIFIER_SPDX = {
+    "MIT License": "MIT",
+    "MIT No Attribution License (MIT-0)": "MIT-0",
+    "ISC License (ISCL)": "ISC",
+    "Python Software Foundation License": "PSF-2.0",
+    "Mozilla Public License 1.1 (MPL 1.1)": "MPL-1.1",
+    "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
+    "GNU General Public License v2 (GPLv2)": "GPL-2.0-only",
+    "GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",
+    "GNU General Public License v3 (GPLv3)": "GPL-3.0-only",
+    "GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",
+    "GNU Lesser General Public License v2 (LGPLv2)": "LGPL-2.0-only",
+    "GNU Lesser General Public License v2 or later (LGPLv2+)": "LGPL-2.0-or-later",
+    "GNU Lesser General Public License v3 (LGPLv3)": "LGPL-3.0-only",
+    "GNU Lesser General Public License v3 or later (LGPLv3+)": "LGPL-3.0-or-later",
+    "GNU Affero General Public License v3": "AGPL-3.0-only",
+    "GNU Affero General Public License v3 or later (AGPLv3+)": "AGPL-3.0-or-later",
+    "Eclipse Public License 2.0 (EPL-2.0)": "EPL-2.0",
+    "Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
+    "The Unlicense (Unlicense)": "Unlicense",
+    "Historical Permission Notice and Disclaimer (HPND)": "HPND",
+    "Zero-Clause BSD (0BSD)": "0BSD",
+}
+
+
+def _classifier_licenses(headers: Message) -> tuple[str, ...]:
+    """The licences the ``License ::`` classifiers name, in their order, without repeats."""
+    found: dict[str, None] = {}
+    for value in headers.get_all("Classifier") or []:
+        parts = [p.strip() for p in str(value).split("::")]
+        if len(parts) < 2 or parts[0] != "License" or parts[1:] == ["OSI Approved"]:
+            continue  # "License :: OSI Approved" alone names no licence
+        name = _CLASSIFIER_SPDX.get(parts[-1], parts[-1])
+        text = license_text(name)
+        if text:
+            found[text] = None
+    return tuple(found)
+
+
+def _wheel_tags(dist_info: Path) -> tuple[str, ...]:
+    """The ``Tag`` lines of *dist_info*'s WHEEL file; none when it cannot be read.
+
+    Used only to choose among files the lock allowed, so an untrue WHEEL can at worst name
+    another allowed file.
+    """
+    try:
+        text = files.read_regular(dist_info / "WHEEL").decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ()
+    tags = HeaderParser().parsestr(text).get_all("Tag") or []
+    return tuple(sorted({str(t).strip() for t in tags if str(t).strip()}))
 
 
 def license_text(text: str) -> str | None:

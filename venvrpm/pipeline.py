@@ -609,11 +609,20 @@ def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution,
     stagecheck.write_file(
         plan.stage, bundled.sbom_path(manifest.name),
         sbom.document(manifest.name, f"{manifest.version}-{manifest.release}", distributions,
-                      plan.source_date_epoch),
+                      plan.source_date_epoch, _wheelhouse_files(plan)),
     )  # fmt: skip
     preset = scriptlets.preset(manifest)
     if preset is not None:
         stagecheck.write_file(plan.stage, preset[0], preset[1])
+
+
+def _wheelhouse_files(plan: BuildPlan) -> dict[str, Path]:
+    """The wheelhouse by hash when it was the install's only source (offline): it tells the
+    SBOM which of the files the lock allows was installed."""
+    from venvrpm import fetch
+
+    wheelhouse = plan.manifest.wheelhouse
+    return fetch.by_hash(wheelhouse) if plan.offline and wheelhouse is not None else {}
 
 
 def _project_name(project: Path) -> str | None:

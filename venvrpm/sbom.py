@@ -2,12 +2,20 @@
 
 Reproducible: the timestamp is SOURCE_DATE_EPOCH and the serial number is derived from the
 content, so the same build gives the same SBOM (and the same RPM, which ships it).
+
+A component's hash is the one of the file that was installed, not every file the lock allows
+(a lock lists one hash per platform's wheel and the sdist): the only hash the lock allows, or
+the wheelhouse file of an allowed hash whose wheel tags are the installed ones (the sdist when
+no such wheel is there: it was built here). A component whose file cannot be told (an online
+build whose lock allows several files) has no hash; the bundled list keeps the lock's.
 """
 
 from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Mapping
+from pathlib import Path
 
 from cyclonedx.factory.license import LicenseFactory
 from cyclonedx.model import HashAlgorithm, HashType
@@ -15,14 +23,66 @@ from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot5
 from packageurl import PackageURL
+from packaging.tags import parse_tag
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_wheel_filename
 
 from venvrpm.bundled import Distribution, checked, license_text
 
+_ALGORITHMS = {
+    "sha256": HashAlgorithm.SHA_256,
+    "sha384": HashAlgorithm.SHA_384,
+    "sha512": HashAlgorithm.SHA_512,
+}
+
+
+def installed_hash(dist: Distribution, wheelhouse: Mapping[str, Path]) -> str | None:
+    """The ``alg:hex`` hash of the file *dist* was installed from, or None when not known.
+
+    *wheelhouse* maps hashes to the files of the build's only source (fetch.by_hash); empty
+    for an online build.
+    """
+    if len(dist.hashes) == 1:
+        return dist.hashes[0]  # --require-hashes: the installed file had this hash
+    there = [(h, wheelhouse[h]) for h in dist.hashes if h in wheelhouse]
+    installed = {t for line in dist.tags for t in _tags(line)}
+    wheels, sdists = [], []
+    for digest, path in there:
+        if not path.name.endswith(".whl"):
+            sdists.append(digest)
+            continue
+        try:
+            tags = parse_wheel_filename(path.name)[3]
+        except (InvalidWheelFilename, InvalidSdistFilename):
+            continue
+        if installed and tags == installed:
+            wheels.append(digest)
+    if len(set(wheels)) == 1:
+        return wheels[0]
+    if not wheels and len(set(sdists)) == 1 and installed:
+        # no wheelhouse wheel carries the installed tags: pip built this one from the sdist
+        return sdists[0]
+    return None
+
+
+def _tags(line: str) -> frozenset[object]:
+    try:
+        return frozenset(parse_tag(line))
+    except ValueError:
+        return frozenset()
+
 
 def document(
-    name: str, version: str, distributions: tuple[Distribution, ...], source_date_epoch: int
+    name: str,
+    version: str,
+    distributions: tuple[Distribution, ...],
+    source_date_epoch: int,
+    wheelhouse: Mapping[str, Path] | None = None,
 ) -> str:
-    """CycloneDX 1.5 JSON for the application and every distribution bundled in it."""
+    """CycloneDX 1.5 JSON for the application and every distribution bundled in it.
+
+    *wheelhouse*: the build's wheelhouse by hash (offline builds), to tell which allowed file
+    was installed (installed_hash).
+    """
     licenses = LicenseFactory()
     bom = Bom()
     bom.metadata.timestamp = datetime.datetime.fromtimestamp(
@@ -41,16 +101,18 @@ def document(
             name=dist_name, version=str(dist_version), type=ComponentType.LIBRARY, purl=purl,
             bom_ref=purl.to_string(),
         )  # fmt: skip
-        for value in dist.hashes:
+        value = installed_hash(dist, wheelhouse or {})
+        if value is not None:
             algorithm, _, digest = value.partition(":")
-            if algorithm == "sha256":
-                component.hashes.add(HashType(alg=HashAlgorithm.SHA_256, content=digest))
+            if algorithm in _ALGORITHMS:
+                component.hashes.add(HashType(alg=_ALGORITHMS[algorithm], content=digest))
         licence = license_text(dist.license) if dist.license else None
-        if licence:
-            component.licenses.add(licenses.make_from_string(licence))
+        # the metadata's License-Expression or License first; the classifiers when it has none
+        for text in (licence,) if licence else dist.classifiers:
+            component.licenses.add(licenses.make_from_string(text))
         bom.components.add(component)
         components.append(component)
-        seed.append(f"{dist_name}=={dist_version} {' '.join(dist.hashes)}")
+        seed.append(f"{dist_name}=={dist_version} {value or ' '.join(dist.hashes)}")
     # the application depends on everything bundled (a complete graph, as CycloneDX asks)
     bom.register_dependency(bom.metadata.component, components)
     bom.serial_number = uuid.uuid5(uuid.NAMESPACE_URL, "venvrpm:" + "\n".join(seed))
