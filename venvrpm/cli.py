@@ -20,7 +20,7 @@ from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, UsageError, V
 from venvrpm.files import sha256_hex
 from venvrpm.plan import BuildPlan, pip_environment
 from venvrpm.redact import redact_all
-from venvrpm.runner import HostRunner, Runners
+from venvrpm.runner import HostRunner, Runner, Runners
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -192,6 +192,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="report what this host can do and how to install what is missing")
     lint = sub.add_parser("lint", help="run rpmlint with venvrpm's configuration on built RPMs")
     lint.add_argument("rpms", type=Path, nargs="+", metavar="RPM")
+    lint.add_argument(
+        "--show-filtered",
+        action="store_true",
+        help="also list the findings about bundled distributions' files (filtered by default)",
+    )
     completion = sub.add_parser("completion", help="print a shell completion script (bash, zsh)")
     completion.add_argument("shell", choices=("bash", "zsh"))
     inspect = sub.add_parser(
@@ -316,16 +321,39 @@ def _lint(args: argparse.Namespace) -> int:
         raise VenvrpmError(
             "rpmlint is not installed", "apt-get install rpmlint  |  dnf install rpmlint"
         )
+    from venvrpm import lint
+
+    # third-party wheels' files are no finding the package can fix (docs/rpmlint.md)
+    paths: set[str] = set()
+    unread = []
+    for rpm in args.rpms:
+        found, why = lint.bundled_paths(rpm, runner)
+        paths |= found
+        if why is not None:
+            unread.append(f"{rpm}: {why}")
     with resources.as_file(resources.files("venvrpm").joinpath("rpmlint.toml")) as config:
         result = runner.run(
             [rpmlint, "-c", str(config), *map(str, args.rpms)], what="rpmlint", check=False
         )
+    filtered = lint.filter_output(result.stdout, frozenset(paths))
+    notes = [f"cannot tell bundled distributions' files, nothing filtered: {u}" for u in unread]
+    if filtered.filtered:
+        notes.append(
+            f"{len(filtered.filtered)} findings about files of bundled distributions filtered "
+            "(third-party wheels' files, listed in their RECORD: the package cannot fix them; "
+            "docs/rpmlint.md)" + ("" if args.show_filtered else "; --show-filtered lists them")
+        )
+    if args.show_filtered:
+        notes += [f"filtered: {line}" for line in filtered.filtered]
     # rpmlint quotes the package's summary, file names...: never let them act on the terminal
     from venvrpm.console import terminal_safe
 
-    sys.stdout.write(terminal_safe(result.stdout, markup=False))
+    sys.stdout.write(terminal_safe(filtered.output, markup=False))
+    sys.stdout.write(terminal_safe("".join(f"venvrpm: {n}\n" for n in notes), markup=False))
     sys.stderr.write(terminal_safe(result.stderr, markup=False))
-    return EXIT_OK if result.returncode == 0 else EXIT_BUILD_FAILED
+    # rpmlint's exit status counts the filtered errors too: only what is left decides
+    failed = filtered.kept_errors > 0 or (result.returncode != 0 and not filtered.filtered)
+    return EXIT_BUILD_FAILED if failed else EXIT_OK
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -646,10 +674,18 @@ def _build(args: argparse.Namespace, console: Console) -> int:
             # counted as part of the last step
             console.report("step", "removing the work directory")
     made = result.rpm or result.spec
-    console.done(f"{made} ({result.files} files, {len(result.requires)} requires)")
+    requires = list(result.requires)
+    if result.rpm is not None:
+        # what `rpm -qpl | wc -l` and `rpm -qpR` show: directories count (rpmbuild.verify
+        # checked the RPM lists exactly the staged paths), and rpmbuild's own rpmlib() requires
+        requires = _rpm_requires(result.rpm, runners.host)
+        console.done(f"{made} ({result.files} paths, {len(requires)} requires, as rpm lists them)")
+    else:
+        console.done(f"{made} ({result.files} paths in %files, {len(requires)} Requires: lines; "
+                     "rpmbuild adds its rpmlib() requires)")  # fmt: skip
     if args.json:
         document: dict[str, object] = {
-            "ok": True, "exit_code": EXIT_OK, "requires": list(result.requires),
+            "ok": True, "exit_code": EXIT_OK, "requires": requires,
             "files": result.files, "payload_size": result.payload_size,
             "bundled": [{"name": n, "version": v} for n, v in result.distributions],
             "steps": console.timings(), "warnings": list(result.warnings),
@@ -667,6 +703,14 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     else:
         sys.stdout.write(f"{made}\n")
     return EXIT_OK
+
+
+def _rpm_requires(rpm: Path, runner: Runner) -> list[str]:
+    """The Requires *rpm*'s header lists, as ``rpm -qpR`` prints them."""
+    listed = runner.run(
+        ["rpm", "-qp", "--nosignature", "--requires", str(rpm)], what="reading the built RPM"
+    )
+    return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
 
 
 def _dry_run(loaded: manifest.Manifest, console: Console, output_dir: Path) -> int:

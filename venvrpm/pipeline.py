@@ -58,6 +58,7 @@ class BuildResult:
     """The CycloneDX SBOM shipped in the RPM."""
     requires: tuple[str, ...]
     files: int
+    """Paths in the payload, directories included: what ``rpm -qpl`` lists."""
     payload_size: int
     warnings: tuple[str, ...]
     workdir: Path | None
@@ -490,7 +491,7 @@ def build(
     content = assembled.content
     result = BuildResult(
         rpm=None, spec=None, sbom=assembled.sbom, requires=assembled.requires,
-        files=sum(1 for e in content.entries if e.kind != "dir"),
+        files=len(content.entries),  # directories too, as rpm lists them
         payload_size=content.size, warnings=assembled.warnings, workdir=None,
         distributions=assembled.distributions,
     )  # fmt: skip

@@ -1,0 +1,185 @@
+"""``venvrpm lint``: rpmlint with venvrpm's configuration, less what the package cannot fix.
+
+rpmlint checks every file of the payload, and a venv holds thousands written by third-party
+wheels: a zero-length ``.lock``, a script without a shebang, a non-executable script. Nobody
+packaging the application can fix those files, so a finding about a file of a bundled
+distribution (a path some locked distribution's ``RECORD`` lists) is filtered and counted;
+findings about the package itself (its tags, changelog, the manifest's files, the project's own
+distribution) stay. docs/rpmlint.md says why.
+
+The RECORDs are read from the payload through rpm2cpio by a tiny program run through the
+Runner (as ``inspect`` reads the bundled list), bounded in what it decompresses and keeps.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from venvrpm.inspect import PAYLOAD_LIMIT
+from venvrpm.runner import Runner
+
+RECORDS_LIMIT = 64 << 20
+"""The most bytes of RECORD files kept from one payload (Zuul's 139 take about 3 MB)."""
+
+# rpmlint's finding lines: "pkg.arch: E: check-name rest of the line"
+_FINDING = re.compile(r"^(?P<package>\S+): (?P<level>[EW]): (?P<check>\S+)(?: (?P<rest>.*))?$")
+_SUMMARY = re.compile(r"(\d+) errors, (\d+) warnings")
+_RECORD = r"\./.*/site-packages/[^/]+\.dist-info/RECORD"
+_LIST = r"\./usr/share/doc/[^/]+/bundled-distributions\.json"
+
+# Reads the cpio (newc) stream rpm2cpio writes and prints, as JSON, the members whose names match
+# the pattern: RECORDs are spread through the payload, so it reads to the end, counting every
+# decompressed byte against a budget (a bomb is abandoned, not decompressed to its end).
+_EXTRACT = """\
+import json, re, subprocess, sys
+rpm2cpio, package, pattern, keep, budget = sys.argv[1:]
+pattern, keep, budget = re.compile(pattern.encode()), int(keep), int(budget)
+source = subprocess.Popen([rpm2cpio, package], stdout=subprocess.PIPE)
+stream, used, kept, found = source.stdout, 0, 0, {}
+def stop(code, message):
+    source.kill()
+    source.wait()
+    sys.stderr.write(message + "\\n")
+    sys.exit(code)
+def take(size):
+    global used
+    if used + size > budget:
+        stop(3, f"the payload is larger than the {budget} bytes venvrpm reads of it")
+    data = stream.read(size)
+    used += len(data)
+    if len(data) < size:
+        stop(1, f"the payload ends early (rpm2cpio exited with {source.wait()})")
+    return data
+def skip(size):
+    while size > 0:
+        size -= len(take(min(size, 1 << 20)))
+while True:
+    head = take(110)
+    if head[:6] not in (b"070701", b"070702") or head[6:].strip(b"0123456789abcdefABCDEF"):
+        stop(1, "the payload is not a cpio (newc) archive venvrpm can read")
+    size, namesize = int(head[54:62], 16), int(head[94:102], 16)
+    name = take(namesize).rstrip(b"\\0")
+    skip(-(110 + namesize) % 4)
+    if name == b"TRAILER!!!":
+        break
+    if pattern.fullmatch(name) and kept + size <= keep:
+        kept += size
+        found[name.decode("utf-8", "replace")] = take(size).decode("utf-8", "replace")
+        skip(-size % 4)
+    else:
+        skip(size + -size % 4)
+source.wait()
+json.dump(found, sys.stdout)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """rpmlint's output with the findings about bundled distributions' files taken out."""
+
+    output: str
+    """What to show: rpmlint's output less those findings, its summary recounted."""
+    kept_errors: int
+    filtered: tuple[str, ...]
+    """The findings taken out, as rpmlint wrote them."""
+
+
+def bundled_paths(
+    rpm: Path, runner: Runner, python: str = sys.executable
+) -> tuple[frozenset[str], str | None]:
+    """(the payload paths the locked distributions' RECORDs list, None) or (empty, why not).
+
+    The project's own distribution (``origin: project`` in the bundled list) is not bundled:
+    its files are the package's own.
+    """
+    rpm2cpio = runner.which("rpm2cpio")
+    if rpm2cpio is None:
+        return frozenset(), "rpm2cpio is not installed"
+    argv = [python, "-I", "-c", _EXTRACT, rpm2cpio, str(rpm.resolve()), f"(?:{_RECORD}|{_LIST})",
+            str(RECORDS_LIMIT), str(PAYLOAD_LIMIT)]  # fmt: skip
+    result = runner.run(argv, what=f"reading the RECORDs of {rpm.name}", check=False)
+    if result.returncode != 0:
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        return frozenset(), "; ".join(lines[-2:]) or f"exit status {result.returncode}"
+    try:
+        members = json.loads(result.stdout)
+    except ValueError:
+        return frozenset(), "the payload's RECORDs could not be read"
+    if not isinstance(members, dict):
+        return frozenset(), "the payload's RECORDs could not be read"
+    own = _project_names(v for k, v in members.items() if re.fullmatch(_LIST, k))
+    paths: set[str] = set()
+    for member, text in members.items():
+        if not re.fullmatch(_RECORD, member) or not isinstance(text, str):
+            continue
+        info = posixpath.dirname(member[1:])  # "./opt/x/.../a-1.0.dist-info/RECORD"
+        if canonicalize_name(posixpath.basename(info).split("-", 1)[0]) in own:
+            continue
+        site = posixpath.dirname(info)
+        for line in text.splitlines():
+            listed = _first_field(line)
+            if listed:
+                paths.add(posixpath.normpath(posixpath.join(site, listed)))
+    return frozenset(paths), None
+
+
+def _project_names(documents: Iterable[object]) -> set[str]:
+    names: set[str] = set()
+    for text in documents:
+        try:
+            data = json.loads(str(text))
+            for dist in data["distributions"]:
+                if dist.get("origin") == "project":
+                    names.add(canonicalize_name(str(dist["name"])))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return names
+
+
+def _first_field(line: str) -> str:
+    """The path of a RECORD row (csv: quoted when it holds a comma or a quote)."""
+    import csv
+
+    try:
+        row = next(csv.reader([line]), [])
+    except csv.Error:
+        return ""
+    return row[0] if row else ""
+
+
+def about(rest: str, paths: frozenset[str]) -> bool:
+    """Whether a finding's text starts with one of *paths* (file names may hold spaces)."""
+    words = rest.split(" ")
+    return any(" ".join(words[:n]) in paths for n in range(1, len(words) + 1))
+
+
+def filter_output(output: str, paths: frozenset[str]) -> Filtered:
+    """rpmlint's *output* without the findings about *paths*, its summary line recounted."""
+    kept: list[str] = []
+    filtered: list[str] = []
+    errors = warnings = 0
+    for line in output.splitlines(keepends=True):
+        found = _FINDING.match(line.rstrip("\n"))
+        if found is None:
+            kept.append(line)
+            continue
+        if about(found.group("rest") or "", paths):
+            filtered.append(line.rstrip("\n"))
+            continue
+        errors += found.group("level") == "E"
+        warnings += found.group("level") == "W"
+        kept.append(line)
+    text = "".join(
+        _SUMMARY.sub(f"{errors} errors, {warnings} warnings", line) if _SUMMARY.search(line)
+        else line
+        for line in kept
+    )  # fmt: skip
+    return Filtered(text, errors, tuple(filtered))
