@@ -420,3 +420,55 @@ def test_the_run_args_allowlist_is_documented() -> None:
     containers = (Path(__file__).parents[1] / "docs" / "containers.md").read_text()
     for option in manifest.RUN_ARGS:
         assert option in described and f"`{option}`" in containers, option
+
+
+def _with_links(tmp_path: Path, links: str) -> Path:
+    shutil.copytree(DATA, tmp_path / "app")
+    path = tmp_path / "app" / "good.yaml"
+    path.write_text(path.read_text() + "links:\n" + links)
+    return path
+
+
+def test_links_from_system_paths_into_the_prefix(tmp_path: Path) -> None:
+    m = manifest.load(_with_links(tmp_path, (
+        "  - {src: share/man/man1/smallapp.1, dest: /usr/share/man/man1/smallapp.1}\n"
+        "  - {src: /opt/smallapp/share/bash-completion/completions/smallapp,\n"
+        "     dest: /usr/share/bash-completion/completions/smallapp}\n"
+    )))  # fmt: skip
+    assert [(str(link.src), str(link.dest)) for link in m.links] == [
+        ("share/man/man1/smallapp.1", "/usr/share/man/man1/smallapp.1"),
+        ("share/bash-completion/completions/smallapp",
+         "/usr/share/bash-completion/completions/smallapp"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("src", "dest", "expected"),
+    [
+        ("share/man/man1/x.1", "/etc/shadow", "belongs to"),
+        ("share/man/man1/x.1", "/usr/share/man/man1", "system directory"),
+        ("share/man/man1/x.1", "/usr/bin/python3", "belongs to"),
+        ("share/man/man1/x.1", "/usr/share/man/../../../etc/passwd", "normalised"),
+        ("share/man/man1/x.1", "/usr/share/man/man1/x\\n.1", "line break"),
+        ("share/man/man1/x.1", "/opt/smallapp/x.1", "overlaps the virtualenv prefix"),
+        ("share/man/man1/x.1", "/usr/bin/smallapp", "entry point link"),
+        ("share/man/man1/x.1", "/etc/smallapp/app.conf", "files entry"),
+        ("share/../../../etc/shadow", "/usr/share/man/man1/x.1", "normalised"),
+        ("/etc/shadow", "/usr/share/man/man1/x.1", "not a path inside the prefix"),
+        ("/opt/smallapp", "/usr/share/man/man1/x.1", "not a path inside the prefix"),
+    ],
+)
+def test_bad_links_are_refused(tmp_path: Path, src: str, dest: str, expected: str) -> None:
+    path = _with_links(tmp_path, f'  - {{src: "{src}", dest: "{dest}"}}\n')
+    with pytest.raises(ManifestError) as caught:
+        manifest.load(path)
+    text = "\n".join(str(p) for p in caught.value.problems)
+    assert expected in text and "links[0]" in text, text
+
+
+def test_two_links_to_one_dest_are_refused(tmp_path: Path) -> None:
+    path = _with_links(tmp_path, "  - {src: a, dest: /usr/share/man/man1/x.1}\n"
+                                 "  - {src: b, dest: /usr/share/man/man1/x.1}\n")  # fmt: skip
+    with pytest.raises(ManifestError) as caught:
+        manifest.load(path)
+    assert "already the dest of links[0]" in str([str(p) for p in caught.value.problems])

@@ -64,6 +64,16 @@ class ExtraFile:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Link:
+    """A ``links`` entry: a symbolic link the package owns, from a system path into the venv."""
+
+    src: PurePosixPath
+    """The file in the venv, relative to the prefix (``share/man/man1/http.1``)."""
+    dest: PurePosixPath
+    """Absolute, normalised path of the link on the target."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class OwnedDir:
     """A directory from ``dirs``."""
 
@@ -187,6 +197,8 @@ class Manifest:
     group: str | None = None
     compression: tuple[str, int] = DEFAULT_COMPRESSION
     """Payload compression algorithm (zstd, xz, gzip) and level."""
+    links: tuple[Link, ...] = ()
+    """Links from system paths (man pages, completions) to files in the venv."""
 
     def lock_target(self, name: str) -> LockTarget | None:
         """The lock called *name* (``main`` or an environment)."""
@@ -614,6 +626,7 @@ def _convert(
                 f"{ep!r} would be {BINDIR / ep}, which {why} (see docs/manifest.md)",
             )
     files = tuple(_files(check, data.get("files", []), prefix, links))
+    venv_links = tuple(_links(check, data.get("links", []), prefix, links, files))
 
     requires = tuple(data.get("requires", ()))
     for i, req in enumerate(requires):
@@ -673,6 +686,7 @@ def _convert(
         packager=data.get("packager"),
         group=data.get("group"),
         compression=compression,
+        links=venv_links,
     )
     return manifest, []
 
@@ -890,6 +904,51 @@ def _files(
             src=src, dest=dest, config=kind, mode=mode, owner=item.get("owner"),
             group=item.get("group"), doc=bool(item.get("doc", False)), ghost=ghost,
         )  # fmt: skip
+
+
+def _links(
+    check: _Checker,
+    items: list[dict[str, Any]],
+    prefix: PurePosixPath | None,
+    entry_points: set[PurePosixPath],
+    files: tuple[ExtraFile, ...],
+) -> Iterator[Link]:
+    """``links``: each dest where a ``files`` dest may go, each src a path inside the prefix."""
+    taken = {f.dest for f in files}
+    seen: dict[PurePosixPath, int] = {}
+    for i, item in enumerate(items):
+        raw = item["src"]
+        # relative to the prefix; given absolute, it must lie in the prefix
+        absolute = check.target_path(("links", i, "src"), raw if raw.startswith("/") else f"/{raw}")
+        src = None
+        if absolute is not None and raw.startswith("/"):
+            if (prefix is not None and not is_within(absolute, prefix)) or absolute == prefix:
+                check.fail(("links", i, "src"), f"{raw!r} is not a path inside the prefix {prefix}")
+            elif prefix is not None:
+                src = absolute.relative_to(prefix)
+        elif absolute is not None:
+            src = absolute.relative_to("/")
+        dest = check.target_path(("links", i, "dest"), item["dest"])
+        if dest is None or src is None:
+            continue
+        if prefix is not None and (is_within(dest, prefix) or is_within(prefix, dest)):
+            check.fail(
+                ("links", i, "dest"), f"{str(dest)!r} overlaps the virtualenv prefix {prefix}"
+            )
+        elif dest in SYSTEM_DIRS:
+            check.fail(("links", i, "dest"), f"{str(dest)!r} is a system directory")
+        elif why := basesystem.refusal(dest, directory=False):
+            check.fail(("links", i, "dest"), f"{str(dest)!r} {why} (see docs/manifest.md)")
+        elif dest in entry_points:
+            check.fail(("links", i, "dest"), f"{str(dest)!r} is also an entry point link")
+        elif dest in taken:
+            check.fail(("links", i, "dest"), f"{str(dest)!r} is also the dest of a files entry")
+        elif dest in seen:
+            check.fail(
+                ("links", i, "dest"), f"{str(dest)!r} is already the dest of links[{seen[dest]}]"
+            )
+        seen.setdefault(dest, i)
+        yield Link(src=src, dest=dest)
 
 
 def _no_directive_lines(check: _Checker, path: KeyPath, text: str) -> None:

@@ -88,6 +88,7 @@ def stage_extras(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
         directory = stage / owned.path.relative_to("/")
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(owned.mode if owned.mode is not None else 0o755)
+    _stage_links(manifest, stage, venv_dir)
     if not manifest.entry_points:
         return
     bindir = stage / BINDIR.relative_to("/")
@@ -115,6 +116,26 @@ def stage_extras(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
     for ep in manifest.entry_points:
         # relative, so the link also works when the root is mounted elsewhere (rescue, images)
         (bindir / ep).symlink_to(os.path.relpath(manifest.prefix / "bin" / ep, BINDIR))
+
+
+def _stage_links(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
+    """The manifest's ``links``: relative links from their dest to files in the venv."""
+    missing = [
+        f"{link.src}" for link in manifest.links
+        # lexists, never following: what is there is the venv's own (a link in it is shipped too)
+        if not os.path.lexists(venv_dir / link.src)
+    ]  # fmt: skip
+    if missing:
+        raise PayloadError(
+            f"links: not in the installed virtualenv {manifest.prefix}: {', '.join(missing)}",
+            "a links src is a path relative to the prefix that the lock or project installs "
+            "(e.g. share/man/man1/NAME.1); --keep-workdir keeps the venv to look",
+        )
+    for link in manifest.links:
+        dest = stage / link.dest.relative_to("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # relative, so the link also works when the root is mounted elsewhere (rescue, images)
+        dest.symlink_to(os.path.relpath(manifest.prefix / link.src, link.dest.parent))
 
 
 def normalise_modes(stage: Path, explicit: Set[PurePosixPath]) -> None:

@@ -123,6 +123,7 @@ def allowed(manifest: Manifest) -> set[PurePosixPath]:
     of bundled distributions, the SBOM, the services' preset)."""
     paths = {f.dest for f in manifest.files} | {d.path for d in manifest.dirs}
     paths |= {BINDIR / ep for ep in manifest.entry_points}
+    paths |= {link.dest for link in manifest.links}
     paths |= {bundled.doc_path(manifest.name), bundled.sbom_path(manifest.name)}
     preset = scriptlets.preset(manifest)
     if preset is not None:
