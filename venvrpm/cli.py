@@ -349,8 +349,9 @@ def _lint(args: argparse.Namespace) -> int:
     from venvrpm.console import terminal_safe
 
     sys.stdout.write(terminal_safe(filtered.output, markup=False))
-    sys.stdout.write(terminal_safe("".join(f"venvrpm: {n}\n" for n in notes), markup=False))
     sys.stderr.write(terminal_safe(result.stderr, markup=False))
+    # venvrpm's own notes on stderr: stdout stays rpmlint's report
+    sys.stderr.write(terminal_safe("".join(f"venvrpm: {n}\n" for n in notes), markup=False))
     # rpmlint's exit status counts the filtered errors too: only what is left decides
     failed = filtered.kept_errors > 0 or (result.returncode != 0 and not filtered.filtered)
     return EXIT_BUILD_FAILED if failed else EXIT_OK

@@ -68,8 +68,9 @@ def test_lint_filters_bundled_files_and_keeps_the_packages_own(
     rpm, _ = built
     capsys.readouterr()
     main(["lint", "--show-filtered", str(rpm)])
-    out = capsys.readouterr().out
-    shown, _, notes = out.partition("venvrpm: ")
+    captured = capsys.readouterr()
+    shown, notes = captured.out, captured.err
+    out = shown + notes
     assert f"{SITE}/lintbait/empty.lock" not in shown, out
     assert f"{SITE}/lintbait/run.sh" not in shown, out
     assert f"filtered: smallapp.x86_64: E: zero-length {SITE}/lintbait/empty.lock" in out, out
