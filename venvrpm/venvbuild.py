@@ -49,7 +49,7 @@ _INVALID_WHEEL = re.compile(r"(\S+\.whl) is invalid")
 _MISSING_TOOLS = (
     (re.compile(r"fatal error: ([\w./+-]+\.h(?:pp)?): No such file or directory"), "the header {}"),
     (re.compile(r"\b(pg_config) executable not found"), "{}"),
-    (re.compile(r"([\w.+-]+-config): (?:command )?not found"), "{}"),
+    (re.compile(r"([\w.+-]+[-_]config): (?:command )?not found"), "{}"),
     (re.compile(r"error: command '([^']+)' failed: No such file or directory"), "the compiler {}"),
     (re.compile(r"unable to execute '([^']+)': No such file or directory"), "the compiler {}"),
     (re.compile(r"(?:^|[\s:])((?:[\w-]+-)?(?:gcc|cc|g\+\+|c\+\+|clang)): (?:command )?not found",
