@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
-from venvrpm import manifest, pipeline
+from venvrpm import manifest, pipeline, venvbuild
 from venvrpm.runner import HostRunner, Runners
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,13 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     assert wheel[:4] == (str(plan.venv_python), "-I", "-S", "-c")
     assert wheel[5] == str(workdir / "src"), "the project is built from a copy"
     # Offline: pip sees only the wheelhouse, never the host's pip configuration.
-    assert calls["installing the locked requirements"].env == {"PIP_CONFIG_FILE": os.devnull}
+    # Builds from source: no debug info, pip's temporary and cache directories in the scanned
+    # work directory (never ~/.cache/pip: issue 17, defect 4).
+    assert calls["installing the locked requirements"].env == {
+        "PIP_CONFIG_FILE": os.devnull, **dict(venvbuild.SOURCE_BUILD_FLAGS),
+        "TMPDIR": str(workdir / "tmp"), "PIP_CACHE_DIR": str(workdir / "pip-cache"),
+        "UV_CACHE_DIR": str(workdir / "uv-cache"),
+    }  # fmt: skip
     # the target interpreter runs virtualenv itself, from the toolbox copied into the workdir
     venv = calls["creating the virtualenv"]
     assert venv.argv[:3] == ("/usr/bin/python3.11", "-m", "virtualenv")

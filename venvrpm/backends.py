@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -55,6 +56,58 @@ def identity(manifest: Manifest, host: Runner) -> list[str]:
         content = release.read_bytes() if release.is_file() else b""
         return ["rootfs", str(build.rootfs), hashlib.sha256(content).hexdigest()]
     return ["host"]
+
+
+# Run by the target interpreter: which of the paths exist, and whether the system is a Debian
+# one (its rpm database, if any, does not list what dpkg installed).
+_PATHS_AND_DPKG = (
+    "import json, os, sys; print(json.dumps({'absent': [p for p in sys.argv[1:] if not "
+    "os.path.exists(p)], 'dpkg': os.path.exists('/var/lib/dpkg/status')}))"
+)
+
+
+def check_build_requires(manifest: Manifest, runner: Runner) -> list[str]:
+    """Check ``build.requires`` where the build runs, before anything is built.
+
+    Absolute paths (``/usr/bin/pg_config``) are checked by existence everywhere; names (``gcc``,
+    ``libpq-devel >= 13``) with ``rpm -q --whatprovides`` where rpm's database is the system's.
+    Raises naming every one missing; returns the names it could not check (a Debian or Ubuntu
+    system: dpkg's packages are not in an rpm database, and their names differ).
+    """
+    requires = manifest.build.requires
+    if not requires:
+        return []
+    where = describe(manifest)
+    paths = [r.split(" ")[0] for r in requires if r.startswith("/")]
+    names = [r for r in requires if not r.startswith("/")]
+    found = runner.run(
+        [str(manifest.python), "-I", "-S", "-c", _PATHS_AND_DPKG, *paths],
+        what="checking build.requires",
+    )
+    facts = json.loads(found.stdout)
+    missing = [r for r in requires if r.startswith("/") and r.split(" ")[0] in facts["absent"]]
+    unchecked: list[str] = []
+    if names and facts["dpkg"]:
+        unchecked = names
+    elif names:
+        try:
+            queried = runner.run(["rpm", "-q", "--whatprovides", *names],
+                                 what="checking build.requires (rpm -q --whatprovides)",
+                                 check=False)  # fmt: skip
+        except ToolMissingError:
+            queried = None
+        if queried is None or queried.returncode in (126, 127):
+            unchecked = names  # no rpm there: nothing to ask
+        else:
+            said = queried.stdout + queried.stderr
+            missing += [n for n in names if f"no package provides {n}" in said]
+    if missing:
+        raise ToolMissingError(
+            f"build.requires not met {where}: {', '.join(missing)}",
+            f"install them {where} (dnf install ..., or in the image's Containerfile), or "
+            "remove them from build.requires if the build does not need them",
+        )
+    return unchecked
 
 
 def find_engine(host: Runner, engine: str) -> str:

@@ -153,6 +153,9 @@ class BuildEnvironment:
     engine: Literal["auto", "podman", "docker"] = "auto"
     run_args: tuple[str, ...] = ()
     installer: Literal["pip", "uv"] = "pip"
+    requires: tuple[str, ...] = ()
+    """``build.requires``: system packages (RPM dependencies) or absolute paths the build needs
+    where it runs (a compiler, headers, ``pg_config``); the SRPM's BuildRequires."""
 
 
 # rpm.compression when a manifest gives none (the schema's "default" says it too; a test
@@ -711,10 +714,11 @@ def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
     _check_run_args(check, run_args)
     engine = config.get("engine", "auto")
     installer = config.get("installer", "pip")
+    requires = _build_requires(check, config.get("requires", []))
     if "container" in config:
         return BuildEnvironment(
             kind="container", image=config["container"], engine=engine, run_args=run_args,
-            installer=installer,
+            installer=installer, requires=requires,
         )  # fmt: skip
     if "rootfs" in config:
         root = check.host_path(("build", "rootfs"), config["rootfs"], "dir")
@@ -723,10 +727,35 @@ def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
                 ("build", "rootfs"),
                 "the root of this host is not a build root; omit build for host builds",
             )
-        return BuildEnvironment(kind="rootfs", rootfs=root, installer=installer)
+        return BuildEnvironment(kind="rootfs", rootfs=root, installer=installer, requires=requires)
     if run_args or "engine" in config:
         check.fail(("build",), "engine and run_args only apply with build.container")
-    return BuildEnvironment(kind="host", installer=installer)
+    return BuildEnvironment(kind="host", installer=installer, requires=requires)
+
+
+# One RPM dependency on one line: a name (or an absolute path) and an optional version, single
+# spaces only: the value becomes a BuildRequires line, and a newline or a macro (%) would add
+# spec text of the manifest's choosing.
+_BUILD_REQUIRE = re.compile(
+    r"[A-Za-z0-9_/][A-Za-z0-9_.+/:()-]*( (<|<=|=|>=|>) [A-Za-z0-9_.+~^:-]+)?"
+)
+
+
+def _build_requires(check: _Checker, values: list[Any]) -> tuple[str, ...]:
+    """``build.requires``, each an RPM dependency (the whole string: no newline, no ``%``)."""
+    found: list[str] = []
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            continue  # the schema said so
+        if not _BUILD_REQUIRE.fullmatch(value):
+            check.fail(("build", "requires", i),
+                       f"{value!r} is not an RPM dependency: 'name', 'name >= version' (one "
+                       "space each side) or an absolute path like /usr/bin/pg_config")  # fmt: skip
+        elif value.startswith("/") and {"", ".", ".."} & set(value.split(" ")[0][1:].split("/")):
+            check.fail(("build", "requires", i), f"{value!r}: give a normalised absolute path")
+        else:
+            found.append(value)
+    return tuple(found)
 
 
 _SIZE = r"[0-9]+[bkmgBKMG]?"

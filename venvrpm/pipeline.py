@@ -118,6 +118,10 @@ def prepare(
     where = backends.describe(manifest)
     report("step", f"probing {manifest.python} {where}")
     interpreter = venvbuild.probe_interpreter(runners.target, manifest.python, where)
+    # the system packages the build needs, before anything is built (build.requires)
+    for name in backends.check_build_requires(manifest, runners.target):
+        report("warning", f"build.requires: {name} not checked {where}: a Debian-family system "
+                          "has no rpm database of its packages (an absolute path is checked)")  # fmt: skip
     # lines whose marker is false for the target are skipped, as fetch and pip skip them
     markers = dict(interpreter.markers)
     lock = lock.for_target(markers)
@@ -440,6 +444,8 @@ def environment_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
             "pip_env": sorted(plan.pip_env),
             # the lock's sdists are built with it
             "build_lock": files.sha256_hex(plan.build_lock) if plan.build_lock else None,
+            # and with these compiler flags
+            "source_build_flags": list(venvbuild.SOURCE_BUILD_FLAGS),
         }
     )  # fmt: skip
 

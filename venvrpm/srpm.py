@@ -63,6 +63,9 @@ def kit(manifest: Manifest, dest: Path, runner: Runner) -> Kit:
     data = yaml.safe_load(manifest.source.read_text(encoding="utf-8"))
     for key in _DROPPED_KEYS:
         data.pop(key, None)
+    if manifest.build.requires:
+        # the farm's chroot has them (BuildRequires); stage checks them and names them in hints
+        data["build"] = {"requires": list(manifest.build.requires)}
     shutil.copy2(manifest.requirements, root / "requirements.lock")
     data["requirements"] = "requirements.lock"
     build_lock = buildreqs.lock_path(manifest.requirements)
@@ -268,10 +271,13 @@ def source_spec(binary_spec: str, manifest: Manifest, epoch: int) -> str:
     """The SRPM's spec: the direct build's header and scriptlets; %install runs venvrpm stage."""
     head, _, rest = binary_spec.partition("\n%files\n")
     _, _, changelog = rest.partition("\n%changelog\n")
+    # build.requires: what a mock or Koji chroot must install to compile the lock's sdists
+    # (validated by the manifest: one dependency per value, no newline, no macro)
     sources = (
         f"Source0:        {manifest.name}-kit.tar\n"
         "Source1:        venvrpm-toolchain.tar\n"
         f"BuildRequires:  {manifest.python}\n"
+        + "".join(f"BuildRequires:  {r}\n" for r in manifest.build.requires)
     )
     head = head.replace("AutoReqProv:    no\n", "AutoReqProv:    no\n" + sources, 1)
     build = f"""

@@ -44,6 +44,27 @@ _NO_DISTRIBUTION = re.compile(r"No matching distribution found for (\S+)")
 # the directory a cached note may name: an unpacked pip wheel, never a path
 _PIP_DIR = re.compile(r"pip-[A-Za-z0-9_.+-]+")
 _INVALID_WHEEL = re.compile(r"(\S+\.whl) is invalid")
+# What a build from source prints when the build environment lacks a system package, and how
+# the error names the missing piece: (pattern, description with the first group).
+_MISSING_TOOLS = (
+    (re.compile(r"fatal error: ([\w./+-]+\.h(?:pp)?): No such file or directory"), "the header {}"),
+    (re.compile(r"\b(pg_config) executable not found"), "{}"),
+    (re.compile(r"([\w.+-]+[-_]config): (?:command )?not found"), "{}"),
+    (re.compile(r"error: command '([^']+)' failed: No such file or directory"), "the compiler {}"),
+    (re.compile(r"unable to execute '([^']+)': No such file or directory"), "the compiler {}"),
+    (re.compile(r"(?:^|[\s:])((?:[\w-]+-)?(?:gcc|cc|g\+\+|c\+\+|clang)): (?:command )?not found",
+                re.MULTILINE), "the compiler {}"),
+    (re.compile(r"(Unknown compiler\(s\)|No CMAKE_CX{0,2}_COMPILER could be found)"), "a compiler"),
+)  # fmt: skip
+
+SOURCE_BUILD_FLAGS = (("CFLAGS", "-g0"), ("CXXFLAGS", "-g0"), ("FFLAGS", "-g0"),
+                      ("FCFLAGS", "-g0"))  # fmt: skip
+"""Compiler flags of every build from source (the lock's sdists, the project). No debug info:
+its DWARF names the directory pip unpacked the sdist in (``pip-install-<random>/<name>_<uuid>``),
+which differs on every build, and weighs ~1 MB for psycopg2. Appended by setuptools, meson and
+CMake after the interpreter's own flags (its ``-g``), so they win. The build environment is
+scrubbed (runner): the user's CFLAGS never reach a build, so the result does not depend on the
+shell it was started from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +288,58 @@ def create(plan: BuildPlan, runner: Runner) -> None:
     runner.run(command, what="creating the virtualenv", cwd=plan.workdir, env=env)
 
 
+def source_build_env(plan: BuildPlan) -> dict[str, str]:
+    """What every command that may compile an sdist or the project runs with, besides pip's
+    environment: the fixed compiler flags, and the temporary and cache directories of pip (and
+    uv) inside the work directory.
+
+    Inside the work directory, because that is what the final scan searches (pipeline): a build
+    path that survives in a compiled file fails the build instead of shipping. And private to
+    this build: pip's wheel cache in ``~/.cache/pip`` would hand a later build a wheel compiled
+    by an earlier one (with that build's paths and flags), whatever ``--no-cache`` says. uv gets
+    its cache directory on the command line (plan). The directories are made here: a container
+    or root sees the work directory at the same path.
+    """
+    tmp = plan.workdir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return {
+        **dict(SOURCE_BUILD_FLAGS),
+        "TMPDIR": str(tmp),
+        "PIP_CACHE_DIR": str(plan.workdir / "pip-cache"),
+        "UV_CACHE_DIR": str(plan.workdir / "uv-cache"),
+    }
+
+
+def missing_build_tools(output: str) -> list[str]:
+    """What *output* of a failed build from source says is missing: a compiler, a header, a
+    ``*-config`` tool; in order of appearance, each once."""
+    found: dict[str, int] = {}
+    for pattern, description in _MISSING_TOOLS:
+        for match in pattern.finditer(output):
+            what = description.format(PurePosixPath(match.group(1)).name)
+            found.setdefault(what, match.start())
+    return sorted(found, key=lambda what: found[what])
+
+
+def build_requires_error(plan: BuildPlan, exc: CommandError) -> VenvrpmError | None:
+    """The error for a build from source that failed for a missing system package, naming it
+    and ``build.requires``; None when the output does not say so."""
+    missing = missing_build_tools(exc.output_tail)
+    if not missing:
+        return None
+    from venvrpm.backends import describe
+
+    declared = plan.manifest.build.requires
+    now = f" (now: {', '.join(declared)})" if declared else ""
+    return ToolMissingError(
+        f"building from source failed {describe(plan.manifest)}: {', '.join(missing)} not found",
+        "install the system packages that provide it where the build runs, and list them in "
+        f"the manifest's build.requires{now}, e.g. [gcc, libpq-devel, python3.11-devel]: the "
+        "build checks them first and the source RPM BuildRequires them (docs/troubleshooting.md)",
+        details=exc.details,
+    )
+
+
 def install(plan: BuildPlan, runner: Runner) -> None:
     """Install the lock, then the project, then ``pip check``."""
     install_lock(plan, runner)
@@ -279,9 +352,10 @@ def install_lock(plan: BuildPlan, runner: Runner) -> None:
     ensure_pip(plan)
     try:
         runner.run(plan.install_lock, what="installing the locked requirements",
-                   env={**dict(plan.pip_env), **plan.build_env_vars})  # fmt: skip
+                   env={**dict(plan.pip_env), **plan.build_env_vars,
+                        **source_build_env(plan)})  # fmt: skip
     except CommandError as exc:
-        raise _lock_failure(exc, plan) from None
+        raise build_requires_error(plan, exc) or _lock_failure(exc, plan) from None
 
 
 def install_project(plan: BuildPlan, runner: Runner) -> None:
@@ -290,12 +364,15 @@ def install_project(plan: BuildPlan, runner: Runner) -> None:
         return
     copy_project(plan.manifest.project, plan.project_copy)
     ensure_pip(plan)
-    runner.run(
-        plan.install_project,
-        what="installing the project",
-        env={**dict(plan.pip_env), **plan.build_env_vars},
-        hint=_build_hint(plan),
-    )
+    try:
+        runner.run(
+            plan.install_project,
+            what="installing the project",
+            env={**dict(plan.pip_env), **plan.build_env_vars, **source_build_env(plan)},
+            hint=_build_hint(plan),
+        )
+    except CommandError as exc:
+        raise build_requires_error(plan, exc) or exc from None
 
 
 def _build_hint(plan: BuildPlan) -> str:
@@ -313,7 +390,7 @@ def make_build_env(plan: BuildPlan, runner: Runner) -> None:
         runner.run(
             plan.build_env,
             what="installing the build requirements (hash-checked)",
-            env=dict(plan.pip_env),
+            env={**dict(plan.pip_env), **source_build_env(plan)},
             hint="the build lock must be installable"
             + (" from the wheelhouse (venvrpm fetch)" if plan.offline else ""),
         )
@@ -328,6 +405,7 @@ def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
     result = runner.run(
         plan.build_wheel,
         what="building the project's wheel",
+        env=source_build_env(plan),
         check=False,
     )
     if result.returncode == 3:
@@ -343,7 +421,7 @@ def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
             details=needed,
         )
     if result.returncode != 0:
-        raise CommandError(
+        failed = CommandError(
             "building the project's wheel failed",
             # the helper's source is an argument: show its name instead
             argv=[*plan.build_wheel[:3], "build_project.py", *plan.build_wheel[5:]],
@@ -351,6 +429,7 @@ def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
             output_tail=result.tail(),
             hint=_build_hint(plan),
         )
+        raise build_requires_error(plan, failed) or failed
     report = json.loads((plan.built_wheels / "result.json").read_text(encoding="utf-8"))
     return plan.built_wheels / str(report["wheel"])
 
@@ -408,7 +487,7 @@ def check(plan: BuildPlan, runner: Runner) -> None:
     runner.run(
         plan.pip_check,
         what="checking the installed distributions (pip check)",
-        env=dict(plan.pip_env),
+        env={**dict(plan.pip_env), **source_build_env(plan)},
         hint="a dependency is missing from the lock or conflicts with it: re-lock with the project",
     )
 
