@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from venvrpm import (
     backends,
@@ -267,7 +267,9 @@ def assemble(
     key = environment_key(plan, where) if where is not None else ""
     if cache is not None and key:
         report("step", "looking up the environment cache")
-    if cache is not None and key and cache.restore(key, plan.venv_dir):
+    cached = cache is not None and bool(key) and cache.restore(key, plan.venv_dir)
+    pending: cache_module.Pending | None = None
+    if cached:
         report("info", f"reusing the cached environment {key[:12]}")
     else:
         # The locked requirements alone, relocated and compiled: what the cache keeps.
@@ -281,19 +283,54 @@ def assemble(
         venvbuild.install_lock(plan, runner)
         warnings += _relocate_and_compile(plan, runner, report)
         if cache is not None and key:
-            report("step", "storing the environment in the cache")
-            cache.store(key, plan.venv_dir, _about(plan))
-            cache.prune()
-    if plan.install_project is not None:
-        # The environment is relocated and compiled, restored or just built: the project's
-        # step relocates and compiles only what its install writes.
-        untouched = relocate.snapshot(plan.venv_dir)
-        warnings += _install_project(plan, runners, report, cache, where)
-        warnings += _relocate_and_compile(plan, runner, report, untouched)
+            # copied now, before the project goes in; visible to later builds only once every
+            # check below passed: a broken environment must not be reused by every build
+            pending = cache.stage(key, plan.venv_dir, _about(plan))
+    try:
+        if plan.install_project is not None:
+            # The environment is relocated and compiled, restored or just built: the project's
+            # step relocates and compiles only what its install writes.
+            untouched = relocate.snapshot(plan.venv_dir)
+            warnings += _install_project(plan, runners, report, cache, where)
+            warnings += _relocate_and_compile(plan, runner, report, untouched)
+        try:
+            distributions, sbom_text, attrs = _check_stage(plan, report, warnings)
+        except VenvrpmError as exc:
+            if cached and cache is not None:
+                _blame_the_cache(exc, cache, key)
+            raise
+    except BaseException:
+        if pending is not None:
+            pending.discard()
+        if cache is not None:
+            cache.confirm()  # a restored entry the project wrote into in place is dropped
+        raise
     if cache is not None:
+        if pending is not None:
+            report("step", "storing the environment in the cache")
+            pending.commit()
+            cache.prune()
         cache.confirm()
         for warning in dict.fromkeys(cache.warnings):
             warnings.append(warning)
+
+    report("step", "listing the payload")
+    content = payload.inventory(plan.stage, attrs, payload.ownership(manifest))
+    elf = deps.elf_requires(runners.host, plan.tools.elfdeps, content.elf_files)
+    # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
+    interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
+    requires = deps.all_requires(interpreter, elf, manifest.requires)
+    return Assembled(
+        content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text,
+        tuple(warnings), tuple((d.name, d.version) for d in distributions),
+    )  # fmt: skip
+
+
+def _check_stage(
+    plan: BuildPlan, report: Reporter, warnings: list[str]
+) -> tuple[tuple[bundled.Distribution, ...], str, dict[PurePosixPath, payload.Attrs]]:
+    """Every check of the installed environment and the stage, and the files venvrpm adds."""
+    manifest = plan.manifest
     report("step", "checking dependencies")
     distributions = _installed(plan)
     _check_dependencies(plan, distributions)
@@ -312,17 +349,24 @@ def assemble(
     warnings += stagecheck.startup_code(plan.venv_dir, manifest.prefix)
     report("step", "verifying that no build path remains")
     _verify_clean(plan)
+    return distributions, sbom_text, attrs
 
-    report("step", "listing the payload")
-    content = payload.inventory(plan.stage, attrs, payload.ownership(manifest))
-    elf = deps.elf_requires(runners.host, plan.tools.elfdeps, content.elf_files)
-    # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
-    interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
-    requires = deps.all_requires(interpreter, elf, manifest.requires)
-    return Assembled(
-        content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text,
-        tuple(warnings), tuple((d.name, d.version) for d in distributions),
-    )  # fmt: skip
+
+def _blame_the_cache(exc: VenvrpmError, cache: cache_module.Cache, key: str) -> None:
+    """A check failed on an environment restored from the cache: say so, and drop the entry
+    so the next build makes it afresh (and stores it only if it passes)."""
+    dropped = False
+    with contextlib.suppress(OSError):  # a cache never fails a build
+        dropped = cache.remove(key)
+    exc.details = (
+        *exc.details,
+        f"the environment came from the cache (entry {key[:12]}); "
+        + (
+            "the entry was dropped: the next build makes it afresh"
+            if dropped
+            else "rebuild it with `venvrpm cache prune --all`, or build with --no-cache"
+        ),
+    )
 
 
 def _install_project(
