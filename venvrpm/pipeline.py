@@ -76,8 +76,12 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     # Resolved: tools (virtualenv) write the resolved spelling of a symlinked TMPDIR, and
     # relocation must cut out exactly what they wrote.
     base = Path(parent or tempfile.gettempdir())
-    stale.remove(base, "venvrpm-")
+    stale.remove(base, "venvrpm-", marked=True)
     path = Path(tempfile.mkdtemp(prefix=f"venvrpm-{os.getpid()}-", dir=base)).resolve()
+    if not keep:
+        # debris if this process dies (SIGKILL): the next run removes it. A kept one is
+        # never marked, so no later run removes it, even when this one is killed.
+        stale.mark(path)
     # Two halves: <path>/work is what a container or root build sees (mounted read-write);
     # <path>/host (BuildPlan.hostdir: the spec, rpmbuild's tree, the SRPM's scratch) is never
     # mounted, so code run in the build cannot plant links where the host writes.
