@@ -36,7 +36,7 @@ from venvrpm import (
 from venvrpm import (
     cache as cache_module,
 )
-from venvrpm.errors import LockError, RelocationError, VenvrpmError, at_most
+from venvrpm.errors import CommandError, LockError, RelocationError, VenvrpmError, at_most
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan
 from venvrpm.runner import HostRunner, Runner, Runners
@@ -92,6 +92,12 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     except VenvrpmError as exc:
         if keep:
             exc.details = (*exc.details, f"work directory kept: {path}")
+        elif isinstance(exc, CommandError) and any(str(path) in arg for arg in exc.argv):
+            exc.details = (
+                *exc.details,
+                f"the paths under {path} in the command are gone: the work directory was "
+                "removed; rerun with --keep-workdir to keep it and rerun the command",
+            )
         elif exc.hint is None or "--keep-workdir" not in exc.hint:
             exc.details = (*exc.details, "rerun with --keep-workdir to inspect the work directory")
         raise

@@ -485,8 +485,9 @@ class RootfsRunner:
             cmd, what=what, env=spec, stdin=stdin, check=False, hint=hint, capture=capture
         )
         if check and result.returncode != 0:
-            shown = [*argv[:3], "..."] if len(argv) > 3 else list(argv)
+            # the command as it ran in the root, whole: `chroot ROOT` plus it reruns it (the
+            # helper's own command line carries its source and the environment)
             raise CommandError(
-                f"{what} failed (in {self.root})", shown, result.returncode, result.tail(), hint
+                f"{what} failed (in {self.root})", argv, result.returncode, result.tail(), hint
             )
         return result
