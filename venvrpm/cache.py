@@ -372,38 +372,39 @@ class Cache:
 
     def store(self, key: str, source: Path, about: Mapping[str, Any]) -> bool:
         """Copy *source* in as entry *key*; False when another build stored it first."""
+        pending = self.stage(key, source, about)
+        return pending is not None and pending.commit()
+
+    def stage(self, key: str, source: Path, about: Mapping[str, Any]) -> Pending | None:
+        """Copy *source* in as entry *key*, invisible to other builds until
+        :meth:`Pending.commit` (after every check of the build passed); None when the cache is
+        not usable or holds *key* already. A pending entry never committed is removed by
+        :meth:`Pending.discard`, or as a killed build's debris by a later store."""
         if not self._ready():
-            return False
+            return None
         try:
-            return self._store(key, source, about)
+            if os.path.lexists(self.envs / key):
+                return None
+            scratch_base = self.root / "tmp"
+            stale.remove(scratch_base, "entry-")
+            scratch = Path(tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=scratch_base))
+            try:
+                watched: list[tuple[str, int, int, int]] = []
+                files = _copy_recording(source, scratch / "tree", watched)
+                record = json.dumps({
+                    "format": FORMAT, "key": key, "created": time.time(), **about,
+                    "size": sum(f[3] for f in files if f[1] == "file"), "files": files,
+                }).encode()  # fmt: skip
+                for name, data in ((_RECORD, record), (_MAC, self._sign(key, record).encode())):
+                    with open(scratch / name, "xb") as fh:
+                        fh.write(data)
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
         except OSError as exc:
             self._unusable(exc)
-            return False
-
-    def _store(self, key: str, source: Path, about: Mapping[str, Any]) -> bool:
-        if os.path.lexists(self.envs / key):
-            return False
-        scratch_base = self.root / "tmp"
-        stale.remove(scratch_base, "entry-")
-        scratch = Path(tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=scratch_base))
-        try:
-            watched: list[tuple[str, int, int, int]] = []
-            files = _copy_recording(source, scratch / "tree", watched)
-            record = json.dumps({
-                "format": FORMAT, "key": key, "created": time.time(), **about,
-                "size": sum(f[3] for f in files if f[1] == "file"), "files": files,
-            }).encode()  # fmt: skip
-            for name, data in ((_RECORD, record), (_MAC, self._sign(key, record).encode())):
-                with open(scratch / name, "xb") as fh:
-                    fh.write(data)
-            try:
-                os.rename(scratch, self.envs / key)
-            except OSError:
-                return False  # stored meanwhile by a concurrent build: theirs is as good
-            self._watch(key).extend(watched)
-            return True
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            return None
+        return Pending(self, key, scratch, watched)
 
     def recall(self, name: str) -> str | None:
         """A short note kept with the cache by :meth:`remember`, if this key signed it."""
@@ -521,6 +522,38 @@ class Cache:
             kept_size += entry.size
         stale.remove(self.root / "tmp", "entry-")
         stale.remove(self.root / "tmp", "note-")
+
+
+class Pending:
+    """An entry copied into the cache's scratch, not yet visible to any build."""
+
+    def __init__(
+        self, cache: Cache, key: str, scratch: Path, watched: list[tuple[str, int, int, int]]
+    ) -> None:
+        self.cache = cache
+        self.key = key
+        self.scratch: Path | None = scratch
+        self.watched = watched
+
+    def commit(self) -> bool:
+        """Make the entry visible; False when another build stored it first (theirs is as
+        good) or the cache failed meanwhile."""
+        if self.scratch is None:
+            return False
+        try:
+            os.rename(self.scratch, self.cache.envs / self.key)
+        except OSError:
+            return False  # stored meanwhile by a concurrent build
+        finally:
+            self.discard()
+        self.cache._watch(self.key).extend(self.watched)
+        return True
+
+    def discard(self) -> None:
+        """Drop the entry (the build failed a check); a no-op once committed or discarded."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
 
 class _Corrupt(Exception):

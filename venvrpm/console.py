@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
 from rich.text import Text
 
-from venvrpm.errors import CommandError, VenvrpmError
+from venvrpm.errors import CommandError, VenvrpmError, command_line
 from venvrpm.redact import redact
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ class Console:
             for i, line in enumerate(redact(detail).splitlines()):
                 self.err.print(("  " if i == 0 else "    ") + terminal_safe(line))
         if isinstance(exc, CommandError) and not exc.details:
-            self.err.print(f"  command: {terminal_safe(redact(' '.join(exc.argv)))}")
+            self.err.print(f"  command: {terminal_safe(redact(command_line(exc.argv)))}")
         if exc.hint:
             self.err.print(f"[cyan]hint:[/] {terminal_safe(redact(exc.hint))}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,10 +78,19 @@ class CommandError(VenvrpmError):
         self.argv = tuple(argv)
         self.returncode = returncode
         self.output_tail = output_tail
-        details = [f"command: {' '.join(self.argv)}", f"exit status: {returncode}"]
+        details = [f"command: {command_line(self.argv)}", f"exit status: {returncode}"]
         if output_tail:
             details.append("last lines of output:\n" + output_tail)
         super().__init__(message, hint, details)
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """*argv* whole, quoted as a shell reads it: what the user can paste to rerun it.
+
+    Never shortened. Masking credentials and escaping control characters is the console's
+    job (venvrpm.redact, console.terminal_safe), as for every line it shows.
+    """
+    return shlex.join(argv)
 
 
 class LockError(VenvrpmError):

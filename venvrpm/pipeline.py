@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from venvrpm import (
     backends,
@@ -36,7 +36,7 @@ from venvrpm import (
 from venvrpm import (
     cache as cache_module,
 )
-from venvrpm.errors import LockError, RelocationError, VenvrpmError, at_most
+from venvrpm.errors import CommandError, LockError, RelocationError, VenvrpmError, at_most
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan
 from venvrpm.runner import HostRunner, Runner, Runners
@@ -77,8 +77,12 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     # Resolved: tools (virtualenv) write the resolved spelling of a symlinked TMPDIR, and
     # relocation must cut out exactly what they wrote.
     base = Path(parent or tempfile.gettempdir())
-    stale.remove(base, "venvrpm-")
+    stale.remove(base, "venvrpm-", marked=True)
     path = Path(tempfile.mkdtemp(prefix=f"venvrpm-{os.getpid()}-", dir=base)).resolve()
+    if not keep:
+        # debris if this process dies (SIGKILL): the next run removes it. A kept one is
+        # never marked, so no later run removes it, even when this one is killed.
+        stale.mark(path)
     # Two halves: <path>/work is what a container or root build sees (mounted read-write);
     # <path>/host (BuildPlan.hostdir: the spec, rpmbuild's tree, the SRPM's scratch) is never
     # mounted, so code run in the build cannot plant links where the host writes.
@@ -89,6 +93,12 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     except VenvrpmError as exc:
         if keep:
             exc.details = (*exc.details, f"work directory kept: {path}")
+        elif isinstance(exc, CommandError) and any(str(path) in arg for arg in exc.argv):
+            exc.details = (
+                *exc.details,
+                f"the paths under {path} in the command are gone: the work directory was "
+                "removed; rerun with --keep-workdir to keep it and rerun the command",
+            )
         elif exc.hint is None or "--keep-workdir" not in exc.hint:
             exc.details = (*exc.details, "rerun with --keep-workdir to inspect the work directory")
         raise
@@ -272,7 +282,9 @@ def assemble(
     key = environment_key(plan, where) if where is not None else ""
     if cache is not None and key:
         report("step", "looking up the environment cache")
-    if cache is not None and key and cache.restore(key, plan.venv_dir):
+    cached = cache is not None and bool(key) and cache.restore(key, plan.venv_dir)
+    pending: cache_module.Pending | None = None
+    if cached:
         report("info", f"reusing the cached environment {key[:12]}")
     else:
         # The locked requirements alone, relocated and compiled: what the cache keeps.
@@ -286,19 +298,54 @@ def assemble(
         venvbuild.install_lock(plan, runner)
         warnings += _relocate_and_compile(plan, runner, report)
         if cache is not None and key:
-            report("step", "storing the environment in the cache")
-            cache.store(key, plan.venv_dir, _about(plan))
-            cache.prune()
-    if plan.install_project is not None:
-        # The environment is relocated and compiled, restored or just built: the project's
-        # step relocates and compiles only what its install writes.
-        untouched = relocate.snapshot(plan.venv_dir)
-        warnings += _install_project(plan, runners, report, cache, where)
-        warnings += _relocate_and_compile(plan, runner, report, untouched)
+            # copied now, before the project goes in; visible to later builds only once every
+            # check below passed: a broken environment must not be reused by every build
+            pending = cache.stage(key, plan.venv_dir, _about(plan))
+    try:
+        if plan.install_project is not None:
+            # The environment is relocated and compiled, restored or just built: the project's
+            # step relocates and compiles only what its install writes.
+            untouched = relocate.snapshot(plan.venv_dir)
+            warnings += _install_project(plan, runners, report, cache, where)
+            warnings += _relocate_and_compile(plan, runner, report, untouched)
+        try:
+            distributions, sbom_text, attrs = _check_stage(plan, report, warnings)
+        except VenvrpmError as exc:
+            if cached and cache is not None:
+                _blame_the_cache(exc, cache, key)
+            raise
+    except BaseException:
+        if pending is not None:
+            pending.discard()
+        if cache is not None:
+            cache.confirm()  # a restored entry the project wrote into in place is dropped
+        raise
     if cache is not None:
+        if pending is not None:
+            report("step", "storing the environment in the cache")
+            pending.commit()
+            cache.prune()
         cache.confirm()
         for warning in dict.fromkeys(cache.warnings):
             warnings.append(warning)
+
+    report("step", "listing the payload")
+    content = payload.inventory(plan.stage, attrs, payload.ownership(manifest))
+    elf = deps.elf_requires(runners.host, plan.tools.elfdeps, content.elf_files)
+    # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
+    interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
+    requires = deps.all_requires(interpreter, elf, manifest.requires)
+    return Assembled(
+        content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text,
+        tuple(warnings), tuple((d.name, d.version) for d in distributions),
+    )  # fmt: skip
+
+
+def _check_stage(
+    plan: BuildPlan, report: Reporter, warnings: list[str]
+) -> tuple[tuple[bundled.Distribution, ...], str, dict[PurePosixPath, payload.Attrs]]:
+    """Every check of the installed environment and the stage, and the files venvrpm adds."""
+    manifest = plan.manifest
     report("step", "checking dependencies")
     distributions = _installed(plan)
     _check_dependencies(plan, distributions)
@@ -317,17 +364,24 @@ def assemble(
     warnings += stagecheck.startup_code(plan.venv_dir, manifest.prefix)
     report("step", "verifying that no build path remains")
     _verify_clean(plan)
+    return distributions, sbom_text, attrs
 
-    report("step", "listing the payload")
-    content = payload.inventory(plan.stage, attrs, payload.ownership(manifest))
-    elf = deps.elf_requires(runners.host, plan.tools.elfdeps, content.elf_files)
-    # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
-    interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
-    requires = deps.all_requires(interpreter, elf, manifest.requires)
-    return Assembled(
-        content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text,
-        tuple(warnings), tuple((d.name, d.version) for d in distributions),
-    )  # fmt: skip
+
+def _blame_the_cache(exc: VenvrpmError, cache: cache_module.Cache, key: str) -> None:
+    """A check failed on an environment restored from the cache: say so, and drop the entry
+    so the next build makes it afresh (and stores it only if it passes)."""
+    dropped = False
+    with contextlib.suppress(OSError):  # a cache never fails a build
+        dropped = cache.remove(key)
+    exc.details = (
+        *exc.details,
+        f"the environment came from the cache (entry {key[:12]}); "
+        + (
+            "the entry was dropped: the next build makes it afresh"
+            if dropped
+            else "rebuild it with `venvrpm cache prune --all`, or build with --no-cache"
+        ),
+    )
 
 
 def _install_project(

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import require_tools
 from tests.support import target
-from tests.support.apps import make_smallapp, write_lock
+from tests.support.apps import VERSIONS, make_smallapp, write_lock
 from tests.support.tinybackend import write_wheel
 from venvrpm.cli import main
 
@@ -32,6 +32,8 @@ def _build(manifest: Path, out: Path, capsys: pytest.CaptureFixture[str], *args:
 def _environments() -> list[Path]:
     """The cache's entries but venvrpm's own pip (kept there too, between builds)."""
     envs = Path(os.environ["VENVRPM_CACHE_DIR"]) / "envs"
+    if not envs.is_dir():
+        return []
     return [e for e in envs.iterdir() if not (e / "tree" / "pip" / "__main__.py").is_file()]
 
 
@@ -204,3 +206,28 @@ def test_a_backend_asking_for_more_than_the_build_lock_is_refused(
     assert code == 2, err
     assert "requirements-build.lock does not pin" in err
     assert "the backend also needs ['tinydep']" in err
+
+
+def test_an_environment_that_fails_its_checks_is_never_cached(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A locked distribution needs one the lock lacks: the dependency check fails every build,
+    each from a fresh environment, never from a broken one the first build stored."""
+    manifest = make_smallapp(tmp_path / "app")
+    wheels = tmp_path / "app" / "wheels"
+    (wheels / "tinydep-1.0-py3-none-any.whl").unlink()
+    needy = write_wheel(
+        wheels, "tinydep", "1.0", {"tinydep/__init__.py": "VALUE = 1\n"}, requires=["absentdep"]
+    )
+    lock = tmp_path / "app" / "requirements.lock"
+    dists = {p.name.split("-")[0].replace("_", "-"): p for p in wheels.iterdir()}
+    dists["tinydep"] = needy
+    write_lock(lock, {k: v for k, v in dists.items() if k in VERSIONS}, VERSIONS)
+    out = tmp_path / "dist"
+    for _ in range(2):
+        assert main(["build", str(manifest), "-o", str(out), "-v"]) == 1
+        err = capsys.readouterr().err
+        assert "do not meet each other's requirements" in err
+        assert "absentdep" in err
+        assert "reusing the cached environment" not in err
+    assert _environments() == [], "a failed environment was stored"
