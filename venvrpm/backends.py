@@ -129,11 +129,12 @@ def mounts(
     *,
     fetching: bool = False,
     warn: Callable[[str], None] | None = None,
+    host_env: Mapping[str, str] = os.environ,
 ) -> list[Mount]:
     """What the target sees: the work directory (read-write), inputs and TLS material (read-only).
 
     *fetching*: the wheelhouse is written to and the index is needed. *warn* is told what of
-    pip's configuration is not forwarded.
+    pip's configuration is not forwarded (*host_env*: where PIP_* come from).
     """
     found: dict[Path, bool] = {workdir: False}
     if fetching and manifest.wheelhouse is not None:
@@ -149,7 +150,9 @@ def mounts(
             if value.startswith("/") and Path(value).exists():
                 found.setdefault(Path(value), True)
         # pip's configuration with every file it names, or none of it (pipconfig.py)
-        forwarded = pipconfig.forwarding(pip_env)
+        # (with the PIP_* plan.pip_environment left out, for their warnings)
+        left_out = {k: v for k, v in host_env.items() if k.startswith("PIP_")}
+        forwarded = pipconfig.forwarding({**left_out, **pip_env})
         for path in forwarded.files:
             found.setdefault(path, True)
         if warn is not None:

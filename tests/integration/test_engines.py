@@ -119,3 +119,22 @@ def test_pip_configuration_naming_a_constraints_file_builds_in_the_target(
     (rpm,) = (tmp_path / "dist").glob("*.rpm")
     listing = subprocess.run(["rpm", "-qlp", str(rpm)], capture_output=True, text=True).stdout
     assert "constraints.txt" not in listing and "pip.conf" not in listing
+
+
+def test_pip_configuration_naming_a_missing_file_warns_and_is_not_forwarded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app, wheels = _online_app(tmp_path, "container", target.image())
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nconstraint = {tmp_path / 'gone.txt'}\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    # the wheels come from variables instead (a find-links directory is forwarded too)
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    code = main(["build", str(app), "-o", str(tmp_path / "dist")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    err = " ".join(err.split())  # the console wraps long lines
+    assert f"pip configuration {config} not forwarded" in err, err
+    assert "gone.txt not found" in err
+    assert "Could not open" not in err
