@@ -117,7 +117,7 @@ def find_engine(host: Runner, engine: str) -> str:
     raise ToolMissingError(
         f"no container engine found ({' or '.join(candidates)})",
         "Debian/Ubuntu: apt-get install podman    Fedora/RHEL: dnf install podman "
-        "(see docs/containers.md for hosts that need runc and explicit ulimits)",
+        "(docs/containers.md#when-containers-cannot-start: hosts that need runc and ulimits)",
     )
 
 
