@@ -12,18 +12,68 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path, PurePosixPath
 
+from venvrpm import pipconfig
 from venvrpm.errors import ToolMissingError, VenvrpmError
 from venvrpm.manifest import Manifest
-from venvrpm.runner import ContainerRunner, HostRunner, Mount, RootfsRunner, Runner, Runners
+from venvrpm.redact import redact
+from venvrpm.runner import (
+    ContainerRunner,
+    HostRunner,
+    Mount,
+    Result,
+    RootfsRunner,
+    Runner,
+    Runners,
+)
 
-# pip settings whose values are files the target must see to reach an index (CA bundles,
-# client certificates, config files).
-_FILE_SETTINGS = ("PIP_CERT", "PIP_CLIENT_CERT", "PIP_CONFIG_FILE", "SSL_CERT_FILE",
-                  "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # fmt: skip
-_PIP_CONFIGS = ("/etc/pip.conf", "/etc/xdg/pip/pip.conf")
+# TLS settings (not pip's: pipconfig handles PIP_*) whose values are files the target must see
+# to reach an index: CA bundles.
+_FILE_SETTINGS = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+CANNOT_START_DOC = "docs/containers.md#when-containers-cannot-start"
+"""The section that fixes a container engine that cannot start containers on this host."""
+# podman and docker `run`: 125 the engine failed, 126 the runtime could not start or run the
+# command (rlimits, cgroups and seccomp end here too), 127 the command is not in the image
+_ENGINE_FAILED = (125, 126)
+_NOT_FOUND = 127
+
+
+class ContainerStartError(VenvrpmError):
+    """The container engine cannot start a container of the image on this host."""
+
+
+def engine_failure(result: Result) -> str | None:
+    """The engine's own error when *result* is a container that did not start, else None.
+
+    Redacted (an index URL's password) and escaped (control characters), at most 10 lines.
+    """
+    if result.returncode not in _ENGINE_FAILED:
+        return None
+    text = redact(result.stderr.strip() or result.stdout.strip() or f"exit {result.returncode}")
+    lines = [
+        "".join(c if c.isprintable() or c == "\t" else f"\\x{ord(c):02x}" for c in line)
+        for line in text.splitlines()[-10:]
+    ]
+    return "\n".join(lines)
+
+
+def check_container_starts(runner: ContainerRunner, python: PurePosixPath) -> None:
+    """Start one container running *python* before the build relies on containers: a
+    container that cannot start must not read as a missing interpreter (the probe's exit 127
+    says that)."""
+    result = runner.run(
+        [str(python), "-I", "-S", "-c", ""], what="starting a first container", check=False
+    )
+    failure = engine_failure(result)
+    if failure is not None:
+        raise ContainerStartError(
+            f"{Path(runner.engine).name} cannot start a container of {runner.image} on this host",
+            f"the engine's own error is above; {CANNOT_START_DOC} fixes the usual causes "
+            "(rlimits, runtime, rootless, storage); `venvrpm doctor MANIFEST` retries",
+            details=[f"{Path(runner.engine).name} says: {failure}"],
+        )
 
 
 def describe(manifest: Manifest) -> str:
@@ -120,7 +170,7 @@ def find_engine(host: Runner, engine: str) -> str:
     raise ToolMissingError(
         f"no container engine found ({' or '.join(candidates)})",
         "Debian/Ubuntu: apt-get install podman    Fedora/RHEL: dnf install podman "
-        "(see docs/containers.md for hosts that need runc and explicit ulimits)",
+        "(docs/containers.md#when-containers-cannot-start: hosts that need runc and ulimits)",
     )
 
 
@@ -131,10 +181,13 @@ def mounts(
     extra: tuple[Path, ...] = (),
     *,
     fetching: bool = False,
+    warn: Callable[[str], None] | None = None,
+    host_env: Mapping[str, str] = os.environ,
 ) -> list[Mount]:
     """What the target sees: the work directory (read-write), inputs and TLS material (read-only).
 
-    *fetching*: the wheelhouse is written to and the index is needed.
+    *fetching*: the wheelhouse is written to and the index is needed. *warn* is told what of
+    pip's configuration is not forwarded (*host_env*: where PIP_* come from).
     """
     found: dict[Path, bool] = {workdir: False}
     if fetching and manifest.wheelhouse is not None:
@@ -149,9 +202,15 @@ def mounts(
             value = pip_env.get(key, "")
             if value.startswith("/") and Path(value).exists():
                 found.setdefault(Path(value), True)
-        for config in _PIP_CONFIGS:
-            if Path(config).is_file():
-                found.setdefault(Path(config), True)
+        # pip's configuration with every file it names, or none of it (pipconfig.py)
+        # (with the PIP_* plan.pip_environment left out, for their warnings)
+        left_out = {k: v for k, v in host_env.items() if k.startswith("PIP_")}
+        forwarded = pipconfig.forwarding({**left_out, **pip_env})
+        for path in forwarded.files:
+            found.setdefault(path, True)
+        if warn is not None:
+            for warning in forwarded.warnings:
+                warn(warning)
     return [Mount(path, read_only) for path, read_only in sorted(found.items())]
 
 
@@ -159,25 +218,28 @@ def mounts(
 def open_runners(
     manifest: Manifest, host: HostRunner, workdir: Path, pip_env: Mapping[str, str],
     extra_mounts: tuple[Path, ...] = (), *, fetching: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> Iterator[Runners]:  # fmt: skip
-    """The runners for *manifest*'s build environment."""
+    """The runners for *manifest*'s build environment; a container is started once first.
+
+    *warn* is told what of pip's host configuration the target does not get.
+    """
     build = manifest.build
     if build.kind == "host":
         yield Runners(host=host, target=host)
         return
-    shared = mounts(manifest, workdir, pip_env, extra_mounts, fetching=fetching)
+    shared = mounts(manifest, workdir, pip_env, extra_mounts, fetching=fetching, warn=warn)
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     if build.kind == "container":
         assert build.image is not None
         engine = find_engine(host, build.engine)
-        yield Runners(
-            host=host,
-            target=ContainerRunner(
-                host, source_date_epoch=host.source_date_epoch, engine=engine, image=build.image, mounts=shared,
-                network=manifest.wheelhouse is None or fetching, run_args=build.run_args, home=home,
-            ),
+        container = ContainerRunner(
+            host, source_date_epoch=host.source_date_epoch, engine=engine, image=build.image, mounts=shared,
+            network=manifest.wheelhouse is None or fetching, run_args=build.run_args, home=home,
         )  # fmt: skip
+        check_container_starts(container, manifest.python)
+        yield Runners(host=host, target=container)
         return
     assert build.rootfs is not None
     if os.geteuid() != 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -189,7 +190,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace existing app.yaml, requirements.in and venvrpm.schema.json",
     )
-    sub.add_parser("doctor", help="report what this host can do and how to install what is missing")
+    doctor = sub.add_parser(
+        "doctor", help="report what this host can do and how to install what is missing"
+    )
+    doctor.add_argument(
+        "manifest", type=Path, nargs="?", metavar="MANIFEST",
+        help="also start its build.container image / chroot into its build.rootfs",
+    )  # fmt: skip
+    doctor.add_argument("--image", help="start a container of IMAGE with each engine")
     lint = sub.add_parser("lint", help="run rpmlint with venvrpm's configuration on built RPMs")
     lint.add_argument("rpms", type=Path, nargs="+", metavar="RPM")
     lint.add_argument(
@@ -253,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(args, console)
         if args.command == "doctor":
-            return _doctor()
+            return _doctor(args)
         if args.command == "lint":
             return _lint(args)
         if args.command == "inspect":
@@ -422,10 +430,13 @@ def _cache(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _doctor() -> int:
+def _doctor(args: argparse.Namespace) -> int:
     from venvrpm import doctor
 
-    found = doctor.checks(HostRunner(pipeline.default_source_date_epoch(os.environ)))
+    loaded = manifest.load(args.manifest) if args.manifest else None
+    found = doctor.checks(
+        HostRunner(pipeline.default_source_date_epoch(os.environ)), loaded, image=args.image
+    )
     width = max(len(c.name) for c in found)
     for check in found:
         line = f"{check.name:<{width}}  {check.status:<7}  {check.detail}"
@@ -522,7 +533,10 @@ def _session(
     host = HostRunner(epoch, on_output=console.sink)
     with pipeline.workspace(keep=keep) as workdir:
         pip_env = pip_environment(loaded, os.environ)
-        with backends.open_runners(loaded, host, workdir, pip_env, extra_mounts) as runners:
+        warn = functools.partial(console.report, "warning")
+        with backends.open_runners(
+            loaded, host, workdir, pip_env, extra_mounts, warn=warn
+        ) as runners:
             plan = pipeline.prepare(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
                 source_date_epoch=epoch, host_env=os.environ, stage=stage,
@@ -594,7 +608,10 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
     )
     with pipeline.workspace(keep=False) as workdir:
         pip_env = pip_environment(loaded, os.environ, online=True)
-        with backends.open_runners(loaded, host, workdir, pip_env, fetching=True) as runners:
+        warn = functools.partial(console.report, "warning")
+        with backends.open_runners(
+            loaded, host, workdir, pip_env, fetching=True, warn=warn
+        ) as runners:
             where = backends.describe(loaded)
             console.report("step", f"probing {loaded.python} {where}")
             interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)

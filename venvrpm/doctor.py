@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from venvrpm.runner import HostRunner
+from venvrpm import backends
+from venvrpm.manifest import Manifest
+from venvrpm.runner import ContainerRunner, HostRunner, RootfsRunner
 
 Status = Literal["ok", "missing", "broken", "info"]
 _APT_DNF = {
@@ -29,6 +33,8 @@ class Check:
     status: Status
     detail: str
     hint: str = ""
+    needed: bool = False
+    """The build environment the manifest (or --image) names depends on it: exit 1 unless ok."""
 
 
 def _install_hint(tool: str) -> str:
@@ -40,8 +46,12 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def checks(runner: HostRunner) -> list[Check]:
-    """Probe the host; pure reporting, changes nothing."""
+def checks(
+    runner: HostRunner, manifest: Manifest | None = None, *, image: str | None = None
+) -> list[Check]:
+    """Probe the host; pure reporting, changes nothing. Engines must start a container (of
+    *image*, or the manifest's build.container) before they are ok; a manifest's build.rootfs
+    is chrooted into."""
     found: list[Check] = []
     rpmbuild = runner.which("rpmbuild")
     if rpmbuild:
@@ -60,26 +70,7 @@ def checks(runner: HostRunner) -> list[Check]:
         found.append(
             Check("rpmbuild", "missing", "needed for every build", _install_hint("rpmbuild"))
         )
-    for engine in ("podman", "docker"):
-        path = runner.which(engine)
-        if path is None:
-            found.append(Check(engine, "missing", "for build.container", _install_hint(engine)))
-            continue
-        info = runner.run(
-            [path, "info", "--format", "{{json .}}"], what=f"{engine} info", check=False
-        )
-        version = _first_line(runner.run([path, "--version"], what=engine, check=False).stdout)
-        if info.returncode == 0:
-            # `info` proves the engine answers, not that it can start containers on this
-            # host (rlimits, cgroups): the first build says; docs/containers.md has the recipe
-            found.append(Check(engine, "ok", f"{version}; answers (info)"))
-        else:
-            reason = _first_line(info.stderr) or f"exit {info.returncode}"
-            found.append(
-                Check(
-                    engine, "broken", f"{version}; not working: {reason}", "see docs/containers.md"
-                )
-            )
+    found += _engines(runner, manifest, image)
     for tool, purpose in (("unshare", "build.rootfs"), ("debootstrap", "making Debian roots")):
         path = runner.which(tool)
         found.append(
@@ -90,6 +81,8 @@ def checks(runner: HostRunner) -> list[Check]:
     found.append(
         Check("root", "info", "yes" if os.geteuid() == 0 else "no (build.rootfs needs root)")
     )
+    if manifest is not None and manifest.build.kind == "rootfs":
+        found.append(_chroot(runner, manifest))
     for python in _interpreters():
         result = runner.run([python, "-c", "import platform; print(platform.python_version())"],
                             what="python version", check=False)  # fmt: skip
@@ -98,6 +91,107 @@ def checks(runner: HostRunner) -> list[Check]:
             Check(f"interpreter {python}", "ok" if version else "broken", version or "does not run")
         )
     return found
+
+
+def _engines(runner: HostRunner, manifest: Manifest | None, image: str | None) -> list[Check]:
+    """One line per engine: found, answers (info), and starts a container."""
+    build = manifest.build if manifest is not None else None
+    choice = "auto" if image else None
+    if build is not None and build.kind == "container":
+        image, choice = image or build.image, build.engine
+    # the engine a build would use (backends.find_engine): the one that must start the image
+    candidates = ("podman", "docker") if choice == "auto" else (choice,) if choice else ()
+    wanted = next((p for p in map(runner.which, candidates) if p), None)
+    python = manifest.python if manifest is not None else None
+    found: list[Check] = []
+    for engine in ("podman", "docker"):
+        path = runner.which(engine)
+        # the manifest's engine, or none of its candidates is installed
+        needed = path == wanted if wanted else engine in candidates
+        if path is None:
+            found.append(
+                Check(engine, "missing", "for build.container", _install_hint(engine), needed)
+            )
+            continue
+        info = runner.run(
+            [path, "info", "--format", "{{json .}}"], what=f"{engine} info", check=False
+        )
+        version = _first_line(runner.run([path, "--version"], what=engine, check=False).stdout)
+        if info.returncode != 0:
+            reason = _first_line(info.stderr) or f"exit {info.returncode}"
+            found.append(Check(engine, "broken", f"{version}; not working: {reason}",
+                               "see docs/containers.md", needed))  # fmt: skip
+        elif wanted and not needed:
+            found.append(Check(engine, "info", f"{version}; answers (info); not the manifest's"))
+        else:
+            found.append(_start(runner, engine, path, version, image, python, needed))
+    return found
+
+
+def _start(
+    runner: HostRunner, engine: str, path: str, version: str, image: str | None,
+    python: PurePosixPath | None, needed: bool,
+) -> Check:  # fmt: skip
+    """*engine* answers: start a container (of *image* running *python*), or say it was not."""
+    fix = f"see {backends.CANNOT_START_DOC}"
+    if image is None and engine != "podman":
+        return Check(engine, "info", f"{version}; answers (info); no container started "
+                     "(give an image: venvrpm doctor --image IMAGE)")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="venvrpm-doctor-") as scratch:
+        if image is None:
+            # no image: an empty root, and a program that is not there. Exit 127 means the
+            # runtime set the container up (rlimits, cgroups, namespaces) and got to exec.
+            argv = [path, "run", "--rm", "--network", "none", "--security-opt",
+                    "label=disable", "--rootfs", scratch, "/venvrpm-doctor-nothing"]  # fmt: skip
+            result = runner.run(argv, what=f"{engine} run", check=False)
+            ran = "started a container (an empty root)"
+        else:
+            container = ContainerRunner(
+                runner, source_date_epoch=runner.source_date_epoch, engine=path, image=image,
+                mounts=[], network=False, home=Path(scratch),
+            )  # fmt: skip
+            shown = python or PurePosixPath("/usr/bin/python3")
+            result = container.run(
+                [str(shown), "-I", "-S", "-c", ""], what=f"{engine} run", check=False
+            )
+            ran = f"ran {shown} in {image}"
+            if result.returncode == 127:
+                ran = f"started a container of {image}; no {shown} in it"
+                if python is not None:
+                    return Check(engine, "broken", f"{version}; {ran}",
+                                 "install it in the image, or set `python:`", needed)  # fmt: skip
+    failure = backends.engine_failure(result)
+    if failure is not None:
+        reason = " ".join(failure.split())
+        return Check(engine, "broken", f"{version}; cannot start a container: {reason}",
+                     fix, needed)  # fmt: skip
+    if result.returncode not in (0, 127):
+        return Check(engine, "broken", f"{version}; {ran}: exit {result.returncode}", fix, needed)
+    return Check(engine, "ok", f"{version}; answers (info), {ran}", needed=needed)
+
+
+def _chroot(runner: HostRunner, manifest: Manifest) -> Check:
+    """Chroot into the manifest's build.rootfs as a build does and run its interpreter."""
+    root = manifest.build.rootfs
+    assert root is not None
+    name = f"rootfs {root}"
+    if os.geteuid() != 0:
+        return Check(name, "broken", "not tried: chrooting needs root", "run as root", True)
+    with tempfile.TemporaryDirectory(prefix="venvrpm-doctor-") as scratch:
+        chroot = RootfsRunner(
+            runner, source_date_epoch=runner.source_date_epoch, root=root, mounts=[],
+            host_python=sys.executable, home=Path(scratch),
+        )  # fmt: skip
+        result = chroot.run(
+            [str(manifest.python), "-I", "-S", "-c", ""], what="chroot", check=False
+        )
+    if result.returncode == 0:
+        return Check(name, "ok", f"chroot works, ran {manifest.python}", needed=True)
+    reason = " ".join(result.tail().split()) or f"exit {result.returncode}"
+    hint = "install it in the root, or set `python:`" if result.returncode == 127 else (
+        "see docs/containers.md#roots-buildrootfs"
+    )  # fmt: skip
+    return Check(name, "broken", f"running {manifest.python} there failed: {reason}", hint, True)
 
 
 def _interpreters() -> list[str]:
@@ -113,6 +207,8 @@ def _interpreters() -> list[str]:
 
 
 def usable(found: list[Check]) -> bool:
-    """Host builds work when rpmbuild and elfdeps are there."""
+    """Host builds work when rpmbuild and elfdeps are there; and the manifest's (or
+    --image's) container or root when one was named."""
     status = {c.name: c.status for c in found}
-    return status.get("rpmbuild") == "ok" and status.get("elfdeps") == "ok"
+    needed = all(c.status == "ok" for c in found if c.needed)
+    return status.get("rpmbuild") == "ok" and status.get("elfdeps") == "ok" and needed

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from venvrpm import backends
+from venvrpm import backends, pipconfig
 from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
 from venvrpm.redact import redact_all
 
@@ -254,11 +254,16 @@ def pip_environment(
     if manifest.wheelhouse is not None and not online:
         # pip must see only the wheelhouse: no index from pip.conf, no PIP_FIND_LINKS.
         return {"PIP_CONFIG_FILE": os.devnull}
-    return {
+    found = {
         k: v
         for k, v in host_env.items()
         if k.startswith(_NETWORK_ENV_PREFIXES) or k in _NETWORK_ENV
     }
+    if manifest.build.kind != "host":
+        # a PIP_* naming a file the target cannot be given would fail pip there (pipconfig.py)
+        for key in pipconfig.forwarding(found, configs=()).dropped_env:
+            del found[key]
+    return found
 
 
 def _uv_environment(pip_env: Mapping[str, str]) -> dict[str, str]:
