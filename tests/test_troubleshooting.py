@@ -30,18 +30,27 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "venvrpm"
 DOC = ROOT / "docs" / "troubleshooting.md"
 
-ERROR_CLASSES = {
-    "VenvrpmError",
-    "UsageError",
-    "ManifestError",
-    "ToolMissingError",
-    "CommandError",
-    "LockError",
-    "LockFileError",
-    "RelocationError",
-    "PayloadError",
-}
-"""``venvrpm/errors.py``: everything the CLI prints as ``error: MESSAGE``."""
+
+def _error_classes() -> set[str]:
+    """``VenvrpmError`` and every class of the package derived from it, wherever it is
+    defined: everything the CLI prints as ``error: MESSAGE``."""
+    bases: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                names = {
+                    b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases
+                }
+                bases.setdefault(node.name, set()).update(names)
+    found = {"VenvrpmError"}
+    while True:
+        more = {name for name, of in bases.items() if of & found} - found
+        if not more:
+            return found
+        found |= more
+
+
+ERROR_CLASSES = _error_classes()
 
 MESSAGE_ARGUMENT = {
     "_require_wheelhouse": 1,  # cli.py: raises UsageError(message, ...)
