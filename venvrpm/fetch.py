@@ -205,8 +205,7 @@ def fetch_build_lock(
     if not path.is_file():
         return done
     build_lock = lockfile.read(path).for_target(markers)
-    more = fetch(build_lock, wheelhouse, pip, runner, env, scratch, binary_only=True,
-                 report=report)
+    more = fetch(build_lock, wheelhouse, pip, runner, env, scratch, binary_only=True, report=report)
     return Fetched(done.present + more.present, done.downloaded + more.downloaded)
 
 
