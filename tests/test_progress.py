@@ -6,11 +6,15 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from venvrpm import progress
+from tests.support.apps import make_smallapp
+from tests.support.recording import RecordingRunner
+from venvrpm import manifest, pipeline, progress
 from venvrpm.console import PLAIN_INTERVAL, Console
+from venvrpm.runner import HostRunner, Runners
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -131,3 +135,36 @@ def test_a_ticker_reports_in_batches_and_flushes_the_rest() -> None:
         ticker.tick()
     ticker.flush()
     assert events == [("advance", "3"), ("advance", "3"), ("advance", "1")]
+
+
+@pytest.mark.integration
+def test_a_build_reports_counts_for_install_relocation_and_bytecode(tmp_path: Path) -> None:
+    """Orchestration: each long step's bar ends full, counted from what really happened."""
+    m = manifest.load(make_smallapp(tmp_path / "app"))
+    console = Console(stream=io.StringIO(), terminal=False, verbose=True)
+    runner = RecordingRunner(HostRunner(1_700_000_000, on_output=console.sink))
+    events: list[tuple[str, str]] = []
+    ended: dict[str, tuple[int, int, str]] = {}
+
+    def report(kind: str, text: str) -> None:
+        bar = console.bar
+        if kind == "step" and bar is not None and console.current_step:
+            ended[console.current_step] = (bar.done, bar.total, bar.unit)
+        events.append((kind, text))
+        console.report(kind, text)
+
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(
+            m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
+            source_date_epoch=1_700_000_000, host_env={}, report=report,
+        )  # fmt: skip
+        pipeline.assemble(plan, Runners(runner, runner), report)
+    install = "installing 4 locked requirements"
+    assert ended[install] == (4, 4, "distributions installed"), events
+    at = events.index(("step", install))
+    assert ("total", "4 distributions installed") in events[at : at + 2]
+    relocation = "relocating to /opt/smallapp"
+    done, total, unit = ended[relocation]
+    assert unit == "modules compiled" and done == total > 0, "the helper's lines were counted"
+    relocated = [t for k, t in events if k == "total" and t.endswith("files relocated")]
+    assert relocated and int(relocated[0].split()[0]) > 0

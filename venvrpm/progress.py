@@ -13,8 +13,10 @@ Three kinds of report (``report(kind, text)``, as venvrpm.pipeline.Reporter) bes
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 Report = Callable[[str, str], None]
 
@@ -60,3 +62,34 @@ class Ticker:
         """Report what was done since the last report."""
         advance(self.report, self.pending)
         self.pending = 0
+
+
+@contextlib.contextmanager
+def watching(
+    report: Report, count: int, unit: str, measure: Callable[[], int], interval: float = 0.5
+) -> Iterator[None]:
+    """Report *count* units of *unit*, then, while the body runs, how many *measure* finds
+    done every *interval* seconds: for a command that prints nothing as it goes (pip installs
+    without a line per distribution). Nothing is reported without a *count*."""
+    if count <= 0:
+        yield
+        return
+    total(report, count, unit)
+    stop = threading.Event()
+    seen = 0
+
+    def poll() -> None:
+        nonlocal seen
+        while not stop.wait(interval):
+            now = measure()
+            advance(report, now - seen)
+            seen = now
+
+    poller = threading.Thread(target=poll, daemon=True, name="venvrpm-progress")
+    poller.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        poller.join()
+    advance(report, measure() - seen)
