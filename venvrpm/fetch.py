@@ -22,8 +22,9 @@ from venvrpm.files import sha256_hex
 from venvrpm.lockfile import Lock, LockedRequirement, requirement_line
 from venvrpm.runner import Runner
 
-# pip's line as it starts on a requirement of the file (one per distribution)
-_STARTED = re.compile(r"^Collecting \S")
+# pip's line as it starts on a requirement of the file, one per distribution: "Collecting x==1"
+# from an index over HTTP, "Processing /path/x.whl" from a local one
+_STARTED = re.compile(r"^(?:Collecting|Processing) \S")
 _NOT_FOUND = re.compile(
     r"(?:No matching distribution found for|Could not find a version that satisfies the requirement) (\S+)"
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import sys
@@ -164,7 +165,7 @@ def test_one_pip_fetches_the_whole_lock_and_reports_how_far_it_is(
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     env = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": index.as_uri()}
     events: list[tuple[str, str]] = []
-    console = Console(stream=__import__("io").StringIO(), terminal=False)
+    console = Console(stream=io.StringIO(), terminal=False)
 
     def report(kind: str, text: str) -> None:
         events.append((kind, text))
