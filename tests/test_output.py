@@ -149,7 +149,8 @@ def test_plain_lines_are_timestamped_without_control_codes() -> None:
 def test_captured_output_is_shown_only_when_verbose() -> None:
     out = io.StringIO()
     console = Console(stream=out)
-    assert console.sink is None, "plain and not verbose: nothing to stream"
+    assert console.sink is not None, "streamed even so: progress counts the lines"
+    assert Console(stream=io.StringIO(), quiet=True).sink is None, "-q: nothing to show"
     console.output("stdout", "noise", captured=True)
     console.output("stdout", "test output", captured=False)
     assert "noise" not in out.getvalue()

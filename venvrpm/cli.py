@@ -626,12 +626,12 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
             # whose backends would come from the index unchecked).
             done = fetch.fetch_build_lock(
                 fetch.Fetched((), ()), loaded.requirements, loaded.wheelhouse, pip,
-                runners.target, pip_env, scratch, dict(interpreter.markers),
+                runners.target, pip_env, scratch, dict(interpreter.markers), console.report,
             )  # fmt: skip
             build_env = fetch.build_env(loaded.requirements, loaded.wheelhouse, pip,
                                         runners.target, pip_env, workdir / "build-env")  # fmt: skip
             main_done = fetch.fetch(lock, loaded.wheelhouse, pip, runners.target, pip_env,
-                                    scratch, build_env=build_env)  # fmt: skip
+                                    scratch, build_env=build_env, report=console.report)  # fmt: skip
             done = fetch.Fetched(main_done.present + done.present,
                                  main_done.downloaded + done.downloaded)  # fmt: skip
     if lock.skipped:

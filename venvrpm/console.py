@@ -6,6 +6,9 @@ Messages go to stderr; stdout carries only results (the RPM path, a schema, a pl
 Three ways to look: on a terminal a live display (a spinner on the running step, a line with
 its time for each finished one); on a terminal without it (``--json``, a dumb terminal) the
 same lines, coloured; in CI (``CI=true``) or a pipe, plain timestamped lines without control codes.
+
+A step that reports its total (venvrpm.progress) shows a bar with counts on the live display,
+and elsewhere a line with the counts at most every :data:`PLAIN_INTERVAL` seconds.
 """
 
 from __future__ import annotations
@@ -15,11 +18,20 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from rich.console import Console as RichConsole
 from rich.markup import escape
-from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+)
 from rich.text import Text
 
 from venvrpm.errors import CommandError, VenvrpmError, command_line
@@ -28,6 +40,42 @@ from venvrpm.redact import redact
 if TYPE_CHECKING:
     from venvrpm.inspect import Inspection
     from venvrpm.runner import OutputSink, Stream
+
+
+PLAIN_INTERVAL = 10.0
+"""Seconds between two progress lines of a step off the live display (CI logs, pipes)."""
+_TOTAL = re.compile(r"^(\d+) (.+)$")
+
+
+@dataclass(slots=True)
+class Bar:
+    """How far the running step is, when it reported its total."""
+
+    total: int
+    unit: str
+    """What is counted: ``distributions``, ``files relocated``."""
+    done: int = 0
+    pattern: re.Pattern[str] | None = None
+    """Output lines that count as done (venvrpm.progress.count_lines)."""
+    shown: float = 0.0
+    """When a progress line was last printed (or the count started), on the console's clock."""
+
+
+class _Counted(BarColumn):
+    """The bar, only for a step with a total (rich would pulse one without)."""
+
+    def render(self, task: Task) -> Text:  # type: ignore[override]
+        return Text("") if task.total is None else super().render(task)  # type: ignore[return-value]
+
+
+class _Counts(ProgressColumn):
+    """``57/139 distributions``, for a step with a total."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        unit = task.fields.get("unit", "")
+        return Text(f"{int(task.completed)}/{int(task.total)} {unit}")
 
 
 class _Elapsed(ProgressColumn):
@@ -79,6 +127,8 @@ class Console:
         """When the command finished (done), closing the last step."""
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self.bar: Bar | None = None
+        """The running step's progress, when it reported a total."""
 
     def _stamp(self) -> str:
         return time.strftime("%H:%M:%S ") if self.plain else ""
@@ -90,9 +140,13 @@ class Console:
 
     def report(self, kind: str, text: str) -> None:
         """Receive a pipeline event (see venvrpm.pipeline.Reporter)."""
+        if kind in ("total", "advance", "count"):
+            self._progress_report(kind, text)
+            return
         text = redact(text)
         if kind == "step":
             self._close_step("✓", "green")
+            self.bar = None
             self.steps.append((text, self.clock()))
             self.ended = None
             if self.live:
@@ -113,8 +167,45 @@ class Console:
 
     @property
     def sink(self) -> OutputSink | None:
-        """What a runner should hand its commands' output lines to (None: nothing to show)."""
-        return self.output if self.verbose or self.live else None
+        """What a runner should hand its commands' output lines to (None: nothing to show).
+
+        Off the live display too: a step counts its progress in its commands' lines."""
+        return None if self.quiet and not self.verbose else self.output
+
+    def _progress_report(self, kind: str, text: str) -> None:
+        """A step's total, an advance, or which output lines count (venvrpm.progress)."""
+        if kind == "total":
+            match = _TOTAL.match(text)
+            if match is None or not self.steps:
+                return
+            self.bar = Bar(int(match.group(1)), match.group(2), shown=self.clock())
+            if self._progress is not None and self._task is not None:
+                self._progress.update(self._task, total=self.bar.total, completed=0,
+                                      unit=terminal_safe(self.bar.unit, markup=False))  # fmt: skip
+        elif self.bar is None:
+            return
+        elif kind == "count":
+            self.bar.pattern = re.compile(text)
+        else:
+            self._advance(int(text))
+
+    def _advance(self, count: int) -> None:
+        """*count* more units of the running step done: the bar moves, or, off the live
+        display, a line with the counts once :data:`PLAIN_INTERVAL` has passed since the last."""
+        bar = self.bar
+        if bar is None:
+            return
+        bar.done = min(bar.total, bar.done + count)
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=bar.done)
+            return
+        now = self.clock()
+        if self.quiet or self.live or now - bar.shown < PLAIN_INTERVAL:
+            return
+        bar.shown = now
+        share = 100 * bar.done // max(bar.total, 1)
+        counts = f"{bar.done}/{bar.total} {terminal_safe(bar.unit, markup=False)} ({share}%)"
+        self.err.print(Text(f"{self._stamp()}    {counts}", style="dim"))
 
     def output(self, stream: Stream, line: str, *, captured: bool) -> None:
         """A line a command printed (see venvrpm.runner.OutputSink).
@@ -122,6 +213,11 @@ class Console:
         Captured output is shown with -v only, marked and dimmed; uncaptured output (a test
         run) is shown as it is. Either way above the live display, control codes made visible.
         """
+        bar = self.bar
+        if bar is not None and bar.pattern is not None:
+            match = bar.pattern.search(line)
+            if match is not None:
+                self._advance(int(match["n"]) if "n" in bar.pattern.groupindex else 1)
         if captured and not self.verbose:
             return
         shown = terminal_safe(redact(line), markup=False)
@@ -187,7 +283,8 @@ class Console:
         """Make *step* the live display's running step."""
         if self._progress is None:
             self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}", markup=False), _Elapsed(),
+                SpinnerColumn(), TextColumn("{task.description}", markup=False),
+                _Counted(bar_width=30), _Counts(), _Elapsed(),
                 console=self.err, transient=True, redirect_stdout=False, redirect_stderr=False,
                 get_time=self.clock,
             )  # fmt: skip

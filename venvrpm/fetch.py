@@ -16,11 +16,15 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from venvrpm import progress
 from venvrpm.errors import LockError
 from venvrpm.files import sha256_hex
 from venvrpm.lockfile import Lock, LockedRequirement, requirement_line
 from venvrpm.runner import Runner
 
+# pip's line as it starts on a requirement of the file, one per distribution: "Collecting x==1"
+# from an index over HTTP, "Processing /path/x.whl" from a local one
+_STARTED = re.compile(r"^(?:Collecting|Processing) \S")
 _NOT_FOUND = re.compile(
     r"(?:No matching distribution found for|Could not find a version that satisfies the requirement) (\S+)"
 )
@@ -105,6 +109,7 @@ def fetch(
     build_env: Path | None = None,
     isolated: bool = False,
     binary_only: bool = False,
+    report: progress.Report = progress.quiet,
 ) -> Fetched:
     """Download what *wheelhouse* lacks; raise LockError naming everything that could not be had.
 
@@ -116,6 +121,7 @@ def fetch(
     (locking, which trusts the index as pip-compile does), build isolation is off and the
     backend comes from *build_env*, the build lock installed hash-checked (:func:`build_env`).
     *binary_only*: wheels only (the build lock's own files, which nothing may build).
+    *report* hears how many distributions are wanted and each one pip starts on.
     """
     wanted = missing(lock, wheelhouse)
     present = tuple(f"{r.name}=={r.version}" for r in lock.requirements if r not in wanted)
@@ -130,8 +136,40 @@ def fetch(
         base += ["--only-binary", ":all:"]
     if build_env is not None:
         env = {**env, "PYTHONPATH": str(build_env)}
+    # One pip for the whole lock: a pip per distribution cost ~1 s each in start-up and index
+    # round trips (docs/performance.md). pip checks each file against its line's hashes.
+    progress.total(report, len(wanted), "distributions")
+    progress.count_lines(report, _STARTED)
+    everything = scratch / "all-requirements.txt"
+    everything.write_text("".join(requirement_line(r) + "\n" for r in wanted), encoding="utf-8")
+    result = runner.run([*base, "-r", str(everything)], what="downloading the lock", env=env,
+                        check=False)  # fmt: skip
+    still = [r for r in missing(lock, wheelhouse) if r in wanted]
     failures: list[str] = []
-    # One pip per requirement: a missing distribution must not hide the next one.
+    if result.returncode != 0 or still:
+        # pip stops at the first failure: one pip per distribution still missing names every
+        # one that cannot be had, and why (the slow way, only when something failed)
+        failures = _one_by_one(lock, wheelhouse, still, base, runner, env, scratch)
+    if failures:
+        raise LockError(
+            f"{len(failures)} distribution(s) could not be fetched into {wheelhouse}",
+            "check the index (pip's configuration) and that the lock was made for this interpreter",
+            details=failures,
+        )
+    return Fetched(present, tuple(f"{r.name}=={r.version}" for r in wanted))
+
+
+def _one_by_one(
+    lock: Lock,
+    wheelhouse: Path,
+    wanted: list[LockedRequirement],
+    base: list[str],
+    runner: Runner,
+    env: dict[str, str],
+    scratch: Path,
+) -> list[str]:
+    """Fetch each of *wanted* with a pip of its own; one line per failure, naming the reason."""
+    failures: list[str] = []
     for req in wanted:
         requirements = scratch / f"{req.name}.txt"
         requirements.write_text(requirement_line(req) + "\n", encoding="utf-8")
@@ -146,13 +184,7 @@ def fetch(
             failures.append(f"{req.name}=={req.version}: {reason}")
         elif req in missing(lock, wheelhouse):
             failures.append(f"{req.name}=={req.version}: pip downloaded no file the lock names")
-    if failures:
-        raise LockError(
-            f"{len(failures)} distribution(s) could not be fetched into {wheelhouse}",
-            "check the index (pip's configuration) and that the lock was made for this interpreter",
-            details=failures,
-        )
-    return Fetched(present, tuple(f"{r.name}=={r.version}" for r in wanted))
+    return failures
 
 
 def fetch_build_lock(
@@ -164,6 +196,7 @@ def fetch_build_lock(
     env: dict[str, str],
     scratch: Path,
     markers: Mapping[str, str],
+    report: progress.Report = progress.quiet,
 ) -> Fetched:
     """*done* plus the fetch of the build lock beside *requirements*, when there is one (its
     lines for the target with *markers*, as for the main lock)."""
@@ -173,7 +206,7 @@ def fetch_build_lock(
     if not path.is_file():
         return done
     build_lock = lockfile.read(path).for_target(markers)
-    more = fetch(build_lock, wheelhouse, pip, runner, env, scratch, binary_only=True)
+    more = fetch(build_lock, wheelhouse, pip, runner, env, scratch, binary_only=True, report=report)
     return Fetched(done.present + more.present, done.downloaded + more.downloaded)
 
 

@@ -43,7 +43,8 @@ from venvrpm.runner import HostRunner, Runner, Runners
 
 Reporter = Callable[[str, str], None]
 """``report(kind, text)`` with kind ``step`` (a new step begins), ``info``, ``detail`` (shown
-with -v only) or ``warning``."""
+with -v only) or ``warning``; and ``total``, ``advance``, ``count`` for how far a long step is
+(venvrpm.progress)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +296,7 @@ def assemble(
         markers = dict(plan.interpreter.markers)
         count = len(lockfile.read(manifest.requirements).for_target(markers).requirements)
         report("step", f"installing {count} locked requirements")
-        venvbuild.install_lock(plan, runner)
+        venvbuild.install_lock(plan, runner, report, count)
         warnings += _relocate_and_compile(plan, runner, report)
         if cache is not None and key:
             # copied now, before the project goes in; visible to later builds only once every
@@ -458,8 +459,8 @@ def _relocate_and_compile(
     # with a snapshot, only what was written since: listed once for relocation and bytecode
     stagecheck.links_out(plan.stage, manifest)  # the build just wrote there: before relocating
     changed = None if untouched is None else relocate.changed_since(plan.stage, untouched)
-    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed)
-    bytecode = venvbuild.compile_bytecode(plan, runner, changed)
+    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed, report)
+    bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
     report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
     return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from venvrpm import progress
 from venvrpm.errors import RelocationError
 from venvrpm.files import walk
 
@@ -88,14 +89,18 @@ def _identity(entry: os.DirEntry[str]) -> tuple[int, int, int]:
 
 
 def relocate(
-    stage: Path, venv_dir: Path, workdir: Path, paths: Iterable[Path] | None = None
+    stage: Path,
+    venv_dir: Path,
+    workdir: Path,
+    paths: Iterable[Path] | None = None,
+    report: progress.Report = progress.quiet,
 ) -> Relocation:
     """Rewrite the tree under *stage* so no path under *stage* (or *workdir*) remains.
 
     *venv_dir* is ``<stage><prefix>``. Raise RelocationError for files that cannot be fixed.
     With *paths*, only those files are looked at (``changed_since`` the environment was
     relocated, or restored already relocated): reading numpy + pandas again cost ~1 s. (The
-    final scan reads them all.)
+    final scan reads them all.) *report* hears how many files there are and how many are done.
     """
     needle = os.fsencode(stage)
     removed: list[Path] = []
@@ -113,7 +118,11 @@ def relocate(
     rewritten: list[Path] = []
     relinked: list[Path] = []
     refused: list[str] = []
-    for name in (e.path for e in _leaves(stage)) if paths is None else map(str, paths):
+    names = [e.path for e in _leaves(stage)] if paths is None else [str(p) for p in paths]
+    progress.total(report, len(names), "files relocated")
+    ticker = progress.Ticker(report, 1000)
+    for name in names:
+        ticker.tick()
         try:
             mode = os.lstat(name).st_mode
         except FileNotFoundError:  # debris listed in *paths*, dropped above
@@ -141,6 +150,7 @@ def relocate(
             else:
                 path.write_bytes(fixed)
                 rewritten.append(path)
+    ticker.flush()
     if refused:
         raise RelocationError(
             "the staging path is compiled into files that cannot be rewritten safely",

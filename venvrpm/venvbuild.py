@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from venvrpm import stale, toolbox
+from venvrpm import progress, stale, toolbox
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.plan import BuildPlan, Interpreter
@@ -347,15 +348,35 @@ def install(plan: BuildPlan, runner: Runner) -> None:
     check(plan, runner)
 
 
-def install_lock(plan: BuildPlan, runner: Runner) -> None:
-    """Install the lock: hash-checked, no dependencies resolved."""
+def install_lock(
+    plan: BuildPlan, runner: Runner, report: progress.Report = progress.quiet, count: int = 0
+) -> None:
+    """Install the lock: hash-checked, no dependencies resolved. *report* hears how many of its
+    *count* distributions are installed as it goes."""
     ensure_pip(plan)
     try:
-        runner.run(plan.install_lock, what="installing the locked requirements",
-                   env={**dict(plan.pip_env), **plan.build_env_vars,
-                        **source_build_env(plan)})  # fmt: skip
+        with progress.watching(report, count, "distributions installed",
+                               lambda: installed_count(plan.venv_dir)):  # fmt: skip
+            runner.run(plan.install_lock, what="installing the locked requirements",
+                       env={**dict(plan.pip_env), **plan.build_env_vars,
+                            **source_build_env(plan)})  # fmt: skip
     except CommandError as exc:
         raise build_requires_error(plan, exc) or _lock_failure(exc, plan) from None
+
+
+def installed_count(venv_dir: Path) -> int:
+    """The distributions installed in *venv_dir* so far: a RECORD is an installer's last write
+    (pip and uv print nothing per distribution while they install). Names only: nothing read,
+    no symlink followed (``lib64`` is one to ``lib``)."""
+    count = 0
+    with contextlib.suppress(OSError), os.scandir(venv_dir / "lib") as pythons:
+        for python in pythons:
+            if not python.name.startswith("python") or not python.is_dir(follow_symlinks=False):
+                continue
+            with contextlib.suppress(OSError), os.scandir(Path(python.path, "site-packages")) as e:
+                count += sum(1 for d in e if d.name.endswith(".dist-info")
+                             and os.path.lexists(os.path.join(d.path, "RECORD")))  # fmt: skip
+    return count
 
 
 def install_project(plan: BuildPlan, runner: Runner) -> None:
@@ -534,8 +555,20 @@ def copy_project(source: Path, dest: Path) -> None:
         )
 
 
-def compile_bytecode(plan: BuildPlan, runner: Runner, only: list[Path] | None = None) -> Bytecode:
-    """Compile every module (or those in *only*) for its final path with the target interpreter."""
+# what compile_tree.py prints on stderr as it goes
+_COMPILED = re.compile(r"^venvrpm: (?P<n>\d+) modules done$")
+
+
+def compile_bytecode(
+    plan: BuildPlan,
+    runner: Runner,
+    only: list[Path] | None = None,
+    report: progress.Report = progress.quiet,
+) -> Bytecode:
+    """Compile every module (or those in *only*) for its final path with the target interpreter.
+    *report* hears how many modules there are and, from the helper's lines, how many are done."""
+    progress.total(report, _module_count(plan.venv_dir, only), "modules compiled")
+    progress.count_lines(report, _COMPILED)
     listing: list[str] = []
     if only is not None:
         # in the work directory: a container or chroot sees it at the same path
@@ -557,8 +590,19 @@ def compile_bytecode(plan: BuildPlan, runner: Runner, only: list[Path] | None = 
         ],
         what="compiling bytecode for the final path",
     )
-    report = json.loads(result.stdout)
-    return Bytecode(report["compiled"], tuple((p, e) for p, e in report["failed"]))
+    summary = json.loads(result.stdout)
+    return Bytecode(summary["compiled"], tuple((p, e) for p, e in summary["failed"]))
+
+
+def _module_count(venv_dir: Path, only: list[Path] | None) -> int:
+    """The modules compile_tree.py looks at (as it counts them), for the progress total."""
+    if only is not None:
+        return sum(1 for p in only if p.suffix == ".py")
+    count = 0
+    for _, dirnames, filenames in os.walk(venv_dir):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        count += sum(1 for name in filenames if name.endswith(".py"))
+    return count
 
 
 def _lock_failure(exc: CommandError, plan: BuildPlan, path: Path | None = None) -> VenvrpmError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import sys
@@ -148,3 +149,36 @@ def test_a_network_failure_mid_fetch_is_named_and_leaves_nothing_half_written(
     present = sorted(p.name for p in wheels.iterdir())
     assert not [p for p in present if p.startswith("tinydep")], "no half-written file"
     assert len(present) == 3  # the others arrived whole (their hashes were checked)
+
+
+def test_one_pip_fetches_the_whole_lock_and_reports_how_far_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pip per distribution cost ~1 s each (Zuul: 139 files in 200 s, silently)."""
+    from tests.support.recording import RecordingRunner
+    from venvrpm import fetch, lockfile
+    from venvrpm.console import Console
+    from venvrpm.runner import HostRunner
+
+    app, wheels, index = app_with_index(tmp_path)
+    lock = lockfile.read(app.parent / "requirements.lock")
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    env = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": index.as_uri()}
+    events: list[tuple[str, str]] = []
+    console = Console(stream=io.StringIO(), terminal=False)
+
+    def report(kind: str, text: str) -> None:
+        events.append((kind, text))
+        console.report(kind, text)
+
+    console.report("step", "fetching")
+    runner = RecordingRunner(HostRunner(1, on_output=console.sink))
+    (tmp_path / "scratch").mkdir()
+    done = fetch.fetch(lock, wheels, [sys.executable, "-m", "pip"], runner, env,
+                       tmp_path / "scratch", isolated=True, report=report)  # fmt: skip
+    assert len(done.downloaded) == len(lock.requirements) == 4
+    downloads = [c for c in runner.calls if "download" in c.argv]
+    assert len(downloads) == 1, "one pip for the whole lock"
+    assert "--require-hashes" in downloads[0].argv and "--no-deps" in downloads[0].argv
+    assert ("total", "4 distributions") in events
+    assert console.bar is not None and console.bar.done == 4, "pip's lines were counted"

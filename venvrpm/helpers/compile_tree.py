@@ -20,6 +20,8 @@ import os
 import py_compile
 import sys
 
+PROGRESS_EVERY = 250
+
 
 def _current(source: str, cfile: str, dfile: str) -> bool:
     """Is *cfile* already what we would write? (A cached environment was compiled before the
@@ -63,7 +65,11 @@ def main(venv_dir: str, stage: str, listing: str = "") -> int:
         modules = sorted(os.fsdecode(n) for n in names if n.endswith(b".py"))
     else:
         modules = _modules(venv_dir)
-    for path in modules:
+    done = 0
+    for done, path in enumerate(modules, 1):
+        if done % PROGRESS_EVERY == 0:
+            # read by venvrpm for its progress display (venvbuild._COMPILED)
+            print(f"venvrpm: {PROGRESS_EVERY} modules done", file=sys.stderr, flush=True)
         if os.path.islink(path):
             continue
         cfile = importlib.util.cache_from_source(path)
@@ -83,6 +89,8 @@ def main(venv_dir: str, stage: str, listing: str = "") -> int:
             # Templates and Python-2-only files in some distributions: never importable,
             # so Python never tries to write bytecode for them at run time either.
             failed.append([path[len(stage) :], exc.exc_type_name])
+    if done % PROGRESS_EVERY:
+        print(f"venvrpm: {done % PROGRESS_EVERY} modules done", file=sys.stderr, flush=True)
     json.dump({"compiled": compiled, "kept": kept, "failed": failed}, sys.stdout)
     return 0
 

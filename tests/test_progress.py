@@ -1,0 +1,170 @@
+"""Progress of long steps: a bar with counts on a terminal, a line every PLAIN_INTERVAL
+seconds elsewhere; counted by the library's loops or in its commands' output lines."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.apps import make_smallapp
+from tests.support.recording import RecordingRunner
+from venvrpm import manifest, pipeline, progress
+from venvrpm.console import PLAIN_INTERVAL, Console
+from venvrpm.runner import HostRunner, Runners
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def terminal_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for name in ("TTY_INTERACTIVE", "TTY_COMPATIBLE", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+def plain(clock: Clock) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    console = Console(stream=out, terminal=False, clock=clock)
+    console.report("step", "installing 139 locked requirements")
+    return console, out
+
+
+def counts_lines(out: io.StringIO) -> list[str]:
+    return [line for line in out.getvalue().splitlines() if "/139" in line]
+
+
+def test_plain_mode_prints_the_counts_only_once_the_interval_has_passed() -> None:
+    clock = Clock()
+    console, out = plain(clock)
+    progress.total(console.report, 139, "distributions")
+    progress.advance(console.report, 10)
+    clock.now += PLAIN_INTERVAL - 0.1
+    progress.advance(console.report, 10)
+    assert counts_lines(out) == [], "nothing before the interval"
+    clock.now += 0.1
+    progress.advance(console.report, 37)
+    clock.now += 1.0
+    progress.advance(console.report, 1)  # too soon after the last line
+    (line,) = counts_lines(out)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d     57/139 distributions \(41%\)", line), line
+    assert "\x1b" not in out.getvalue()
+    clock.now += PLAIN_INTERVAL
+    progress.advance(console.report, 500)  # never past the total
+    assert counts_lines(out)[-1].endswith(" 139/139 distributions (100%)")
+
+
+def test_output_lines_that_match_the_pattern_count_even_when_not_shown() -> None:
+    clock = Clock()
+    console, out = plain(clock)
+    assert console.sink is not None, "plain mode streams: its lines are counted"
+    progress.total(console.report, 139, "distributions")
+    progress.count_lines(console.report, re.compile(r"^(Collecting|Processing) \S"))
+    for name in ("a", "b", "c"):
+        console.output("stdout", f"Collecting {name}==1.0 (from -r lock (line 1))", captured=True)
+        console.output("stdout", "  Downloading a-1.0.whl (10 kB)", captured=True)
+    console.output("stdout", "Processing ./wheels/d-1.0-py3-none-any.whl", captured=True)
+    assert console.bar is not None and console.bar.done == 4
+    assert "Collecting" not in out.getvalue(), "captured lines show with -v only"
+
+
+def test_a_group_n_in_the_pattern_says_how_many() -> None:
+    console, _ = plain(Clock())
+    progress.total(console.report, 139, "modules compiled")
+    progress.count_lines(console.report, re.compile(r"^compiled (?P<n>\d+)$"))
+    console.output("stderr", "compiled 100", captured=True)
+    console.output("stderr", "compiled 7", captured=True)
+    assert console.bar is not None and console.bar.done == 107
+
+
+def test_a_new_step_or_a_new_total_starts_again_and_quiet_prints_nothing() -> None:
+    clock = Clock()
+    console, _ = plain(clock)
+    progress.total(console.report, 139, "files relocated")
+    progress.advance(console.report, 139)
+    progress.total(console.report, 50, "modules compiled")
+    assert console.bar is not None and (console.bar.done, console.bar.unit) == (
+        0,
+        "modules compiled",
+    )
+    console.report("step", "checking dependencies")
+    assert console.bar is None
+    progress.advance(console.report, 3)  # no total: ignored
+
+    out = io.StringIO()
+    quiet = Console(stream=out, terminal=False, quiet=True, clock=clock)
+    quiet.report("step", "installing")
+    progress.total(quiet.report, 139, "distributions")
+    clock.now += 2 * PLAIN_INTERVAL
+    progress.advance(quiet.report, 50)
+    assert out.getvalue() == "" and quiet.sink is None
+
+
+def test_the_live_display_shows_a_bar_with_counts(terminal_env: None) -> None:
+    out = io.StringIO()
+    console = Console(stream=out, terminal=True, clock=Clock())
+    assert console.live
+    console.report("step", "relocating to /opt/app")
+    progress.total(console.report, 200, "files relocated")
+    progress.advance(console.report, 50)
+    assert console._progress is not None
+    console._progress.refresh()
+    text = ANSI.sub("", out.getvalue())
+    assert "50/200 files relocated" in text
+    assert "━" in text, "a bar"
+    console.done("x")
+    assert "50/200" not in ANSI.sub("", out.getvalue()).splitlines()[-1]
+
+
+def test_a_ticker_reports_in_batches_and_flushes_the_rest() -> None:
+    events: list[tuple[str, str]] = []
+    ticker = progress.Ticker(lambda k, t: events.append((k, t)), every=3)
+    for _ in range(7):
+        ticker.tick()
+    ticker.flush()
+    assert events == [("advance", "3"), ("advance", "3"), ("advance", "1")]
+
+
+@pytest.mark.integration
+def test_a_build_reports_counts_for_install_relocation_and_bytecode(tmp_path: Path) -> None:
+    """Orchestration: each long step's bar ends full, counted from what really happened."""
+    m = manifest.load(make_smallapp(tmp_path / "app"))
+    console = Console(stream=io.StringIO(), terminal=False, verbose=True)
+    runner = RecordingRunner(HostRunner(1_700_000_000, on_output=console.sink))
+    events: list[tuple[str, str]] = []
+    ended: dict[str, tuple[int, int, str]] = {}
+
+    def report(kind: str, text: str) -> None:
+        bar = console.bar
+        if kind == "step" and bar is not None and console.current_step:
+            ended[console.current_step] = (bar.done, bar.total, bar.unit)
+        events.append((kind, text))
+        console.report(kind, text)
+
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(
+            m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
+            source_date_epoch=1_700_000_000, host_env={}, report=report,
+        )  # fmt: skip
+        pipeline.assemble(plan, Runners(runner, runner), report)
+    install = "installing 4 locked requirements"
+    assert ended[install] == (4, 4, "distributions installed"), events
+    at = events.index(("step", install))
+    assert ("total", "4 distributions installed") in events[at : at + 2]
+    relocation = "relocating to /opt/smallapp"
+    done, total, unit = ended[relocation]
+    assert unit == "modules compiled" and done == total > 0, "the helper's lines were counted"
+    relocated = [t for k, t in events if k == "total" and t.endswith("files relocated")]
+    assert relocated and int(relocated[0].split()[0]) > 0

@@ -1,0 +1,95 @@
+"""How a long step reports how far it is; the console alone decides how that looks.
+
+Three kinds of report (``report(kind, text)``, as venvrpm.pipeline.Reporter) besides ``step``,
+``info``, ``detail`` and ``warning``:
+
+- ``total``: ``"N UNIT"``: the running step does N units (``139 distributions``); a new total
+  in the same step starts counting again (relocation, then bytecode).
+- ``advance``: ``"K"``: K more units done, counted by the library's own loops.
+- ``count``: a regular expression: each line the step's commands print that it matches is one
+  unit done, or as many as its group ``n`` says. How a tool's output looks (pip's ``Collecting``
+  lines) is known where the tool is run, not in the console.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Callable, Iterator
+
+Report = Callable[[str, str], None]
+
+
+def quiet(kind: str, text: str) -> None:
+    """A reporter that drops everything."""
+    return None
+
+
+def total(report: Report, count: int, unit: str) -> None:
+    """The running step does *count* units of *unit*."""
+    report("total", f"{count} {unit}")
+
+
+def advance(report: Report, count: int = 1) -> None:
+    """*count* more units of the running step are done."""
+    if count:
+        report("advance", str(count))
+
+
+def count_lines(report: Report, pattern: re.Pattern[str]) -> None:
+    """Each output line of the running step's commands that *pattern* matches is a unit done
+    (or ``int(match["n"])`` units, when it has a group ``n``)."""
+    report("count", pattern.pattern)
+
+
+class Ticker:
+    """Advances *report* every *every* units, not on each one (a report per file of 21,600
+    would cost more than the work); :meth:`flush` reports the rest."""
+
+    def __init__(self, report: Report, every: int = 500) -> None:
+        self.report = report
+        self.every = every
+        self.pending = 0
+
+    def tick(self) -> None:
+        """One more unit done."""
+        self.pending += 1
+        if self.pending >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Report what was done since the last report."""
+        advance(self.report, self.pending)
+        self.pending = 0
+
+
+@contextlib.contextmanager
+def watching(
+    report: Report, count: int, unit: str, measure: Callable[[], int], interval: float = 0.5
+) -> Iterator[None]:
+    """Report *count* units of *unit*, then, while the body runs, how many *measure* finds
+    done every *interval* seconds: for a command that prints nothing as it goes (pip installs
+    without a line per distribution). Nothing is reported without a *count*."""
+    if count <= 0:
+        yield
+        return
+    total(report, count, unit)
+    stop = threading.Event()
+    seen = 0
+
+    def poll() -> None:
+        nonlocal seen
+        while not stop.wait(interval):
+            now = measure()
+            advance(report, now - seen)
+            seen = now
+
+    poller = threading.Thread(target=poll, daemon=True, name="venvrpm-progress")
+    poller.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        poller.join()
+    advance(report, measure() - seen)
