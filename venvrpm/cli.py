@@ -425,9 +425,27 @@ def _doctor() -> int:
 def _check(args: argparse.Namespace, console: Console) -> int:
     from venvrpm import lockfile
 
+    from venvrpm import entrypoints
+
     loaded = manifest.load(args.manifest)
     lock = lockfile.read(loaded.requirements)
-    console.done(f"{args.manifest}: valid; {len(lock.requirements)} locked requirements")
+    manifest.require_version(loaded)
+    if (mismatch := manifest.version_warning(loaded)) is not None:
+        console.report("warning", mismatch)
+    verdict = entrypoints.check_lock(loaded, lock)
+    if verdict.missing:
+        raise UsageError(
+            f"entry point(s) no locked distribution declares: {', '.join(verdict.missing)}",
+            "entry_points lists console scripts of the lock's wheels or of the project; "
+            f"declared: {', '.join(verdict.available) or 'none'}",
+        )
+    checked = ", entry points declared" if loaded.entry_points and not verdict.unchecked else ""
+    if verdict.unchecked:
+        console.notice(f"entry points not checked: {verdict.unchecked} (the build checks them)")
+    console.done(
+        f"{args.manifest}: valid; {len(lock.requirements)} locked requirements{checked}; "
+        f"version {loaded.version}"
+    )
     return EXIT_OK
 
 

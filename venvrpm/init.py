@@ -463,6 +463,7 @@ def _requirements_in(
 
 # What the wheel's core metadata is called where render's helpers say pyproject.toml.
 _METADATA_WORDS = {
+    "no project.description": "the wheel's metadata has no Summary",
     "project.description": "the wheel's Summary",
     "pyproject.toml names no license": "the wheel's metadata names no license",
     "project.license": "the wheel's License",
