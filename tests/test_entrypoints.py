@@ -59,7 +59,7 @@ def test_an_oversized_or_broken_wheel_is_refused_cleanly(tmp_path: Path) -> None
         entrypoints.read_wheel(big)
     broken = tmp_path / "broken-1.0-py3-none-any.whl"
     broken.write_bytes(b"not a zip")
-    with pytest.raises(PayloadError, match="cannot read the wheel broken-1.0"):
+    with pytest.raises(PayloadError, match=r"cannot read the wheel broken-1\.0"):
         entrypoints.read_wheel(broken)
 
 
@@ -77,7 +77,8 @@ def _app(tmp_path: Path, entry_points: str, *, sdist: bool = False) -> Path:
     )
     (tmp_path / "requirements.txt").write_text(lock)
     app = tmp_path / "app.yaml"
-    app.write_text(textwrap.dedent(f"""\
+    app.write_text(
+        textwrap.dedent(f"""\
         name: tool-x
         version: {{from: tool-x}}
         summary: s
@@ -86,7 +87,8 @@ def _app(tmp_path: Path, entry_points: str, *, sdist: bool = False) -> Path:
         requirements: requirements.txt
         wheelhouse: wheels
         entry_points: {entry_points}
-        """))
+        """)
+    )
     return app
 
 
@@ -94,7 +96,9 @@ def test_check_finds_an_entry_point_no_locked_wheel_declares(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = _app(tmp_path, "[toolx, tolx]")
-    verdict = entrypoints.check_lock(manifest.load(app), lockfile.read(tmp_path / "requirements.txt"))
+    verdict = entrypoints.check_lock(
+        manifest.load(app), lockfile.read(tmp_path / "requirements.txt")
+    )
     assert verdict.missing == ("tolx",) and verdict.available == ("toolx",)
     assert main(["check", str(app)]) == 2
     err = capsys.readouterr().err
@@ -123,7 +127,9 @@ def test_check_says_when_an_sdist_leaves_entry_points_unchecked(
 def test_without_a_wheelhouse_entry_points_are_not_checked(tmp_path: Path) -> None:
     app = _app(tmp_path, "[nothing-declares-this]")
     app.write_text(app.read_text().replace("wheelhouse: wheels\n", ""))
-    verdict = entrypoints.check_lock(manifest.load(app), lockfile.read(tmp_path / "requirements.txt"))
+    verdict = entrypoints.check_lock(
+        manifest.load(app), lockfile.read(tmp_path / "requirements.txt")
+    )
     assert verdict.unchecked == "no wheelhouse to read the locked wheels from"
     assert verdict.missing == ()
 

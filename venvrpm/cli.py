@@ -423,9 +423,7 @@ def _doctor() -> int:
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
-    from venvrpm import lockfile
-
-    from venvrpm import entrypoints
+    from venvrpm import entrypoints, lockfile
 
     loaded = manifest.load(args.manifest)
     lock = lockfile.read(loaded.requirements)
