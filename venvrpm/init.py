@@ -638,8 +638,8 @@ def render_pypi(
     if scripts is None:
         warnings.append(
             f"{name} {version} has no wheel on the index, only an sdist: its commands are "
-            "known only once it is built, so app.yaml has no entry_points; after `venvrpm "
-            "lock`, `venvrpm build` fails naming the commands bin/ holds: list them then"
+            "known only once it is built, so app.yaml has no entry_points: list them there "
+            "(a name the build does not find fails it, and the error lists what bin/ holds)"
         )
         lines.append("# entry_points: [COMMAND]  # TODO: the sdist's console scripts")
     else:
