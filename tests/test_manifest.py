@@ -492,3 +492,14 @@ def test_a_hand_written_version_that_differs_from_the_locked_app_warns(
     assert "warning: version 11.0 differs from zuul 12.0.0" in capsys.readouterr().err
     same = _versioned(tmp_path, "12.0.0", f"zuul==12.0.0 {_HASH}\n")
     assert manifest.version_warning(manifest.load(same)) is None
+
+
+def test_the_plan_carries_the_locked_version_and_refuses_an_unresolved_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = _versioned(tmp_path, "{from: zuul}", f"zuul==12.0.0rc1 {_HASH}\n")
+    assert main(["build", str(app), "--dry-run", "-o", str(tmp_path / "dist")]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == "12.0.0~rc1"
+    (tmp_path / "requirements.txt").write_text(f"six==1.16.0 {_HASH}\n")
+    assert main(["build", str(app), "--dry-run", "-o", str(tmp_path / "dist")]) == 2
+    assert "requirements.txt does not pin zuul" in capsys.readouterr().err
