@@ -335,3 +335,132 @@ def test_cli_failed_write_leaves_nothing(
     assert main(["init", str(project)]) == 1
     assert "No space left on device" in capsys.readouterr().err
     assert [p.name for p in project.iterdir()] == ["pyproject.toml"]
+
+
+# --- --from-pypi: an application from the index, offline from a wheelhouse -----------------
+
+
+def _index(root: Path) -> Path:
+    """A local index (find-links) with tool-x 1.0 and 2.0 (other commands), and an sdist."""
+    from tests.support import tinybackend
+
+    root.mkdir(parents=True, exist_ok=True)
+    for version, scripts in (("1.0", {"toolx": "tool_x:main"}),
+                             ("2.0", {"toolx": "tool_x:main", "toolx-admin": "tool_x:admin"})):  # fmt: skip
+        wheel = tinybackend.write_wheel(
+            root, "Tool_X", version, {"tool_x/__init__.py": "raise SystemExit('never run')\n"},
+            entry_points=scripts,
+        )  # fmt: skip
+        if version == "2.0":
+            _add_metadata(wheel, "tool_x-2.0.dist-info/METADATA", (
+                "Summary: Does tool things.\nLicense-Expression: MIT\n"
+                "Project-URL: Source, https://example.invalid/tool-x\n"))  # fmt: skip
+    tinybackend.write_sdist(root, "onlysdist", "3.1", {"src/onlysdist/__init__.py": ""})
+    return root
+
+
+def _add_metadata(wheel: Path, member: str, extra: str) -> None:
+    import zipfile
+
+    rewritten = wheel.with_suffix(".tmp")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(rewritten, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data + extra.encode() if item.filename == member else data)
+    rewritten.replace(wheel)
+
+
+def _from_pypi(tmp_path: Path, *args: str) -> tuple[int, Path]:
+    index = _index(tmp_path / "index")
+    out = tmp_path / "out"
+    code = main(["init", "--from-pypi", *args, "--find-links", str(index), str(out)])
+    return code, out
+
+
+def test_from_pypi_writes_the_wheels_real_commands_and_a_lock_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _from_pypi(tmp_path, "Tool_X")
+    assert code == 0, capsys.readouterr().err
+    fields = yaml.safe_load((out / "app.yaml").read_text())
+    assert fields["name"] == "tool-x"
+    assert fields["version"] == {"from": "tool-x"}  # follows the lock
+    assert fields["entry_points"] == ["toolx", "toolx-admin"]  # the newest: 2.0's
+    assert fields["summary"] == "Does tool things"
+    assert fields["license"] == "MIT"
+    assert fields["url"] == "https://example.invalid/tool-x"
+    assert "project" not in fields
+    assert fields["lock"] == {"inputs": ["requirements.in"]}
+    assert "tool-x==2.0" in (out / "requirements.in").read_text().splitlines()
+    loaded = manifest.load(out / "app.yaml")  # valid; its version waits for the lock
+    assert loaded.version_from == "tool-x" and loaded.version_problem is not None
+    assert (out / init.SCHEMA).is_file()
+
+
+def test_from_pypi_takes_the_pinned_version(tmp_path: Path) -> None:
+    code, out = _from_pypi(tmp_path, "tool-x==1.0", "--python", "/usr/bin/python3.11")
+    assert code == 0
+    fields = yaml.safe_load((out / "app.yaml").read_text())
+    assert fields["entry_points"] == ["toolx"]
+    assert fields["python"] == "/usr/bin/python3.11"
+    assert "tool-x==1.0" in (out / "requirements.in").read_text().splitlines()
+
+
+def test_from_pypi_with_only_an_sdist_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _from_pypi(tmp_path, "onlysdist")
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "onlysdist 3.1 has no wheel on the index, only an sdist" in err
+    text = (out / "app.yaml").read_text()
+    assert "entry_points" not in yaml.safe_load(text)
+    assert "# entry_points: [COMMAND]  # TODO" in text
+    assert "onlysdist==3.1" in (out / "requirements.in").read_text()
+
+
+def test_from_pypi_refuses_what_the_index_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _from_pypi(tmp_path, "tool-x==9.9")
+    assert code == 2
+    assert "error: tool-x==9.9 is not on the index" in capsys.readouterr().err
+    assert not (out / "app.yaml").exists()
+
+
+def test_from_pypi_uses_pips_own_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --find-links: pip's settings (here PIP_NO_INDEX, PIP_FIND_LINKS) reach pip."""
+    index = _index(tmp_path / "index")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    assert main(["init", "--from-pypi", "tool-x==1.0", str(tmp_path / "out")]) == 0
+    assert yaml.safe_load((tmp_path / "out" / "app.yaml").read_text())["entry_points"] == ["toolx"]
+
+
+@pytest.mark.parametrize(
+    "text", ["tool-x>=1", "tool-x[extra]", "tool-x==1.*", "tool-x; os_name=='nt'", "not a name"]
+)
+def test_from_pypi_takes_a_name_and_at_most_one_exact_version(text: str) -> None:
+    with pytest.raises(UsageError, match="is not NAME or NAME==VERSION"):
+        init.parse_from_pypi(text)
+
+
+def test_init_python_is_written_and_must_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _project(tmp_path / "p")
+    assert main(["init", str(project), "--python", "/nonexistent/python3"]) == 2
+    assert "--python /nonexistent/python3: no executable interpreter" in capsys.readouterr().err
+    assert not (project / "app.yaml").exists()
+    assert main(["init", str(project), "--python", "relative/python"]) == 2
+    assert main(["init", str(project), "--python", "/usr/bin/python3.11"]) == 0
+    assert yaml.safe_load((project / "app.yaml").read_text())["python"] == "/usr/bin/python3.11"
+
+
+def test_init_without_pyproject_points_at_from_pypi(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init", str(tmp_path)]) == 2
+    assert "venvrpm init --from-pypi NAME[==VERSION]" in capsys.readouterr().err

@@ -472,3 +472,86 @@ def test_two_links_to_one_dest_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ManifestError) as caught:
         manifest.load(path)
     assert "already the dest of links[0]" in str([str(p) for p in caught.value.problems])
+
+
+# --- version: {from: NAME} -------------------------------------------------------------------
+
+_HASH = "--hash=sha256:" + "0" * 64
+
+
+def _versioned(tmp_path: Path, version: str, lock: str | None) -> Path:
+    if lock is not None:
+        (tmp_path / "requirements.txt").write_text(lock)
+    app = tmp_path / "app.yaml"
+    app.write_text(
+        f"name: zuul\nversion: {version}\nsummary: s\nlicense: MIT\n"
+        "python: /usr/bin/python3\nrequirements: requirements.txt\n"
+    )
+    return app
+
+
+def test_version_from_the_lock_is_the_locked_version_as_rpm_orders_it(tmp_path: Path) -> None:
+    app = _versioned(tmp_path, "{from: Zuul}", f"zuul==12.0.0rc1 {_HASH}\nsix==1.16.0 {_HASH}\n")
+    loaded = manifest.load(app)
+    assert loaded.version == "12.0.0~rc1" and loaded.version_from == "zuul"
+    manifest.require_version(loaded)  # resolved: nothing to say
+    assert manifest.version_warning(loaded) is None
+
+
+@pytest.mark.parametrize(
+    ("lock", "why"),
+    [
+        (None, "requirements.txt does not exist yet: `venvrpm lock` writes it"),
+        (f"six==1.16.0 {_HASH}\n", "requirements.txt does not pin zuul"),
+        ("zuul>=1\n", "requirements.txt cannot be read"),
+        (
+            f"zuul==1.0 ; python_version < '3.12' {_HASH}\n"
+            f"zuul==2.0 ; python_version >= '3.12' {_HASH}\n",
+            "pins zuul at 1.0 and 2.0",
+        ),
+    ],
+)
+def test_an_unresolved_version_loads_but_never_builds(
+    tmp_path: Path, lock: str | None, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = _versioned(tmp_path, "{from: zuul}", lock)
+    loaded = manifest.load(app)  # `venvrpm lock` must be able to load it to write the lock
+    assert loaded.version == manifest.UNRESOLVED_VERSION
+    with pytest.raises(ManifestError) as caught:
+        manifest.require_version(loaded)
+    assert caught.value.exit_code == 2
+    assert why in caught.value.details[0] and caught.value.details[0].startswith("line 2:")
+    if lock is not None and "zuul>=1" not in lock:
+        assert main(["check", str(app)]) == 2
+        assert why in capsys.readouterr().err
+
+
+def test_version_from_is_a_name_and_nothing_else(tmp_path: Path) -> None:
+    for bad in ("{form: zuul}", "{from: 'not a name'}", "{from: zuul, extra: 1}", "[1]"):
+        with pytest.raises(ManifestError):
+            manifest.load(_versioned(tmp_path, bad, f"zuul==1.0 {_HASH}\n"))
+
+
+def test_a_hand_written_version_that_differs_from_the_locked_app_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = _versioned(tmp_path, "'11.0'", f"zuul==12.0.0 {_HASH}\n")
+    warning = manifest.version_warning(manifest.load(app))
+    assert warning is not None
+    assert "version 11.0 differs from zuul 12.0.0 in requirements.txt" in warning
+    assert "version: {from: zuul}" in warning
+    assert main(["check", str(app)]) == 0
+    assert "warning: version 11.0 differs from zuul 12.0.0" in capsys.readouterr().err
+    same = _versioned(tmp_path, "12.0.0", f"zuul==12.0.0 {_HASH}\n")
+    assert manifest.version_warning(manifest.load(same)) is None
+
+
+def test_the_plan_carries_the_locked_version_and_refuses_an_unresolved_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = _versioned(tmp_path, "{from: zuul}", f"zuul==12.0.0rc1 {_HASH}\n")
+    assert main(["build", str(app), "--dry-run", "-o", str(tmp_path / "dist")]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == "12.0.0~rc1"
+    (tmp_path / "requirements.txt").write_text(f"six==1.16.0 {_HASH}\n")
+    assert main(["build", str(app), "--dry-run", "-o", str(tmp_path / "dist")]) == 2
+    assert "requirements.txt does not pin zuul" in capsys.readouterr().err

@@ -193,3 +193,27 @@ def test_a_cached_pip_is_placed_only_when_a_step_runs_it(tmp_path: Path) -> None
         interpreter, tmp_path / "build3", runner, Cache(tmp_path / "other-cache")
     )
     assert later is None and (now / "pip" / "__main__.py").is_file()
+
+
+def test_entry_points_are_checked_right_after_installing_under_their_name(tmp_path: Path) -> None:
+    """A wrong entry point fails in its own step, before the dependency check (which used to
+    run first, so the failure was reported under "checking dependencies")."""
+    from venvrpm.errors import PayloadError
+
+    m = manifest.load(make_smallapp(tmp_path / "app", entry_points="[smallap]"))
+    runner = RecordingRunner(HostRunner(1_700_000_000))
+    events: list[tuple[str, str]] = []
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(
+            m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
+            source_date_epoch=1_700_000_000, host_env={},
+        )  # fmt: skip
+        with pytest.raises(PayloadError, match=r"entry point\(s\) not found.*: smallap") as caught:
+            pipeline.assemble(plan, Runners(runner, runner), lambda k, t: events.append((k, t)))
+    steps = [t for k, t in events if k == "step"]
+    assert steps[-1] == "checking the entry points"
+    assert "checking dependencies" not in steps
+    assert steps.index("checking the entry points") > steps.index("installing the project")
+    assert (
+        caught.value.hint is not None and "available: smallapp, tinydep-tool" in caught.value.hint
+    )

@@ -70,6 +70,9 @@ PASSED_THROUGH = {
     ("manifest.py", "str(source)"): "ManifestError's first argument is the manifest path; its "
     "message is errors.py's 'N problems in the manifest'",
     ("manifest.py", "message"): "a message built just above from literals checked here",
+    ("manifest.py", "str(manifest.source)"): "as str(source): require_version's ManifestError",
+    ("manifest.py", "why"): "locked_version's reasons: the literals of its return statements, "
+    "documented under version.from",
     ("manifest.py", "_describe(error)"): "a JSON Schema error: the forms _describe makes are "
     "in OTHER_MESSAGES",
     ("manifest.py", "_ALIAS"): "_ALIAS is in OTHER_MESSAGES",

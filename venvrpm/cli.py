@@ -179,11 +179,27 @@ def _parser() -> argparse.ArgumentParser:
         help="print the manifest reference as Markdown instead (docs/reference.md)",
     )
     init = sub.add_parser(
-        "init", help="write app.yaml and requirements.in from the project's pyproject.toml"
+        "init",
+        help="write app.yaml and requirements.in from the project's pyproject.toml, "
+        "or for an application from PyPI (--from-pypi)",
     )
     init.add_argument(
         "directory", type=Path, nargs="?", default=Path("."), metavar="DIR",
-        help="the project directory, holding pyproject.toml (default: .)",
+        help="the project directory, holding pyproject.toml; with --from-pypi, where the "
+        "files go (made if missing) (default: .)",
+    )  # fmt: skip
+    init.add_argument(
+        "--from-pypi", metavar="NAME[==VERSION]",
+        help="package this distribution from the index, no project of yours: its commands "
+        "are read from its wheel (downloaded, not run)",
+    )  # fmt: skip
+    init.add_argument(
+        "--python", metavar="PATH", default=None,
+        help="the target's interpreter written into app.yaml (default: /usr/bin/python3)",
+    )  # fmt: skip
+    init.add_argument(
+        "--find-links", metavar="DIR", type=Path, default=None,
+        help="with --from-pypi: take the wheel from DIR, not the index (offline)",
     )  # fmt: skip
     init.add_argument(
         "--force",
@@ -447,18 +463,48 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
-    from venvrpm import lockfile
+    from venvrpm import entrypoints, lockfile
 
     loaded = manifest.load(args.manifest)
     lock = lockfile.read(loaded.requirements)
-    console.done(f"{args.manifest}: valid; {len(lock.requirements)} locked requirements")
+    manifest.require_version(loaded)
+    if (mismatch := manifest.version_warning(loaded)) is not None:
+        console.report("warning", mismatch)
+    verdict = entrypoints.check_lock(loaded, lock)
+    if verdict.missing:
+        raise UsageError(
+            f"entry point(s) no locked distribution declares: {', '.join(verdict.missing)}",
+            "entry_points lists console scripts of the lock's wheels or of the project; "
+            f"declared: {', '.join(verdict.available) or 'none'}",
+        )
+    checked = ", entry points declared" if loaded.entry_points and not verdict.unchecked else ""
+    if verdict.unchecked:
+        console.notice(f"entry points not checked: {verdict.unchecked} (the build checks them)")
+    console.done(
+        f"{args.manifest}: valid; {len(lock.requirements)} locked requirements{checked}; "
+        f"version {loaded.version}"
+    )
     return EXIT_OK
 
 
 def _init(args: argparse.Namespace, console: Console) -> int:
     from venvrpm import init
 
-    made = init.scaffold(args.directory, force=args.force)
+    python = init.PYTHON if args.python is None else init.check_python(args.python)
+    if args.find_links is not None and args.from_pypi is None:
+        raise UsageError("--find-links is for --from-pypi", "venvrpm init --from-pypi NAME "
+                         "--find-links DIR")  # fmt: skip
+    scaffold = None
+    if args.from_pypi is not None:
+        runner = HostRunner(pipeline.default_source_date_epoch(os.environ), on_output=console.sink)
+        console.report("step", f"reading the wheel of {args.from_pypi}")
+        scaffold = init.from_pypi(
+            args.from_pypi, runner, python=python,
+            find_links=None if args.find_links is None else args.find_links.resolve(),
+            env=init.network_environment(os.environ),
+        )  # fmt: skip
+        args.directory.mkdir(parents=True, exist_ok=True)
+    made = init.scaffold(args.directory, force=args.force, python=python, made=scaffold)
     for warning in made.warnings:
         console.report("warning", warning)
     for path in made.kept:
@@ -529,7 +575,8 @@ def _session(
     cache: cache_module.Cache | None = None,
 ) -> Iterator[tuple[Path, Runners, BuildPlan]]:  # fmt: skip
     """A work directory, the runners of the manifest's build environment, and the plan."""
-    epoch = pipeline.default_source_date_epoch(os.environ, loaded)
+    epoch, epoch_source = pipeline.source_date_epoch(os.environ, loaded)
+    console.report("info", f"SOURCE_DATE_EPOCH {epoch} from {epoch_source}")
     host = HostRunner(epoch, on_output=console.sink)
     with pipeline.workspace(keep=keep) as workdir:
         pip_env = pip_environment(loaded, os.environ)

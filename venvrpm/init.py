@@ -12,6 +12,8 @@ into venvrpm's installation or a URL (docs/editors.md).
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import os
 import re
 import string
@@ -27,8 +29,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from venvrpm import manifest
+from venvrpm import entrypoints, manifest
 from venvrpm.errors import UsageError
+from venvrpm.paths import is_normalised_absolute
+from venvrpm.runner import Runner
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -108,8 +112,11 @@ class Written:
     placeholders: tuple[str, ...]
 
 
-def render(pyproject: Mapping[str, Any]) -> Scaffold:
-    """The manifest and requirements.in for the parsed *pyproject*; raise UsageError if unusable."""
+def render(pyproject: Mapping[str, Any], python: str = PYTHON) -> Scaffold:
+    """The manifest and requirements.in for the parsed *pyproject*; raise UsageError if unusable.
+
+    *python* is the target's interpreter written into the manifest (``init --python``).
+    """
     project = pyproject.get("project")
     if not isinstance(project, dict):
         raise UsageError(
@@ -134,7 +141,7 @@ def render(pyproject: Mapping[str, Any]) -> Scaffold:
     if url is not None:
         lines.append(f"url: {_scalar(url)}")
     lines += [
-        f"python: {PYTHON}  # the target's interpreter; the RPM Requires this exact path",
+        f"python: {_scalar(python)}  # the target's interpreter; the RPM Requires this exact path",
         "project: .  # installed without its dependencies: they come from the lock",
         f"requirements: {LOCK}  # the hash-locked lock `venvrpm lock` writes",
         "lock:",
@@ -162,7 +169,9 @@ def read_pyproject(directory: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise UsageError(
             f"no pyproject.toml in {directory}",
-            "run venvrpm init in the project's directory, or give it: venvrpm init path/to/project",
+            "run venvrpm init in the project's directory, or give it: venvrpm init "
+            "path/to/project; for an application from PyPI without a project of yours: "
+            "venvrpm init --from-pypi NAME[==VERSION]",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
@@ -172,13 +181,17 @@ def read_pyproject(directory: Path) -> dict[str, Any]:
         raise UsageError(f"{path} is not valid TOML: {exc}") from None
 
 
-def scaffold(directory: Path, *, force: bool = False) -> Written:
+def scaffold(
+    directory: Path, *, force: bool = False, python: str = PYTHON, made: Scaffold | None = None
+) -> Written:
     """Write app.yaml, requirements.in and the schema copy into *directory*.
 
-    Without *force*, an existing app.yaml or requirements.in is an error and nothing is
+    *made* is what to write (``from_pypi``); by default, what the directory's pyproject.toml
+    gives. Without *force*, an existing app.yaml or requirements.in is an error and nothing is
     written; an existing schema copy is kept (it is only what ``venvrpm schema`` prints).
     """
-    made = render(read_pyproject(directory))
+    if made is None:
+        made = render(read_pyproject(directory), python)
     targets = {
         directory / MANIFEST: made.app_yaml,
         directory / REQUIREMENTS_IN: made.requirements_in,
@@ -444,3 +457,212 @@ def _requirements_in(
             ) from None
         lines.append(dependency.strip())
     return "\n".join(lines) + "\n"
+
+
+# --- an application from PyPI: `venvrpm init --from-pypi NAME[==VERSION]` ----------------------
+
+# What the wheel's core metadata is called where render's helpers say pyproject.toml.
+_METADATA_WORDS = {
+    "no project.description": "the wheel's metadata has no Summary",
+    "project.description": "the wheel's Summary",
+    "pyproject.toml names no license": "the wheel's metadata names no license",
+    "project.license": "the wheel's License",
+    "project.urls": "the wheel's Project-URL",
+    "project.name": "the wheel's Name",
+    "project.version": "the wheel's Version",
+}
+
+
+def network_environment(host_env: Mapping[str, str]) -> dict[str, str]:
+    """What pip sees of this host's environment: its settings and proxies, as for ``lock``."""
+    from venvrpm.plan import _NETWORK_ENV, _NETWORK_ENV_PREFIXES
+
+    return {
+        k: v
+        for k, v in host_env.items()
+        if k.startswith(_NETWORK_ENV_PREFIXES) or k in _NETWORK_ENV
+    }
+
+
+def check_python(text: str) -> str:
+    """``init --python PATH``: an absolute path of an executable file on this host."""
+    if not is_normalised_absolute(text):
+        raise UsageError(
+            f"--python {text!r} is not an absolute path",
+            "give the interpreter the RPM runs on, e.g. /usr/bin/python3.11",
+        )
+    path = Path(text)
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise UsageError(
+            f"--python {text}: no executable interpreter at that path on this host",
+            "give the path of the interpreter the RPM will run on; for a container or rootfs "
+            "build whose interpreter the host lacks, set python in app.yaml by hand",
+        )
+    return text
+
+
+def parse_from_pypi(text: str) -> tuple[str, str | None]:
+    """``NAME`` or ``NAME==VERSION`` -> (canonical name, version or None for the newest)."""
+    usage = "give one exact version or none (the newest); extras, markers and ranges go into "
+    usage += "requirements.in afterwards"
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise UsageError(f"--from-pypi {text!r} is not NAME or NAME==VERSION", str(exc)) from None
+    specs = list(req.specifier)
+    exact = not specs or (
+        len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version
+    )
+    if req.url or req.marker or req.extras or not exact:
+        raise UsageError(f"--from-pypi {text!r} is not NAME or NAME==VERSION", usage)
+    return canonicalize_name(req.name), specs[0].version if specs else None
+
+
+def from_pypi(
+    requirement: str,
+    runner: Runner,
+    *,
+    python: str = PYTHON,
+    find_links: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Scaffold:
+    """The manifest and requirements.in of a distribution on the index, with its real commands.
+
+    Its one wheel is downloaded (``pip download --no-deps --only-binary :all:``) into a
+    temporary directory and read as a zip file: nothing of the package runs. Without a wheel
+    (an sdist only, whose commands are known only once built), the manifest has no
+    entry_points and says so.
+    """
+    name, version = parse_from_pypi(requirement)
+    wanted = f"{name}=={version}" if version else name
+    sources = ["--no-index", "--find-links", str(find_links)] if find_links is not None else []
+    with tempfile.TemporaryDirectory(prefix="venvrpm-init-") as scratch:
+        argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                "--no-input", "--disable-pip-version-check", "--progress-bar", "off",
+                "--dest", scratch, *sources, *_python_version(python, runner), wanted]  # fmt: skip
+        got = runner.run(argv, what=f"downloading the wheel of {wanted}", env=env, check=False)
+        wheels = sorted(Path(scratch).glob("*.whl"))
+        if got.returncode == 0 and len(wheels) == 1:
+            facts = entrypoints.read_wheel(wheels[0])
+            if facts.name != name:
+                raise UsageError(f"pip downloaded {wheels[0].name} for {wanted}",
+                                 "the index serves another distribution under that name")  # fmt: skip
+            found = _metadata_project(facts.metadata)
+            return render_pypi(name, str(found.get("version") or version), found,
+                               facts.scripts, python)  # fmt: skip
+        listed = runner.run(
+            [sys.executable, "-m", "pip", "index", "versions", name, "--no-input",
+             "--disable-pip-version-check", *sources],
+            what=f"listing the versions of {name}", env=env, check=False,
+        )  # fmt: skip
+    newest = re.match(r"^\S+ \(([^)\s]+)\)", listed.stdout.strip())
+    available = re.search(r"Available versions: (.*)", listed.stdout)
+    known = [v.strip() for v in available.group(1).split(",")] if available else []
+    if listed.returncode != 0 or newest is None or (version and version not in known):
+        raise UsageError(
+            f"{wanted} is not on the index",
+            "check the name and version (`pip index versions NAME` lists them), and that pip "
+            "reaches the index (pip.conf, PIP_INDEX_URL) or give --find-links DIR",
+            details=[got.tail()],
+        )
+    return render_pypi(name, version or newest.group(1), None, None, python)
+
+
+def _python_version(python: str, runner: Runner) -> list[str]:
+    """``--python-version X.Y`` of the target interpreter when this host has it: the wheel
+    picked is one the target can install."""
+    if not Path(python).is_file():
+        return []
+    probe = runner.run([python, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                       what=f"asking {python} its version", check=False)  # fmt: skip
+    version = probe.stdout.strip()
+    return ["--python-version", version] if re.fullmatch(r"\d+\.\d+", version) else []
+
+
+def _metadata_project(text: str) -> dict[str, Any]:
+    """A wheel's core metadata (METADATA) as the [project] table render's helpers read."""
+    message = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
+
+    def one(key: str) -> str | None:
+        value = message.get(key)
+        return str(value).strip() if value is not None and str(value).strip() else None
+
+    project: dict[str, Any] = {"name": one("Name") or "", "version": one("Version")}
+    if (summary := one("Summary")) is not None:
+        project["description"] = summary
+    if (expression := one("License-Expression")) is not None:
+        project["license"] = expression
+    elif (text_license := one("License")) is not None and text_license.upper() != "UNKNOWN":
+        project["license"] = {"text": text_license}
+    project["classifiers"] = [str(c).strip() for c in message.get_all("Classifier") or []]
+    urls: dict[str, str] = {}
+    if (home := one("Home-page")) is not None:
+        urls["Homepage"] = home
+    for entry in message.get_all("Project-URL") or []:
+        label, _, url = str(entry).partition(",")
+        urls.setdefault(label.strip(), url.strip())
+    project["urls"] = urls
+    return project
+
+
+def render_pypi(
+    name: str,
+    version: str,
+    project: Mapping[str, Any] | None,
+    scripts: Sequence[str] | None,
+    python: str = PYTHON,
+) -> Scaffold:
+    """The manifest for distribution *name* at *version*: its wheel's metadata as *project*
+    and its commands as *scripts* (both None: only an sdist, nothing read)."""
+    warnings: list[str] = []
+    project = project or {"name": name}
+    package = _name({"name": name}, warnings)
+    lines = [
+        f"# yaml-language-server: $schema={SCHEMA}",
+        f"# venvrpm manifest, made by `venvrpm init --from-pypi {name}=={version}`.",
+        "# Every key and its meaning: `venvrpm schema --markdown`.",
+        f"name: {_scalar(package)}",
+        f"version: {{from: {name}}}  # the version of {name} in the lock ({LOCK})",
+        _summary(project, warnings),
+        _license(project, warnings),
+    ]
+    url = _url(project, warnings)
+    if url is not None:
+        lines.append(f"url: {_scalar(url)}")
+    lines += [
+        f"python: {_scalar(python)}  # the target's interpreter; the RPM Requires this exact path",
+        f"requirements: {LOCK}  # the hash-locked lock `venvrpm lock` writes",
+        "lock:",
+        f"  inputs: [{REQUIREMENTS_IN}]  # {name} and anything else to install with it",
+    ]
+    if scripts is None:
+        warnings.append(
+            f"{name} {version} has no wheel on the index, only an sdist: its commands are "
+            "known only once it is built, so app.yaml has no entry_points: list them there "
+            "(a name the build does not find fails it, and the error lists what bin/ holds)"
+        )
+        lines.append("# entry_points: [COMMAND]  # TODO: the sdist's console scripts")
+    else:
+        commands = [s for s in scripts if _ENTRY_POINT.match(s)]
+        warnings += [f"script {s!r} cannot be linked into /usr/bin; left out"
+                     for s in scripts if s not in commands]  # fmt: skip
+        if commands:
+            shown = ", ".join(_scalar(c) for c in commands)
+            lines.append(f"entry_points: [{shown}]  # read from the wheel: /usr/bin/<name> links")
+        else:
+            warnings.append(f"{name} {version} declares no console scripts: no entry_points")
+    requirements_in = "\n".join([
+        "# Top-level requirements locked by `venvrpm lock` (lock.inputs in app.yaml).",
+        "# Seeded by `venvrpm init --from-pypi`: the version whose commands app.yaml lists.",
+        f"{name}=={version}",
+    ]) + "\n"  # fmt: skip
+    for pyproject_word, metadata_word in _METADATA_WORDS.items():
+        warnings = [w.replace(pyproject_word, metadata_word) for w in warnings]
+    return Scaffold(
+        app_yaml="\n".join(lines) + "\n",
+        requirements_in=requirements_in,
+        warnings=tuple(warnings),
+        placeholders=tuple(
+            line.split(":")[0] for line in lines if f": {PLACEHOLDER}  # TODO" in line
+        ),
+    )

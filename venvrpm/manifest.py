@@ -21,9 +21,10 @@ from typing import Any, Literal
 
 import jsonschema
 import yaml
+from packaging.utils import canonicalize_name
 
 from venvrpm import basesystem
-from venvrpm.errors import ManifestError, Problem, UsageError
+from venvrpm.errors import ManifestError, Problem, UsageError, VenvrpmError
 from venvrpm.paths import (
     BINDIR,
     SYSTEM_DIRS,
@@ -158,6 +159,9 @@ class BuildEnvironment:
     where it runs (a compiler, headers, ``pg_config``); the SRPM's BuildRequires."""
 
 
+UNRESOLVED_VERSION = "0"
+"""``version`` while ``version: {from: NAME}`` has no lock to read: never built (require_version)."""
+
 # rpm.compression when a manifest gives none (the schema's "default" says it too; a test
 # holds them together).
 DEFAULT_COMPRESSION: tuple[str, int] = ("zstd", 3)
@@ -202,6 +206,11 @@ class Manifest:
     """Payload compression algorithm (zstd, xz, gzip) and level."""
     links: tuple[Link, ...] = ()
     """Links from system paths (man pages, completions) to files in the venv."""
+    version_from: str | None = None
+    """``version: {from: NAME}``: the canonical name whose locked version is ``version``."""
+    version_problem: Problem | None = None
+    """Why ``version_from`` could not be resolved (``version`` is then UNRESOLVED_VERSION);
+    loading still succeeds so that ``venvrpm lock`` can write the lock it needs."""
 
     def lock_target(self, name: str) -> LockTarget | None:
         """The lock called *name* (``main`` or an environment)."""
@@ -586,10 +595,7 @@ def _convert(
 ) -> tuple[Manifest | None, list[Problem]]:
     check = _Checker(lines, source.parent)
     name: str = data["name"]
-    version = str(data["version"])
     release = str(data.get("release", 1))
-    if version.startswith(".") or ".." in version:
-        check.fail(("version",), f"{version!r} is not a usable RPM version")
 
     python = check.target_path(("python",), data["python"])
 
@@ -614,6 +620,16 @@ def _convert(
             check.fail(("project",), f"{data['project']!r} has no pyproject.toml or setup.py")
     # The lock may not exist yet (`venvrpm lock` writes it); building without it says so.
     requirements = check.target_file(("requirements",), data["requirements"])
+    version_from = version_problem = None
+    if isinstance(data["version"], dict):
+        version_from = canonicalize_name(data["version"]["from"])
+        version, why = locked_version(version_from, requirements)
+        if why is not None:
+            version_problem = Problem("version.from", _line(lines, ("version", "from")), why)
+    else:
+        version = str(data["version"])
+        if version.startswith(".") or ".." in version:
+            check.fail(("version",), f"{version!r} is not a usable RPM version")
     wheelhouse = None
     if "wheelhouse" in data:
         # `venvrpm fetch` fills it, so it may not exist yet; builds say when it is missing.
@@ -690,6 +706,8 @@ def _convert(
         group=data.get("group"),
         compression=compression,
         links=venv_links,
+        version_from=version_from,
+        version_problem=version_problem,
     )
     return manifest, []
 
@@ -1075,3 +1093,64 @@ def _changelog(check: _Checker, items: list[dict[str, Any]]) -> Iterator[Changel
         yield ChangelogEntry(
             date=date, author=item["author"], version=item.get("version"), text=item["text"]
         )
+
+
+# --- version: {from: NAME} ----------------------------------------------------------------------
+
+
+def locked_version(name: str, lock_path: Path) -> tuple[str, str | None]:
+    """The RPM version of *name* as the lock at *lock_path* pins it, or UNRESOLVED_VERSION and
+    why not (no lock yet, an unreadable one, no pin, several)."""
+    from venvrpm import lockfile
+    from venvrpm.init import rpm_version  # init imports this module
+
+    if not lock_path.is_file():
+        why = f"{lock_path.name} does not exist yet: `venvrpm lock` writes it"
+        return UNRESOLVED_VERSION, f"the version of {name} is not known; {why}"
+    try:
+        pins = sorted({r.version for r in lockfile.read(lock_path).requirements if r.name == name})
+    except VenvrpmError as exc:
+        return UNRESOLVED_VERSION, f"{lock_path.name} cannot be read: {exc.message}"
+    if not pins:
+        return UNRESOLVED_VERSION, (
+            f"{lock_path.name} does not pin {name}: add it to the lock's inputs and re-lock, "
+            "or write the version by hand"
+        )
+    if len(pins) > 1:
+        return UNRESOLVED_VERSION, (
+            f"{lock_path.name} pins {name} at {' and '.join(pins)} (for different "
+            "interpreters): write the version by hand"
+        )
+    version, _ = rpm_version(pins[0])
+    if version is None or len(version) > 64:
+        return UNRESOLVED_VERSION, (
+            f"{name} {pins[0]} is not usable as an RPM version: write the version by hand"
+        )
+    return version, None
+
+
+def require_version(manifest: Manifest) -> None:
+    """Raise ManifestError when ``version: {from: NAME}`` could not be read from the lock."""
+    if manifest.version_problem is not None:
+        raise ManifestError(
+            str(manifest.source),
+            [manifest.version_problem],
+            hint=f"run `venvrpm lock {manifest.source.name}`, or give version as text",
+        )
+
+
+def version_warning(manifest: Manifest) -> str | None:
+    """A warning when a hand-written version differs from the version the lock pins for the
+    application itself (the distribution called like the manifest's name): the RPM would
+    carry one version and run another."""
+    if manifest.version_from is not None or not manifest.requirements.is_file():
+        return None
+    app = canonicalize_name(manifest.name)
+    pinned, why = locked_version(app, manifest.requirements)
+    if why is not None or pinned == manifest.version:
+        return None
+    return (
+        f"version {manifest.version} differs from {app} {pinned} in "
+        f"{manifest.requirements.name}: the RPM would say one version and ship another; "
+        f"write `version: {{from: {app}}}` to follow the lock"
+    )

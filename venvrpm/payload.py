@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from venvrpm import entrypoints
 from venvrpm.errors import PayloadError
 from venvrpm.files import walk
 from venvrpm.manifest import ConfigKind, Manifest
@@ -21,8 +22,6 @@ EntryKind = Literal["dir", "file", "link"]
 _ELF_MAGIC = b"\x7fELF"
 # Characters _name_problem() looks closer at: controls, DEL, undecodable bytes (surrogates).
 _SUSPECT = re.compile("[\x00-\x1f\x7f\udc80-\udcff]")
-# Not console scripts, even though they live in bin/.
-_NOT_SCRIPTS = ("activate", "deactivate", "python")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -91,28 +90,10 @@ def stage_extras(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
     _stage_links(manifest, stage, venv_dir)
     if not manifest.entry_points:
         return
+    # checked right after installing already (pipeline.assemble); again for other callers
+    entrypoints.check_installed(manifest, venv_dir)
     bindir = stage / BINDIR.relative_to("/")
     bindir.mkdir(parents=True, exist_ok=True)
-    # A console script is a regular file; bin/python* are links to the system interpreter and
-    # exposing one would put a link loop over /usr/bin/python3.X.
-    missing = [
-        ep
-        for ep in manifest.entry_points
-        if ep.startswith(_NOT_SCRIPTS)
-        or (venv_dir / "bin" / ep).is_symlink()
-        or not (venv_dir / "bin" / ep).is_file()
-    ]
-    if missing:
-        available = sorted(
-            p.name
-            for p in (venv_dir / "bin").iterdir()
-            if p.is_file() and not p.is_symlink() and not p.name.startswith(_NOT_SCRIPTS)
-        )
-        raise PayloadError(
-            f"entry point(s) not found in {manifest.prefix}/bin: {', '.join(missing)}",
-            "entry_points lists console scripts the lock or project installs; "
-            f"available: {', '.join(available) or 'none'}",
-        )
     for ep in manifest.entry_points:
         # relative, so the link also works when the root is mounted elsewhere (rescue, images)
         (bindir / ep).symlink_to(os.path.relpath(manifest.prefix / "bin" / ep, BINDIR))

@@ -20,6 +20,7 @@ from venvrpm import (
     bundled,
     depcheck,
     deps,
+    entrypoints,
     fetch,
     files,
     lockfile,
@@ -35,6 +36,9 @@ from venvrpm import (
 )
 from venvrpm import (
     cache as cache_module,
+)
+from venvrpm import (
+    manifest as manifest_module,
 )
 from venvrpm.errors import CommandError, LockError, RelocationError, VenvrpmError, at_most
 from venvrpm.manifest import Manifest
@@ -126,6 +130,9 @@ def prepare(
     """
     report("step", f"checking the lock {manifest.requirements.name}")
     lock = lockfile.read(manifest.requirements)
+    manifest_module.require_version(manifest)  # version: {from: NAME} needs the lock
+    if (mismatch := manifest_module.version_warning(manifest)) is not None:
+        report("warning", mismatch)
     where = backends.describe(manifest)
     report("step", f"probing {manifest.python} {where}")
     interpreter = venvbuild.probe_interpreter(runners.target, manifest.python, where)
@@ -188,6 +195,7 @@ def sketch(
     (:meth:`Interpreter.unknown`). No container, no chroot, no host tool is run.
     """
     lock = lockfile.read(manifest.requirements)
+    manifest_module.require_version(manifest)
     # Lines without a marker are needed whatever the target: the wheelhouse must serve them.
     _check_wheelhouse(manifest, dataclasses.replace(
         lock, requirements=tuple(r for r in lock.requirements if r.marker is None)))  # fmt: skip
@@ -347,6 +355,9 @@ def _check_stage(
 ) -> tuple[tuple[bundled.Distribution, ...], str, dict[PurePosixPath, payload.Attrs]]:
     """Every check of the installed environment and the stage, and the files venvrpm adds."""
     manifest = plan.manifest
+    # right after installing, under its own name: not reported as a dependency problem
+    report("step", "checking the entry points")
+    entrypoints.check_installed(manifest, plan.venv_dir)
     report("step", "checking dependencies")
     distributions = _installed(plan)
     _check_dependencies(plan, distributions)
@@ -727,7 +738,13 @@ def _spellings(workdir: Path) -> list[bytes]:
 
 
 def default_source_date_epoch(env: Mapping[str, str], manifest: Manifest | None = None) -> int:
-    """SOURCE_DATE_EPOCH for a build, the same for the same inputs wherever they are built.
+    """SOURCE_DATE_EPOCH for a build (:func:`source_date_epoch`, without where it came from)."""
+    return source_date_epoch(env, manifest)[0]
+
+
+def source_date_epoch(env: Mapping[str, str], manifest: Manifest | None = None) -> tuple[int, str]:
+    """SOURCE_DATE_EPOCH for a build, the same for the same inputs wherever they are built, and
+    where it came from (the build says it: a silent fallback to an mtime surprised users).
 
     In order: the environment's ``SOURCE_DATE_EPOCH``; the newest ``changelog`` date (midnight
     UTC); the time of the last git commit of the manifest's directory; the lock's mtime (the
@@ -735,14 +752,14 @@ def default_source_date_epoch(env: Mapping[str, str], manifest: Manifest | None 
     """
     value = env.get("SOURCE_DATE_EPOCH", "")
     if value.isdigit():
-        return int(value)
+        return int(value), "the environment's SOURCE_DATE_EPOCH"
     if manifest is None:
-        return int(time.time())
+        return int(time.time()), "the current time"
     if manifest.changelog:
         newest = max(entry.date for entry in manifest.changelog)
         return int(
             datetime.datetime.combine(newest, datetime.time(), datetime.timezone.utc).timestamp()
-        )
+        ), f"the newest changelog entry ({newest.isoformat()})"
     git = shutil.which("git")
     if git:
         committed = (
@@ -752,7 +769,11 @@ def default_source_date_epoch(env: Mapping[str, str], manifest: Manifest | None 
             .stdout.strip()
         )  # fmt: skip
         if committed.isdigit():
-            return int(committed)
+            return int(committed), f"the last git commit of {manifest.base_dir}"
     with contextlib.suppress(OSError):
-        return int(manifest.requirements.stat().st_mtime)
-    return int(time.time())
+        return int(manifest.requirements.stat().st_mtime), (
+            f"the modification time of {manifest.requirements.name} (no changelog, no git: "
+            "another checkout gives another time; set SOURCE_DATE_EPOCH or add a changelog "
+            "entry for reproducible builds)"
+        )
+    return int(time.time()), "the current time"
