@@ -39,7 +39,7 @@ RUNS: dict[str, list[tuple[list[str], str]]] = {
     "httpie": [
         (["/usr/bin/http", "--version"], r"^3\.2\.4\n$"),
         (
-            ["/usr/bin/http", "--offline", "example.org", "hello=world"],
+            ["/usr/bin/http", "--ignore-stdin", "--offline", "example.org", "hello=world"],
             r"POST / HTTP/1\.1\n(.*\n)*Host: example\.org\n(.*\n)*\{\s*\"hello\": \"world\"\s*\}",
         ),
         # httpie installs its plugins with the venv's pip: the locked one
