@@ -169,14 +169,17 @@ def test_httpie_ships_the_locked_pip_and_setuptools(httpie: RealApp, tmp_path: P
 # -- defect 1 on a small offline app: the lock pins the pip venvrpm itself runs ---------------
 
 
-def test_a_lock_that_pins_venvrpms_own_pip_gets_it_in_the_venv(tmp_path: Path) -> None:
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_a_lock_that_pins_venvrpms_own_pip_gets_it_in_the_venv(
+    installer: str, tmp_path: Path
+) -> None:
     """The lock pins pip (and setuptools) at the version of the pip venvrpm runs from its tools
     directory: pip must not take itself for installed in the venv (issue 17, defect 1)."""
     from virtualenv.seed.wheels.embed import get_embed_wheel
 
     require_tools("rpm", "rpmbuild", "gcc")
 
-    manifest = make_smallapp(tmp_path / "app")
+    manifest = make_smallapp(tmp_path / "app", extra_manifest=f"build:\n  installer: {installer}\n")
     lock = manifest.parent / "requirements.lock"
     for name in ("pip", "setuptools"):
         wheel = get_embed_wheel(name, "3.11")
