@@ -49,3 +49,24 @@ def test_a_chain_of_links_is_followed_to_its_end(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         venvbuild.copy_project(project, tmp_path / "copy")
     assert len(caught.value.details) == 2
+
+
+def test_a_locked_distribution_missing_from_the_venv_fails_the_build(tmp_path: Path) -> None:
+    """Issue 17, defect 1: pip skipped the lock's pip==26.3, seeing its own copy in the tools
+    directory; whatever the lock pins must be in the venv at its version."""
+    from venvrpm import lockfile
+    from venvrpm.errors import LockError
+
+    path = tmp_path / "requirements.lock"
+    path.write_text(
+        f"httpie==3.2.4 --hash=sha256:{'a' * 64}\n"
+        f"pip==26.3 --hash=sha256:{'b' * 64}\n"
+        f"setuptools==84.2.1 --hash=sha256:{'c' * 64}\n"
+        f"wheel==0.45.0 ; python_version < '3' --hash=sha256:{'d' * 64}\n"
+    )
+    lock = lockfile.read(path).for_target({"python_version": "3.11"})
+    installed = [("httpie", "3.2.4"), ("setuptools", "84.2.1"), ("pip", "26.2")]
+    with pytest.raises(LockError, match=r"1 locked distribution\(s\) were not installed") as exc:
+        venvbuild.check_locked_installed(lock, installed)
+    assert list(exc.value.details) == ["pip==26.3"]
+    venvbuild.check_locked_installed(lock, [*installed, ("pip", "26.3")])

@@ -660,6 +660,8 @@ def _installed(plan: BuildPlan) -> tuple[bundled.Distribution, ...]:
 
 def _check_dependencies(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
     """pip check's rules, in process (depcheck): a requirement the venv does not meet fails."""
+    lock = lockfile.read(plan.manifest.requirements).for_target(dict(plan.interpreter.markers))
+    venvbuild.check_locked_installed(lock, ((d.name, d.version) for d in distributions))
     problems = depcheck.unmet(distributions, dict(plan.interpreter.markers))
     if problems:
         raise LockError(

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from venvrpm import progress, stale, toolbox
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
+from venvrpm.lockfile import Lock
 from venvrpm.plan import BuildPlan, Interpreter
 from venvrpm.runner import Runner
 
@@ -511,6 +512,36 @@ def check(plan: BuildPlan, runner: Runner) -> None:
         env={**dict(plan.pip_env), **source_build_env(plan)},
         hint="a dependency is missing from the lock or conflicts with it: re-lock with the project",
     )
+
+
+def check_locked_installed(lock: Lock, installed: Iterable[tuple[str, str]]) -> None:
+    """Every line of *lock* (already for the target) is installed, at its locked version.
+
+    *installed*: (canonical name, version) of each distribution in the venv. pip skips a
+    requirement it finds satisfied anywhere on its ``sys.path`` -- its own copy in the tools
+    directory, the build requirements -- and then the build passed without it: a lock that pins
+    pip, setuptools or wheel must get them in the venv (issue 17; ``--ignore-installed`` does
+    that today, this makes it a promise). A version other than the lock's is refused elsewhere
+    (bundled.find).
+    """
+    from packaging.version import InvalidVersion, Version
+
+    def normal(version: str) -> str:
+        try:
+            return str(Version(version))
+        except InvalidVersion:
+            return version
+
+    have = {(name, normal(version)) for name, version in installed}
+    absent = [f"{r.name}=={r.version}" for r in lock.requirements
+              if (r.name, normal(r.version)) not in have]  # fmt: skip
+    if absent:
+        raise LockError(
+            f"{len(absent)} locked distribution(s) were not installed in the venv",
+            "the installer took them for installed (on its own path); a bug in venvrpm: report "
+            "it with the lock and the `venvrpm build -v` output",
+            details=absent,
+        )
 
 
 def copy_project(source: Path, dest: Path) -> None:

@@ -20,7 +20,9 @@ import textwrap
 from pathlib import Path
 
 SUITE = "bookworm"
-INCLUDE = "python3,python3-venv,systemd,passwd"
+# libpq5: the real-app tier's psycopg2, built from its sdist, links the system's libpq
+# (tests/support/realapps.py); INCLUDE is part of the cache key, so the root is rebuilt.
+INCLUDE = "python3,python3-venv,systemd,passwd,libpq5"
 CACHE = Path(os.environ.get("VENVRPM_TEST_CACHE", "/var/tmp/venvrpm-test-cache"))
 DBPATH = "/var/lib/rpm"
 SEED_NAME = "target-system-provides"
