@@ -17,7 +17,10 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from cyclonedx.factory.license import LicenseFactory
+try:  # cyclonedx-python-lib >= 11.1; the old path warns there
+    from cyclonedx.contrib.license.factories import LicenseFactory
+except ImportError:  # pragma: no cover - older releases
+    from cyclonedx.factory.license import LicenseFactory
 from cyclonedx.model import HashAlgorithm, HashType
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType

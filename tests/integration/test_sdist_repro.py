@@ -1,83 +1,41 @@
 """An sdist with a C extension (psycopg2, against the system's libpq) builds the same RPM twice
 (issue 17, defect 4), and pip's own cache is never used.
 
-psycopg2's sdist and setuptools are fetched once with ``venvrpm fetch`` into the shared test
-cache (a directory keyed by the locks' hash, under a flock), then built offline from there.
+The app is the real-app tier's pgapp (tests/data/realapps/pgapp, its wheelhouse fetched once
+into the shared test cache by tests/support/realapps.py), built offline from a copy.
 Needs gcc, the interpreter's headers and pg_config (libpq-dev / libpq-devel: .ci/setup).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import shutil
 import subprocess
 import tempfile
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_tools
-from tests.support import target
+from tests.support import realapps, target
 from venvrpm.cli import main
 
 pytestmark = pytest.mark.integration
 
-LOCK = """\
-psycopg2==2.9.13 \\
-    --hash=sha256:d36784fc2dae69523ba4b79c7d1d1b4d6e83e87836874f111262f4db940b16a6
-"""
-BUILD_LOCK = """\
-setuptools==80.9.0 \\
-    --hash=sha256:062d34222ad13e0cc312a4c02d73f059e86a4acbfbdea8f8f76b28c99f306922
-"""
 EPOCH = "1700000000"
 
 
-def manifest(root: Path, wheelhouse: Path, extra: str = "") -> Path:
-    """The app: psycopg2 alone, built from its sdist, offline from *wheelhouse*."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "requirements.lock").write_text(LOCK)
-    (root / "requirements-build.lock").write_text(BUILD_LOCK)
-    path = root / "app.yaml"
-    path.write_text(
-        textwrap.dedent(f"""\
-        name: pgapp
-        version: 1.0.0
-        summary: psycopg2 compiled from its sdist
-        license: MIT
-        python: /usr/bin/python3.11
-        requirements: requirements.lock
-        wheelhouse: {wheelhouse}
-        """)
-        + extra
-    )
+def app(root: Path, build: str = "") -> Path:
+    """A copy of pgapp under *root*, with *build* added to its ``build:`` mapping."""
+    path = realapps.prepare("pgapp", root / "app")
+    text = path.read_text()
+    assert "\nbuild:\n" in text
+    path.write_text(text.replace("\nbuild:\n", f"\nbuild:\n{build}"))
     return path
 
 
-def wheelhouse() -> Path:
-    """psycopg2's sdist and setuptools' wheel, fetched once per lock into the test cache."""
-    key = hashlib.sha256((LOCK + BUILD_LOCK).encode()).hexdigest()[:12]
-    base = target.CACHE / f"psycopg2-{key}"
-    target.CACHE.mkdir(parents=True, exist_ok=True)
-    with open(target.CACHE / f".psycopg2-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (base / "complete").is_file():
-            return base / "wheels"
-        shutil.rmtree(base, ignore_errors=True)
-        partial = base / "wheels.partial"
-        app = manifest(base / "app", partial)
-        assert main(["fetch", str(app), "-q"]) == 0
-        partial.rename(base / "wheels")
-        shutil.rmtree(base / "app")
-        (base / "complete").write_text("ok\n")
-    return base / "wheels"
-
-
-def build(root: Path, monkeypatch: pytest.MonkeyPatch, wheels: Path, extra: str = "") -> Path:
+def build(root: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> Path:
     """Build in a world of its own: TMPDIR, HOME and venvrpm's cache all under *root*."""
-    app = manifest(root / "app", wheels, extra)
+    manifest = app(root, extra)
     for name in ("tmp", "home", "out"):
         (root / name).mkdir()
     monkeypatch.setenv("TMPDIR", str(root / "tmp"))
@@ -86,7 +44,7 @@ def build(root: Path, monkeypatch: pytest.MonkeyPatch, wheels: Path, extra: str 
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("VENVRPM_CACHE_DIR", str(root / "venvrpm-cache"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    assert main(["build", str(app), "-o", str(root / "out"), "--no-cache", "-q"]) == 0
+    assert main(["build", str(manifest), "-o", str(root / "out"), "--no-cache", "-q"]) == 0
     # --no-cache reuses no cache: neither pip's nor uv's is read or written in HOME
     home = sorted(str(p.relative_to(root / "home")) for p in (root / "home").rglob("*"))
     assert not [p for p in home if p.startswith(".cache")], home
@@ -108,10 +66,9 @@ def test_psycopg2_from_its_sdist_is_path_independent_and_reproducible(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_tools("gcc", "pg_config", "rpm2cpio", "cpio", "readelf")
-    wheels = wheelhouse()
-    first = build(tmp_path / "a", monkeypatch, wheels)
+    first = build(tmp_path / "a", monkeypatch)
     # another TMPDIR (of another length), HOME and cache: nothing of them may reach the RPM
-    second = build(tmp_path / "b-second-build", monkeypatch, wheels)
+    second = build(tmp_path / "b-second-build", monkeypatch)
     so = extension(first, tmp_path / "unpacked")
     data = so.read_bytes()
     for leak in (b"pip-install-", b"pip-req-build-", b"pip-wheel-", str(tmp_path).encode()):
@@ -127,8 +84,24 @@ def test_uv_builds_the_sdist_without_its_cache_in_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_tools("gcc", "pg_config", "rpm2cpio", "cpio")
-    wheels = wheelhouse()
-    rpm = build(tmp_path / "uv", monkeypatch, wheels, "build:\n  installer: uv\n")
+    rpm = build(tmp_path / "uv", monkeypatch, "  installer: uv\n")
     data = extension(rpm, tmp_path / "unpacked").read_bytes()
     assert str(tmp_path).encode() not in data
     assert b"/.tmp" not in data and b"sdists-v" not in data
+
+
+@pytest.mark.parametrize("kind", ["rootfs", "container"])
+def test_build_requires_are_checked_where_the_build_runs_before_anything_is_built(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The test root has neither gcc nor pg_config: the build stops first, naming the path it
+    checked (gcc, a name, is not checkable in a Debian root)."""
+    where = target.image() if kind == "container" else str(target.fresh_root(tmp_path / "root"))
+    manifest = app(tmp_path, f"  {kind}: {where}\n")
+    code = main(["build", str(manifest), "-o", str(tmp_path / "dist"), "--offline"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "build.requires not met" in err and "/usr/bin/pg_config" in err, err
+    assert "installing the locked requirements" not in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
