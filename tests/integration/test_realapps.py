@@ -61,6 +61,15 @@ RUNS: dict[str, list[tuple[list[str], str]]] = {
 }
 
 
+# The links each app's manifest asks for (links:), and their targets.
+LINKS = {
+    "httpie": {
+        f"/usr/share/man/man1/{page}.1": f"../../../../opt/httpie/share/man/man1/{page}.1"
+        for page in ("http", "https", "httpie")
+    },
+}
+
+
 @dataclass(frozen=True)
 class RealApp:
     """A real application built from its cached wheelhouse."""
@@ -124,11 +133,16 @@ def test_installs_runs_verifies_and_erases(
         assert target.chroot(root, *argv).returncode == 0
     assert target.snapshot(root) == after_runs
 
+    for link, dest in LINKS.get(built.name, {}).items():
+        assert os.readlink(root / link.lstrip("/")) == dest
+        assert (root / link.lstrip("/")).resolve().is_file(), link
+
     verify = target.rpm(root, "-V", built.name, check=False)
     assert (verify.returncode, verify.stdout) == (0, ""), verify.stdout + verify.stderr
 
     erase = target.rpm(root, "-e", built.name, check=False)
     assert erase.returncode == 0, erase.stderr
+    assert not any((root / link.lstrip("/")).is_symlink() for link in LINKS.get(built.name, {}))
     assert not (root / "opt" / built.name).exists(), sorted(
         str(p) for p in (root / "opt" / built.name).rglob("*")
     )[:20]
