@@ -70,3 +70,14 @@ def test_a_locked_distribution_missing_from_the_venv_fails_the_build(tmp_path: P
         venvbuild.check_locked_installed(lock, installed)
     assert list(exc.value.details) == ["pip==26.3"]
     venvbuild.check_locked_installed(lock, [*installed, ("pip", "26.3")])
+
+
+def test_a_version_spelled_otherwise_is_the_locked_one(tmp_path: Path) -> None:
+    """PEP 440: ``2.0`` is ``2.0.0`` (and ``1.0RC1`` is ``1.0rc1``): pip installs it for that pin,
+    so it is installed, not missing."""
+    from venvrpm import lockfile
+
+    path = tmp_path / "requirements.lock"
+    path.write_text(f"foo==2.0 --hash=sha256:{'a' * 64}\nbar==1.0RC1 --hash=sha256:{'b' * 64}\n")
+    lock = lockfile.read(path).for_target({"python_version": "3.11"})
+    venvbuild.check_locked_installed(lock, [("foo", "2.0.0"), ("bar", "1.0rc1")])

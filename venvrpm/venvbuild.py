@@ -526,15 +526,18 @@ def check_locked_installed(lock: Lock, installed: Iterable[tuple[str, str]]) -> 
     """
     from packaging.version import InvalidVersion, Version
 
-    def normal(version: str) -> str:
+    def same(locked: str, version: str) -> bool:
+        # PEP 440 equality: the lock's 2.0 is an installed 2.0.0, as pip installs it for 2.0
         try:
-            return str(Version(version))
+            return Version(locked) == Version(version)
         except InvalidVersion:
-            return version
+            return locked == version
 
-    have = {(name, normal(version)) for name, version in installed}
+    have: dict[str, list[str]] = {}
+    for name, version in installed:
+        have.setdefault(name, []).append(version)
     absent = [f"{r.name}=={r.version}" for r in lock.requirements
-              if (r.name, normal(r.version)) not in have]  # fmt: skip
+              if not any(same(r.version, v) for v in have.get(r.name, ()))]  # fmt: skip
     if absent:
         raise LockError(
             f"{len(absent)} locked distribution(s) were not installed in the venv",
