@@ -317,12 +317,12 @@ def assemble(
             untouched = relocate.snapshot(plan.venv_dir)
             warnings += _install_project(plan, runners, report, cache, where)
             warnings += _relocate_and_compile(plan, runner, report, untouched)
-        try:
-            distributions, sbom_text, attrs = _check_stage(plan, report, warnings)
-        except VenvrpmError as exc:
+
+        def blame(exc: VenvrpmError) -> None:
             if cached and cache is not None:
                 _blame_the_cache(exc, cache, key)
-            raise
+
+        distributions, sbom_text, attrs = _check_stage(plan, report, warnings, blame)
     except BaseException:
         if pending is not None:
             pending.discard()
@@ -351,16 +351,25 @@ def assemble(
 
 
 def _check_stage(
-    plan: BuildPlan, report: Reporter, warnings: list[str]
+    plan: BuildPlan,
+    report: Reporter,
+    warnings: list[str],
+    blame: Callable[[VenvrpmError], None],
 ) -> tuple[tuple[bundled.Distribution, ...], str, dict[PurePosixPath, payload.Attrs]]:
-    """Every check of the installed environment and the stage, and the files venvrpm adds."""
+    """Every check of the installed environment and the stage, and the files venvrpm adds.
+    *blame* hears a failure of what the environment holds (not of the manifest's entry points
+    or links): a restored environment that fails is the cache's fault."""
     manifest = plan.manifest
     # right after installing, under its own name: not reported as a dependency problem
     report("step", "checking the entry points")
     entrypoints.check_installed(manifest, plan.venv_dir)
     report("step", "checking dependencies")
-    distributions = _installed(plan)
-    _check_dependencies(plan, distributions)
+    try:
+        distributions = _installed(plan)
+        _check_dependencies(plan, distributions)
+    except VenvrpmError as exc:
+        blame(exc)
+        raise
 
     stagecheck.links_out(plan.stage, manifest)  # before the host writes into the stage
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)

@@ -231,3 +231,26 @@ def test_an_environment_that_fails_its_checks_is_never_cached(
         assert "absentdep" in err
         assert "reusing the cached environment" not in err
     assert _environments() == [], "a failed environment was stored"
+
+
+def test_a_manifest_mistake_on_a_cached_environment_does_not_drop_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in entry_points fails the build, but the environment restored from the cache is
+    not to blame: it is kept, and the build after the fix reuses it."""
+    manifest = make_smallapp(tmp_path / "app")
+    good = manifest.read_text()
+    out = tmp_path / "dist"
+    assert main(["build", str(manifest), "-o", str(out), "-q"]) == 0
+    stored = _environments()
+    assert len(stored) == 1
+    manifest.write_text(good.replace("[smallapp, tinydep-tool]", "[smallapp, tinydep-tol]"))
+    assert main(["build", str(manifest), "-o", str(out), "-v"]) == 1
+    err = capsys.readouterr().err
+    assert "reusing the cached environment" in err
+    assert "tinydep-tol" in err
+    assert "came from the cache" not in err, err
+    assert _environments() == stored
+    manifest.write_text(good)
+    assert main(["build", str(manifest), "-o", str(out), "-v"]) == 0
+    assert "reusing the cached environment" in capsys.readouterr().err
