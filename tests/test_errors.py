@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,27 @@ def test_a_kept_work_directory_makes_the_command_rerunnable() -> None:
     assert f"work directory kept: {work.parent}" in failed.value.details
     assert not any("are gone" in d for d in failed.value.details)
     assert work.is_dir()
+
+
+def test_the_environment_is_shown_so_env_i_reruns_the_command(tmp_path: Path) -> None:
+    """The command ran in a scrubbed environment with venvrpm's own variables (PIP_*,
+    PYTHONPATH, CFLAGS): the error lists them all, quoted, so `env -i ENV COMMAND` reruns it;
+    and a password in one of them is masked."""
+    script = tmp_path / "show"
+    script.write_text('#!/bin/sh\necho "$PIP_CONFIG_FILE|$TZ|$PIP_INDEX_URL" >&2\nexit 3\n')
+    script.chmod(0o755)
+    env = {"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": "https://u:s3cret@host/simple",
+           "CFLAGS": "-g0 -O2"}  # fmt: skip
+    with pytest.raises(CommandError) as failed:
+        HostRunner(0).run([str(script)], what="showing", env=env)
+    text = _shown(failed.value)
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("  environment: ")]
+    words = dict(w.split("=", 1) for w in shlex.split(line.removeprefix("  environment: ")))
+    assert words["PIP_CONFIG_FILE"] == "/dev/null" and words["CFLAGS"] == "-g0 -O2"
+    assert words["TZ"] == "UTC" and words["SOURCE_DATE_EPOCH"] == "0"
+    assert "s3cret" not in text and "u:****@host" in words["PIP_INDEX_URL"]
+    # pasted back (with the real password), it reruns the command as venvrpm ran it
+    words["PIP_INDEX_URL"] = env["PIP_INDEX_URL"]
+    rerun = subprocess.run(["env", "-i", *(f"{k}={v}" for k, v in words.items()), str(script)],
+                           capture_output=True, text=True)  # fmt: skip
+    assert (rerun.returncode, rerun.stderr) == (3, "/dev/null|UTC|https://u:s3cret@host/simple\n")

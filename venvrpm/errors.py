@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -74,11 +74,17 @@ class CommandError(VenvrpmError):
         returncode: int,
         output_tail: str,
         hint: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.argv = tuple(argv)
         self.returncode = returncode
         self.output_tail = output_tail
-        details = [f"command: {command_line(self.argv)}", f"exit status: {returncode}"]
+        details = [f"command: {command_line(self.argv)}"]
+        if env is not None:
+            # venvrpm starts every command from a scrubbed environment: `env -i`, these and the
+            # command rerun it as it ran
+            details.append(f"environment: {environment_line(env)}")
+        details.append(f"exit status: {returncode}")
         if output_tail:
             details.append("last lines of output:\n" + output_tail)
         super().__init__(message, hint, details)
@@ -91,6 +97,11 @@ def command_line(argv: Sequence[str]) -> str:
     job (venvrpm.redact, console.terminal_safe), as for every line it shows.
     """
     return shlex.join(argv)
+
+
+def environment_line(env: Mapping[str, str]) -> str:
+    """*env* as ``K=V`` words, sorted and quoted as a shell reads them."""
+    return " ".join(shlex.quote(f"{key}={value}") for key, value in sorted(env.items()))
 
 
 class LockError(VenvrpmError):

@@ -280,7 +280,9 @@ class HostRunner:
         except PermissionError as exc:
             raise ToolMissingError(f"{what}: cannot run {argv[0]}: {exc}", hint) from None
         if check and result.returncode != 0:
-            raise CommandError(f"{what} failed", argv, result.returncode, result.tail(), hint)
+            raise CommandError(
+                f"{what} failed", argv, result.returncode, result.tail(), hint, env=full_env
+            )
         return result
 
 
@@ -556,6 +558,7 @@ class RootfsRunner:
             # the command as it ran in the root, whole: `chroot ROOT` plus it reruns it (the
             # helper's own command line carries its source and the environment)
             raise CommandError(
-                f"{what} failed (in {self.root})", argv, result.returncode, result.tail(), hint
+                f"{what} failed (in {self.root})", argv, result.returncode, result.tail(), hint,
+                env=full_env,
             )
         return result
