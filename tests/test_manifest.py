@@ -555,3 +555,43 @@ def test_the_plan_carries_the_locked_version_and_refuses_an_unresolved_one(
     (tmp_path / "requirements.txt").write_text(f"six==1.16.0 {_HASH}\n")
     assert main(["build", str(app), "--dry-run", "-o", str(tmp_path / "dist")]) == 2
     assert "requirements.txt does not pin zuul" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("links", "expected"),
+    [
+        # a dirs entry at the link's dest: the build would mkdir over the link (a traceback)
+        (
+            "dirs:\n  - {path: /var/lib/smallapp}\nlinks:\n  - {src: a, dest: /var/lib/smallapp}\n",
+            "also a directory in dirs",
+        ),
+        # under a files dest, or a files dest under the link: one is the other's parent
+        ("links:\n  - {src: a, dest: /etc/smallapp/app.conf/x}\n", "lies under"),
+        ("links:\n  - {src: a, dest: /etc/smallapp}\n", "has /etc/smallapp/app.conf under it"),
+        # one link under another: written through the first
+        (
+            "links:\n  - {src: a, dest: /usr/share/smallapp}\n"
+            "  - {src: b, dest: /usr/share/smallapp/x}\n",
+            "lies under",
+        ),
+        ("links:\n  - {src: a, dest: /usr/bin/smallapp/x}\n", "lies under"),
+    ],
+)
+def test_links_that_overlap_other_paths_are_refused(
+    tmp_path: Path, links: str, expected: str
+) -> None:
+    shutil.copytree(DATA, tmp_path / "app")
+    path = tmp_path / "app" / "good.yaml"
+    path.write_text(path.read_text() + links)
+    with pytest.raises(ManifestError) as caught:
+        manifest.load(path)
+    text = "\n".join(str(p) for p in caught.value.problems)
+    assert expected in text and "links[" in text, text
+
+
+def test_a_link_inside_an_owned_directory_is_fine(tmp_path: Path) -> None:
+    shutil.copytree(DATA, tmp_path / "app")
+    path = tmp_path / "app" / "good.yaml"
+    path.write_text(path.read_text() + "dirs:\n  - {path: /var/lib/smallapp}\n"
+                    "links:\n  - {src: a, dest: /var/lib/smallapp/current}\n")  # fmt: skip
+    assert [str(link.dest) for link in manifest.load(path).links] == ["/var/lib/smallapp/current"]

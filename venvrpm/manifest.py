@@ -645,7 +645,10 @@ def _convert(
                 f"{ep!r} would be {BINDIR / ep}, which {why} (see docs/manifest.md)",
             )
     files = tuple(_files(check, data.get("files", []), prefix, links))
-    venv_links = tuple(_links(check, data.get("links", []), prefix, links, files))
+    dirs = tuple(_dirs(check, data.get("dirs", []), prefix, {f.dest for f in files}))
+    venv_links = tuple(
+        _links(check, data.get("links", []), prefix, links, files, {d.path for d in dirs})
+    )
 
     requires = tuple(data.get("requires", ()))
     for i, req in enumerate(requires):
@@ -660,7 +663,6 @@ def _convert(
         _no_directive_lines(check, ("scripts", section), text)
 
     build = _build(check, data.get("build", {}))
-    dirs = tuple(_dirs(check, data.get("dirs", []), prefix, {f.dest for f in files}))
     user = _user(data.get("user"))
     services = tuple(_services(check, data.get("services", []), files))
     relations = Relations(**{
@@ -959,10 +961,16 @@ def _links(
     prefix: PurePosixPath | None,
     entry_points: set[PurePosixPath],
     files: tuple[ExtraFile, ...],
+    dirs: set[PurePosixPath],
 ) -> Iterator[Link]:
-    """``links``: each dest where a ``files`` dest may go, each src a path inside the prefix."""
+    """``links``: each dest where a ``files`` dest may go, each src a path inside the prefix.
+
+    A dest is a leaf: nothing the package ships (a file, an entry point, another link) may lie
+    under it, nor it under them; it may lie in a ``dirs`` directory, but not be one.
+    """
     taken = {f.dest for f in files}
     seen: dict[PurePosixPath, int] = {}
+    leaves = taken | entry_points
     for i, item in enumerate(items):
         raw = item["src"]
         # relative to the prefix; given absolute, it must lie in the prefix
@@ -994,6 +1002,15 @@ def _links(
             check.fail(
                 ("links", i, "dest"), f"{str(dest)!r} is already the dest of links[{seen[dest]}]"
             )
+        elif dest in dirs:
+            check.fail(("links", i, "dest"), f"{str(dest)!r} is also a directory in dirs")
+        elif parent := next((p for p in sorted(leaves | set(seen)) if is_within(dest, p)), None):
+            check.fail(("links", i, "dest"), f"{str(dest)!r} lies under {parent}, "
+                       "which the package ships as a file or link")  # fmt: skip
+        elif child := next((p for p in sorted(leaves | set(seen) | dirs) if is_within(p, dest)),
+                           None):  # fmt: skip
+            check.fail(("links", i, "dest"), f"{str(dest)!r} has {child} under it: a link "
+                       "cannot hold what the package ships")  # fmt: skip
         seen.setdefault(dest, i)
         yield Link(src=src, dest=dest)
 

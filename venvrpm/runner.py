@@ -558,7 +558,11 @@ class RootfsRunner:
             # the command as it ran in the root, whole: `chroot ROOT` plus it reruns it (the
             # helper's own command line carries its source and the environment)
             raise CommandError(
-                f"{what} failed (in {self.root})", argv, result.returncode, result.tail(), hint,
+                f"{what} failed (in {self.root})",
+                argv,
+                result.returncode,
+                result.tail(),
+                hint,
                 env=full_env,
             )
         return result
