@@ -23,7 +23,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from venvrpm.inspect import PAYLOAD_LIMIT
+from venvrpm.inspect import PAYLOAD_LIMIT, parse_bundled_document
 from venvrpm.runner import Runner
 
 RECORDS_LIMIT = 64 << 20
@@ -132,15 +132,14 @@ def bundled_paths(
 
 
 def _project_names(documents: Iterable[object]) -> set[str]:
+    # someone else's RPM: read as inspect reads it, bounded in size and nesting
     names: set[str] = set()
     for text in documents:
         try:
-            data = json.loads(str(text))
-            for dist in data["distributions"]:
-                if dist.get("origin") == "project":
-                    names.add(canonicalize_name(str(dist["name"])))
-        except (ValueError, KeyError, TypeError, AttributeError):
+            _, distributions = parse_bundled_document(str(text))
+        except ValueError:
             continue
+        names.update(canonicalize_name(d.name) for d in distributions if d.origin == "project")
     return names
 
 

@@ -362,7 +362,16 @@ def _check_stage(
     manifest = plan.manifest
     # right after installing, under its own name: not reported as a dependency problem
     report("step", "checking the entry points")
-    entrypoints.check_installed(manifest, plan.venv_dir)
+    try:
+        entrypoints.check_installed(manifest, plan.venv_dir)
+    except VenvrpmError as exc:
+        # a script missing because its distribution is: say the cause too
+        with contextlib.suppress(VenvrpmError):
+            unmet = depcheck.unmet(_installed(plan), dict(plan.interpreter.markers))
+            if unmet:
+                exc.details = (*exc.details, "the venv's requirements are not met either "
+                               "(re-lock: `venvrpm lock app.yaml`):", *at_most(unmet))  # fmt: skip
+        raise
     report("step", "checking dependencies")
     try:
         distributions = _installed(plan)

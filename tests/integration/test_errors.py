@@ -123,6 +123,12 @@ def test_project_dependency_missing_from_the_lock(
         re.sub(r"tinydep==1.0 \\\n    --hash=sha256:[0-9a-f]{64}\n", "", lock.read_text())
     )
     code, err = run_build(app, capsys)
+    # tinydep's script is missing first; the error names the cause too
+    assert_clean_error(code, err, "entry point(s) not found in /opt/smallapp/bin: tinydep-tool")
+    assert "the venv's requirements are not met either" in err
+    assert "smallapp 1.0.0 requires tinydep, which is not installed." in err
+    app.write_text(app.read_text().replace("[smallapp, tinydep-tool]", "[smallapp]"))
+    code, err = run_build(app, capsys)
     assert_clean_error(
         code, err, "the installed distributions do not meet each other's requirements"
     )

@@ -213,7 +213,7 @@ def test_an_environment_that_fails_its_checks_is_never_cached(
 ) -> None:
     """A locked distribution needs one the lock lacks: the dependency check fails every build,
     each from a fresh environment, never from a broken one the first build stored."""
-    manifest = make_smallapp(tmp_path / "app")
+    manifest = make_smallapp(tmp_path / "app", entry_points="[smallapp]")
     wheels = tmp_path / "app" / "wheels"
     (wheels / "tinydep-1.0-py3-none-any.whl").unlink()
     needy = write_wheel(
