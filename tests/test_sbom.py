@@ -75,13 +75,14 @@ def test_only_the_hash_of_the_installed_file_is_listed(tmp_path: Path) -> None:
     allowed = (f"sha256:{fetch.sha256_hex(other)}", f"sha256:{installed}",
                f"sha256:{fetch.sha256_hex(sdist)}")  # fmt: skip
     found = bundled.find(root, _lock(("click", "8.5.1", allowed)), None)
-    text = sbom.document("app", "1.0-1", found, 0, fetch.by_hash(wheels))
+    text = sbom.document("app", "1.0-1", bundled.with_installed(found, fetch.by_hash(wheels)), 0)
     assert _components(text)["click"]["hashes"] == [{"alg": "SHA-256", "content": installed}]
     for digest in allowed:
         if digest != f"sha256:{installed}":
             assert digest.split(":")[1] not in text
-    # without the wheelhouse (an online build) the file cannot be told: no hash, not all of them
-    online = sbom.document("app", "1.0-1", found, 0)
+    # without the wheelhouse or the installer's report (an online uv build) the file cannot be
+    # told: no hash, not all of them
+    online = sbom.document("app", "1.0-1", bundled.with_installed(found, {}), 0)
     assert "hashes" not in _components(online)["click"]
 
 
@@ -94,7 +95,7 @@ def test_a_distribution_built_from_its_sdist_lists_the_sdist(tmp_path: Path) -> 
     other = tinybackend.write_wheel(wheels, "click", "8.5.1", {}, tag="cp311-cp311-win_amd64")
     allowed = (f"sha256:{fetch.sha256_hex(other)}", f"sha256:{fetch.sha256_hex(sdist)}")
     found = bundled.find(root, _lock(("click", "8.5.1", allowed)), None)
-    text = sbom.document("app", "1.0-1", found, 0, fetch.by_hash(wheels))
+    text = sbom.document("app", "1.0-1", bundled.with_installed(found, fetch.by_hash(wheels)), 0)
     assert _components(text)["click"]["hashes"] == [
         {"alg": "SHA-256", "content": fetch.sha256_hex(sdist)}
     ]

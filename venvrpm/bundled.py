@@ -2,13 +2,14 @@
 
 ``Provides: bundled(python3dist(NAME)) = VERSION`` is Fedora's convention for bundled Python
 code, so ``rpm -q --whatprovides 'bundled(python3dist(urllib3))'`` finds the application when a
-CVE lands. The JSON list adds the hashes the lock allowed.
+CVE lands. The JSON list adds the hashes the lock allowed and the one of the file installed.
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -16,13 +17,20 @@ import os
 import posixpath
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from packaging.utils import canonicalize_name
+from packaging.tags import parse_tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 from venvrpm import files
@@ -63,6 +71,9 @@ class Distribution:
     """Licences its ``License ::`` classifiers name: SPDX ids where unambiguous, else names."""
     tags: tuple[str, ...] = ()
     """The ``Tag`` lines of its WHEEL file: which of the locked files was installed."""
+    installed: str | None = None
+    """The ``alg:hex`` hash of the file it was installed from, one of :attr:`hashes`, when
+    known (the installer's report, else :func:`installed_hash`)."""
 
 
 def doc_path(package: str) -> PurePosixPath:
@@ -81,8 +92,13 @@ class _Installed:
     problems: tuple[str, ...]
 
 
-def find(venv_dir: Path, lock: Lock, project_name: str | None) -> tuple[Distribution, ...]:
+def find(
+    venv_dir: Path, lock: Lock, project_name: str | None, recorded: Mapping[str, str] | None = None
+) -> tuple[Distribution, ...]:
     """Every distribution the installer installed in the venv, with the lock's hashes for it.
+
+    *recorded*: name -> the hash of the file its installer said it installed (installreport);
+    believed only if the lock allows it for the installed version.
 
     Only what an installer wrote counts: a ``*.dist-info`` directory with an INSTALLER file and
     a RECORD that lists its METADATA (hash included), whose directory name agrees with the
@@ -120,10 +136,13 @@ def find(venv_dir: Path, lock: Lock, project_name: str | None) -> tuple[Distribu
             allowed = " or ".join(sorted({r.version for r in pins[name]}))
             problems.append(f"{where}: {name} {version} is installed, the lock pins {allowed}")
         origin: Origin = "lock" if name in pins else ("project" if name == project_name else "venv")
+        hashes = locked[0].hashes if locked else ()
+        said = (recorded or {}).get(name)
         distributions.append(Distribution(
-            name, str(version), origin, locked[0].hashes if locked else (),
+            name, str(version), origin, hashes,
             _license(dist.headers), tuple(dist.headers.get_all("Requires-Dist") or ()),
             _classifier_licenses(dist.headers), _wheel_tags(dist.path),
+            said if said in hashes else None,
         ))  # fmt: skip
     for name, where_all in sorted(by_name.items()):
         if len(where_all) > 1:
@@ -392,15 +411,68 @@ def _provide(name: str, version: Version) -> str:
     return f"bundled(python3dist({name})) = {f'{version.epoch}:' if version.epoch else ''}{evr}"
 
 
+def installed_hash(dist: Distribution, wheelhouse: Mapping[str, Path]) -> str | None:
+    """The ``alg:hex`` hash of the file *dist* was installed from, or None when not known.
+
+    What its installer reported (:attr:`Distribution.installed`); else the lock's only hash
+    (``--require-hashes``: the installed file had it); else the file of *wheelhouse* (hashes
+    to the files of an offline build's only source, fetch.by_hash; empty online) among those
+    the lock allows whose wheel tags are the installed WHEEL's, or the sdist when no such wheel
+    is there (it was built here). None: an online uv build whose lock allows several files.
+    """
+    if dist.installed is not None and dist.installed in dist.hashes:
+        return dist.installed
+    if len(dist.hashes) == 1:
+        return dist.hashes[0]
+    there = [(h, wheelhouse[h]) for h in dist.hashes if h in wheelhouse]
+    installed = {t for line in dist.tags for t in _tags(line)}
+    wheels, sdists = [], []
+    for digest, path in there:
+        if not path.name.endswith(".whl"):
+            sdists.append(digest)
+            continue
+        try:
+            tags = parse_wheel_filename(path.name)[3]
+        except (InvalidWheelFilename, InvalidSdistFilename):
+            continue
+        if installed and tags == installed:
+            wheels.append(digest)
+    if len(set(wheels)) == 1:
+        return wheels[0]
+    if not wheels and len(set(sdists)) == 1 and installed:
+        # no wheelhouse wheel carries the installed tags: pip built this one from the sdist
+        return sdists[0]
+    return None
+
+
+def _tags(line: str) -> frozenset[object]:
+    try:
+        return frozenset(parse_tag(line))
+    except ValueError:
+        return frozenset()
+
+
+def with_installed(
+    distributions: tuple[Distribution, ...], wheelhouse: Mapping[str, Path]
+) -> tuple[Distribution, ...]:
+    """*distributions*, each with the hash of its installed file where it can be told
+    (:func:`installed_hash`): what the SBOM and the bundled list name."""
+    return tuple(
+        dataclasses.replace(d, installed=installed_hash(d, wheelhouse)) for d in distributions
+    )
+
+
 def document(package: str, python: str, distributions: tuple[Distribution, ...]) -> str:
-    """The JSON list shipped in the package's doc directory."""
+    """The JSON list shipped in the package's doc directory: each distribution's allowed
+    ``hashes`` and the ``installed`` one (null when it cannot be told)."""
     data = {
         "package": package,
         "interpreter": python,
         "distributions": [
-            {"name": name, "version": str(version), "origin": d.origin, "hashes": list(d.hashes)}
+            {"name": name, "version": str(version), "origin": d.origin, "hashes": list(d.hashes),
+             "installed": d.installed if d.installed in d.hashes else None}
             for d in distributions
             for name, version in (checked(d),)
         ],
-    }
+    }  # fmt: skip
     return json.dumps(data, indent=2, sort_keys=True) + "\n"

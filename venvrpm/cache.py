@@ -163,6 +163,7 @@ class Cache:
         self._key = b""
         self._usable: bool | None = None  # None: not checked yet
         self._watched: dict[str, list[tuple[str, int, int, int]]] = {}
+        self._restored: dict[str, dict[str, Any]] = {}
 
     def _unusable(self, exc: OSError) -> None:
         # Once: a read-only or full cache would otherwise warn at every step.
@@ -328,13 +329,15 @@ class Cache:
         with self._locked(key, fcntl.LOCK_SH):
             try:
                 dirs, present = _walk_checked(entry)  # before anything is read through them
-                rows = self._verified_rows(key, entry)
+                record = self._verified_record(key, entry)
+                rows: list[list[Any]] = record["files"]
                 _copy_checked(f"{entry}/tree", dest, rows, dirs, present, self._watch(key))
             except (_Corrupt, OSError, ValueError, KeyError, TypeError) as exc:
                 shutil.rmtree(dest, ignore_errors=True)
                 failure: BaseException | None = exc
             else:
                 failure = None
+                self._restored[key] = {k: v for k, v in record.items() if k != "files"}
                 with contextlib.suppress(OSError):
                     os.utime(f"{entry}/{_RECORD}", follow_symlinks=False)  # last used, for pruning
         if failure is None:
@@ -353,8 +356,13 @@ class Cache:
         self.remove(key)
         return False
 
-    def _verified_rows(self, key: str, entry: str) -> list[list[Any]]:
-        """The entry's file rows, once its record is shown to be one this key signed."""
+    def restored(self, key: str) -> dict[str, Any]:
+        """What :meth:`stage` was given in *about* for the entry *key* this cache restored
+        (its signed record, without the file rows); empty if it restored none."""
+        return dict(self._restored.get(key, {}))
+
+    def _verified_record(self, key: str, entry: str) -> dict[str, Any]:
+        """The entry's record, once it is shown to be one this key signed."""
         record = _read_own(f"{entry}/{_RECORD}")
         signature = _read_own(f"{entry}/{_MAC}").decode("ascii", "replace")
         parts = signature.split()
@@ -367,8 +375,7 @@ class Cache:
         loaded = json.loads(record)
         if loaded.get("key") != key or loaded.get("format") != FORMAT:
             raise _Corrupt("its record belongs to another entry")
-        rows: list[list[Any]] = loaded["files"]
-        return rows
+        return dict(loaded)
 
     def store(self, key: str, source: Path, about: Mapping[str, Any]) -> bool:
         """Copy *source* in as entry *key*; False when another build stored it first."""

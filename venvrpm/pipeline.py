@@ -23,6 +23,7 @@ from venvrpm import (
     entrypoints,
     fetch,
     files,
+    installreport,
     lockfile,
     payload,
     relocate,
@@ -293,8 +294,14 @@ def assemble(
         report("step", "looking up the environment cache")
     cached = cache is not None and bool(key) and cache.restore(key, plan.venv_dir)
     pending: cache_module.Pending | None = None
+    lock = lockfile.read(manifest.requirements)
+    # which file each distribution was installed from: the installer's report, kept with the
+    # cached environment (both untrusted: checked against the lock again)
+    recorded: dict[str, str] = {}
     if cached:
+        assert cache is not None
         report("info", f"reusing the cached environment {key[:12]}")
+        recorded = installreport.checked(cache.restored(key).get("installed"), lock)
     else:
         # The locked requirements alone, relocated and compiled: what the cache keeps.
         report("step", "creating the virtualenv")
@@ -305,11 +312,12 @@ def assemble(
         count = len(lockfile.read(manifest.requirements).for_target(markers).requirements)
         report("step", f"installing {count} locked requirements")
         venvbuild.install_lock(plan, runner, report, count)
+        recorded = installreport.read(plan.install_report, lock)
         warnings += _relocate_and_compile(plan, runner, report)
         if cache is not None and key:
             # copied now, before the project goes in; visible to later builds only once every
             # check below passed: a broken environment must not be reused by every build
-            pending = cache.stage(key, plan.venv_dir, _about(plan))
+            pending = cache.stage(key, plan.venv_dir, {**_about(plan), "installed": recorded})
     try:
         if plan.install_project is not None:
             # The environment is relocated and compiled, restored or just built: the project's
@@ -322,7 +330,7 @@ def assemble(
             if cached and cache is not None:
                 _blame_the_cache(exc, cache, key)
 
-        distributions, sbom_text, attrs = _check_stage(plan, report, warnings, blame)
+        distributions, sbom_text, attrs = _check_stage(plan, report, warnings, blame, recorded)
     except BaseException:
         if pending is not None:
             pending.discard()
@@ -355,6 +363,7 @@ def _check_stage(
     report: Reporter,
     warnings: list[str],
     blame: Callable[[VenvrpmError], None],
+    recorded: Mapping[str, str],
 ) -> tuple[tuple[bundled.Distribution, ...], str, dict[PurePosixPath, payload.Attrs]]:
     """Every check of the installed environment and the stage, and the files venvrpm adds.
     *blame* hears a failure of what the environment holds (not of the manifest's entry points
@@ -367,14 +376,14 @@ def _check_stage(
     except VenvrpmError as exc:
         # a script missing because its distribution is: say the cause too
         with contextlib.suppress(VenvrpmError):
-            unmet = depcheck.unmet(_installed(plan), dict(plan.interpreter.markers))
+            unmet = depcheck.unmet(_installed(plan, recorded), dict(plan.interpreter.markers))
             if unmet:
                 exc.details = (*exc.details, "the venv's requirements are not met either "
                                "(re-lock: `venvrpm lock app.yaml`):", *at_most(unmet))  # fmt: skip
         raise
     report("step", "checking dependencies")
     try:
-        distributions = _installed(plan)
+        distributions = _installed(plan, recorded)
         _check_dependencies(plan, distributions)
     except VenvrpmError as exc:
         blame(exc)
@@ -669,11 +678,13 @@ def _deliver_text(text: str, path: Path) -> Path:
     return path
 
 
-def _installed(plan: BuildPlan) -> tuple[bundled.Distribution, ...]:
-    """The distributions installed in the venv, with the lock's hashes."""
+def _installed(plan: BuildPlan, recorded: Mapping[str, str]) -> tuple[bundled.Distribution, ...]:
+    """The distributions installed in the venv, with the lock's hashes and the installed file's
+    (*recorded* by the installer, else derived from the wheelhouse)."""
     manifest = plan.manifest
     project = _project_name(manifest.project) if manifest.project is not None else None
-    return bundled.find(plan.venv_dir, lockfile.read(manifest.requirements), project)
+    found = bundled.find(plan.venv_dir, lockfile.read(manifest.requirements), project, recorded)
+    return bundled.with_installed(found, _wheelhouse_files(plan))
 
 
 def _check_dependencies(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
@@ -702,7 +713,7 @@ def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution,
     stagecheck.write_file(
         plan.stage, bundled.sbom_path(manifest.name),
         sbom.document(manifest.name, f"{manifest.version}-{manifest.release}", distributions,
-                      plan.source_date_epoch, _wheelhouse_files(plan)),
+                      plan.source_date_epoch),
     )  # fmt: skip
     preset = scriptlets.preset(manifest)
     if preset is not None:
@@ -710,8 +721,9 @@ def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution,
 
 
 def _wheelhouse_files(plan: BuildPlan) -> dict[str, Path]:
-    """The wheelhouse by hash when it was the install's only source (offline): it tells the
-    SBOM which of the files the lock allows was installed."""
+    """The wheelhouse by hash when it was the install's only source (offline): where the
+    installer did not report it (uv), it tells which of the files the lock allows was
+    installed."""
     from venvrpm import fetch
 
     wheelhouse = plan.manifest.wheelhouse

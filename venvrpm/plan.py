@@ -153,6 +153,12 @@ class BuildPlan:
         return self.workdir / "src"
 
     @property
+    def install_report(self) -> Path:
+        """pip's installation report of the lock's install: the file each distribution was
+        installed from (installreport; uv writes none)."""
+        return install_report(self.workdir)
+
+    @property
     def build_env_dir(self) -> Path:
         """The project's build requirements (``pip install --target``)."""
         return self.workdir / "build-env"
@@ -281,6 +287,11 @@ def host_dir(workdir: Path) -> Path:
     return workdir.parent / "host"
 
 
+def install_report(workdir: Path) -> Path:
+    """Where pip writes its installation report (BuildPlan.install_report)."""
+    return workdir / "install-report.json"
+
+
 def make_plan(
     manifest: Manifest,
     *,
@@ -324,8 +335,9 @@ def make_plan(
     # builds with the build lock's environment (PYTHONPATH, build_env_vars); --ignore-installed
     # so that pip does not take what it finds there for installed in the venv.
     no_isolation = ["--no-build-isolation", "--ignore-installed"]
-    install_lock = (*pip, *common, *no_isolation, *source, "--require-hashes", "-r",
-                    str(manifest.requirements))  # fmt: skip
+    # --report: which of the files a lock line allows was installed (the SBOM names it)
+    install_lock = (*pip, *common, *no_isolation, *source, "--require-hashes", "--report",
+                    str(install_report(workdir)), "-r", str(manifest.requirements))  # fmt: skip
     install_project = None
     if manifest.project is not None:
         install_project = (*pip, *common, *no_isolation, *source, str(workdir / "src"))

@@ -4,18 +4,16 @@ Reproducible: the timestamp is SOURCE_DATE_EPOCH and the serial number is derive
 content, so the same build gives the same SBOM (and the same RPM, which ships it).
 
 A component's hash is the one of the file that was installed, not every file the lock allows
-(a lock lists one hash per platform's wheel and the sdist): the only hash the lock allows, or
-the wheelhouse file of an allowed hash whose wheel tags are the installed ones (the sdist when
-no such wheel is there: it was built here). A component whose file cannot be told (an online
-build whose lock allows several files) has no hash; the bundled list keeps the lock's.
+(a lock lists one hash per platform's wheel and the sdist): bundled.installed_hash, which
+with_installed sets on each distribution (pip's report says it; from the wheelhouse for uv).
+A component whose file cannot be told (an online uv build whose lock allows several files)
+has no hash; the bundled list keeps the lock's.
 """
 
 from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Mapping
-from pathlib import Path
 
 try:  # cyclonedx-python-lib >= 11.1; the old path warns there
     from cyclonedx.contrib.license.factories import LicenseFactory
@@ -26,8 +24,6 @@ from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot5
 from packageurl import PackageURL
-from packaging.tags import parse_tag
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_wheel_filename
 
 from venvrpm.bundled import Distribution, checked, license_text
 
@@ -38,54 +34,14 @@ _ALGORITHMS = {
 }
 
 
-def installed_hash(dist: Distribution, wheelhouse: Mapping[str, Path]) -> str | None:
-    """The ``alg:hex`` hash of the file *dist* was installed from, or None when not known.
-
-    *wheelhouse* maps hashes to the files of the build's only source (fetch.by_hash); empty
-    for an online build.
-    """
-    if len(dist.hashes) == 1:
-        return dist.hashes[0]  # --require-hashes: the installed file had this hash
-    there = [(h, wheelhouse[h]) for h in dist.hashes if h in wheelhouse]
-    installed = {t for line in dist.tags for t in _tags(line)}
-    wheels, sdists = [], []
-    for digest, path in there:
-        if not path.name.endswith(".whl"):
-            sdists.append(digest)
-            continue
-        try:
-            tags = parse_wheel_filename(path.name)[3]
-        except (InvalidWheelFilename, InvalidSdistFilename):
-            continue
-        if installed and tags == installed:
-            wheels.append(digest)
-    if len(set(wheels)) == 1:
-        return wheels[0]
-    if not wheels and len(set(sdists)) == 1 and installed:
-        # no wheelhouse wheel carries the installed tags: pip built this one from the sdist
-        return sdists[0]
-    return None
-
-
-def _tags(line: str) -> frozenset[object]:
-    try:
-        return frozenset(parse_tag(line))
-    except ValueError:
-        return frozenset()
-
-
 def document(
     name: str,
     version: str,
     distributions: tuple[Distribution, ...],
     source_date_epoch: int,
-    wheelhouse: Mapping[str, Path] | None = None,
 ) -> str:
-    """CycloneDX 1.5 JSON for the application and every distribution bundled in it.
-
-    *wheelhouse*: the build's wheelhouse by hash (offline builds), to tell which allowed file
-    was installed (installed_hash).
-    """
+    """CycloneDX 1.5 JSON for the application and every distribution bundled in it; each
+    component's hash is its :attr:`Distribution.installed` (bundled.with_installed)."""
     licenses = LicenseFactory()
     bom = Bom()
     bom.metadata.timestamp = datetime.datetime.fromtimestamp(
@@ -104,7 +60,7 @@ def document(
             name=dist_name, version=str(dist_version), type=ComponentType.LIBRARY, purl=purl,
             bom_ref=purl.to_string(),
         )  # fmt: skip
-        value = installed_hash(dist, wheelhouse or {})
+        value = dist.installed if dist.installed in dist.hashes else None
         if value is not None:
             algorithm, _, digest = value.partition(":")
             if algorithm in _ALGORITHMS:
