@@ -103,3 +103,29 @@ def test_paths_in_a_root_follow_the_roots_own_symlinks(tmp_path: Path) -> None:
     )
     assert helper.resolve_in_root(str(root), "/lib/x") == "/usr/lib/x"
     assert helper.resolve_in_root(str(root), "/tmp/venvrpm-1/stage") == "/tmp/venvrpm-1/stage"
+
+
+def test_a_symlinked_pip_file_is_mounted_resolved_at_its_configured_path(tmp_path: Path) -> None:
+    from venvrpm import backends
+
+    bundle = tmp_path / "pki" / "tls-ca-bundle.pem"
+    bundle.parent.mkdir()
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "certs").symlink_to(bundle.parent)
+    cert = tmp_path / "certs" / "tls-ca-bundle.pem"
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\ncert = {cert}\n")
+    loaded = manifest.load(make_smallapp(tmp_path / "app"))
+    notes: list[str] = []
+    found = backends.mounts(loaded, tmp_path / "work", {"PIP_CONFIG_FILE": str(config)},
+                            host_env={}, note=notes.append, fetching=True)  # fmt: skip
+    (mount,) = [m for m in found if m.path == cert]
+    assert mount.source == bundle and mount.read_only
+    container = ContainerRunner(HostRunner(1), source_date_epoch=1, engine="podman", image="i",
+                                mounts=found, network=True, home=tmp_path)  # fmt: skip
+    cmd = container.command(["x"], name="n", cwd=None, env={}, stdin=False)
+    assert f"{bundle}:{cert}:ro" in cmd
+    rootfs = RootfsRunner(HostRunner(1), source_date_epoch=1, root=tmp_path / "root",
+                          mounts=found, host_python="/usr/bin/python3", home=tmp_path)  # fmt: skip
+    spec = json.loads(rootfs.command(["x"], cwd=None, env={})[-1])
+    assert [str(cert), True, str(bundle)] in spec["binds"]

@@ -183,13 +183,16 @@ def mounts(
     fetching: bool = False,
     warn: Callable[[str], None] | None = None,
     host_env: Mapping[str, str] = os.environ,
+    note: Callable[[str], None] | None = None,
 ) -> list[Mount]:
     """What the target sees: the work directory (read-write), inputs and TLS material (read-only).
 
     *fetching*: the wheelhouse is written to and the index is needed. *warn* is told what of
-    pip's configuration is not forwarded (*host_env*: where PIP_* come from).
+    pip's configuration is not forwarded (*host_env*: where PIP_* come from), *note* what of a
+    forwarded one is ignored (``cache-dir``, ``log``).
     """
     found: dict[Path, bool] = {workdir: False}
+    sources: dict[Path, Path] = {}
     if fetching and manifest.wheelhouse is not None:
         manifest.wheelhouse.mkdir(parents=True, exist_ok=True)
         found[manifest.wheelhouse] = False
@@ -206,29 +209,39 @@ def mounts(
         # (with the PIP_* plan.pip_environment left out, for their warnings)
         left_out = {k: v for k, v in host_env.items() if k.startswith("PIP_")}
         forwarded = pipconfig.forwarding({**left_out, **pip_env})
-        for path in forwarded.files:
-            found.setdefault(path, True)
+        for path, source in forwarded.files:
+            if path not in found:
+                found[path] = True
+                # the configured path resolved once: the target sees that file at the path
+                if source != path:
+                    sources[path] = source
         if warn is not None:
             for warning in forwarded.warnings:
                 warn(warning)
-    return [Mount(path, read_only) for path, read_only in sorted(found.items())]
+        if note is not None:
+            for text in forwarded.notes:
+                note(text)
+    return [Mount(p, ro, sources.get(p)) for p, ro in sorted(found.items())]
 
 
 @contextlib.contextmanager
 def open_runners(
     manifest: Manifest, host: HostRunner, workdir: Path, pip_env: Mapping[str, str],
     extra_mounts: tuple[Path, ...] = (), *, fetching: bool = False,
-    warn: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None, note: Callable[[str], None] | None = None,
 ) -> Iterator[Runners]:  # fmt: skip
     """The runners for *manifest*'s build environment; a container is started once first.
 
-    *warn* is told what of pip's host configuration the target does not get.
+    *warn* is told what of pip's host configuration the target does not get, *note* what of
+    it is ignored.
     """
     build = manifest.build
     if build.kind == "host":
         yield Runners(host=host, target=host)
         return
-    shared = mounts(manifest, workdir, pip_env, extra_mounts, fetching=fetching, warn=warn)
+    shared = mounts(
+        manifest, workdir, pip_env, extra_mounts, fetching=fetching, warn=warn, note=note
+    )
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     if build.kind == "container":

@@ -582,7 +582,13 @@ def _session(
         pip_env = pip_environment(loaded, os.environ)
         warn = functools.partial(console.report, "warning")
         with backends.open_runners(
-            loaded, host, workdir, pip_env, extra_mounts, warn=warn
+            loaded,
+            host,
+            workdir,
+            pip_env,
+            extra_mounts,
+            warn=warn,
+            note=functools.partial(console.report, "detail"),
         ) as runners:
             plan = pipeline.prepare(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
@@ -657,7 +663,13 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
         pip_env = pip_environment(loaded, os.environ, online=True)
         warn = functools.partial(console.report, "warning")
         with backends.open_runners(
-            loaded, host, workdir, pip_env, fetching=True, warn=warn
+            loaded,
+            host,
+            workdir,
+            pip_env,
+            fetching=True,
+            warn=warn,
+            note=functools.partial(console.report, "detail"),
         ) as runners:
             where = backends.describe(loaded)
             console.report("step", f"probing {loaded.python} {where}")
