@@ -376,9 +376,9 @@ def _lint(args: argparse.Namespace) -> int:
     sys.stderr.write(terminal_safe(result.stderr, markup=False))
     # venvrpm's own notes on stderr: stdout stays rpmlint's report
     sys.stderr.write(terminal_safe("".join(f"venvrpm: {n}\n" for n in notes), markup=False))
-    # rpmlint's exit status counts the filtered errors too: only what is left decides
-    failed = filtered.kept_errors > 0 or (result.returncode != 0 and not filtered.filtered)
-    return EXIT_BUILD_FAILED if failed else EXIT_OK
+    # rpmlint's exit status counts the filtered errors too: only what is left decides, unless
+    # rpmlint itself failed (badness threshold, unreadable package, crash)
+    return EXIT_BUILD_FAILED if lint.failed(result.returncode, filtered.kept_errors) else EXIT_OK
 
 
 def _inspect(args: argparse.Namespace) -> int:
