@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
@@ -38,6 +39,17 @@ CANNOT_START_DOC = "docs/containers.md#when-containers-cannot-start"
 # command (rlimits, cgroups and seccomp end here too), 127 the command is not in the image
 _ENGINE_FAILED = (125, 126)
 _NOT_FOUND = 127
+# docker's CLI exits 127 for every start error whose text holds "no such file or directory"
+# (a cgroup directory, runc's log), not only for a missing command: that one names the command
+# it could not exec; podman's (and podman-docker's) 127 is always a missing command.
+_EXEC_MISSING = re.compile(
+    r'exec: \\*"(?P<command>[^"\\]+)\\*": '
+    r"(?:stat [^:]*: no such file or directory|executable file not found)"
+)
+_PODMAN_MISSING = "OCI runtime attempted to invoke a command that was not found"
+_DOCKER_START_FAILED = (
+    "OCI runtime", "failed to create shim", "failed to create task", "Error response from daemon",
+)  # fmt: skip
 
 
 class ContainerStartError(VenvrpmError):
@@ -49,7 +61,10 @@ def engine_failure(result: Result) -> str | None:
 
     Redacted (an index URL's password) and escaped (control characters), at most 10 lines.
     """
-    if result.returncode not in _ENGINE_FAILED:
+    started = result.returncode not in _ENGINE_FAILED and not (
+        result.returncode == _NOT_FOUND and _docker_start_failed(result)
+    )
+    if started:
         return None
     text = redact(result.stderr.strip() or result.stdout.strip() or f"exit {result.returncode}")
     lines = [
@@ -57,6 +72,21 @@ def engine_failure(result: Result) -> str | None:
         for line in text.splitlines()[-10:]
     ]
     return "\n".join(lines)
+
+
+def _docker_start_failed(result: Result) -> bool:
+    """Whether docker's exit 127 is the container failing to start, not a missing command."""
+    if not result.argv or not Path(result.argv[0]).name.startswith("docker"):
+        return False
+    text = result.stderr
+    if _PODMAN_MISSING in text:
+        return False
+    argv = list(result.argv)
+    entrypoint = argv[argv.index("--entrypoint") + 1] if "--entrypoint" in argv[:-1] else None
+    missing = {found.group("command") for found in _EXEC_MISSING.finditer(text)}
+    if missing and (entrypoint is None or entrypoint in missing):
+        return False
+    return any(marker in text for marker in _DOCKER_START_FAILED)
 
 
 def check_container_starts(runner: ContainerRunner, python: PurePosixPath) -> None:
