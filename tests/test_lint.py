@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from venvrpm import lint
 
 OUTPUT = """\
@@ -32,3 +34,54 @@ def test_findings_about_bundled_files_are_filtered_and_the_summary_recounted() -
 def test_a_path_that_only_starts_like_a_bundled_one_stays() -> None:
     text = "app.x86_64: E: zero-length /opt/app/lib/python3.11/site-packages/dep/empty.lockx\n"
     assert lint.filter_output(text, BUNDLED).kept_errors == 1
+
+
+SITE = "./opt/app/lib/python3.11/site-packages"
+
+
+def test_only_paths_inside_the_venv_of_a_dist_info_are_bundled() -> None:
+    # the RPM is untrusted (docs/security.md): its RECORDs may name any path
+    record = "\n".join([
+        "dep/x.py,sha256=a,1", "../../../bin/dep,sha256=b,2", "../../../share/man/man1/dep.1,,",
+        "../../../../../../usr/bin/x,sha256=c,3", "/usr/bin/y,,", "../../../../bin/z,,",
+        "dep/../../../../../../etc/shadow,,", "../../..,,",
+    ])  # fmt: skip
+    members = {
+        f"{SITE}/dep-1.0.dist-info/RECORD": record,
+        # a dist-info whose "venv" is a system directory
+        "./usr/lib/python3.11/site-packages/evil-1.0.dist-info/RECORD": "../../../bin/evil,,",
+        "./usr/lib/python3/dist-packages/odd-1.0.dist-info/RECORD": "odd.py,,",
+    }
+    assert lint.record_paths(members) == frozenset({
+        "/opt/app/lib/python3.11/site-packages/dep/x.py", "/opt/app/bin/dep",
+        "/opt/app/share/man/man1/dep.1",
+    })  # fmt: skip
+
+
+def test_security_findings_are_never_filtered() -> None:
+    path = "/opt/app/lib/python3.11/site-packages/dep/tool"
+    checks = ["setuid-binary", "setgid-binary", "world-writable", "non-standard-executable-perm",
+              "non-standard-dir-perm", "dangling-symlink", "dangling-relative-symlink",
+              "strange-permission", "non-standard-uid", "executable-stack"]  # fmt: skip
+    text = "".join(f"app.x86_64: E: {check} {path} 04755\n" for check in checks)
+    result = lint.filter_output(text, frozenset({path}))
+    assert result.filtered == () and result.kept_errors == len(checks)
+
+
+@pytest.mark.parametrize(
+    ("returncode", "kept_errors", "failed"),
+    [
+        (0, 0, False),
+        (64, 0, False),  # every error was about bundled files
+        (65, 0, False),  # errors promoted from warnings, all filtered
+        (64, 1, True),
+        (66, 0, True),  # the badness threshold was exceeded
+        (3, 0, True),  # rpmlint could not read the package
+        (1, 0, True),  # rpmlint crashed
+        (2, 0, True),  # a usage error
+    ],
+)
+def test_lint_fails_on_kept_errors_and_on_any_rpmlint_failure(
+    returncode: int, kept_errors: int, failed: bool
+) -> None:
+    assert lint.failed(returncode, kept_errors) is failed

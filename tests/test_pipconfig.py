@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from venvrpm import pipconfig
 
@@ -20,7 +20,7 @@ def test_a_config_is_forwarded_with_the_files_it_names(tmp_path: Path) -> None:
     cert.write_text("-----BEGIN CERTIFICATE-----\n")
     config = _config(tmp_path / "pip.conf", f"constraint = {constraints}\ncert = {cert}\n")
     found = pipconfig.forwarding({}, configs=(config, tmp_path / "absent.conf"))
-    assert found.files == tuple(sorted((config, constraints, cert)))
+    assert found.files == tuple(sorted((p, p) for p in (config, constraints, cert)))
     assert found.warnings == () and found.dropped_env == ()
 
 
@@ -32,24 +32,22 @@ def test_a_config_naming_a_missing_file_is_not_forwarded_and_warns(tmp_path: Pat
     assert str(config) in warning and "gone.txt" in warning and "not found" in warning
 
 
-def test_symlinks_special_files_relative_and_output_paths_are_refused(tmp_path: Path) -> None:
-    real = tmp_path / "real.txt"
-    real.write_text("")
-    (tmp_path / "link.txt").symlink_to(real)
-    (tmp_path / "linkdir").symlink_to(tmp_path)
+def test_special_files_relative_and_output_paths_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "null").symlink_to("/dev/null")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
     cases = {
-        "symlink": f"constraint = {tmp_path / 'link.txt'}\n",
-        "symlinked directory": f"constraint = {tmp_path / 'linkdir' / 'real.txt'}\n",
         "not a regular file": "cert = /dev/null\n",
+        f"{tmp_path / 'null'} (/dev/null) is not a regular file": f"cert = {tmp_path / 'null'}\n",
+        "dangling not found": f"constraint = {tmp_path / 'dangling'}\n",
         "relative": "requirement = reqs.txt\n",
-        "not forwarded": "log = /var/log/pip.log\n",
+        "not forwarded": "target = /opt/elsewhere\n",
     }
     for reason, text in cases.items():
         config = _config(tmp_path / "pip.conf", text)
         found = pipconfig.forwarding({}, configs=(config,))
         assert found.files == (), reason
         (warning,) = found.warnings
-        assert reason in warning, (reason, warning)
+        assert reason.split()[-1] in warning and reason.split()[0] in warning, (reason, warning)
 
 
 def test_environment_settings_naming_files_are_forwarded_or_dropped(tmp_path: Path) -> None:
@@ -64,7 +62,7 @@ def test_environment_settings_naming_files_are_forwarded_or_dropped(tmp_path: Pa
         "PIP_INDEX_URL": "https://user:secret@mirror.invalid/simple",
     }
     found = pipconfig.forwarding(env, configs=())
-    assert found.files == tuple(sorted((constraints, wheels)))
+    assert found.files == tuple(sorted((p, p) for p in (constraints, wheels)))
     assert found.dropped_env == ("PIP_CLIENT_CERT",)
     assert len(found.warnings) == 1 and "PIP_CLIENT_CERT" in found.warnings[0]
     assert "secret" not in found.warnings[0]
@@ -73,3 +71,83 @@ def test_environment_settings_naming_files_are_forwarded_or_dropped(tmp_path: Pa
 def test_devnull_config_file_forwards_nothing(tmp_path: Path) -> None:
     found = pipconfig.forwarding({"PIP_CONFIG_FILE": os.devnull}, configs=())
     assert found.files == () and found.warnings == () and found.dropped_env == ()
+
+
+def test_a_symlinked_cert_is_mounted_resolved_at_its_configured_path(tmp_path: Path) -> None:
+    # RHEL: /etc/ssl/certs -> /etc/pki/tls/certs, and ca-bundle.crt is itself a symlink
+    certs = tmp_path / "pki" / "tls" / "certs"
+    certs.mkdir(parents=True)
+    bundle = tmp_path / "pki" / "ca-trust" / "tls-ca-bundle.pem"
+    bundle.parent.mkdir()
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    (certs / "ca-bundle.crt").symlink_to("../../ca-trust/tls-ca-bundle.pem")
+    (tmp_path / "ssl").mkdir()
+    (tmp_path / "ssl" / "certs").symlink_to(certs)
+    linked_file = certs / "ca-bundle.crt"
+    under_linked_dir = tmp_path / "ssl" / "certs" / "ca-bundle.crt"
+    for cert in (linked_file, under_linked_dir):
+        config = _config(
+            tmp_path / "pip.conf", f"index-url = https://m.invalid/simple\ncert = {cert}\n"
+        )
+        found = pipconfig.forwarding({"PIP_CERT": str(cert)}, configs=(config,))
+        assert found.files == tuple(sorted(((config, config), (cert, bundle)))), cert
+        assert found.warnings == () and found.dropped_env == ()
+
+
+def test_a_symlinked_config_and_find_links_directory_are_resolved(tmp_path: Path) -> None:
+    wheels = tmp_path / "srv" / "wheels"
+    wheels.mkdir(parents=True)
+    (tmp_path / "links").symlink_to(wheels)
+    real = _config(tmp_path / "real.conf", f"find-links = {tmp_path / 'links'}\n")
+    config = tmp_path / "pip.conf"
+    config.symlink_to(real)
+    found = pipconfig.forwarding({}, configs=(config,))
+    assert found.files == tuple(sorted(((config, real), (tmp_path / "links", wheels))))
+    assert found.warnings == ()
+
+
+def test_cache_dir_and_log_are_ignored_not_refused(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path / "pip.conf",
+        "index-url = https://m.invalid/simple\ncache-dir = /var/cache/pip\nlog = /var/log/pip.log\n",
+    )
+    found = pipconfig.forwarding({"PIP_CACHE_DIR": "/var/cache/pip"}, configs=(config,))
+    assert found.files == ((config, config),)
+    assert found.warnings == () and found.dropped_env == ()
+    assert any("cache-dir" in n for n in found.notes)
+    assert any("log" in n for n in found.notes)
+
+
+def test_system_directories_and_host_secrets_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "root").symlink_to("/")
+    (tmp_path / "shadow").symlink_to("/etc/shadow")
+    cases = {
+        "find-links = /\n": "/ is a system directory",
+        "find-links = file:///\n": "/ is a system directory",
+        "index-url = file:///\n": "/ is a system directory",
+        f"find-links = {tmp_path / 'root'}\n": "/ is a system directory",
+        "find-links = /etc\n": "/etc is a system directory",
+        "find-links = /usr/lib\n": "/usr/lib is a system directory",
+        "find-links = /etc/ssh\n": "/etc/ssh is a system directory",
+        "cert = /proc/self/status\n": "the running system's state",
+        "cert = /etc/shadow\n": "the system's accounts",
+        f"constraint = {tmp_path / 'shadow'}\n": "the system's accounts",
+    }
+    for text, reason in cases.items():
+        config = _config(tmp_path / "pip.conf", text)
+        found = pipconfig.forwarding({}, configs=(config,))
+        assert found.files == (), text
+        (warning,) = found.warnings
+        assert reason in warning, (text, warning)
+    found = pipconfig.forwarding({"PIP_FIND_LINKS": "/"}, configs=())
+    assert found.dropped_env == ("PIP_FIND_LINKS",) and found.files == ()
+
+
+def test_a_directory_holding_host_secrets_is_refused() -> None:
+    secret = pipconfig._secret  # the directories do not exist on every test host
+    assert secret(PurePosixPath("/etc/pki"), directory=True) == "the host's secret keys"
+    assert secret(PurePosixPath("/etc/pki/tls"), directory=True) == "the host's secret keys"
+    assert secret(PurePosixPath("/etc/pki/tls/private/k.pem"), directory=False) is not None
+    assert secret(PurePosixPath("/etc/pki/tls/certs"), directory=True) is None
+    assert secret(PurePosixPath("/etc/pki/tls/certs/ca-bundle.crt"), directory=False) is None
+    assert secret(PurePosixPath("/srv/wheels"), directory=True) is None

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
@@ -38,6 +39,17 @@ CANNOT_START_DOC = "docs/containers.md#when-containers-cannot-start"
 # command (rlimits, cgroups and seccomp end here too), 127 the command is not in the image
 _ENGINE_FAILED = (125, 126)
 _NOT_FOUND = 127
+# docker's CLI exits 127 for every start error whose text holds "no such file or directory"
+# (a cgroup directory, runc's log), not only for a missing command: that one names the command
+# it could not exec; podman's (and podman-docker's) 127 is always a missing command.
+_EXEC_MISSING = re.compile(
+    r'exec: \\*"(?P<command>[^"\\]+)\\*": '
+    r"(?:stat [^:]*: no such file or directory|executable file not found)"
+)
+_PODMAN_MISSING = "OCI runtime attempted to invoke a command that was not found"
+_DOCKER_START_FAILED = (
+    "OCI runtime", "failed to create shim", "failed to create task", "Error response from daemon",
+)  # fmt: skip
 
 
 class ContainerStartError(VenvrpmError):
@@ -49,7 +61,10 @@ def engine_failure(result: Result) -> str | None:
 
     Redacted (an index URL's password) and escaped (control characters), at most 10 lines.
     """
-    if result.returncode not in _ENGINE_FAILED:
+    started = result.returncode not in _ENGINE_FAILED and not (
+        result.returncode == _NOT_FOUND and _docker_start_failed(result)
+    )
+    if started:
         return None
     text = redact(result.stderr.strip() or result.stdout.strip() or f"exit {result.returncode}")
     lines = [
@@ -57,6 +72,21 @@ def engine_failure(result: Result) -> str | None:
         for line in text.splitlines()[-10:]
     ]
     return "\n".join(lines)
+
+
+def _docker_start_failed(result: Result) -> bool:
+    """Whether docker's exit 127 is the container failing to start, not a missing command."""
+    if not result.argv or not Path(result.argv[0]).name.startswith("docker"):
+        return False
+    text = result.stderr
+    if _PODMAN_MISSING in text:
+        return False
+    argv = list(result.argv)
+    entrypoint = argv[argv.index("--entrypoint") + 1] if "--entrypoint" in argv[:-1] else None
+    missing = {found.group("command") for found in _EXEC_MISSING.finditer(text)}
+    if missing and (entrypoint is None or entrypoint in missing):
+        return False
+    return any(marker in text for marker in _DOCKER_START_FAILED)
 
 
 def check_container_starts(runner: ContainerRunner, python: PurePosixPath) -> None:
@@ -183,13 +213,16 @@ def mounts(
     fetching: bool = False,
     warn: Callable[[str], None] | None = None,
     host_env: Mapping[str, str] = os.environ,
+    note: Callable[[str], None] | None = None,
 ) -> list[Mount]:
     """What the target sees: the work directory (read-write), inputs and TLS material (read-only).
 
     *fetching*: the wheelhouse is written to and the index is needed. *warn* is told what of
-    pip's configuration is not forwarded (*host_env*: where PIP_* come from).
+    pip's configuration is not forwarded (*host_env*: where PIP_* come from), *note* what of a
+    forwarded one is ignored (``cache-dir``, ``log``).
     """
     found: dict[Path, bool] = {workdir: False}
+    sources: dict[Path, Path] = {}
     if fetching and manifest.wheelhouse is not None:
         manifest.wheelhouse.mkdir(parents=True, exist_ok=True)
         found[manifest.wheelhouse] = False
@@ -206,29 +239,39 @@ def mounts(
         # (with the PIP_* plan.pip_environment left out, for their warnings)
         left_out = {k: v for k, v in host_env.items() if k.startswith("PIP_")}
         forwarded = pipconfig.forwarding({**left_out, **pip_env})
-        for path in forwarded.files:
-            found.setdefault(path, True)
+        for path, source in forwarded.files:
+            if path not in found:
+                found[path] = True
+                # the configured path resolved once: the target sees that file at the path
+                if source != path:
+                    sources[path] = source
         if warn is not None:
             for warning in forwarded.warnings:
                 warn(warning)
-    return [Mount(path, read_only) for path, read_only in sorted(found.items())]
+        if note is not None:
+            for text in forwarded.notes:
+                note(text)
+    return [Mount(p, ro, sources.get(p)) for p, ro in sorted(found.items())]
 
 
 @contextlib.contextmanager
 def open_runners(
     manifest: Manifest, host: HostRunner, workdir: Path, pip_env: Mapping[str, str],
     extra_mounts: tuple[Path, ...] = (), *, fetching: bool = False,
-    warn: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None, note: Callable[[str], None] | None = None,
 ) -> Iterator[Runners]:  # fmt: skip
     """The runners for *manifest*'s build environment; a container is started once first.
 
-    *warn* is told what of pip's host configuration the target does not get.
+    *warn* is told what of pip's host configuration the target does not get, *note* what of
+    it is ignored.
     """
     build = manifest.build
     if build.kind == "host":
         yield Runners(host=host, target=host)
         return
-    shared = mounts(manifest, workdir, pip_env, extra_mounts, fetching=fetching, warn=warn)
+    shared = mounts(
+        manifest, workdir, pip_env, extra_mounts, fetching=fetching, warn=warn, note=note
+    )
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     if build.kind == "container":

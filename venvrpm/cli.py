@@ -376,9 +376,9 @@ def _lint(args: argparse.Namespace) -> int:
     sys.stderr.write(terminal_safe(result.stderr, markup=False))
     # venvrpm's own notes on stderr: stdout stays rpmlint's report
     sys.stderr.write(terminal_safe("".join(f"venvrpm: {n}\n" for n in notes), markup=False))
-    # rpmlint's exit status counts the filtered errors too: only what is left decides
-    failed = filtered.kept_errors > 0 or (result.returncode != 0 and not filtered.filtered)
-    return EXIT_BUILD_FAILED if failed else EXIT_OK
+    # rpmlint's exit status counts the filtered errors too: only what is left decides, unless
+    # rpmlint itself failed (badness threshold, unreadable package, crash)
+    return EXIT_BUILD_FAILED if lint.failed(result.returncode, filtered.kept_errors) else EXIT_OK
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -582,7 +582,13 @@ def _session(
         pip_env = pip_environment(loaded, os.environ)
         warn = functools.partial(console.report, "warning")
         with backends.open_runners(
-            loaded, host, workdir, pip_env, extra_mounts, warn=warn
+            loaded,
+            host,
+            workdir,
+            pip_env,
+            extra_mounts,
+            warn=warn,
+            note=functools.partial(console.report, "detail"),
         ) as runners:
             plan = pipeline.prepare(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
@@ -657,7 +663,13 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
         pip_env = pip_environment(loaded, os.environ, online=True)
         warn = functools.partial(console.report, "warning")
         with backends.open_runners(
-            loaded, host, workdir, pip_env, fetching=True, warn=warn
+            loaded,
+            host,
+            workdir,
+            pip_env,
+            fetching=True,
+            warn=warn,
+            note=functools.partial(console.report, "detail"),
         ) as runners:
             where = backends.describe(loaded)
             console.report("step", f"probing {loaded.python} {where}")

@@ -155,7 +155,8 @@ def _start(
                 [str(shown), "-I", "-S", "-c", ""], what=f"{engine} run", check=False
             )
             ran = f"ran {shown} in {image}"
-            if result.returncode == 127:
+            # docker's 127 may be a container that did not start (backends.engine_failure)
+            if result.returncode == 127 and backends.engine_failure(result) is None:
                 ran = f"started a container of {image}; no {shown} in it"
                 if python is not None:
                     return Check(engine, "broken", f"{version}; {ran}",

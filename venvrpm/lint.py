@@ -7,6 +7,11 @@ distribution (a path some locked distribution's ``RECORD`` lists) is filtered an
 findings about the package itself (its tags, changelog, the manifest's files, the project's own
 distribution) stay. docs/rpmlint.md says why.
 
+The RPM checked may be one received from elsewhere (docs/security.md): its RECORDs are
+untrusted. Only a path inside the venv that holds the RECORD (``<prefix>/lib/pythonX.Y/
+site-packages``, a prefix a manifest could name) counts as bundled, and findings of the
+security-relevant checks (setuid, modes, owners, dangling symlinks...) are never filtered.
+
 The RECORDs are read from the payload through rpm2cpio by a tiny program run through the
 Runner (as ``inspect`` reads the bundled list), bounded in what it decompresses and keeps.
 """
@@ -17,12 +22,13 @@ import json
 import posixpath
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
+from venvrpm import basesystem
 from venvrpm.inspect import PAYLOAD_LIMIT, parse_bundled_document
 from venvrpm.runner import Runner
 
@@ -34,6 +40,26 @@ _FINDING = re.compile(r"^(?P<package>\S+): (?P<level>[EW]): (?P<check>\S+)(?: (?
 _SUMMARY = re.compile(r"(\d+) errors, (\d+) warnings")
 _RECORD = r"\./.*/site-packages/[^/]+\.dist-info/RECORD"
 _LIST = r"\./usr/share/doc/[^/]+/bundled-distributions\.json"
+# a venv's site-packages: the prefix is what its RECORD's paths must stay inside
+_VENV_SITE = re.compile(r"(?P<prefix>/.+)/lib(?:64)?/python[0-9.]+/site-packages")
+
+SECURITY_CHECKS = frozenset({
+    "setuid-binary", "setgid-binary", "missing-call-to-setgroups-before-setuid",
+    "missing-call-to-chdir-with-chroot", "non-standard-executable-perm", "non-standard-dir-perm",
+    "strange-permission", "world-writable", "non-readable", "non-standard-uid",
+    "non-standard-gid", "dangling-symlink", "dangling-relative-symlink",
+    "symlink-has-too-many-up-segments", "cross-directory-hard-link", "executable-stack",
+    "binary-or-shlib-defines-rpath", "pem-private-key", "pam-unauthorized-module",
+    "dbus-policy-allow-receive", "dbus-policy-allow-without-destination",
+    "file-parent-ownership-mismatch", "logrotate-user-writable-log-dir",
+    "non-owner-writeable-only-crontab-file",
+})  # fmt: skip
+"""rpmlint's checks whose findings always stay, bundled file or not: what a file may do on the
+system (its modes, owners, where its links lead), which a received RPM must not hide."""
+FINDINGS_EXIT = frozenset({0, 64, 65})
+"""rpmlint's exit status when it ran to the end: no errors, errors, errors that were all
+warnings promoted. 66 (the badness threshold), 3 (a package it cannot read) or any other is a
+failure whatever was filtered."""
 
 # Reads the cpio (newc) stream rpm2cpio writes and prints, as JSON, the members whose names match
 # the pattern: RECORDs are spread through the payload, so it reads to the end, counting every
@@ -116,19 +142,50 @@ def bundled_paths(
     if not isinstance(members, dict):
         return frozenset(), "the payload's RECORDs could not be read"
     own = _project_names(v for k, v in members.items() if re.fullmatch(_LIST, k))
+    records = {
+        member: text
+        for member, text in members.items()
+        if re.fullmatch(_RECORD, member)
+        and isinstance(text, str)
+        # the project's own distribution: its files are the package's own
+        and canonicalize_name(posixpath.basename(posixpath.dirname(member)).split("-", 1)[0])
+        not in own
+    }
+    return record_paths(records), None
+
+
+def _venv_prefix(site: str) -> str | None:
+    """The prefix of the venv whose site-packages is *site*, if a manifest could name it."""
+    found = _VENV_SITE.fullmatch(site)
+    if found is None or posixpath.normpath(site) != site:
+        return None
+    prefix = PurePosixPath(found.group("prefix"))
+    # manifest.py's rule for a prefix: a directory of the app's own, not the base system's
+    if len(prefix.parts) < 3 or basesystem.refusal(prefix, directory=True) is not None:
+        return None
+    return str(prefix)
+
+
+def record_paths(records: Mapping[str, str]) -> frozenset[str]:
+    """The payload paths the RECORDs (payload member -> text) list inside their own venv.
+
+    A path outside the prefix of the venv holding the RECORD (``../../../../usr/bin/x``, an
+    absolute path) or a RECORD outside a venv is not bundled: a finding about it stays."""
     paths: set[str] = set()
-    for member, text in members.items():
-        if not re.fullmatch(_RECORD, member) or not isinstance(text, str):
-            continue
+    for member, text in records.items():
         info = posixpath.dirname(member[1:])  # "./opt/x/.../a-1.0.dist-info/RECORD"
-        if canonicalize_name(posixpath.basename(info).split("-", 1)[0]) in own:
-            continue
         site = posixpath.dirname(info)
+        prefix = _venv_prefix(site)
+        if prefix is None:
+            continue
         for line in text.splitlines():
             listed = _first_field(line)
-            if listed:
-                paths.add(posixpath.normpath(posixpath.join(site, listed)))
-    return frozenset(paths), None
+            if not listed:
+                continue
+            path = posixpath.normpath(posixpath.join(site, listed))
+            if path.startswith(prefix + "/"):
+                paths.add(path)
+    return frozenset(paths)
 
 
 def _project_names(documents: Iterable[object]) -> set[str]:
@@ -170,7 +227,7 @@ def filter_output(output: str, paths: frozenset[str]) -> Filtered:
         if found is None:
             kept.append(line)
             continue
-        if about(found.group("rest") or "", paths):
+        if found.group("check") not in SECURITY_CHECKS and about(found.group("rest") or "", paths):
             filtered.append(line.rstrip("\n"))
             continue
         errors += found.group("level") == "E"
@@ -182,3 +239,8 @@ def filter_output(output: str, paths: frozenset[str]) -> Filtered:
         for line in kept
     )  # fmt: skip
     return Filtered(text, errors, tuple(filtered))
+
+
+def failed(returncode: int, kept_errors: int) -> bool:
+    """Whether ``venvrpm lint`` fails: errors left after filtering, or rpmlint itself failed."""
+    return kept_errors > 0 or returncode not in FINDINGS_EXIT

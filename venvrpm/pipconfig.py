@@ -4,21 +4,26 @@ pip inside a container or root reads the host's configuration files when they ar
 there, and ``PIP_*`` variables passed by name. A setting that names a host file (a constraints
 file, a CA bundle, a client certificate, a find-links directory) only works when that file is
 mounted too: a configuration is forwarded with every file it names, or not at all, with a
-warning (docs/containers.md). The files are host files venvrpm mounts as root: a symlink (one
-venvrpm did not create), a device or a relative path is refused. They are mounted read-only
-beside the build, never copied into the work directory, so none reaches the RPM.
+warning (docs/containers.md). The configuration is the operator's, so its symlinks are followed
+(RHEL's CA bundle is one, under /etc/ssl/certs, another): each path is resolved once and what it
+resolves to, a regular file (or a directory for find-links), is mounted read-only at the
+configured path. Refused: devices, relative paths, system directories (``find-links = /`` would
+show the host's root to the build) and the host's secrets. Nothing is copied into the work
+directory, so none reaches the RPM.
 """
 
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import os
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from venvrpm.basesystem import BASE_SYSTEM
 from venvrpm.redact import redact
 
 SITE_CONFIGS = (Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"))
@@ -31,23 +36,46 @@ _READ_FILES = {"constraint", "c", "requirement", "r", "build-constraint", "cert"
 _READ_LOCATIONS = {"find-links", "f", "index-url", "i", "extra-index-url"}
 """URLs or local files and directories pip reads: local ones forwarded read-only."""
 _NOT_FORWARDED = {
-    "log", "log-file", "local-log", "report", "cache-dir", "src", "target", "t", "prefix",
-    "root", "dest", "d", "wheel-dir", "w", "path", "python", "editable", "e", "build",
-    "build-dir",
+    "report", "src", "target", "t", "prefix", "root", "dest", "d", "wheel-dir", "w", "path",
+    "python", "editable", "e", "build", "build-dir",
 }  # fmt: skip
 """Paths pip writes to or runs (outputs, install locations, an interpreter): never forwarded;
 a configuration that sets one stays on the host."""
+_IGNORED = {
+    "cache-dir": "venvrpm gives pip a cache of its own (PIP_CACHE_DIR)",
+    "log": "pip writes that log inside the build environment, not on the host",
+    "log-file": "pip writes that log inside the build environment, not on the host",
+    "local-log": "pip writes that log inside the build environment, not on the host",
+}
+"""Paths pip writes that do not stop a configuration from being forwarded: why, for -v."""
+
+# What a host path must not be (matched against the resolved path and each of its parents,
+# pathlib's glob), nor a forwarded directory hold: the build would read it with root's rights.
+_SECRETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    next(group for group in BASE_SYSTEM if group[0] == "the system's accounts"),
+    ("the host's secret keys", (
+        "/etc/ssh", "/etc/krb5.keytab", "/etc/ssl/private", "/etc/pki/*/private",
+        "/etc/security/opasswd", "/var/lib/sss", "/root", "/etc/sudoers", "/etc/sudoers.d",
+    )),
+    ("the running system's state", ("/proc", "/sys", "/dev", "/run")),
+)  # fmt: skip
+_SYSTEM_PARENTS = frozenset(map(PurePosixPath, ("/", "/usr", "/usr/local", "/var", "/etc")))
+"""A directory directly in one of these (or ``/`` itself) is a system directory: mounted at its
+path it would hide the target's own, and show the build far more than pip needs."""
 
 
 @dataclass(frozen=True, slots=True)
 class Forwarding:
     """What to mount read-only for pip in the target, and what to leave out."""
 
-    files: tuple[Path, ...]
-    """Configuration files and the files and directories they name, sorted."""
+    files: tuple[tuple[Path, Path], ...]
+    """Configuration files and the files and directories they name, sorted: (the path pip reads
+    in the target, as configured; the host file or directory it resolves to, mounted there)."""
     dropped_env: tuple[str, ...]
     """``PIP_*`` variables naming a file that cannot be forwarded: not passed to the target."""
     warnings: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    """Settings left out of a forwarded configuration and why (``cache-dir``, ``log``), for -v."""
 
 
 def _option(name: str) -> str:
@@ -55,60 +83,95 @@ def _option(name: str) -> str:
     return name.lower().replace("_", "-").lstrip("-")
 
 
-def _paths(option: str, value: str) -> tuple[list[str], str | None]:
-    """The local paths *value* of *option* names, or why it cannot be forwarded."""
+def _paths(option: str, value: str) -> tuple[list[str], str | None, str | None]:
+    """The local paths *value* of *option* names, why it cannot be forwarded, and a note."""
+    if option in _IGNORED:
+        return [], None, f"{option} = {value} ignored: {_IGNORED[option]}"
     if option in _NOT_FORWARDED:
-        return [], f"sets {option}, a path pip writes to or runs (not forwarded)"
+        return [], f"sets {option}, a path pip writes to or runs (not forwarded)", None
     if option not in _READ_FILES | _READ_LOCATIONS:
-        return [], None
+        return [], None, None
     paths = []
     for token in value.split():
         if option in _READ_LOCATIONS:
             parts = urlsplit(token)
             if parts.scheme == "file":
-                token = unquote(parts.path)
+                token = unquote(parts.path) or "/"
             elif parts.scheme:
                 continue  # an index or page on the network: nothing to forward
         if not token.startswith("/"):
-            return [], f"{option} = {token} is relative (pip reads it from its working directory)"
+            return (
+                [],
+                f"{option} = {token} is relative (pip reads it from its working directory)",
+                None,
+            )
         paths.append(token)
-    return paths, None
+    return paths, None, None
 
 
-def _refusal(path: str, *, directory_ok: bool) -> str | None:
-    """Why the host file *path* must not be mounted, or None."""
+def _secret(path: PurePosixPath, *, directory: bool) -> str | None:
+    """What of the host's secrets *path* (resolved) is, lies in or, a directory, holds."""
+    for what, patterns in _SECRETS:
+        for pattern in patterns:
+            if any(candidate.match(pattern) for candidate in (path, *path.parents)):
+                return what
+            # a directory above what the pattern names would show it
+            parts = PurePosixPath(pattern).parts
+            holds = len(path.parts) < len(parts) and all(
+                map(fnmatch.fnmatchcase, path.parts, parts)
+            )
+            if directory and holds:
+                return what
+    return None
+
+
+def _resolve(path: str, *, directory_ok: bool) -> tuple[Path | None, str | None]:
+    """(the host file or directory *path* resolves to, None) or (None, why it is refused).
+
+    Resolved once, here: the mount takes the result, not the link (which could change)."""
     normal = os.path.normpath(path)
     try:
-        info = os.lstat(normal)
+        resolved = os.path.realpath(normal, strict=True)
+        info = os.stat(resolved)
     except FileNotFoundError:
-        return f"{path} not found"
+        return None, f"{path} not found"
     except OSError as exc:
-        return f"{path} unreadable ({exc.strerror})"
-    if stat.S_ISLNK(info.st_mode):
-        return f"{path} is a symlink"
-    if os.path.realpath(normal) != normal:
-        return f"{path} is under a symlinked directory"
-    if stat.S_ISREG(info.st_mode) or (directory_ok and stat.S_ISDIR(info.st_mode)):
-        return None
-    return f"{path} is not a regular file"
+        return None, f"{path} unreadable ({exc.strerror or exc})"
+    shown = path if resolved == normal else f"{path} ({resolved})"
+    is_dir = stat.S_ISDIR(info.st_mode)
+    if not (stat.S_ISREG(info.st_mode) or (directory_ok and is_dir)):
+        return None, f"{shown} is not a regular file"
+    for candidate in {PurePosixPath(normal), PurePosixPath(resolved)}:
+        if is_dir and (candidate == candidate.parent or candidate.parent in _SYSTEM_PARENTS):
+            return None, f"{candidate} is a system directory"
+        secret = _secret(candidate, directory=is_dir)
+        if secret is not None:
+            return None, f"{shown} is or holds {secret}"
+    return Path(resolved), None
 
 
-def _references(settings: Iterable[tuple[str, str]]) -> tuple[list[Path], list[str]]:
-    """The files *settings* (option, value) name, and what is wrong with them."""
-    files: list[Path] = []
+def _references(
+    settings: Iterable[tuple[str, str]],
+) -> tuple[list[tuple[Path, Path]], list[str], list[str]]:
+    """The files *settings* (option, value) name, as (configured path, host file), what is
+    wrong with them, and notes on what is ignored."""
+    files: list[tuple[Path, Path]] = []
     problems: list[str] = []
+    notes: list[str] = []
     for name, value in settings:
         option = _option(name)
-        paths, problem = _paths(option, value)
+        paths, problem, note = _paths(option, value)
         if problem:
             problems.append(problem)
+        if note:
+            notes.append(note)
         for path in paths:
-            refused = _refusal(path, directory_ok=option in _READ_LOCATIONS)
-            if refused:
-                problems.append(refused)
+            resolved, refused = _resolve(path, directory_ok=option in _READ_LOCATIONS)
+            if refused or resolved is None:
+                problems.append(refused or path)
             else:
-                files.append(Path(os.path.normpath(path)))
-    return files, problems
+                files.append((Path(os.path.normpath(path)), resolved))
+    return files, problems, notes
 
 
 def _read_config(path: Path) -> tuple[list[tuple[str, str]], str | None]:
@@ -125,19 +188,20 @@ def _read_config(path: Path) -> tuple[list[tuple[str, str]], str | None]:
 def forwarding(pip_env: Mapping[str, str], configs: tuple[Path, ...] = SITE_CONFIGS) -> Forwarding:
     """What the target needs of pip's host configuration: *configs* (the system-wide files)
     and ``PIP_CONFIG_FILE``, each with the files it names, and the files ``PIP_*`` name."""
-    files: set[Path] = set()
+    files: set[tuple[Path, Path]] = set()
     warnings: list[str] = []
+    notes: list[str] = []
     dropped: list[str] = []
     candidates = [p for p in configs if p.exists() or p.is_symlink()]
     named = pip_env.get("PIP_CONFIG_FILE", "")
     if named and named != os.devnull:
         candidates.append(Path(named))
     for config in candidates:
-        refused = _refusal(str(config), directory_ok=False)
-        settings, problem = ([], refused) if refused else _read_config(config)
-        found, problems = _references(settings)
+        resolved, refused = _resolve(str(config), directory_ok=False)
+        settings, problem = ([], refused) if resolved is None else _read_config(resolved)
+        found, problems, ignored = _references(settings)
         problems = [problem] if problem else problems
-        if problems:
+        if problems or resolved is None:
             # pip inside ignores a configuration file it cannot see: forward none of it (and
             # do not name it, a root could hold another file at that path)
             if str(config) == named:
@@ -147,15 +211,19 @@ def forwarding(pip_env: Mapping[str, str], configs: tuple[Path, ...] = SITE_CONF
                 + "; ".join(redact(p) for p in problems)
             )
             continue
-        files.add(Path(os.path.normpath(config)))
+        files.add((Path(os.path.normpath(config)), resolved))
         files.update(found)
+        notes += [f"pip configuration {config}: {note}" for note in ignored]
     for key in sorted(pip_env):
         if not key.startswith("PIP_") or key == "PIP_CONFIG_FILE":
             continue
-        found, problems = _references([(key[4:], pip_env[key])])
+        found, problems, ignored = _references([(key[4:], pip_env[key])])
         if problems:
             dropped.append(key)
             warnings.append(f"{key} not passed to the build environment: " + "; ".join(problems))
             continue
         files.update(found)
-    return Forwarding(tuple(sorted(files)), tuple(dropped), tuple(redact(w) for w in warnings))
+    return Forwarding(
+        tuple(sorted(files)), tuple(dropped), tuple(redact(w) for w in warnings),
+        tuple(redact(n) for n in notes),
+    )  # fmt: skip

@@ -366,6 +366,9 @@ class Mount:
 
     path: Path
     read_only: bool
+    source: Path | None = None
+    """The host file mounted at *path* when it is not *path* itself: a symlink of the host's
+    pip configuration, resolved once (pipconfig.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,7 +442,8 @@ class ContainerRunner:
             # rootful docker would leave root-owned files in our mounts
             cmd += ["--user", f"{os.getuid()}:{os.getgid()}"]
         for mount in self.mounts:
-            cmd += ["-v", f"{mount.path}:{mount.path}" + (":ro" if mount.read_only else "")]
+            source = mount.source or mount.path
+            cmd += ["-v", f"{source}:{mount.path}" + (":ro" if mount.read_only else "")]
         # names only: the engine copies the values from its own environment, so secrets
         # (tokens in PIP_INDEX_URL) never appear on a command line, in ps, or in errors
         for key in sorted(env):
@@ -526,7 +530,10 @@ class RootfsRunner:
         helper = resources.files("venvrpm.helpers").joinpath("chroot_exec.py").read_text("utf-8")
         spec = {
             "root": str(self.root),
-            "binds": [[str(m.path), m.read_only] for m in self.mounts],
+            "binds": [
+                [str(m.path), m.read_only] + ([str(m.source)] if m.source else [])
+                for m in self.mounts
+            ],
             "cwd": str(cwd or "/"),
             "argv": list(argv),
             "env": dict(env),

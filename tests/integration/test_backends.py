@@ -22,7 +22,7 @@ from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
 from venvrpm import backends, manifest
 from venvrpm.cli import main
-from venvrpm.runner import ContainerRunner, HostRunner, Mount
+from venvrpm.runner import ContainerRunner, HostRunner, Mount, RootfsRunner
 
 pytestmark = pytest.mark.integration
 
@@ -268,3 +268,27 @@ def test_sigkill_during_a_container_build_leaves_no_container(tmp_path: Path) ->
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in dist.iterdir()) == ["smallapp-1.0.0-1.x86_64.rpm"]
     assert [p for p in Path(os.environ["TMPDIR"]).iterdir() if p.name.startswith("venvrpm-")] == []
+
+
+def test_a_resolved_file_is_seen_at_its_configured_path(tmp_path: Path) -> None:
+    # pip.conf's `cert = /etc/ssl/certs/x.pem`, a symlink: the file it resolves to is mounted
+    # at the configured path (pipconfig.py), in a container and in a root
+    real = tmp_path / "real" / "bundle.pem"
+    real.parent.mkdir()
+    real.write_text("resolved bundle\n")
+    configured = tmp_path / "certs" / "ca.pem"
+    configured.parent.mkdir()
+    configured.symlink_to(real)
+    mounts = [Mount(configured, True, real)]
+    container = ContainerRunner(HostRunner(1), source_date_epoch=1, engine="podman",
+                                image=target.image(), mounts=mounts, network=False,
+                                home=tmp_path)  # fmt: skip
+    seen = container.run(["cat", str(configured)], what="reading the bundle")
+    assert seen.stdout == "resolved bundle\n"
+    root = target.fresh_root(tmp_path / "root")
+    before = target.snapshot(root)
+    rootfs = RootfsRunner(HostRunner(1), source_date_epoch=1, root=root, mounts=mounts,
+                          host_python=sys.executable, home=tmp_path)  # fmt: skip
+    seen = rootfs.run(["/bin/cat", str(configured)], what="reading the bundle")
+    assert seen.stdout == "resolved bundle\n"
+    assert target.snapshot(root) == before

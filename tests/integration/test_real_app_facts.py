@@ -67,7 +67,7 @@ def test_lint_filters_bundled_files_and_keeps_the_packages_own(
 ) -> None:
     rpm, _ = built
     capsys.readouterr()
-    main(["lint", "--show-filtered", str(rpm)])
+    code = main(["lint", "--show-filtered", str(rpm)])
     captured = capsys.readouterr()
     shown, notes = captured.out, captured.err
     out = shown + notes
@@ -78,6 +78,8 @@ def test_lint_filters_bundled_files_and_keeps_the_packages_own(
     # the package's own file and tags are still reported
     assert "zero-length /etc/smallapp/empty.conf" in shown, out
     assert "no-changelogname-tag" in shown, out
+    # that error of the package's own is left: lint fails on it, filtered findings or not
+    assert code == 1, out
 
 
 def test_a_linked_man_page_resolves_verifies_and_is_erased(

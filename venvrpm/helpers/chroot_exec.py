@@ -10,7 +10,8 @@ namespace, chrooted, with that namespace's /proc and a minimal /dev (see docs/se
 what isolation this is, and is not).
 
 The spec comes in the environment variable VENVRPM_CHROOT_SPEC (not argv, which any user can
-read in /proc): {"root", "binds": [[host_path, read_only]], "cwd", "argv", "env", "unshare"}.
+read in /proc): {"root", "binds": [[path, read_only(, host_source)]], "cwd", "argv", "env",
+"unshare"}; host_source, when given, is the host file mounted at path.
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ def main(spec: dict) -> int:  # type: ignore[type-arg]
         os.chmod(os.path.join(dev, "shm"), 0o1777)
         for name, link in LINKS:
             os.symlink(link, os.path.join(dev, name))
-        for host_path, read_only in spec["binds"]:
-            target = mountpoint(host_path, os.path.isdir(host_path))
+        for path, read_only, *source in spec["binds"]:
+            host_path = source[0] if source else path
+            target = mountpoint(path, os.path.isdir(host_path))
             mount("--bind", host_path, target)
             if read_only:
                 mount("-o", "remount,bind,ro", target)
