@@ -281,11 +281,10 @@ def test_compile_progress_is_counted_and_kept_out_of_a_failures_tail(tmp_path: P
         venvbuild.compile_bytecode(plan, runner, report=console.report)  # type: ignore[arg-type]
     tail = failed.value.output_tail
     assert "Error" in tail and "modules done" not in tail, tail
-    assert console.bar is not None and console.bar.done >= 250, "counted while it ran"
     (plan.venv_dir / "z" / "__pycache__").unlink()
     console.report("step", "relocating to /opt/app")
     done = venvbuild.compile_bytecode(plan, runner, report=console.report)  # type: ignore[arg-type]
-    assert done.compiled == 301
+    assert done.compiled == 1, "the 300 compiled before the failure are current"
     assert console.bar is not None and console.bar.done == console.bar.total == 301
 
 

@@ -65,8 +65,12 @@ def build(
     reads = progress.ProcessReads(Path(plan.rpmbuild[0]).name, plan.rpmbuild[-1])
     with (
         resources.as_file(resources.files("venvrpm").joinpath("rpmfc.magic")) as magic,
-        progress.watching(report, -(-payload_size // _MB), "MB packed",
-                          lambda: int(reads() / READS_PER_BYTE / _MB)),  # fmt: skip
+        progress.watching(
+            report,
+            -(-payload_size // _MB),
+            "MB packed",
+            lambda: int(reads() / READS_PER_BYTE / _MB),
+        ),
     ):
         result = runner.run(
             plan.rpmbuild,
