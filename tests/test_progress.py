@@ -4,16 +4,22 @@ seconds elsewhere; counted by the library's loops or in its commands' output lin
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
-from venvrpm import manifest, pipeline, progress
+from venvrpm import manifest, pipeline, progress, venvbuild
 from venvrpm.console import PLAIN_INTERVAL, Console
+from venvrpm.errors import CommandError
 from venvrpm.runner import HostRunner, Runners
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -59,11 +65,88 @@ def test_plain_mode_prints_the_counts_only_once_the_interval_has_passed() -> Non
     clock.now += 1.0
     progress.advance(console.report, 1)  # too soon after the last line
     (line,) = counts_lines(out)
-    assert re.fullmatch(r"\d\d:\d\d:\d\d     57/139 distributions \(41%\)", line), line
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d     installing 139 locked requirements: 57/139 distributions \(41%\), "
+        r"after 10s",
+        line,
+    ), line
     assert "\x1b" not in out.getvalue()
     clock.now += PLAIN_INTERVAL
     progress.advance(console.report, 500)  # never past the total
-    assert counts_lines(out)[-1].endswith(" 139/139 distributions (100%)")
+    assert counts_lines(out)[-1].endswith(" 139/139 distributions (100%), after 21s")
+
+
+def test_plain_mode_prints_a_line_every_interval_while_a_step_runs_long() -> None:
+    """A step stuck on one long command (an sdist compiling) moves no count: the clock alone
+    says it is alive, with the step, its time and its counts when it has a total."""
+    clock = Clock()
+    out = io.StringIO()
+    console = Console(stream=out, terminal=False, clock=clock)
+    console.report("step", "building the project")
+    clock.now += PLAIN_INTERVAL - 0.5
+    console.tick()
+    assert len(out.getvalue().splitlines()) == 1, "only the step line before the interval"
+    clock.now += 0.5
+    console.tick()
+    clock.now += PLAIN_INTERVAL / 2
+    console.tick()  # too soon after the last line
+    clock.now += 65
+    console.tick()
+    lines = out.getvalue().splitlines()[1:]
+    assert [line[9:] for line in lines] == [
+        "    building the project: after 10s",
+        "    building the project: after 1m20s",
+    ], lines
+    console.report("step", "installing 139 locked requirements")
+    progress.total(console.report, 139, "distributions")
+    progress.advance(console.report, 12)
+    clock.now += PLAIN_INTERVAL
+    console.tick()
+    assert out.getvalue().splitlines()[-1][9:] == (
+        "    installing 139 locked requirements: 12/139 distributions (8%), after 10s"
+    )
+    console.done("x")
+    clock.now += 2 * PLAIN_INTERVAL
+    before = out.getvalue()
+    console.tick()
+    assert out.getvalue() == before, "nothing once the command is done"
+
+
+def test_the_clock_ticks_in_a_thread_only_off_the_live_display_and_with_a_real_clock() -> None:
+    out = io.StringIO()
+    console = Console(stream=out, terminal=False)
+    console.report("step", "building the project")
+    assert console._heartbeat is not None and console._heartbeat.is_alive()
+    console.done("x")
+    assert console._heartbeat is None
+    faked = Console(stream=io.StringIO(), terminal=False, clock=Clock())
+    faked.report("step", "building the project")
+    assert faked._heartbeat is None, "a fake clock ticks when the test says"
+    quiet = Console(stream=io.StringIO(), terminal=False, quiet=True)
+    quiet.report("step", "building the project")
+    assert quiet._heartbeat is None
+
+
+def test_process_reads_finds_a_descendant_by_its_arguments_and_keeps_the_last_count(
+    tmp_path: Path,
+) -> None:
+    """rpmbuild prints nothing per file: what it has read is the measure (/proc/PID/io)."""
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"x" * 3_000_000)
+    reads = progress.ProcessReads("python3", str(data))
+    assert reads() == 0, "no such process yet: nothing read, no error"
+    code = "import sys, time; open(sys.argv[1], 'rb').read(); time.sleep(1.5)"
+    # a grandchild, as rpmbuild is under the runner's unshare wrapper
+    proc = subprocess.Popen(["sh", "-c", f'python3 -c "{code}" "$0"; true', str(data)])
+    try:
+        deadline = time.monotonic() + 10
+        while reads() < 3_000_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        last = reads()
+        assert last >= 3_000_000, "the bytes it read, counted while it runs"
+    finally:
+        proc.wait()
+    assert reads() == last, "once the process is gone, the last count stays"
 
 
 def test_output_lines_that_match_the_pattern_count_even_when_not_shown() -> None:
@@ -168,3 +251,69 @@ def test_a_build_reports_counts_for_install_relocation_and_bytecode(tmp_path: Pa
     assert unit == "modules compiled" and done == total > 0, "the helper's lines were counted"
     relocated = [t for k, t in events if k == "total" and t.endswith("files relocated")]
     assert relocated and int(relocated[0].split()[0]) > 0
+
+
+def _compile_plan(tmp_path: Path) -> SimpleNamespace:
+    """What compile_bytecode reads of a plan: a tree of 300 modules, then one whose
+    ``__pycache__`` is a file, so that the helper dies after counting."""
+    stage = tmp_path / "stage"
+    venv = stage / "opt" / "app"
+    for i in range(300):
+        (venv / "a").mkdir(parents=True, exist_ok=True)
+        (venv / "a" / f"m{i}.py").write_text(f"X = {i}\n")
+    (venv / "z").mkdir()
+    (venv / "z" / "broken.py").write_text("Y = 1\n")
+    (venv / "z" / "__pycache__").write_text("not a directory")
+    work = tmp_path / "work"
+    work.mkdir()
+    return SimpleNamespace(
+        venv_dir=venv, stage=stage, workdir=work, venv_python=Path(sys.executable)
+    )
+
+
+def test_compile_progress_is_counted_and_kept_out_of_a_failures_tail(tmp_path: Path) -> None:
+    """The helper's progress must not fill the "last lines of output" of its error."""
+    plan = _compile_plan(tmp_path)
+    console = Console(stream=io.StringIO(), terminal=False, verbose=True, clock=Clock())
+    console.report("step", "relocating to /opt/app")
+    runner = HostRunner(1_700_000_000, on_output=console.sink)
+    with pytest.raises(CommandError) as failed:
+        venvbuild.compile_bytecode(plan, runner, report=console.report)  # type: ignore[arg-type]
+    tail = failed.value.output_tail
+    assert "Error" in tail and "modules done" not in tail, tail
+    (plan.venv_dir / "z" / "__pycache__").unlink()
+    console.report("step", "relocating to /opt/app")
+    done = venvbuild.compile_bytecode(plan, runner, report=console.report)  # type: ignore[arg-type]
+    assert done.compiled == 1, "the 300 compiled before the failure are current"
+    assert console.bar is not None and console.bar.done == console.bar.total == 301
+
+
+@pytest.mark.integration
+def test_rpmbuild_reports_how_much_of_a_sizeable_payload_it_has_packed(tmp_path: Path) -> None:
+    """Orchestration: rpmbuild prints nothing per file; its progress is measured (bytes read)."""
+    m = manifest.load(make_smallapp(tmp_path / "app"))
+    runner = RecordingRunner(HostRunner(1_700_000_000))
+    events: list[tuple[str, str]] = []
+    plans: list[pipeline.BuildPlan] = []
+
+    def report(kind: str, text: str) -> None:
+        events.append((kind, text))
+        if (kind, text) == ("step", "listing the payload"):
+            # a sizeable payload, not compressible, so that rpmbuild takes a while
+            (plans[0].venv_dir / "big.bin").write_bytes(os.urandom(96 << 20))
+
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(
+            m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
+            source_date_epoch=1_700_000_000, host_env={}, report=report,
+        )  # fmt: skip
+        plans.append(plan)
+        pipeline.build(plan, Runners(runner, runner), report)
+    at = events.index(("step", "running rpmbuild"))
+    step = events[at + 1 : events.index(("step", "verifying the RPM"))]
+    totals = [t for k, t in step if k == "total"]
+    assert len(totals) == 1 and totals[0].endswith(" MB packed"), step
+    total = int(totals[0].split()[0])
+    assert total >= 96
+    done = sum(int(t) for k, t in step if k == "advance")
+    assert total * 0.6 <= done, f"measured {done} of {total} MB"

@@ -7,8 +7,9 @@ Three ways to look: on a terminal a live display (a spinner on the running step,
 its time for each finished one); on a terminal without it (``--json``, a dumb terminal) the
 same lines, coloured; in CI (``CI=true``) or a pipe, plain timestamped lines without control codes.
 
-A step that reports its total (venvrpm.progress) shows a bar with counts on the live display,
-and elsewhere a line with the counts at most every :data:`PLAIN_INTERVAL` seconds.
+A step that reports its total (venvrpm.progress) shows a bar with counts on the live display.
+Elsewhere a step that runs long gets a line every :data:`PLAIN_INTERVAL` seconds (its name, its
+time, its counts when it has a total), even when nothing moves: a CI log shows it is alive.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,8 +59,6 @@ class Bar:
     done: int = 0
     pattern: re.Pattern[str] | None = None
     """Output lines that count as done (venvrpm.progress.count_lines)."""
-    shown: float = 0.0
-    """When a progress line was last printed (or the count started), on the console's clock."""
 
 
 class _Counted(BarColumn):
@@ -129,6 +129,13 @@ class Console:
         self._task: TaskID | None = None
         self.bar: Bar | None = None
         """The running step's progress, when it reported a total."""
+        self._shown = 0.0
+        """When the running step's last line (its own or a progress line) was printed."""
+        self._lines = threading.Lock()  # progress lines come from the heartbeat and the runner
+        self._ticks = not self.live and not quiet and clock is time.monotonic
+        """Whether a thread calls :meth:`tick` (a fake clock ticks when its test says)."""
+        self._heartbeat: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def _stamp(self) -> str:
         return time.strftime("%H:%M:%S ") if self.plain else ""
@@ -148,7 +155,9 @@ class Console:
             self._close_step("✓", "green")
             self.bar = None
             self.steps.append((text, self.clock()))
+            self._shown = self.steps[-1][1]
             self.ended = None
+            self._start_heartbeat()
             if self.live:
                 self._show(text)
                 return
@@ -178,7 +187,7 @@ class Console:
             match = _TOTAL.match(text)
             if match is None or not self.steps:
                 return
-            self.bar = Bar(int(match.group(1)), match.group(2), shown=self.clock())
+            self.bar = Bar(int(match.group(1)), match.group(2))
             if self._progress is not None and self._task is not None:
                 self._progress.update(self._task, total=self.bar.total, completed=0,
                                       unit=terminal_safe(self.bar.unit, markup=False))  # fmt: skip
@@ -191,7 +200,7 @@ class Console:
 
     def _advance(self, count: int) -> None:
         """*count* more units of the running step done: the bar moves, or, off the live
-        display, a line with the counts once :data:`PLAIN_INTERVAL` has passed since the last."""
+        display, a progress line once :data:`PLAIN_INTERVAL` has passed since the last."""
         bar = self.bar
         if bar is None:
             return
@@ -199,13 +208,41 @@ class Console:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=bar.done)
             return
-        now = self.clock()
-        if self.quiet or self.live or now - bar.shown < PLAIN_INTERVAL:
+        self.tick()
+
+    def tick(self) -> None:
+        """Off the live display: a line for the running step (``building the project: 57/139
+        distributions (41%), after 1m20s``) once :data:`PLAIN_INTERVAL` has passed since its
+        last line. Called every second by a thread (with the real clock) and on each advance."""
+        if self.quiet or self.live:
             return
-        bar.shown = now
-        share = 100 * bar.done // max(bar.total, 1)
-        counts = f"{bar.done}/{bar.total} {terminal_safe(bar.unit, markup=False)} ({share}%)"
-        self.err.print(Text(f"{self._stamp()}    {counts}", style="dim"))
+        with self._lines:
+            now = self.clock()
+            if not self.steps or self.ended is not None or now - self._shown < PLAIN_INTERVAL:
+                return
+            self._shown = now
+            step, start = self.steps[-1]
+            text = f"{step}: "
+            bar = self.bar
+            if bar is not None:
+                share = 100 * bar.done // max(bar.total, 1)
+                text += f"{bar.done}/{bar.total} {bar.unit} ({share}%), "
+            text += f"after {_duration(now - start)}"
+            self.err.print(Text(f"{self._stamp()}    {terminal_safe(text, markup=False)}",
+                                style="dim"))  # fmt: skip
+
+    def _start_heartbeat(self) -> None:
+        """Start the thread that calls :meth:`tick` every second, unless it runs."""
+        if not self._ticks or self._heartbeat is not None:
+            return
+        self._stop.clear()
+
+        def beat() -> None:
+            while not self._stop.wait(1.0):
+                self.tick()
+
+        self._heartbeat = threading.Thread(target=beat, daemon=True, name="venvrpm-heartbeat")
+        self._heartbeat.start()
 
     def output(self, stream: Stream, line: str, *, captured: bool) -> None:
         """A line a command printed (see venvrpm.runner.OutputSink).
@@ -273,7 +310,13 @@ class Console:
             self.err.print(f"[cyan]hint:[/] {terminal_safe(redact(exc.hint))}")
 
     def close(self) -> None:
-        """Stop the live display, if one runs (before writing to stdout, and at exit)."""
+        """Stop the live display and the heartbeat, if they run (before writing to stdout,
+        and at exit)."""
+        if self._heartbeat is not None:
+            self._stop.set()
+            if self._heartbeat is not threading.current_thread():
+                self._heartbeat.join()
+            self._heartbeat = None
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -313,6 +356,12 @@ _UNSAFE = re.compile(
     "\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"  # bidi controls, invisible marks
     "\ud800-\udfff]"  # lone surrogates (JSON can carry them): writing one would raise
 )
+
+
+def _duration(seconds: float) -> str:
+    """``45s``, ``1m20s``: a long step's time in a progress line."""
+    whole = int(seconds)
+    return f"{whole}s" if whole < 60 else f"{whole // 60}m{whole % 60:02d}s"
 
 
 def human_size(size: int) -> str:

@@ -598,7 +598,7 @@ def build(
         spec_path = _deliver_text(spec_text, plan.output_dir / f"{manifest.name}.spec")
         return dataclasses.replace(result, spec=spec_path)
     report("step", "running rpmbuild")
-    built = rpmbuild.build(plan, spec_text, runners.host)
+    built = rpmbuild.build(plan, spec_text, runners.host, report, content.size)
     report("step", "verifying the RPM")
     rpmbuild.verify(built, [e.path for e in content.entries], runners.host)
     if sign_key:

@@ -14,6 +14,7 @@ Three kinds of report (``report(kind, text)``, as venvrpm.pipeline.Reporter) bes
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -93,3 +94,47 @@ def watching(
         stop.set()
         poller.join()
     advance(report, measure() - seen)
+
+
+class ProcessReads:
+    """How many bytes the running process *program* with *argument* among its arguments has
+    read so far (``rchar`` of ``/proc/PID/io``): a measure for :func:`watching` of a command
+    that prints nothing per file (rpmbuild). It is looked for among all processes, not the
+    children: the runner may start it under a wrapper (``unshare --pid --fork``).
+
+    Never raises: no such process (yet), no /proc or no right to read it is 0 read; once the
+    process is gone, the last count stays."""
+
+    def __init__(self, program: str, argument: str) -> None:
+        self.program = os.fsencode(program)
+        self.argument = os.fsencode(argument)
+        self.pid: int | None = None
+        self.read = 0
+
+    def __call__(self) -> int:
+        try:
+            if self.pid is None:
+                self.pid = self._find()
+            if self.pid is not None:
+                with open(f"/proc/{self.pid}/io", "rb") as fh:
+                    for line in fh.read(4096).splitlines():
+                        if line.startswith(b"rchar:"):
+                            self.read = max(self.read, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            pass  # gone (or never readable): the last count stays
+        return self.read
+
+    def _find(self) -> int | None:
+        """The first process whose command line is *program* ... *argument* (a scan of /proc
+        costs ~1 ms; it is done only until the process is found)."""
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                    args = fh.read(65536).split(b"\0")
+            except OSError:
+                continue
+            if os.path.basename(args[0]) == self.program and self.argument in args[1:]:
+                return int(entry.name)
+        return None

@@ -11,13 +11,18 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from venvrpm import stale
+from venvrpm import progress, stale
 from venvrpm.errors import ToolMissingError, VenvrpmError
 from venvrpm.plan import BuildPlan
 from venvrpm.runner import Runner
 
 INSTALL_HINT = "Debian/Ubuntu: apt-get install rpm    Fedora/RHEL: dnf install rpm-build"
 _WROTE = re.compile(r"^Wrote: (.+\.rpm)$", re.MULTILINE)
+READS_PER_BYTE = 4.4
+"""Bytes rpmbuild reads per byte of payload it packs: each file for its digest, its class and
+the payload, and more. Measured with rpm 4.18 and venvrpm's rpmfc.magic: 4.28 (numpy and
+pandas, 153 MB) to 4.64 (flask and sqlalchemy, 58 MB)."""
+_MB = 1_000_000
 
 
 def find_rpmbuild(runner: Runner) -> str:
@@ -42,13 +47,31 @@ def find_elfdeps(runner: Runner) -> str:
     return str(elfdeps)
 
 
-def build(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:
-    """Write the spec, run rpmbuild, return the RPM it wrote (inside the topdir)."""
+def build(
+    plan: BuildPlan,
+    spec_text: str,
+    runner: Runner,
+    report: progress.Report = progress.quiet,
+    payload_size: int = 0,
+) -> Path:
+    """Write the spec, run rpmbuild, return the RPM it wrote (inside the topdir).
+
+    *report* hears how many MB of the *payload_size* bytes rpmbuild has packed, estimated from
+    the bytes it has read (it prints nothing per file)."""
     for sub in ("SPECS", "RPMS", "BUILD", "SOURCES", "SRPMS"):
         (plan.topdir / sub).mkdir(parents=True, exist_ok=True)
     (plan.hostdir / "tmp").mkdir(exist_ok=True)
     plan.spec_path.write_text(spec_text, encoding="utf-8")
-    with resources.as_file(resources.files("venvrpm").joinpath("rpmfc.magic")) as magic:
+    reads = progress.ProcessReads(Path(plan.rpmbuild[0]).name, plan.rpmbuild[-1])
+    with (
+        resources.as_file(resources.files("venvrpm").joinpath("rpmfc.magic")) as magic,
+        progress.watching(
+            report,
+            -(-payload_size // _MB),
+            "MB packed",
+            lambda: int(reads() / READS_PER_BYTE / _MB),
+        ),
+    ):
         result = runner.run(
             plan.rpmbuild,
             what="rpmbuild",

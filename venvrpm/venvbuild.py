@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import warnings
 import zipfile
@@ -589,10 +590,6 @@ def copy_project(source: Path, dest: Path) -> None:
         )
 
 
-# what compile_tree.py prints on stderr as it goes
-_COMPILED = re.compile(r"^venvrpm: (?P<n>\d+) modules done$")
-
-
 def compile_bytecode(
     plan: BuildPlan,
     runner: Runner,
@@ -600,32 +597,46 @@ def compile_bytecode(
     report: progress.Report = progress.quiet,
 ) -> Bytecode:
     """Compile every module (or those in *only*) for its final path with the target interpreter.
-    *report* hears how many modules there are and, from the helper's lines, how many are done."""
-    progress.total(report, _module_count(plan.venv_dir, only), "modules compiled")
-    progress.count_lines(report, _COMPILED)
+    *report* hears how many modules there are and, from the helper's progress file, how many
+    are done."""
     listing: list[str] = []
     if only is not None:
         # in the work directory: a container or chroot sees it at the same path
         path = plan.workdir / "compile-list"
         path.write_bytes(b"\0".join(os.fsencode(p) for p in only))
         listing = [str(path)]
-    result = runner.run(
-        [
-            str(plan.venv_python),
-            # -S: site would run the .pth files of the locked distributions, as root
-            "-I",
-            "-S",
-            "-B",
-            "-c",
-            helper_source("compile_tree.py"),
-            str(plan.venv_dir),
-            str(plan.stage),
-            *listing,
-        ],
-        what="compiling bytecode for the final path",
-    )
+    counted = plan.workdir / "compile-progress"  # one byte per module done
+    counted.unlink(missing_ok=True)
+    with progress.watching(report, _module_count(plan.venv_dir, only), "modules compiled",
+                           lambda: _file_size(counted)):  # fmt: skip
+        result = runner.run(
+            [
+                str(plan.venv_python),
+                # -S: site would run the .pth files of the locked distributions, as root
+                "-I",
+                "-S",
+                "-B",
+                "-c",
+                helper_source("compile_tree.py"),
+                str(plan.venv_dir),
+                str(plan.stage),
+                str(counted),
+                *listing,
+            ],
+            what="compiling bytecode for the final path",
+        )
+    counted.unlink(missing_ok=True)
     summary = json.loads(result.stdout)
     return Bytecode(summary["compiled"], tuple((p, e) for p, e in summary["failed"]))
+
+
+def _file_size(path: Path) -> int:
+    """The size of the regular file *path*, or 0 (not there yet, or not a regular file)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
 def _module_count(venv_dir: Path, only: list[Path] | None) -> int:

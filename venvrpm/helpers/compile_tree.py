@@ -1,7 +1,10 @@
 """Compile every ``.py`` under a virtualenv for its final path; print a JSON report.
 
-Run by the target interpreter as ``python -I -S -B compile_tree.py VENV_DIR STAGE [LIST]``;
-with LIST (a file of NUL-separated paths) only those modules, else every one under VENV_DIR.
+Run by the target interpreter as ``python -I -S -B compile_tree.py VENV_DIR STAGE PROGRESS
+[LIST]``; with LIST (a file of NUL-separated paths) only those modules, else every one under
+VENV_DIR. PROGRESS is a file it creates and grows by one byte per module looked at: venvrpm
+reads its size for the progress display. Not lines on stderr: they would fill the "last lines
+of output" that a failure shows.
 Standard library only: it runs where venvrpm is not installed. ``-S``: the venv's site-packages
 is not imported from, and its ``.pth`` files (the locked distributions' code) never run here.
 
@@ -20,7 +23,8 @@ import os
 import py_compile
 import sys
 
-PROGRESS_EVERY = 250
+PROGRESS_EVERY = 100
+"""Modules between two writes to the progress file."""
 
 
 def _current(source: str, cfile: str, dfile: str) -> bool:
@@ -55,7 +59,7 @@ def _modules(venv_dir: str):  # type: ignore[no-untyped-def]
                 yield os.path.join(dirpath, name)
 
 
-def main(venv_dir: str, stage: str, listing: str = "") -> int:
+def main(venv_dir: str, stage: str, progress: str, listing: str = "") -> int:
     compiled = 0
     kept = 0
     failed = []
@@ -65,11 +69,15 @@ def main(venv_dir: str, stage: str, listing: str = "") -> int:
         modules = sorted(os.fsdecode(n) for n in names if n.endswith(b".py"))
     else:
         modules = _modules(venv_dir)
+    # O_EXCL|O_NOFOLLOW: venvrpm removed it before; never write through what is there instead
+    counted = os.fdopen(
+        os.open(progress, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb"
+    )
     done = 0
     for done, path in enumerate(modules, 1):
         if done % PROGRESS_EVERY == 0:
-            # read by venvrpm for its progress display (venvbuild._COMPILED)
-            print(f"venvrpm: {PROGRESS_EVERY} modules done", file=sys.stderr, flush=True)
+            counted.write(b"." * PROGRESS_EVERY)
+            counted.flush()
         if os.path.islink(path):
             continue
         cfile = importlib.util.cache_from_source(path)
@@ -89,11 +97,11 @@ def main(venv_dir: str, stage: str, listing: str = "") -> int:
             # Templates and Python-2-only files in some distributions: never importable,
             # so Python never tries to write bytecode for them at run time either.
             failed.append([path[len(stage) :], exc.exc_type_name])
-    if done % PROGRESS_EVERY:
-        print(f"venvrpm: {done % PROGRESS_EVERY} modules done", file=sys.stderr, flush=True)
+    counted.write(b"." * (done % PROGRESS_EVERY))
+    counted.close()
     json.dump({"compiled": compiled, "kept": kept, "failed": failed}, sys.stdout)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:5]))
