@@ -85,3 +85,27 @@ def test_lint_fails_on_kept_errors_and_on_any_rpmlint_failure(
     returncode: int, kept_errors: int, failed: bool
 ) -> None:
     assert lint.failed(returncode, kept_errors) is failed
+
+
+def test_duplicated_waste_is_filtered_only_when_every_duplicate_is_a_bundled_file() -> None:
+    site = "/opt/app/lib/python3.11/site-packages"
+    listing = "\n".join([
+        f"aa\t5000\t-rw-r--r--\t{site}/a-1.0.dist-info/LICENSE",
+        f"aa\t5000\t-rw-r--r--\t{site}/b-1.0.dist-info/LICENSE",
+        f"bb\t9000\t-rw-r--r--\t{site}/b/vendored.py",
+        "\t0\tdrwxr-xr-x\t/opt/app",
+        "\t0\tdrwxr-xr-x\t/opt/app/bin",
+        "cc\t0\t-rw-r--r--\t/etc/app/empty-a",
+        "cc\t0\t-rw-r--r--\t/etc/app/empty-b",
+    ])  # fmt: skip
+    bundled = frozenset({f"{site}/a-1.0.dist-info/LICENSE", f"{site}/b-1.0.dist-info/LICENSE"})
+    assert lint.waste_is_bundled(listing, bundled)
+    # one copy is the package's own: the finding stays
+    own = listing + "\naa\t5000\t-rw-r--r--\t/usr/share/doc/app/LICENSE"
+    assert not lint.waste_is_bundled(own, bundled)
+    # nothing duplicated: nothing to filter
+    assert not lint.waste_is_bundled(f"aa\t5000\t-rw-r--r--\t{site}/x", bundled)
+
+    output = "app.x86_64: E: files-duplicated-waste 5000\n 1 packages; 1 errors, 0 warnings\n"
+    assert lint.filter_output(output, bundled, frozenset({"app.x86_64"})).kept_errors == 0
+    assert lint.filter_output(output, bundled, frozenset({"other.x86_64"})).kept_errors == 1

@@ -350,16 +350,22 @@ def _lint(args: argparse.Namespace) -> int:
     # third-party wheels' files are no finding the package can fix (docs/rpmlint.md)
     paths: set[str] = set()
     unread = []
+    bundled_waste: set[str] = set()
     for rpm in args.rpms:
         found, why = lint.bundled_paths(rpm, runner)
         paths |= found
         if why is not None:
             unread.append(f"{rpm}: {why}")
+        listing = runner.run(["rpm", "-qp", "--qf", "%{NAME}.%{ARCH}\n" + lint.HEADER_FILES,
+                              str(rpm)], what=f"listing the files of {rpm.name}", check=False)  # fmt: skip
+        package, _, files = listing.stdout.partition("\n")
+        if listing.returncode == 0 and lint.waste_is_bundled(files, found):
+            bundled_waste.add(package)
     with resources.as_file(resources.files("venvrpm").joinpath("rpmlint.toml")) as config:
         result = runner.run(
             [rpmlint, "-c", str(config), *map(str, args.rpms)], what="rpmlint", check=False
         )
-    filtered = lint.filter_output(result.stdout, frozenset(paths))
+    filtered = lint.filter_output(result.stdout, frozenset(paths), frozenset(bundled_waste))
     notes = [f"cannot tell bundled distributions' files, nothing filtered: {u}" for u in unread]
     if filtered.filtered:
         notes.append(

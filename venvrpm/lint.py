@@ -217,8 +217,29 @@ def about(rest: str, paths: frozenset[str]) -> bool:
     return any(" ".join(words[:n]) in paths for n in range(1, len(words) + 1))
 
 
-def filter_output(output: str, paths: frozenset[str]) -> Filtered:
-    """rpmlint's *output* without the findings about *paths*, its summary line recounted."""
+HEADER_FILES = "[%{FILEDIGESTS}\t%{FILESIZES}\t%{FILEMODES:perms}\t%{FILENAMES}\n]"
+"""``rpm -qp --qf`` for each file's digest, size, mode and path, from the header alone."""
+
+
+def waste_is_bundled(listing: str, paths: frozenset[str]) -> bool:
+    """Whether every duplicated regular file of *listing* (``HEADER_FILES`` lines) is a file of
+    a bundled distribution: then ``files-duplicated-waste`` is the wheels' (licence texts and
+    vendored copies in several of them), which the package cannot fix."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for line in listing.splitlines():
+        fields = line.split("\t", 3)
+        if len(fields) != 4 or not fields[0] or not fields[2].startswith("-") or fields[1] == "0":
+            continue
+        groups.setdefault((fields[0], fields[1]), []).append(fields[3])
+    duplicated = [name for names in groups.values() if len(names) > 1 for name in names]
+    return bool(duplicated) and all(name in paths for name in duplicated)
+
+
+def filter_output(
+    output: str, paths: frozenset[str], bundled_waste: frozenset[str] = frozenset()
+) -> Filtered:
+    """rpmlint's *output* without the findings about *paths*, its summary line recounted; and
+    without ``files-duplicated-waste`` of the packages (``NAME.ARCH``) in *bundled_waste*."""
     kept: list[str] = []
     filtered: list[str] = []
     errors = warnings = 0
@@ -227,7 +248,10 @@ def filter_output(output: str, paths: frozenset[str]) -> Filtered:
         if found is None:
             kept.append(line)
             continue
-        if found.group("check") not in SECURITY_CHECKS and about(found.group("rest") or "", paths):
+        check = found.group("check")
+        if (check not in SECURITY_CHECKS and about(found.group("rest") or "", paths)) or (
+            check == "files-duplicated-waste" and found.group("package") in bundled_waste
+        ):
             filtered.append(line.rstrip("\n"))
             continue
         errors += found.group("level") == "E"
