@@ -128,20 +128,12 @@ def render(pyproject: Mapping[str, Any], python: str = PYTHON) -> Scaffold:
     warnings: list[str] = []
     dynamic = _strings(project, "dynamic")
     name = _name(project, warnings)
-    lines = [
-        f"# yaml-language-server: $schema={SCHEMA}",
-        "# venvrpm manifest, made by `venvrpm init` from pyproject.toml.",
-        "# Every key and its meaning: `venvrpm schema --markdown`.",
-        f"name: {_scalar(name)}",
-        _version(project, dynamic, warnings),
-        _summary(project, warnings),
-        _license(project, warnings),
-    ]
-    url = _url(project, warnings)
-    if url is not None:
-        lines.append(f"url: {_scalar(url)}")
+    lines = _head(
+        "`venvrpm init` from pyproject.toml",
+        [f"name: {_scalar(name)}", _version(project, dynamic, warnings)],
+        project, python, warnings,
+    )  # fmt: skip
     lines += [
-        f"python: {_scalar(python)}  # the target's interpreter; the RPM Requires this exact path",
         "project: .  # installed without its dependencies: they come from the lock",
         f"requirements: {LOCK}  # the hash-locked lock `venvrpm lock` writes",
         "lock:",
@@ -246,6 +238,32 @@ def _write_all(files: Mapping[Path, str]) -> None:
 
 
 # --- fields ---------------------------------------------------------------------------------
+
+
+def _head(
+    made_by: str,
+    identity: list[str],
+    project: Mapping[str, Any],
+    python: str,
+    warnings: list[str],
+) -> list[str]:
+    """The manifest's first lines: who made it, *identity* (name, version), the summary,
+    licence and URL from *project* (pyproject's table or a wheel's metadata), the interpreter."""
+    lines = [
+        f"# yaml-language-server: $schema={SCHEMA}",
+        f"# venvrpm manifest, made by {made_by}.",
+        "# Every key and its meaning: `venvrpm schema --markdown`.",
+        *identity,
+        _summary(project, warnings),
+        _license(project, warnings),
+    ]
+    url = _url(project, warnings)
+    if url is not None:
+        lines.append(f"url: {_scalar(url)}")
+    lines.append(
+        f"python: {_scalar(python)}  # the target's interpreter; the RPM Requires this exact path"
+    )
+    return lines
 
 
 def _scalar(value: str) -> str:
@@ -617,20 +635,13 @@ def render_pypi(
     warnings: list[str] = []
     project = project or {"name": name}
     package = _name({"name": name}, warnings)
-    lines = [
-        f"# yaml-language-server: $schema={SCHEMA}",
-        f"# venvrpm manifest, made by `venvrpm init --from-pypi {name}=={version}`.",
-        "# Every key and its meaning: `venvrpm schema --markdown`.",
-        f"name: {_scalar(package)}",
-        f"version: {{from: {name}}}  # the version of {name} in the lock ({LOCK})",
-        _summary(project, warnings),
-        _license(project, warnings),
-    ]
-    url = _url(project, warnings)
-    if url is not None:
-        lines.append(f"url: {_scalar(url)}")
+    lines = _head(
+        f"`venvrpm init --from-pypi {name}=={version}`",
+        [f"name: {_scalar(package)}",
+         f"version: {{from: {name}}}  # the version of {name} in the lock ({LOCK})"],
+        project, python, warnings,
+    )  # fmt: skip
     lines += [
-        f"python: {_scalar(python)}  # the target's interpreter; the RPM Requires this exact path",
         f"requirements: {LOCK}  # the hash-locked lock `venvrpm lock` writes",
         "lock:",
         f"  inputs: [{REQUIREMENTS_IN}]  # {name} and anything else to install with it",
