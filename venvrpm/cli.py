@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from venvrpm import __version__, backends, manifest, pipeline
@@ -400,6 +400,25 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _open_runners(
+    console: Console,
+    loaded: manifest.Manifest,
+    host: HostRunner,
+    workdir: Path,
+    pip_env: Mapping[str, str],
+    extra_mounts: tuple[Path, ...] = (),
+    *,
+    fetching: bool = False,
+) -> contextlib.AbstractContextManager[Runners]:
+    """The manifest's runners, their warnings and notes (what pip configuration is left out,
+    and why) on the console."""
+    return backends.open_runners(
+        loaded, host, workdir, pip_env, extra_mounts, fetching=fetching,
+        warn=functools.partial(console.report, "warning"),
+        note=functools.partial(console.report, "detail"),
+    )  # fmt: skip
+
+
 def _open_cache(args: argparse.Namespace) -> cache_module.Cache | None:
     """The environment cache as the environment configures it (None with --no-cache)."""
     if getattr(args, "no_cache", False):
@@ -586,16 +605,7 @@ def _session(
     host = HostRunner(epoch, on_output=console.sink)
     with pipeline.workspace(keep=keep) as workdir:
         pip_env = pip_environment(loaded, os.environ)
-        warn = functools.partial(console.report, "warning")
-        with backends.open_runners(
-            loaded,
-            host,
-            workdir,
-            pip_env,
-            extra_mounts,
-            warn=warn,
-            note=functools.partial(console.report, "detail"),
-        ) as runners:
+        with _open_runners(console, loaded, host, workdir, pip_env, extra_mounts) as runners:
             plan = pipeline.prepare(
                 loaded, runners, workdir=workdir, output_dir=output_dir,
                 source_date_epoch=epoch, host_env=os.environ, stage=stage,
@@ -667,16 +677,7 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
     )
     with pipeline.workspace(keep=False) as workdir:
         pip_env = pip_environment(loaded, os.environ, online=True)
-        warn = functools.partial(console.report, "warning")
-        with backends.open_runners(
-            loaded,
-            host,
-            workdir,
-            pip_env,
-            fetching=True,
-            warn=warn,
-            note=functools.partial(console.report, "detail"),
-        ) as runners:
+        with _open_runners(console, loaded, host, workdir, pip_env, fetching=True) as runners:
             where = backends.describe(loaded)
             console.report("step", f"probing {loaded.python} {where}")
             interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
