@@ -73,10 +73,10 @@ _BUNDLED_PROVIDE = re.compile(r"bundled\(python3dist\((.+)\)\)")
 # (newc) headers itself rather than running cpio, which reads the whole payload whatever it
 # extracts: it stops at the member, and counts every byte so that a payload larger than the budget
 # (8 GB of zeros compress to a few hundred kB) is abandoned, never decompressed to its end.
-_EXTRACT = """\
-import subprocess, sys
-rpm2cpio, package, member, limit, budget = sys.argv[1:]
-member, limit, budget = member.encode(), int(limit), int(budget)
+CPIO_READER = """\
+import json, re, subprocess, sys
+rpm2cpio, package, *args = sys.argv[1:]
+budget = int(args.pop())
 source = subprocess.Popen([rpm2cpio, package], stdout=subprocess.PIPE)
 stream, used = source.stdout, 0
 def stop(code, message):
@@ -97,17 +97,26 @@ def take(size):
 def skip(size):
     while size > 0:
         size -= len(take(min(size, 1 << 20)))
-while True:
-    head = take(110)
-    if head[:6] not in (b"070701", b"070702"):
-        stop(1, "the payload is not a cpio (newc) archive venvrpm can read")
-    if head[6:].strip(b"0123456789abcdefABCDEF"):  # int() would take "-", "_" or spaces
-        stop(1, "a cpio header of the payload is damaged")
-    size, namesize = int(head[54:62], 16), int(head[94:102], 16)
-    name = take(namesize).rstrip(b"\\0")
-    skip(-(110 + namesize) % 4)
-    if name == b"TRAILER!!!":
-        stop(4, "it is missing from the payload")
+def members():
+    while True:
+        head = take(110)
+        if head[:6] not in (b"070701", b"070702"):
+            stop(1, "the payload is not a cpio (newc) archive venvrpm can read")
+        if head[6:].strip(b"0123456789abcdefABCDEF"):  # int() would take "-", "_" or spaces
+            stop(1, "a cpio header of the payload is damaged")
+        size, namesize = int(head[54:62], 16), int(head[94:102], 16)
+        name = take(namesize).rstrip(b"\\0")
+        skip(-(110 + namesize) % 4)
+        if name == b"TRAILER!!!":
+            return
+        yield name, size  # the caller takes or skips size bytes and the padding
+"""
+"""The walk over a cpio (newc) stream from rpm2cpio, with the budget (its last argument): the
+start of the programs that read members of someone else's payload (here and venvrpm.lint)."""
+
+_EXTRACT = CPIO_READER + """\
+member, limit = args[0].encode(), int(args[1])
+for name, size in members():
     if name == member:
         if size > limit:
             stop(3, f"it is larger than {limit} bytes")
@@ -117,6 +126,7 @@ while True:
         sys.stdout.buffer.write(data)
         sys.exit(0)
     skip(size + -size % 4)
+stop(4, "it is missing from the payload")
 """
 
 

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 
 from venvrpm import basesystem
-from venvrpm.inspect import PAYLOAD_LIMIT, parse_bundled_document
+from venvrpm.inspect import CPIO_READER, PAYLOAD_LIMIT, parse_bundled_document
 from venvrpm.runner import Runner
 
 RECORDS_LIMIT = 64 << 20
@@ -64,38 +64,10 @@ failure whatever was filtered."""
 # Reads the cpio (newc) stream rpm2cpio writes and prints, as JSON, the members whose names match
 # the pattern: RECORDs are spread through the payload, so it reads to the end, counting every
 # decompressed byte against a budget (a bomb is abandoned, not decompressed to its end).
-_EXTRACT = """\
-import json, re, subprocess, sys
-rpm2cpio, package, pattern, keep, budget = sys.argv[1:]
-pattern, keep, budget = re.compile(pattern.encode()), int(keep), int(budget)
-source = subprocess.Popen([rpm2cpio, package], stdout=subprocess.PIPE)
-stream, used, kept, found = source.stdout, 0, 0, {}
-def stop(code, message):
-    source.kill()
-    source.wait()
-    sys.stderr.write(message + "\\n")
-    sys.exit(code)
-def take(size):
-    global used
-    if used + size > budget:
-        stop(3, f"the payload is larger than the {budget} bytes venvrpm reads of it")
-    data = stream.read(size)
-    used += len(data)
-    if len(data) < size:
-        stop(1, f"the payload ends early (rpm2cpio exited with {source.wait()})")
-    return data
-def skip(size):
-    while size > 0:
-        size -= len(take(min(size, 1 << 20)))
-while True:
-    head = take(110)
-    if head[:6] not in (b"070701", b"070702") or head[6:].strip(b"0123456789abcdefABCDEF"):
-        stop(1, "the payload is not a cpio (newc) archive venvrpm can read")
-    size, namesize = int(head[54:62], 16), int(head[94:102], 16)
-    name = take(namesize).rstrip(b"\\0")
-    skip(-(110 + namesize) % 4)
-    if name == b"TRAILER!!!":
-        break
+_EXTRACT = CPIO_READER + """\
+pattern, keep = re.compile(args[0].encode()), int(args[1])
+kept, found = 0, {}
+for name, size in members():
     if pattern.fullmatch(name) and kept + size <= keep:
         kept += size
         found[name.decode("utf-8", "replace")] = take(size).decode("utf-8", "replace")
