@@ -76,3 +76,12 @@ def require_tools(*names: str) -> None:
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
         pytest.fail(f"missing tools {missing}: run .ci/setup (it installs them)")
+
+
+@pytest.fixture
+def terminal_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A terminal rich treats as interactive (TERM=dumb would turn the live display off)."""
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for name in ("TTY_INTERACTIVE", "TTY_COMPATIBLE", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    yield

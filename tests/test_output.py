@@ -7,12 +7,12 @@ import json
 import re
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from tests.support.recording import Clock
 from venvrpm.cli import main
 from venvrpm.console import Console
 from venvrpm.errors import CommandError, VenvrpmError
@@ -109,23 +109,6 @@ def test_uncaptured_output_goes_to_the_sink_only() -> None:
 
 
 # --- the console ------------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def terminal_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A terminal rich treats as interactive (TERM=dumb would turn the live display off)."""
-    monkeypatch.setenv("TERM", "xterm-256color")
-    for name in ("TTY_INTERACTIVE", "TTY_COMPATIBLE", "CI"):
-        monkeypatch.delenv(name, raising=False)
-    yield
 
 
 def test_plain_lines_are_timestamped_without_control_codes() -> None:

@@ -9,36 +9,19 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from tests.support.apps import make_smallapp
-from tests.support.recording import RecordingRunner
+from tests.support.recording import Clock, RecordingRunner
 from venvrpm import manifest, pipeline, progress, venvbuild
 from venvrpm.console import PLAIN_INTERVAL, Console
 from venvrpm.errors import CommandError
 from venvrpm.runner import HostRunner, Runners
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def terminal_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TERM", "xterm-256color")
-    for name in ("TTY_INTERACTIVE", "TTY_COMPATIBLE", "CI"):
-        monkeypatch.delenv(name, raising=False)
-    yield
 
 
 def plain(clock: Clock) -> tuple[Console, io.StringIO]:

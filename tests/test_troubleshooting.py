@@ -77,6 +77,8 @@ PASSED_THROUGH = {
     "in OTHER_MESSAGES",
     ("manifest.py", "_ALIAS"): "_ALIAS is in OTHER_MESSAGES",
     ("manifest.py", "_ALIAS + many"): "_ALIAS is in OTHER_MESSAGES",
+    ("manifest.py", "f'{str(dest)!r} {why}'"): "_dest_refusal's reasons: the literals of its "
+    "return statements (overlaps the virtualenv prefix, is a system directory, basesystem's)",
 }
 """(file, argument as ``ast.unparse`` writes it) -> why it carries no literal of its own."""
 

@@ -931,15 +931,8 @@ def _files(
             )
         if dest is None:
             continue
-        if prefix is not None and (is_within(dest, prefix) or is_within(prefix, dest)):
-            check.fail(
-                ("files", i, "dest"), f"{str(dest)!r} overlaps the virtualenv prefix {prefix}"
-            )
-        elif dest in SYSTEM_DIRS:
-            check.fail(("files", i, "dest"), f"{str(dest)!r} is a system directory")
-        elif why := basesystem.refusal(dest, directory=False):
-            # the rule and its reasons: venvrpm/basesystem.py, docs/manifest.md
-            check.fail(("files", i, "dest"), f"{str(dest)!r} {why} (see docs/manifest.md)")
+        if why := _dest_refusal(dest, prefix):
+            check.fail(("files", i, "dest"), f"{str(dest)!r} {why}")
         elif dest in links:
             check.fail(("files", i, "dest"), f"{str(dest)!r} is also an entry point link")
         elif dest in seen:
@@ -953,6 +946,18 @@ def _files(
             src=src, dest=dest, config=kind, mode=mode, owner=item.get("owner"),
             group=item.get("group"), doc=bool(item.get("doc", False)), ghost=ghost,
         )  # fmt: skip
+
+
+def _dest_refusal(dest: PurePosixPath, prefix: PurePosixPath | None) -> str | None:
+    """Why the package may not ship a file or link at *dest*, or None."""
+    if prefix is not None and (is_within(dest, prefix) or is_within(prefix, dest)):
+        return f"overlaps the virtualenv prefix {prefix}"
+    if dest in SYSTEM_DIRS:
+        return "is a system directory"
+    if why := basesystem.refusal(dest, directory=False):
+        # the rule and its reasons: venvrpm/basesystem.py, docs/manifest.md
+        return f"{why} (see docs/manifest.md)"
+    return None
 
 
 def _links(
@@ -986,14 +991,8 @@ def _links(
         dest = check.target_path(("links", i, "dest"), item["dest"])
         if dest is None or src is None:
             continue
-        if prefix is not None and (is_within(dest, prefix) or is_within(prefix, dest)):
-            check.fail(
-                ("links", i, "dest"), f"{str(dest)!r} overlaps the virtualenv prefix {prefix}"
-            )
-        elif dest in SYSTEM_DIRS:
-            check.fail(("links", i, "dest"), f"{str(dest)!r} is a system directory")
-        elif why := basesystem.refusal(dest, directory=False):
-            check.fail(("links", i, "dest"), f"{str(dest)!r} {why} (see docs/manifest.md)")
+        if why := _dest_refusal(dest, prefix):
+            check.fail(("links", i, "dest"), f"{str(dest)!r} {why}")
         elif dest in entry_points:
             check.fail(("links", i, "dest"), f"{str(dest)!r} is also an entry point link")
         elif dest in taken:

@@ -42,3 +42,13 @@ class RecordingRunner:
         return self.inner.run(
             argv, what=what, cwd=cwd, env=env, stdin=stdin, check=check, hint=hint, capture=capture
         )
+
+
+class Clock:
+    """A clock the test sets (``clock.now += 11``): the console's time source in tests."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
