@@ -202,13 +202,19 @@ def _wrapper() -> tuple[str, ...]:
 
 @functools.cache
 def _supervisor() -> tuple[str, ...]:
-    """The supervisor's command line, before the program and its argv; () if unavailable."""
+    """The supervisor's command line, before the program and its argv; () if unavailable.
+
+    The helper's path where it is a file (short in ``ps``), else its source (a zipped install).
+    -I: neither its directory nor the environment's settings change what it imports.
+    """
     if not sys.executable:
         return ()
     from importlib import resources
 
-    source = resources.files("venvrpm.helpers").joinpath("reaper.py").read_text("utf-8")
-    return (sys.executable, "-I", "-S", "-c", source)
+    helper = resources.files("venvrpm.helpers").joinpath("reaper.py")
+    if isinstance(helper, Path) and helper.is_file():
+        return (sys.executable, "-I", "-S", str(helper))
+    return (sys.executable, "-I", "-S", "-c", helper.read_text("utf-8"))
 
 
 def contained(

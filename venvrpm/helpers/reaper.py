@@ -1,6 +1,6 @@
 """Run one command so that it, and every process it starts, dies with venvrpm.
 
-Run by venvrpm's own interpreter as ``python -I -S -c SOURCE PROGRAM ARGV0 ARGS...`` where a
+Run by venvrpm's own interpreter as ``python -I -S reaper.py PROGRAM ARGV0 ARGS...`` where a
 PID namespace cannot be made (root without CAP_SYS_ADMIN, a user without user namespaces).
 Before exec, venvrpm made this process a child subreaper and set its parent-death signal to
 SIGTERM (both survive exec): every descendant the command orphans (compileall's pool workers,
