@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import shutil
@@ -34,6 +35,9 @@ _KEPT = ("PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "TERM", "XDG_RUNTIME_DIR",
          "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "GNUPGHOME")  # fmt: skip
 _ENGINE_OWN = ("HOME", "PATH")
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+# Where the wrapper's own tools are looked up: not the user's PATH.
+_TOOLS_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 # The environment a command starts from inside a container or chroot (no host PATH or HOME).
 _TARGET_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -148,28 +152,69 @@ def _die_with_parent_killed() -> None:  # pragma: no cover - runs in the child, 
         pass
 
 
+def _supervised(parent: int) -> Callable[[], None]:
+    """What runs before exec of the supervisor (helpers/reaper.py): it becomes a child
+    subreaper and gets SIGTERM, which it catches, when venvrpm dies (both survive exec)."""
+
+    def before_exec() -> None:  # pragma: no cover - runs in the child, before exec
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1)
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)  # venvrpm died before the signal was armed: nobody would send it
+
+    return before_exec
+
+
 # Container engines manage their own processes: conmon outlives the client by design, and
 # killing it with a namespace would leave the engine's state half cleaned up. The client gets
 # SIGTERM at venvrpm's death instead, stops its container (--init passes it on) and removes it.
 _ENGINES = ("podman", "docker")
 
 
+@functools.cache
 def _wrapper() -> tuple[str, ...]:
-    """``unshare --pid --fork --kill-child --``, where it can be used (root on Linux).
+    """``unshare --pid --fork --kill-child --`` (as a user, in a user namespace of its own that
+    maps only the user's own ids), or () where it does not work here: tried once per process.
 
     Each command then runs as PID 1 of a PID namespace of its own; the wrapper gets
     PDEATHSIG=SIGKILL, so when venvrpm dies, however, the wrapper dies, its child (the
     namespace's init, by --kill-child) dies, and the kernel kills every process left in the
     namespace: pool workers and daemons that PR_SET_PDEATHSIG (not inherited across fork)
-    would miss. About 1 ms per command. Without root (no CAP_SYS_ADMIN) only PDEATHSIG holds.
+    would miss. Root without CAP_SYS_ADMIN (an unprivileged container, a unit that drops it)
+    gets no user namespace: one would take away its power over other users' files.
     """
-    if _LIBC is None or os.geteuid() != 0:
+    unshare = shutil.which("unshare", path=_TOOLS_PATH)
+    true = shutil.which("true", path=_TOOLS_PATH)
+    if _LIBC is None or unshare is None or true is None:
         return ()
-    unshare = shutil.which("unshare", path="/usr/bin:/bin:/usr/sbin:/sbin")
-    return (unshare, "--pid", "--fork", "--kill-child", "--") if unshare else ()
+    own = () if os.geteuid() == 0 else ("--user", "--map-current-user")
+    wrapper = (unshare, *own, "--pid", "--fork", "--kill-child", "--")
+    try:
+        probe = subprocess.run(
+            [*wrapper, true], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent_killed, check=False,
+        )  # fmt: skip
+    except OSError:
+        return ()
+    return wrapper if probe.returncode == 0 else ()
 
 
-_WRAPPER = _wrapper()
+@functools.cache
+def _supervisor() -> tuple[str, ...]:
+    """The supervisor's command line, before the program and its argv; () if unavailable.
+
+    The helper's path where it is a file (short in ``ps``), else its source (a zipped install).
+    -I: neither its directory nor the environment's settings change what it imports.
+    """
+    if not sys.executable:
+        return ()
+    from importlib import resources
+
+    helper = resources.files("venvrpm.helpers").joinpath("reaper.py")
+    if isinstance(helper, Path) and helper.is_file():
+        return (sys.executable, "-I", "-S", str(helper))
+    return (sys.executable, "-I", "-S", "-c", helper.read_text("utf-8"))
 
 
 def contained(
@@ -178,12 +223,17 @@ def contained(
     """The command line that runs *argv* so that it and every process it starts die with
     venvrpm, and the function to run in the child before exec.
 
-    *argv[0]* is looked up here, as exec would: a missing program must stay a FileNotFoundError
-    (ToolMissingError), not the wrapper's exit status 127.
+    A PID namespace where one can be made (:func:`_wrapper`), else the supervisor
+    (helpers/reaper.py, about 20 ms per command). *argv[0]* is looked up here, as exec would:
+    a missing program must stay a FileNotFoundError (ToolMissingError), not exit status 127.
     """
-    if sys.platform != "linux":
+    if sys.platform != "linux" or _LIBC is None:
         return tuple(argv), None
-    if not _WRAPPER or Path(argv[0]).name in _ENGINES:
+    if Path(argv[0]).name in _ENGINES:
+        return tuple(argv), _die_with_parent
+    wrapper = _wrapper()
+    supervisor = () if wrapper else _supervisor()
+    if not wrapper and not supervisor:
         return tuple(argv), _die_with_parent
     program = argv[0]
     if "/" not in program:
@@ -197,7 +247,21 @@ def contained(
         raise FileNotFoundError(program)
     if not os.access(program, os.X_OK):
         raise PermissionError(f"permission denied: {program}")
-    return (*_WRAPPER, program, *argv[1:]), _die_with_parent_killed
+    if wrapper:
+        return (*wrapper, program, *argv[1:]), _die_with_parent_killed
+    return (*supervisor, program, *argv), _supervised(os.getpid())
+
+
+class _Popen(subprocess.Popen[str]):
+    """A Popen whose kill() asks the supervisor to kill the command and all it started:
+    SIGTERM, which it catches. SIGKILL would leave the command's descendants orphaned."""
+
+    def kill(self) -> None:
+        supervisor = _supervisor()
+        if supervisor and tuple(self.args[: len(supervisor)]) == supervisor:  # type: ignore[index]
+            self.terminate()
+        else:
+            super().kill()
 
 
 def base_environment(
@@ -259,20 +323,24 @@ class HostRunner:
                     captured=capture,
                 )  # fmt: skip
             else:
-                proc = subprocess.run(
+                # subprocess.run, with our kill(): it kills on any exception (Ctrl-C)
+                with _Popen(
                     started,
                     cwd=cwd,
                     env=full_env,
-                    input=stdin,
-                    stdin=None if stdin is not None else subprocess.DEVNULL,
+                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                     stdout=subprocess.PIPE if capture else sys.stderr.fileno(),
                     stderr=subprocess.PIPE if capture else sys.stderr.fileno(),
                     preexec_fn=before_exec,
                     text=True,
                     errors="replace",
-                    check=False,
-                )
-                result = Result(argv, proc.returncode, proc.stdout or "", proc.stderr or "")
+                ) as proc:
+                    try:
+                        out, err = proc.communicate(stdin)
+                    except BaseException:
+                        proc.kill()
+                        raise
+                result = Result(argv, proc.returncode, out or "", err or "")
         except FileNotFoundError:
             raise ToolMissingError(
                 f"{what}: {argv[0]} is not installed", hint or f"install {Path(argv[0]).name}"
@@ -321,7 +389,7 @@ def _streamed(
 
     # started from this (the calling) thread: PR_SET_PDEATHSIG fires when the thread that
     # forked the child ends, so a reader thread must not be the one to start it
-    proc = subprocess.Popen(
+    proc = _Popen(
         started,
         cwd=cwd,
         env=env,
