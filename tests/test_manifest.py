@@ -595,3 +595,45 @@ def test_a_link_inside_an_owned_directory_is_fine(tmp_path: Path) -> None:
     path.write_text(path.read_text() + "dirs:\n  - {path: /var/lib/smallapp}\n"
                     "links:\n  - {src: a, dest: /var/lib/smallapp/current}\n")  # fmt: skip
     assert [str(link.dest) for link in manifest.load(path).links] == ["/var/lib/smallapp/current"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        # venvrpm's own generated files: a link over them made the build fail with the wrong blame
+        (
+            "links:\n  - {src: a, dest: /usr/share/doc/smallapp/sbom.cdx.json}\n",
+            "venvrpm generates",
+        ),
+        (
+            "links:\n  - {src: a, dest: /usr/share/doc/smallapp/bundled-distributions.json}\n",
+            "venvrpm generates",
+        ),
+        ("links:\n  - {src: a, dest: /usr/share/doc/smallapp}\n", "venvrpm generates"),
+        (
+            "links:\n  - {src: a, dest: /usr/lib/systemd/system-preset/50-smallapp.preset}\n",
+            "venvrpm generates",
+        ),
+        # a files entry there was silently overwritten by the generated file
+        (
+            "  - {src: conf/app.conf, dest: /usr/share/doc/smallapp/sbom.cdx.json}\n",
+            "venvrpm generates",
+        ),
+        ("  - {src: conf/app.conf, dest: /usr/share/doc/smallapp}\n", "venvrpm generates"),
+    ],
+)
+def test_files_and_links_over_what_venvrpm_generates_are_refused(
+    tmp_path: Path, extra: str, expected: str
+) -> None:
+    shutil.copytree(DATA, tmp_path / "app")
+    path = tmp_path / "app" / "good.yaml"
+    text = path.read_text()
+    if extra.startswith("links:"):
+        text += extra
+    else:
+        text = text.replace("files:\n", "files:\n" + extra, 1)
+    path.write_text(text)
+    with pytest.raises(ManifestError) as caught:
+        manifest.load(path)
+    text = "\n".join(str(p) for p in caught.value.problems)
+    assert expected in text, text

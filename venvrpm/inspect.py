@@ -114,7 +114,9 @@ def members():
 """The walk over a cpio (newc) stream from rpm2cpio, with the budget (its last argument): the
 start of the programs that read members of someone else's payload (here and venvrpm.lint)."""
 
-_EXTRACT = CPIO_READER + """\
+_EXTRACT = (
+    CPIO_READER
+    + """\
 member, limit = args[0].encode(), int(args[1])
 for name, size in members():
     if name == member:
@@ -128,6 +130,7 @@ for name, size in members():
     skip(size + -size % 4)
 stop(4, "it is missing from the payload")
 """
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

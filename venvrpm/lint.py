@@ -64,7 +64,9 @@ failure whatever was filtered."""
 # Reads the cpio (newc) stream rpm2cpio writes and prints, as JSON, the members whose names match
 # the pattern: RECORDs are spread through the payload, so it reads to the end, counting every
 # decompressed byte against a budget (a bomb is abandoned, not decompressed to its end).
-_EXTRACT = CPIO_READER + """\
+_EXTRACT = (
+    CPIO_READER
+    + """\
 pattern, keep = re.compile(args[0].encode()), int(args[1])
 kept, found = 0, {}
 for name, size in members():
@@ -77,6 +79,7 @@ for name, size in members():
 source.wait()
 json.dump(found, sys.stdout)
 """
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from venvrpm.paths import (
     bad_characters,
     is_normalised_absolute,
     is_within,
+    preset_path,
 )
 
 KeyPath = tuple[str | int, ...]
@@ -644,11 +645,13 @@ def _convert(
                 ("entry_points", i),
                 f"{ep!r} would be {BINDIR / ep}, which {why} (see docs/manifest.md)",
             )
-    files = tuple(_files(check, data.get("files", []), prefix, links))
+    generated = generated_paths(data["name"])
+    files = tuple(_files(check, data.get("files", []), prefix, links, generated))
     dirs = tuple(_dirs(check, data.get("dirs", []), prefix, {f.dest for f in files}))
     venv_links = tuple(
-        _links(check, data.get("links", []), prefix, links, files, {d.path for d in dirs})
-    )
+        _links(check, data.get("links", []), prefix, links, files, {d.path for d in dirs},
+               generated)
+    )  # fmt: skip
 
     requires = tuple(data.get("requires", ()))
     for i, req in enumerate(requires):
@@ -907,11 +910,19 @@ def _tests(
     return ProjectTests(command=tuple(config["command"]), environment=chosen)
 
 
+def generated_paths(package: str) -> set[PurePosixPath]:
+    """The files venvrpm itself ships outside the prefix for *package*: the bundled list, the
+    SBOM, the services' preset (when there are services to preset)."""
+    doc = PurePosixPath("/usr/share/doc") / package
+    return {doc / "bundled-distributions.json", doc / "sbom.cdx.json", preset_path(package)}
+
+
 def _files(
     check: _Checker,
     items: list[dict[str, Any]],
     prefix: PurePosixPath | None,
     links: set[PurePosixPath],
+    generated: set[PurePosixPath],
 ) -> Iterator[ExtraFile]:
     seen: dict[PurePosixPath, int] = {}
     for i, item in enumerate(items):
@@ -933,6 +944,9 @@ def _files(
             continue
         if why := _dest_refusal(dest, prefix):
             check.fail(("files", i, "dest"), f"{str(dest)!r} {why}")
+        elif made := next((g for g in sorted(generated) if is_within(g, dest)), None):
+            check.fail(("files", i, "dest"), f"{str(dest)!r} would replace {made}, which "
+                       "venvrpm generates")  # fmt: skip
         elif dest in links:
             check.fail(("files", i, "dest"), f"{str(dest)!r} is also an entry point link")
         elif dest in seen:
@@ -967,6 +981,7 @@ def _links(
     entry_points: set[PurePosixPath],
     files: tuple[ExtraFile, ...],
     dirs: set[PurePosixPath],
+    generated: set[PurePosixPath],
 ) -> Iterator[Link]:
     """``links``: each dest where a ``files`` dest may go, each src a path inside the prefix.
 
@@ -993,6 +1008,10 @@ def _links(
             continue
         if why := _dest_refusal(dest, prefix):
             check.fail(("links", i, "dest"), f"{str(dest)!r} {why}")
+        elif made := next((g for g in sorted(generated)
+                           if is_within(g, dest) or is_within(dest, g)), None):  # fmt: skip
+            check.fail(("links", i, "dest"), f"{str(dest)!r} would replace {made}, which "
+                       "venvrpm generates")  # fmt: skip
         elif dest in entry_points:
             check.fail(("links", i, "dest"), f"{str(dest)!r} is also an entry point link")
         elif dest in taken:

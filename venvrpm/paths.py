@@ -153,3 +153,8 @@ def owned_parents(path: PurePosixPath, stop_at: PurePosixPath | None = None) -> 
 def is_within(path: PurePosixPath, root: PurePosixPath) -> bool:
     """True when *path* is *root* or lies below it."""
     return path == root or root in path.parents
+
+
+def preset_path(package: str) -> PurePosixPath:
+    """The systemd preset venvrpm generates for *package*'s services."""
+    return PurePosixPath("/usr/lib/systemd/system-preset") / f"50-{package}.preset"

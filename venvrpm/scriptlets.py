@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from venvrpm.manifest import Manifest
+from venvrpm.paths import preset_path
 
 SECTIONS = ("pretrans", "pre", "post", "preun", "postun", "posttrans")
 _HAS_SYSTEMCTL = "command -v systemctl >/dev/null 2>&1"
@@ -27,7 +28,7 @@ def preset(manifest: Manifest) -> tuple[PurePosixPath, str] | None:
     ]
     if not lines:
         return None
-    path = PurePosixPath("/usr/lib/systemd/system-preset") / f"50-{manifest.name}.preset"
+    path = preset_path(manifest.name)
     return (
         path,
         f"# Shipped by {manifest.name}; override in /etc/systemd/system-preset/.\n"
