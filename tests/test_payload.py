@@ -134,3 +134,30 @@ def test_stale_debris_is_removed_only_when_its_process_is_gone(tmp_path: Path) -
     stale.remove(tmp_path, ".app.rpm.", ".part")
     left = sorted(p.name for p in tmp_path.iterdir() if p.name != "tmp")
     assert left == sorted([f"venvrpm-{alive}-abcd1234", "venvrpm-2024-notes"])
+
+
+@pytest.mark.parametrize("planted", ["directory", "file above"])
+def test_something_planted_where_a_link_goes_is_a_clean_error(tmp_path: Path, planted: str) -> None:
+    """A build backend put a directory at a links dest (or a file where its parent goes):
+    a PayloadError naming it, not 'File exists' blamed on the disk."""
+    import shutil
+
+    from venvrpm import manifest
+
+    data = Path(__file__).parent / "data" / "manifests"
+    shutil.copytree(data, tmp_path / "app")
+    path = tmp_path / "app" / "good.yaml"
+    path.write_text(path.read_text() + "links:\n  - {src: share/man/man1/x.1, "
+                    "dest: /usr/share/man/man1/x.1}\n")  # fmt: skip
+    loaded = manifest.load(path)
+    stage = tmp_path / "stage"
+    venv = stage / loaded.prefix.relative_to("/")
+    (venv / "share/man/man1").mkdir(parents=True)
+    (venv / "share/man/man1/x.1").write_text(".TH X 1\n")
+    if planted == "directory":
+        (stage / "usr/share/man/man1/x.1").mkdir(parents=True)
+    else:
+        (stage / "usr/share").mkdir(parents=True)
+        (stage / "usr/share/man").write_text("planted\n")
+    with pytest.raises(PayloadError, match=r"links: cannot make /usr/share/man/man1/x\.1"):
+        payload._stage_links(loaded, stage, venv)

@@ -114,9 +114,18 @@ def _stage_links(manifest: Manifest, stage: Path, venv_dir: Path) -> None:
         )
     for link in manifest.links:
         dest = stage / link.dest.relative_to("/")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # relative, so the link also works when the root is mounted elsewhere (rescue, images)
-        dest.symlink_to(os.path.relpath(manifest.prefix / link.src, link.dest.parent))
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            # relative, so the link also works when the root is mounted elsewhere (rescue, images)
+            dest.symlink_to(os.path.relpath(manifest.prefix / link.src, link.dest.parent))
+        except OSError as exc:
+            # the manifest's paths are checked: what is in the way ran during the build
+            # (links_out has refused links leading out, so nothing was written through one)
+            raise PayloadError(
+                f"links: cannot make {link.dest} in the stage: {exc.strerror or exc}",
+                "something that ran during the build (a build backend) put a file or directory "
+                "at that path or above it; --keep-workdir keeps the stage to look",
+            ) from None
 
 
 def normalise_modes(stage: Path, explicit: Set[PurePosixPath]) -> None:
