@@ -578,7 +578,7 @@ def from_pypi(
                 f"pip rejected the wheel of {wanted}: " + rejected[-1].partition(": ")[2],
                 "the index serves a wheel pip will not install (its metadata disagrees with "
                 "its file name, or it is broken): ask its publisher, or pin another version",
-                details=rejected,
+                details=rejected[:-1],  # the last is the message's
             )
         listed = runner.run(
             [sys.executable, "-m", "pip", "index", "versions", name, "--no-input",
