@@ -464,3 +464,66 @@ def test_init_without_pyproject_points_at_from_pypi(
 ) -> None:
     assert main(["init", str(tmp_path)]) == 2
     assert "venvrpm init --from-pypi NAME[==VERSION]" in capsys.readouterr().err
+
+
+# --- --from-pypi: a hostile wheel on the index (issue 17 red team) ---------------------------
+
+
+def _rewrite_metadata(wheel: Path, old: str, new: str) -> None:
+    import zipfile
+
+    rewritten = wheel.with_suffix(".tmp")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(rewritten, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith(".dist-info/METADATA"):
+                data = data.replace(old.encode(), new.encode())
+            dst.writestr(item, data)
+    rewritten.replace(wheel)
+
+
+def test_from_pypi_leaves_out_a_script_name_with_a_newline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support import tinybackend
+
+    index = tmp_path / "index"
+    index.mkdir()
+    tinybackend.write_wheel(
+        index, "nl", "1.0", {"nl/__init__.py": "", "nl-1.0.data/scripts/evil\n": "#!/bin/sh\n",
+                             "nl-1.0.data/scripts/good": "#!/bin/sh\n"},
+    )  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["init", "--from-pypi", "nl", "--find-links", str(index), str(out)]) == 0
+    assert "'evil\\n' cannot be linked into /usr/bin" in capsys.readouterr().err
+    assert yaml.safe_load((out / "app.yaml").read_text())["entry_points"] == ["good"]
+
+
+def test_from_pypi_says_what_pip_said_when_it_rejects_the_wheel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support import tinybackend
+
+    index = tmp_path / "index"
+    index.mkdir()
+    wheel = tinybackend.write_wheel(index, "hostile", "1.0", {"hostile/__init__.py": ""})
+    # a U+2028 would end the YAML comment the version goes into
+    _rewrite_metadata(wheel, "Version: 1.0\n", "Version: 1.0\u2028scripts: {post: x}\u2028#\n")
+    out = tmp_path / "out"
+    code = main(["init", "--from-pypi", "hostile", "--find-links", str(index), str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "pip rejected the wheel of hostile" in err and "inconsistent version" in err, err
+    assert "only an sdist" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("metadata", "problem"),
+    [("1.0\u2028scripts: {post: x}", "is not a version"), ("1.1", "not the file name's 1.0"),
+     (None, "no Version")],
+)  # fmt: skip
+def test_the_wheels_version_must_be_its_file_names(metadata: str | None, problem: str) -> None:
+    with pytest.raises(UsageError, match=problem):
+        init.wheel_version("x-1.0-py3-none-any.whl", metadata)
+    assert init.wheel_version("x-1.0.0-py3-none-any.whl", "1.0") == "1.0.0"

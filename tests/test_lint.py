@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 import pytest
 
-from venvrpm import lint
+from venvrpm import lint, manifest
 
 OUTPUT = """\
 checks: 26, packages: 1
@@ -109,3 +111,40 @@ def test_duplicated_waste_is_filtered_only_when_every_duplicate_is_a_bundled_fil
     output = "app.x86_64: E: files-duplicated-waste 5000\n 1 packages; 1 errors, 0 warnings\n"
     assert lint.filter_output(output, bundled, frozenset({"app.x86_64"})).kept_errors == 0
     assert lint.filter_output(output, bundled, frozenset({"other.x86_64"})).kept_errors == 1
+
+
+def test_a_record_in_a_system_directory_filters_nothing() -> None:
+    # the red team's RPM: a "venv" at /etc/cron.d, whose RECORD names the cron job next to it
+    members = {
+        "./etc/cron.d/lib/python3.11/site-packages/x-1.dist-info/RECORD": (
+            "../../../evil,,\n../../../../../../usr/bin/evilbin,,\n"
+        ),
+        "./etc/lib/python3.11/site-packages/y-1.0.dist-info/RECORD": "../../../cron.d/a,,",
+        "./usr/local/lib/python3.11/site-packages/z-1.0.dist-info/RECORD": "../../../bin/z,,",
+    }
+    assert lint.record_paths(members) == frozenset()
+
+
+@pytest.mark.parametrize("prefix", ["/etc/cron.d", "/etc/systemd", "/usr/local", "/opt", "/srv"])
+def test_the_venv_prefix_follows_the_manifests_rule(prefix: str) -> None:
+    assert manifest.prefix_refusal(PurePosixPath(prefix)) is not None
+    assert (
+        lint.record_paths({f".{prefix}/lib/python3.11/site-packages/x.dist-info/RECORD": "a,,"})
+        == frozenset()
+    )
+
+
+def test_only_findings_of_checks_harmless_for_wheel_files_are_filtered() -> None:
+    path = "/opt/app/lib/python3.11/site-packages/dep/tool"
+    kept = ["executable-crontab-file", "symlink-crontab-file", "missing-PT_GNU_STACK-section",
+            "setuid-binary", "non-standard-executable-perm", "dangling-symlink",
+            "executable-stack", "pem-private-key", "some-check-rpmlint-adds-tomorrow",
+            "shlib-with-non-pic-code", "binary-in-etc"]  # fmt: skip
+    text = "".join(f"app.x86_64: E: {check} {path} 04755\n" for check in kept)
+    result = lint.filter_output(text, frozenset({path}))
+    assert result.filtered == () and result.kept_errors == len(kept)
+    # what real apps' wheels produce (httpie's RPM) is filtered
+    harmless = ["zero-length", "script-without-shebang", "non-executable-script",
+                "hidden-file-or-dir", "devel-file-in-non-devel-package"]  # fmt: skip
+    text = "".join(f"app.x86_64: E: {check} {path}\n" for check in harmless)
+    assert len(lint.filter_output(text, frozenset({path})).filtered) == len(harmless)

@@ -151,3 +151,63 @@ def test_a_directory_holding_host_secrets_is_refused() -> None:
     assert secret(PurePosixPath("/etc/pki/tls/certs"), directory=True) is None
     assert secret(PurePosixPath("/etc/pki/tls/certs/ca-bundle.crt"), directory=False) is None
     assert secret(PurePosixPath("/srv/wheels"), directory=True) is None
+
+
+def test_a_client_certificate_is_never_forwarded(tmp_path: Path) -> None:
+    # a client certificate holds its private key: build code in the target could ship it
+    key = tmp_path / "client.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    config = _config(
+        tmp_path / "pip.conf", f"index-url = https://m.invalid/simple\nclient-cert = {key}\n"
+    )
+    found = pipconfig.forwarding({}, configs=(config,))
+    assert found.files == ()
+    (warning,) = found.warnings
+    assert "client-cert" in warning and "private key" in warning and "wheelhouse" in warning
+    found = pipconfig.forwarding({"PIP_CLIENT_CERT": str(key)}, configs=())
+    assert found.dropped_env == ("PIP_CLIENT_CERT",) and found.files == ()
+    assert "private key" in found.warnings[0]
+
+
+def test_a_find_links_directory_must_hold_only_distributions(tmp_path: Path) -> None:
+    # the red team's case: find-links at a home-like directory holding keys
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for name in ("a-1.0-py3-none-any.whl", "b-1.0.tar.gz", "c-1.0.zip", "d-1.0.tar.bz2",
+                 "e-1.0.tgz", "index.html", "old.htm"):  # fmt: skip
+        (wheels / name).write_text("")
+    config = _config(tmp_path / "pip.conf", f"find-links = {wheels}\n")
+    found = pipconfig.forwarding({}, configs=(config,))
+    assert found.warnings == () and (wheels, wheels) in found.files
+    for extra, why in ((".ssh/id_ed25519", ".ssh"), ("cache.key", "cache.key"),
+                       (".hidden.whl", ".hidden.whl"), ("sub/x.whl", "sub")):  # fmt: skip
+        home = tmp_path / extra.replace("/", "_")
+        home.mkdir()
+        (home / "a-1.0-py3-none-any.whl").write_text("")
+        (home / extra).parent.mkdir(exist_ok=True)
+        (home / extra).write_text("secret")
+        config = _config(tmp_path / "pip.conf", f"find-links = {home}\n")
+        found = pipconfig.forwarding({}, configs=(config,))
+        assert found.files == (), extra
+        (warning,) = found.warnings
+        assert why in warning and "distribution" in warning, warning
+        found = pipconfig.forwarding({"PIP_FIND_LINKS": f"file://{home}"}, configs=())
+        assert found.dropped_env == ("PIP_FIND_LINKS",), extra
+    # a find-links file is an index page or a distribution, not any file
+    config = _config(
+        tmp_path / "pip.conf", f"find-links = {tmp_path / 'cache.key' / 'cache.key'}\n"
+    )
+    assert pipconfig.forwarding({}, configs=(config,)).files == ()
+
+
+def test_a_local_index_may_hold_project_directories_of_index_pages(tmp_path: Path) -> None:
+    simple = tmp_path / "simple"
+    (simple / "requests").mkdir(parents=True)
+    (simple / "index.html").write_text("")
+    (simple / "requests" / "index.html").write_text("")
+    (simple / "requests" / "requests-2.0-py3-none-any.whl").write_text("")
+    config = _config(tmp_path / "pip.conf", f"index-url = file://{simple}\n")
+    assert pipconfig.forwarding({}, configs=(config,)).warnings == ()
+    (simple / "requests" / ".netrc").write_text("machine x password y")
+    found = pipconfig.forwarding({}, configs=(config,))
+    assert found.files == () and ".netrc" in found.warnings[0]

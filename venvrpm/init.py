@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from venvrpm import entrypoints, manifest
@@ -47,9 +47,10 @@ PYTHON = "/usr/bin/python3"
 PLACEHOLDER = "CHANGEME"
 """What stands where pyproject.toml has no usable value; valid for the schema, easy to grep."""
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-_ENTRY_POINT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*$")
-_RPM_VERSION = re.compile(r"^[A-Za-z0-9._+~^]+$")
+# \Z, not $: "$" also matches before a final newline (a wheel's script "evil\n")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
+_ENTRY_POINT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]*\Z")
+_RPM_VERSION = re.compile(r"^[A-Za-z0-9._+~^]+\Z")
 _SUMMARY_MAX = 200
 # PEP 753 well-known labels (after normalisation), in the order they are preferred for `url`.
 _URL_LABELS = ("homepage", "source", "repository", "sourcecode", "github")
@@ -566,8 +567,19 @@ def from_pypi(
                 raise UsageError(f"pip downloaded {wheels[0].name} for {wanted}",
                                  "the index serves another distribution under that name")  # fmt: skip
             found = _metadata_project(facts.metadata)
-            return render_pypi(name, str(found.get("version") or version), found,
-                               facts.scripts, python)  # fmt: skip
+            # the version goes into app.yaml and requirements.in: the file name's, checked
+            shown = wheel_version(wheels[0].name, found.get("version"))
+            return render_pypi(name, shown, found, facts.scripts, python)
+        rejected = [line.strip() for line in got.tail(50).splitlines()
+                    if line.strip().startswith("Discarding ")]  # fmt: skip
+        if rejected:
+            # pip found a wheel and refused it: not "only an sdist"
+            raise UsageError(
+                f"pip rejected the wheel of {wanted}: " + rejected[-1].partition(": ")[2],
+                "the index serves a wheel pip will not install (its metadata disagrees with "
+                "its file name, or it is broken): ask its publisher, or pin another version",
+                details=rejected[:-1],  # the last is the message's
+            )
         listed = runner.run(
             [sys.executable, "-m", "pip", "index", "versions", name, "--no-input",
              "--disable-pip-version-check", *sources],
@@ -584,6 +596,30 @@ def from_pypi(
             details=[got.tail()],
         )
     return render_pypi(name, version or newest.group(1), None, None, python)
+
+
+def wheel_version(filename: str, metadata: object) -> str:
+    """The version of wheel *filename*, when its METADATA's Version (*metadata*) is the same
+    PEP 440 version; else a UsageError. The index's wheel is untrusted: its raw Version could
+    hold a line separator that ends app.yaml's comment (pip refuses that wheel, and so do we)."""
+    hint = "the index serves a broken wheel: ask its publisher, or pin another version"
+    try:
+        _, expected, _, _ = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        raise UsageError(f"{filename!r} is not a wheel's file name", hint) from None
+    if not isinstance(metadata, str):
+        raise UsageError(f"{filename} has no Version in its metadata", hint)
+    try:
+        found = Version(metadata)
+    except InvalidVersion:
+        raise UsageError(
+            f"{filename} has a Version {metadata!r} that is not a version", hint
+        ) from None
+    if found != expected:
+        raise UsageError(
+            f"{filename} has Version {found} in its metadata, not the file name's {expected}", hint
+        )
+    return str(expected)
 
 
 def _python_version(python: str, runner: Runner) -> list[str]:

@@ -9,8 +9,9 @@ distribution) stay. docs/rpmlint.md says why.
 
 The RPM checked may be one received from elsewhere (docs/security.md): its RECORDs are
 untrusted. Only a path inside the venv that holds the RECORD (``<prefix>/lib/pythonX.Y/
-site-packages``, a prefix a manifest could name) counts as bundled, and findings of the
-security-relevant checks (setuid, modes, owners, dangling symlinks...) are never filtered.
+site-packages``, a prefix a manifest could name: ``manifest.prefix_refusal``) counts as
+bundled, and only findings of the checks in ``BUNDLED_CHECKS`` (how a file is written, not what
+it may do on the system) are filtered.
 
 The RECORDs are read from the payload through rpm2cpio by a tiny program run through the
 Runner (as ``inspect`` reads the bundled list), bounded in what it decompresses and keeps.
@@ -28,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
-from venvrpm import basesystem
+from venvrpm import manifest
 from venvrpm.inspect import CPIO_READER, PAYLOAD_LIMIT, parse_bundled_document
 from venvrpm.runner import Runner
 
@@ -43,19 +44,22 @@ _LIST = r"\./usr/share/doc/[^/]+/bundled-distributions\.json"
 # a venv's site-packages: the prefix is what its RECORD's paths must stay inside
 _VENV_SITE = re.compile(r"(?P<prefix>/.+)/lib(?:64)?/python[0-9.]+/site-packages")
 
-SECURITY_CHECKS = frozenset({
-    "setuid-binary", "setgid-binary", "missing-call-to-setgroups-before-setuid",
-    "missing-call-to-chdir-with-chroot", "non-standard-executable-perm", "non-standard-dir-perm",
-    "strange-permission", "world-writable", "non-readable", "non-standard-uid",
-    "non-standard-gid", "dangling-symlink", "dangling-relative-symlink",
-    "symlink-has-too-many-up-segments", "cross-directory-hard-link", "executable-stack",
-    "binary-or-shlib-defines-rpath", "pem-private-key", "pam-unauthorized-module",
-    "dbus-policy-allow-receive", "dbus-policy-allow-without-destination",
-    "file-parent-ownership-mismatch", "logrotate-user-writable-log-dir",
-    "non-owner-writeable-only-crontab-file",
+BUNDLED_CHECKS = frozenset({
+    "zero-length", "hidden-file-or-dir", "script-without-shebang", "non-executable-script",
+    "spurious-executable-perm", "wrong-script-end-of-line-encoding",
+    "wrong-file-end-of-line-encoding", "file-not-utf8", "devel-file-in-non-devel-package",
+    "python-bytecode-wrong-magic-value", "python-bytecode-inconsistent-mtime",
+    "python-bytecode-without-source", "version-control-internal-file", "backup-file-in-package",
+    "makefile-junk",
 })  # fmt: skip
-"""rpmlint's checks whose findings always stay, bundled file or not: what a file may do on the
-system (its modes, owners, where its links lead), which a received RPM must not hide."""
+"""The only checks whose findings about a bundled distribution's file are filtered: how a
+wheel's file is written (empty, hidden, a script's shebang, line ends, bytecode), harmless inside
+the venv and the wheel author's to fix. Every other check stays, bundled file or not: what a
+file may do on the system (setuid, owners, crontabs, links, executable stacks) must not be hidden
+by a received RPM's RECORDs, nor may a check rpmlint adds later. ``files-duplicated-waste`` names
+no file: it is handled apart (:func:`waste_is_bundled`). Chosen from what real apps' wheels
+produce (httpie's RPM: zero-length, hidden-file-or-dir, script-without-shebang,
+non-executable-script, devel-file-in-non-devel-package) and their kin."""
 FINDINGS_EXIT = frozenset({0, 64, 65})
 """rpmlint's exit status when it ran to the end: no errors, errors, errors that were all
 warnings promoted. 66 (the badness threshold), 3 (a package it cannot read) or any other is a
@@ -135,8 +139,8 @@ def _venv_prefix(site: str) -> str | None:
     if found is None or posixpath.normpath(site) != site:
         return None
     prefix = PurePosixPath(found.group("prefix"))
-    # manifest.py's rule for a prefix: a directory of the app's own, not the base system's
-    if len(prefix.parts) < 3 or basesystem.refusal(prefix, directory=True) is not None:
+    # the manifest's own rule: a directory of the app's own, not the base system's
+    if manifest.prefix_refusal(prefix) is not None:
         return None
     return str(prefix)
 
@@ -224,7 +228,7 @@ def filter_output(
             kept.append(line)
             continue
         check = found.group("check")
-        if (check not in SECURITY_CHECKS and about(found.group("rest") or "", paths)) or (
+        if (check in BUNDLED_CHECKS and about(found.group("rest") or "", paths)) or (
             check == "files-duplicated-waste" and found.group("package") in bundled_waste
         ):
             filtered.append(line.rstrip("\n"))

@@ -591,6 +591,17 @@ class _Checker:
         return None
 
 
+_SYSTEM_DIRECTORY = "is a system directory"
+
+
+def prefix_refusal(prefix: PurePosixPath) -> str | None:
+    """Why *prefix* (absolute, normalised) cannot hold a venv, or None: the one rule for a
+    manifest's ``prefix`` and for the venvs ``venvrpm lint`` trusts in a received RPM."""
+    if prefix in SYSTEM_DIRS or len(prefix.parts) < 3:
+        return _SYSTEM_DIRECTORY
+    return basesystem.refusal(prefix, directory=True)
+
+
 def _convert(
     data: dict[str, Any], lines: dict[KeyPath, int], source: Path
 ) -> tuple[Manifest | None, list[Problem]]:
@@ -602,14 +613,11 @@ def _convert(
 
     prefix_text = data.get("prefix", f"/opt/{name}")
     prefix = check.target_path(("prefix",), prefix_text)
-    if prefix is not None and (prefix in SYSTEM_DIRS or len(prefix.parts) < 3):
-        check.fail(
-            ("prefix",),
-            f"{prefix_text!r} is a system directory; use a directory of the app's own, like /opt/{name}",
+    if prefix is not None and (why := prefix_refusal(prefix)):
+        hint = (
+            "a directory of the app's own, like" if why == _SYSTEM_DIRECTORY else "a directory like"
         )
-        prefix = None
-    elif prefix is not None and (why := basesystem.refusal(prefix, directory=True)):
-        check.fail(("prefix",), f"{prefix_text!r} {why}; use a directory like /opt/{name}")
+        check.fail(("prefix",), f"{prefix_text!r} {why}; use {hint} /opt/{name}")
         prefix = None
 
     project = None

@@ -8,8 +8,10 @@ warning (docs/containers.md). The configuration is the operator's, so its symlin
 (RHEL's CA bundle is one, under /etc/ssl/certs, another): each path is resolved once and what it
 resolves to, a regular file (or a directory for find-links), is mounted read-only at the
 configured path. Refused: devices, relative paths, system directories (``find-links = /`` would
-show the host's root to the build) and the host's secrets. Nothing is copied into the work
-directory, so none reaches the RPM.
+show the host's root to the build), the host's secrets, a local find-links or index holding
+anything but distributions and index pages (a home directory's keys), and ``client-cert``
+always (its private key would be readable by the build's code, which could ship it). Nothing is
+copied into the work directory, so none reaches the RPM.
 """
 
 from __future__ import annotations
@@ -31,8 +33,19 @@ SITE_CONFIGS = (Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"))
 
 # pip's options (cli/cmdoptions.py and the commands' own) whose values are paths, by the
 # name a config file or PIP_* variable gives them; short names are pip's aliases.
-_READ_FILES = {"constraint", "c", "requirement", "r", "build-constraint", "cert", "client-cert"}
+_READ_FILES = {"constraint", "c", "requirement", "r", "build-constraint", "cert"}
 """Files pip reads: forwarded read-only."""
+_CLIENT_CERT = (
+    "sets client-cert, a certificate with its private key, which the build's code (setup.py, "
+    "build backends) could read and ship in the RPM: it is never forwarded. Fill a wheelhouse "
+    "on the host (pip download --require-hashes -r requirements.lock -d wheels/) or use an "
+    "index that needs no client certificate from build containers"
+)
+_DISTRIBUTION_FILES = (
+    ".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".html", ".htm", ".whl.metadata",
+)  # fmt: skip
+"""What a local find-links or index directory may hold: distributions and index pages (and
+PEP 658 metadata). Anything else (a key, a dotfile) would be shown to the build's code."""
 _READ_LOCATIONS = {"find-links", "f", "index-url", "i", "extra-index-url"}
 """URLs or local files and directories pip reads: local ones forwarded read-only."""
 _NOT_FORWARDED = {
@@ -89,6 +102,8 @@ def _paths(option: str, value: str) -> tuple[list[str], str | None, str | None]:
         return [], None, f"{option} = {value} ignored: {_IGNORED[option]}"
     if option in _NOT_FORWARDED:
         return [], f"sets {option}, a path pip writes to or runs (not forwarded)", None
+    if option == "client-cert":
+        return [], _CLIENT_CERT, None
     if option not in _READ_FILES | _READ_LOCATIONS:
         return [], None, None
     paths = []
@@ -150,6 +165,31 @@ def _resolve(path: str, *, directory_ok: bool) -> tuple[Path | None, str | None]
     return Path(resolved), None
 
 
+def _not_distributions(path: str, resolved: Path, *, tree: bool) -> str | None:
+    """Why a local location is more than distributions and index pages, or None.
+
+    The directory is mounted whole: a find-links at a home-like directory would show its
+    ``.ssh`` and keys to the build's code. A find-links directory is flat; an index (*tree*)
+    has a directory per project. Hidden names are refused at any depth."""
+    if resolved.is_file():
+        name = resolved.name
+        return (
+            None
+            if name.endswith(_DISTRIBUTION_FILES)
+            else f"{path} is not a distribution or index page"
+        )
+    for parent, dirs, names in os.walk(resolved):
+        for name in sorted(dirs) + sorted(names):
+            shown = os.path.relpath(os.path.join(parent, name), resolved)
+            if name.startswith("."):
+                return f"{path} holds {shown}, a hidden file (only distributions and index pages are forwarded)"
+            if name in dirs and not tree:
+                return f"{path} holds {shown}, a directory (only distributions and index pages are forwarded)"
+            if name in names and not name.endswith(_DISTRIBUTION_FILES):
+                return f"{path} holds {shown}, not a distribution or index page (only those are forwarded)"
+    return None
+
+
 def _references(
     settings: Iterable[tuple[str, str]],
 ) -> tuple[list[tuple[Path, Path]], list[str], list[str]]:
@@ -167,6 +207,8 @@ def _references(
             notes.append(note)
         for path in paths:
             resolved, refused = _resolve(path, directory_ok=option in _READ_LOCATIONS)
+            if resolved is not None and option in _READ_LOCATIONS:
+                refused = _not_distributions(path, resolved, tree=option not in {"find-links", "f"})
             if refused or resolved is None:
                 problems.append(refused or path)
             else:
