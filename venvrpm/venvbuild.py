@@ -469,12 +469,13 @@ def built_wheel(built: Path) -> Path:
     following a link, and the name may not leave the directory (an absolute name opened a host
     file as the wheel).
     """
-    where = "the project's build left no usable result"
     hint = "the project's build backend (or code it ran) changed venvrpm's files; report it"
     try:
         dir_fd = os.open(built, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
-        raise VenvrpmError(f"{where}: {built}: {exc.strerror}", hint) from None
+        raise VenvrpmError(
+            f"the project's build left no usable result: {built}: {exc.strerror}", hint
+        ) from None
     try:
         try:
             fd = os.open("result.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
@@ -488,17 +489,26 @@ def built_wheel(built: Path) -> Path:
             result = json.loads(data)
         except (OSError, ValueError, RecursionError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise VenvrpmError(f"{where}: result.json: {why}", hint) from None
+            raise VenvrpmError(
+                f"the project's build left no usable result: result.json: {why}", hint
+            ) from None
         name = result.get("wheel") if isinstance(result, dict) else None
         if (not isinstance(name, str) or not name.endswith(".whl") or "/" in name
                 or "\0" in name or name.startswith(".")):  # fmt: skip
-            raise VenvrpmError(f"{where}: result.json names no wheel in {built}", hint)
+            raise VenvrpmError(
+                f"the project's build left no usable result: result.json names no wheel in {built}",
+                hint,
+            )
         try:
             info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except OSError as exc:
-            raise VenvrpmError(f"{where}: {name}: {exc.strerror}", hint) from None
+            raise VenvrpmError(
+                f"the project's build left no usable result: {name}: {exc.strerror}", hint
+            ) from None
         if not stat.S_ISREG(info.st_mode):
-            raise VenvrpmError(f"{where}: {name} is not a regular file", hint)
+            raise VenvrpmError(
+                f"the project's build left no usable result: {name} is not a regular file", hint
+            )
     finally:
         os.close(dir_fd)
     return built / name
