@@ -323,3 +323,20 @@ def test_every_valid_version_renders_a_provide_the_spec_accepts(version: str) ->
 
     dist = bundled.Distribution("zope-interface", version, "lock", ())
     spec.check_provides(bundled.provides((dist,)))
+
+
+def test_a_metadata_file_larger_than_the_limit_is_refused_not_read(tmp_path: Path) -> None:
+    """Code run during the build can truncate METADATA to 1 TB (sparse): reading it whole was
+    a MemoryError traceback."""
+    import os
+    import resource
+
+    root = venv(tmp_path)
+    install_wheel(root, "click", "8.5.1")
+    os.truncate(root / SITE / "click-8.5.1.dist-info" / "METADATA", 1 << 40)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, hard))  # a failure, not a full memory
+    try:
+        refused(root, "click-8.5.1.dist-info", "METADATA", "larger than")
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

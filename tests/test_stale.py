@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from venvrpm import pipeline
+from venvrpm import pipeline, stale
 
 _ENTER = (
     "import os, signal, sys, pathlib\n"
@@ -95,3 +96,53 @@ def test_only_the_marked_shape_is_touched(base: Path) -> None:
     plain.mkdir()
     _next_run(base)
     assert plain.is_dir()
+
+
+def test_a_live_build_whose_pid_looks_dead_keeps_its_directory(base: Path) -> None:
+    """A build in another PID namespace (CI containers sharing TMPDIR, same uid) has a pid that
+    looks dead here: its directory was removed under it. A live build holds a lock on its
+    mark; only a directory whose mark nobody holds is debris."""
+    live = base / f"venvrpm-{_dead_pid()}-abcdefgh"
+    live.mkdir()
+    (live / stale.IN_PROGRESS).touch()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys\n"
+         "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\n"
+         "sys.stdin.read()\n",
+         str(live / stale.IN_PROGRESS)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        _next_run(base)
+        assert live.is_dir(), "a live build's directory was removed"
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+    _next_run(base)  # its holder is gone now: debris
+    assert not live.exists()
+
+
+def test_a_build_holds_the_lock_on_its_mark_while_it_runs(base: Path) -> None:
+    with pipeline.workspace(keep=False, parent=base) as work:
+        fd = os.open(work.parent / stale.IN_PROGRESS, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    assert list(base.iterdir()) == []
+
+
+def test_a_mark_planted_as_a_link_is_not_opened(base: Path) -> None:
+    victim = base / "fifo"
+    os.mkfifo(victim)
+    debris = base / f"venvrpm-{_dead_pid()}-abcdefgh"
+    debris.mkdir()
+    (debris / stale.IN_PROGRESS).symlink_to(victim)
+    _next_run(base)  # would block on the FIFO if the link were followed
+    assert debris.is_dir()

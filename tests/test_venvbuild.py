@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.test_plan import plan_for
 from venvrpm import venvbuild
-from venvrpm.errors import EXIT_USAGE, UsageError
+from venvrpm.errors import EXIT_USAGE, UsageError, VenvrpmError
+from venvrpm.runner import Result
 
 
 def _project(root: Path) -> Path:
@@ -81,3 +85,100 @@ def test_a_version_spelled_otherwise_is_the_locked_one(tmp_path: Path) -> None:
     path.write_text(f"foo==2.0 --hash=sha256:{'a' * 64}\nbar==1.0RC1 --hash=sha256:{'b' * 64}\n")
     lock = lockfile.read(path).for_target({"python_version": "3.11"})
     venvbuild.check_locked_installed(lock, [("foo", "2.0.0"), ("bar", "1.0rc1")])
+
+
+class _Compiler:
+    """Stands in for the target's interpreter: records the module list it was handed."""
+
+    def __init__(self) -> None:
+        self.listed: list[bytes] = []
+
+    def run(self, argv: Sequence[str], **kwargs: object) -> Result:
+        self.listed.append(Path(argv[-1]).read_bytes())
+        return Result(tuple(argv), 0, '{"compiled": 1, "failed": []}', "")
+
+
+def test_the_compile_list_is_never_written_through_a_planted_link(tmp_path: Path) -> None:
+    """A backend run in a container or root build planted ``<work>/compile-list`` as a link
+    to a host file: venvrpm, root on the host, overwrote that file (found by the red team)."""
+    plan = plan_for(tmp_path)
+    plan.workdir.mkdir()
+    victim = tmp_path / "host-file"
+    victim.write_text("the host's own\n")
+    (plan.workdir / "compile-list").symlink_to(victim)
+    compiler = _Compiler()
+    only = [plan.venv_dir / "a.py", plan.venv_dir / "b.py"]
+    venvbuild.compile_bytecode(plan, compiler, only)  # type: ignore[arg-type]
+    assert victim.read_text() == "the host's own\n"
+    assert compiler.listed == [b"\0".join(os.fsencode(p) for p in only)]
+    # the list is removed once used; the planted link is left alone
+    assert [p.name for p in plan.workdir.iterdir()] == ["compile-list"]
+
+
+def test_a_compiler_report_that_is_not_json_is_a_clean_error(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    plan.workdir.mkdir()
+
+    class Garbled(_Compiler):
+        def run(self, argv: Sequence[str], **kwargs: object) -> Result:
+            return Result(tuple(argv), 0, "hello from a replaced python\n", "")
+
+    with pytest.raises(VenvrpmError, match="bytecode"):
+        venvbuild.compile_bytecode(plan, Garbled())  # type: ignore[arg-type]
+
+
+def _built(tmp_path: Path, result: bytes | None) -> Path:
+    built = tmp_path / "built"
+    built.mkdir(parents=True)
+    (built / "app-1.0-py3-none-any.whl").write_bytes(b"PK")
+    if result is not None:
+        (built / "result.json").write_bytes(result)
+    return built
+
+
+def test_the_built_wheel_is_named_by_the_helpers_result(tmp_path: Path) -> None:
+    built = _built(tmp_path, b'{"wheel": "app-1.0-py3-none-any.whl"}')
+    assert venvbuild.built_wheel(built) == built / "app-1.0-py3-none-any.whl"
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        b"not json",
+        b"[1]",
+        b'{"wheel": 3}',
+        b'{"wheel": "/etc/shadow"}',
+        b'{"wheel": "../../host-file.whl"}',
+        b'{"wheel": "sub/app.whl"}',
+        b'{"wheel": "missing.whl"}',
+        b'{"wheel": "linked.whl"}',
+        b'{"wheel": "."}',
+        b" " * (2 << 20),
+        None,
+    ],
+)
+def test_a_forged_result_is_a_clean_error_and_opens_nothing_outside(
+    tmp_path: Path, result: bytes | None
+) -> None:
+    """The project's backend (or a locked sdist's, in the build) can rewrite ``result.json``:
+    venvrpm joined its ``wheel`` to the directory unchecked (an absolute path opened a host
+    file as the wheel) and a non-JSON one was a ValueError traceback (found by the red team)."""
+    built = _built(tmp_path, result)
+    (tmp_path / "host-file.whl").write_bytes(b"PK")
+    (built / "linked.whl").symlink_to(tmp_path / "host-file.whl")
+    with pytest.raises(VenvrpmError) as caught:
+        venvbuild.built_wheel(built)
+    assert caught.value.exit_code == 1
+    assert "result" in caught.value.message or "wheel" in caught.value.message
+
+
+def test_a_result_planted_as_a_link_is_not_followed(tmp_path: Path) -> None:
+    built = _built(tmp_path, None)
+    (tmp_path / "elsewhere.json").write_text('{"wheel": "app-1.0-py3-none-any.whl"}')
+    (built / "result.json").symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(VenvrpmError):
+        venvbuild.built_wheel(built)
+    # nor is the directory itself
+    (tmp_path / "b2").symlink_to(_built(tmp_path / "x", b'{"wheel": "app-1.0-py3-none-any.whl"}'))
+    with pytest.raises(VenvrpmError):
+        venvbuild.built_wheel(tmp_path / "b2")

@@ -47,6 +47,9 @@ INSTALLERS = frozenset({"pip", "uv", "venvrpm"})
 _NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)
 _RECORD_HASHES = frozenset({"sha256", "sha384", "sha512"})
 _LICENSE_MAX = 100
+DIST_INFO_LIMIT = 64 * 1024 * 1024
+"""RECORD, METADATA, INSTALLER and WHEEL larger than this are not read (the largest RECORDs
+are a few MB): code run during the build can make any of them a sparse terabyte."""
 
 
 class ProvenanceError(VenvrpmError):
@@ -207,7 +210,7 @@ def _read(path: Path) -> _Installed:
         problems.append("its RECORD does not list its METADATA")
         return _Installed(path, record, None, tuple(problems))
     try:
-        data = files.read_regular(path / "METADATA")
+        data = files.read_regular(path / "METADATA", DIST_INFO_LIMIT)
     except OSError as exc:
         problems.append(f"no readable METADATA ({_why(exc)})")
         return _Installed(path, record, None, tuple(problems))
@@ -219,7 +222,7 @@ def _read(path: Path) -> _Installed:
 
 
 def _text(path: Path) -> str:
-    return files.read_regular(path).decode("utf-8")
+    return files.read_regular(path, DIST_INFO_LIMIT).decode("utf-8")
 
 
 def _why(exc: Exception) -> str:
@@ -364,7 +367,7 @@ def _wheel_tags(dist_info: Path) -> tuple[str, ...]:
     another allowed file.
     """
     try:
-        text = files.read_regular(dist_info / "WHEEL").decode("utf-8")
+        text = files.read_regular(dist_info / "WHEEL", DIST_INFO_LIMIT).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return ()
     tags = HeaderParser().parsestr(text).get_all("Tag") or []

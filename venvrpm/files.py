@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -10,14 +11,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def read_regular(path: str | Path) -> bytes:
-    """A regular file's content, never through a symlink, never blocking on a FIFO: for files
-    that code run during the build could have replaced (the stage, the venv)."""
+class TooLargeError(OSError):
+    """A file larger than its reader's limit: not read (an OSError, so a caller that treats an
+    unreadable file as such treats this one so too)."""
+
+
+def read_regular(path: str | Path, limit: int) -> bytes:
+    """A regular file's content, never through a symlink, never blocking on a FIFO, never more
+    than *limit* bytes: for files that code run during the build could have replaced or
+    truncated to a terabyte (sparse, in an instant) -- the stage, the venv, the work directory.
+
+    Raises :class:`TooLargeError` when the file holds more than *limit* bytes, by its size or
+    by what a read finds (it may grow while it is read).
+    """
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(f"{os.path.basename(path)} is not a regular file")
-        return fh.read()
+        if info.st_size > limit:
+            raise TooLargeError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise TooLargeError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return data
 
 
 def is_real_dir(path: Path) -> bool:

@@ -35,10 +35,9 @@ def read(path: Path, lock: Lock) -> dict[str, str]:
     the report at *path* names with a hash the lock allows. Empty when there is no report (uv),
     or it cannot be read or is not pip's format 1: nothing is known then, nothing fails."""
     try:
-        data = files.read_regular(path)
-    except OSError:
-        return {}
-    if len(data) > REPORT_LIMIT:
+        # bounded: a backend that runs after pip wrote it can make it a sparse terabyte
+        data = files.read_regular(path, REPORT_LIMIT)
+    except OSError:  # absent (uv), not a regular file, or over the limit
         return {}
     try:
         report = json.loads(data)

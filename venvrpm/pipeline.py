@@ -85,10 +85,10 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     base = Path(parent or tempfile.gettempdir())
     stale.remove(base, "venvrpm-", marked=True)
     path = Path(tempfile.mkdtemp(prefix=f"venvrpm-{os.getpid()}-", dir=base)).resolve()
-    if not keep:
-        # debris if this process dies (SIGKILL): the next run removes it. A kept one is
-        # never marked, so no later run removes it, even when this one is killed.
-        stale.mark(path)
+    # debris if this process dies (SIGKILL): the next run removes it. A kept one is never
+    # marked, so no later run removes it, even when this one is killed. The mark stays locked
+    # while this build lives: a build in another PID namespace cannot tell its pid is alive.
+    claim = None if keep else stale.mark(path)
     # Two halves: <path>/work is what a container or root build sees (mounted read-write);
     # <path>/host (BuildPlan.hostdir: the spec, rpmbuild's tree, the SRPM's scratch) is never
     # mounted, so code run in the build cannot plant links where the host writes.
@@ -111,6 +111,8 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     finally:
         if not keep:
             shutil.rmtree(path, ignore_errors=True)
+        if claim is not None:
+            os.close(claim)
 
 
 def prepare(

@@ -31,6 +31,9 @@ _LINES = re.compile(rb"\r\n|\r|\n")
 _STARTUP_MODULES = ("sitecustomize", "usercustomize")
 # What virtualenv < 20.31 writes into venvs for Python < 3.10 (a guard against distutils config)
 _VIRTUALENV_PTH = b"import _virtualenv"
+STARTUP_FILE_LIMIT = 16 * 1024 * 1024
+"""``.pth`` files and the hook module larger than this are not read (a few lines each; code run
+during the build can make one a sparse terabyte): a ``.pth`` over it is named instead."""
 
 
 def executed_lines(content: bytes) -> list[str]:
@@ -66,7 +69,14 @@ def startup_code(venv_dir: Path, prefix: PurePosixPath) -> list[str]:
             entries = sorted(listing, key=lambda e: e.name)
         for entry in entries:
             if entry.name.endswith(".pth") and entry.is_file(follow_symlinks=False):
-                content = files.read_regular(entry.path)
+                try:
+                    content = files.read_regular(entry.path, STARTUP_FILE_LIMIT)
+                except OSError as exc:  # over the limit, or replaced since it was listed
+                    why = exc.strerror or str(exc)
+                    warnings.append(f"{_shown(shown / entry.name)} cannot be read ({why}); "
+                                    "site reads it at every start of the interpreter on the "
+                                    "target")  # fmt: skip
+                    continue
                 lines = executed_lines(content)
                 if not lines or _virtualenvs_own(site, entry.name, content):
                     continue
@@ -96,8 +106,8 @@ def _virtualenvs_own(site: str, name: str, content: bytes) -> bool:
     if template is None:
         return False
     try:
-        with open(os.path.join(site, "_virtualenv.py"), "rb") as fh:
-            module = fh.read()
+        # no link followed, bounded: a locked wheel or a backend may have put anything there
+        module = files.read_regular(os.path.join(site, "_virtualenv.py"), STARTUP_FILE_LIMIT)
     except OSError:
         return False
     # older releases wrote the scripts directory in (relative to site-packages)

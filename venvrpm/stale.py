@@ -3,11 +3,17 @@
 Only what this user's venvrpm made and marked as in progress is debris. A work directory is
 marked (:data:`IN_PROGRESS`) when it is made, unless it is to be kept: a ``--keep-workdir``
 directory, even of a killed build, and another user's directory are never removed.
+
+A pid says nothing across PID namespaces (CI containers sharing a TMPDIR as the same user see
+each other's files, not each other's processes), so a marked directory is removed only when
+nobody holds the lock on its mark: the build that made it holds ``flock(LOCK_EX)`` on it for
+its whole life, and the kernel drops the lock when that build dies, however it dies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -21,9 +27,23 @@ IN_PROGRESS = ".venvrpm-in-progress"
 """The file in a work directory that says: a build is using it; remove it if that build died."""
 
 
-def mark(directory: Path) -> None:
-    """Mark *directory* (just made, ours) as in progress: debris if its process dies."""
-    os.close(os.open(directory / IN_PROGRESS, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+def mark(directory: Path) -> int:
+    """Mark *directory* (just made, ours) as in progress: debris once its process dies.
+
+    Returns the descriptor that holds the mark's lock: keep it open while the directory is in
+    use, close it after removing the directory. The mark is locked under another name and then
+    renamed into place, so no other process ever sees it unlocked while this one lives.
+    """
+    pending = directory / f"{IN_PROGRESS}.new"
+    flags = os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(pending, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(pending, directory / IN_PROGRESS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def remove(directory: Path, prefix: str, suffix: str = "", *, marked: bool = False) -> None:
@@ -45,8 +65,10 @@ def remove(directory: Path, prefix: str, suffix: str = "", *, marked: bool = Fal
         if info.st_uid != euid:
             continue  # another user's: theirs to remove (root would remove anyone's)
         is_dir = stat.S_ISDIR(info.st_mode)
-        if marked and not (is_dir and _marked(entry, euid)):
-            continue  # kept (--keep-workdir), or not made by venvrpm
+        if marked:
+            if is_dir:
+                _remove_unclaimed(entry, euid)
+            continue  # else not made by venvrpm
         if is_dir:
             shutil.rmtree(entry, ignore_errors=True)  # never follows a link
         else:
@@ -54,12 +76,26 @@ def remove(directory: Path, prefix: str, suffix: str = "", *, marked: bool = Fal
                 entry.unlink()
 
 
-def _marked(directory: Path, euid: int) -> bool:
+def _remove_unclaimed(directory: Path, euid: int) -> None:
+    """Remove *directory* if it carries our mark and no process holds the mark's lock (its
+    pid may belong to another PID namespace). Unmarked: kept (``--keep-workdir``)."""
     try:
-        info = os.lstat(directory / IN_PROGRESS)
+        # no link followed, no FIFO waited on
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(directory / IN_PROGRESS, flags)
     except OSError:
-        return False
-    return stat.S_ISREG(info.st_mode) and info.st_uid == euid
+        return
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != euid:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # a live build holds it
+        shutil.rmtree(directory, ignore_errors=True)  # never follows a link
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:

@@ -22,7 +22,7 @@ from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.lockfile import Lock
 from venvrpm.plan import BuildPlan, Interpreter
-from venvrpm.runner import Runner
+from venvrpm.runner import Result, Runner
 
 if TYPE_CHECKING:
     from venvrpm.cache import Cache
@@ -453,8 +453,65 @@ def build_wheel(plan: BuildPlan, runner: Runner) -> Path | None:
             hint=_build_hint(plan),
         )
         raise build_requires_error(plan, failed) or failed
-    report = json.loads((plan.built_wheels / "result.json").read_text(encoding="utf-8"))
-    return plan.built_wheels / str(report["wheel"])
+    return built_wheel(plan.built_wheels)
+
+
+RESULT_LIMIT = 64 * 1024
+"""The build helper's ``result.json`` is one short name; larger is not read."""
+
+
+def built_wheel(built: Path) -> Path:
+    """The wheel the build helper names in *built*/``result.json``: a plain file name of a
+    regular file in *built*, or a clean error.
+
+    Code run in the build (the project's backend, in a container or root) can rewrite the
+    result, or plant links there: the directory, the result and the wheel are opened without
+    following a link, and the name may not leave the directory (an absolute name opened a host
+    file as the wheel).
+    """
+    hint = "the project's build backend (or code it ran) changed venvrpm's files; report it"
+    try:
+        dir_fd = os.open(built, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise VenvrpmError(
+            f"the project's build left no usable result: {built}: {exc.strerror}", hint
+        ) from None
+    try:
+        try:
+            fd = os.open("result.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                         | os.O_CLOEXEC, dir_fd=dir_fd)  # fmt: skip
+            with os.fdopen(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    raise OSError(0, "not a regular file")
+                data = fh.read(RESULT_LIMIT + 1)
+            if len(data) > RESULT_LIMIT:
+                raise OSError(0, f"larger than {RESULT_LIMIT} bytes")
+            result = json.loads(data)
+        except (OSError, ValueError, RecursionError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise VenvrpmError(
+                f"the project's build left no usable result: result.json: {why}", hint
+            ) from None
+        name = result.get("wheel") if isinstance(result, dict) else None
+        if (not isinstance(name, str) or not name.endswith(".whl") or "/" in name
+                or "\0" in name or name.startswith(".")):  # fmt: skip
+            raise VenvrpmError(
+                f"the project's build left no usable result: result.json names no wheel in {built}",
+                hint,
+            )
+        try:
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError as exc:
+            raise VenvrpmError(
+                f"the project's build left no usable result: {name}: {exc.strerror}", hint
+            ) from None
+        if not stat.S_ISREG(info.st_mode):
+            raise VenvrpmError(
+                f"the project's build left no usable result: {name} is not a regular file", hint
+            )
+    finally:
+        os.close(dir_fd)
+    return built / name
 
 
 def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
@@ -601,33 +658,56 @@ def compile_bytecode(
     are done."""
     listing: list[str] = []
     if only is not None:
-        # in the work directory: a container or chroot sees it at the same path
-        path = plan.workdir / "compile-list"
-        path.write_bytes(b"\0".join(os.fsencode(p) for p in only))
-        listing = [str(path)]
+        # In the work directory: a container or chroot sees it at the same path. Code run in
+        # the build can plant links there (compile-list -> a host file, overwritten as root):
+        # a new file of a fresh name, made with O_EXCL|O_NOFOLLOW (mkstemp), never a fixed one.
+        fd, name = tempfile.mkstemp(prefix="compile-list-", dir=plan.workdir)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(b"\0".join(os.fsencode(p) for p in only))
+        listing = [name]
     counted = plan.workdir / "compile-progress"  # one byte per module done
     counted.unlink(missing_ok=True)
-    with progress.watching(report, _module_count(plan.venv_dir, only), "modules compiled",
-                           lambda: _file_size(counted)):  # fmt: skip
-        result = runner.run(
-            [
-                str(plan.venv_python),
-                # -S: site would run the .pth files of the locked distributions, as root
-                "-I",
-                "-S",
-                "-B",
-                "-c",
-                helper_source("compile_tree.py"),
-                str(plan.venv_dir),
-                str(plan.stage),
-                str(counted),
-                *listing,
-            ],
-            what="compiling bytecode for the final path",
-        )
+    try:
+        with progress.watching(report, _module_count(plan.venv_dir, only), "modules compiled",
+                               lambda: _file_size(counted)):  # fmt: skip
+            result = _compile(plan, runner, counted, listing)
+    finally:
+        for path in listing:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
     counted.unlink(missing_ok=True)
-    summary = json.loads(result.stdout)
-    return Bytecode(summary["compiled"], tuple((p, e) for p, e in summary["failed"]))
+    try:
+        summary = json.loads(result.stdout)
+        compiled = int(summary["compiled"])
+        failed = tuple((str(p), str(e)) for p, e in summary["failed"])
+    except (ValueError, TypeError, KeyError, RecursionError):
+        # the venv's python is in the stage, which code run in the build could replace
+        raise VenvrpmError(
+            "compiling bytecode: the compiler's report is not what venvrpm's helper prints",
+            "something run during the build replaced the venv's interpreter; report it",
+            details=result.stdout.splitlines()[-5:],
+        ) from None
+    return Bytecode(compiled, failed)
+
+
+def _compile(plan: BuildPlan, runner: Runner, counted: Path, listing: list[str]) -> Result:
+    """Run the bytecode compiler helper in the target (compile_bytecode)."""
+    return runner.run(
+        [
+            str(plan.venv_python),
+            # -S: site would run the .pth files of the locked distributions, as root
+            "-I",
+            "-S",
+            "-B",
+            "-c",
+            helper_source("compile_tree.py"),
+            str(plan.venv_dir),
+            str(plan.stage),
+            str(counted),
+            *listing,
+        ],
+        what="compiling bytecode for the final path",
+    )
 
 
 def _file_size(path: Path) -> int:

@@ -30,6 +30,23 @@ _os.makedirs(_doc, exist_ok=True)
 _os.symlink({host_dir!r}, _os.path.join(_doc, "smallapp"))
 """
 
+# venvrpm wrote its list of modules to compile to <work>/compile-list, through any link there
+_PLANT_COMPILE_LIST = """
+import os as _os
+_work = _os.path.dirname(_os.getcwd())
+_os.symlink({host_file!r}, _os.path.join(_work, "compile-list"))
+"""
+
+# the build helper's result rewritten (at exit, after the helper wrote it) to name a host file
+_FORGE_RESULT = """
+import atexit as _atexit, os as _os
+def _forge():
+    _result = _os.path.join(_os.path.dirname(_os.getcwd()), "built", "result.json")
+    with open(_result, "w") as _fh:
+        _fh.write('{{"wheel": "{host_file}"}}')
+_atexit.register(_forge)
+"""
+
 _THROUGH_PROC = """
 import os as _os
 for _pid in ["1", "self", *sorted(p for p in _os.listdir("/proc") if p.isdigit())]:
@@ -69,6 +86,32 @@ def test_links_planted_by_a_build_backend_are_not_written_through(
     assert code == 1, err
     assert "/usr/share/doc/smallapp" in err
     assert not list((tmp_path / "dist").glob("*.rpm"))
+
+
+@pytest.mark.parametrize("kind", ["container", "rootfs"])
+def test_the_compile_list_and_the_build_result_are_never_read_or_written_through_links(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the red team: venvrpm, root on the host, overwrote the host file a backend
+    linked ``compile-list`` to; and opened a host file as the project's wheel when a backend
+    rewrote ``built/result.json`` to name it."""
+    app, host_file, _ = _hostile_app(tmp_path, kind, _PLANT_COMPILE_LIST)
+    code = main(["build", str(app), "-o", str(tmp_path / "dist")])
+    err = capsys.readouterr().err
+    assert host_file.read_text() == "the host's own\n"
+    assert code == 0, err
+    assert "Traceback" not in err
+
+    capsys.readouterr()
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    app, host_file, _ = _hostile_app(forged, kind, _FORGE_RESULT)
+    code = main(["build", str(app), "-o", str(forged / "dist")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "result.json names no wheel" in err
+    assert "Traceback" not in err
+    assert not list((forged / "dist").glob("*.rpm"))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="build.rootfs needs root")
