@@ -25,6 +25,10 @@ pytestmark = pytest.mark.integration
 
 NOBODY = 65534
 
+# An interpreter anyone may run: tox's environment is root's alone (.tox is 0700), and the
+# child imports venvrpm from the checkout (_env), which needs nothing beyond the standard library.
+PYTHON = os.path.realpath(sys.executable)
+
 # Who the child runs as: setpriv options, and whether to forbid the namespace wrappers (the
 # supervisor alone: what a host without unprivileged user namespaces gets).
 AS = {
@@ -83,7 +87,7 @@ def _child(as_: str, *args: str) -> list[str]:
     if os.geteuid() != 0:
         pytest.skip("needs root to run the child as root and as nobody")
     options, supervised = AS[as_]
-    return ["setpriv", *options, sys.executable, "-c", *args[:1], "1" if supervised else "0",
+    return ["setpriv", *options, PYTHON, "-c", *args[:1], "1" if supervised else "0",
             *args[1:]]  # fmt: skip
 
 
