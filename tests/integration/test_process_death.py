@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.procs import survivors
+
 pytestmark = pytest.mark.integration
 
 NOBODY = 65534
@@ -91,24 +93,6 @@ def _child(as_: str, *args: str) -> list[str]:
             *args[1:]]  # fmt: skip
 
 
-def _survivors(marker: str, grace: float = 5.0) -> list[str]:
-    """Command lines of live processes that name *marker*, after *grace* for the dying."""
-    deadline = time.monotonic() + grace
-    while True:
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            with contextlib.suppress(OSError):
-                raw = (entry / "cmdline").read_bytes()
-                if marker.encode() in raw and "State:\tZ" not in (entry / "status").read_text():
-                    shown = raw.replace(b"\0", b" ").decode(errors="replace")
-                    found.append(f"{entry.name}: {shown}")
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def shared() -> Iterator[Path]:
     """A directory nobody can write to (pytest's tmp_path is root's alone)."""
@@ -128,11 +112,11 @@ def test_sigkill_leaves_no_descendant(shared: Path, as_: str) -> None:
             assert child.poll() is None, f"the child ended early ({child.returncode})"
             assert time.monotonic() < deadline, "the command never got ready"
             time.sleep(0.05)
-        assert len(_survivors(str(where), grace=0)) >= 4, "pool workers and daemon not seen"
+        assert len(survivors(str(where), grace=0)) >= 4, "pool workers and daemon not seen"
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    left = _survivors(str(where))
+    left = survivors(str(where))
     for line in left:  # not left behind for the next test, whatever happens here
         with contextlib.suppress(OSError):
             os.kill(int(line.split(":")[0]), signal.SIGKILL)

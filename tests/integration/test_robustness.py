@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.apps import VERSIONS, make_smallapp, write_lock
+from tests.support.procs import survivors
 from venvrpm.cli import main
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ def test_sigkill_at_any_point_leaves_nothing_wrong_and_the_next_build_works(
     time.sleep(after)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert _survivors(tmp_path) == [], "a process of the killed build is still running"
+    assert survivors(str(tmp_path)) == [], "a process of the killed build is still running"
     if out.exists():
         assert [p for p in out.iterdir() if p.suffix == ".rpm" and not p.name.startswith(".")] in (
             [],
@@ -52,26 +53,6 @@ def test_sigkill_at_any_point_leaves_nothing_wrong_and_the_next_build_works(
     assert [p.name for p in tmp.iterdir() if p.name.startswith("venvrpm-")] == [], (
         "stale work directory removed"
     )
-
-
-def _survivors(where: Path, grace: float = 5.0) -> list[str]:
-    """The command lines of processes that name *where* (the test's work and cache dirs), once
-    *grace* seconds have passed for the dying to finish dying."""
-    deadline = time.monotonic() + grace
-    while True:
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            with contextlib.suppress(OSError):
-                raw = (entry / "cmdline").read_bytes()
-                status = (entry / "status").read_text()
-                if raw and str(where).encode() in raw and "State:\tZ" not in status:
-                    shown = raw.replace(b"\0", b" ").decode(errors="replace")
-                    found.append(f"{entry.name}: {shown}")
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def test_two_builds_into_one_output_directory_at_once(tmp_path: Path) -> None:
