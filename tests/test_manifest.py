@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import jsonschema
@@ -580,13 +581,18 @@ def test_the_plan_carries_the_locked_version_and_refuses_an_unresolved_one(
 def test_links_that_overlap_other_paths_are_refused(
     tmp_path: Path, links: str, expected: str
 ) -> None:
+    text = _problems_with(tmp_path, lambda good: good + links)
+    assert expected in text and "links[" in text, text
+
+
+def _problems_with(tmp_path: Path, edit: Callable[[str], str]) -> str:
+    """The problems of good.yaml once *edit* has changed its text (it must have some)."""
     shutil.copytree(DATA, tmp_path / "app")
     path = tmp_path / "app" / "good.yaml"
-    path.write_text(path.read_text() + links)
+    path.write_text(edit(path.read_text()))
     with pytest.raises(ManifestError) as caught:
         manifest.load(path)
-    text = "\n".join(str(p) for p in caught.value.problems)
-    assert expected in text and "links[" in text, text
+    return "\n".join(str(p) for p in caught.value.problems)
 
 
 def test_a_link_inside_an_owned_directory_is_fine(tmp_path: Path) -> None:
@@ -625,15 +631,10 @@ def test_a_link_inside_an_owned_directory_is_fine(tmp_path: Path) -> None:
 def test_files_and_links_over_what_venvrpm_generates_are_refused(
     tmp_path: Path, extra: str, expected: str
 ) -> None:
-    shutil.copytree(DATA, tmp_path / "app")
-    path = tmp_path / "app" / "good.yaml"
-    text = path.read_text()
-    if extra.startswith("links:"):
-        text += extra
-    else:
-        text = text.replace("files:\n", "files:\n" + extra, 1)
-    path.write_text(text)
-    with pytest.raises(ManifestError) as caught:
-        manifest.load(path)
-    text = "\n".join(str(p) for p in caught.value.problems)
+    def edit(good: str) -> str:
+        if extra.startswith("links:"):
+            return good + extra
+        return good.replace("files:\n", "files:\n" + extra, 1)
+
+    text = _problems_with(tmp_path, edit)
     assert expected in text, text
