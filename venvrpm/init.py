@@ -537,6 +537,10 @@ def parse_from_pypi(text: str) -> tuple[str, str | None]:
     return canonicalize_name(req.name), specs[0].version if specs else None
 
 
+_NO_WHEEL = "No matching distribution found"
+"""pip's last line when the index has no file it may take (none, or only sdists)."""
+
+
 def from_pypi(
     requirement: str,
     runner: Runner,
@@ -570,15 +574,17 @@ def from_pypi(
             # the version goes into app.yaml and requirements.in: the file name's, checked
             shown = wheel_version(wheels[0].name, found.get("version"))
             return render_pypi(name, shown, found, facts.scripts, python)
-        rejected = [line.strip() for line in got.tail(50).splitlines()
-                    if line.strip().startswith("Discarding ")]  # fmt: skip
-        if rejected:
-            # pip found a wheel and refused it: not "only an sdist"
+        lines = [line.strip() for line in got.tail(50).splitlines() if line.strip()]
+        rejected = [line for line in lines if line.startswith("Discarding ")]
+        # pip found no wheel (then the index says whether there is an sdist), or it found one
+        # and refused it: pip 23 says "Discarding ...", pip 26 dies on its invalid version
+        if got.returncode != 0 and (rejected or not any(_NO_WHEEL in line for line in lines)):
+            reason = rejected[-1].partition(": ")[2] if rejected else (lines or ["?"])[-1]
             raise UsageError(
-                f"pip rejected the wheel of {wanted}: " + rejected[-1].partition(": ")[2],
+                f"pip rejected the wheel of {wanted}: {reason}",
                 "the index serves a wheel pip will not install (its metadata disagrees with "
                 "its file name, or it is broken): ask its publisher, or pin another version",
-                details=rejected[:-1],  # the last is the message's
+                details=rejected[:-1] if rejected else lines[-12:-1],  # the last is the message's
             )
         listed = runner.run(
             [sys.executable, "-m", "pip", "index", "versions", name, "--no-input",
