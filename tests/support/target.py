@@ -175,10 +175,18 @@ def _install_seed(root: Path, provides: list[str]) -> None:
 def image(engine: str = "podman") -> str:
     """A container image made from the template root (``podman import``), built once."""
     name = f"localhost/venvrpm-test/{SUITE}:{_key()}"
+    root = template_root()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # test workers import it once between them
+    with open(CACHE / f".image-{engine}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _imported(engine, name, root)
+
+
+def _imported(engine: str, name: str, root: Path) -> str:
     exists = subprocess.run([engine, "image", "exists", name], capture_output=True)
     if exists.returncode == 0:
         return name
-    root = template_root()
     tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
     assert tar.stdout is not None
     imported = subprocess.run(
