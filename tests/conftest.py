@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.apps import make_smallapp
+from tests.support.procs import survivors
 from venvrpm.cli import main
 
 
@@ -35,6 +37,13 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         )
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     yield
+    # gpg starts an agent for each GNUPGHOME a signing test makes (tmp_path/gnupg) and leaves it
+    # running: stop it, and check that nothing of it is left
+    gnupg = tmp_path / "gnupg"
+    if gnupg.is_dir():
+        subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"],
+                       capture_output=True, check=False)  # fmt: skip
+        assert survivors(str(gnupg)) == [], "a gpg-agent of the test is still running"
 
 
 @dataclass(frozen=True)

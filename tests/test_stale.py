@@ -120,9 +120,10 @@ def test_a_live_build_whose_pid_looks_dead_keeps_its_directory(base: Path) -> No
         _next_run(base)
         assert live.is_dir(), "a live build's directory was removed"
     finally:
-        assert holder.stdin is not None
+        assert holder.stdin is not None and holder.stdout is not None
         holder.stdin.close()
         holder.wait()
+        holder.stdout.close()
     _next_run(base)  # its holder is gone now: debris
     assert not live.exists()
 

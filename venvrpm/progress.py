@@ -127,14 +127,15 @@ class ProcessReads:
     def _find(self) -> int | None:
         """The first process whose command line is *program* ... *argument* (a scan of /proc
         costs ~1 ms; it is done only until the process is found)."""
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
-                    args = fh.read(65536).split(b"\0")
-            except OSError:
-                continue
-            if os.path.basename(args[0]) == self.program and self.argument in args[1:]:
-                return int(entry.name)
+        with os.scandir("/proc") as entries:  # closed on the early return too
+            for entry in entries:
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                        args = fh.read(65536).split(b"\0")
+                except OSError:
+                    continue
+                if os.path.basename(args[0]) == self.program and self.argument in args[1:]:
+                    return int(entry.name)
         return None
