@@ -216,9 +216,9 @@ def test_a_lock_that_pins_venvrpms_own_pip_gets_it_in_the_venv(
 def unpack(rpm: Path, dest: Path) -> Path:
     """The RPM's payload extracted into *dest*."""
     dest.mkdir()
-    payload = subprocess.Popen(["rpm2cpio", str(rpm)], stdout=subprocess.PIPE)
-    subprocess.run(["cpio", "-idm", "--quiet"], stdin=payload.stdout, cwd=dest, check=True)
-    assert payload.wait() == 0
+    with subprocess.Popen(["rpm2cpio", str(rpm)], stdout=subprocess.PIPE) as payload:
+        subprocess.run(["cpio", "-idm", "--quiet"], stdin=payload.stdout, cwd=dest, check=True)
+    assert payload.returncode == 0
     return dest
 
 
