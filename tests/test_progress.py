@@ -301,4 +301,4 @@ def test_rpmbuild_reports_how_much_of_a_sizeable_payload_it_has_packed(tmp_path:
     done = sum(int(t) for k, t in step if k == "advance")
     # sampled twice a second while rpmbuild runs: how far the last sample got depends on the
     # machine's load (46 of 101 MB with the suite on both cores), so only that it moved is sure
-    assert 0 < done, f"measured {done} of {total} MB"
+    assert done > 0, f"measured {done} of {total} MB"
