@@ -10,7 +10,8 @@ from venvrpm.plan import DEFAULT_BINARY_PAYLOAD, Interpreter, Tools, make_plan
 DATA = Path(__file__).parent / "data" / "manifests"
 
 
-def plan_for(tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+def plan_for(tmp_path: Path, host_env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """The plan of good.yaml, built on a fixed interpreter and tools (*host_env*: the host's)."""
     m = manifest.load(DATA / "good.yaml")
     return make_plan(
         m,
@@ -27,7 +28,7 @@ def plan_for(tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
         workdir=tmp_path / "work",
         output_dir=tmp_path / "out",
         source_date_epoch=1,
-        host_env={"PIP_EXTRA_INDEX_URL": "x", "PATH": "/bin"},
+        host_env={"PIP_EXTRA_INDEX_URL": "x", "PATH": "/bin"} if host_env is None else host_env,
     )
 
 

@@ -93,26 +93,10 @@ def test_json_documents_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_the_plan_description_is_masked(tmp_path: Path) -> None:
     """What ``--dry-run`` prints: the index URL pip will see, its password masked."""
-    from pathlib import PurePosixPath
+    from tests.test_plan import plan_for
 
-    from venvrpm import manifest
-    from venvrpm.plan import Interpreter, Tools, make_plan
-
-    plan = make_plan(
-        manifest.load(Path(__file__).parent / "data" / "manifests" / "good.yaml"),
-        interpreter=Interpreter(
-            path=PurePosixPath("/usr/bin/python3.11"), version="3.11.2", implementation="cpython"
-        ),
-        tools=Tools(
-            host_python="/venv/bin/python",
-            toolbox=Path("/w/tools"),
-            pip=Path("/w/pip.whl"),
-            rpmbuild="/usr/bin/rpmbuild",
-            elfdeps="/usr/lib/rpm/elfdeps",
-        ),
-        workdir=tmp_path / "work",
-        output_dir=tmp_path / "out",
-        source_date_epoch=1,
+    plan = plan_for(
+        tmp_path,
         host_env={"PIP_INDEX_URL": URL, "PIP_EXTRA_INDEX_URL": f"https://t0k@b.invalid/ {URL}"},
     )
     assert dict(plan.pip_env)["PIP_INDEX_URL"] == URL  # pip itself gets the credentials

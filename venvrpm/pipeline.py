@@ -167,20 +167,11 @@ def prepare(
         rpmbuild=rpmbuild.find_rpmbuild(runners.host),
         elfdeps=rpmbuild.find_elfdeps(runners.host),
     )
-    build_lock = _build_lock(manifest, lock, markers)
-    return make_plan(
-        manifest,
-        stage=stage,
-        interpreter=interpreter,
-        tools=tools,
-        workdir=workdir,
-        output_dir=output_dir,
-        source_date_epoch=source_date_epoch,
-        host_env=host_env,
-        build_requires=_build_requires(manifest.project),
-        build_helper=venvbuild.helper_source("build_project.py"),
-        build_lock=build_lock,
-    )
+    return _plan(
+        manifest, interpreter, tools, _build_lock(manifest, lock, markers),
+        workdir=workdir, output_dir=output_dir, source_date_epoch=source_date_epoch,
+        host_env=host_env, stage=stage,
+    )  # fmt: skip
 
 
 def sketch(
@@ -212,9 +203,32 @@ def sketch(
         elfdeps="elfdeps",
     )
     build_lock = buildreqs.lock_path(manifest.requirements)
+    return _plan(
+        manifest, Interpreter.unknown(manifest.python), tools,
+        build_lock if build_lock.is_file() else None,
+        workdir=workdir, output_dir=output_dir, source_date_epoch=source_date_epoch,
+        host_env=host_env,
+    )  # fmt: skip
+
+
+def _plan(
+    manifest: Manifest,
+    interpreter: Interpreter,
+    tools: Tools,
+    build_lock: Path | None,
+    *,
+    workdir: Path,
+    output_dir: Path,
+    source_date_epoch: int,
+    host_env: Mapping[str, str],
+    stage: Path | None = None,
+) -> BuildPlan:
+    """The plan once the interpreter, tools and build lock are known (probed by :func:`prepare`,
+    taken from the manifest by :func:`sketch`): the rest is the same for both."""
     return make_plan(
         manifest,
-        interpreter=Interpreter.unknown(manifest.python),
+        stage=stage,
+        interpreter=interpreter,
         tools=tools,
         workdir=workdir,
         output_dir=output_dir,
@@ -222,7 +236,7 @@ def sketch(
         host_env=host_env,
         build_requires=_build_requires(manifest.project),
         build_helper=venvbuild.helper_source("build_project.py"),
-        build_lock=build_lock if build_lock.is_file() else None,
+        build_lock=build_lock,
     )
 
 

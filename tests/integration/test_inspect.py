@@ -166,12 +166,7 @@ def test_an_rpm_not_built_by_venvrpm(tmp_path: Path, capsys: pytest.CaptureFixtu
     spec.write_text(
         FOREIGN_SPEC + body + "\n%files\n/usr/lib/python3.11/site-packages/foo\n", encoding="utf-8"
     )
-    top = tmp_path / "top"
-    subprocess.run(
-        ["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)],
-        capture_output=True, check=True, env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"},
-    )  # fmt: skip
-    (rpm,) = (top / "RPMS" / "noarch").glob("*.rpm")
+    rpm = _rpmbuild(spec, tmp_path / "top")
 
     doc = inspect_json(rpm, capsys)
     assert doc["built_by_venvrpm"] is False
@@ -276,12 +271,7 @@ def hostile_rpm(tmp_path: Path, document: str, *, before: int = 0, after: int = 
     spec = tmp_path / "hostile.spec"
     text = HOSTILE_SPEC.replace("@BEFORE@", str(before)).replace("@AFTER@", str(after))
     spec.write_text(text.replace("@DOCUMENT@", document), encoding="utf-8")
-    top = tmp_path / "top"
-    subprocess.run(
-        ["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)],
-        capture_output=True, check=True, env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"},
-    )  # fmt: skip
-    (rpm,) = (top / "RPMS" / "noarch").glob("*.rpm")
+    rpm = _rpmbuild(spec, tmp_path / "top")
     return rpm
 
 
@@ -332,3 +322,13 @@ def test_a_large_payload_is_not_read_to_its_end(
     # a budget as large as the header's files: the list is reached
     monkeypatch.setattr("venvrpm.inspect.PAYLOAD_LIMIT", 1 << 30)
     assert inspect_json(rpm, capsys)["bundled"]["source"] == "payload"
+
+
+def _rpmbuild(spec: Path, top: Path) -> Path:
+    """The noarch RPM rpmbuild makes of *spec* (a package venvrpm did not make) under *top*."""
+    subprocess.run(
+        ["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)],
+        capture_output=True, check=True, env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"},
+    )  # fmt: skip
+    (rpm,) = (top / "RPMS" / "noarch").glob("*.rpm")
+    return rpm
