@@ -1,0 +1,73 @@
+"""The plan is the build: a build runs exactly the commands ``describe()`` (``--dry-run``) lists.
+
+A real build, recorded (tests/support/recording.py), compared with its plan's description both
+ways: nothing runs that is not described, nothing described fails to run, in the described order.
+An argument the description names as a placeholder (a value known only at run time) matches any
+one argument.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_build_requirements import app_with_build_requirements, write_build_lock
+from tests.support.apps import make_smallapp
+from tests.support.recording import RecordingRunner
+from venvrpm import manifest, pipeline
+from venvrpm.runner import HostRunner, Runners
+
+pytestmark = pytest.mark.integration
+
+
+def _with_project(root: Path) -> Path:
+    """The test app whose project builds with a build requirement (tinybackend, build-locked)."""
+    app = app_with_build_requirements(root, sdist=False)
+    write_build_lock(root)
+    return app
+
+
+def _without_project(root: Path) -> Path:
+    """The test app's locked requirements alone: no project, so no wheel and no build env."""
+    app = make_smallapp(root, entry_points="[tinydep-tool]")
+    app.write_text(app.read_text().replace("project: project\n", ""))
+    return app
+
+
+def _matches(described: list[str], ran: tuple[str, ...], placeholders: set[str]) -> bool:
+    return len(described) == len(ran) and all(
+        want == got or want in placeholders for want, got in zip(described, ran, strict=True)
+    )
+
+
+@pytest.mark.parametrize("make", [_with_project, _without_project], ids=["project", "no-project"])
+def test_a_build_runs_exactly_the_commands_its_plan_describes(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
+    m = manifest.load(make(tmp_path / "app"))
+    runner = RecordingRunner(HostRunner(1))
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(
+            m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
+            source_date_epoch=1, host_env={},
+        )  # fmt: skip
+        start = len(runner.calls)  # prepare probes the target and the host; the plan follows
+        result = pipeline.build(plan, Runners(runner, runner))
+    assert result.rpm is not None
+    described = json.loads(json.dumps(plan.describe()))
+    commands: dict[str, list[str]] = described["commands"]
+    placeholders = set(described.get("placeholders", {}))
+    assert all(isinstance(p, str) and p.startswith("<") for p in placeholders)
+    ran = [c.argv for c in runner.calls[start:]]
+    named = []
+    for argv in ran:
+        names = [n for n, want in commands.items() if _matches(want, argv, placeholders)]
+        assert len(names) == 1, f"ran, but not described (or ambiguous: {names}): {argv}"
+        named.append(names[0])
+    assert named == list(commands), "described in the order a build runs them, each once"
+    for name, fallback in described.get("fallbacks", {}).items():
+        assert not any(_matches(fallback["argv"], argv, placeholders) for argv in ran), name
+    if m.project is not None:
+        assert {"build_env", "build_wheel"} <= set(commands)
+    else:
+        assert not {"build_env", "build_wheel", "install_project"} & set(commands)
