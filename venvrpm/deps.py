@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from venvrpm.plan import BuildPlan
 from venvrpm.runner import Runner
 
 
@@ -27,13 +28,14 @@ def system_requires(
     return sorted({r for r in requires if soname_of(r) not in bundled})
 
 
-def elf_requires(runner: Runner, elfdeps: str, elf_files: Sequence[Path]) -> list[str]:
-    """System sonames (with symbol versions) that *elf_files* need and do not bundle."""
+def elf_requires(plan: BuildPlan, runner: Runner, elf_files: Sequence[Path]) -> list[str]:
+    """System sonames (with symbol versions) that *elf_files* need and do not bundle (the
+    plan's ``elf_requires`` and ``elf_provides``, given the files on stdin)."""
     if not elf_files:
         return []
     listing = "".join(f"{path}\n" for path in elf_files)
-    needed = runner.run([elfdeps, "--requires"], stdin=listing, what="reading ELF dependencies")
-    offered = runner.run([elfdeps, "--provides"], stdin=listing, what="reading ELF provides")
+    needed = runner.run(plan.elf_requires, stdin=listing, what="reading ELF dependencies")
+    offered = runner.run(plan.elf_provides, stdin=listing, what="reading ELF provides")
     return system_requires(
         needed.stdout.split(), offered.stdout.split(), (p.name for p in elf_files)
     )

@@ -236,6 +236,7 @@ def _plan(
         host_env=host_env,
         build_requires=_build_requires(manifest.project),
         build_helper=venvbuild.helper_source("build_project.py"),
+        compile_helper=venvbuild.helper_source("compile_tree.py"),
         build_lock=build_lock,
     )
 
@@ -364,7 +365,7 @@ def assemble(
 
     report("step", "listing the payload")
     content = payload.inventory(plan.stage, attrs, payload.ownership(manifest))
-    elf = deps.elf_requires(runners.host, plan.tools.elfdeps, content.elf_files)
+    elf = deps.elf_requires(plan, runners.host, content.elf_files)
     # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
     interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
     requires = deps.all_requires(interpreter, elf, manifest.requires)
@@ -616,7 +617,7 @@ def build(
     report("step", "running rpmbuild")
     built = rpmbuild.build(plan, spec_text, runners.host, report, content.size)
     report("step", "verifying the RPM")
-    rpmbuild.verify(built, [e.path for e in content.entries], runners.host)
+    rpmbuild.verify(plan, built, [e.path for e in content.entries], runners.host)
     if sign_key:
         report("step", f"signing with {sign_key}")
         rpmbuild.sign(built, sign_key, runners.host)

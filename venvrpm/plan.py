@@ -29,6 +29,26 @@ def binary_payload(algorithm: str, level: int) -> str:
 
 DEFAULT_BINARY_PAYLOAD = binary_payload(*DEFAULT_COMPRESSION)
 
+COMPILE_LIST = "<compile-list>"
+"""Placeholder of :attr:`BuildPlan.compile_project`: the file listing what the project's
+install wrote, made at run time under a fresh name (venvbuild.compile_bytecode)."""
+BUILT_RPM = "<rpm>"
+"""Placeholder of the commands that take the RPM rpmbuild wrote (its name has the arch rpm
+chose)."""
+PLACEHOLDERS = {
+    COMPILE_LIST: "a file in the work directory listing the files the project's install wrote "
+    "(NUL-separated, made under a fresh name when the build gets there)",
+    BUILT_RPM: "the RPM rpmbuild wrote (its file name has the architecture rpm chose)",
+}
+"""Each placeholder an argv of the plan may hold, and what the build puts there."""
+
+
+def fill(argv: tuple[str, ...], values: Mapping[str, str]) -> list[str]:
+    """*argv* with each argument that is a placeholder (a key of *values*) replaced. Only whole
+    arguments: a path that happens to contain ``<rpm>`` stays as it is."""
+    return [values.get(arg, arg) for arg in argv]
+
+
 # Forwarded to pip when it may reach an index: proxies, CA bundles and pip's own settings,
 # which corporate users behind a TLS-intercepting proxy need.
 _NETWORK_ENV_PREFIXES = ("PIP_",)
@@ -113,11 +133,17 @@ class BuildPlan:
     pip_env: tuple[tuple[str, str], ...]
     venv_env: tuple[tuple[str, str], ...]
     """Environment of create_venv: the toolbox on PYTHONPATH, virtualenv's app data private."""
+    check_virtualenv: tuple[str, ...]
+    """Asks the target whether it can import venvrpm's virtualenv (with ``venv_env``)."""
     create_venv: tuple[str, ...]
     create_venv_fallback: tuple[str, ...]
     """The standard library's venv, for targets that cannot import venvrpm's virtualenv."""
     install_lock: tuple[str, ...]
+    compile_environment: tuple[str, ...]
+    """Compiles every module of the venv for its final path (helpers/compile_tree.py)."""
     install_project: tuple[str, ...] | None
+    compile_project: tuple[str, ...] | None = None
+    """Compiles what the project's install wrote (listed in :data:`COMPILE_LIST`)."""
     build_env: tuple[str, ...] | None = None
     """Installs the build lock (the build requirements of the project and of the lock's sdists)
     into ``build_env_dir``, hash-checked (pip installer only)."""
@@ -126,8 +152,21 @@ class BuildPlan:
     build_wheel: tuple[str, ...] | None = None
     """Builds the project's wheel with its backend, isolated with the build requirements; venvrpm
     then installs the wheel itself (venvbuild.install_wheel)."""
-    pip_check: tuple[str, ...]
+    install_test_lock: tuple[str, ...] | None = None
+    """``venvrpm test``: installs the test environment's lock (``test.environment``), with the
+    installer and flags of ``install_lock``."""
+    elf_requires: tuple[str, ...]
+    """rpm's ELF scanner: what the payload's ELF files (on its stdin) need."""
+    elf_provides: tuple[str, ...]
+    """rpm's ELF scanner: what the payload's ELF files (on its stdin) provide."""
     rpmbuild: tuple[str, ...]
+    verify_rpm: tuple[str, ...]
+    """Lists the built RPM (:data:`BUILT_RPM`), compared with the staged payload."""
+    rpmbuild_source: tuple[str, ...]
+    """``--srpm``: rpmbuild -bs of the source spec, instead of ``rpmbuild``."""
+    helpers: tuple[tuple[str, str], ...] = ()
+    """(file name, source) of venvrpm's helper scripts that commands pass to ``-c``:
+    :meth:`describe` names them instead of printing their source."""
 
     stage_root: Path | None = None
     """Stage somewhere else than the work directory (rpmbuild's %{buildroot}, in an SRPM)."""
@@ -175,6 +214,11 @@ class BuildPlan:
         return self.workdir / "built"
 
     @property
+    def compile_progress(self) -> Path:
+        """The file the bytecode compiler grows by one byte per module (compile_tree.py)."""
+        return compile_progress(self.workdir)
+
+    @property
     def hostdir(self) -> Path:
         """What only the host writes (``<workspace>/host``, beside the work directory): never
         mounted into a container or root, so nothing run in the build plants links there."""
@@ -189,6 +233,32 @@ class BuildPlan:
     def spec_path(self) -> Path:
         """The generated spec."""
         return self.topdir / "SPECS" / f"{self.manifest.name}.spec"
+
+    @property
+    def source_spec_path(self) -> Path:
+        """The source RPM's spec (``--srpm``)."""
+        return source_spec_path(self.topdir, self.manifest.name)
+
+    def commands(self) -> dict[str, tuple[str, ...]]:
+        """The commands a build runs, by name, in the order it runs them: no cache hit, a
+        target that runs virtualenv, a project backend served by the build lock, a payload
+        with ELF files (:meth:`describe` says what changes otherwise)."""
+        found: dict[str, tuple[str, ...] | None] = {
+            "check_virtualenv": self.check_virtualenv,
+            "create_venv": self.create_venv,
+            "build_env": self.build_env,
+            "install_lock": self.install_lock,
+            "compile_environment": self.compile_environment,
+            "build_wheel": self.build_wheel,
+            # the wheel is installed in process (pypa/installer); pip's way only without one
+            "install_project": None if self.build_wheel is not None else self.install_project,
+            "compile_project": self.compile_project,
+            "elf_requires": self.elf_requires,
+            "elf_provides": self.elf_provides,
+            "rpmbuild": self.rpmbuild,
+            "verify_rpm": self.verify_rpm,
+        }
+        return {name: argv for name, argv in found.items() if argv is not None}
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able view for ``--dry-run``; ``unknown`` lists what only the build can tell;
@@ -231,13 +301,35 @@ class BuildPlan:
             "output_dir": str(self.output_dir),
             "offline": self.offline,
             "binary_payload": self.binary_payload,
-            "commands": {
-                "create_venv": list(self.create_venv),
-                "create_venv_fallback": list(self.create_venv_fallback),
-                "install_lock": list(self.install_lock),
-                "install_project": list(self.install_project) if self.install_project else None,
-                "pip_check": list(self.pip_check),
-                "rpmbuild": list(self.rpmbuild),
+            "commands": {n: self._shown(a) for n, a in self.commands().items()},
+            "fallbacks": self._fallbacks(),
+            "conditions": self._conditions(),
+            "in_process": self._in_process(),
+            "options": {
+                "--srpm": {
+                    "instead_of": ["rpmbuild", "verify_rpm"],
+                    "argv": self._shown(self.rpmbuild_source),
+                },
+                "--spec-only": {"instead_of": ["rpmbuild", "verify_rpm"], "argv": None},
+                "--sign KEY": {
+                    "after": "verify_rpm",
+                    "argv": [
+                        "<rpmsign>",
+                        "--addsign",
+                        "--define",
+                        "__gpg <gpg>",
+                        "--define",
+                        "_gpg_name KEY",
+                        BUILT_RPM,
+                    ],
+                },
+            },
+            "placeholders": {
+                **{
+                    f"<helper {name}>": f"the source of venvrpm/helpers/{name}, given to -c"
+                    for name, _ in self.helpers
+                },
+                **PLACEHOLDERS,
             },
             "pip_env": dict(self.pip_env),
         }
@@ -251,6 +343,54 @@ class BuildPlan:
             }
         # printed and logged: an index URL's password never with it (pip gets it unmasked)
         return redact_all(described)
+
+    def _shown(self, argv: tuple[str, ...]) -> list[str]:
+        """*argv* as described: a helper's source by its name (``<helper NAME>``)."""
+        names = {source: f"<helper {name}>" for name, source in self.helpers}
+        return [names.get(arg, arg) for arg in argv]
+
+    def _fallbacks(self) -> dict[str, dict[str, Any]]:
+        """Commands that run instead of one of :meth:`commands` when the build finds it must."""
+        found: dict[str, dict[str, Any]] = {
+            "create_venv_fallback": {
+                "instead_of": "create_venv",
+                "when": "check_virtualenv fails: the target cannot import venvrpm's virtualenv "
+                "(Python < 3.10)",
+                "argv": self._shown(self.create_venv_fallback),
+            }
+        }
+        if self.build_wheel is not None and self.install_project is not None:
+            found["install_project"] = {
+                "after": "build_wheel",
+                "when": "the project's backend asks for build requirements and no build lock "
+                "pins them: the installer builds the project itself (build isolation off)",
+                "argv": self._shown(self.install_project),
+            }
+        return found
+
+    def _conditions(self) -> dict[str, str]:
+        """What the build may skip of :meth:`commands`, and when."""
+        found = {
+            "elf_requires": "only when the payload has ELF files; reads their paths on stdin",
+            "elf_provides": "only when the payload has ELF files; reads their paths on stdin",
+        }
+        cached = ["check_virtualenv", "create_venv", "install_lock", "compile_environment"]
+        if self.build_env is not None:
+            found["build_env"] = (
+                "not with a cache hit on the build requirements (offline builds only)"
+            )
+        for name in cached:
+            found[name] = "not when the environment is restored from the cache"
+        return found
+
+    def _in_process(self) -> list[str]:
+        """The build's steps that run no command (venvrpm does them itself)."""
+        steps = ["relocation of the venv to the prefix (relocate), then the scan for build paths"]
+        if self.build_wheel is not None:
+            steps.insert(0, "installing the project's wheel (pypa/installer), after build_wheel")
+        steps.append("the dependency check: pip check's rules on the installed distributions "
+                     "(depcheck)")  # fmt: skip
+        return steps
 
 
 def pip_environment(
@@ -287,6 +427,16 @@ def host_dir(workdir: Path) -> Path:
     return workdir.parent / "host"
 
 
+def source_spec_path(topdir: Path, name: str) -> Path:
+    """The source RPM's spec in rpmbuild's *topdir* (BuildPlan.source_spec_path)."""
+    return topdir / "SPECS" / f"{name}-src.spec"
+
+
+def compile_progress(workdir: Path) -> Path:
+    """The bytecode compiler's progress file (BuildPlan.compile_progress)."""
+    return workdir / "compile-progress"
+
+
 def install_report(workdir: Path) -> Path:
     """Where pip writes its installation report (BuildPlan.install_report)."""
     return workdir / "install-report.json"
@@ -304,13 +454,15 @@ def make_plan(
     stage: Path | None = None,
     build_requires: tuple[str, ...] | None = None,
     build_helper: str = "",
+    compile_helper: str = "",
     build_lock: Path | None = None,
 ) -> BuildPlan:
     """Decide every path and command of the build.
 
     *build_lock*: the build requirements of the project and the lock's sdists, installed
     hash-checked into ``build_env_dir``; every install runs with build isolation off, so pip
-    never installs a build requirement unchecked.
+    never installs a build requirement unchecked. *build_helper*, *compile_helper*: the source
+    of venvrpm's helpers/build_project.py and helpers/compile_tree.py, run with ``-c``.
     """
     stage_root = stage
     stage = stage or workdir / "stage"
@@ -341,6 +493,11 @@ def make_plan(
     install_project = None
     if manifest.project is not None:
         install_project = (*pip, *common, *no_isolation, *source, str(workdir / "src"))
+    test_lock = _test_lock(manifest)
+    install_test_lock = None
+    if test_lock is not None:
+        install_test_lock = (*pip, *common, *no_isolation, *source, "--require-hashes", "-r",
+                             str(test_lock))  # fmt: skip
     pip_env = pip_environment(manifest, host_env)
     uses_uv = manifest.build.installer == "uv"
     build_env = build_wheel = None
@@ -373,8 +530,19 @@ def make_plan(
                         str(manifest.requirements))  # fmt: skip
         if manifest.project is not None:
             install_project = (*uv, "--no-build-isolation", str(workdir / "src"))
+        if test_lock is not None:
+            install_test_lock = (*uv, "--no-build-isolation", "--require-hashes", "-r",
+                                 str(test_lock))  # fmt: skip
         pip_env = {**pip_env, **_uv_environment(pip_env)}
     topdir = host_dir(workdir) / "rpmbuild"
+    rpmbuild_source = (tools.rpmbuild, "-bs", "--define", f"_topdir {topdir}",
+                       "--define", f"_sourcedir {topdir / 'SOURCES'}",
+                       "--define", f"_srcrpmdir {topdir / 'SRPMS'}",
+                       "--define", f"_specdir {topdir / 'SPECS'}",
+                       str(source_spec_path(topdir, manifest.name)))  # fmt: skip
+    # -S: site would run the .pth files of the locked distributions, as root
+    compile_environment = (venv_python, "-I", "-S", "-B", "-c", compile_helper, str(venv_dir),
+                           str(stage), str(compile_progress(workdir)))  # fmt: skip
     return BuildPlan(
         stage_root=stage_root,
         manifest=manifest,
@@ -390,6 +558,9 @@ def make_plan(
             ("PYTHONPATH", str(tools.toolbox)),
             ("VIRTUALENV_OVERRIDE_APP_DATA", str(workdir / "virtualenv-data")),
         ),
+        # -c and -m put the working directory first on sys.path (-I would drop the toolbox's
+        # PYTHONPATH too): run from the private work directory (venvbuild.create)
+        check_virtualenv=(str(interpreter.path), "-c", "import virtualenv.run"),
         # The target interpreter runs virtualenv itself, wherever it lives (host, container,
         # chroot): the venv is exactly what that interpreter makes.
         create_venv=(
@@ -405,11 +576,25 @@ def make_plan(
         # interpreters too old for venvrpm's virtualenv (3.9 on EL9): the standard library's
         create_venv_fallback=(str(interpreter.path), "-m", "venv", "--without-pip", str(venv_dir)),
         install_lock=install_lock,
+        compile_environment=compile_environment,
         install_project=install_project,
+        compile_project=(
+            (*compile_environment, COMPILE_LIST) if manifest.project is not None else None
+        ),
         build_env=build_env,
         build_lock=build_lock if build_env is not None else None,
         build_wheel=build_wheel,
-        pip_check=(*pip, "check", "--disable-pip-version-check"),
+        install_test_lock=install_test_lock,
+        elf_requires=(tools.elfdeps, "--requires"),
+        elf_provides=(tools.elfdeps, "--provides"),
+        helpers=tuple(
+            (name, source)
+            for name, source in (
+                ("build_project.py", build_helper),
+                ("compile_tree.py", compile_helper),
+            )
+            if source
+        ),
         rpmbuild=(
             tools.rpmbuild,
             "-bb",
@@ -435,4 +620,15 @@ def make_plan(
             str(stage),
             str(topdir / "SPECS" / f"{manifest.name}.spec"),
         ),
+        verify_rpm=("rpm", "-qp", "--nosignature", "--qf", "[%{FILENAMES}\n]", BUILT_RPM),
+        rpmbuild_source=rpmbuild_source,
     )
+
+
+def _test_lock(manifest: Manifest) -> Path | None:
+    """The lock of ``test.environment`` (``venvrpm test``), when the manifest names one."""
+    tests = manifest.tests
+    if tests is None or not tests.environment:
+        return None
+    target = manifest.lock_target(tests.environment)
+    return target.output if target is not None else None

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from venvrpm import progress, stale
 from venvrpm.errors import ToolMissingError, VenvrpmError
-from venvrpm.plan import BuildPlan
+from venvrpm.plan import BUILT_RPM, BuildPlan, fill
 from venvrpm.runner import Runner
 
 INSTALL_HINT = "Debian/Ubuntu: apt-get install rpm    Fedora/RHEL: dnf install rpm-build"
@@ -91,11 +91,11 @@ def build(
     return rpms[0]
 
 
-def verify(rpm: Path, expected: Sequence[PurePosixPath], runner: Runner) -> None:
+def verify(plan: BuildPlan, rpm: Path, expected: Sequence[PurePosixPath], runner: Runner) -> None:
     """The RPM rpmbuild wrote lists exactly the payload venvrpm staged: a macro that slipped
     through escaping, or a build-id link rpm added, would show here before anyone installs it."""
     listed = runner.run(
-        ["rpm", "-qp", "--nosignature", "--qf", "[%{FILENAMES}\n]", str(rpm)],
+        fill(plan.verify_rpm, {BUILT_RPM: str(rpm)}),
         what="reading the built RPM",
     ).stdout.splitlines()
     wanted = sorted(str(p) for p in expected)
@@ -113,15 +113,8 @@ def build_source(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:
     """rpmbuild -bs: the source RPM of *spec_text* (its sources already in SOURCES)."""
     for sub in ("SPECS", "SRPMS", "SOURCES"):
         (plan.topdir / sub).mkdir(parents=True, exist_ok=True)
-    spec_path = plan.topdir / "SPECS" / f"{plan.manifest.name}-src.spec"
-    spec_path.write_text(spec_text, encoding="utf-8")
-    topdir = plan.topdir
-    result = runner.run(
-        [plan.tools.rpmbuild, "-bs", "--define", f"_topdir {topdir}",
-         "--define", f"_sourcedir {topdir / 'SOURCES'}", "--define", f"_srcrpmdir {topdir / 'SRPMS'}",
-         "--define", f"_specdir {topdir / 'SPECS'}", str(spec_path)],
-        what="rpmbuild -bs", cwd=topdir,
-    )  # fmt: skip
+    plan.source_spec_path.write_text(spec_text, encoding="utf-8")
+    result = runner.run(plan.rpmbuild_source, what="rpmbuild -bs", cwd=plan.topdir)
     written = [Path(p) for p in _WROTE.findall(result.stdout + result.stderr)]
     srpms = [p for p in written if p.name.endswith(".src.rpm") and p.is_file()]
     if len(srpms) != 1:

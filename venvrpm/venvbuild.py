@@ -21,7 +21,7 @@ from venvrpm import progress, stale, toolbox
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.lockfile import Lock
-from venvrpm.plan import BuildPlan, Interpreter
+from venvrpm.plan import COMPILE_LIST, BuildPlan, Interpreter, fill
 from venvrpm.runner import Result, Runner
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ def create(plan: BuildPlan, runner: Runner) -> None:
     # -c and -m put the working directory first on sys.path (-I would drop the toolbox's
     # PYTHONPATH too): run from the private work directory, never from wherever root started.
     usable = runner.run(
-        [plan.create_venv[0], "-c", "import virtualenv.run"],
+        plan.check_virtualenv,
         what="checking that the target can run virtualenv",
         cwd=plan.workdir,
         env=env,
@@ -665,12 +665,12 @@ def compile_bytecode(
         with os.fdopen(fd, "wb") as fh:
             fh.write(b"\0".join(os.fsencode(p) for p in only))
         listing = [name]
-    counted = plan.workdir / "compile-progress"  # one byte per module done
+    counted = plan.compile_progress  # one byte per module done
     counted.unlink(missing_ok=True)
     try:
         with progress.watching(report, _module_count(plan.venv_dir, only), "modules compiled",
                                lambda: _file_size(counted)):  # fmt: skip
-            result = _compile(plan, runner, counted, listing)
+            result = _compile(plan, runner, listing)
     finally:
         for path in listing:
             with contextlib.suppress(OSError):
@@ -690,24 +690,15 @@ def compile_bytecode(
     return Bytecode(compiled, failed)
 
 
-def _compile(plan: BuildPlan, runner: Runner, counted: Path, listing: list[str]) -> Result:
-    """Run the bytecode compiler helper in the target (compile_bytecode)."""
-    return runner.run(
-        [
-            str(plan.venv_python),
-            # -S: site would run the .pth files of the locked distributions, as root
-            "-I",
-            "-S",
-            "-B",
-            "-c",
-            helper_source("compile_tree.py"),
-            str(plan.venv_dir),
-            str(plan.stage),
-            str(counted),
-            *listing,
-        ],
-        what="compiling bytecode for the final path",
-    )
+def _compile(plan: BuildPlan, runner: Runner, listing: list[str]) -> Result:
+    """Run the bytecode compiler helper in the target (compile_bytecode): the whole venv, or
+    the modules of the file *listing* names."""
+    if listing:
+        assert plan.compile_project is not None, "only the project's step compiles a list"
+        argv = fill(plan.compile_project, {COMPILE_LIST: listing[0]})
+    else:
+        argv = list(plan.compile_environment)
+    return runner.run(argv, what="compiling bytecode for the final path")
 
 
 def _file_size(path: Path) -> int:
