@@ -249,9 +249,14 @@ def _compile_plan(tmp_path: Path) -> SimpleNamespace:
     (venv / "z" / "__pycache__").write_text("not a directory")
     work = tmp_path / "work"
     work.mkdir()
+    progress_file = work / "compile-progress"
+    compile_tree = venvbuild.helper_source("compile_tree.py")
     return SimpleNamespace(
-        venv_dir=venv, stage=stage, workdir=work, venv_python=Path(sys.executable)
-    )
+        venv_dir=venv, stage=stage, workdir=work, venv_python=Path(sys.executable),
+        compile_progress=progress_file,
+        compile_environment=(sys.executable, "-I", "-S", "-B", "-c", compile_tree, str(venv),
+                             str(stage), str(progress_file)),
+    )  # fmt: skip
 
 
 def test_compile_progress_is_counted_and_kept_out_of_a_failures_tail(tmp_path: Path) -> None:

@@ -1,16 +1,22 @@
 """``venvrpm test``: run the project's tests in an environment built like the shipped one.
 
-Same interpreter, same install steps and flags as ``venvrpm build`` (main lock with hashes, then
-the project, then ``pip check``), plus the test environment's lock (``lock.environments``, also
-hash-checked). It is a throwaway venv: test tools never reach the shipped one.
+With the build's own steps and the plan's commands: the same interpreter and venv, the build
+lock, the main lock installed hash-checked by the build's installer, the project's wheel built
+by its backend and installed by venvrpm (venvbuild.build_wheel, install_wheel), then the test
+environment's lock (``test.environment``, also hash-checked, by the same installer), and the
+build's dependency check (depcheck, pip check's rules with the target's markers). It is a
+throwaway venv: test tools never reach the shipped one. Not relocated or compiled: it is not
+shipped, and the tests run it where it is.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 
-from venvrpm import lockfile, pipeline, venvbuild
-from venvrpm.errors import UsageError, VenvrpmError
+from venvrpm import bundled, depcheck, lockfile, pipeline, venvbuild
+from venvrpm.errors import LockError, UsageError, VenvrpmError, at_most
 from venvrpm.plan import BuildPlan
 from venvrpm.runner import Runner
 
@@ -25,20 +31,24 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
             "add test: {command: [pytest, -q]} and a lock environment with the test tools",
         )
     extra = manifest.lock_target(tests.environment) if tests.environment else None
-    if tests.environment and extra is not None:
-        lockfile.read(extra.output)
+    extra_lock = lockfile.read(extra.output) if extra is not None else None
     venvbuild.create(plan, runner)
     # installs run with build isolation off and the hash-checked build lock on PYTHONPATH
     pipeline.ensure_build_env(plan, runner)
-    venvbuild.install(plan, runner)
-    if extra is not None:
+    venvbuild.install_lock(plan, runner)
+    _install_project(plan, runner)
+    if extra is not None and plan.install_test_lock is not None:
         venvbuild.ensure_pip(plan)
         runner.run(
-            [*plan.install_lock[: plan.install_lock.index("-r")], "-r", str(extra.output)],
+            plan.install_test_lock,
             what=f"installing the {extra.name} lock",
-            env={**dict(plan.pip_env), **plan.build_env_vars},
+            env={
+                **dict(plan.pip_env),
+                **plan.build_env_vars,
+                **venvbuild.source_build_env(plan),
+            },
         )
-        venvbuild.check(plan, runner)
+    _check_dependencies(plan, extra_lock)
     workdir = plan.project_copy if manifest.project is not None else manifest.base_dir
     bindir = plan.venv_dir / "bin"
     env = {
@@ -54,3 +64,48 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
             "they ran against the main lock, the project and the "
             f"{tests.environment or 'main'} lock, installed as `venvrpm build` installs them",
         )
+
+
+def _install_project(plan: BuildPlan, runner: Runner) -> None:
+    """The project as a build installs it: its wheel built by its backend with the build
+    requirements and installed by venvrpm, else (uv, or a backend that asks for more) by the
+    installer's own build."""
+    project = plan.manifest.project
+    if project is None:
+        return
+    if plan.build_wheel is not None:
+        venvbuild.copy_project(project, plan.project_copy)
+        wheel = venvbuild.build_wheel(plan, runner)
+        if wheel is not None:
+            venvbuild.install_wheel(plan, wheel)
+            return
+        shutil.rmtree(plan.project_copy)
+    venvbuild.install_project(plan, runner)
+
+
+def _check_dependencies(plan: BuildPlan, extra: lockfile.Lock | None) -> None:
+    """The build's dependency check on the test venv: every locked line installed at its
+    version, and pip check's rules (depcheck) with the target's markers."""
+    markers = dict(plan.interpreter.markers)
+    main = lockfile.read(plan.manifest.requirements)
+    found = bundled.find(plan.venv_dir, _both(main, extra), None)
+    for lock in (main, *([extra] if extra is not None else [])):
+        venvbuild.check_locked_installed(
+            lock.for_target(markers), ((d.name, d.version) for d in found)
+        )
+    problems = depcheck.unmet(found, markers)
+    if problems:
+        raise LockError(
+            "the installed distributions do not meet each other's requirements",
+            "a test tool needs another version of a shipped distribution, or a dependency is "
+            "missing from a lock: re-lock (`venvrpm lock app.yaml` locks the test environment "
+            "with the main lock as constraints)",
+            details=at_most(problems),
+        )
+
+
+def _both(main: lockfile.Lock, extra: lockfile.Lock | None) -> lockfile.Lock:
+    """The main lock with the test environment's lines: what the test venv may hold."""
+    if extra is None:
+        return main
+    return dataclasses.replace(main, requirements=(*main.requirements, *extra.requirements))

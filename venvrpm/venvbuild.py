@@ -343,13 +343,6 @@ def build_requires_error(plan: BuildPlan, exc: CommandError) -> VenvrpmError | N
     )
 
 
-def install(plan: BuildPlan, runner: Runner) -> None:
-    """Install the lock, then the project, then ``pip check``."""
-    install_lock(plan, runner)
-    install_project(plan, runner)
-    check(plan, runner)
-
-
 def install_lock(
     plan: BuildPlan, runner: Runner, report: progress.Report = progress.quiet, count: int = 0
 ) -> None:
@@ -559,17 +552,6 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
             "report it with the project",
         ) from None
     return [str(w.message) for w in caught]
-
-
-def check(plan: BuildPlan, runner: Runner) -> None:
-    """``pip check``: every installed distribution has what it requires."""
-    ensure_pip(plan)
-    runner.run(
-        plan.pip_check,
-        what="checking the installed distributions (pip check)",
-        env={**dict(plan.pip_env), **source_build_env(plan)},
-        hint="a dependency is missing from the lock or conflicts with it: re-lock with the project",
-    )
 
 
 def check_locked_installed(lock: Lock, installed: Iterable[tuple[str, str]]) -> None:
