@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_build_requirements import app_with_build_requirements, write_build_lock
+from tests.integration.test_lock import app  # noqa: F401 (a fixture)
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
 from venvrpm import manifest, pipeline
@@ -24,16 +25,16 @@ pytestmark = pytest.mark.integration
 
 def _with_project(root: Path) -> Path:
     """The test app whose project builds with a build requirement (tinybackend, build-locked)."""
-    app = app_with_build_requirements(root, sdist=False)
+    made = app_with_build_requirements(root, sdist=False)
     write_build_lock(root)
-    return app
+    return made
 
 
 def _without_project(root: Path) -> Path:
     """The test app's locked requirements alone: no project, so no wheel and no build env."""
-    app = make_smallapp(root, entry_points="[tinydep-tool]")
-    app.write_text(app.read_text().replace("project: project\n", ""))
-    return app
+    made = make_smallapp(root, entry_points="[tinydep-tool]")
+    made.write_text(made.read_text().replace("project: project\n", ""))
+    return made
 
 
 def _matches(described: list[str], ran: tuple[str, ...], placeholders: set[str]) -> bool:
@@ -71,3 +72,33 @@ def test_a_build_runs_exactly_the_commands_its_plan_describes(tmp_path: Path, ma
         assert {"build_env", "build_wheel"} <= set(commands)
     else:
         assert not {"build_env", "build_wheel", "install_project"} & set(commands)
+
+
+def test_venvrpm_test_builds_its_environment_with_the_plans_commands(app: Path) -> None:  # noqa: F811
+    """`venvrpm test` runs the build's steps (the project's wheel built by its backend, the
+    plan's installer), then the test lock's install; no pip: depcheck checks in process."""
+    from venvrpm import testenv
+    from venvrpm.cli import main
+
+    assert main(["lock", str(app)]) == 0
+    m = manifest.load(app)
+    runner = RecordingRunner(HostRunner(1))
+    with pipeline.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(
+            m, Runners(runner, runner), workdir=workdir, output_dir=workdir / "out",
+            source_date_epoch=1, host_env={},
+        )  # fmt: skip
+        start = len(runner.calls)
+        testenv.run_tests(plan, runner)
+    ran = [c.argv for c in runner.calls[start:]]
+    whats = [c.what for c in runner.calls[start:]]
+    assert "building the project's wheel" in whats, whats
+    assert not [argv for argv in ran if "check" in argv], "pip check: depcheck's, in process"
+    assert ran == [
+        plan.check_virtualenv,
+        plan.create_venv,
+        plan.install_lock,
+        plan.build_wheel,
+        plan.install_test_lock,
+        tuple(m.tests.command if m.tests else ()),
+    ]
