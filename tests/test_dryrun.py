@@ -96,3 +96,30 @@ def test_rootfs_dry_run_does_not_chroot(tmp_path: Path, capsys: pytest.CaptureFi
     plan = _dry_run(_manifest(tmp_path, "/usr/bin/python3", "build:\n  rootfs: root\n"), capsys)
     assert not marker.exists()
     assert plan["build_environment"] == "rootfs"
+
+
+def test_dry_run_lists_the_commands_a_project_build_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The project's wheel and its build environment are built: listed. pip check never runs
+    (depcheck applies its rules in process): not listed. Helpers are named, not printed."""
+    shutil.copytree(DATA, tmp_path / "app")
+    app = tmp_path / "app" / "good.yaml"
+    (tmp_path / "app" / "requirements-build.lock").write_text("")
+    plan = _dry_run(app, capsys)
+    commands = plan["commands"]
+    assert isinstance(commands, dict)
+    assert list(commands) == [
+        "check_virtualenv", "create_venv", "build_env", "install_lock", "compile_environment",
+        "build_wheel", "compile_project", "elf_requires", "elf_provides", "rpmbuild", "verify_rpm",
+    ]  # fmt: skip
+    assert "<helper build_project.py>" in commands["build_wheel"]
+    assert commands["compile_project"][-1] == "<compile-list>"
+    assert not any("check" in argv for argv in commands.values())
+    placeholders = plan["placeholders"]
+    assert isinstance(placeholders, dict) and "<compile-list>" in placeholders
+    fallbacks = plan["fallbacks"]
+    assert isinstance(fallbacks, dict) and set(fallbacks) == {
+        "create_venv_fallback",
+        "install_project",
+    }
