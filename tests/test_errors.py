@@ -149,7 +149,7 @@ def test_a_bug_keeps_its_traceback_under_the_bug_line(
     assert main(["check", str(app)]) == EXIT_BUG
     err = capsys.readouterr().err
     assert "this is a bug in venvrpm, please report it" in err
-    assert __version__ in err and "github.com" in err
+    assert f"venvrpm {__version__}" in err and "Python " in err
     assert "Traceback (most recent call last)" in err and "in broken" in err
     assert type(bug).__name__ in err
 

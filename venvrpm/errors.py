@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -117,6 +118,14 @@ def environment_line(env: Mapping[str, str]) -> str:
 class SystemRefusal(VenvrpmError):
     """The operating system refused an I/O venvrpm needs: a full disk, a read-only directory,
     a file where a directory should be. The machine's fault, not venvrpm's: no traceback."""
+
+
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+"""A full disk or an exhausted quota: the machine's, whichever write of venvrpm met it."""
+FULL_HINT = (
+    "free space or choose another directory: -o DIR, TMPDIR=DIR, VENVRPM_CACHE_DIR=DIR "
+    "(or --no-cache)"
+)
 
 
 def refusal(exc: OSError, doing: str, hint: str) -> SystemRefusal:
