@@ -27,6 +27,7 @@ from venvrpm.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     CommandError,
+    SystemRefusal,
 )
 from venvrpm.runner import HostRunner, Mount, RootfsRunner
 
@@ -227,3 +228,20 @@ def test_exit_codes_are_named_not_written_as_numbers() -> None:
     source = (Path(__file__).parents[1] / "venvrpm" / "cli.py").read_text()
     literal = re.findall(r"return \d+\b", source)
     assert literal == []
+
+
+def test_a_full_disk_under_the_work_directory_is_the_machines() -> None:
+    """/dev/full refuses every write with ENOSPC, as a full disk does: said, no traceback."""
+    with pytest.raises(SystemRefusal) as failed, pipeline.workspace(keep=False):  # noqa: SIM117
+        with open("/dev/full", "w") as full:
+            full.write("x")
+            full.flush()
+    assert failed.value.message.startswith("writing the work directory: No space left on device")
+    assert failed.value.hint and "TMPDIR" in failed.value.hint
+    assert failed.value.exit_code == EXIT_BUILD_FAILED
+
+
+def test_another_os_error_under_the_work_directory_stays_a_bug(tmp_path: Path) -> None:
+    """Only a full disk is the machine's wherever it happens: a missing file is venvrpm's."""
+    with pytest.raises(FileNotFoundError), pipeline.workspace(keep=False):
+        (tmp_path / "absent").read_text()
