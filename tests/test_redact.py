@@ -85,9 +85,9 @@ def test_an_error_shows_its_command_and_details_masked() -> None:
 
 
 def test_json_documents_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
-    from venvrpm.cli import _json_out
-
-    _json_out({"error": {"details": [f"command: pip --index-url {URL}"]}})
+    Console(stream=io.StringIO()).write_json(
+        {"error": {"details": [f"command: pip --index-url {URL}"]}}
+    )
     assert SECRET not in capsys.readouterr().out
 
 

@@ -65,8 +65,10 @@ SHORT = 15
 PASSED_THROUGH = {
     ("errors.py", "message"): "VenvrpmError and CommandError hand on the caller's message",
     ("cli.py", "message"): "_require_wheelhouse(message): its callers' strings are checked",
-    ("cli.py", "f'{exc.strerror or exc}{where}'"): "an OSError's own text (No space left on "
-    "device, Permission denied): documented as one entry",
+    ("errors.py", "f'{doing}: {exc.strerror or exc}{where}'"): "refusal(): what venvrpm was "
+    "doing and an OSError's own text (No space left on device): documented as one entry",
+    ("console.py", "f'{BUG_LINE}: {type(exc).__name__}: {exc}'"): "a bug's exception, under "
+    "BUG_LINE: documented as one entry",
     ("manifest.py", "str(source)"): "ManifestError's first argument is the manifest path; its "
     "message is errors.py's 'N problems in the manifest'",
     ("manifest.py", "message"): "a message built just above from literals checked here",

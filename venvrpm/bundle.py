@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from venvrpm.errors import ToolMissingError, VenvrpmError
+from venvrpm.errors import FULL_HINT, ToolMissingError, VenvrpmError, refused
 from venvrpm.files import reproducible_tar, sha256_hex
 from venvrpm.manifest import Manifest
 from venvrpm.runner import Runner
@@ -58,6 +58,23 @@ def assemble(
             "createrepo_c is not installed",
             "apt-get install createrepo-c  |  dnf install createrepo_c",
         )
+    with refused(f"writing the bundle into {out_dir}", FULL_HINT):
+        return _assemble(manifest, rpm, sbom_text, out_dir, runner, createrepo,
+                         source_date_epoch=source_date_epoch, sign_key=sign_key)  # fmt: skip
+
+
+def _assemble(
+    manifest: Manifest,
+    rpm: Path,
+    sbom_text: str,
+    out_dir: Path,
+    runner: Runner,
+    createrepo: str,
+    *,
+    source_date_epoch: int,
+    sign_key: str | None,
+) -> tuple[Path, Path]:
+    """:func:`assemble`'s writes, once createrepo_c is found."""
     label = f"{manifest.name}-{manifest.version}-{manifest.release}"
     mount = f"/mnt/{label}"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -10,30 +10,56 @@ import json
 import os
 import signal
 import sys
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 from venvrpm import __version__, backends, manifest, pipeline
 from venvrpm import cache as cache_module
-from venvrpm.console import Console
-from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, UsageError, VenvrpmError
+from venvrpm.console import (
+    Console,
+    bug_error,
+    built_line,
+    cache_document,
+    cache_listing,
+    doctor_report,
+    fetched_lines,
+    pruned_line,
+    render_inspection,
+    render_lint,
+    result_document,
+)
+from venvrpm.errors import (
+    EXIT_BUILD_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    SystemRefusal,
+    UsageError,
+    VenvrpmError,
+    refused,
+)
 from venvrpm.files import sha256_hex
 from venvrpm.plan import BuildPlan, pip_environment
-from venvrpm.redact import redact_all
 from venvrpm.runner import HostRunner, Runner, Runners
+
+_A = TypeVar("_A", bound="Arguments")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="venvrpm",
         description="Turn a Python application and its locked dependencies into one RPM.",
-        epilog="exit codes: 0 success, 1 build failed, 2 usage or manifest error",
+        epilog="exit codes: 0 success, 1 build failed, 2 usage or manifest error, "
+        "70 a bug in venvrpm, 130 interrupted, 143 terminated",
     )
     parser.add_argument("--version", action="version", version=f"venvrpm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     build = sub.add_parser("build", help="build the RPM described by a manifest")
+    build.set_defaults(handler=_build, arguments=BuildArgs)
     build.add_argument("manifest", type=Path, help="the app.yaml")
     build.add_argument(
         "-o",
@@ -86,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     lock = sub.add_parser(
         "lock", help="resolve the locks with pip-tools under the target interpreter"
     )
+    lock.set_defaults(handler=_lock, arguments=LockArgs)
     lock.add_argument("manifest", type=Path)
     lock.add_argument(
         "--upgrade",
@@ -118,6 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     bundle = sub.add_parser(
         "bundle", help="build, then make a delivery directory and .tar for air-gapped hosts"
     )
+    bundle.set_defaults(handler=_bundle, arguments=BundleArgs)
     bundle.add_argument("manifest", type=Path)
     bundle.add_argument("-o", "--output-dir", type=Path, default=Path("dist"))
     bundle.add_argument("--sign", metavar="KEYID", default=os.environ.get("VENVRPM_SIGN_KEY"))
@@ -132,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
         "Location: $VENVRPM_CACHE_DIR, else $XDG_CACHE_HOME/venvrpm, else ~/.cache/venvrpm; "
         "size limit: $VENVRPM_CACHE_MAX_SIZE (default 5G).",
     )
+    cache.set_defaults(handler=_cache, arguments=CacheArgs)
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     cache_list = cache_sub.add_parser("list", help="the cached environments, most recent first")
     cache_list.add_argument("--json", action="store_true", help="as one JSON document")
@@ -150,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     stage = sub.add_parser(
         "stage", help="(used inside an SRPM's %%install) build the payload into a root"
     )
+    stage.set_defaults(handler=_stage, arguments=StageArgs)
     stage.add_argument("manifest", type=Path)
     stage.add_argument("--root", type=Path, required=True, help="the buildroot")
     stage.add_argument("--file-list", type=Path, required=True, help="where the %%files lines go")
@@ -157,12 +187,14 @@ def _parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser(
         "fetch", help="fill the wheelhouse with what the lock names, for the target interpreter"
     )
+    fetch.set_defaults(handler=_fetch, arguments=ManifestArgs)
     fetch.add_argument("manifest", type=Path)
     _verbosity(fetch)
 
     test = sub.add_parser(
         "test", help="run the project's tests in an environment built like the shipped one"
     )
+    test.set_defaults(handler=_test, arguments=TestArgs)
     test.add_argument("manifest", type=Path)
     test.add_argument(
         "--keep-workdir", action="store_true", help="keep the test environment and say where"
@@ -170,9 +202,11 @@ def _parser() -> argparse.ArgumentParser:
     _verbosity(test)
 
     check = sub.add_parser("check", help="validate a manifest and its lock, build nothing")
+    check.set_defaults(handler=_check, arguments=ManifestArgs)
     check.add_argument("manifest", type=Path)
 
     schema = sub.add_parser("schema", help="print the manifest JSON Schema")
+    schema.set_defaults(handler=_schema, arguments=SchemaArgs)
     schema.add_argument(
         "--markdown",
         action="store_true",
@@ -183,6 +217,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write app.yaml and requirements.in from the project's pyproject.toml, "
         "or for an application from PyPI (--from-pypi)",
     )
+    init.set_defaults(handler=_init, arguments=InitArgs)
     init.add_argument(
         "directory", type=Path, nargs="?", default=Path("."), metavar="DIR",
         help="the project directory, holding pyproject.toml; with --from-pypi, where the "
@@ -209,12 +244,14 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser(
         "doctor", help="report what this host can do and how to install what is missing"
     )
+    doctor.set_defaults(handler=_doctor, arguments=DoctorArgs)
     doctor.add_argument(
         "manifest", type=Path, nargs="?", metavar="MANIFEST",
         help="also start its build.container image / chroot into its build.rootfs",
     )  # fmt: skip
     doctor.add_argument("--image", help="start a container of IMAGE with each engine")
     lint = sub.add_parser("lint", help="run rpmlint with venvrpm's configuration on built RPMs")
+    lint.set_defaults(handler=_lint, arguments=LintArgs)
     lint.add_argument("rpms", type=Path, nargs="+", metavar="RPM")
     lint.add_argument(
         "--show-filtered",
@@ -222,11 +259,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also list the findings about bundled distributions' files (filtered by default)",
     )
     completion = sub.add_parser("completion", help="print a shell completion script (bash, zsh)")
+    completion.set_defaults(handler=_completion, arguments=CompletionArgs)
     completion.add_argument("shell", choices=("bash", "zsh"))
     inspect = sub.add_parser(
         "inspect",
         help="report what an RPM holds: metadata, bundled distributions, sizes, dependencies",
     )
+    inspect.set_defaults(handler=_inspect, arguments=InspectArgs)
     inspect.add_argument("rpm", type=Path, metavar="RPM")
     inspect.add_argument(
         "--json",
@@ -248,84 +287,198 @@ def _verbosity(command: argparse.ArgumentParser) -> None:
     )
 
 
+# --- typed arguments: one frozen dataclass per command, made from argparse's Namespace ------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arguments:
+    """What every command may have: how much to show, and whether as one JSON document."""
+
+    quiet: bool = False
+    verbose: bool = False
+    json: bool = False
+
+    @classmethod
+    def of(cls: type[_A], namespace: argparse.Namespace) -> _A:
+        """The fields of *cls* from *namespace* (a field the command has no option for keeps
+        its default)."""
+        given = vars(namespace)
+        return cls(**{f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManifestArgs(Arguments):
+    """A command on a manifest: ``check``, ``fetch``."""
+
+    manifest: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildArgs(ManifestArgs):
+    """``venvrpm build``."""
+
+    output_dir: Path
+    keep_workdir: bool
+    dry_run: bool
+    offline: bool
+    srpm: bool
+    spec_only: bool
+    sign: str | None
+    no_cache: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BundleArgs(ManifestArgs):
+    """``venvrpm bundle``."""
+
+    output_dir: Path
+    sign: str | None
+    offline: bool
+    keep_workdir: bool
+    no_cache: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockArgs(ManifestArgs):
+    """``venvrpm lock``."""
+
+    upgrade: bool
+    upgrade_package: list[str]
+    check: bool
+    keep_workdir: bool
+    env: list[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageArgs(ManifestArgs):
+    """``venvrpm stage`` (inside an SRPM's %install)."""
+
+    root: Path
+    file_list: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TestArgs(ManifestArgs):
+    """``venvrpm test``."""
+
+    keep_workdir: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheArgs(Arguments):
+    """``venvrpm cache list|prune``."""
+
+    cache_command: Literal["list", "prune"]
+    max_size: str | None = None
+    older_than: float | None = None
+    all: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchemaArgs(Arguments):
+    """``venvrpm schema``."""
+
+    markdown: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InitArgs(Arguments):
+    """``venvrpm init``."""
+
+    directory: Path
+    from_pypi: str | None
+    python: str | None
+    find_links: Path | None
+    force: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoctorArgs(Arguments):
+    """``venvrpm doctor``."""
+
+    manifest: Path | None
+    image: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LintArgs(Arguments):
+    """``venvrpm lint``."""
+
+    rpms: list[Path]
+    show_filtered: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InspectArgs(Arguments):
+    """``venvrpm inspect``."""
+
+    rpm: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompletionArgs(Arguments):
+    """``venvrpm completion``."""
+
+    shell: Literal["bash", "zsh"]
+
+
+# --- the one error door -----------------------------------------------------------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run venvrpm; return the exit code."""
+    """Run venvrpm; return the exit code.
+
+    The one place errors become exit codes: a VenvrpmError is its message and hint; Ctrl-C
+    and SIGTERM are 130 and 143; anything else is a bug in venvrpm, shown with its traceback
+    (EXIT_BUG). With ``--json`` every one of these exits writes its document.
+    """
     parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
+    namespace = parser.parse_args(argv)
+    if getattr(namespace, "handler", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    console = Console(
-        quiet=getattr(args, "quiet", False),
-        verbose=getattr(args, "verbose", False),
-        animate=not getattr(args, "json", False),
-    )
+    handler: Callable[[Any, Console], int] = namespace.handler
+    args: Arguments = namespace.arguments.of(namespace)
+    console = Console(quiet=args.quiet, verbose=args.verbose, animate=not args.json)
     # SIGTERM (a cancelled CI job, `timeout`) unwinds like Ctrl-C: containers are removed,
     # the work directory too, and nothing partial is left in the output directory.
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        if args.command == "schema":
-            if args.markdown:
-                from venvrpm import reference
-
-                sys.stdout.write(reference.render(manifest.schema()))
-            else:
-                sys.stdout.write(manifest.schema_text())
-            return EXIT_OK
-        if args.command == "init":
-            return _init(args, console)
-        if args.command == "check":
-            return _check(args, console)
-        if args.command == "doctor":
-            return _doctor(args)
-        if args.command == "lint":
-            return _lint(args)
-        if args.command == "inspect":
-            return _inspect(args)
-        if args.command == "cache":
-            return _cache(args, console)
-        if args.command == "completion":
-            from venvrpm import completion
-
-            sys.stdout.write(completion.script(parser, args.shell))
-            return EXIT_OK
-        if args.command == "lock":
-            return _lock(args, console)
-        if args.command == "test":
-            return _test(args, console)
-        if args.command == "fetch":
-            return _fetch(args, console)
-        if args.command == "bundle":
-            return _bundle(args, console)
-        if args.command == "stage":
-            return _stage(args, console)
-        return _build(args, console)
+        return handler(args, console)
     except VenvrpmError as exc:
         console.error(exc)
-        if getattr(args, "json", False):
-            _json_out({"ok": False, "exit_code": exc.exit_code, "error": {
-                "message": exc.message, "hint": exc.hint, "details": list(exc.details),
-                "step": console.current_step}})  # fmt: skip
-        return exc.exit_code
+        return _failed(args, console, exc, console.current_step)
     except KeyboardInterrupt:
-        console.error(VenvrpmError("interrupted; nothing was written to the output directory"))
-        return 130
+        return _stopped(args, console, "interrupted", EXIT_INTERRUPTED)
     except Terminated:
-        console.error(VenvrpmError("terminated; nothing was written to the output directory"))
-        return 143
-    except OSError as exc:
-        # the machine's fault, not venvrpm's: a full disk, a read-only directory
-        where = f" ({exc.filename})" if exc.filename else ""
-        console.error(
-            VenvrpmError(
-                f"{exc.strerror or exc}{where}",
-                "free space or choose another directory (-o, TMPDIR)",
-            )
-        )
-        return 1
+        return _stopped(args, console, "terminated", EXIT_TERMINATED)
+    except Exception as exc:  # anything else is a bug: it keeps its traceback
+        step = console.current_step
+        console.bug(exc)
+        return _failed(args, console, bug_error(exc), step)
     finally:
         console.close()
         signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped(args: Arguments, console: Console, what: str, code: int) -> int:
+    """Ctrl-C or SIGTERM: said, and with ``--json`` written, as an error with its code."""
+    error = VenvrpmError(f"{what}; nothing was written to the output directory")
+    error.exit_code = code
+    step = console.current_step
+    console.error(error)
+    return _failed(args, console, error, step)
+
+
+def _failed(args: Arguments, console: Console, error: VenvrpmError, step: str | None) -> int:
+    """*error*'s exit code, its ``--json`` document written (when stdout takes it)."""
+    if args.json:
+        document = result_document(error.exit_code, error=error, step=step)
+        try:
+            console.write_json(document)
+        except SystemRefusal as refusal:  # stdout is full or gone: stderr says so
+            console.error(refusal)
+    return error.exit_code
 
 
 class Terminated(BaseException):
@@ -336,66 +489,45 @@ def _terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
-def _lint(args: argparse.Namespace) -> int:
-    from importlib import resources
+# --- one handler per command: arguments in, the library's work, the console's rendering -----
 
-    runner = HostRunner(pipeline.default_source_date_epoch(os.environ))
-    rpmlint = runner.which("rpmlint")
-    if rpmlint is None:
-        raise VenvrpmError(
-            "rpmlint is not installed", "apt-get install rpmlint  |  dnf install rpmlint"
-        )
+
+def _schema(args: SchemaArgs, console: Console) -> int:
+    if args.markdown:
+        from venvrpm import reference
+
+        console.write_out(reference.render(manifest.schema()))
+    else:
+        console.write_out(manifest.schema_text())
+    return EXIT_OK
+
+
+def _completion(args: CompletionArgs, console: Console) -> int:
+    from venvrpm import completion
+
+    console.write_out(completion.script(_parser(), args.shell))
+    return EXIT_OK
+
+
+def _lint(args: LintArgs, console: Console) -> int:
     from venvrpm import lint
 
-    # third-party wheels' files are no finding the package can fix (docs/rpmlint.md)
-    paths: set[str] = set()
-    unread = []
-    bundled_waste: set[str] = set()
-    for rpm in args.rpms:
-        found, why = lint.bundled_paths(rpm, runner)
-        paths |= found
-        if why is not None:
-            unread.append(f"{rpm}: {why}")
-        listing = runner.run(["rpm", "-qp", "--qf", "%{NAME}.%{ARCH}\n" + lint.HEADER_FILES,
-                              str(rpm)], what=f"listing the files of {rpm.name}", check=False)  # fmt: skip
-        package, _, files = listing.stdout.partition("\n")
-        if listing.returncode == 0 and lint.waste_is_bundled(files, found):
-            bundled_waste.add(package)
-    with resources.as_file(resources.files("venvrpm").joinpath("rpmlint.toml")) as config:
-        result = runner.run(
-            [rpmlint, "-c", str(config), *map(str, args.rpms)], what="rpmlint", check=False
-        )
-    filtered = lint.filter_output(result.stdout, frozenset(paths), frozenset(bundled_waste))
-    notes = [f"cannot tell bundled distributions' files, nothing filtered: {u}" for u in unread]
-    if filtered.filtered:
-        notes.append(
-            f"{len(filtered.filtered)} findings about files of bundled distributions filtered "
-            "(third-party wheels' files, listed in their RECORD: the package cannot fix them; "
-            "docs/rpmlint.md)" + ("" if args.show_filtered else "; --show-filtered lists them")
-        )
-    if args.show_filtered:
-        notes += [f"filtered: {line}" for line in filtered.filtered]
-    # rpmlint quotes the package's summary, file names...: never let them act on the terminal
-    from venvrpm.console import terminal_safe
-
-    sys.stdout.write(terminal_safe(filtered.output, markup=False))
-    sys.stderr.write(terminal_safe(result.stderr, markup=False))
-    # venvrpm's own notes on stderr: stdout stays rpmlint's report
-    sys.stderr.write(terminal_safe("".join(f"venvrpm: {n}\n" for n in notes), markup=False))
-    # rpmlint's exit status counts the filtered errors too: only what is left decides, unless
-    # rpmlint itself failed (badness threshold, unreadable package, crash)
-    return EXIT_BUILD_FAILED if lint.failed(result.returncode, filtered.kept_errors) else EXIT_OK
+    runner = HostRunner(pipeline.default_source_date_epoch(os.environ))
+    linted = lint.run(args.rpms, runner, show_filtered=args.show_filtered)
+    console.close()
+    render_lint(linted)
+    return EXIT_BUILD_FAILED if linted.failed else EXIT_OK
 
 
-def _inspect(args: argparse.Namespace) -> int:
+def _inspect(args: InspectArgs, console: Console) -> int:
     from venvrpm import inspect
-    from venvrpm.console import render_inspection
 
     runner = HostRunner(pipeline.default_source_date_epoch(os.environ))
     found = inspect.inspect_rpm(args.rpm, runner)
     if args.json:
-        _json_out(found.to_json())
+        console.write_json(found.to_json())
     else:
+        console.close()
         render_inspection(found, sys.stdout)
     return EXIT_OK
 
@@ -419,14 +551,14 @@ def _open_runners(
     )  # fmt: skip
 
 
-def _open_cache(args: argparse.Namespace) -> cache_module.Cache | None:
+def _open_cache(args: BuildArgs | BundleArgs | CacheArgs) -> cache_module.Cache | None:
     """The environment cache as the environment configures it (None with --no-cache)."""
-    if getattr(args, "no_cache", False):
+    if not isinstance(args, CacheArgs) and args.no_cache:
         return None
     return cache_module.from_environment(os.environ)
 
 
-def _cache(args: argparse.Namespace, console: Console) -> int:
+def _cache(args: CacheArgs, console: Console) -> int:
     cache = _open_cache(args)
     assert cache is not None  # `cache` has no --no-cache
     if args.cache_command == "list":
@@ -434,28 +566,11 @@ def _cache(args: argparse.Namespace, console: Console) -> int:
         for warning in cache.warnings:  # an untrusted cache is neither listed nor pruned
             console.report("warning", warning)
         if args.json:
-            _json_out({
-                "directory": str(cache.root), "limit": cache.limit,
-                "size": sum(e.size for e in entries),
-                "entries": [
-                    {"key": e.key, "app": e.app, "prefix": e.prefix,
-                     "interpreter": e.interpreter, "backend": e.backend, "size": e.size,
-                     "files": e.files, "created": e.created, "last_used": e.last_used}
-                    for e in entries
-                ],
-            })  # fmt: skip
+            console.write_json(cache_document(cache.root, cache.limit, entries))
             return EXIT_OK
-        for e in entries:
-            used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
-            sys.stdout.write(
-                f"{e.key[:12]}  {e.app:<20} {e.size / 1024**2:8.1f} MiB {e.files:7d} files"
-                f"  used {used}  {e.interpreter} {e.backend}\n"
-            )
-        total = sum(e.size for e in entries)
-        console.done(
-            f"{len(entries)} environment(s), {total / 1024**2:.1f} MiB of "
-            f"{cache.limit / 1024**2:.0f} MiB in {cache.root}"
-        )
+        lines, done = cache_listing(cache.root, cache.limit, entries)
+        console.write_out(lines)
+        console.done(done)
         return EXIT_OK
     if not (args.all or args.max_size or args.older_than is not None):
         raise UsageError("prune what?", "give --max-size SIZE, --older-than DAYS, or --all")
@@ -466,28 +581,22 @@ def _cache(args: argparse.Namespace, console: Console) -> int:
     removed = cache.prune(limit=limit, older_than=older)
     for warning in cache.warnings:
         console.report("warning", warning)
-    freed = sum(e.size for e in removed)
-    console.done(f"removed {len(removed)} environment(s), {freed / 1024**2:.1f} MiB")
+    console.done(pruned_line(removed))
     return EXIT_OK
 
 
-def _doctor(args: argparse.Namespace) -> int:
+def _doctor(args: DoctorArgs, console: Console) -> int:
     from venvrpm import doctor
 
     loaded = manifest.load(args.manifest) if args.manifest else None
     found = doctor.checks(
         HostRunner(pipeline.default_source_date_epoch(os.environ)), loaded, image=args.image
     )
-    width = max(len(c.name) for c in found)
-    for check in found:
-        line = f"{check.name:<{width}}  {check.status:<7}  {check.detail}"
-        if check.hint:
-            line += f"\n{'':<{width}}           -> {check.hint}"
-        sys.stdout.write(line + "\n")
+    console.write_out(doctor_report(found))
     return EXIT_OK if doctor.usable(found) else EXIT_BUILD_FAILED
 
 
-def _check(args: argparse.Namespace, console: Console) -> int:
+def _check(args: ManifestArgs, console: Console) -> int:
     from venvrpm import entrypoints, lockfile
 
     loaded = manifest.load(args.manifest)
@@ -512,7 +621,7 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _init(args: argparse.Namespace, console: Console) -> int:
+def _init(args: InitArgs, console: Console) -> int:
     from venvrpm import init
 
     python = init.PYTHON if args.python is None else init.check_python(args.python)
@@ -528,7 +637,8 @@ def _init(args: argparse.Namespace, console: Console) -> int:
             find_links=None if args.find_links is None else args.find_links.resolve(),
             env=init.network_environment(os.environ),
         )  # fmt: skip
-        args.directory.mkdir(parents=True, exist_ok=True)
+        with refused("making the project directory", "choose another directory"):
+            args.directory.mkdir(parents=True, exist_ok=True)
     made = init.scaffold(args.directory, force=args.force, python=python, made=scaffold)
     for warning in made.warnings:
         console.report("warning", warning)
@@ -545,7 +655,7 @@ def _init(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _lock(args: argparse.Namespace, console: Console) -> int:
+def _lock(args: LockArgs, console: Console) -> int:
     from venvrpm import lock, venvbuild
 
     loaded = manifest.load(args.manifest)
@@ -625,10 +735,11 @@ def _require_wheelhouse(loaded: manifest.Manifest, message: str) -> None:
         raise UsageError(message, "add `wheelhouse: wheels/` and run `venvrpm fetch`")
 
 
-def _stage(args: argparse.Namespace, console: Console) -> int:
+def _stage(args: StageArgs, console: Console) -> int:
     loaded = manifest.load(args.manifest)
     root = args.root.resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    with refused("making the buildroot", "check the --root given (rpmbuild's %{buildroot})"):
+        root.mkdir(parents=True, exist_ok=True)
     with _session(loaded, console, keep=False, output_dir=Path("/nonexistent"), stage=root) as (
         _,
         runners,
@@ -639,7 +750,7 @@ def _stage(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _bundle(args: argparse.Namespace, console: Console) -> int:
+def _bundle(args: BundleArgs, console: Console) -> int:
     from venvrpm import bundle
 
     loaded = manifest.load(args.manifest)
@@ -659,60 +770,34 @@ def _bundle(args: argparse.Namespace, console: Console) -> int:
             source_date_epoch=plan.source_date_epoch, sign_key=args.sign,
         )  # fmt: skip
     console.done(f"{directory} and {tar.name}")
-    sys.stdout.write(f"{tar}\n")
+    console.write_out(f"{tar}\n")
     return EXIT_OK
 
 
-def _fetch(args: argparse.Namespace, console: Console) -> int:
-    from venvrpm import fetch, lockfile, venvbuild
+def _fetch(args: ManifestArgs, console: Console) -> int:
+    from venvrpm import fetch
 
     loaded = manifest.load(args.manifest)
     if loaded.wheelhouse is None:
         raise UsageError(
             f"{args.manifest} has no wheelhouse", "add `wheelhouse: wheels/` to the manifest"
         )
-    lock = lockfile.read(loaded.requirements)
     host = HostRunner(
         pipeline.default_source_date_epoch(os.environ, loaded), on_output=console.sink
     )
-    with pipeline.workspace(keep=False) as workdir:
-        pip_env = pip_environment(loaded, os.environ, online=True)
-        with _open_runners(console, loaded, host, workdir, pip_env, fetching=True) as runners:
-            where = backends.describe(loaded)
-            console.report("step", f"probing {loaded.python} {where}")
-            interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
-            lock = lock.for_target(dict(interpreter.markers))
-            wheel = venvbuild.pip_for(interpreter, workdir / "tools")
-            scratch = workdir / "fetch"
-            scratch.mkdir()
-            console.report("step", f"fetching into {loaded.wheelhouse}")
-            pip = [str(loaded.python), str(wheel / "pip")]
-            # The build lock first (wheels only): builds install it hash-checked from the
-            # wheelhouse, and pip prepares the lock's sdists with it here (no build isolation,
-            # whose backends would come from the index unchecked).
-            done = fetch.fetch_build_lock(
-                fetch.Fetched((), ()), loaded.requirements, loaded.wheelhouse, pip,
-                runners.target, pip_env, scratch, dict(interpreter.markers), console.report,
-            )  # fmt: skip
-            build_env = fetch.build_env(loaded.requirements, loaded.wheelhouse, pip,
-                                        runners.target, pip_env, workdir / "build-env")  # fmt: skip
-            main_done = fetch.fetch(lock, loaded.wheelhouse, pip, runners.target, pip_env,
-                                    scratch, build_env=build_env, report=console.report)  # fmt: skip
-            done = fetch.Fetched(main_done.present + done.present,
-                                 main_done.downloaded + done.downloaded)  # fmt: skip
-    if lock.skipped:
-        names = ", ".join(f"{r.name}=={r.version}" for r in lock.skipped)
-        console.report("info", f"{len(lock.skipped)} skipped, not for this interpreter: {names}")
-    if not done.downloaded:
-        console.done(
-            f"{loaded.wheelhouse} already holds all {len(done.present)} locked distributions"
-        )
-    else:
-        console.done(f"fetched {len(done.downloaded)}, already there {len(done.present)}")
+    filled = fetch.fill_wheelhouse(
+        loaded, host, os.environ, report=console.report,
+        warn=functools.partial(console.report, "warning"),
+        note=functools.partial(console.report, "detail"),
+    )  # fmt: skip
+    skipped, done = fetched_lines(filled)
+    if skipped is not None:
+        console.report("info", skipped)
+    console.done(done)
     return EXIT_OK
 
 
-def _test(args: argparse.Namespace, console: Console) -> int:
+def _test(args: TestArgs, console: Console) -> int:
     from venvrpm import testenv
 
     loaded = manifest.load(args.manifest)
@@ -725,7 +810,7 @@ def _test(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _build(args: argparse.Namespace, console: Console) -> int:
+def _build(args: BuildArgs, console: Console) -> int:
     loaded = manifest.load(args.manifest)
     if args.offline:
         _require_wheelhouse(loaded, "--offline needs a wheelhouse")
@@ -744,7 +829,7 @@ def _build(args: argparse.Namespace, console: Console) -> int:
             _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
             made_srpm = pipeline.source_rpm(plan, runners, console.report, cache)
             console.done(f"{made_srpm}")
-            sys.stdout.write(f"{made_srpm}\n")
+            console.write_out(f"{made_srpm}\n")
             return EXIT_OK
         result = pipeline.build(
             plan, runners, console.report, spec_only=args.spec_only, sign_key=args.sign,
@@ -763,29 +848,25 @@ def _build(args: argparse.Namespace, console: Console) -> int:
         # what `rpm -qpl | wc -l` and `rpm -qpR` show: directories count (rpmbuild.verify
         # checked the RPM lists exactly the staged paths), and rpmbuild's own rpmlib() requires
         requires = _rpm_requires(result.rpm, runners.host)
-        console.done(f"{made} ({result.files} paths, {len(requires)} requires, as rpm lists them)")
-    else:
-        console.done(f"{made} ({result.files} paths in %files, {len(requires)} Requires: lines; "
-                     "rpmbuild adds its rpmlib() requires)")  # fmt: skip
+    console.done(built_line(made, result.files, len(requires), rpm=result.rpm is not None))
     if args.json:
-        document: dict[str, object] = {
-            "ok": True, "exit_code": EXIT_OK, "requires": requires,
-            "files": result.files, "payload_size": result.payload_size,
+        built: dict[str, object] = {
+            "requires": requires, "files": result.files, "payload_size": result.payload_size,
             "bundled": [{"name": n, "version": v} for n, v in result.distributions],
-            "steps": console.timings(), "warnings": list(result.warnings),
+            "warnings": list(result.warnings),
         }  # fmt: skip
         if result.rpm is not None:
             arch = result.rpm.name.removesuffix(".rpm").rsplit(".", 1)[-1]
-            document["artifact"] = {
+            built["artifact"] = {
                 "path": str(result.rpm), "sha256": sha256_hex(result.rpm),
                 "size": result.rpm.stat().st_size, "name": loaded.name, "version": loaded.version,
                 "release": loaded.release, "arch": arch,
             }  # fmt: skip
         if result.spec is not None:
-            document["spec"] = str(result.spec)
-        _json_out(document)
+            built["spec"] = str(result.spec)
+        console.write_json(result_document(EXIT_OK, built=built, steps=console.timings()))
     else:
-        sys.stdout.write(f"{made}\n")
+        console.write_out(f"{made}\n")
     return EXIT_OK
 
 
@@ -810,11 +891,6 @@ def _dry_run(loaded: manifest.Manifest, console: Console, output_dir: Path) -> i
     console.close()  # the live display and stdout may share a terminal
     sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
     return EXIT_OK
-
-
-def _json_out(document: dict[str, object]) -> None:
-    # an error's command line or output may hold an index URL with its password
-    sys.stdout.write(json.dumps(redact_all(document), indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

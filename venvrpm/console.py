@@ -14,12 +14,15 @@ time, its counts when it has a total), even when nothing moves: a CI log shows i
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TextIO
 
@@ -36,11 +39,16 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from venvrpm.errors import CommandError, VenvrpmError, command_line
-from venvrpm.redact import redact
+from venvrpm import __version__
+from venvrpm.errors import EXIT_BUG, EXIT_OK, CommandError, VenvrpmError, command_line, refused
+from venvrpm.redact import redact, redact_all
 
 if TYPE_CHECKING:
+    from venvrpm.cache import Entry as CacheEntry
+    from venvrpm.doctor import Check
+    from venvrpm.fetch import Filled
     from venvrpm.inspect import Inspection
+    from venvrpm.lint import Linted
     from venvrpm.runner import OutputSink, Stream
 
 
@@ -309,6 +317,33 @@ class Console:
         if exc.hint:
             self.err.print(f"[cyan]hint:[/] {terminal_safe(redact(exc.hint))}")
 
+    def bug(self, exc: BaseException) -> None:
+        """An exception venvrpm did not expect: a line saying it is a bug and where to report
+        it, then the traceback (never hidden: it is what the report needs)."""
+        self._close_step("✗", "red")
+        self.close()
+        self.err.print(f"[bold red]error:[/] {BUG_LINE}")
+        self.err.print(f"  {terminal_safe(report_where())}")
+        step = self.current_step
+        if step is not None:
+            self.err.print(f"  step: {terminal_safe(step)}")
+        shown = "".join(traceback.format_exception(exc))
+        self.err.print(Text(terminal_safe(redact(shown), markup=False)))
+
+    def write_out(self, text: str) -> None:
+        """*text* on stdout, where results go: flushed here, so that a refused write (a full
+        disk, a closed pipe) is an error now, not a traceback at exit."""
+        self.close()  # the live display and stdout may share a terminal
+        with refused("writing to standard output", "free space where the output goes, or "
+                     "send it elsewhere"):  # fmt: skip
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def write_json(self, document: object) -> None:
+        """One JSON document on stdout, every string masked: an error's command line or
+        output may hold an index URL with its password."""
+        self.write_out(json.dumps(redact_all(document), indent=2, sort_keys=True) + "\n")
+
     def close(self) -> None:
         """Stop the live display and the heartbeat, if they run (before writing to stdout,
         and at exit)."""
@@ -344,6 +379,124 @@ class Console:
         spent = f" {self.clock() - start:.1f}s"
         self.err.print(Text.assemble((f"{mark} ", style), terminal_safe(name, markup=False),
                                      (spent, "dim")))  # fmt: skip
+
+
+BUG_LINE = "this is a bug in venvrpm, please report it"
+"""The line above the traceback of an exception venvrpm did not expect."""
+
+
+def report_where() -> str:
+    """Where and with what to report a bug: the versions the report needs."""
+    return (
+        f"to the venvrpm developers, with this output and the command that printed it "
+        f"(venvrpm {__version__}, Python {platform.python_version()}, {platform.platform()})"
+    )
+
+
+def result_document(
+    exit_code: int,
+    *,
+    error: VenvrpmError | None = None,
+    step: str | None = None,
+    steps: Sequence[dict[str, object]] = (),
+    built: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """The ``--json`` document (venvrpm/schema/result.schema.json), on every exit: success
+    (*built*: what the build made), an error, an interrupt or a bug (*error*, *step*: the step
+    that was running)."""
+    document: dict[str, object] = {"ok": exit_code == EXIT_OK, "exit_code": exit_code}
+    if error is not None:
+        document["error"] = {"message": error.message, "hint": error.hint,
+                             "details": list(error.details), "step": step}  # fmt: skip
+    if built is not None:
+        document.update(built, steps=list(steps))
+    return document
+
+
+def bug_error(exc: BaseException) -> VenvrpmError:
+    """A bug, as the ``--json`` document's error (its exit code :data:`EXIT_BUG`)."""
+    error = VenvrpmError(f"{BUG_LINE}: {type(exc).__name__}: {exc}", f"report it {report_where()}",
+                         traceback.format_exception(exc))  # fmt: skip
+    error.exit_code = EXIT_BUG
+    return error
+
+
+def built_line(made: object, files: int, requires: int, *, rpm: bool) -> str:
+    """The closing line of a build: what it made, its paths and requires."""
+    if rpm:
+        return f"{made} ({files} paths, {requires} requires, as rpm lists them)"
+    return (f"{made} ({files} paths in %files, {requires} Requires: lines; "
+            "rpmbuild adds its rpmlib() requires)")  # fmt: skip
+
+
+def fetched_lines(filled: Filled) -> tuple[str | None, str]:
+    """``venvrpm fetch``'s info line on the skipped requirements (or None) and its closing line."""
+    skipped = None
+    if filled.skipped:
+        names = ", ".join(f"{r.name}=={r.version}" for r in filled.skipped)
+        skipped = f"{len(filled.skipped)} skipped, not for this interpreter: {names}"
+    done = filled.fetched
+    if not done.downloaded:
+        return skipped, (
+            f"{filled.wheelhouse} already holds all {len(done.present)} locked distributions"
+        )
+    return skipped, f"fetched {len(done.downloaded)}, already there {len(done.present)}"
+
+
+def cache_document(root: object, limit: int, entries: Sequence[CacheEntry]) -> dict[str, object]:
+    """``venvrpm cache list --json``."""
+    return {
+        "directory": str(root), "limit": limit, "size": sum(e.size for e in entries),
+        "entries": [
+            {"key": e.key, "app": e.app, "prefix": e.prefix, "interpreter": e.interpreter,
+             "backend": e.backend, "size": e.size, "files": e.files, "created": e.created,
+             "last_used": e.last_used}
+            for e in entries
+        ],
+    }  # fmt: skip
+
+
+def cache_listing(root: object, limit: int, entries: Sequence[CacheEntry]) -> tuple[str, str]:
+    """``venvrpm cache list``: a line per environment (stdout) and the closing line."""
+    lines = ""
+    for e in entries:
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
+        lines += (
+            f"{e.key[:12]}  {e.app:<20} {e.size / 1024**2:8.1f} MiB {e.files:7d} files"
+            f"  used {used}  {e.interpreter} {e.backend}\n"
+        )
+    total = sum(e.size for e in entries)
+    done = (f"{len(entries)} environment(s), {total / 1024**2:.1f} MiB of "
+            f"{limit / 1024**2:.0f} MiB in {root}")  # fmt: skip
+    return lines, done
+
+
+def pruned_line(removed: Sequence[CacheEntry]) -> str:
+    """``venvrpm cache prune``'s closing line."""
+    freed = sum(e.size for e in removed)
+    return f"removed {len(removed)} environment(s), {freed / 1024**2:.1f} MiB"
+
+
+def doctor_report(found: Sequence[Check]) -> str:
+    """``venvrpm doctor``'s table: a line per check, its hint below."""
+    width = max(len(c.name) for c in found)
+    text = ""
+    for check in found:
+        text += f"{check.name:<{width}}  {check.status:<7}  {check.detail}\n"
+        if check.hint:
+            text += f"{'':<{width}}           -> {check.hint}\n"
+    return text
+
+
+def render_lint(linted: Linted, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    """rpmlint's report on stdout; its stderr and venvrpm's notes on stderr. rpmlint quotes
+    the package's summary, file names...: never let them act on the terminal."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    out.write(terminal_safe(linted.output, markup=False))
+    err.write(terminal_safe(linted.stderr, markup=False))
+    # venvrpm's own notes on stderr: stdout stays rpmlint's report
+    err.write(terminal_safe("".join(f"venvrpm: {n}\n" for n in linted.notes), markup=False))
 
 
 SCRIPTLET_LINES = 8

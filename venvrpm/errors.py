@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 EXIT_OK = 0
+"""The command did what it was asked."""
 EXIT_BUILD_FAILED = 1
+"""A build, tool or test failed, a lock is stale, or the machine refused an I/O."""
 EXIT_USAGE = 2
+"""A usage or manifest error: nothing was built or changed."""
+EXIT_BUG = 70
+"""An exception venvrpm did not expect: a bug, shown with its traceback (EX_SOFTWARE)."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT): 128 + the signal's number, as a shell reports it."""
+EXIT_TERMINATED = 143
+"""SIGTERM (a cancelled CI job, ``timeout``): 128 + the signal's number."""
 
 
 class VenvrpmError(Exception):
@@ -102,6 +113,36 @@ def command_line(argv: Sequence[str]) -> str:
 def environment_line(env: Mapping[str, str]) -> str:
     """*env* as ``K=V`` words, sorted and quoted as a shell reads them."""
     return " ".join(shlex.quote(f"{key}={value}") for key, value in sorted(env.items()))
+
+
+class SystemRefusal(VenvrpmError):
+    """The operating system refused an I/O venvrpm needs: a full disk, a read-only directory,
+    a file where a directory should be. The machine's fault, not venvrpm's: no traceback."""
+
+
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+"""A full disk or an exhausted quota: the machine's, whichever write of venvrpm met it."""
+FULL_HINT = (
+    "free space or choose another directory: -o DIR, TMPDIR=DIR, VENVRPM_CACHE_DIR=DIR "
+    "(or --no-cache)"
+)
+
+
+def refusal(exc: OSError, doing: str, hint: str) -> SystemRefusal:
+    """*exc* as the message ``DOING: No space left on device (PATH)`` with *hint*."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return SystemRefusal(f"{doing}: {exc.strerror or exc}{where}", hint)
+
+
+@contextlib.contextmanager
+def refused(doing: str, hint: str) -> Iterator[None]:
+    """Turn an OSError of the I/O inside into a :class:`SystemRefusal` saying what was being
+    done. Only around I/O whose failure is the machine's (a directory the user chose, the
+    disk): elsewhere an OSError is a bug in venvrpm and keeps its traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise refusal(exc, doing, hint) from exc
 
 
 class LockError(VenvrpmError):

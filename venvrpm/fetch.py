@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
@@ -21,6 +22,10 @@ from venvrpm.errors import LockError
 from venvrpm.files import sha256_hex
 from venvrpm.lockfile import Lock, LockedRequirement, requirement_line
 from venvrpm.runner import Runner
+
+if TYPE_CHECKING:
+    from venvrpm.manifest import Manifest
+    from venvrpm.runner import HostRunner
 
 # pip's line as it starts on a requirement of the file, one per distribution: "Collecting x==1"
 # from an index over HTTP, "Processing /path/x.whl" from a local one
@@ -233,3 +238,62 @@ def build_env(
         hint="the build lock must be installable from the wheelhouse: wheels, of its hashes",
     )  # fmt: skip
     return dest
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    """What ``venvrpm fetch`` did to the wheelhouse."""
+
+    wheelhouse: Path
+    fetched: Fetched
+    """The main lock's and the build lock's requirements, present or downloaded."""
+    skipped: tuple[LockedRequirement, ...]
+    """The lock's requirements whose markers exclude the target interpreter."""
+
+
+def fill_wheelhouse(
+    loaded: Manifest,
+    host: HostRunner,
+    host_env: Mapping[str, str],
+    *,
+    report: progress.Report = progress.quiet,
+    warn: Callable[[str], None] = lambda text: None,
+    note: Callable[[str], None] = lambda text: None,
+) -> Filled:
+    """Fill the manifest's wheelhouse with what its locks name, for the target interpreter:
+    the build lock first (wheels only), then the main lock (``venvrpm fetch``).
+
+    *report* gets the steps; *warn* and *note* what the runners say of the pip configuration
+    they leave out."""
+    from venvrpm import backends, lockfile, pipeline, venvbuild
+    from venvrpm.plan import pip_environment
+
+    if loaded.wheelhouse is None:  # the CLI refuses it, naming the manifest as given
+        raise ValueError(f"{loaded.source} has no wheelhouse")
+    lock = lockfile.read(loaded.requirements)
+    with pipeline.workspace(keep=False) as workdir:
+        pip_env = pip_environment(loaded, host_env, online=True)
+        with backends.open_runners(loaded, host, workdir, pip_env, (), fetching=True,
+                                   warn=warn, note=note) as runners:  # fmt: skip
+            where = backends.describe(loaded)
+            report("step", f"probing {loaded.python} {where}")
+            interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
+            lock = lock.for_target(dict(interpreter.markers))
+            wheel = venvbuild.pip_for(interpreter, workdir / "tools")
+            scratch = workdir / "fetch"
+            scratch.mkdir()
+            report("step", f"fetching into {loaded.wheelhouse}")
+            pip = [str(loaded.python), str(wheel / "pip")]
+            # The build lock first (wheels only): builds install it hash-checked from the
+            # wheelhouse, and pip prepares the lock's sdists with it here (no build isolation,
+            # whose backends would come from the index unchecked).
+            done = fetch_build_lock(
+                Fetched((), ()), loaded.requirements, loaded.wheelhouse, pip,
+                runners.target, pip_env, scratch, dict(interpreter.markers), report,
+            )  # fmt: skip
+            built_env = build_env(loaded.requirements, loaded.wheelhouse, pip,
+                                  runners.target, pip_env, workdir / "build-env")  # fmt: skip
+            main_done = fetch(lock, loaded.wheelhouse, pip, runners.target, pip_env,
+                              scratch, build_env=built_env, report=report)  # fmt: skip
+    both = Fetched(main_done.present + done.present, main_done.downloaded + done.downloaded)
+    return Filled(loaded.wheelhouse, both, tuple(lock.skipped))

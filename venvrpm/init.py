@@ -30,7 +30,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from venvrpm import entrypoints, manifest
-from venvrpm.errors import UsageError
+from venvrpm.errors import UsageError, refused
 from venvrpm.paths import is_normalised_absolute
 from venvrpm.runner import Runner
 
@@ -221,21 +221,28 @@ def _write_all(files: Mapping[Path, str]) -> None:
     A failure while writing (a full disk, a read-only directory) leaves no file changed.
     """
     staged: list[tuple[Path, Path]] = []
+    doing = "writing " + ", ".join(sorted(p.name for p in files))
     try:
-        for path, text in files.items():
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-            staged.append((Path(name), path))
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            # mkstemp makes 0600; these are ordinary project files
-            os.chmod(name, 0o644)
-        for temporary, path in staged:
-            os.replace(temporary, path)
+        with refused(doing, "free space, or choose a directory you can write"):
+            _write_staged(files, staged)
     finally:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
+
+
+def _write_staged(files: Mapping[Path, str], staged: list[tuple[Path, Path]]) -> None:
+    """Write *files* under temporary names (added to *staged*), then rename them into place."""
+    for path, text in files.items():
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        staged.append((Path(name), path))
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        # mkstemp makes 0600; these are ordinary project files
+        os.chmod(name, 0o644)
+    for temporary, path in staged:
+        os.replace(temporary, path)
 
 
 # --- fields ---------------------------------------------------------------------------------

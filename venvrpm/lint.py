@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 
 from venvrpm import manifest
+from venvrpm.errors import VenvrpmError
 from venvrpm.inspect import CPIO_READER, PAYLOAD_LIMIT, parse_bundled_document
 from venvrpm.runner import Runner
 
@@ -247,3 +248,61 @@ def filter_output(
 def failed(returncode: int, kept_errors: int) -> bool:
     """Whether ``venvrpm lint`` fails: errors left after filtering, or rpmlint itself failed."""
     return kept_errors > 0 or returncode not in FINDINGS_EXIT
+
+
+@dataclass(frozen=True, slots=True)
+class Linted:
+    """What ``venvrpm lint`` found: rpmlint's report filtered, and venvrpm's notes on it."""
+
+    output: str
+    """rpmlint's stdout, less the filtered findings, its summary recounted."""
+    stderr: str
+    """rpmlint's own stderr, as it printed it."""
+    notes: tuple[str, ...]
+    """venvrpm's notes: what was filtered, what could not be read."""
+    failed: bool
+    """Errors are left after filtering, or rpmlint itself failed."""
+
+
+def run(rpms: Iterable[Path], runner: Runner, *, show_filtered: bool = False) -> Linted:
+    """rpmlint with venvrpm's configuration on *rpms*, less the findings about third-party
+    wheels' files (no finding the package can fix; docs/rpmlint.md)."""
+    from importlib import resources
+
+    rpms = list(rpms)
+    rpmlint = runner.which("rpmlint")
+    if rpmlint is None:
+        raise VenvrpmError(
+            "rpmlint is not installed", "apt-get install rpmlint  |  dnf install rpmlint"
+        )
+    paths: set[str] = set()
+    unread = []
+    bundled_waste: set[str] = set()
+    for rpm in rpms:
+        found, why = bundled_paths(rpm, runner)
+        paths |= found
+        if why is not None:
+            unread.append(f"{rpm}: {why}")
+        listing = runner.run(["rpm", "-qp", "--qf", "%{NAME}.%{ARCH}\n" + HEADER_FILES,
+                              str(rpm)], what=f"listing the files of {rpm.name}", check=False)  # fmt: skip
+        package, _, files = listing.stdout.partition("\n")
+        if listing.returncode == 0 and waste_is_bundled(files, found):
+            bundled_waste.add(package)
+    with resources.as_file(resources.files("venvrpm").joinpath("rpmlint.toml")) as config:
+        result = runner.run(
+            [rpmlint, "-c", str(config), *map(str, rpms)], what="rpmlint", check=False
+        )
+    filtered = filter_output(result.stdout, frozenset(paths), frozenset(bundled_waste))
+    notes = [f"cannot tell bundled distributions' files, nothing filtered: {u}" for u in unread]
+    if filtered.filtered:
+        notes.append(
+            f"{len(filtered.filtered)} findings about files of bundled distributions filtered "
+            "(third-party wheels' files, listed in their RECORD: the package cannot fix them; "
+            "docs/rpmlint.md)" + ("" if show_filtered else "; --show-filtered lists them")
+        )
+    if show_filtered:
+        notes += [f"filtered: {line}" for line in filtered.filtered]
+    # rpmlint's exit status counts the filtered errors too: only what is left decides, unless
+    # rpmlint itself failed (badness threshold, unreadable package, crash)
+    return Linted(filtered.output, result.stderr, tuple(notes),
+                  failed(result.returncode, filtered.kept_errors))  # fmt: skip

@@ -41,7 +41,17 @@ from venvrpm import (
 from venvrpm import (
     manifest as manifest_module,
 )
-from venvrpm.errors import CommandError, LockError, RelocationError, VenvrpmError, at_most
+from venvrpm.errors import (
+    FULL,
+    FULL_HINT,
+    CommandError,
+    LockError,
+    RelocationError,
+    VenvrpmError,
+    at_most,
+    refusal,
+    refused,
+)
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan
 from venvrpm.runner import HostRunner, Runner, Runners
@@ -84,7 +94,8 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     # relocation must cut out exactly what they wrote.
     base = Path(parent or tempfile.gettempdir())
     stale.remove(base, "venvrpm-", marked=True)
-    path = Path(tempfile.mkdtemp(prefix=f"venvrpm-{os.getpid()}-", dir=base)).resolve()
+    with refused("making the work directory", "free space, or set TMPDIR to a writable directory"):
+        path = Path(tempfile.mkdtemp(prefix=f"venvrpm-{os.getpid()}-", dir=base)).resolve()
     # debris if this process dies (SIGKILL): the next run removes it. A kept one is never
     # marked, so no later run removes it, even when this one is killed. The mark stays locked
     # while this build lives: a build in another PID namespace cannot tell its pid is alive.
@@ -95,7 +106,13 @@ def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
     (path / "work").mkdir(mode=0o700)
     (path / "host").mkdir(mode=0o700)
     try:
-        yield path / "work"
+        try:
+            yield path / "work"
+        except OSError as exc:
+            if exc.errno not in FULL:
+                raise  # anything else is a bug in venvrpm: it keeps its traceback
+            # a full disk is the machine's, wherever venvrpm was writing
+            raise refusal(exc, "writing the work directory", FULL_HINT) from exc
     except VenvrpmError as exc:
         if keep:
             exc.details = (*exc.details, f"work directory kept: {path}")
