@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import target
 from tests.support.apps import make_smallapp
 from tests.support.procs import survivors
 from venvrpm.cli import main
@@ -37,6 +38,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         )
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     yield
+    # fresh_root() mounts an overlay in tmp_path: unmounted with the test
+    assert target.unmount_under(tmp_path) == [], "a mount under the test's directory is busy"
     # gpg starts an agent for each GNUPGHOME a signing test makes (tmp_path/gnupg) and leaves it
     # running: stop it, and check that nothing of it is left
     gnupg = tmp_path / "gnupg"

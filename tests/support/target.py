@@ -5,7 +5,7 @@ with one generated package whose Provides are what the root really has -- the so
 ELF libraries (read with rpm's own ``elfdeps``), every executable path, the interpreter -- so
 our RPMs install **without --nodeps**, and a Require the root cannot meet fails the install.
 
-The root is built once (about a minute) and cached; each test gets a copy.
+The root is built once (about a minute) and cached; each test gets an overlay over it.
 """
 
 from __future__ import annotations
@@ -61,9 +61,46 @@ def template_root() -> Path:
 
 
 def fresh_root(dest: Path) -> Path:
-    """A private copy of the template root at *dest*."""
-    subprocess.run(["cp", "-a", "--reflink=auto", str(template_root()), str(dest)], check=True)
+    """A private copy of the template root at *dest*.
+
+    An overlay over the template (writes go to a sibling directory): copying the 300 MB root
+    cost ~3 s of wall time and ~1.7 s of kernel time per test, 19 times a run. Where overlayfs
+    cannot be mounted (not root, no overlay), a real copy. The test's teardown unmounts it
+    (:func:`unmount_under`).
+    """
+    template = template_root()
+    scratch = dest.parent / f".{dest.name}.overlay"
+    upper, work = scratch / "upper", scratch / "work"
+    for path in (dest, upper, work):
+        path.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "overlay", "overlay", "-o",
+         f"lowerdir={template},upperdir={upper},workdir={work}", str(dest)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        shutil.rmtree(scratch)
+        dest.rmdir()
+        subprocess.run(["cp", "-a", "--reflink=auto", str(template), str(dest)], check=True)
     return dest
+
+
+def unmount_under(path: Path) -> list[str]:
+    """Unmount every mount point under *path*, deepest first; return those that stayed
+    mounted (busy): a test that leaves a mount behind fails its teardown."""
+    prefix = str(path) + "/"
+    points = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
+        for line in mountinfo:
+            # field 5 is the mount point, octal-escaped (a space is \040)
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point.startswith(prefix):
+                points.append(point)
+    stuck = []
+    for point in sorted(points, key=len, reverse=True):
+        if subprocess.run(["umount", point], capture_output=True, check=False).returncode:
+            stuck.append(point)
+    return stuck
 
 
 def rpm(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
