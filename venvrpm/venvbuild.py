@@ -518,8 +518,11 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
     """Install the project's built wheel into the venv, in this process (pypa/installer).
 
     Starting pip for one wheel cost ~1.2 s of every build. No dependencies: the lock has them.
-    Written through the same paths a container or chroot build sees (they are mounted at the
-    same place); scripts get the staged interpreter, which relocation rewrites like pip's.
+    The stage is installer's ``destdir`` ("a staging directory expected to be the filesystem
+    root at runtime"): the scheme holds the final paths under the prefix, so scripts get the
+    final interpreter and RECORD the final layout as written, and the project's files need
+    bytecode only, no relocation. Written through the same paths a container or chroot build
+    sees (they are mounted at the same place).
     Returns installer's warnings (it skips a wheel's ``__pycache__`` files, for instance).
     """
     from installer import install
@@ -534,18 +537,22 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
             f"installing the project: {len(found)} site-packages directories in {venv}",
             "report this with the interpreter: venvrpm expects the one a virtualenv has",
         )
-    site = str(found[0])
+    prefix = plan.manifest.prefix
+    site = str(prefix / found[0].relative_to(venv))
     name = wheel.name.split("-")[0]
     scheme = {
         "purelib": site,
         "platlib": site,
-        "scripts": str(venv / "bin"),
-        "data": str(venv),
+        "scripts": str(prefix / "bin"),
+        "data": str(prefix),
         # where pip puts a venv's headers
-        "headers": str(venv / "include" / "site" / found[0].parent.name / name),
+        "headers": str(prefix / "include" / "site" / found[0].parent.name / name),
     }
     destination = SchemeDictionaryDestination(
-        scheme, interpreter=str(plan.venv_python), script_kind="posix"
+        scheme,
+        interpreter=str(prefix / "bin" / "python"),
+        script_kind="posix",
+        destdir=str(plan.stage),
     )
     try:
         with warnings.catch_warnings(record=True) as caught, WheelFile.open(wheel) as source:
