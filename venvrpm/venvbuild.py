@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from venvrpm import progress, stale, toolbox
+from venvrpm._fenced import pip_text, virtualenv_api
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.lockfile import Lock
@@ -42,11 +43,8 @@ _IGNORED_ANYWHERE = {
 }
 _IGNORED_AT_TOP = {".venv", "venv", "build", "dist"}
 
-_HASH_MISMATCH = re.compile(r"^\s{4}(\S+?)==(\S+) from (\S+)", re.MULTILINE)
-_NO_DISTRIBUTION = re.compile(r"No matching distribution found for (\S+)")
 # the directory a cached note may name: an unpacked pip wheel, never a path
 _PIP_DIR = re.compile(r"pip-[A-Za-z0-9_.+-]+")
-_INVALID_WHEEL = re.compile(r"(\S+\.whl) is invalid")
 # What a build from source prints when the build environment lacks a system package, and how
 # the error names the missing piece: (pattern, description with the first group).
 _MISSING_TOOLS = (
@@ -173,22 +171,20 @@ def pip_for(
     ):
         return tools / known
 
-    from virtualenv.seed.wheels.embed import get_embed_wheel
-
-    wheel = get_embed_wheel("pip", interpreter.minor)
+    wheel = virtualenv_api.embedded_wheel("pip", interpreter.minor)
     if wheel is None:
         raise VenvrpmError(
             f"virtualenv has no pip for Python {interpreter.minor}",
             "upgrade virtualenv in the environment venvrpm runs in",
         )
-    dest = tools / Path(wheel.path).name.removesuffix(".whl")
+    dest = tools / wheel.name.removesuffix(".whl")
     if not (dest / "pip" / "__main__.py").is_file():
         # Unpacked beside and renamed into place.
         tools.mkdir(parents=True, exist_ok=True)
         stale.remove(tools, "unpack-")
         scratch = Path(tempfile.mkdtemp(prefix=f"unpack-{os.getpid()}-", dir=tools))
         try:
-            with zipfile.ZipFile(wheel.path) as archive:
+            with zipfile.ZipFile(wheel) as archive:
                 archive.extractall(scratch)
             os.rename(scratch, dest)
         except OSError:
@@ -281,7 +277,7 @@ def create(plan: BuildPlan, runner: Runner) -> None:
     # -c and -m put the working directory first on sys.path (-I would drop the toolbox's
     # PYTHONPATH too): run from the private work directory, never from wherever root started.
     usable = runner.run(
-        [plan.create_venv[0], "-c", "import virtualenv.run"],
+        [plan.create_venv[0], "-c", virtualenv_api.CAN_RUN],
         what="checking that the target can run virtualenv",
         cwd=plan.workdir,
         env=env,
@@ -740,17 +736,16 @@ def _module_count(venv_dir: Path, only: list[Path] | None) -> int:
 def _lock_failure(exc: CommandError, plan: BuildPlan, path: Path | None = None) -> VenvrpmError:
     output = exc.output_tail
     lock = (path or plan.manifest.requirements).name
-    if "DO NOT MATCH THE HASHES" in output:
+    if pip_text.hash_mismatch(output):
         names = [
-            f"{n}=={v} ({Path(url.rstrip(':')).name})"
-            for n, v, url in _HASH_MISMATCH.findall(output)
+            f"{m.name}=={m.version} ({Path(m.url).name})" for m in pip_text.hash_mismatches(output)
         ] or ["(see pip's output)"]
         return LockError(
             f"hash mismatch for {', '.join(names)}: the file found is not the one {lock} locked",
             "if the new file is trusted, re-lock; otherwise find out who changed it",
             details=exc.details,
         )
-    if "BackendUnavailable" in output and plan.build_lock is None:
+    if pip_text.backend_unavailable(output) and plan.build_lock is None:
         # An sdist whose backend is not importable: build isolation is off and nothing locked
         # its build requirements (known before the build only with a wheelhouse).
         from venvrpm import buildreqs
@@ -761,13 +756,13 @@ def _lock_failure(exc: CommandError, plan: BuildPlan, path: Path | None = None) 
             f"{buildreqs.lock_path(plan.manifest.requirements).name} beside the lock",
             details=exc.details,
         )
-    invalid = _INVALID_WHEEL.findall(output)
-    if invalid or "BadZipFile" in output:
+    invalid = pip_text.invalid_wheels(output)
+    if invalid or pip_text.bad_zip(output):
         return LockError(
             f"not a valid wheel: {', '.join(Path(w).name for w in invalid) or '(see pip output)'}",
             "the file is damaged or not a wheel: fetch it again (venvrpm fetch) and re-lock if its hash changed",
         )
-    missing = _NO_DISTRIBUTION.findall(output)
+    missing = pip_text.not_found(output)
     if missing:
         where = f"the wheelhouse {plan.manifest.wheelhouse}" if plan.offline else "the index"
         return LockError(
@@ -775,6 +770,6 @@ def _lock_failure(exc: CommandError, plan: BuildPlan, path: Path | None = None) 
             "add it to the wheelhouse (pip download -r the lock)" if plan.offline else LOCK_HINT,
             details=exc.details,
         )
-    if "hash" in output.lower() and "--hash" in output:
+    if pip_text.hashes_refused(output):
         return LockError(f"pip refused {lock}: {output.splitlines()[-1]}", LOCK_HINT, exc.details)
     return exc
