@@ -81,6 +81,11 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     assert steps[:3] == ["checking the lock requirements.lock", "probing /usr/bin/python3.11 on this host",
                          "creating the virtualenv"]  # fmt: skip
     assert steps[-2:] == ["running rpmbuild", "verifying the RPM"]
+    # installer wrote the project at its final paths (destdir = the stage): bytecode only
+    project = steps[steps.index("installing the project") + 1 :]
+    assert project[0] == "compiling the project for /opt/smallapp"
+    assert [s for s in steps if s.startswith("relocating")] == ["relocating to /opt/smallapp"]
+    assert steps.index("relocating to /opt/smallapp") < steps.index("installing the project")
     assert result.rpm == tmp_path / "out" / "smallapp-1.0.0-1.x86_64.rpm"
     assert not workdir.exists()
 

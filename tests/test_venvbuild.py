@@ -182,3 +182,27 @@ def test_a_result_planted_as_a_link_is_not_followed(tmp_path: Path) -> None:
     (tmp_path / "b2").symlink_to(_built(tmp_path / "x", b'{"wheel": "app-1.0-py3-none-any.whl"}'))
     with pytest.raises(VenvrpmError):
         venvbuild.built_wheel(tmp_path / "b2")
+
+
+def test_the_project_wheel_is_installed_with_its_final_paths(tmp_path: Path) -> None:
+    """installer's destdir: the stage is the root at runtime, so the project's scripts carry
+    the final interpreter and nothing written names the stage (no relocation needed)."""
+    from tests.support.tinybackend import write_wheel
+
+    plan = plan_for(tmp_path)
+    site = plan.venv_dir / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    wheel = write_wheel(
+        tmp_path, "proj", "1.0", {"proj/__init__.py": "def main(): pass\n"},
+        entry_points={"proj-cli": "proj:main"}, scripts={"tool": "#!python\nprint(1)\n"},
+    )  # fmt: skip
+    assert venvbuild.install_wheel(plan, wheel) == []
+    final = f"#!{plan.manifest.prefix}/bin/python\n"
+    assert (plan.venv_dir / "bin" / "proj-cli").read_text().startswith(final)
+    assert (plan.venv_dir / "bin" / "tool").read_text().startswith(final)
+    assert (site / "proj" / "__init__.py").is_file()
+    record = (site / "proj-1.0.dist-info" / "RECORD").read_text()
+    assert "../../../bin/proj-cli," in record
+    stage = os.fsencode(plan.stage)
+    written = [p for p in plan.stage.rglob("*") if p.is_file()]
+    assert written and not [p for p in written if stage in p.read_bytes()]

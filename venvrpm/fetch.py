@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from venvrpm import progress
+from venvrpm._fenced import pip_text
 from venvrpm.errors import LockError
 from venvrpm.files import sha256_hex
 from venvrpm.lockfile import Lock, LockedRequirement, requirement_line
@@ -26,13 +27,6 @@ from venvrpm.runner import Runner
 if TYPE_CHECKING:
     from venvrpm.manifest import Manifest
     from venvrpm.runner import HostRunner
-
-# pip's line as it starts on a requirement of the file, one per distribution: "Collecting x==1"
-# from an index over HTTP, "Processing /path/x.whl" from a local one
-_STARTED = re.compile(r"^(?:Collecting|Processing) \S")
-_NOT_FOUND = re.compile(
-    r"(?:No matching distribution found for|Could not find a version that satisfies the requirement) (\S+)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +138,7 @@ def fetch(
     # One pip for the whole lock: a pip per distribution cost ~1 s each in start-up and index
     # round trips (docs/performance.md). pip checks each file against its line's hashes.
     progress.total(report, len(wanted), "distributions")
-    progress.count_lines(report, _STARTED)
+    progress.count_lines(report, pip_text.STARTED)
     everything = scratch / "all-requirements.txt"
     everything.write_text("".join(requirement_line(r) + "\n" for r in wanted), encoding="utf-8")
     result = runner.run([*base, "-r", str(everything)], what="downloading the lock", env=env,
@@ -182,8 +176,8 @@ def _one_by_one(
                             env=env, check=False)  # fmt: skip
         if result.returncode != 0:
             output = result.stdout + result.stderr
-            reason = "hash mismatch" if "DO NOT MATCH THE HASHES" in output else (
-                "no file for this interpreter and platform" if _NOT_FOUND.search(output)
+            reason = "hash mismatch" if pip_text.hash_mismatch(output) else (
+                "no file for this interpreter and platform" if pip_text.not_found(output)
                 else (output.strip().splitlines() or ["pip failed"])[-1]
             )  # fmt: skip
             failures.append(f"{req.name}=={req.version}: {reason}")

@@ -30,6 +30,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from venvrpm import entrypoints, manifest
+from venvrpm._fenced import pip_text
 from venvrpm.errors import UsageError, refused
 from venvrpm.paths import is_normalised_absolute
 from venvrpm.runner import Runner
@@ -544,10 +545,6 @@ def parse_from_pypi(text: str) -> tuple[str, str | None]:
     return canonicalize_name(req.name), specs[0].version if specs else None
 
 
-_NO_WHEEL = "No matching distribution found"
-"""pip's last line when the index has no file it may take (none, or only sdists)."""
-
-
 def from_pypi(
     requirement: str,
     runner: Runner,
@@ -582,11 +579,11 @@ def from_pypi(
             shown = wheel_version(wheels[0].name, found.get("version"))
             return render_pypi(name, shown, found, facts.scripts, python)
         lines = [line.strip() for line in got.tail(50).splitlines() if line.strip()]
-        rejected = [line for line in lines if line.startswith("Discarding ")]
+        rejected = pip_text.discarded(lines)
         # pip found no wheel (then the index says whether there is an sdist), or it found one
         # and refused it: pip 23 says "Discarding ...", pip 26 dies on its invalid version
-        if got.returncode != 0 and (rejected or not any(_NO_WHEEL in line for line in lines)):
-            reason = rejected[-1].partition(": ")[2] if rejected else (lines or ["?"])[-1]
+        if got.returncode != 0 and (rejected or not pip_text.not_found(got.tail(50))):
+            reason = pip_text.discard_reason(rejected[-1]) if rejected else (lines or ["?"])[-1]
             raise UsageError(
                 f"pip rejected the wheel of {wanted}: {reason}",
                 "the index serves a wheel pip will not install (its metadata disagrees with "
@@ -598,17 +595,19 @@ def from_pypi(
              "--disable-pip-version-check", *sources],
             what=f"listing the versions of {name}", env=env, check=False,
         )  # fmt: skip
-    newest = re.match(r"^\S+ \(([^)\s]+)\)", listed.stdout.strip())
-    available = re.search(r"Available versions: (.*)", listed.stdout)
-    known = [v.strip() for v in available.group(1).split(",")] if available else []
-    if listed.returncode != 0 or newest is None or (version and version not in known):
+    versions = pip_text.index_versions(listed.stdout)
+    if (
+        listed.returncode != 0
+        or versions is None
+        or (version and version not in versions.available)
+    ):
         raise UsageError(
             f"{wanted} is not on the index",
             "check the name and version (`pip index versions NAME` lists them), and that pip "
             "reaches the index (pip.conf, PIP_INDEX_URL) or give --find-links DIR",
             details=[got.tail()],
         )
-    return render_pypi(name, version or newest.group(1), None, None, python)
+    return render_pypi(name, version or versions.newest, None, None, python)
 
 
 def wheel_version(filename: str, metadata: object) -> str:

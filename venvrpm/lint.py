@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 
 from venvrpm import manifest
+from venvrpm._fenced import rpm_text
 from venvrpm.errors import VenvrpmError
 from venvrpm.inspect import CPIO_READER, PAYLOAD_LIMIT, parse_bundled_document
 from venvrpm.runner import Runner
@@ -37,9 +38,6 @@ from venvrpm.runner import Runner
 RECORDS_LIMIT = 64 << 20
 """The most bytes of RECORD files kept from one payload (Zuul's 139 take about 3 MB)."""
 
-# rpmlint's finding lines: "pkg.arch: E: check-name rest of the line"
-_FINDING = re.compile(r"^(?P<package>\S+): (?P<level>[EW]): (?P<check>\S+)(?: (?P<rest>.*))?$")
-_SUMMARY = re.compile(r"(\d+) errors, (\d+) warnings")
 _RECORD = r"\./.*/site-packages/[^/]+\.dist-info/RECORD"
 _LIST = r"\./usr/share/doc/[^/]+/bundled-distributions\.json"
 # a venv's site-packages: the prefix is what its RECORD's paths must stay inside
@@ -224,7 +222,7 @@ def filter_output(
     filtered: list[str] = []
     errors = warnings = 0
     for line in output.splitlines(keepends=True):
-        found = _FINDING.match(line.rstrip("\n"))
+        found = rpm_text.FINDING.match(line.rstrip("\n"))
         if found is None:
             kept.append(line)
             continue
@@ -238,7 +236,7 @@ def filter_output(
         warnings += found.group("level") == "W"
         kept.append(line)
     text = "".join(
-        _SUMMARY.sub(f"{errors} errors, {warnings} warnings", line) if _SUMMARY.search(line)
+        rpm_text.SUMMARY.sub(f"{errors} errors, {warnings} warnings", line) if rpm_text.SUMMARY.search(line)
         else line
         for line in kept
     )  # fmt: skip

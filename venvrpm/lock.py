@@ -23,6 +23,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from venvrpm import lockfile, toolbox
+from venvrpm._fenced import pip_text
 from venvrpm.errors import LockError, VenvrpmError
 from venvrpm.files import sha256_hex
 from venvrpm.manifest import LockTarget, Manifest
@@ -37,10 +38,6 @@ else:  # pragma: no cover
 RECORD_PREFIX = "# venvrpm-lock: "
 _PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)[=\s]+(\S+)")
-_CHAINING = ("During handling of the above exception", "The above exception was the direct cause")
-_EXCEPTION_LINE = re.compile(
-    r"^(?:[A-Za-z_][\w]*\.)+[A-Za-z_]\w*: |^[A-Z]\w*(Error|Impossible|NotFound): "
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,25 +364,7 @@ def tool_environment(interpreter: Interpreter, runner: Runner, workdir: Path) ->
 
 def explanation(output: str) -> str:
     """pip-tools' own explanation of a failed resolution, without traceback noise."""
-    lines = [line for line in output.splitlines() if line.strip()]
-    kept: list[str] = []
-    in_traceback = False
-    for i, line in enumerate(lines):
-        if line.startswith("Traceback (most recent call last)"):
-            in_traceback = True
-            continue
-        if in_traceback and line.startswith((" ", "\t")):
-            continue
-        in_traceback = False
-        if line.startswith(_CHAINING) or line.startswith("[RequirementInformation("):
-            continue
-        if _EXCEPTION_LINE.match(line):
-            if i != len(lines) - 1:
-                continue  # intermediate exceptions of a chain
-            line = _EXCEPTION_LINE.sub("", line)  # the final one: keep its message
-        if line not in kept:
-            kept.append(line)
-    return "\n".join(kept[-30:]) or "(pip-compile printed nothing)"
+    return pip_text.resolution_failure(output)
 
 
 def _direct_requirements(manifest: Manifest, target: LockTarget) -> list[tuple[str, Requirement]]:

@@ -355,10 +355,15 @@ def assemble(
     try:
         if plan.install_project is not None:
             # The environment is relocated and compiled, restored or just built: the project's
-            # step relocates and compiles only what its install writes.
+            # step compiles only what its install writes, and relocates it only when pip or uv
+            # installed it (installer writes the final paths under the stage: its destdir).
             untouched = relocate.snapshot(plan.venv_dir)
-            warnings += _install_project(plan, runners, report, cache, where)
-            warnings += _relocate_and_compile(plan, runner, report, untouched)
+            installed, final_paths = _install_project(plan, runners, report, cache, where)
+            warnings += installed
+            if final_paths:
+                warnings += _compile(plan, runner, report, untouched)
+            else:
+                warnings += _relocate_and_compile(plan, runner, report, untouched)
 
         def blame(exc: VenvrpmError) -> None:
             if cached and cache is not None:
@@ -463,14 +468,16 @@ def _install_project(
     report: Reporter,
     cache: cache_module.Cache | None,
     where: dict[str, list[str]] | None,
-) -> list[str]:
+) -> tuple[list[str], bool]:
     """The project from a copy of its tree: its wheel built with cached build requirements,
-    else (uv, or a backend that asks for more) by the installer's own isolated build."""
+    else (uv, or a backend that asks for more) by the installer's own isolated build.
+    Returns the warnings, and whether its files were written at their final paths (by
+    pypa/installer, which then need bytecode only) rather than by pip or uv (relocated)."""
     runner = runners.target
     if plan.build_wheel is None or plan.manifest.project is None:
         report("step", "installing the project")
         venvbuild.install_project(plan, runner)
-        return []
+        return [], False
     report("step", "building the project")
     venvbuild.copy_project(plan.manifest.project, plan.project_copy)
     ensure_build_env(plan, runners.target, report, cache, where)
@@ -479,8 +486,8 @@ def _install_project(
     if wheel is None:
         shutil.rmtree(plan.project_copy)
         venvbuild.install_project(plan, runner)
-        return []
-    return venvbuild.install_wheel(plan, wheel)
+        return [], False
+    return venvbuild.install_wheel(plan, wheel), True
 
 
 def ensure_build_env(
@@ -532,6 +539,19 @@ def _relocate_and_compile(
     stagecheck.links_out(plan.stage, manifest)  # the build just wrote there: before relocating
     changed = None if untouched is None else relocate.changed_since(plan.stage, untouched)
     relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed, report)
+    bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
+    report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
+    return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
+
+
+def _compile(
+    plan: BuildPlan, runner: Runner, report: Reporter, untouched: relocate.Snapshot
+) -> list[str]:
+    """Bytecode for what was written since *untouched*, already at its final paths."""
+    manifest = plan.manifest
+    report("step", f"compiling the project for {manifest.prefix}")
+    stagecheck.links_out(plan.stage, manifest)  # the project's backend ran: before compiling
+    changed = relocate.changed_since(plan.stage, untouched)
     bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
     report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
     return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from venvrpm import backends, pipconfig
+from venvrpm._fenced import virtualenv_api
 from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
 from venvrpm.redact import redact_all
 
@@ -560,7 +561,7 @@ def make_plan(
         ),
         # -c and -m put the working directory first on sys.path (-I would drop the toolbox's
         # PYTHONPATH too): run from the private work directory (venvbuild.create)
-        check_virtualenv=(str(interpreter.path), "-c", "import virtualenv.run"),
+        check_virtualenv=(str(interpreter.path), "-c", virtualenv_api.CAN_RUN),
         # The target interpreter runs virtualenv itself, wherever it lives (host, container,
         # chroot): the venv is exactly what that interpreter makes.
         create_venv=(

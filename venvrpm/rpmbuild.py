@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -12,12 +11,12 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from venvrpm import progress, stale
+from venvrpm._fenced import rpm_text
 from venvrpm.errors import ToolMissingError, VenvrpmError
 from venvrpm.plan import BUILT_RPM, BuildPlan, fill
 from venvrpm.runner import Runner
 
 INSTALL_HINT = "Debian/Ubuntu: apt-get install rpm    Fedora/RHEL: dnf install rpm-build"
-_WROTE = re.compile(r"^Wrote: (.+\.rpm)$", re.MULTILINE)
 READS_PER_BYTE = 4.4
 """Bytes rpmbuild reads per byte of payload it packs: each file for its digest, its class and
 the payload, and more. Measured with rpm 4.18 and venvrpm's rpmfc.magic: 4.28 (numpy and
@@ -81,7 +80,7 @@ def build(
             env={"MAGIC": str(magic)},
             hint=f"the generated spec is {plan.spec_path} (keep it with --keep-workdir)",
         )
-    written = [Path(p) for p in _WROTE.findall(result.stdout + result.stderr)]
+    written = rpm_text.written(result.stdout + result.stderr)
     rpms = [p for p in written if p.is_file() and not p.name.endswith(".src.rpm")]
     if len(rpms) != 1:
         raise VenvrpmError(
@@ -115,7 +114,7 @@ def build_source(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:
         (plan.topdir / sub).mkdir(parents=True, exist_ok=True)
     plan.source_spec_path.write_text(spec_text, encoding="utf-8")
     result = runner.run(plan.rpmbuild_source, what="rpmbuild -bs", cwd=plan.topdir)
-    written = [Path(p) for p in _WROTE.findall(result.stdout + result.stderr)]
+    written = rpm_text.written(result.stdout + result.stderr)
     srpms = [p for p in written if p.name.endswith(".src.rpm") and p.is_file()]
     if len(srpms) != 1:
         raise VenvrpmError(f"rpmbuild -bs reported {len(srpms)} source RPMs instead of one")

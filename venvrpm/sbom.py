@@ -15,16 +15,17 @@ from __future__ import annotations
 import datetime
 import uuid
 
-try:  # cyclonedx-python-lib >= 11.1; the old path warns there
-    from cyclonedx.contrib.license.factories import LicenseFactory
-except ImportError:  # pragma: no cover - older releases
-    from cyclonedx.factory.license import LicenseFactory
-from cyclonedx.model import HashAlgorithm, HashType
-from cyclonedx.model.bom import Bom
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.output.json import JsonV1Dot5
 from packageurl import PackageURL
 
+from venvrpm._fenced.cyclonedx_api import (
+    Bom,
+    Component,
+    ComponentType,
+    HashAlgorithm,
+    HashType,
+    JsonV1Dot5,
+    LicenseFactory,
+)
 from venvrpm.bundled import Distribution, checked, license_text
 
 _ALGORITHMS = {

@@ -12,13 +12,13 @@ of shipping.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
 
 from venvrpm import bundled, files, scriptlets
+from venvrpm._fenced import virtualenv_api
 from venvrpm.errors import PayloadError, at_most
 from venvrpm.manifest import Manifest
 from venvrpm.paths import BINDIR
@@ -29,8 +29,6 @@ _EXECUTED = (b"import ", b"import\t")
 _LINES = re.compile(rb"\r\n|\r|\n")
 # site imports these from sys.path at every start (usercustomize where user site is enabled)
 _STARTUP_MODULES = ("sitecustomize", "usercustomize")
-# What virtualenv < 20.31 writes into venvs for Python < 3.10 (a guard against distutils config)
-_VIRTUALENV_PTH = b"import _virtualenv"
 STARTUP_FILE_LIMIT = 16 * 1024 * 1024
 """``.pth`` files and the hook module larger than this are not read (a few lines each; code run
 during the build can make one a sparse terabyte): a ``.pth`` over it is named instead."""
@@ -100,9 +98,9 @@ def startup_code(venv_dir: Path, prefix: PurePosixPath) -> list[str]:
 
 
 def _virtualenvs_own(site: str, name: str, content: bytes) -> bool:
-    if name != "_virtualenv.pth" or content.rstrip(b"\n") != _VIRTUALENV_PTH:
+    if (name, content.rstrip(b"\n")) != virtualenv_api.STARTUP_PTH:
         return False
-    template = _virtualenv_template()
+    template = virtualenv_api.startup_module()
     if template is None:
         return False
     try:
@@ -112,19 +110,7 @@ def _virtualenvs_own(site: str, name: str, content: bytes) -> bool:
         return False
     # older releases wrote the scripts directory in (relative to site-packages)
     script_dir = repr(os.path.relpath(os.path.join(site, "../../../bin"), site)).encode()
-    return module in (template, template.replace(b'"__SCRIPT_DIR__"', script_dir))
-
-
-def _virtualenv_template() -> bytes | None:
-    """virtualenv's ``_virtualenv.py``: the toolbox copies venvrpm's own virtualenv verbatim."""
-    spec = importlib.util.find_spec("virtualenv")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(spec.submodule_search_locations[0], "create", "via_global_ref", "_virtualenv.py")
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
+    return module in (template, template.replace(virtualenv_api.SCRIPT_DIR_PLACEHOLDER, script_dir))
 
 
 def allowed(manifest: Manifest) -> set[PurePosixPath]:

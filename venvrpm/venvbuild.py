@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from venvrpm import progress, stale, toolbox
+from venvrpm._fenced import pip_text, virtualenv_api
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.lockfile import Lock
@@ -42,11 +43,8 @@ _IGNORED_ANYWHERE = {
 }
 _IGNORED_AT_TOP = {".venv", "venv", "build", "dist"}
 
-_HASH_MISMATCH = re.compile(r"^\s{4}(\S+?)==(\S+) from (\S+)", re.MULTILINE)
-_NO_DISTRIBUTION = re.compile(r"No matching distribution found for (\S+)")
 # the directory a cached note may name: an unpacked pip wheel, never a path
 _PIP_DIR = re.compile(r"pip-[A-Za-z0-9_.+-]+")
-_INVALID_WHEEL = re.compile(r"(\S+\.whl) is invalid")
 # What a build from source prints when the build environment lacks a system package, and how
 # the error names the missing piece: (pattern, description with the first group).
 _MISSING_TOOLS = (
@@ -173,22 +171,20 @@ def pip_for(
     ):
         return tools / known
 
-    from virtualenv.seed.wheels.embed import get_embed_wheel
-
-    wheel = get_embed_wheel("pip", interpreter.minor)
+    wheel = virtualenv_api.embedded_wheel("pip", interpreter.minor)
     if wheel is None:
         raise VenvrpmError(
             f"virtualenv has no pip for Python {interpreter.minor}",
             "upgrade virtualenv in the environment venvrpm runs in",
         )
-    dest = tools / Path(wheel.path).name.removesuffix(".whl")
+    dest = tools / wheel.name.removesuffix(".whl")
     if not (dest / "pip" / "__main__.py").is_file():
         # Unpacked beside and renamed into place.
         tools.mkdir(parents=True, exist_ok=True)
         stale.remove(tools, "unpack-")
         scratch = Path(tempfile.mkdtemp(prefix=f"unpack-{os.getpid()}-", dir=tools))
         try:
-            with zipfile.ZipFile(wheel.path) as archive:
+            with zipfile.ZipFile(wheel) as archive:
                 archive.extractall(scratch)
             os.rename(scratch, dest)
         except OSError:
@@ -511,8 +507,11 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
     """Install the project's built wheel into the venv, in this process (pypa/installer).
 
     Starting pip for one wheel cost ~1.2 s of every build. No dependencies: the lock has them.
-    Written through the same paths a container or chroot build sees (they are mounted at the
-    same place); scripts get the staged interpreter, which relocation rewrites like pip's.
+    The stage is installer's ``destdir`` ("a staging directory expected to be the filesystem
+    root at runtime"): the scheme holds the final paths under the prefix, so scripts get the
+    final interpreter and RECORD the final layout as written, and the project's files need
+    bytecode only, no relocation. Written through the same paths a container or chroot build
+    sees (they are mounted at the same place).
     Returns installer's warnings (it skips a wheel's ``__pycache__`` files, for instance).
     """
     from installer import install
@@ -527,18 +526,22 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
             f"installing the project: {len(found)} site-packages directories in {venv}",
             "report this with the interpreter: venvrpm expects the one a virtualenv has",
         )
-    site = str(found[0])
+    prefix = plan.manifest.prefix
+    site = str(prefix / found[0].relative_to(venv))
     name = wheel.name.split("-")[0]
     scheme = {
         "purelib": site,
         "platlib": site,
-        "scripts": str(venv / "bin"),
-        "data": str(venv),
+        "scripts": str(prefix / "bin"),
+        "data": str(prefix),
         # where pip puts a venv's headers
-        "headers": str(venv / "include" / "site" / found[0].parent.name / name),
+        "headers": str(prefix / "include" / "site" / found[0].parent.name / name),
     }
     destination = SchemeDictionaryDestination(
-        scheme, interpreter=str(plan.venv_python), script_kind="posix"
+        scheme,
+        interpreter=str(prefix / "bin" / "python"),
+        script_kind="posix",
+        destdir=str(plan.stage),
     )
     try:
         with warnings.catch_warnings(record=True) as caught, WheelFile.open(wheel) as source:
@@ -706,17 +709,16 @@ def _module_count(venv_dir: Path, only: list[Path] | None) -> int:
 def _lock_failure(exc: CommandError, plan: BuildPlan, path: Path | None = None) -> VenvrpmError:
     output = exc.output_tail
     lock = (path or plan.manifest.requirements).name
-    if "DO NOT MATCH THE HASHES" in output:
+    if pip_text.hash_mismatch(output):
         names = [
-            f"{n}=={v} ({Path(url.rstrip(':')).name})"
-            for n, v, url in _HASH_MISMATCH.findall(output)
+            f"{m.name}=={m.version} ({Path(m.url).name})" for m in pip_text.hash_mismatches(output)
         ] or ["(see pip's output)"]
         return LockError(
             f"hash mismatch for {', '.join(names)}: the file found is not the one {lock} locked",
             "if the new file is trusted, re-lock; otherwise find out who changed it",
             details=exc.details,
         )
-    if "BackendUnavailable" in output and plan.build_lock is None:
+    if pip_text.backend_unavailable(output) and plan.build_lock is None:
         # An sdist whose backend is not importable: build isolation is off and nothing locked
         # its build requirements (known before the build only with a wheelhouse).
         from venvrpm import buildreqs
@@ -727,13 +729,13 @@ def _lock_failure(exc: CommandError, plan: BuildPlan, path: Path | None = None) 
             f"{buildreqs.lock_path(plan.manifest.requirements).name} beside the lock",
             details=exc.details,
         )
-    invalid = _INVALID_WHEEL.findall(output)
-    if invalid or "BadZipFile" in output:
+    invalid = pip_text.invalid_wheels(output)
+    if invalid or pip_text.bad_zip(output):
         return LockError(
             f"not a valid wheel: {', '.join(Path(w).name for w in invalid) or '(see pip output)'}",
             "the file is damaged or not a wheel: fetch it again (venvrpm fetch) and re-lock if its hash changed",
         )
-    missing = _NO_DISTRIBUTION.findall(output)
+    missing = pip_text.not_found(output)
     if missing:
         where = f"the wheelhouse {plan.manifest.wheelhouse}" if plan.offline else "the index"
         return LockError(
@@ -741,6 +743,6 @@ def _lock_failure(exc: CommandError, plan: BuildPlan, path: Path | None = None) 
             "add it to the wheelhouse (pip download -r the lock)" if plan.offline else LOCK_HINT,
             details=exc.details,
         )
-    if "hash" in output.lower() and "--hash" in output:
+    if pip_text.hashes_refused(output):
         return LockError(f"pip refused {lock}: {output.splitlines()[-1]}", LOCK_HINT, exc.details)
     return exc
