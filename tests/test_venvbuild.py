@@ -10,7 +10,7 @@ import pytest
 
 from tests.test_plan import plan_for
 from venvrpm import venvbuild
-from venvrpm.errors import EXIT_USAGE, UsageError, VenvrpmError
+from venvrpm.errors import EXIT_USAGE, PayloadError, UsageError, VenvrpmError
 from venvrpm.runner import Result
 
 
@@ -206,3 +206,28 @@ def test_the_project_wheel_is_installed_with_its_final_paths(tmp_path: Path) -> 
     stage = os.fsencode(plan.stage)
     written = [p for p in plan.stage.rglob("*") if p.is_file()]
     assert written and not [p for p in written if stage in p.read_bytes()]
+
+
+@pytest.mark.parametrize("planted", ["proj", "bin", "proj-1.0.dist-info"])
+def test_the_project_wheel_is_never_written_through_a_planted_link(
+    tmp_path: Path, planted: str
+) -> None:
+    """The project's backend ran before the install (in a container build, confined; its
+    processes may outlive it there) and could leave a link in the venv: installer, run by
+    venvrpm as root on the host, must not write through it (docs/security.md)."""
+    from tests.support.tinybackend import write_wheel
+
+    plan = plan_for(tmp_path)
+    site = plan.venv_dir / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    link = plan.venv_dir / "bin" if planted == "bin" else site / planted
+    link.symlink_to(outside)
+    wheel = write_wheel(
+        tmp_path, "proj", "1.0", {"proj/__init__.py": "x = 1\n"},
+        entry_points={"proj-cli": "proj:main"},
+    )  # fmt: skip
+    with pytest.raises(PayloadError):
+        venvbuild.install_wheel(plan, wheel)
+    assert list(outside.iterdir()) == []

@@ -233,12 +233,25 @@ def _climbs_out(directory: PurePosixPath, target: str) -> bool:
 
 
 def write_file(stage: Path, path: PurePosixPath, text: str) -> None:
-    """Write *text* at *path* in *stage*, creating its directories, never following a link:
-    each directory is opened with O_NOFOLLOW from the one above, the file too."""
+    """Write *text* at *path* in *stage*, creating its directories, never following a link."""
+    fd = create_file(stage, path, exclusive=False, mode=0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def create_file(stage: Path, path: PurePosixPath, *, exclusive: bool, mode: int) -> int:
+    """Open a new file at *path* (absolute, as at runtime) in *stage* for writing; return its
+    descriptor. Each directory is made or opened with O_NOFOLLOW from the one above, the file
+    too: something that ran during the build (a build backend, in a container whose processes
+    may still run) cannot turn a write by venvrpm, root on the host, into one outside the stage.
+    *exclusive*: an existing file is an error (installer's rule: a wheel never overwrites)."""
+    parts = path.relative_to("/").parts
+    if not parts or any(part in (".", "..") for part in parts):
+        raise PayloadError(f"cannot write {_shown(path)} into the stage: not a plain path")
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(stage, flags)
     try:
-        for part in path.relative_to("/").parts[:-1]:
+        for part in parts[:-1]:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(part, 0o755, dir_fd=fd)
             try:
@@ -251,18 +264,17 @@ def write_file(stage: Path, path: PurePosixPath, text: str) -> None:
                 ) from None
             os.close(fd)
             fd = child
+        create = os.O_EXCL if exclusive else os.O_TRUNC
         try:
-            out = os.open(
-                path.name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                0o644, dir_fd=fd,
+            return os.open(
+                parts[-1], os.O_WRONLY | os.O_CREAT | create | os.O_NOFOLLOW | os.O_CLOEXEC,
+                mode, dir_fd=fd,
             )  # fmt: skip
         except OSError as exc:
             raise PayloadError(
                 f"cannot write {_shown(path)} into the stage: {exc.strerror}",
-                "something that ran during the build put a link there",
+                "something that ran during the build put a link or a file there",
             ) from None
-        with os.fdopen(out, "w", encoding="utf-8") as fh:
-            fh.write(text)
     finally:
         os.close(fd)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -15,9 +16,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
-from venvrpm import progress, stale, toolbox
+from installer.destinations import SchemeDictionaryDestination
+from installer.records import Hash, RecordEntry
+from installer.scripts import Script
+from installer.utils import Scheme, copyfileobj_with_hashing
+
+from venvrpm import progress, stagecheck, stale, toolbox
 from venvrpm._fenced import pip_text, virtualenv_api
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
@@ -26,6 +32,8 @@ from venvrpm.plan import COMPILE_LIST, BuildPlan, Interpreter, fill
 from venvrpm.runner import Result, Runner
 
 if TYPE_CHECKING:
+    from installer.scripts import ScriptSection
+
     from venvrpm.cache import Cache
 
 # Never copied from the user's project: VCS data, caches, other environments, build output.
@@ -503,6 +511,41 @@ def built_wheel(built: Path) -> Path:
     return built / name
 
 
+class _StageDestination(SchemeDictionaryDestination):
+    """installer's destination for the stage, writing nothing through a link.
+
+    installer opens each target by path (following links) and chmods scripts by path: the
+    project's backend ran before it, and in a container build its processes may still run and
+    plant a link in the venv. Every file is created with :func:`stagecheck.create_file`
+    (O_NOFOLLOW from the stage down, O_EXCL) and made executable through its descriptor."""
+
+    def write_to_fs(
+        self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
+    ) -> RecordEntry:
+        target = PurePosixPath(os.path.normpath(PurePosixPath(self.scheme_dict[scheme], path)))
+        if not target.is_relative_to(self.scheme_dict[scheme]):
+            raise ValueError(f"Attempting to write {path} outside of the target directory")
+        fd = stagecheck.create_file(
+            Path(self.destdir or "/"), target, exclusive=True,
+            mode=0o755 if is_executable else 0o644,
+        )  # fmt: skip
+        with os.fdopen(fd, "wb") as out:
+            digest, size = copyfileobj_with_hashing(stream, out, self.hash_algorithm)
+            if is_executable:  # what installer's make_file_executable does, on the descriptor
+                os.fchmod(out.fileno(), 0o755)
+        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+
+    def write_script(
+        self, name: str, module: str, attr: str, section: ScriptSection
+    ) -> RecordEntry:
+        # installer's, without its chmod by path afterwards: written executable already
+        script_name, data = Script(name, module, attr, section).generate(
+            self.interpreter, self.script_kind
+        )
+        with io.BytesIO(data) as stream:
+            return self.write_to_fs(Scheme("scripts"), script_name, stream, is_executable=True)
+
+
 def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
     """Install the project's built wheel into the venv, in this process (pypa/installer).
 
@@ -515,7 +558,6 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
     Returns installer's warnings (it skips a wheel's ``__pycache__`` files, for instance).
     """
     from installer import install
-    from installer.destinations import SchemeDictionaryDestination
     from installer.exceptions import InstallerError
     from installer.sources import WheelFile
 
@@ -537,7 +579,7 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
         # where pip puts a venv's headers
         "headers": str(prefix / "include" / "site" / found[0].parent.name / name),
     }
-    destination = SchemeDictionaryDestination(
+    destination = _StageDestination(
         scheme,
         interpreter=str(prefix / "bin" / "python"),
         script_kind="posix",
