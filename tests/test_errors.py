@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from venvrpm import pipeline
+from venvrpm import workspace
 from venvrpm.console import Console
 from venvrpm.errors import CommandError
 from venvrpm.runner import HostRunner, Mount, RootfsRunner
@@ -55,7 +55,7 @@ def test_a_chrooted_command_is_shown_whole(tmp_path: Path) -> None:
 
 
 def test_a_removed_work_directory_is_said_plainly() -> None:
-    with pytest.raises(CommandError) as failed, pipeline.workspace(keep=False) as work:
+    with pytest.raises(CommandError) as failed, workspace.workspace(keep=False) as work:
         raise CommandError("pip failed", [str(work / "tools" / "pip"), "install"], 1, "")
     where = str(work.parent)
     assert any(
@@ -66,7 +66,7 @@ def test_a_removed_work_directory_is_said_plainly() -> None:
 
 
 def test_a_kept_work_directory_makes_the_command_rerunnable() -> None:
-    with pytest.raises(CommandError) as failed, pipeline.workspace(keep=True) as work:
+    with pytest.raises(CommandError) as failed, workspace.workspace(keep=True) as work:
         raise CommandError("pip failed", [str(work / "tools" / "pip"), "install"], 1, "")
     assert f"work directory kept: {work.parent}" in failed.value.details
     assert not any("are gone" in d for d in failed.value.details)

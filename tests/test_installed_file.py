@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import apps, tinybackend
 from tests.support.recording import RecordingRunner
-from venvrpm import bundled, manifest, pipeline
+from venvrpm import bundled, manifest, pipeline, workspace
 from venvrpm.cache import Cache
 from venvrpm.runner import HostRunner, Runners
 
@@ -37,7 +37,7 @@ def test_the_installed_file_is_recorded_and_kept_with_the_cached_environment(
     found = []
     for _ in ("cold", "from the cache"):
         runner = RecordingRunner(HostRunner(1_700_000_000))
-        with pipeline.workspace(keep=False) as workdir:
+        with workspace.workspace(keep=False) as workdir:
             plan = pipeline.prepare(m, Runners(runner, runner), workdir=workdir,
                                     output_dir=tmp_path / "out", source_date_epoch=1_700_000_000,
                                     host_env={})  # fmt: skip

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import os
 import shutil
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -18,6 +15,7 @@ from venvrpm import (
     backends,
     buildreqs,
     bundled,
+    cachekeys,
     depcheck,
     deps,
     entrypoints,
@@ -32,7 +30,6 @@ from venvrpm import (
     scriptlets,
     spec,
     stagecheck,
-    stale,
     venvbuild,
 )
 from venvrpm import (
@@ -41,10 +38,15 @@ from venvrpm import (
 from venvrpm import (
     manifest as manifest_module,
 )
-from venvrpm.errors import CommandError, LockError, RelocationError, VenvrpmError, at_most
+from venvrpm.errors import LockError, VenvrpmError, at_most
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan
-from venvrpm.runner import HostRunner, Runner, Runners
+from venvrpm.runner import Runner, Runners
+
+# cli calls these two here
+from venvrpm.sourcedate import default_source_date_epoch as default_source_date_epoch
+from venvrpm.sourcedate import source_date_epoch as source_date_epoch
+from venvrpm.workspace import workspace as workspace  # cli's name for it
 
 Reporter = Callable[[str, str], None]
 """``report(kind, text)`` with kind ``step`` (a new step begins), ``info``, ``detail`` (shown
@@ -75,44 +77,6 @@ class BuildResult:
 
 def _quiet(kind: str, text: str) -> None:
     return None
-
-
-@contextlib.contextmanager
-def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
-    """A private work directory: removed afterwards unless *keep*; on failure the error says so."""
-    # Resolved: tools (virtualenv) write the resolved spelling of a symlinked TMPDIR, and
-    # relocation must cut out exactly what they wrote.
-    base = Path(parent or tempfile.gettempdir())
-    stale.remove(base, "venvrpm-", marked=True)
-    path = Path(tempfile.mkdtemp(prefix=f"venvrpm-{os.getpid()}-", dir=base)).resolve()
-    # debris if this process dies (SIGKILL): the next run removes it. A kept one is never
-    # marked, so no later run removes it, even when this one is killed. The mark stays locked
-    # while this build lives: a build in another PID namespace cannot tell its pid is alive.
-    claim = None if keep else stale.mark(path)
-    # Two halves: <path>/work is what a container or root build sees (mounted read-write);
-    # <path>/host (BuildPlan.hostdir: the spec, rpmbuild's tree, the SRPM's scratch) is never
-    # mounted, so code run in the build cannot plant links where the host writes.
-    (path / "work").mkdir(mode=0o700)
-    (path / "host").mkdir(mode=0o700)
-    try:
-        yield path / "work"
-    except VenvrpmError as exc:
-        if keep:
-            exc.details = (*exc.details, f"work directory kept: {path}")
-        elif isinstance(exc, CommandError) and any(str(path) in arg for arg in exc.argv):
-            exc.details = (
-                *exc.details,
-                f"the paths under {path} in the command are gone: the work directory was "
-                "removed; rerun with --keep-workdir to keep it and rerun the command",
-            )
-        elif exc.hint is None or "--keep-workdir" not in exc.hint:
-            exc.details = (*exc.details, "rerun with --keep-workdir to inspect the work directory")
-        raise
-    finally:
-        if not keep:
-            shutil.rmtree(path, ignore_errors=True)
-        if claim is not None:
-            os.close(claim)
 
 
 def prepare(
@@ -304,8 +268,8 @@ def assemble(
     warnings: list[str] = []
 
     # Identified once: for a container it costs an `image inspect`.
-    where = _where_built(plan, runners) if cache is not None else None
-    key = environment_key(plan, where) if where is not None else ""
+    where = cachekeys.where_built(plan, runners) if cache is not None else None
+    key = cachekeys.environment_key(plan, where) if where is not None else ""
     if cache is not None and key:
         report("step", "looking up the environment cache")
     cached = cache is not None and bool(key) and cache.restore(key, plan.venv_dir)
@@ -333,7 +297,9 @@ def assemble(
         if cache is not None and key:
             # copied now, before the project goes in; visible to later builds only once every
             # check below passed: a broken environment must not be reused by every build
-            pending = cache.stage(key, plan.venv_dir, {**_about(plan), "installed": recorded})
+            pending = cache.stage(
+                key, plan.venv_dir, {**cachekeys.about(plan), "installed": recorded}
+            )
     try:
         if plan.install_project is not None:
             # The environment is relocated and compiled, restored or just built: the project's
@@ -418,7 +384,7 @@ def _check_stage(
     stagecheck.confine(plan.stage, manifest)
     warnings += stagecheck.startup_code(plan.venv_dir, manifest.prefix)
     report("step", "verifying that no build path remains")
-    _verify_clean(plan)
+    relocate.verify_clean(plan.stage, plan.workdir)
     return distributions, sbom_text, attrs
 
 
@@ -480,29 +446,17 @@ def ensure_build_env(
         plan.build_env_dir.mkdir()
         return
     # Only from a wheelhouse: online, the index may offer newer build requirements any time.
-    key = _build_env_key(plan, where) if where is not None and plan.offline else ""
+    key = cachekeys.build_env_key(plan, where) if where is not None and plan.offline else ""
     if cache is not None and key and cache.restore(key, plan.build_env_dir):
         return
     report("step", "installing the build requirements")
     venvbuild.make_build_env(plan, runner)
     if cache is not None and key:
         cache.store(
-            key, plan.build_env_dir, {**_about(plan), "app": f"{plan.manifest.name} (build)"}
+            key,
+            plan.build_env_dir,
+            {**cachekeys.about(plan), "app": f"{plan.manifest.name} (build)"},
         )
-
-
-def _build_env_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
-    manifest = plan.manifest
-    if plan.build_env is None or plan.build_lock is None:
-        return ""
-    assert manifest.wheelhouse is not None
-    return cache_module.key_of({
-        "kind": "build-env",
-        "build_lock": files.sha256_hex(plan.build_lock),
-        "requires": [_placeholder(a, plan) for a in plan.build_env],
-        "wheelhouse": sorted((p.name, p.stat().st_size) for p in manifest.wheelhouse.iterdir()),
-        **where,
-    })  # fmt: skip
 
 
 def _relocate_and_compile(
@@ -517,68 +471,6 @@ def _relocate_and_compile(
     bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
     report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
     return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
-
-
-def _where_built(plan: BuildPlan, runners: Runners) -> dict[str, list[str]] | None:
-    """The interpreter and build environment, as every cache key names them; None when the
-    build environment cannot be identified (an image not pulled yet): no caching then."""
-    backend = backends.identity(plan.manifest, runners.host)
-    if not all(backend):
-        return None
-    interpreter = plan.interpreter
-    return {
-        "interpreter": [str(interpreter.path), interpreter.version, interpreter.implementation,
-                        interpreter.platform, interpreter.libc, interpreter.executable_sha256],
-        "backend": backend,
-    }  # fmt: skip
-
-
-def environment_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
-    """The cache key of the environment *plan* builds before its project goes in."""
-    manifest = plan.manifest
-    return cache_module.key_of(
-        {
-            "lock": files.sha256_hex(manifest.requirements),
-            "prefix": str(manifest.prefix),
-            **where,
-            # how the venv is made and filled (virtualenv or venv, which pip, which installer)
-            "create": [
-                a
-                for a in (*plan.create_venv, *plan.create_venv_fallback)
-                if not a.startswith(str(plan.workdir))
-            ],
-            "installer": plan.tools.pip.name,
-            # paths of the lock and wheelhouse left out: their content is what counts
-            "install": [_placeholder(a, plan) for a in plan.install_lock],
-            "pip_env": sorted(plan.pip_env),
-            # the lock's sdists are built with it
-            "build_lock": files.sha256_hex(plan.build_lock) if plan.build_lock else None,
-            # and with these compiler flags
-            "source_build_flags": list(venvbuild.SOURCE_BUILD_FLAGS),
-        }
-    )  # fmt: skip
-
-
-def _placeholder(arg: str, plan: BuildPlan) -> str:
-    manifest = plan.manifest
-    if arg == str(manifest.requirements):
-        return "<lock>"
-    if plan.build_lock is not None and arg == str(plan.build_lock):
-        return "<build-lock>"
-    if manifest.wheelhouse is not None and arg == str(manifest.wheelhouse):
-        return "<wheelhouse>"
-    return "<workdir>" if arg.startswith(str(plan.workdir)) else arg
-
-
-def _about(plan: BuildPlan) -> dict[str, str]:
-    """What ``venvrpm cache list`` shows of an entry (never pip's environment: it may hold
-    credentials)."""
-    return {
-        "app": plan.manifest.name,
-        "prefix": str(plan.manifest.prefix),
-        "interpreter": f"{plan.interpreter.path} {plan.interpreter.version}",
-        "backend": backends.describe(plan.manifest),
-    }
 
 
 def render(plan: BuildPlan, assembled: Assembled) -> str:
@@ -758,70 +650,3 @@ def _project_name(project: Path) -> str | None:
         import tomli as tomllib
     name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
     return canonicalize_name(name) if isinstance(name, str) else None
-
-
-def _verify_clean(plan: BuildPlan) -> None:
-    """The scan that is never skipped: no build path may remain in any file, .pyc and .so included."""
-    needles = _spellings(plan.workdir)
-    if not plan.stage.is_relative_to(plan.workdir):  # an SRPM's %{buildroot}
-        needles.append(os.fsencode(plan.stage))
-    findings = relocate.scan(plan.stage, needles)
-    if findings:
-        raise RelocationError(
-            f"{len(findings)} file(s) still contain the build path {plan.workdir}",
-            "such a file would point into a directory that does not exist on the target; "
-            "report the distribution that wrote it",
-            details=at_most([f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings]),
-        )
-
-
-def _spellings(workdir: Path) -> list[bytes]:
-    """The work directory as any tool may have written it: resolved, and via TMPDIR's symlink."""
-    found = {os.fsencode(workdir)}
-    tmp = Path(tempfile.gettempdir())
-    for via_tmp in (tmp / workdir.name, tmp / workdir.parent.name / workdir.name):
-        if via_tmp.exists() and via_tmp.resolve() == workdir:
-            found.add(os.fsencode(via_tmp))
-    return sorted(found)
-
-
-def default_source_date_epoch(env: Mapping[str, str], manifest: Manifest | None = None) -> int:
-    """SOURCE_DATE_EPOCH for a build (:func:`source_date_epoch`, without where it came from)."""
-    return source_date_epoch(env, manifest)[0]
-
-
-def source_date_epoch(env: Mapping[str, str], manifest: Manifest | None = None) -> tuple[int, str]:
-    """SOURCE_DATE_EPOCH for a build, the same for the same inputs wherever they are built, and
-    where it came from (the build says it: a silent fallback to an mtime surprised users).
-
-    In order: the environment's ``SOURCE_DATE_EPOCH``; the newest ``changelog`` date (midnight
-    UTC); the time of the last git commit of the manifest's directory; the lock's mtime (the
-    last one is not stable across checkouts); now.
-    """
-    value = env.get("SOURCE_DATE_EPOCH", "")
-    if value.isdigit():
-        return int(value), "the environment's SOURCE_DATE_EPOCH"
-    if manifest is None:
-        return int(time.time()), "the current time"
-    if manifest.changelog:
-        newest = max(entry.date for entry in manifest.changelog)
-        return int(
-            datetime.datetime.combine(newest, datetime.time(), datetime.timezone.utc).timestamp()
-        ), f"the newest changelog entry ({newest.isoformat()})"
-    git = shutil.which("git")
-    if git:
-        committed = (
-            HostRunner(0)
-            .run([git, "-C", str(manifest.base_dir), "log", "-1", "--format=%ct"],
-                 what="reading the last commit time", check=False)
-            .stdout.strip()
-        )  # fmt: skip
-        if committed.isdigit():
-            return int(committed), f"the last git commit of {manifest.base_dir}"
-    with contextlib.suppress(OSError):
-        return int(manifest.requirements.stat().st_mtime), (
-            f"the modification time of {manifest.requirements.name} (no changelog, no git: "
-            "another checkout gives another time; set SOURCE_DATE_EPOCH or add a changelog "
-            "entry for reproducible builds)"
-        )
-    return int(time.time()), "the current time"
