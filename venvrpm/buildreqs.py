@@ -10,8 +10,8 @@ archive of an sdist (never extracted: read member by member). Pure but for readi
 from __future__ import annotations
 
 import lzma
-import sys
 import tarfile
+import tomllib
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -20,11 +20,6 @@ from pathlib import Path, PurePosixPath
 
 from venvrpm.errors import EXIT_USAGE, LockError
 from venvrpm.lockfile import Lock, LockedRequirement
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 # PEP 518: a project without [build-system] is built with setuptools.
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)

@@ -19,6 +19,7 @@ import re
 import string
 import sys
 import tempfile
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,6 @@ from venvrpm import entrypoints, manifest
 from venvrpm.errors import UsageError
 from venvrpm.paths import is_normalised_absolute
 from venvrpm.runner import Runner
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MANIFEST = "app.yaml"
 REQUIREMENTS_IN = "requirements.in"

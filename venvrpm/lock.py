@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +29,6 @@ from venvrpm.files import sha256_hex
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter, pip_environment
 from venvrpm.runner import Runner
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 RECORD_PREFIX = "# venvrpm-lock: "
 _PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")

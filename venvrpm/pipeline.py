@@ -644,9 +644,7 @@ def _project_name(project: Path) -> str | None:
     pyproject = project / "pyproject.toml"
     if not pyproject.is_file():
         return None
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    import tomllib
+
     name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
     return canonicalize_name(name) if isinstance(name, str) else None

@@ -33,7 +33,7 @@ def source_date_epoch(env: Mapping[str, str], manifest: Manifest | None = None) 
     if manifest.changelog:
         newest = max(entry.date for entry in manifest.changelog)
         return int(
-            datetime.datetime.combine(newest, datetime.time(), datetime.timezone.utc).timestamp()
+            datetime.datetime.combine(newest, datetime.time(), datetime.UTC).timestamp()
         ), f"the newest changelog entry ({newest.isoformat()})"
     git = shutil.which("git")
     if git:
