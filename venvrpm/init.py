@@ -12,6 +12,7 @@ into venvrpm's installation or a URL (docs/editors.md).
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import os
@@ -32,6 +33,7 @@ from packaging.version import InvalidVersion, Version
 
 from venvrpm import entrypoints, manifest
 from venvrpm.errors import UsageError
+from venvrpm.files import replacing
 from venvrpm.paths import is_normalised_absolute
 from venvrpm.runner import Runner
 
@@ -216,22 +218,13 @@ def _write_all(files: Mapping[Path, str]) -> None:
 
     A failure while writing (a full disk, a read-only directory) leaves no file changed.
     """
-    staged: list[tuple[Path, Path]] = []
-    try:
+    with contextlib.ExitStack() as stack:
+        # every file written and synced first: a failure before the renames changes none
         for path, text in files.items():
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-            staged.append((Path(name), path))
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
+            with stack.enter_context(replacing(path)).open("w", encoding="utf-8") as out:
                 out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
-            # mkstemp makes 0600; these are ordinary project files
-            os.chmod(name, 0o644)
-        for temporary, path in staged:
-            os.replace(temporary, path)
-    finally:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
 
 
 # --- fields ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 
 from venvrpm import lockfile, toolbox
 from venvrpm.errors import LockError, VenvrpmError
-from venvrpm.files import sha256_hex
+from venvrpm.files import sha256_hex, write_replacing
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter, pip_environment
 from venvrpm.runner import Runner
@@ -153,7 +153,9 @@ def lock(
 
 
 def _scratch(output: Path) -> Path:
-    return output.with_name(f".{output.name}.venvrpm-tmp")
+    """pip-compile's output file: beside the lock (its relative paths stay right), this
+    process's own (concurrent runs for one lock do not share it)."""
+    return output.with_name(f".{output.name}.{os.getpid()}.venvrpm-tmp")
 
 
 def lock_build(
@@ -258,9 +260,9 @@ def _compile(
             f"({interpreter.implementation} {interpreter.version}); regenerate, don't edit.\n"
             f"{RECORD_PREFIX}{json.dumps(made_from, sort_keys=True)}\n"
         )
-        scratch.write_text(header + preamble + body, encoding="utf-8")
-        lockfile.parse(scratch.read_text(encoding="utf-8"), output)
-        os.replace(scratch, output)
+        text = header + preamble + body
+        lockfile.parse(text, output)
+        write_replacing(output, text)
     finally:
         scratch.unlink(missing_ok=True)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import shutil
 import sys
 from collections.abc import Callable, Mapping
@@ -575,15 +574,11 @@ def stage(
 
 
 def _deliver_text(text: str, path: Path) -> Path:
-    scratch = path.parent / f".{path.name}.part"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        scratch.write_text(text, encoding="utf-8")
-        os.replace(scratch, path)
+        return files.write_replacing(path, text)
     except OSError as exc:
-        scratch.unlink(missing_ok=True)
         raise VenvrpmError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
 
 
 def _installed(plan: BuildPlan, recorded: Mapping[str, str]) -> tuple[bundled.Distribution, ...]:

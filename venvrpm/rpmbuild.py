@@ -6,13 +6,13 @@ import errno
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from venvrpm import progress, stale
 from venvrpm.errors import ToolMissingError, VenvrpmError
+from venvrpm.files import replacing
 from venvrpm.plan import BuildPlan
 from venvrpm.runner import Runner
 
@@ -173,18 +173,6 @@ def deliver(built: Path, output_dir: Path) -> Path:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{built.name}.{os.getpid()}.", suffix=".part", dir=output_dir
-    )
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, built.open("rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(final) as scratch, scratch.open("wb") as out, built.open("rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
     return final
