@@ -9,32 +9,35 @@ from __future__ import annotations
 
 from venvrpm import backends, files, venvbuild
 from venvrpm import cache as cache_module
-from venvrpm.plan import BuildPlan
-from venvrpm.runner import Runners
+from venvrpm.manifest import Manifest
+from venvrpm.plan import BuildIdentity, BuildPlan, Interpreter
+from venvrpm.runner import Runner
 
 
-def where_built(plan: BuildPlan, runners: Runners) -> dict[str, list[str]] | None:
+def identify(manifest: Manifest, interpreter: Interpreter, host: Runner) -> BuildIdentity | None:
     """The interpreter and build environment, as every cache key names them; None when the
     build environment cannot be identified (an image not pulled yet): no caching then."""
-    backend = backends.identity(plan.manifest, runners.host)
+    backend = backends.identity(manifest, host)
     if not all(backend):
         return None
-    interpreter = plan.interpreter
-    return {
-        "interpreter": [str(interpreter.path), interpreter.version, interpreter.implementation,
-                        interpreter.platform, interpreter.libc, interpreter.executable_sha256],
-        "backend": backend,
-    }  # fmt: skip
+    return BuildIdentity(
+        interpreter=(str(interpreter.path), interpreter.version, interpreter.implementation,
+                     interpreter.platform, interpreter.libc, interpreter.executable_sha256),
+        backend=tuple(backend),
+    )  # fmt: skip
 
 
-def environment_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
-    """The cache key of the environment *plan* builds before its project goes in."""
+def environment_key(plan: BuildPlan) -> str:
+    """The cache key of the environment *plan* builds before its project goes in; "" when the
+    build environment has no identity (``plan.built_with``)."""
     manifest = plan.manifest
+    if plan.built_with is None:
+        return ""
     return cache_module.key_of(
         {
             "lock": files.sha256_hex(manifest.requirements),
             "prefix": str(manifest.prefix),
-            **where,
+            **plan.built_with.key(),
             # how the venv is made and filled (virtualenv or venv, which pip, which installer)
             "create": [
                 a
@@ -53,9 +56,10 @@ def environment_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
     )  # fmt: skip
 
 
-def build_env_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
+def build_env_key(plan: BuildPlan) -> str:
+    """The cache key of the build environment (``plan.build_env``); "" when it has none."""
     manifest = plan.manifest
-    if plan.build_env is None or plan.build_lock is None:
+    if plan.build_env is None or plan.build_lock is None or plan.built_with is None:
         return ""
     assert manifest.wheelhouse is not None
     return cache_module.key_of({
@@ -63,7 +67,7 @@ def build_env_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
         "build_lock": files.sha256_hex(plan.build_lock),
         "requires": [_placeholder(a, plan) for a in plan.build_env],
         "wheelhouse": sorted((p.name, p.stat().st_size) for p in manifest.wheelhouse.iterdir()),
-        **where,
+        **plan.built_with.key(),
     })  # fmt: skip
 
 

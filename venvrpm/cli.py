@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import functools
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from venvrpm import __version__, backends, manifest, pipeline
@@ -19,9 +17,9 @@ from venvrpm import cache as cache_module
 from venvrpm.console import Console
 from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_OK, EXIT_USAGE, UsageError, VenvrpmError
 from venvrpm.files import sha256_hex
-from venvrpm.plan import BuildPlan, pip_environment
+from venvrpm.plan import pip_environment
 from venvrpm.redact import redact_all
-from venvrpm.runner import HostRunner, Runner, Runners
+from venvrpm.runner import HostRunner, Runner
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -400,25 +398,6 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_runners(
-    console: Console,
-    loaded: manifest.Manifest,
-    host: HostRunner,
-    workdir: Path,
-    pip_env: Mapping[str, str],
-    extra_mounts: tuple[Path, ...] = (),
-    *,
-    fetching: bool = False,
-) -> contextlib.AbstractContextManager[Runners]:
-    """The manifest's runners, their warnings and notes (what pip configuration is left out,
-    and why) on the console."""
-    return backends.open_runners(
-        loaded, host, workdir, pip_env, extra_mounts, fetching=fetching,
-        warn=functools.partial(console.report, "warning"),
-        note=functools.partial(console.report, "detail"),
-    )  # fmt: skip
-
-
 def _open_cache(args: argparse.Namespace) -> cache_module.Cache | None:
     """The environment cache as the environment configures it (None with --no-cache)."""
     if getattr(args, "no_cache", False):
@@ -592,34 +571,6 @@ def _lock(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-@contextlib.contextmanager
-def _session(
-    loaded: manifest.Manifest, console: Console, *, keep: bool, output_dir: Path,
-    extra_mounts: tuple[Path, ...] = (),
-    stage: Path | None = None,
-    cache: cache_module.Cache | None = None,
-) -> Iterator[tuple[Path, Runners, BuildPlan]]:  # fmt: skip
-    """A work directory, the runners of the manifest's build environment, and the plan."""
-    epoch, epoch_source = pipeline.source_date_epoch(os.environ, loaded)
-    console.report("info", f"SOURCE_DATE_EPOCH {epoch} from {epoch_source}")
-    host = HostRunner(epoch, on_output=console.sink)
-    with pipeline.workspace(keep=keep) as workdir:
-        pip_env = pip_environment(loaded, os.environ)
-        with _open_runners(console, loaded, host, workdir, pip_env, extra_mounts) as runners:
-            plan = pipeline.prepare(
-                loaded, runners, workdir=workdir, output_dir=output_dir,
-                source_date_epoch=epoch, host_env=os.environ, stage=stage,
-                cache=cache,
-                report=console.report,
-            )  # fmt: skip
-            found = plan.interpreter
-            console.report(
-                "info",
-                f"{found.implementation} {found.version}, {found.platform}, {found.libc or 'libc ?'}",
-            )
-            yield workdir, runners, plan
-
-
 def _require_wheelhouse(loaded: manifest.Manifest, message: str) -> None:
     if loaded.wheelhouse is None:
         raise UsageError(message, "add `wheelhouse: wheels/` and run `venvrpm fetch`")
@@ -629,11 +580,8 @@ def _stage(args: argparse.Namespace, console: Console) -> int:
     loaded = manifest.load(args.manifest)
     root = args.root.resolve()
     root.mkdir(parents=True, exist_ok=True)
-    with _session(loaded, console, keep=False, output_dir=Path("/nonexistent"), stage=root) as (
-        _,
-        runners,
-        plan,
-    ):
+    with pipeline.session(loaded, report=console.report, sink=console.sink, keep=False,
+                          output_dir=Path("/nonexistent"), stage=root) as (_, runners, plan):  # fmt: skip
         assembled = pipeline.stage(plan, runners, args.file_list.resolve(), console.report)
     console.done(f"{root}: {len(assembled.content.entries)} entries listed in {args.file_list}")
     return EXIT_OK
@@ -647,9 +595,8 @@ def _bundle(args: argparse.Namespace, console: Console) -> int:
         _require_wheelhouse(loaded, "--offline needs a wheelhouse")
     output_dir = args.output_dir.resolve()
     cache = _open_cache(args)
-    with _session(
-        loaded, console, keep=args.keep_workdir, output_dir=Path("/nonexistent"), cache=cache
-    ) as (workdir, runners, plan):
+    with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
+                          output_dir=Path("/nonexistent"), cache=cache) as (workdir, runners, plan):  # fmt: skip
         plan = dataclasses.replace(plan, output_dir=workdir / "out")
         result = pipeline.build(plan, runners, console.report, sign_key=args.sign, cache=cache)
         assert result.rpm is not None
@@ -677,7 +624,8 @@ def _fetch(args: argparse.Namespace, console: Console) -> int:
     )
     with pipeline.workspace(keep=False) as workdir:
         pip_env = pip_environment(loaded, os.environ, online=True)
-        with _open_runners(console, loaded, host, workdir, pip_env, fetching=True) as runners:
+        with pipeline.open_runners(loaded, host, workdir, pip_env, report=console.report,
+                                    fetching=True) as runners:  # fmt: skip
             where = backends.describe(loaded)
             console.report("step", f"probing {loaded.python} {where}")
             interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
@@ -717,8 +665,8 @@ def _test(args: argparse.Namespace, console: Console) -> int:
 
     loaded = manifest.load(args.manifest)
     locks = tuple(t.output for t in loaded.locks if t.name != "main")
-    with _session(loaded, console, keep=args.keep_workdir, output_dir=Path("/nonexistent"),
-                  extra_mounts=locks) as (_, runners, plan):  # fmt: skip
+    with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
+                          output_dir=Path("/nonexistent"), extra_mounts=locks) as (_, runners, plan):  # fmt: skip
         console.report("step", "building the test environment and running the tests")
         testenv.run_tests(plan, runners.target)
     console.done("tests passed")
@@ -735,11 +683,8 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     if args.dry_run:
         return _dry_run(loaded, console, output_dir)
     cache = _open_cache(args)
-    with _session(loaded, console, keep=args.keep_workdir, output_dir=output_dir, cache=cache) as (
-        workdir,
-        runners,
-        plan,
-    ):
+    with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
+                          output_dir=output_dir, cache=cache) as (workdir, runners, plan):  # fmt: skip
         if args.srpm:
             _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
             made_srpm = pipeline.source_rpm(plan, runners, console.report, cache)

@@ -20,6 +20,7 @@ from venvrpm import progress
 from venvrpm.errors import LockError
 from venvrpm.files import sha256_hex
 from venvrpm.lockfile import Lock, LockedRequirement, requirement_line
+from venvrpm.manifest import Manifest
 from venvrpm.runner import Runner
 
 # pip's line as it starts on a requirement of the file, one per distribution: "Collecting x==1"
@@ -233,3 +234,16 @@ def build_env(
         hint="the build lock must be installable from the wheelhouse: wheels, of its hashes",
     )  # fmt: skip
     return dest
+
+
+def require_served(manifest: Manifest, lock: Lock) -> None:
+    """With a wheelhouse, it must hold a file of a locked hash for every line of *lock*."""
+    if manifest.wheelhouse is None:
+        return
+    found = problems(lock, manifest.wheelhouse)
+    if found:
+        raise LockError(
+            f"the wheelhouse {manifest.wheelhouse} cannot serve {lock.path.name}",
+            f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
+            details=found,
+        )

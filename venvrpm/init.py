@@ -31,7 +31,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from venvrpm import entrypoints, manifest
+from venvrpm import entrypoints, manifest, project
 from venvrpm.errors import UsageError
 from venvrpm.files import replacing
 from venvrpm.paths import is_normalised_absolute
@@ -156,7 +156,7 @@ def read_pyproject(directory: Path) -> dict[str, Any]:
     """Parse ``directory/pyproject.toml``; raise UsageError when it is missing or not TOML."""
     path = directory / "pyproject.toml"
     try:
-        text = path.read_text(encoding="utf-8")
+        return project.load(directory)
     except FileNotFoundError:
         raise UsageError(
             f"no pyproject.toml in {directory}",
@@ -166,8 +166,6 @@ def read_pyproject(directory: Path) -> dict[str, Any]:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
-    try:
-        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}") from None
 

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm import lockfile, toolbox
+from venvrpm import lockfile, project, toolbox
 from venvrpm.errors import LockError, VenvrpmError
 from venvrpm.files import sha256_hex, write_replacing
 from venvrpm.manifest import LockTarget, Manifest
@@ -190,7 +189,7 @@ def lock_build(
         fetch.fetch(main_lock, files, [str(interpreter.path), str(pip / "pip")], runner,
                     pip_environment(manifest, os.environ, online=True), scratch_dir,
                     isolated=True)  # fmt: skip
-    who = buildreqs.needs(manifest.project, main_lock, files)
+    who = buildreqs.needs(project.read(manifest.project), main_lock, files)
     if not who:
         if (
             output.is_file()
@@ -320,7 +319,9 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
     if not path.is_file():
         try:
             who = buildreqs.needs(
-                manifest.project, lockfile.read(manifest.requirements), manifest.wheelhouse
+                project.read(manifest.project),
+                lockfile.read(manifest.requirements),
+                manifest.wheelhouse,
             )
         except LockError:
             return []  # the main lock's own problems are reported already
@@ -401,9 +402,9 @@ def _direct_requirements(manifest: Manifest, target: LockTarget) -> list[tuple[s
                 continue
     if target.name == "main" and manifest.project is not None:
         pyproject = manifest.project / "pyproject.toml"
-        if pyproject.is_file():
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            for dep in data.get("project", {}).get("dependencies", []):
+        metadata = project.read(manifest.project)
+        if metadata is not None:
+            for dep in metadata.dependencies:
                 try:
                     found.append((_shown(manifest, pyproject), Requirement(dep)))
                 except InvalidRequirement:

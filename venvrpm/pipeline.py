@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from venvrpm import (
     backends,
     buildreqs,
     bundled,
     cachekeys,
-    depcheck,
     deps,
-    entrypoints,
     fetch,
     files,
+    finalise,
     installreport,
     lockfile,
     payload,
     relocate,
     rpmbuild,
-    sbom,
     scriptlets,
     spec,
     stagecheck,
@@ -37,10 +37,13 @@ from venvrpm import (
 from venvrpm import (
     manifest as manifest_module,
 )
-from venvrpm.errors import LockError, VenvrpmError, at_most
+from venvrpm import (
+    project as project_module,
+)
+from venvrpm.errors import VenvrpmError
 from venvrpm.manifest import Manifest
-from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan
-from venvrpm.runner import Runner, Runners
+from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan, pip_environment
+from venvrpm.runner import HostRunner, OutputSink, Runner, Runners
 
 # cli calls these two here
 from venvrpm.sourcedate import default_source_date_epoch as default_source_date_epoch
@@ -78,6 +81,55 @@ def _quiet(kind: str, text: str) -> None:
     return None
 
 
+@contextlib.contextmanager
+def session(
+    manifest: Manifest,
+    *,
+    keep: bool,
+    output_dir: Path,
+    report: Reporter,
+    sink: OutputSink | None = None,
+    extra_mounts: tuple[Path, ...] = (),
+    stage: Path | None = None,
+    cache: cache_module.Cache | None = None,
+) -> Iterator[tuple[Path, Runners, BuildPlan]]:
+    """A work directory, the runners of the manifest's build environment, and the plan
+    (:func:`prepare`); *sink* sees the commands' output."""
+    epoch, epoch_source = source_date_epoch(os.environ, manifest)
+    report("info", f"SOURCE_DATE_EPOCH {epoch} from {epoch_source}")
+    host = HostRunner(epoch, on_output=sink)
+    with workspace(keep=keep) as workdir:
+        pip_env = pip_environment(manifest, os.environ)
+        with open_runners(manifest, host, workdir, pip_env, extra_mounts, report=report) as runners:
+            plan = prepare(
+                manifest, runners, workdir=workdir, output_dir=output_dir,
+                source_date_epoch=epoch, host_env=os.environ, stage=stage, cache=cache,
+                report=report,
+            )  # fmt: skip
+            found = plan.interpreter
+            report("info", f"{found.implementation} {found.version}, {found.platform}, "
+                           f"{found.libc or 'libc ?'}")  # fmt: skip
+            yield workdir, runners, plan
+
+
+def open_runners(
+    manifest: Manifest,
+    host: HostRunner,
+    workdir: Path,
+    pip_env: Mapping[str, str],
+    extra_mounts: tuple[Path, ...] = (),
+    *,
+    report: Reporter,
+    fetching: bool = False,
+) -> contextlib.AbstractContextManager[Runners]:
+    """The manifest's runners; their warnings and notes (what pip configuration is left out,
+    and why) reported."""
+    return backends.open_runners(
+        manifest, host, workdir, pip_env, extra_mounts, fetching=fetching,
+        warn=functools.partial(report, "warning"), note=functools.partial(report, "detail"),
+    )  # fmt: skip
+
+
 def prepare(
     manifest: Manifest,
     runners: Runners,
@@ -110,7 +162,8 @@ def prepare(
     markers = dict(interpreter.markers)
     lock = lock.for_target(markers)
     # Offline: everything the target installs must be there before anything is built.
-    _check_wheelhouse(manifest, lock)
+    fetch.require_served(manifest, lock)
+    project = project_module.read(manifest.project)
     tools_dir = workdir / "tools"  # virtualenv is copied in only if a venv is created
     tools_dir.mkdir(exist_ok=True)
     # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
@@ -130,11 +183,17 @@ def prepare(
         rpmbuild=rpmbuild.find_rpmbuild(runners.host),
         elfdeps=rpmbuild.find_elfdeps(runners.host),
     )
-    return _plan(
-        manifest, interpreter, tools, _build_lock(manifest, lock, markers),
-        workdir=workdir, output_dir=output_dir, source_date_epoch=source_date_epoch,
-        host_env=host_env, stage=stage,
+    plan = _plan(
+        manifest, interpreter, tools, buildreqs.checked_lock(manifest, lock, markers, project),
+        lock, project, workdir=workdir, output_dir=output_dir,
+        source_date_epoch=source_date_epoch, host_env=host_env, stage=stage,
     )  # fmt: skip
+    # Identified once, for every cache key: for a container it costs an `image inspect`.
+    if cache is not None:
+        plan = dataclasses.replace(
+            plan, built_with=cachekeys.identify(manifest, interpreter, runners.host)
+        )
+    return plan
 
 
 def sketch(
@@ -154,7 +213,7 @@ def sketch(
     lock = lockfile.read(manifest.requirements)
     manifest_module.require_version(manifest)
     # Lines without a marker are needed whatever the target: the wheelhouse must serve them.
-    _check_wheelhouse(manifest, dataclasses.replace(
+    fetch.require_served(manifest, dataclasses.replace(
         lock, requirements=tuple(r for r in lock.requirements if r.marker is None)))  # fmt: skip
     tools_dir = workdir / "tools"
     tools = Tools(
@@ -168,7 +227,7 @@ def sketch(
     build_lock = buildreqs.lock_path(manifest.requirements)
     return _plan(
         manifest, Interpreter.unknown(manifest.python), tools,
-        build_lock if build_lock.is_file() else None,
+        build_lock if build_lock.is_file() else None, lock, project_module.read(manifest.project),
         workdir=workdir, output_dir=output_dir, source_date_epoch=source_date_epoch,
         host_env=host_env,
     )  # fmt: skip
@@ -179,6 +238,8 @@ def _plan(
     interpreter: Interpreter,
     tools: Tools,
     build_lock: Path | None,
+    lock: lockfile.Lock,
+    project: project_module.ProjectMetadata | None,
     *,
     workdir: Path,
     output_dir: Path,
@@ -186,9 +247,11 @@ def _plan(
     host_env: Mapping[str, str],
     stage: Path | None = None,
 ) -> BuildPlan:
-    """The plan once the interpreter, tools and build lock are known (probed by :func:`prepare`,
+    """The plan once the interpreter, tools and locks are known (probed by :func:`prepare`,
     taken from the manifest by :func:`sketch`): the rest is the same for both."""
-    return make_plan(
+    # venvrpm's build helper builds a project with a pyproject.toml; else the installer does
+    build_requires = project.build_requires if project is not None and project.pyproject else None
+    plan = make_plan(
         manifest,
         stage=stage,
         interpreter=interpreter,
@@ -197,50 +260,11 @@ def _plan(
         output_dir=output_dir,
         source_date_epoch=source_date_epoch,
         host_env=host_env,
-        build_requires=_build_requires(manifest.project),
+        build_requires=build_requires,
         build_helper=venvbuild.helper_source("build_project.py"),
         build_lock=build_lock,
     )
-
-
-def _build_requires(project: Path | None) -> tuple[str, ...] | None:
-    """The project's ``[build-system] requires`` when venvrpm's build helper can build it (a
-    pyproject.toml); None when only the installer's own build can do."""
-    if project is None or not (project / "pyproject.toml").is_file():
-        return None
-    return buildreqs.project_requires(project)
-
-
-def _build_lock(manifest: Manifest, lock: lockfile.Lock, markers: Mapping[str, str]) -> Path | None:
-    """The build lock to build with, checked; None when nothing needs build requirements.
-
-    Who needs them is known before building for the project, and for sdists only with a
-    wheelhouse (online, pip picks the files): online, an existing build lock is always used,
-    and an sdist that needs one without it fails in pip (build isolation is off).
-    """
-    path = buildreqs.lock_path(manifest.requirements)
-    who = buildreqs.needs(manifest.project, lock, manifest.wheelhouse)
-    if not path.is_file():
-        if who:
-            raise buildreqs.missing_lock_error(path, who, manifest.source.name)
-        return None
-    if not who and manifest.wheelhouse is not None:
-        return None
-    _check_wheelhouse(manifest, lockfile.read(path).for_target(markers))
-    return path
-
-
-def _check_wheelhouse(manifest: Manifest, lock: lockfile.Lock) -> None:
-    """With a wheelhouse, it must hold a file of a locked hash for every line of *lock*."""
-    if manifest.wheelhouse is None:
-        return
-    problems = fetch.problems(lock, manifest.wheelhouse)
-    if problems:
-        raise LockError(
-            f"the wheelhouse {manifest.wheelhouse} cannot serve {lock.path.name}",
-            f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
-            details=problems,
-        )
+    return dataclasses.replace(plan, lock=lock, project=project)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,14 +290,13 @@ def assemble(
     runner = runners.target
     warnings: list[str] = []
 
-    # Identified once: for a container it costs an `image inspect`.
-    where = cachekeys.where_built(plan, runners) if cache is not None else None
-    key = cachekeys.environment_key(plan, where) if where is not None else ""
+    assert plan.lock is not None, "prepare() parses the lock"
+    lock = plan.lock
+    key = cachekeys.environment_key(plan) if cache is not None else ""
     if cache is not None and key:
         report("step", "looking up the environment cache")
     cached = cache is not None and bool(key) and cache.restore(key, plan.venv_dir)
     pending: cache_module.Pending | None = None
-    lock = lockfile.read(manifest.requirements)
     # which file each distribution was installed from: the installer's report, kept with the
     # cached environment (both untrusted: checked against the lock again)
     recorded: dict[str, str] = {}
@@ -286,9 +309,8 @@ def assemble(
         report("step", "creating the virtualenv")
         venvbuild.create(plan, runner)
         # sdists of the lock build with the hash-checked build requirements
-        ensure_build_env(plan, runners.target, report, cache, where)
-        markers = dict(plan.interpreter.markers)
-        count = len(lockfile.read(manifest.requirements).for_target(markers).requirements)
+        ensure_build_env(plan, runners.target, report, cache)
+        count = len(lock.requirements)
         report("step", f"installing {count} locked requirements")
         venvbuild.install_lock(plan, runner, report, count)
         recorded = installreport.read(plan.install_report, lock)
@@ -304,14 +326,16 @@ def assemble(
             # The environment is relocated and compiled, restored or just built: the project's
             # step relocates and compiles only what its install writes.
             untouched = relocate.snapshot(plan.venv_dir)
-            warnings += _install_project(plan, runners, report, cache, where)
+            warnings += _install_project(plan, runners, report, cache)
             warnings += _relocate_and_compile(plan, runner, report, untouched)
 
         def blame(exc: VenvrpmError) -> None:
             if cached and cache is not None:
                 _blame_the_cache(exc, cache, key)
 
-        distributions, sbom_text, attrs = _check_stage(plan, report, warnings, blame, recorded)
+        distributions, sbom_text, attrs = finalise.check(
+            plan, lock, report, warnings, blame, recorded
+        )
     except BaseException:
         if pending is not None:
             pending.discard()
@@ -339,54 +363,6 @@ def assemble(
     )  # fmt: skip
 
 
-def _check_stage(
-    plan: BuildPlan,
-    report: Reporter,
-    warnings: list[str],
-    blame: Callable[[VenvrpmError], None],
-    recorded: Mapping[str, str],
-) -> tuple[tuple[bundled.Distribution, ...], str, dict[PurePosixPath, payload.Attrs]]:
-    """Every check of the installed environment and the stage, and the files venvrpm adds.
-    *blame* hears a failure of what the environment holds (not of the manifest's entry points
-    or links): a restored environment that fails is the cache's fault."""
-    manifest = plan.manifest
-    # right after installing, under its own name: not reported as a dependency problem
-    report("step", "checking the entry points")
-    try:
-        entrypoints.check_installed(manifest, plan.venv_dir)
-    except VenvrpmError as exc:
-        # a script missing because its distribution is: say the cause too
-        with contextlib.suppress(VenvrpmError):
-            unmet = depcheck.unmet(_installed(plan, recorded), dict(plan.interpreter.markers))
-            if unmet:
-                exc.details = (*exc.details, "the venv's requirements are not met either "
-                               "(re-lock: `venvrpm lock app.yaml`):", *at_most(unmet))  # fmt: skip
-        raise
-    report("step", "checking dependencies")
-    try:
-        distributions = _installed(plan, recorded)
-        _check_dependencies(plan, distributions)
-    except VenvrpmError as exc:
-        blame(exc)
-        raise
-
-    stagecheck.links_out(plan.stage, manifest)  # before the host writes into the stage
-    payload.stage_extras(manifest, plan.stage, plan.venv_dir)
-    _stage_generated(plan, distributions)
-    sbom_text = (plan.stage / bundled.sbom_path(manifest.name).relative_to("/")).read_text("utf-8")
-    attrs = payload.attributes(manifest)
-    attrs[bundled.doc_path(manifest.name)] = payload.Attrs(doc=True)
-    attrs[bundled.sbom_path(manifest.name)] = payload.Attrs(doc=True)
-    payload.normalise_modes(plan.stage, {p for p, a in attrs.items() if a.mode is not None})
-    # What ran during the build may have written anywhere in the stage: none of it ships.
-    report("step", "checking what the stage holds")
-    stagecheck.confine(plan.stage, manifest)
-    warnings += stagecheck.startup_code(plan.venv_dir, manifest.prefix)
-    report("step", "verifying that no build path remains")
-    relocate.verify_clean(plan.stage, plan.workdir)
-    return distributions, sbom_text, attrs
-
-
 def _blame_the_cache(exc: VenvrpmError, cache: cache_module.Cache, key: str) -> None:
     """A check failed on an environment restored from the cache: say so, and drop the entry
     so the next build makes it afresh (and stores it only if it passes)."""
@@ -409,7 +385,6 @@ def _install_project(
     runners: Runners,
     report: Reporter,
     cache: cache_module.Cache | None,
-    where: dict[str, list[str]] | None,
 ) -> list[str]:
     """The project from a copy of its tree: its wheel built with cached build requirements,
     else (uv, or a backend that asks for more) by the installer's own isolated build."""
@@ -420,7 +395,7 @@ def _install_project(
         return []
     report("step", "building the project")
     venvbuild.copy_project(plan.manifest.project, plan.project_copy)
-    ensure_build_env(plan, runners.target, report, cache, where)
+    ensure_build_env(plan, runners.target, report, cache)
     wheel = venvbuild.build_wheel(plan, runner)
     report("step", "installing the project")
     if wheel is None:
@@ -435,7 +410,6 @@ def ensure_build_env(
     runner: Runner,
     report: Reporter = _quiet,
     cache: cache_module.Cache | None = None,
-    where: dict[str, list[str]] | None = None,
 ) -> None:
     """The build lock installed (hash-checked) in ``plan.build_env_dir``, once per build: every
     install runs with build isolation off and this directory on PYTHONPATH."""
@@ -445,7 +419,7 @@ def ensure_build_env(
         plan.build_env_dir.mkdir()
         return
     # Only from a wheelhouse: online, the index may offer newer build requirements any time.
-    key = cachekeys.build_env_key(plan, where) if where is not None and plan.offline else ""
+    key = cachekeys.build_env_key(plan) if plan.offline else ""
     if cache is not None and key and cache.restore(key, plan.build_env_dir):
         return
     report("step", "installing the build requirements")
@@ -579,67 +553,3 @@ def _deliver_text(text: str, path: Path) -> Path:
         return files.write_replacing(path, text)
     except OSError as exc:
         raise VenvrpmError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _installed(plan: BuildPlan, recorded: Mapping[str, str]) -> tuple[bundled.Distribution, ...]:
-    """The distributions installed in the venv, with the lock's hashes and the installed file's
-    (*recorded* by the installer, else derived from the wheelhouse)."""
-    manifest = plan.manifest
-    project = _project_name(manifest.project) if manifest.project is not None else None
-    found = bundled.find(plan.venv_dir, lockfile.read(manifest.requirements), project, recorded)
-    return bundled.with_installed(found, _wheelhouse_files(plan))
-
-
-def _check_dependencies(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
-    """pip check's rules, in process (depcheck): a requirement the venv does not meet fails."""
-    lock = lockfile.read(plan.manifest.requirements).for_target(dict(plan.interpreter.markers))
-    venvbuild.check_locked_installed(lock, ((d.name, d.version) for d in distributions))
-    problems = depcheck.unmet(distributions, dict(plan.interpreter.markers))
-    if problems:
-        raise LockError(
-            "the installed distributions do not meet each other's requirements",
-            "a dependency is missing from the lock or conflicts with it: re-lock with the "
-            "project (`venvrpm lock app.yaml` locks the project's dependencies too)",
-            details=at_most(problems),
-        )
-
-
-def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
-    """Files venvrpm writes into the payload: the bundled list, the services' preset."""
-    manifest = plan.manifest
-    # never through a link: the stage was writable by what ran in the build
-    stagecheck.write_file(
-        plan.stage,
-        bundled.doc_path(manifest.name),
-        bundled.document(manifest.name, str(manifest.python), distributions),
-    )
-    stagecheck.write_file(
-        plan.stage, bundled.sbom_path(manifest.name),
-        sbom.document(manifest.name, f"{manifest.version}-{manifest.release}", distributions,
-                      plan.source_date_epoch),
-    )  # fmt: skip
-    preset = scriptlets.preset(manifest)
-    if preset is not None:
-        stagecheck.write_file(plan.stage, preset[0], preset[1])
-
-
-def _wheelhouse_files(plan: BuildPlan) -> dict[str, Path]:
-    """The wheelhouse by hash when it was the install's only source (offline): where the
-    installer did not report it (uv), it tells which of the files the lock allows was
-    installed."""
-    from venvrpm import fetch
-
-    wheelhouse = plan.manifest.wheelhouse
-    return fetch.by_hash(wheelhouse) if plan.offline and wheelhouse is not None else {}
-
-
-def _project_name(project: Path) -> str | None:
-    from packaging.utils import canonicalize_name
-
-    pyproject = project / "pyproject.toml"
-    if not pyproject.is_file():
-        return None
-    import tomllib
-
-    name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
-    return canonicalize_name(name) if isinstance(name, str) else None
