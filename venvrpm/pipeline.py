@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import functools
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,32 +17,25 @@ from venvrpm import (
     bundled,
     cachekeys,
     deps,
+    environment,
     fetch,
     files,
     finalise,
-    installreport,
     lockfile,
     payload,
-    relocate,
     rpmbuild,
     scriptlets,
     spec,
-    stagecheck,
     venvbuild,
 )
-from venvrpm import (
-    cache as cache_module,
-)
-from venvrpm import (
-    manifest as manifest_module,
-)
-from venvrpm import (
-    project as project_module,
-)
+from venvrpm import cache as cache_module
+from venvrpm import manifest as manifest_module
+from venvrpm import project as project_module
+from venvrpm.environment import ensure_build_env as ensure_build_env  # testenv calls it here
 from venvrpm.errors import VenvrpmError
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan, pip_environment
-from venvrpm.runner import HostRunner, OutputSink, Runner, Runners
+from venvrpm.runner import HostRunner, OutputSink, Runners
 
 # cli calls these two here
 from venvrpm.sourcedate import default_source_date_epoch as default_source_date_epoch
@@ -234,36 +226,21 @@ def sketch(
 
 
 def _plan(
-    manifest: Manifest,
-    interpreter: Interpreter,
-    tools: Tools,
-    build_lock: Path | None,
-    lock: lockfile.Lock,
-    project: project_module.ProjectMetadata | None,
-    *,
-    workdir: Path,
-    output_dir: Path,
-    source_date_epoch: int,
-    host_env: Mapping[str, str],
+    manifest: Manifest, interpreter: Interpreter, tools: Tools, build_lock: Path | None,
+    lock: lockfile.Lock, project: project_module.ProjectMetadata | None, *, workdir: Path,
+    output_dir: Path, source_date_epoch: int, host_env: Mapping[str, str],
     stage: Path | None = None,
-) -> BuildPlan:
+) -> BuildPlan:  # fmt: skip
     """The plan once the interpreter, tools and locks are known (probed by :func:`prepare`,
     taken from the manifest by :func:`sketch`): the rest is the same for both."""
     # venvrpm's build helper builds a project with a pyproject.toml; else the installer does
     build_requires = project.build_requires if project is not None and project.pyproject else None
     plan = make_plan(
-        manifest,
-        stage=stage,
-        interpreter=interpreter,
-        tools=tools,
-        workdir=workdir,
-        output_dir=output_dir,
-        source_date_epoch=source_date_epoch,
-        host_env=host_env,
-        build_requires=build_requires,
-        build_helper=venvbuild.helper_source("build_project.py"),
+        manifest, stage=stage, interpreter=interpreter, tools=tools, workdir=workdir,
+        output_dir=output_dir, source_date_epoch=source_date_epoch, host_env=host_env,
+        build_requires=build_requires, build_helper=venvbuild.helper_source("build_project.py"),
         build_lock=build_lock,
-    )
+    )  # fmt: skip
     return dataclasses.replace(plan, lock=lock, project=project)
 
 
@@ -287,70 +264,15 @@ def assemble(
 ) -> Assembled:
     """Build, relocate and check the payload in ``plan.stage``; compute Requires and Provides."""
     manifest = plan.manifest
-    runner = runners.target
-    warnings: list[str] = []
-
     assert plan.lock is not None, "prepare() parses the lock"
-    lock = plan.lock
-    key = cachekeys.environment_key(plan) if cache is not None else ""
-    if cache is not None and key:
-        report("step", "looking up the environment cache")
-    cached = cache is not None and bool(key) and cache.restore(key, plan.venv_dir)
-    pending: cache_module.Pending | None = None
-    # which file each distribution was installed from: the installer's report, kept with the
-    # cached environment (both untrusted: checked against the lock again)
-    recorded: dict[str, str] = {}
-    if cached:
-        assert cache is not None
-        report("info", f"reusing the cached environment {key[:12]}")
-        recorded = installreport.checked(cache.restored(key).get("installed"), lock)
-    else:
-        # The locked requirements alone, relocated and compiled: what the cache keeps.
-        report("step", "creating the virtualenv")
-        venvbuild.create(plan, runner)
-        # sdists of the lock build with the hash-checked build requirements
-        ensure_build_env(plan, runners.target, report, cache)
-        count = len(lock.requirements)
-        report("step", f"installing {count} locked requirements")
-        venvbuild.install_lock(plan, runner, report, count)
-        recorded = installreport.read(plan.install_report, lock)
-        warnings += _relocate_and_compile(plan, runner, report)
-        if cache is not None and key:
-            # copied now, before the project goes in; visible to later builds only once every
-            # check below passed: a broken environment must not be reused by every build
-            pending = cache.stage(
-                key, plan.venv_dir, {**cachekeys.about(plan), "installed": recorded}
-            )
-    try:
+    # the locked requirements alone, relocated and compiled: restored from the cache or built
+    with environment.locked(plan, runners, plan.lock, report, cache) as env:
         if plan.install_project is not None:
-            # The environment is relocated and compiled, restored or just built: the project's
-            # step relocates and compiles only what its install writes.
-            untouched = relocate.snapshot(plan.venv_dir)
-            warnings += _install_project(plan, runners, report, cache)
-            warnings += _relocate_and_compile(plan, runner, report, untouched)
-
-        def blame(exc: VenvrpmError) -> None:
-            if cached and cache is not None:
-                _blame_the_cache(exc, cache, key)
-
+            env.warnings += environment.add_project(plan, runners, report, cache)
         distributions, sbom_text, attrs = finalise.check(
-            plan, lock, report, warnings, blame, recorded
+            plan, plan.lock, report, env.warnings, env.blame, env.recorded
         )
-    except BaseException:
-        if pending is not None:
-            pending.discard()
-        if cache is not None:
-            cache.confirm()  # a restored entry the project wrote into in place is dropped
-        raise
-    if cache is not None:
-        if pending is not None:
-            report("step", "storing the environment in the cache")
-            pending.commit()
-            cache.prune()
-        cache.confirm()
-        for warning in dict.fromkeys(cache.warnings):
-            warnings.append(warning)
-
+    warnings = env.warnings
     report("step", "listing the payload")
     content = payload.inventory(plan.stage, attrs, payload.ownership(manifest))
     elf = deps.elf_requires(runners.host, plan.tools.elfdeps, content.elf_files)
@@ -361,89 +283,6 @@ def assemble(
         content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text,
         tuple(warnings), tuple((d.name, d.version) for d in distributions),
     )  # fmt: skip
-
-
-def _blame_the_cache(exc: VenvrpmError, cache: cache_module.Cache, key: str) -> None:
-    """A check failed on an environment restored from the cache: say so, and drop the entry
-    so the next build makes it afresh (and stores it only if it passes)."""
-    dropped = False
-    with contextlib.suppress(OSError):  # a cache never fails a build
-        dropped = cache.remove(key)
-    exc.details = (
-        *exc.details,
-        f"the environment came from the cache (entry {key[:12]}); "
-        + (
-            "the entry was dropped: the next build makes it afresh"
-            if dropped
-            else "rebuild it with `venvrpm cache prune --all`, or build with --no-cache"
-        ),
-    )
-
-
-def _install_project(
-    plan: BuildPlan,
-    runners: Runners,
-    report: Reporter,
-    cache: cache_module.Cache | None,
-) -> list[str]:
-    """The project from a copy of its tree: its wheel built with cached build requirements,
-    else (uv, or a backend that asks for more) by the installer's own isolated build."""
-    runner = runners.target
-    if plan.build_wheel is None or plan.manifest.project is None:
-        report("step", "installing the project")
-        venvbuild.install_project(plan, runner)
-        return []
-    report("step", "building the project")
-    venvbuild.copy_project(plan.manifest.project, plan.project_copy)
-    ensure_build_env(plan, runners.target, report, cache)
-    wheel = venvbuild.build_wheel(plan, runner)
-    report("step", "installing the project")
-    if wheel is None:
-        shutil.rmtree(plan.project_copy)
-        venvbuild.install_project(plan, runner)
-        return []
-    return venvbuild.install_wheel(plan, wheel)
-
-
-def ensure_build_env(
-    plan: BuildPlan,
-    runner: Runner,
-    report: Reporter = _quiet,
-    cache: cache_module.Cache | None = None,
-) -> None:
-    """The build lock installed (hash-checked) in ``plan.build_env_dir``, once per build: every
-    install runs with build isolation off and this directory on PYTHONPATH."""
-    if plan.build_env_dir.is_dir():
-        return
-    if plan.build_env is None:
-        plan.build_env_dir.mkdir()
-        return
-    # Only from a wheelhouse: online, the index may offer newer build requirements any time.
-    key = cachekeys.build_env_key(plan) if plan.offline else ""
-    if cache is not None and key and cache.restore(key, plan.build_env_dir):
-        return
-    report("step", "installing the build requirements")
-    venvbuild.make_build_env(plan, runner)
-    if cache is not None and key:
-        cache.store(
-            key,
-            plan.build_env_dir,
-            {**cachekeys.about(plan), "app": f"{plan.manifest.name} (build)"},
-        )
-
-
-def _relocate_and_compile(
-    plan: BuildPlan, runner: Runner, report: Reporter, untouched: relocate.Snapshot | None = None
-) -> list[str]:
-    manifest = plan.manifest
-    report("step", "relocating to " + str(manifest.prefix))
-    # with a snapshot, only what was written since: listed once for relocation and bytecode
-    stagecheck.links_out(plan.stage, manifest)  # the build just wrote there: before relocating
-    changed = None if untouched is None else relocate.changed_since(plan.stage, untouched)
-    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed, report)
-    bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
-    report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
-    return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
 
 
 def render(plan: BuildPlan, assembled: Assembled) -> str:
@@ -508,25 +347,9 @@ def source_rpm(
 
     assembled = assemble(plan, runners, report, cache)
     report("step", "making the source RPM")
-    sources = plan.topdir / "SOURCES"
-    sources.mkdir(parents=True, exist_ok=True)
-    scratch = plan.hostdir / "srpm"
-    epoch = plan.source_date_epoch
-    # modes kept: the project's and the toolchain's executables must stay executable
-    kit = srpm.kit(plan.manifest, scratch, runners.host)
-    # what leaves the build host, said: the count always, each file with -v
-    report("info", f"source kit: {len(kit.files)} files ({kit.wheels} locked wheels; the "
-                   f"project's chosen by {kit.project_source}); -v lists them")  # fmt: skip
-    for name in kit.files:
-        report("detail", f"kit: {name}")
-    files.reproducible_tar(
-        kit.root, sources / f"{plan.manifest.name}-kit.tar", epoch, normalise_modes=False
-    )
-    toolchain = srpm.toolchain(scratch)
-    files.reproducible_tar(
-        toolchain, sources / "venvrpm-toolchain.tar", epoch, normalise_modes=False
-    )
-    text = srpm.source_spec(render(plan, assembled), plan.manifest, epoch)
+    srpm.write_sources(plan.manifest, plan.topdir / "SOURCES", plan.hostdir / "srpm",
+                       plan.source_date_epoch, runners.host, report)  # fmt: skip
+    text = srpm.source_spec(render(plan, assembled), plan.manifest, plan.source_date_epoch)
     built = rpmbuild.build_source(plan, text, runners.host)
     try:
         return rpmbuild.deliver(built, plan.output_dir)
