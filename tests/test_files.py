@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import tarfile
 import threading
 from pathlib import Path
@@ -102,3 +103,16 @@ def test_a_replaced_file_is_whole_or_untouched(tmp_path: Path) -> None:
     assert target.read_text() == "old" and os.listdir(target.parent) == ["f.txt"]
     files.write_replacing(target, "new")
     assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o644
+
+
+def test_what_a_killed_writer_left_is_removed_by_the_next(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    target = tmp_path / "out" / "f.txt"
+    target.parent.mkdir()
+    debris = target.parent / f".f.txt.{gone.pid}.abcd1234.part"
+    debris.write_text("half")
+    alive = target.parent / f".f.txt.{os.getpid()}.abcd1234.part"  # a live writer's
+    alive.write_text("writing")
+    files.write_replacing(target, "whole")
+    assert sorted(p.name for p in target.parent.iterdir()) == [alive.name, "f.txt"]

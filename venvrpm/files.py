@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from venvrpm import stale
+
 
 @contextlib.contextmanager
 def replacing(target: Path, *, directory: bool = False, mode: int | None = 0o644) -> Iterator[Path]:
@@ -22,11 +24,13 @@ def replacing(target: Path, *, directory: bool = False, mode: int | None = 0o644
     The scratch is made by mkstemp/mkdtemp in *target*'s directory (O_EXCL, a fresh name):
     two writers of the same target -- concurrent builds into one output directory -- never
     share it, and no link planted there is followed. Its name, ``.NAME.<pid>.<random>.part``,
-    is what :func:`venvrpm.stale.remove` clears after a killed writer. A file is fsynced before
+    lets the next writer remove what a killed one left (venvrpm.stale). A file is fsynced before
     the rename; *mode* is applied to it (None keeps mkstemp's 0600). A directory replaces an
     existing *target* directory whole.
     """
-    parent, prefix = target.parent, f".{target.name}.{os.getpid()}."
+    parent, prefix = target.parent, f".{target.name}."
+    stale.remove(parent, prefix, ".part")  # what a killed writer left: its pid is gone
+    prefix += f"{os.getpid()}."
     if directory:
         scratch = Path(tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=parent))
     else:

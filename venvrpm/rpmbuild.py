@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from venvrpm import progress, stale
+from venvrpm import progress
 from venvrpm.errors import ToolMissingError, VenvrpmError
 from venvrpm.files import replacing
 from venvrpm.plan import BuildPlan
@@ -162,8 +162,6 @@ def deliver(built: Path, output_dir: Path) -> Path:
     """Move *built* into *output_dir* atomically: readers see the whole RPM or nothing."""
     output_dir.mkdir(parents=True, exist_ok=True)
     final = output_dir / built.name
-    # a killed build leaves .NAME.<pid>.*.part: remove those whose process is gone
-    stale.remove(output_dir, f".{built.name}.", ".part")
     try:  # on the same filesystem: renamed, not copied (35 MB took ~0.3 s to copy)
         with built.open("rb") as fh:
             os.fsync(fh.fileno())
@@ -173,6 +171,7 @@ def deliver(built: Path, output_dir: Path) -> Path:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
+    # copied under a fresh name; what a killed build left (.NAME.<pid>.*.part) is removed
     with replacing(final) as scratch, scratch.open("wb") as out, built.open("rb") as src:
         shutil.copyfileobj(src, out, 1 << 20)
     return final
