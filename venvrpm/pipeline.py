@@ -35,6 +35,7 @@ from venvrpm.environment import ensure_build_env as ensure_build_env  # testenv 
 from venvrpm.errors import VenvrpmError
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan, pip_environment
+from venvrpm.progress import quiet as _quiet
 from venvrpm.runner import HostRunner, OutputSink, Runners
 
 # cli calls these two here
@@ -67,10 +68,6 @@ class BuildResult:
     """The kept work directory (``--keep-workdir``), else None."""
     distributions: tuple[tuple[str, str], ...] = ()
     """(name, version) of every bundled distribution."""
-
-
-def _quiet(kind: str, text: str) -> None:
-    return None
 
 
 @contextlib.contextmanager
@@ -164,17 +161,12 @@ def prepare(
         if cache is not None and manifest.build.kind == "host"
         else (venvbuild.pip_for(interpreter, tools_dir), None)
     )
+    uv = manifest.build.installer == "uv"
     tools = Tools(
-        host_python=sys.executable,
-        toolbox=tools_dir,
-        pip=pip,
-        place_pip=place_pip,
-        uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host")
-        if manifest.build.installer == "uv"
-        else None,
-        rpmbuild=rpmbuild.find_rpmbuild(runners.host),
-        elfdeps=rpmbuild.find_elfdeps(runners.host),
-    )
+        host_python=sys.executable, toolbox=tools_dir, pip=pip, place_pip=place_pip,
+        uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host") if uv else None,
+        rpmbuild=rpmbuild.find_rpmbuild(runners.host), elfdeps=rpmbuild.find_elfdeps(runners.host),
+    )  # fmt: skip
     plan = _plan(
         manifest, interpreter, tools, buildreqs.checked_lock(manifest, lock, markers, project),
         lock, project, workdir=workdir, output_dir=output_dir,
@@ -209,13 +201,10 @@ def sketch(
         lock, requirements=tuple(r for r in lock.requirements if r.marker is None)))  # fmt: skip
     tools_dir = workdir / "tools"
     tools = Tools(
-        host_python=sys.executable,
-        toolbox=tools_dir,
-        pip=tools_dir / "pip",
+        host_python=sys.executable, toolbox=tools_dir, pip=tools_dir / "pip",
         uv=tools_dir / "uv" if manifest.build.installer == "uv" else None,
-        rpmbuild="rpmbuild",
-        elfdeps="elfdeps",
-    )
+        rpmbuild="rpmbuild", elfdeps="elfdeps",
+    )  # fmt: skip
     build_lock = buildreqs.lock_path(manifest.requirements)
     return _plan(
         manifest, Interpreter.unknown(manifest.python), tools,
