@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from venvrpm import buildreqs
+from venvrpm import buildreqs, project
 from venvrpm.errors import LockError
 
 
@@ -45,12 +45,12 @@ def test_sdist_requires_are_read_from_the_archive(tmp_path: Path) -> None:
 
 def test_an_sdist_without_pyproject_gets_pep_518s_default(tmp_path: Path) -> None:
     sdist = _tar(tmp_path / "x-1.tar.gz", {"x-1/setup.py": ""})
-    assert buildreqs.sdist_requires(sdist) == buildreqs.DEFAULT_REQUIRES
+    assert buildreqs.sdist_requires(sdist) == project.DEFAULT_REQUIRES
 
 
 def test_a_symlinked_pyproject_is_never_followed(tmp_path: Path) -> None:
     sdist = _tar(tmp_path / "x-1.tar.gz", {}, symlinks={"x-1/pyproject.toml": "/etc/passwd"})
-    assert buildreqs.sdist_requires(sdist) == buildreqs.DEFAULT_REQUIRES
+    assert buildreqs.sdist_requires(sdist) == project.DEFAULT_REQUIRES
 
 
 def test_a_broken_sdist_is_a_clean_error(tmp_path: Path) -> None:
@@ -61,12 +61,3 @@ def test_a_broken_sdist_is_a_clean_error(tmp_path: Path) -> None:
     sdist = _tar(tmp_path / "y-1.tar.gz", {"y-1/pyproject.toml": "[build-system]\nrequires = 1\n"})
     with pytest.raises(LockError, match="not a list of strings"):
         buildreqs.sdist_requires(sdist)
-
-
-def test_project_requires(tmp_path: Path) -> None:
-    assert buildreqs.project_requires(None) is None
-    assert buildreqs.project_requires(tmp_path) is None  # nothing to build
-    (tmp_path / "setup.py").write_text("")
-    assert buildreqs.project_requires(tmp_path) == buildreqs.DEFAULT_REQUIRES
-    (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["hatchling"]\n')
-    assert buildreqs.project_requires(tmp_path) == ("hatchling",)

@@ -18,7 +18,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from venvrpm import __version__, manifest, pipeline
+from venvrpm import __version__, manifest, workspace
 from venvrpm.cli import main
 from venvrpm.console import Console
 from venvrpm.errors import (
@@ -70,7 +70,7 @@ def test_a_chrooted_command_is_shown_whole(tmp_path: Path) -> None:
 
 
 def test_a_removed_work_directory_is_said_plainly() -> None:
-    with pytest.raises(CommandError) as failed, pipeline.workspace(keep=False) as work:
+    with pytest.raises(CommandError) as failed, workspace.workspace(keep=False) as work:
         raise CommandError("pip failed", [str(work / "tools" / "pip"), "install"], 1, "")
     where = str(work.parent)
     assert any(
@@ -81,7 +81,7 @@ def test_a_removed_work_directory_is_said_plainly() -> None:
 
 
 def test_a_kept_work_directory_makes_the_command_rerunnable() -> None:
-    with pytest.raises(CommandError) as failed, pipeline.workspace(keep=True) as work:
+    with pytest.raises(CommandError) as failed, workspace.workspace(keep=True) as work:
         raise CommandError("pip failed", [str(work / "tools" / "pip"), "install"], 1, "")
     assert f"work directory kept: {work.parent}" in failed.value.details
     assert not any("are gone" in d for d in failed.value.details)
@@ -232,7 +232,7 @@ def test_exit_codes_are_named_not_written_as_numbers() -> None:
 
 def test_a_full_disk_under_the_work_directory_is_the_machines() -> None:
     """/dev/full refuses every write with ENOSPC, as a full disk does: said, no traceback."""
-    with pytest.raises(SystemRefusal) as failed, pipeline.workspace(keep=False):  # noqa: SIM117
+    with pytest.raises(SystemRefusal) as failed, workspace.workspace(keep=False):  # noqa: SIM117
         with open("/dev/full", "w") as full:
             full.write("x")
             full.flush()
@@ -243,5 +243,5 @@ def test_a_full_disk_under_the_work_directory_is_the_machines() -> None:
 
 def test_another_os_error_under_the_work_directory_stays_a_bug(tmp_path: Path) -> None:
     """Only a full disk is the machine's wherever it happens: a missing file is venvrpm's."""
-    with pytest.raises(FileNotFoundError), pipeline.workspace(keep=False):
+    with pytest.raises(FileNotFoundError), workspace.workspace(keep=False):
         (tmp_path / "absent").read_text()

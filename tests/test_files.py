@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
+import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,64 @@ def test_a_file_that_grows_while_read_is_still_bounded(tmp_path: Path) -> None:
 def test_the_limit_is_required() -> None:
     with pytest.raises(TypeError):
         files.read_regular("/etc/hostname")  # type: ignore[call-arg]
+
+
+def test_two_writers_of_one_target_do_not_collide(tmp_path: Path) -> None:
+    """Concurrent builds into one output directory write the same tarball: each writes its own
+    scratch file (a fixed ``.NAME.part`` was shared: one writer renamed or truncated the
+    other's, which then failed or shipped a torn file)."""
+    trees = []
+    for n in range(2):
+        tree = tmp_path / f"src{n}" / "app"
+        tree.mkdir(parents=True)
+        for i in range(300):
+            (tree / f"f{i}").write_bytes(bytes([n]) * 4096)
+        trees.append(tree)
+    target = tmp_path / "out" / "app.tar"
+    target.parent.mkdir()
+    for _ in range(5):
+        start = threading.Barrier(2)
+        failures: list[BaseException] = []
+
+        def write(tree: Path, start: threading.Barrier, failures: list[BaseException]) -> None:
+            start.wait()
+            try:
+                files.reproducible_tar(tree, target, 0, normalise_modes=True)
+            except BaseException as exc:  # reported by the main thread
+                failures.append(exc)
+
+        threads = [threading.Thread(target=write, args=(t, start, failures)) for t in trees]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        with tarfile.open(target) as archive:  # whole: one writer's tarball, not a mix
+            contents = {archive.extractfile(m).read()[:1] for m in archive if m.isfile()}  # type: ignore[union-attr]
+        assert contents in ({b"\0"}, {b"\1"})
+        assert sorted(p.name for p in target.parent.iterdir()) == ["app.tar"]  # no scratch left
+
+
+def test_a_replaced_file_is_whole_or_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "f.txt"
+    target.parent.mkdir()
+    target.write_text("old")
+    with pytest.raises(RuntimeError), files.replacing(target) as scratch:
+        scratch.write_text("half")
+        raise RuntimeError
+    assert target.read_text() == "old" and os.listdir(target.parent) == ["f.txt"]
+    files.write_replacing(target, "new")
+    assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o644
+
+
+def test_what_a_killed_writer_left_is_removed_by_the_next(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    target = tmp_path / "out" / "f.txt"
+    target.parent.mkdir()
+    debris = target.parent / f".f.txt.{gone.pid}.abcd1234.part"
+    debris.write_text("half")
+    alive = target.parent / f".f.txt.{os.getpid()}.abcd1234.part"  # a live writer's
+    alive.write_text("writing")
+    files.write_replacing(target, "whole")
+    assert sorted(p.name for p in target.parent.iterdir()) == [alive.name, "f.txt"]

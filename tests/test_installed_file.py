@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import apps, tinybackend
 from tests.support.recording import RecordingRunner
-from venvrpm import bundled, manifest, pipeline
+from venvrpm import bundled, finalise, manifest, pipeline, workspace
 from venvrpm.cache import Cache
 from venvrpm.runner import HostRunner, Runners
 
@@ -31,16 +31,16 @@ def test_the_installed_file_is_recorded_and_kept_with_the_cached_environment(
                         f"--hash=sha256:{apps.sha256(wheel)}")  # fmt: skip
     (tmp_path / "app" / "requirements.lock").write_text(lock)
     # as online: no wheelhouse to derive the file from; only pip's report can tell
-    monkeypatch.setattr(pipeline, "_wheelhouse_files", lambda plan: {})
+    monkeypatch.setattr(finalise, "_wheelhouse_files", lambda plan: {})
     m = manifest.load(path)
     cache = Cache(tmp_path / "cache", key_path=tmp_path / "cache.key")
     found = []
     for _ in ("cold", "from the cache"):
         runner = RecordingRunner(HostRunner(1_700_000_000))
-        with pipeline.workspace(keep=False) as workdir:
+        with workspace.workspace(keep=False) as workdir:
             plan = pipeline.prepare(m, Runners(runner, runner), workdir=workdir,
                                     output_dir=tmp_path / "out", source_date_epoch=1_700_000_000,
-                                    host_env={})  # fmt: skip
+                                    host_env={}, cache=cache)  # fmt: skip
             result = pipeline.build(plan, Runners(runner, runner), spec_only=True, cache=cache)
             listed = (plan.stage / bundled.doc_path("smallapp").relative_to("/")).read_text()
         installs = [c.argv for c in runner.calls if c.what == "installing the locked requirements"]

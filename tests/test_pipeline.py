@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
-from venvrpm import manifest, pipeline, venvbuild
+from venvrpm import manifest, pipeline, venvbuild, workspace
 from venvrpm.runner import HostRunner, Runners
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     m = manifest.load(make_smallapp(tmp_path / "app"))
     runner = RecordingRunner(HostRunner(1_700_000_000))
     events: list[tuple[str, str]] = []
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace.workspace(keep=False) as workdir:
         plan = pipeline.prepare(
             m,
             Runners(runner, runner),
@@ -101,7 +101,7 @@ def test_online_builds_forward_pip_and_tls_settings(tmp_path: Path) -> None:
         "HOME": "/root",
         "AWS_SECRET_ACCESS_KEY": "no",
     }
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace.workspace(keep=False) as workdir:
         plan = pipeline.prepare(
             m,
             Runners(runner, runner),
@@ -131,7 +131,7 @@ def test_targets_too_old_for_virtualenv_use_the_standard_venv(tmp_path: Path) ->
 
     m = manifest.load(make_smallapp(tmp_path / "app"))
     runner = _NoVirtualenvTarget(HostRunner(1))
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace.workspace(keep=False) as workdir:
         plan = pipeline.prepare(m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
                                 source_date_epoch=1, host_env={})  # fmt: skip
         result = pipeline.build(plan, Runners(runner, runner))
@@ -208,7 +208,7 @@ def test_entry_points_are_checked_right_after_installing_under_their_name(tmp_pa
     m = manifest.load(make_smallapp(tmp_path / "app", entry_points="[smallap]"))
     runner = RecordingRunner(HostRunner(1_700_000_000))
     events: list[tuple[str, str]] = []
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace.workspace(keep=False) as workdir:
         plan = pipeline.prepare(
             m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
             source_date_epoch=1_700_000_000, host_env={},

@@ -17,7 +17,7 @@ from tests.integration.test_build_requirements import app_with_build_requirement
 from tests.integration.test_lock import app  # noqa: F401 (a fixture)
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
-from venvrpm import manifest, pipeline
+from venvrpm import manifest, pipeline, workspace
 from venvrpm.runner import HostRunner, Runners
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def _matches(described: list[str], ran: tuple[str, ...], placeholders: set[str])
 def test_a_build_runs_exactly_the_commands_its_plan_describes(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
     m = manifest.load(make(tmp_path / "app"))
     runner = RecordingRunner(HostRunner(1))
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace.workspace(keep=False) as workdir:
         plan = pipeline.prepare(
             m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
             source_date_epoch=1, host_env={},
@@ -83,7 +83,7 @@ def test_venvrpm_test_builds_its_environment_with_the_plans_commands(app: Path) 
     assert main(["lock", str(app)]) == 0
     m = manifest.load(app)
     runner = RecordingRunner(HostRunner(1))
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace.workspace(keep=False) as workdir:
         plan = pipeline.prepare(
             m, Runners(runner, runner), workdir=workdir, output_dir=workdir / "out",
             source_date_epoch=1, host_env={},

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.apps import make_smallapp
 from tests.support.recording import Clock, RecordingRunner
-from venvrpm import manifest, pipeline, progress, venvbuild
+from venvrpm import manifest, pipeline, progress, venvbuild, workspace
 from venvrpm.console import PLAIN_INTERVAL, Console
 from venvrpm.errors import CommandError
 from venvrpm.runner import HostRunner, Runners
@@ -219,7 +219,7 @@ def test_a_build_reports_counts_for_install_relocation_and_bytecode(tmp_path: Pa
         events.append((kind, text))
         console.report(kind, text)
 
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace.workspace(keep=False) as workdir:
         plan = pipeline.prepare(
             m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
             source_date_epoch=1_700_000_000, host_env={}, report=report,
@@ -290,7 +290,7 @@ def test_rpmbuild_reports_how_much_of_a_sizeable_payload_it_has_packed(tmp_path:
             # a sizeable payload, not compressible, so that rpmbuild takes a while
             (plans[0].venv_dir / "big.bin").write_bytes(os.urandom(96 << 20))
 
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace.workspace(keep=False) as workdir:
         plan = pipeline.prepare(
             m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
             source_date_epoch=1_700_000_000, host_env={}, report=report,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from venvrpm import manifest, pipeline
+from venvrpm import manifest, sourcedate
 from venvrpm.cli import main
 
 APP = """\
@@ -32,7 +32,7 @@ def _app(tmp_path: Path, extra: str = "") -> Path:
 
 def test_the_environment_comes_first(tmp_path: Path) -> None:
     loaded = manifest.load(_app(tmp_path))
-    assert pipeline.source_date_epoch({"SOURCE_DATE_EPOCH": "123"}, loaded) == (
+    assert sourcedate.source_date_epoch({"SOURCE_DATE_EPOCH": "123"}, loaded) == (
         123,
         "the environment's SOURCE_DATE_EPOCH",
     )
@@ -45,7 +45,7 @@ def test_then_the_newest_changelog_entry(tmp_path: Path) -> None:
         "  - {date: '2023-01-01', author: A <a@example.invalid>, text: '- a'}\n"
     )
     loaded = manifest.load(_app(tmp_path, changelog))
-    assert pipeline.source_date_epoch({}, loaded) == (
+    assert sourcedate.source_date_epoch({}, loaded) == (
         1_714_521_600,
         "the newest changelog entry (2024-05-01)",
     )
@@ -60,7 +60,7 @@ def test_then_the_last_commit(tmp_path: Path) -> None:
     for argv in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c",
                  "user.email=t@example.invalid", "commit", "-qm", "x"]):  # fmt: skip
         subprocess.run([git, "-C", str(tmp_path), *argv], check=True, env=env)
-    epoch, source = pipeline.source_date_epoch({}, manifest.load(app))
+    epoch, source = sourcedate.source_date_epoch({}, manifest.load(app))
     assert epoch == 1_650_000_000 and source == f"the last git commit of {tmp_path}"
 
 
@@ -68,7 +68,7 @@ def test_else_the_locks_mtime_and_the_build_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = _app(tmp_path)
-    epoch, source = pipeline.source_date_epoch({}, manifest.load(app))
+    epoch, source = sourcedate.source_date_epoch({}, manifest.load(app))
     assert epoch == 1_600_000_000
     assert source.startswith("the modification time of requirements.txt (no changelog, no git")
     # the build prints it before anything else; here it then stops at the interpreter probe

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from venvrpm import pipeline, stale
+from venvrpm import stale, workspace
 
 _ENTER = (
     "import os, signal, sys, pathlib\n"
-    "from venvrpm import pipeline\n"
-    "with pipeline.workspace(keep={keep}, parent=pathlib.Path(sys.argv[1])) as work:\n"
+    "from venvrpm import workspace\n"
+    "with workspace.workspace(keep={keep}, parent=pathlib.Path(sys.argv[1])) as work:\n"
     "    print(work.parent, flush=True)\n"
     "    {then}\n"
 )
@@ -38,7 +38,7 @@ def base(tmp_path: Path) -> Path:
 
 
 def _next_run(parent: Path) -> None:
-    with pipeline.workspace(keep=False, parent=parent):
+    with workspace.workspace(keep=False, parent=parent):
         pass
 
 
@@ -129,7 +129,7 @@ def test_a_live_build_whose_pid_looks_dead_keeps_its_directory(base: Path) -> No
 
 
 def test_a_build_holds_the_lock_on_its_mark_while_it_runs(base: Path) -> None:
-    with pipeline.workspace(keep=False, parent=base) as work:
+    with workspace.workspace(keep=False, parent=base) as work:
         fd = os.open(work.parent / stale.IN_PROGRESS, os.O_RDONLY)
         try:
             with pytest.raises(BlockingIOError):

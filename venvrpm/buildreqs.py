@@ -10,24 +10,19 @@ archive of an sdist (never extracted: read member by member). Pure but for readi
 from __future__ import annotations
 
 import lzma
-import sys
 import tarfile
+import tomllib
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from venvrpm import project
 from venvrpm.errors import EXIT_USAGE, LockError
-from venvrpm.lockfile import Lock, LockedRequirement
+from venvrpm.lockfile import Lock, LockedRequirement, read
+from venvrpm.manifest import Manifest
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-# PEP 518: a project without [build-system] is built with setuptools.
-DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
 _SDIST_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
 # A pyproject.toml larger than this is not one: do not read it into memory.
 _MAX_PYPROJECT = 1024 * 1024
@@ -56,29 +51,6 @@ def lock_path(requirements: Path) -> Path:
     return requirements.with_name(f"{requirements.stem}-build{requirements.suffix}")
 
 
-def project_requires(project: Path | None) -> tuple[str, ...] | None:
-    """The project's ``[build-system] requires`` (PEP 518's default without the table or with
-    only ``setup.py``); None when there is no project or its pyproject.toml is unusable."""
-    if project is None:
-        return None
-    pyproject = project / "pyproject.toml"
-    if not pyproject.is_file():
-        return DEFAULT_REQUIRES if (project / "setup.py").is_file() else None
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-    return _requires_of(data)
-
-
-def _requires_of(data: dict[str, object]) -> tuple[str, ...] | None:
-    system = data.get("build-system", {"requires": list(DEFAULT_REQUIRES)})
-    requires = system.get("requires") if isinstance(system, dict) else None
-    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
-        return None
-    return tuple(requires)
-
-
 def is_sdist(path: Path) -> bool:
     """Whether *path* names a source archive (anything but a wheel is built)."""
     return path.name.endswith(_SDIST_SUFFIXES)
@@ -93,8 +65,8 @@ def sdist_requires(archive: Path) -> tuple[str, ...]:
     try:
         text = _pyproject_member(archive)
         if text is None:
-            return DEFAULT_REQUIRES
-        requires = _requires_of(tomllib.loads(text))
+            return project.DEFAULT_REQUIRES
+        requires = project.build_requires(project.parse(text))
     # what a damaged archive raises: truncated streams, bad compressed data, encrypted or
     # unsupported zip members
     except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError,
@@ -151,11 +123,11 @@ def locked_files(lock: Lock, directory: Path) -> list[tuple[LockedRequirement, P
     return found
 
 
-def needs(project: Path | None, lock: Lock, files: Path | None) -> list[Needs]:
-    """Who needs build requirements: the project, and every sdist of *lock* in *files* (the
-    wheelhouse, or a download of the lock) whose backend needs any."""
+def needs(metadata: project.ProjectMetadata | None, lock: Lock, files: Path | None) -> list[Needs]:
+    """Who needs build requirements: the project (its *metadata*), and every sdist of *lock* in
+    *files* (the wheelhouse, or a download of the lock) whose backend needs any."""
     found = []
-    requires = project_requires(project)
+    requires = metadata.build_requires if metadata is not None else None
     if requires:
         found.append(Needs("the project", requires))
     if files is not None:
@@ -185,3 +157,29 @@ def input_text(who: Sequence[Needs]) -> str:
         lines.append(f"# {need.what}")
         lines += list(need.requires)
     return "\n".join(lines) + "\n"
+
+
+def checked_lock(
+    manifest: Manifest,
+    lock: Lock,
+    markers: Mapping[str, str],
+    metadata: project.ProjectMetadata | None,
+) -> Path | None:
+    """The build lock to build with, checked; None when nothing needs build requirements.
+
+    Who needs them is known before building for the project, and for sdists only with a
+    wheelhouse (online, pip picks the files): online, an existing build lock is always used,
+    and an sdist that needs one without it fails in pip (build isolation is off).
+    """
+    from venvrpm.fetch import require_served
+
+    path = lock_path(manifest.requirements)
+    who = needs(metadata, lock, manifest.wheelhouse)
+    if not path.is_file():
+        if who:
+            raise missing_lock_error(path, who, manifest.source.name)
+        return None
+    if not who and manifest.wheelhouse is not None:
+        return None
+    require_served(manifest, read(path).for_target(markers))
+    return path

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from venvrpm.errors import FULL_HINT, ToolMissingError, VenvrpmError, refused
-from venvrpm.files import reproducible_tar, sha256_hex
+from venvrpm.files import replacing, reproducible_tar, sha256_hex
 from venvrpm.manifest import Manifest
 from venvrpm.runner import Runner
 
@@ -78,10 +78,9 @@ def _assemble(
     label = f"{manifest.name}-{manifest.version}-{manifest.release}"
     mount = f"/mnt/{label}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    partial = out_dir / f".{label}.part"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
-    try:
+    final = out_dir / label
+    # a fresh scratch directory: two bundles into one directory do not share it
+    with replacing(final, directory=True) as partial:
         shutil.copy2(rpm, partial / rpm.name)
         (partial / "sbom.cdx.json").write_text(sbom_text, encoding="utf-8")
         key_name = f"RPM-GPG-KEY-{manifest.name}"
@@ -121,12 +120,6 @@ def _assemble(
         sums = "".join(f"{sha256_hex(p)}  {p.relative_to(partial).as_posix()}\n" for p in files)
         (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")
         _set_times(partial, source_date_epoch)
-        final = out_dir / label
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     tar = reproducible_tar(final, out_dir / f"{label}.tar", source_date_epoch, normalise_modes=True)
     return final, tar
 

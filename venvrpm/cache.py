@@ -56,6 +56,7 @@ from typing import Any
 
 from venvrpm import __version__, stale
 from venvrpm.errors import UsageError
+from venvrpm.files import write_replacing
 
 FORMAT = 2
 """Bumped whenever the layout of an entry or the meaning of its key changes (2: signed records)."""
@@ -429,10 +430,9 @@ class Cache:
         if not self._ready():
             return
         try:
-            fd, scratch = tempfile.mkstemp(prefix=f"note-{os.getpid()}-", dir=self.root / "tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(f"{value}\n{self._sign(name, value.encode())}")
-            os.replace(scratch, self.root / "notes" / name)  # replaces a link, never follows it
+            # replaces a link, never follows it
+            write_replacing(self.root / "notes" / name,
+                                  f"{value}\n{self._sign(name, value.encode())}", mode=None)  # fmt: skip
         except OSError as exc:
             self._unusable(exc)
 

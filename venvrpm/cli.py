@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import functools
 import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from venvrpm import __version__, backends, manifest, pipeline
+from venvrpm import __version__, manifest, pipeline, sourcedate
 from venvrpm import cache as cache_module
 from venvrpm.console import (
     Console,
@@ -42,8 +40,8 @@ from venvrpm.errors import (
     refused,
 )
 from venvrpm.files import sha256_hex
-from venvrpm.plan import BuildPlan, pip_environment
-from venvrpm.runner import HostRunner, Runner, Runners
+from venvrpm.runner import HostRunner, Runner
+from venvrpm.workspace import workspace
 
 _A = TypeVar("_A", bound="Arguments")
 
@@ -512,7 +510,7 @@ def _completion(args: CompletionArgs, console: Console) -> int:
 def _lint(args: LintArgs, console: Console) -> int:
     from venvrpm import lint
 
-    runner = HostRunner(pipeline.default_source_date_epoch(os.environ))
+    runner = HostRunner(sourcedate.default_source_date_epoch(os.environ))
     linted = lint.run(args.rpms, runner, show_filtered=args.show_filtered)
     console.close()
     render_lint(linted)
@@ -522,7 +520,7 @@ def _lint(args: LintArgs, console: Console) -> int:
 def _inspect(args: InspectArgs, console: Console) -> int:
     from venvrpm import inspect
 
-    runner = HostRunner(pipeline.default_source_date_epoch(os.environ))
+    runner = HostRunner(sourcedate.default_source_date_epoch(os.environ))
     found = inspect.inspect_rpm(args.rpm, runner)
     if args.json:
         console.write_json(found.to_json())
@@ -530,25 +528,6 @@ def _inspect(args: InspectArgs, console: Console) -> int:
         console.close()
         render_inspection(found, sys.stdout)
     return EXIT_OK
-
-
-def _open_runners(
-    console: Console,
-    loaded: manifest.Manifest,
-    host: HostRunner,
-    workdir: Path,
-    pip_env: Mapping[str, str],
-    extra_mounts: tuple[Path, ...] = (),
-    *,
-    fetching: bool = False,
-) -> contextlib.AbstractContextManager[Runners]:
-    """The manifest's runners, their warnings and notes (what pip configuration is left out,
-    and why) on the console."""
-    return backends.open_runners(
-        loaded, host, workdir, pip_env, extra_mounts, fetching=fetching,
-        warn=functools.partial(console.report, "warning"),
-        note=functools.partial(console.report, "detail"),
-    )  # fmt: skip
 
 
 def _open_cache(args: BuildArgs | BundleArgs | CacheArgs) -> cache_module.Cache | None:
@@ -590,7 +569,7 @@ def _doctor(args: DoctorArgs, console: Console) -> int:
 
     loaded = manifest.load(args.manifest) if args.manifest else None
     found = doctor.checks(
-        HostRunner(pipeline.default_source_date_epoch(os.environ)), loaded, image=args.image
+        HostRunner(sourcedate.default_source_date_epoch(os.environ)), loaded, image=args.image
     )
     console.write_out(doctor_report(found))
     return EXIT_OK if doctor.usable(found) else EXIT_BUILD_FAILED
@@ -630,7 +609,9 @@ def _init(args: InitArgs, console: Console) -> int:
                          "--find-links DIR")  # fmt: skip
     scaffold = None
     if args.from_pypi is not None:
-        runner = HostRunner(pipeline.default_source_date_epoch(os.environ), on_output=console.sink)
+        runner = HostRunner(
+            sourcedate.default_source_date_epoch(os.environ), on_output=console.sink
+        )
         console.report("step", f"reading the wheel of {args.from_pypi}")
         scaffold = init.from_pypi(
             args.from_pypi, runner, python=python,
@@ -669,7 +650,7 @@ def _lock(args: LockArgs, console: Console) -> int:
         names = ", ".join(t.name for t in loaded.locks)
         raise UsageError(f"no lock called {', '.join(unknown)}", f"locks in this manifest: {names}")
     targets = [t for t in loaded.locks if not args.env or t.name in args.env]
-    runner = HostRunner(pipeline.default_source_date_epoch(os.environ), on_output=console.sink)
+    runner = HostRunner(sourcedate.default_source_date_epoch(os.environ), on_output=console.sink)
     interpreter = venvbuild.probe_interpreter(runner, loaded.python)
     if args.check:
         reasons = []
@@ -684,7 +665,7 @@ def _lock(args: LockArgs, console: Console) -> int:
             )
         console.done(f"{len(targets)} lock(s) up to date with their inputs")
         return EXIT_OK
-    with pipeline.workspace(keep=args.keep_workdir) as workdir:
+    with workspace(keep=args.keep_workdir) as workdir:
         for target in targets:
             console.report(
                 "step", f"locking {target.name} -> {target.output.name} for {interpreter.path}"
@@ -702,34 +683,6 @@ def _lock(args: LockArgs, console: Console) -> int:
     return EXIT_OK
 
 
-@contextlib.contextmanager
-def _session(
-    loaded: manifest.Manifest, console: Console, *, keep: bool, output_dir: Path,
-    extra_mounts: tuple[Path, ...] = (),
-    stage: Path | None = None,
-    cache: cache_module.Cache | None = None,
-) -> Iterator[tuple[Path, Runners, BuildPlan]]:  # fmt: skip
-    """A work directory, the runners of the manifest's build environment, and the plan."""
-    epoch, epoch_source = pipeline.source_date_epoch(os.environ, loaded)
-    console.report("info", f"SOURCE_DATE_EPOCH {epoch} from {epoch_source}")
-    host = HostRunner(epoch, on_output=console.sink)
-    with pipeline.workspace(keep=keep) as workdir:
-        pip_env = pip_environment(loaded, os.environ)
-        with _open_runners(console, loaded, host, workdir, pip_env, extra_mounts) as runners:
-            plan = pipeline.prepare(
-                loaded, runners, workdir=workdir, output_dir=output_dir,
-                source_date_epoch=epoch, host_env=os.environ, stage=stage,
-                cache=cache,
-                report=console.report,
-            )  # fmt: skip
-            found = plan.interpreter
-            console.report(
-                "info",
-                f"{found.implementation} {found.version}, {found.platform}, {found.libc or 'libc ?'}",
-            )
-            yield workdir, runners, plan
-
-
 def _require_wheelhouse(loaded: manifest.Manifest, message: str) -> None:
     if loaded.wheelhouse is None:
         raise UsageError(message, "add `wheelhouse: wheels/` and run `venvrpm fetch`")
@@ -740,11 +693,8 @@ def _stage(args: StageArgs, console: Console) -> int:
     root = args.root.resolve()
     with refused("making the buildroot", "check the --root given (rpmbuild's %{buildroot})"):
         root.mkdir(parents=True, exist_ok=True)
-    with _session(loaded, console, keep=False, output_dir=Path("/nonexistent"), stage=root) as (
-        _,
-        runners,
-        plan,
-    ):
+    with pipeline.session(loaded, report=console.report, sink=console.sink, keep=False,
+                          output_dir=Path("/nonexistent"), stage=root) as (_, runners, plan):  # fmt: skip
         assembled = pipeline.stage(plan, runners, args.file_list.resolve(), console.report)
     console.done(f"{root}: {len(assembled.content.entries)} entries listed in {args.file_list}")
     return EXIT_OK
@@ -758,9 +708,8 @@ def _bundle(args: BundleArgs, console: Console) -> int:
         _require_wheelhouse(loaded, "--offline needs a wheelhouse")
     output_dir = args.output_dir.resolve()
     cache = _open_cache(args)
-    with _session(
-        loaded, console, keep=args.keep_workdir, output_dir=Path("/nonexistent"), cache=cache
-    ) as (workdir, runners, plan):
+    with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
+                          output_dir=Path("/nonexistent"), cache=cache) as (workdir, runners, plan):  # fmt: skip
         plan = dataclasses.replace(plan, output_dir=workdir / "out")
         result = pipeline.build(plan, runners, console.report, sign_key=args.sign, cache=cache)
         assert result.rpm is not None
@@ -783,13 +732,9 @@ def _fetch(args: ManifestArgs, console: Console) -> int:
             f"{args.manifest} has no wheelhouse", "add `wheelhouse: wheels/` to the manifest"
         )
     host = HostRunner(
-        pipeline.default_source_date_epoch(os.environ, loaded), on_output=console.sink
+        sourcedate.default_source_date_epoch(os.environ, loaded), on_output=console.sink
     )
-    filled = fetch.fill_wheelhouse(
-        loaded, host, os.environ, report=console.report,
-        warn=functools.partial(console.report, "warning"),
-        note=functools.partial(console.report, "detail"),
-    )  # fmt: skip
+    filled = fetch.fill_wheelhouse(loaded, host, os.environ, report=console.report)
     skipped, done = fetched_lines(filled)
     if skipped is not None:
         console.report("info", skipped)
@@ -802,8 +747,8 @@ def _test(args: TestArgs, console: Console) -> int:
 
     loaded = manifest.load(args.manifest)
     locks = tuple(t.output for t in loaded.locks if t.name != "main")
-    with _session(loaded, console, keep=args.keep_workdir, output_dir=Path("/nonexistent"),
-                  extra_mounts=locks) as (_, runners, plan):  # fmt: skip
+    with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
+                          output_dir=Path("/nonexistent"), extra_mounts=locks) as (_, runners, plan):  # fmt: skip
         console.report("step", "building the test environment and running the tests")
         testenv.run_tests(plan, runners.target)
     console.done("tests passed")
@@ -820,11 +765,8 @@ def _build(args: BuildArgs, console: Console) -> int:
     if args.dry_run:
         return _dry_run(loaded, console, output_dir)
     cache = _open_cache(args)
-    with _session(loaded, console, keep=args.keep_workdir, output_dir=output_dir, cache=cache) as (
-        workdir,
-        runners,
-        plan,
-    ):
+    with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
+                          output_dir=output_dir, cache=cache) as (workdir, runners, plan):  # fmt: skip
         if args.srpm:
             _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
             made_srpm = pipeline.source_rpm(plan, runners, console.report, cache)
@@ -881,8 +823,8 @@ def _rpm_requires(rpm: Path, runner: Runner) -> list[str]:
 def _dry_run(loaded: manifest.Manifest, console: Console, output_dir: Path) -> int:
     """Print the plan; run nothing of the target (no probe, container or chroot), nor git in
     the manifest's directory (the plan printed has no SOURCE_DATE_EPOCH)."""
-    epoch = pipeline.default_source_date_epoch(os.environ)
-    with pipeline.workspace(keep=False) as workdir:
+    epoch = sourcedate.default_source_date_epoch(os.environ)
+    with workspace(keep=False) as workdir:
         console.report("step", "planning the build (--dry-run: nothing of the target runs)")
         plan = pipeline.sketch(
             loaded, workdir=workdir, output_dir=output_dir, source_date_epoch=epoch,

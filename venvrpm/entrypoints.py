@@ -22,7 +22,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from venvrpm import fetch, lockfile
+from venvrpm import fetch, lockfile, project
 from venvrpm.errors import PayloadError
 from venvrpm.manifest import Manifest
 
@@ -147,7 +147,8 @@ def check_lock(manifest: Manifest, lock: lockfile.Lock) -> LockVerdict:
         except PayloadError:
             unknown.append(f"{req.name} (unreadable wheel)")
     if manifest.project is not None:
-        scripts = _project_scripts(manifest.project)
+        metadata = project.read(manifest.project)
+        scripts = metadata.scripts if metadata is not None else None
         if scripts is None:
             unknown.append("the project (dynamic or no [project] scripts)")
         else:
@@ -156,25 +157,6 @@ def check_lock(manifest: Manifest, lock: lockfile.Lock) -> LockVerdict:
     if missing and unknown:
         return LockVerdict(unchecked="commands known only once built: " + ", ".join(unknown))
     return LockVerdict(missing=missing, available=tuple(sorted(declared)))
-
-
-def _project_scripts(project: Path) -> set[str] | None:
-    """``[project.scripts]`` and ``gui-scripts`` of the project; None when they cannot be told."""
-    import tomllib
-
-    try:
-        data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-    table = data.get("project")
-    if not isinstance(table, dict) or "scripts" in table.get("dynamic", []):
-        return None
-    found: set[str] = set()
-    for key in ("scripts", "gui-scripts"):
-        value = table.get(key, {})
-        if isinstance(value, dict):
-            found.update(str(k) for k in value)
-    return found
 
 
 def check_installed(manifest: Manifest, venv_dir: Path) -> None:

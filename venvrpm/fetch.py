@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ from venvrpm._fenced import pip_text
 from venvrpm.errors import LockError
 from venvrpm.files import sha256_hex
 from venvrpm.lockfile import Lock, LockedRequirement, requirement_line
+from venvrpm.manifest import Manifest
 from venvrpm.runner import Runner
 
 if TYPE_CHECKING:
@@ -251,24 +252,23 @@ def fill_wheelhouse(
     host_env: Mapping[str, str],
     *,
     report: progress.Report = progress.quiet,
-    warn: Callable[[str], None] = lambda text: None,
-    note: Callable[[str], None] = lambda text: None,
 ) -> Filled:
     """Fill the manifest's wheelhouse with what its locks name, for the target interpreter:
     the build lock first (wheels only), then the main lock (``venvrpm fetch``).
 
-    *report* gets the steps; *warn* and *note* what the runners say of the pip configuration
-    they leave out."""
+    *report* gets the steps, and what the runners say of the pip configuration they leave out."""
     from venvrpm import backends, lockfile, pipeline, venvbuild
     from venvrpm.plan import pip_environment
+    from venvrpm.workspace import workspace
 
     if loaded.wheelhouse is None:  # the CLI refuses it, naming the manifest as given
         raise ValueError(f"{loaded.source} has no wheelhouse")
     lock = lockfile.read(loaded.requirements)
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace(keep=False) as workdir:
         pip_env = pip_environment(loaded, host_env, online=True)
-        with backends.open_runners(loaded, host, workdir, pip_env, (), fetching=True,
-                                   warn=warn, note=note) as runners:  # fmt: skip
+        with pipeline.open_runners(
+            loaded, host, workdir, pip_env, report=report, fetching=True
+        ) as runners:
             where = backends.describe(loaded)
             report("step", f"probing {loaded.python} {where}")
             interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
@@ -291,3 +291,16 @@ def fill_wheelhouse(
                               scratch, build_env=built_env, report=report)  # fmt: skip
     both = Fetched(main_done.present + done.present, main_done.downloaded + done.downloaded)
     return Filled(loaded.wheelhouse, both, tuple(lock.skipped))
+
+
+def require_served(manifest: Manifest, lock: Lock) -> None:
+    """With a wheelhouse, it must hold a file of a locked hash for every line of *lock*."""
+    if manifest.wheelhouse is None:
+        return
+    found = problems(lock, manifest.wheelhouse)
+    if found:
+        raise LockError(
+            f"the wheelhouse {manifest.wheelhouse} cannot serve {lock.path.name}",
+            f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
+            details=found,
+        )

@@ -2,13 +2,68 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
+import shutil
 import stat
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from venvrpm import stale
+
+
+@contextlib.contextmanager
+def replacing(target: Path, *, directory: bool = False, mode: int | None = 0o644) -> Iterator[Path]:
+    """A new scratch file (or *directory*) beside *target*, renamed onto it when the block
+    succeeds, removed when it fails: readers see the old *target* or the whole new one.
+
+    The scratch is made by mkstemp/mkdtemp in *target*'s directory (O_EXCL, a fresh name):
+    two writers of the same target -- concurrent builds into one output directory -- never
+    share it, and no link planted there is followed. Its name, ``.NAME.<pid>.<random>.part``,
+    lets the next writer remove what a killed one left (venvrpm.stale). A file is fsynced before
+    the rename; *mode* is applied to it (None keeps mkstemp's 0600). A directory replaces an
+    existing *target* directory whole.
+    """
+    parent, prefix = target.parent, f".{target.name}."
+    stale.remove(parent, prefix, ".part")  # what a killed writer left: its pid is gone
+    prefix += f"{os.getpid()}."
+    if directory:
+        scratch = Path(tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=parent)
+        os.close(fd)
+        scratch = Path(name)
+    try:
+        yield scratch
+        if directory:
+            scratch.chmod(0o755 if mode is None else mode | 0o111)
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            fd = os.open(scratch, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if mode is not None:
+                scratch.chmod(mode)
+        os.replace(scratch, target)  # replaces a link at target, never follows it
+    except BaseException:
+        if directory:
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:
+            scratch.unlink(missing_ok=True)
+        raise
+
+
+def write_replacing(target: Path, data: str | bytes, *, mode: int | None = 0o644) -> Path:
+    """Write *data* (text as UTF-8) to *target* through :func:`replacing`; return *target*."""
+    with replacing(target, mode=mode) as scratch:
+        scratch.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return target
 
 
 class TooLargeError(OSError):
@@ -98,28 +153,24 @@ def reproducible_tar(directory: Path, target: Path, epoch: int, *, normalise_mod
     """A tarball of *directory* (its name the top member) that depends on contents only.
 
     Sorted members, mtime *epoch*, owner root, no ``__pycache__``; written under a temporary
-    name and renamed, so readers see the whole tarball or none. *normalise_modes*: 0755 for
-    directories, 0644 for files (what the builder's umask made does not leak in).
+    name and renamed (:func:`replacing`), so readers see the whole tarball or none.
+    *normalise_modes*: 0755 for directories, 0644 for files (what the builder's umask made does
+    not leak in).
     """
-    partial = target.with_name(f".{target.name}.part")
-    try:
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
-            for path in [directory, *sorted(directory.rglob("*"))]:
-                if "__pycache__" in path.parts:
-                    continue
-                info = archive.gettarinfo(
-                    str(path), arcname=str(path.relative_to(directory.parent))
-                )
-                info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "root", "root"
-                if normalise_modes and not path.is_symlink():
-                    info.mode = 0o755 if path.is_dir() else 0o644
-                if path.is_file() and not path.is_symlink():
-                    with path.open("rb") as fh:
-                        archive.addfile(info, fh)
-                else:
-                    archive.addfile(info)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with (
+        replacing(target) as partial,
+        tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive,
+    ):
+        for path in [directory, *sorted(directory.rglob("*"))]:
+            if "__pycache__" in path.parts:
+                continue
+            info = archive.gettarinfo(str(path), arcname=str(path.relative_to(directory.parent)))
+            info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "root", "root"
+            if normalise_modes and not path.is_symlink():
+                info.mode = 0o755 if path.is_dir() else 0o644
+            if path.is_file() and not path.is_symlink():
+                with path.open("rb") as fh:
+                    archive.addfile(info, fh)
+            else:
+                archive.addfile(info)
     return target

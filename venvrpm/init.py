@@ -12,6 +12,7 @@ into venvrpm's installation or a URL (docs/editors.md).
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import os
@@ -19,6 +20,7 @@ import re
 import string
 import sys
 import tempfile
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +31,12 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from venvrpm import entrypoints, manifest
+from venvrpm import entrypoints, manifest, project
 from venvrpm._fenced import pip_text
 from venvrpm.errors import UsageError, refused
+from venvrpm.files import replacing
 from venvrpm.paths import is_normalised_absolute
 from venvrpm.runner import Runner
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MANIFEST = "app.yaml"
 REQUIREMENTS_IN = "requirements.in"
@@ -159,7 +157,7 @@ def read_pyproject(directory: Path) -> dict[str, Any]:
     """Parse ``directory/pyproject.toml``; raise UsageError when it is missing or not TOML."""
     path = directory / "pyproject.toml"
     try:
-        text = path.read_text(encoding="utf-8")
+        return project.load(directory)
     except FileNotFoundError:
         raise UsageError(
             f"no pyproject.toml in {directory}",
@@ -169,8 +167,6 @@ def read_pyproject(directory: Path) -> dict[str, Any]:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
-    try:
-        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}") from None
 
@@ -221,29 +217,17 @@ def _write_all(files: Mapping[Path, str]) -> None:
 
     A failure while writing (a full disk, a read-only directory) leaves no file changed.
     """
-    staged: list[tuple[Path, Path]] = []
     doing = "writing " + ", ".join(sorted(p.name for p in files))
-    try:
-        with refused(doing, "free space, or choose a directory you can write"):
-            _write_staged(files, staged)
-    finally:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
-
-
-def _write_staged(files: Mapping[Path, str], staged: list[tuple[Path, Path]]) -> None:
-    """Write *files* under temporary names (added to *staged*), then rename them into place."""
-    for path, text in files.items():
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        staged.append((Path(name), path))
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        # mkstemp makes 0600; these are ordinary project files
-        os.chmod(name, 0o644)
-    for temporary, path in staged:
-        os.replace(temporary, path)
+    with (
+        refused(doing, "free space, or choose a directory you can write"),
+        contextlib.ExitStack() as stack,
+    ):
+        # every file written and synced first: a failure before the renames changes none
+        for path, text in files.items():
+            with stack.enter_context(replacing(path)).open("w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
 
 
 # --- fields ---------------------------------------------------------------------------------

@@ -446,7 +446,7 @@ def format_time(epoch: int | None) -> str | None:
     """*epoch* as ``YYYY-MM-DD HH:MM:SS UTC``."""
     if epoch is None:
         return None
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

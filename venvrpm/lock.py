@@ -22,18 +22,13 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm import lockfile, toolbox
+from venvrpm import lockfile, project, toolbox
 from venvrpm._fenced import pip_text
 from venvrpm.errors import LockError, VenvrpmError
-from venvrpm.files import sha256_hex
+from venvrpm.files import sha256_hex, write_replacing
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter, pip_environment
 from venvrpm.runner import Runner
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 RECORD_PREFIX = "# venvrpm-lock: "
 _PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
@@ -154,7 +149,9 @@ def lock(
 
 
 def _scratch(output: Path) -> Path:
-    return output.with_name(f".{output.name}.venvrpm-tmp")
+    """pip-compile's output file: beside the lock (its relative paths stay right), this
+    process's own (concurrent runs for one lock do not share it)."""
+    return output.with_name(f".{output.name}.{os.getpid()}.venvrpm-tmp")
 
 
 def lock_build(
@@ -189,7 +186,7 @@ def lock_build(
         fetch.fetch(main_lock, files, [str(interpreter.path), str(pip / "pip")], runner,
                     pip_environment(manifest, os.environ, online=True), scratch_dir,
                     isolated=True)  # fmt: skip
-    who = buildreqs.needs(manifest.project, main_lock, files)
+    who = buildreqs.needs(project.read(manifest.project), main_lock, files)
     if not who:
         if (
             output.is_file()
@@ -259,9 +256,9 @@ def _compile(
             f"({interpreter.implementation} {interpreter.version}); regenerate, don't edit.\n"
             f"{RECORD_PREFIX}{json.dumps(made_from, sort_keys=True)}\n"
         )
-        scratch.write_text(header + preamble + body, encoding="utf-8")
-        lockfile.parse(scratch.read_text(encoding="utf-8"), output)
-        os.replace(scratch, output)
+        text = header + preamble + body
+        lockfile.parse(text, output)
+        write_replacing(output, text)
     finally:
         scratch.unlink(missing_ok=True)
 
@@ -319,7 +316,9 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
     if not path.is_file():
         try:
             who = buildreqs.needs(
-                manifest.project, lockfile.read(manifest.requirements), manifest.wheelhouse
+                project.read(manifest.project),
+                lockfile.read(manifest.requirements),
+                manifest.wheelhouse,
             )
         except LockError:
             return []  # the main lock's own problems are reported already
@@ -382,9 +381,9 @@ def _direct_requirements(manifest: Manifest, target: LockTarget) -> list[tuple[s
                 continue
     if target.name == "main" and manifest.project is not None:
         pyproject = manifest.project / "pyproject.toml"
-        if pyproject.is_file():
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            for dep in data.get("project", {}).get("dependencies", []):
+        metadata = project.read(manifest.project)
+        if metadata is not None:
+            for dep in metadata.dependencies:
                 try:
                     found.append((_shown(manifest, pyproject), Requirement(dep)))
                 except InvalidRequirement:

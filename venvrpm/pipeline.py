@@ -4,57 +4,44 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
+import functools
 import os
-import shutil
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from venvrpm import (
     backends,
     buildreqs,
     bundled,
-    depcheck,
+    cachekeys,
     deps,
-    entrypoints,
+    environment,
     fetch,
     files,
-    installreport,
+    finalise,
     lockfile,
     payload,
-    relocate,
     rpmbuild,
-    sbom,
     scriptlets,
     spec,
-    stagecheck,
-    stale,
     venvbuild,
 )
-from venvrpm import (
-    cache as cache_module,
-)
-from venvrpm import (
-    manifest as manifest_module,
-)
-from venvrpm.errors import (
-    FULL,
-    FULL_HINT,
-    CommandError,
-    LockError,
-    RelocationError,
-    VenvrpmError,
-    at_most,
-    refusal,
-    refused,
-)
+from venvrpm import cache as cache_module
+from venvrpm import manifest as manifest_module
+from venvrpm import project as project_module
+from venvrpm.environment import ensure_build_env as ensure_build_env  # testenv calls it here
+from venvrpm.errors import VenvrpmError
 from venvrpm.manifest import Manifest
-from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan
-from venvrpm.runner import HostRunner, Runner, Runners
+from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan, pip_environment
+from venvrpm.progress import quiet as _quiet
+from venvrpm.runner import HostRunner, OutputSink, Runners
+
+# cli calls these two here
+from venvrpm.sourcedate import default_source_date_epoch as default_source_date_epoch
+from venvrpm.sourcedate import source_date_epoch as source_date_epoch
+from venvrpm.workspace import workspace as workspace  # cli's name for it
 
 Reporter = Callable[[str, str], None]
 """``report(kind, text)`` with kind ``step`` (a new step begins), ``info``, ``detail`` (shown
@@ -83,53 +70,53 @@ class BuildResult:
     """(name, version) of every bundled distribution."""
 
 
-def _quiet(kind: str, text: str) -> None:
-    return None
-
-
 @contextlib.contextmanager
-def workspace(keep: bool, parent: Path | None = None) -> Iterator[Path]:
-    """A private work directory: removed afterwards unless *keep*; on failure the error says so."""
-    # Resolved: tools (virtualenv) write the resolved spelling of a symlinked TMPDIR, and
-    # relocation must cut out exactly what they wrote.
-    base = Path(parent or tempfile.gettempdir())
-    stale.remove(base, "venvrpm-", marked=True)
-    with refused("making the work directory", "free space, or set TMPDIR to a writable directory"):
-        path = Path(tempfile.mkdtemp(prefix=f"venvrpm-{os.getpid()}-", dir=base)).resolve()
-    # debris if this process dies (SIGKILL): the next run removes it. A kept one is never
-    # marked, so no later run removes it, even when this one is killed. The mark stays locked
-    # while this build lives: a build in another PID namespace cannot tell its pid is alive.
-    claim = None if keep else stale.mark(path)
-    # Two halves: <path>/work is what a container or root build sees (mounted read-write);
-    # <path>/host (BuildPlan.hostdir: the spec, rpmbuild's tree, the SRPM's scratch) is never
-    # mounted, so code run in the build cannot plant links where the host writes.
-    (path / "work").mkdir(mode=0o700)
-    (path / "host").mkdir(mode=0o700)
-    try:
-        try:
-            yield path / "work"
-        except OSError as exc:
-            if exc.errno not in FULL:
-                raise  # anything else is a bug in venvrpm: it keeps its traceback
-            # a full disk is the machine's, wherever venvrpm was writing
-            raise refusal(exc, "writing the work directory", FULL_HINT) from exc
-    except VenvrpmError as exc:
-        if keep:
-            exc.details = (*exc.details, f"work directory kept: {path}")
-        elif isinstance(exc, CommandError) and any(str(path) in arg for arg in exc.argv):
-            exc.details = (
-                *exc.details,
-                f"the paths under {path} in the command are gone: the work directory was "
-                "removed; rerun with --keep-workdir to keep it and rerun the command",
-            )
-        elif exc.hint is None or "--keep-workdir" not in exc.hint:
-            exc.details = (*exc.details, "rerun with --keep-workdir to inspect the work directory")
-        raise
-    finally:
-        if not keep:
-            shutil.rmtree(path, ignore_errors=True)
-        if claim is not None:
-            os.close(claim)
+def session(
+    manifest: Manifest,
+    *,
+    keep: bool,
+    output_dir: Path,
+    report: Reporter,
+    sink: OutputSink | None = None,
+    extra_mounts: tuple[Path, ...] = (),
+    stage: Path | None = None,
+    cache: cache_module.Cache | None = None,
+) -> Iterator[tuple[Path, Runners, BuildPlan]]:
+    """A work directory, the runners of the manifest's build environment, and the plan
+    (:func:`prepare`); *sink* sees the commands' output."""
+    epoch, epoch_source = source_date_epoch(os.environ, manifest)
+    report("info", f"SOURCE_DATE_EPOCH {epoch} from {epoch_source}")
+    host = HostRunner(epoch, on_output=sink)
+    with workspace(keep=keep) as workdir:
+        pip_env = pip_environment(manifest, os.environ)
+        with open_runners(manifest, host, workdir, pip_env, extra_mounts, report=report) as runners:
+            plan = prepare(
+                manifest, runners, workdir=workdir, output_dir=output_dir,
+                source_date_epoch=epoch, host_env=os.environ, stage=stage, cache=cache,
+                report=report,
+            )  # fmt: skip
+            found = plan.interpreter
+            report("info", f"{found.implementation} {found.version}, {found.platform}, "
+                           f"{found.libc or 'libc ?'}")  # fmt: skip
+            yield workdir, runners, plan
+
+
+def open_runners(
+    manifest: Manifest,
+    host: HostRunner,
+    workdir: Path,
+    pip_env: Mapping[str, str],
+    extra_mounts: tuple[Path, ...] = (),
+    *,
+    report: Reporter,
+    fetching: bool = False,
+) -> contextlib.AbstractContextManager[Runners]:
+    """The manifest's runners; their warnings and notes (what pip configuration is left out,
+    and why) reported."""
+    return backends.open_runners(
+        manifest, host, workdir, pip_env, extra_mounts, fetching=fetching,
+        warn=functools.partial(report, "warning"), note=functools.partial(report, "detail"),
+    )  # fmt: skip
 
 
 def prepare(
@@ -164,7 +151,8 @@ def prepare(
     markers = dict(interpreter.markers)
     lock = lock.for_target(markers)
     # Offline: everything the target installs must be there before anything is built.
-    _check_wheelhouse(manifest, lock)
+    fetch.require_served(manifest, lock)
+    project = project_module.read(manifest.project)
     tools_dir = workdir / "tools"  # virtualenv is copied in only if a venv is created
     tools_dir.mkdir(exist_ok=True)
     # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
@@ -173,22 +161,23 @@ def prepare(
         if cache is not None and manifest.build.kind == "host"
         else (venvbuild.pip_for(interpreter, tools_dir), None)
     )
+    uv = manifest.build.installer == "uv"
     tools = Tools(
-        host_python=sys.executable,
-        toolbox=tools_dir,
-        pip=pip,
-        place_pip=place_pip,
-        uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host")
-        if manifest.build.installer == "uv"
-        else None,
-        rpmbuild=rpmbuild.find_rpmbuild(runners.host),
-        elfdeps=rpmbuild.find_elfdeps(runners.host),
-    )
-    return _plan(
-        manifest, interpreter, tools, _build_lock(manifest, lock, markers),
-        workdir=workdir, output_dir=output_dir, source_date_epoch=source_date_epoch,
-        host_env=host_env, stage=stage,
+        host_python=sys.executable, toolbox=tools_dir, pip=pip, place_pip=place_pip,
+        uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host") if uv else None,
+        rpmbuild=rpmbuild.find_rpmbuild(runners.host), elfdeps=rpmbuild.find_elfdeps(runners.host),
     )  # fmt: skip
+    plan = _plan(
+        manifest, interpreter, tools, buildreqs.checked_lock(manifest, lock, markers, project),
+        lock, project, workdir=workdir, output_dir=output_dir,
+        source_date_epoch=source_date_epoch, host_env=host_env, stage=stage,
+    )  # fmt: skip
+    # Identified once, for every cache key: for a container it costs an `image inspect`.
+    if cache is not None:
+        plan = dataclasses.replace(
+            plan, built_with=cachekeys.identify(manifest, interpreter, runners.host)
+        )
+    return plan
 
 
 def sketch(
@@ -208,94 +197,41 @@ def sketch(
     lock = lockfile.read(manifest.requirements)
     manifest_module.require_version(manifest)
     # Lines without a marker are needed whatever the target: the wheelhouse must serve them.
-    _check_wheelhouse(manifest, dataclasses.replace(
+    fetch.require_served(manifest, dataclasses.replace(
         lock, requirements=tuple(r for r in lock.requirements if r.marker is None)))  # fmt: skip
     tools_dir = workdir / "tools"
     tools = Tools(
-        host_python=sys.executable,
-        toolbox=tools_dir,
-        pip=tools_dir / "pip",
+        host_python=sys.executable, toolbox=tools_dir, pip=tools_dir / "pip",
         uv=tools_dir / "uv" if manifest.build.installer == "uv" else None,
-        rpmbuild="rpmbuild",
-        elfdeps="elfdeps",
-    )
+        rpmbuild="rpmbuild", elfdeps="elfdeps",
+    )  # fmt: skip
     build_lock = buildreqs.lock_path(manifest.requirements)
     return _plan(
         manifest, Interpreter.unknown(manifest.python), tools,
-        build_lock if build_lock.is_file() else None,
+        build_lock if build_lock.is_file() else None, lock, project_module.read(manifest.project),
         workdir=workdir, output_dir=output_dir, source_date_epoch=source_date_epoch,
         host_env=host_env,
     )  # fmt: skip
 
 
 def _plan(
-    manifest: Manifest,
-    interpreter: Interpreter,
-    tools: Tools,
-    build_lock: Path | None,
-    *,
-    workdir: Path,
-    output_dir: Path,
-    source_date_epoch: int,
-    host_env: Mapping[str, str],
+    manifest: Manifest, interpreter: Interpreter, tools: Tools, build_lock: Path | None,
+    lock: lockfile.Lock, project: project_module.ProjectMetadata | None, *, workdir: Path,
+    output_dir: Path, source_date_epoch: int, host_env: Mapping[str, str],
     stage: Path | None = None,
-) -> BuildPlan:
-    """The plan once the interpreter, tools and build lock are known (probed by :func:`prepare`,
+) -> BuildPlan:  # fmt: skip
+    """The plan once the interpreter, tools and locks are known (probed by :func:`prepare`,
     taken from the manifest by :func:`sketch`): the rest is the same for both."""
-    return make_plan(
-        manifest,
-        stage=stage,
-        interpreter=interpreter,
-        tools=tools,
-        workdir=workdir,
-        output_dir=output_dir,
-        source_date_epoch=source_date_epoch,
-        host_env=host_env,
-        build_requires=_build_requires(manifest.project),
-        build_helper=venvbuild.helper_source("build_project.py"),
+    # venvrpm's build helper builds a project with a pyproject.toml; else the installer does
+    build_requires = project.build_requires if project is not None and project.pyproject else None
+    plan = make_plan(
+        manifest, stage=stage, interpreter=interpreter, tools=tools, workdir=workdir,
+        output_dir=output_dir, source_date_epoch=source_date_epoch, host_env=host_env,
+        build_requires=build_requires, build_helper=venvbuild.helper_source("build_project.py"),
         compile_helper=venvbuild.helper_source("compile_tree.py"),
         build_lock=build_lock,
-    )
-
-
-def _build_requires(project: Path | None) -> tuple[str, ...] | None:
-    """The project's ``[build-system] requires`` when venvrpm's build helper can build it (a
-    pyproject.toml); None when only the installer's own build can do."""
-    if project is None or not (project / "pyproject.toml").is_file():
-        return None
-    return buildreqs.project_requires(project)
-
-
-def _build_lock(manifest: Manifest, lock: lockfile.Lock, markers: Mapping[str, str]) -> Path | None:
-    """The build lock to build with, checked; None when nothing needs build requirements.
-
-    Who needs them is known before building for the project, and for sdists only with a
-    wheelhouse (online, pip picks the files): online, an existing build lock is always used,
-    and an sdist that needs one without it fails in pip (build isolation is off).
-    """
-    path = buildreqs.lock_path(manifest.requirements)
-    who = buildreqs.needs(manifest.project, lock, manifest.wheelhouse)
-    if not path.is_file():
-        if who:
-            raise buildreqs.missing_lock_error(path, who, manifest.source.name)
-        return None
-    if not who and manifest.wheelhouse is not None:
-        return None
-    _check_wheelhouse(manifest, lockfile.read(path).for_target(markers))
-    return path
-
-
-def _check_wheelhouse(manifest: Manifest, lock: lockfile.Lock) -> None:
-    """With a wheelhouse, it must hold a file of a locked hash for every line of *lock*."""
-    if manifest.wheelhouse is None:
-        return
-    problems = fetch.problems(lock, manifest.wheelhouse)
-    if problems:
-        raise LockError(
-            f"the wheelhouse {manifest.wheelhouse} cannot serve {lock.path.name}",
-            f"fill it with `venvrpm fetch {manifest.source.name}` (needs the index once)",
-            details=problems,
-        )
+    )  # fmt: skip
+    return dataclasses.replace(plan, lock=lock, project=project)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,73 +254,15 @@ def assemble(
 ) -> Assembled:
     """Build, relocate and check the payload in ``plan.stage``; compute Requires and Provides."""
     manifest = plan.manifest
-    runner = runners.target
-    warnings: list[str] = []
-
-    # Identified once: for a container it costs an `image inspect`.
-    where = _where_built(plan, runners) if cache is not None else None
-    key = environment_key(plan, where) if where is not None else ""
-    if cache is not None and key:
-        report("step", "looking up the environment cache")
-    cached = cache is not None and bool(key) and cache.restore(key, plan.venv_dir)
-    pending: cache_module.Pending | None = None
-    lock = lockfile.read(manifest.requirements)
-    # which file each distribution was installed from: the installer's report, kept with the
-    # cached environment (both untrusted: checked against the lock again)
-    recorded: dict[str, str] = {}
-    if cached:
-        assert cache is not None
-        report("info", f"reusing the cached environment {key[:12]}")
-        recorded = installreport.checked(cache.restored(key).get("installed"), lock)
-    else:
-        # The locked requirements alone, relocated and compiled: what the cache keeps.
-        report("step", "creating the virtualenv")
-        venvbuild.create(plan, runner)
-        # sdists of the lock build with the hash-checked build requirements
-        ensure_build_env(plan, runners.target, report, cache, where)
-        markers = dict(plan.interpreter.markers)
-        count = len(lockfile.read(manifest.requirements).for_target(markers).requirements)
-        report("step", f"installing {count} locked requirements")
-        venvbuild.install_lock(plan, runner, report, count)
-        recorded = installreport.read(plan.install_report, lock)
-        warnings += _relocate_and_compile(plan, runner, report)
-        if cache is not None and key:
-            # copied now, before the project goes in; visible to later builds only once every
-            # check below passed: a broken environment must not be reused by every build
-            pending = cache.stage(key, plan.venv_dir, {**_about(plan), "installed": recorded})
-    try:
+    assert plan.lock is not None, "prepare() parses the lock"
+    # the locked requirements alone, relocated and compiled: restored from the cache or built
+    with environment.locked(plan, runners, plan.lock, report, cache) as env:
         if plan.install_project is not None:
-            # The environment is relocated and compiled, restored or just built: the project's
-            # step compiles only what its install writes, and relocates it only when pip or uv
-            # installed it (installer writes the final paths under the stage: its destdir).
-            untouched = relocate.snapshot(plan.venv_dir)
-            installed, final_paths = _install_project(plan, runners, report, cache, where)
-            warnings += installed
-            if final_paths:
-                warnings += _compile(plan, runner, report, untouched)
-            else:
-                warnings += _relocate_and_compile(plan, runner, report, untouched)
-
-        def blame(exc: VenvrpmError) -> None:
-            if cached and cache is not None:
-                _blame_the_cache(exc, cache, key)
-
-        distributions, sbom_text, attrs = _check_stage(plan, report, warnings, blame, recorded)
-    except BaseException:
-        if pending is not None:
-            pending.discard()
-        if cache is not None:
-            cache.confirm()  # a restored entry the project wrote into in place is dropped
-        raise
-    if cache is not None:
-        if pending is not None:
-            report("step", "storing the environment in the cache")
-            pending.commit()
-            cache.prune()
-        cache.confirm()
-        for warning in dict.fromkeys(cache.warnings):
-            warnings.append(warning)
-
+            env.warnings += environment.add_project(plan, runners, report, cache)
+        distributions, sbom_text, attrs = finalise.check(
+            plan, plan.lock, report, env.warnings, env.blame, env.recorded
+        )
+    warnings = env.warnings
     report("step", "listing the payload")
     content = payload.inventory(plan.stage, attrs, payload.ownership(manifest))
     elf = deps.elf_requires(plan, runners.host, content.elf_files)
@@ -395,228 +273,6 @@ def assemble(
         content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text,
         tuple(warnings), tuple((d.name, d.version) for d in distributions),
     )  # fmt: skip
-
-
-def _check_stage(
-    plan: BuildPlan,
-    report: Reporter,
-    warnings: list[str],
-    blame: Callable[[VenvrpmError], None],
-    recorded: Mapping[str, str],
-) -> tuple[tuple[bundled.Distribution, ...], str, dict[PurePosixPath, payload.Attrs]]:
-    """Every check of the installed environment and the stage, and the files venvrpm adds.
-    *blame* hears a failure of what the environment holds (not of the manifest's entry points
-    or links): a restored environment that fails is the cache's fault."""
-    manifest = plan.manifest
-    # right after installing, under its own name: not reported as a dependency problem
-    report("step", "checking the entry points")
-    try:
-        entrypoints.check_installed(manifest, plan.venv_dir)
-    except VenvrpmError as exc:
-        # a script missing because its distribution is: say the cause too
-        with contextlib.suppress(VenvrpmError):
-            unmet = depcheck.unmet(_installed(plan, recorded), dict(plan.interpreter.markers))
-            if unmet:
-                exc.details = (*exc.details, "the venv's requirements are not met either "
-                               "(re-lock: `venvrpm lock app.yaml`):", *at_most(unmet))  # fmt: skip
-        raise
-    report("step", "checking dependencies")
-    try:
-        distributions = _installed(plan, recorded)
-        _check_dependencies(plan, distributions)
-    except VenvrpmError as exc:
-        blame(exc)
-        raise
-
-    stagecheck.links_out(plan.stage, manifest)  # before the host writes into the stage
-    payload.stage_extras(manifest, plan.stage, plan.venv_dir)
-    _stage_generated(plan, distributions)
-    sbom_text = (plan.stage / bundled.sbom_path(manifest.name).relative_to("/")).read_text("utf-8")
-    attrs = payload.attributes(manifest)
-    attrs[bundled.doc_path(manifest.name)] = payload.Attrs(doc=True)
-    attrs[bundled.sbom_path(manifest.name)] = payload.Attrs(doc=True)
-    payload.normalise_modes(plan.stage, {p for p, a in attrs.items() if a.mode is not None})
-    # What ran during the build may have written anywhere in the stage: none of it ships.
-    report("step", "checking what the stage holds")
-    stagecheck.confine(plan.stage, manifest)
-    warnings += stagecheck.startup_code(plan.venv_dir, manifest.prefix)
-    report("step", "verifying that no build path remains")
-    _verify_clean(plan)
-    return distributions, sbom_text, attrs
-
-
-def _blame_the_cache(exc: VenvrpmError, cache: cache_module.Cache, key: str) -> None:
-    """A check failed on an environment restored from the cache: say so, and drop the entry
-    so the next build makes it afresh (and stores it only if it passes)."""
-    dropped = False
-    with contextlib.suppress(OSError):  # a cache never fails a build
-        dropped = cache.remove(key)
-    exc.details = (
-        *exc.details,
-        f"the environment came from the cache (entry {key[:12]}); "
-        + (
-            "the entry was dropped: the next build makes it afresh"
-            if dropped
-            else "rebuild it with `venvrpm cache prune --all`, or build with --no-cache"
-        ),
-    )
-
-
-def _install_project(
-    plan: BuildPlan,
-    runners: Runners,
-    report: Reporter,
-    cache: cache_module.Cache | None,
-    where: dict[str, list[str]] | None,
-) -> tuple[list[str], bool]:
-    """The project from a copy of its tree: its wheel built with cached build requirements,
-    else (uv, or a backend that asks for more) by the installer's own isolated build.
-    Returns the warnings, and whether its files were written at their final paths (by
-    pypa/installer, which then need bytecode only) rather than by pip or uv (relocated)."""
-    runner = runners.target
-    if plan.build_wheel is None or plan.manifest.project is None:
-        report("step", "installing the project")
-        venvbuild.install_project(plan, runner)
-        return [], False
-    report("step", "building the project")
-    venvbuild.copy_project(plan.manifest.project, plan.project_copy)
-    ensure_build_env(plan, runners.target, report, cache, where)
-    wheel = venvbuild.build_wheel(plan, runner)
-    report("step", "installing the project")
-    if wheel is None:
-        shutil.rmtree(plan.project_copy)
-        venvbuild.install_project(plan, runner)
-        return [], False
-    return venvbuild.install_wheel(plan, wheel), True
-
-
-def ensure_build_env(
-    plan: BuildPlan,
-    runner: Runner,
-    report: Reporter = _quiet,
-    cache: cache_module.Cache | None = None,
-    where: dict[str, list[str]] | None = None,
-) -> None:
-    """The build lock installed (hash-checked) in ``plan.build_env_dir``, once per build: every
-    install runs with build isolation off and this directory on PYTHONPATH."""
-    if plan.build_env_dir.is_dir():
-        return
-    if plan.build_env is None:
-        plan.build_env_dir.mkdir()
-        return
-    # Only from a wheelhouse: online, the index may offer newer build requirements any time.
-    key = _build_env_key(plan, where) if where is not None and plan.offline else ""
-    if cache is not None and key and cache.restore(key, plan.build_env_dir):
-        return
-    report("step", "installing the build requirements")
-    venvbuild.make_build_env(plan, runner)
-    if cache is not None and key:
-        cache.store(
-            key, plan.build_env_dir, {**_about(plan), "app": f"{plan.manifest.name} (build)"}
-        )
-
-
-def _build_env_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
-    manifest = plan.manifest
-    if plan.build_env is None or plan.build_lock is None:
-        return ""
-    assert manifest.wheelhouse is not None
-    return cache_module.key_of({
-        "kind": "build-env",
-        "build_lock": files.sha256_hex(plan.build_lock),
-        "requires": [_placeholder(a, plan) for a in plan.build_env],
-        "wheelhouse": sorted((p.name, p.stat().st_size) for p in manifest.wheelhouse.iterdir()),
-        **where,
-    })  # fmt: skip
-
-
-def _relocate_and_compile(
-    plan: BuildPlan, runner: Runner, report: Reporter, untouched: relocate.Snapshot | None = None
-) -> list[str]:
-    manifest = plan.manifest
-    report("step", "relocating to " + str(manifest.prefix))
-    # with a snapshot, only what was written since: listed once for relocation and bytecode
-    stagecheck.links_out(plan.stage, manifest)  # the build just wrote there: before relocating
-    changed = None if untouched is None else relocate.changed_since(plan.stage, untouched)
-    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed, report)
-    bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
-    report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
-    return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
-
-
-def _compile(
-    plan: BuildPlan, runner: Runner, report: Reporter, untouched: relocate.Snapshot
-) -> list[str]:
-    """Bytecode for what was written since *untouched*, already at its final paths."""
-    manifest = plan.manifest
-    report("step", f"compiling the project for {manifest.prefix}")
-    stagecheck.links_out(plan.stage, manifest)  # the project's backend ran: before compiling
-    changed = relocate.changed_since(plan.stage, untouched)
-    bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
-    report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
-    return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
-
-
-def _where_built(plan: BuildPlan, runners: Runners) -> dict[str, list[str]] | None:
-    """The interpreter and build environment, as every cache key names them; None when the
-    build environment cannot be identified (an image not pulled yet): no caching then."""
-    backend = backends.identity(plan.manifest, runners.host)
-    if not all(backend):
-        return None
-    interpreter = plan.interpreter
-    return {
-        "interpreter": [str(interpreter.path), interpreter.version, interpreter.implementation,
-                        interpreter.platform, interpreter.libc, interpreter.executable_sha256],
-        "backend": backend,
-    }  # fmt: skip
-
-
-def environment_key(plan: BuildPlan, where: dict[str, list[str]]) -> str:
-    """The cache key of the environment *plan* builds before its project goes in."""
-    manifest = plan.manifest
-    return cache_module.key_of(
-        {
-            "lock": files.sha256_hex(manifest.requirements),
-            "prefix": str(manifest.prefix),
-            **where,
-            # how the venv is made and filled (virtualenv or venv, which pip, which installer)
-            "create": [
-                a
-                for a in (*plan.create_venv, *plan.create_venv_fallback)
-                if not a.startswith(str(plan.workdir))
-            ],
-            "installer": plan.tools.pip.name,
-            # paths of the lock and wheelhouse left out: their content is what counts
-            "install": [_placeholder(a, plan) for a in plan.install_lock],
-            "pip_env": sorted(plan.pip_env),
-            # the lock's sdists are built with it
-            "build_lock": files.sha256_hex(plan.build_lock) if plan.build_lock else None,
-            # and with these compiler flags
-            "source_build_flags": list(venvbuild.SOURCE_BUILD_FLAGS),
-        }
-    )  # fmt: skip
-
-
-def _placeholder(arg: str, plan: BuildPlan) -> str:
-    manifest = plan.manifest
-    if arg == str(manifest.requirements):
-        return "<lock>"
-    if plan.build_lock is not None and arg == str(plan.build_lock):
-        return "<build-lock>"
-    if manifest.wheelhouse is not None and arg == str(manifest.wheelhouse):
-        return "<wheelhouse>"
-    return "<workdir>" if arg.startswith(str(plan.workdir)) else arg
-
-
-def _about(plan: BuildPlan) -> dict[str, str]:
-    """What ``venvrpm cache list`` shows of an entry (never pip's environment: it may hold
-    credentials)."""
-    return {
-        "app": plan.manifest.name,
-        "prefix": str(plan.manifest.prefix),
-        "interpreter": f"{plan.interpreter.path} {plan.interpreter.version}",
-        "backend": backends.describe(plan.manifest),
-    }
 
 
 def render(plan: BuildPlan, assembled: Assembled) -> str:
@@ -681,25 +337,9 @@ def source_rpm(
 
     assembled = assemble(plan, runners, report, cache)
     report("step", "making the source RPM")
-    sources = plan.topdir / "SOURCES"
-    sources.mkdir(parents=True, exist_ok=True)
-    scratch = plan.hostdir / "srpm"
-    epoch = plan.source_date_epoch
-    # modes kept: the project's and the toolchain's executables must stay executable
-    kit = srpm.kit(plan.manifest, scratch, runners.host)
-    # what leaves the build host, said: the count always, each file with -v
-    report("info", f"source kit: {len(kit.files)} files ({kit.wheels} locked wheels; the "
-                   f"project's chosen by {kit.project_source}); -v lists them")  # fmt: skip
-    for name in kit.files:
-        report("detail", f"kit: {name}")
-    files.reproducible_tar(
-        kit.root, sources / f"{plan.manifest.name}-kit.tar", epoch, normalise_modes=False
-    )
-    toolchain = srpm.toolchain(scratch)
-    files.reproducible_tar(
-        toolchain, sources / "venvrpm-toolchain.tar", epoch, normalise_modes=False
-    )
-    text = srpm.source_spec(render(plan, assembled), plan.manifest, epoch)
+    srpm.write_sources(plan.manifest, plan.topdir / "SOURCES", plan.hostdir / "srpm",
+                       plan.source_date_epoch, runners.host, report)  # fmt: skip
+    text = srpm.source_spec(render(plan, assembled), plan.manifest, plan.source_date_epoch)
     built = rpmbuild.build_source(plan, text, runners.host)
     try:
         return rpmbuild.deliver(built, plan.output_dir)
@@ -721,145 +361,8 @@ def stage(
 
 
 def _deliver_text(text: str, path: Path) -> Path:
-    scratch = path.parent / f".{path.name}.part"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        scratch.write_text(text, encoding="utf-8")
-        os.replace(scratch, path)
+        return files.write_replacing(path, text)
     except OSError as exc:
-        scratch.unlink(missing_ok=True)
         raise VenvrpmError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
-
-
-def _installed(plan: BuildPlan, recorded: Mapping[str, str]) -> tuple[bundled.Distribution, ...]:
-    """The distributions installed in the venv, with the lock's hashes and the installed file's
-    (*recorded* by the installer, else derived from the wheelhouse)."""
-    manifest = plan.manifest
-    project = _project_name(manifest.project) if manifest.project is not None else None
-    found = bundled.find(plan.venv_dir, lockfile.read(manifest.requirements), project, recorded)
-    return bundled.with_installed(found, _wheelhouse_files(plan))
-
-
-def _check_dependencies(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
-    """pip check's rules, in process (depcheck): a requirement the venv does not meet fails."""
-    lock = lockfile.read(plan.manifest.requirements).for_target(dict(plan.interpreter.markers))
-    venvbuild.check_locked_installed(lock, ((d.name, d.version) for d in distributions))
-    problems = depcheck.unmet(distributions, dict(plan.interpreter.markers))
-    if problems:
-        raise LockError(
-            "the installed distributions do not meet each other's requirements",
-            "a dependency is missing from the lock or conflicts with it: re-lock with the "
-            "project (`venvrpm lock app.yaml` locks the project's dependencies too)",
-            details=at_most(problems),
-        )
-
-
-def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> None:
-    """Files venvrpm writes into the payload: the bundled list, the services' preset."""
-    manifest = plan.manifest
-    # never through a link: the stage was writable by what ran in the build
-    stagecheck.write_file(
-        plan.stage,
-        bundled.doc_path(manifest.name),
-        bundled.document(manifest.name, str(manifest.python), distributions),
-    )
-    stagecheck.write_file(
-        plan.stage, bundled.sbom_path(manifest.name),
-        sbom.document(manifest.name, f"{manifest.version}-{manifest.release}", distributions,
-                      plan.source_date_epoch),
-    )  # fmt: skip
-    preset = scriptlets.preset(manifest)
-    if preset is not None:
-        stagecheck.write_file(plan.stage, preset[0], preset[1])
-
-
-def _wheelhouse_files(plan: BuildPlan) -> dict[str, Path]:
-    """The wheelhouse by hash when it was the install's only source (offline): where the
-    installer did not report it (uv), it tells which of the files the lock allows was
-    installed."""
-    from venvrpm import fetch
-
-    wheelhouse = plan.manifest.wheelhouse
-    return fetch.by_hash(wheelhouse) if plan.offline and wheelhouse is not None else {}
-
-
-def _project_name(project: Path) -> str | None:
-    from packaging.utils import canonicalize_name
-
-    pyproject = project / "pyproject.toml"
-    if not pyproject.is_file():
-        return None
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
-    return canonicalize_name(name) if isinstance(name, str) else None
-
-
-def _verify_clean(plan: BuildPlan) -> None:
-    """The scan that is never skipped: no build path may remain in any file, .pyc and .so included."""
-    needles = _spellings(plan.workdir)
-    if not plan.stage.is_relative_to(plan.workdir):  # an SRPM's %{buildroot}
-        needles.append(os.fsencode(plan.stage))
-    findings = relocate.scan(plan.stage, needles)
-    if findings:
-        raise RelocationError(
-            f"{len(findings)} file(s) still contain the build path {plan.workdir}",
-            "such a file would point into a directory that does not exist on the target; "
-            "report the distribution that wrote it",
-            details=at_most([f"{f.path.relative_to(plan.stage)}: {f.where}" for f in findings]),
-        )
-
-
-def _spellings(workdir: Path) -> list[bytes]:
-    """The work directory as any tool may have written it: resolved, and via TMPDIR's symlink."""
-    found = {os.fsencode(workdir)}
-    tmp = Path(tempfile.gettempdir())
-    for via_tmp in (tmp / workdir.name, tmp / workdir.parent.name / workdir.name):
-        if via_tmp.exists() and via_tmp.resolve() == workdir:
-            found.add(os.fsencode(via_tmp))
-    return sorted(found)
-
-
-def default_source_date_epoch(env: Mapping[str, str], manifest: Manifest | None = None) -> int:
-    """SOURCE_DATE_EPOCH for a build (:func:`source_date_epoch`, without where it came from)."""
-    return source_date_epoch(env, manifest)[0]
-
-
-def source_date_epoch(env: Mapping[str, str], manifest: Manifest | None = None) -> tuple[int, str]:
-    """SOURCE_DATE_EPOCH for a build, the same for the same inputs wherever they are built, and
-    where it came from (the build says it: a silent fallback to an mtime surprised users).
-
-    In order: the environment's ``SOURCE_DATE_EPOCH``; the newest ``changelog`` date (midnight
-    UTC); the time of the last git commit of the manifest's directory; the lock's mtime (the
-    last one is not stable across checkouts); now.
-    """
-    value = env.get("SOURCE_DATE_EPOCH", "")
-    if value.isdigit():
-        return int(value), "the environment's SOURCE_DATE_EPOCH"
-    if manifest is None:
-        return int(time.time()), "the current time"
-    if manifest.changelog:
-        newest = max(entry.date for entry in manifest.changelog)
-        return int(
-            datetime.datetime.combine(newest, datetime.time(), datetime.timezone.utc).timestamp()
-        ), f"the newest changelog entry ({newest.isoformat()})"
-    git = shutil.which("git")
-    if git:
-        committed = (
-            HostRunner(0)
-            .run([git, "-C", str(manifest.base_dir), "log", "-1", "--format=%ct"],
-                 what="reading the last commit time", check=False)
-            .stdout.strip()
-        )  # fmt: skip
-        if committed.isdigit():
-            return int(committed), f"the last git commit of {manifest.base_dir}"
-    with contextlib.suppress(OSError):
-        return int(manifest.requirements.stat().st_mtime), (
-            f"the modification time of {manifest.requirements.name} (no changelog, no git: "
-            "another checkout gives another time; set SOURCE_DATE_EPOCH or add a changelog "
-            "entry for reproducible builds)"
-        )
-    return int(time.time()), "the current time"

@@ -13,7 +13,9 @@ from typing import Any
 
 from venvrpm import backends, pipconfig
 from venvrpm._fenced import virtualenv_api
+from venvrpm.lockfile import Lock
 from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
+from venvrpm.project import ProjectMetadata
 from venvrpm.redact import redact_all
 
 
@@ -119,6 +121,20 @@ class Tools:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class BuildIdentity:
+    """The interpreter and build environment as every environment-cache key names them."""
+
+    interpreter: tuple[str, ...]
+    """Path, version, implementation, platform, libc and executable hash of the interpreter."""
+    backend: tuple[str, ...]
+    """backends.identity: the image's ID, the root's os-release hash, or ``host``."""
+
+    def key(self) -> dict[str, list[str]]:
+        """The fields of a cache key (venvrpm.cachekeys)."""
+        return {"interpreter": list(self.interpreter), "backend": list(self.backend)}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class BuildPlan:
     """Everything a build will do, decided before it does any of it."""
 
@@ -171,6 +187,16 @@ class BuildPlan:
 
     stage_root: Path | None = None
     """Stage somewhere else than the work directory (rpmbuild's %{buildroot}, in an SRPM)."""
+    lock: Lock | None = None
+    """The main lock, parsed once (pipeline.prepare): the lines for the target interpreter
+    (Lock.for_target), or every line in a plan of ``--dry-run``, which probes nothing. None
+    only in a plan of :func:`make_plan` alone."""
+    project: ProjectMetadata | None = None
+    """The project's pyproject.toml, read once (venvrpm.project); None without a project."""
+    built_with: BuildIdentity | None = None
+    """What the environment cache's keys name the interpreter and build environment by (for
+    a container, an ``image inspect``); None without a cache, or when the environment cannot
+    be identified (an image not pulled yet): no caching then."""
 
     @property
     def stage(self) -> Path:
@@ -424,7 +450,7 @@ def _uv_environment(pip_env: Mapping[str, str]) -> dict[str, str]:
 
 
 def host_dir(workdir: Path) -> Path:
-    """The host's half of the workspace whose build half is *workdir* (pipeline.workspace)."""
+    """The host's half of the workspace whose build half is *workdir* (venvrpm.workspace)."""
     return workdir.parent / "host"
 
 

@@ -27,13 +27,14 @@ import json
 import os
 import re
 import stat
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from venvrpm import progress
-from venvrpm.errors import RelocationError
+from venvrpm.errors import RelocationError, at_most
 from venvrpm.files import walk
 
 _CHUNK = 1 << 20
@@ -190,6 +191,32 @@ def scan(root: Path, needles: Sequence[bytes]) -> list[Finding]:
                     findings.append(Finding(Path(entry.path), f"content at byte {offset}"))
                     break
     return findings
+
+
+def verify_clean(stage: Path, workdir: Path) -> None:
+    """The scan that is never skipped: no build path (*workdir*, and *stage* when it is elsewhere,
+    as an SRPM's %{buildroot}) may remain in any file under *stage*, .pyc and .so included."""
+    needles = _spellings(workdir)
+    if not stage.is_relative_to(workdir):  # an SRPM's %{buildroot}
+        needles.append(os.fsencode(stage))
+    findings = scan(stage, needles)
+    if findings:
+        raise RelocationError(
+            f"{len(findings)} file(s) still contain the build path {workdir}",
+            "such a file would point into a directory that does not exist on the target; "
+            "report the distribution that wrote it",
+            details=at_most([f"{f.path.relative_to(stage)}: {f.where}" for f in findings]),
+        )
+
+
+def _spellings(workdir: Path) -> list[bytes]:
+    """The work directory as any tool may have written it: resolved, and via TMPDIR's symlink."""
+    found = {os.fsencode(workdir)}
+    tmp = Path(tempfile.gettempdir())
+    for via_tmp in (tmp / workdir.name, tmp / workdir.parent.name / workdir.name):
+        if via_tmp.exists() and via_tmp.resolve() == workdir:
+            found.add(os.fsencode(via_tmp))
+    return sorted(found)
 
 
 def _leaves(root: Path) -> Iterator[os.DirEntry[str]]:

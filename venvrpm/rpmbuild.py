@@ -5,14 +5,14 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from venvrpm import progress, stale
+from venvrpm import progress
 from venvrpm._fenced import rpm_text
 from venvrpm.errors import ToolMissingError, VenvrpmError
+from venvrpm.files import replacing
 from venvrpm.plan import BUILT_RPM, BuildPlan, fill
 from venvrpm.runner import Runner
 
@@ -154,8 +154,6 @@ def deliver(built: Path, output_dir: Path) -> Path:
     """Move *built* into *output_dir* atomically: readers see the whole RPM or nothing."""
     output_dir.mkdir(parents=True, exist_ok=True)
     final = output_dir / built.name
-    # a killed build leaves .NAME.<pid>.*.part: remove those whose process is gone
-    stale.remove(output_dir, f".{built.name}.", ".part")
     try:  # on the same filesystem: renamed, not copied (35 MB took ~0.3 s to copy)
         with built.open("rb") as fh:
             os.fsync(fh.fileno())
@@ -165,18 +163,7 @@ def deliver(built: Path, output_dir: Path) -> Path:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{built.name}.{os.getpid()}.", suffix=".part", dir=output_dir
-    )
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, built.open("rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # copied under a fresh name; what a killed build left (.NAME.<pid>.*.part) is removed
+    with replacing(final) as scratch, scratch.open("wb") as out, built.open("rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
     return final

@@ -45,9 +45,7 @@ def document(
     component's hash is its :attr:`Distribution.installed` (bundled.with_installed)."""
     licenses = LicenseFactory()
     bom = Bom()
-    bom.metadata.timestamp = datetime.datetime.fromtimestamp(
-        source_date_epoch, datetime.timezone.utc
-    )
+    bom.metadata.timestamp = datetime.datetime.fromtimestamp(source_date_epoch, datetime.UTC)
     bom.metadata.component = Component(
         name=name, version=version, type=ComponentType.APPLICATION, bom_ref=f"rpm:{name}@{version}"
     )

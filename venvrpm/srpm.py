@@ -30,7 +30,9 @@ from packaging.utils import canonicalize_name
 
 from venvrpm import buildreqs, fetch, lockfile, toolbox, venvbuild
 from venvrpm.errors import ToolMissingError, UsageError, VenvrpmError
+from venvrpm.files import reproducible_tar
 from venvrpm.manifest import Manifest
+from venvrpm.progress import Report
 from venvrpm.runner import Runner
 
 _DROPPED_KEYS = ("build", "lock", "test")
@@ -229,6 +231,25 @@ NATIVE_IN_TOOLCHAIN = {"rpds": "rpds-py, which jsonschema needs (through referen
 
 _LOCKING_ONLY = frozenset({"pip-tools"})
 """venvrpm's requirements for ``venvrpm lock`` only (with what they pull in): not shipped."""
+
+
+def write_sources(
+    manifest: Manifest, sources: Path, scratch: Path, epoch: int, runner: Runner, report: Report
+) -> None:
+    """The SRPM's two sources in *sources*: the kit (the manifest, locks, wheelhouse and
+    project) and venvrpm's toolchain, as reproducible tarballs; what leaves the build host is
+    said (the count always, each file as a detail)."""
+    sources.mkdir(parents=True, exist_ok=True)
+    # modes kept: the project's and the toolchain's executables must stay executable
+    made = kit(manifest, scratch, runner)
+    report("info", f"source kit: {len(made.files)} files ({made.wheels} locked wheels; the "
+                   f"project's chosen by {made.project_source}); -v lists them")  # fmt: skip
+    for name in made.files:
+        report("detail", f"kit: {name}")
+    reproducible_tar(made.root, sources / f"{manifest.name}-kit.tar", epoch, normalise_modes=False)
+    reproducible_tar(
+        toolchain(scratch), sources / "venvrpm-toolchain.tar", epoch, normalise_modes=False
+    )
 
 
 def toolchain(dest: Path) -> Path:

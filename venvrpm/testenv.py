@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 
-from venvrpm import bundled, depcheck, lockfile, pipeline, venvbuild
+from venvrpm import bundled, depcheck, environment, lockfile, progress, venvbuild
 from venvrpm.errors import LockError, UsageError, VenvrpmError, at_most
 from venvrpm.plan import BuildPlan
 from venvrpm.runner import Runner
@@ -34,9 +33,10 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
     extra_lock = lockfile.read(extra.output) if extra is not None else None
     venvbuild.create(plan, runner)
     # installs run with build isolation off and the hash-checked build lock on PYTHONPATH
-    pipeline.ensure_build_env(plan, runner)
+    environment.ensure_build_env(plan, runner)
     venvbuild.install_lock(plan, runner)
-    _install_project(plan, runner)
+    if manifest.project is not None:
+        environment.install_project(plan, runner, progress.quiet, None)
     if extra is not None and plan.install_test_lock is not None:
         venvbuild.ensure_pip(plan)
         runner.run(
@@ -66,28 +66,11 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
         )
 
 
-def _install_project(plan: BuildPlan, runner: Runner) -> None:
-    """The project as a build installs it: its wheel built by its backend with the build
-    requirements and installed by venvrpm, else (uv, or a backend that asks for more) by the
-    installer's own build."""
-    project = plan.manifest.project
-    if project is None:
-        return
-    if plan.build_wheel is not None:
-        venvbuild.copy_project(project, plan.project_copy)
-        wheel = venvbuild.build_wheel(plan, runner)
-        if wheel is not None:
-            venvbuild.install_wheel(plan, wheel)
-            return
-        shutil.rmtree(plan.project_copy)
-    venvbuild.install_project(plan, runner)
-
-
 def _check_dependencies(plan: BuildPlan, extra: lockfile.Lock | None) -> None:
     """The build's dependency check on the test venv: every locked line installed at its
     version, and pip check's rules (depcheck) with the target's markers."""
     markers = dict(plan.interpreter.markers)
-    main = lockfile.read(plan.manifest.requirements)
+    main = plan.lock if plan.lock is not None else lockfile.read(plan.manifest.requirements)
     found = bundled.find(plan.venv_dir, _both(main, extra), None)
     for lock in (main, *([extra] if extra is not None else [])):
         venvbuild.check_locked_installed(

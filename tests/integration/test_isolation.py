@@ -16,7 +16,7 @@ import pytest
 from tests.support import tinybackend
 from tests.support.apps import VERSIONS, make_smallapp, write_lock
 from tests.support.recording import RecordingRunner
-from venvrpm import manifest, pipeline
+from venvrpm import manifest, pipeline, workspace
 from venvrpm.cli import main
 from venvrpm.runner import HostRunner, Runners
 
@@ -138,7 +138,7 @@ def test_venvrpms_own_helpers_start_the_interpreter_without_site(tmp_path: Path)
     m = manifest.load(make_smallapp(tmp_path / "app"))
     runner = RecordingRunner(HostRunner(1))
     runners = Runners(runner, runner)
-    with pipeline.workspace(keep=False) as workdir:
+    with workspace.workspace(keep=False) as workdir:
         plan = pipeline.prepare(m, runners, workdir=workdir, output_dir=tmp_path / "out",
                                 source_date_epoch=1, host_env={})  # fmt: skip
         pipeline.assemble(plan, runners)
