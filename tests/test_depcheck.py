@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from venvrpm.bundled import Distribution
 from venvrpm.depcheck import unmet
+from venvrpm.pydists import Distribution
 
 LINUX_311 = {
     "implementation_name": "cpython",

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from venvrpm import bundled, inspect
+from venvrpm import inspect, pydists
 from venvrpm.cli import main
 from venvrpm.console import SCRIPTLET_LINES, Console, human_size, render_inspection, terminal_safe
 from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_USAGE, ToolMissingError, UsageError, VenvrpmError
@@ -86,11 +86,11 @@ SMALLAPP = (
 )
 
 DISTRIBUTIONS = (
-    bundled.Distribution("awkward-data", "1.0", "lock", ("sha256:" + "a" * 64,)),
-    bundled.Distribution("tinydep", "1.0", "lock", ("sha256:" + "b" * 64,)),
-    bundled.Distribution("tinynative", "1.0", "venv", ()),
+    pydists.Distribution("awkward-data", "1.0", "lock", ("sha256:" + "a" * 64,)),
+    pydists.Distribution("tinydep", "1.0", "lock", ("sha256:" + "b" * 64,)),
+    pydists.Distribution("tinynative", "1.0", "venv", ()),
 )
-DOCUMENT = bundled.document("smallapp", "/usr/bin/python3.11", DISTRIBUTIONS)
+DOCUMENT = pydists.document("smallapp", "/usr/bin/python3.11", DISTRIBUTIONS)
 
 
 def smallapp_report(document: str | None = DOCUMENT, **kwargs: str) -> inspect.Inspection:
@@ -256,8 +256,8 @@ def test_a_source_rpm_is_noted_as_such() -> None:
 
 
 def test_a_list_that_disagrees_with_the_provides_is_noted() -> None:
-    extra = (*DISTRIBUTIONS, bundled.Distribution("sneaky", "6.6", "venv", ()))
-    found = smallapp_report(bundled.document("smallapp", "/usr/bin/python3.11", extra))
+    extra = (*DISTRIBUTIONS, pydists.Distribution("sneaky", "6.6", "venv", ()))
+    found = smallapp_report(pydists.document("smallapp", "/usr/bin/python3.11", extra))
     assert found.notes == (
         "the shipped list and the Provides disagree: "
         "only in the list: sneaky 6.6; only in the Provides: -",

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import apps, tinybackend
 from tests.support.recording import RecordingRunner
-from venvrpm import bundled, finalise, manifest, pipeline, workspace
+from venvrpm import finalise, manifest, pipeline, pydists, workspace
 from venvrpm.cache import Cache
 from venvrpm.runner import HostRunner, Runners
 
@@ -42,7 +42,7 @@ def test_the_installed_file_is_recorded_and_kept_with_the_cached_environment(
                                     output_dir=tmp_path / "out", source_date_epoch=1_700_000_000,
                                     host_env={}, cache=cache)  # fmt: skip
             result = pipeline.build(plan, Runners(runner, runner), spec_only=True, cache=cache)
-            listed = (plan.stage / bundled.doc_path("smallapp").relative_to("/")).read_text()
+            listed = (plan.stage / pydists.doc_path("smallapp").relative_to("/")).read_text()
         installs = [c.argv for c in runner.calls if c.what == "installing the locked requirements"]
         found.append((installs, result.sbom, listed, str(plan.install_report)))
     (cold_install,), _, _, report = found[0]

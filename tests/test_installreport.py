@@ -6,10 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from tests.test_bundled import install_wheel, venv
 from tests.test_plan import plan_for
+from tests.test_pydists import install_wheel, venv
 from tests.test_sbom import _components, _lock
-from venvrpm import bundled, installreport, sbom
+from venvrpm import installreport, pydists, sbom
 
 WHEEL = "a" * 64
 SDIST = "b" * 64
@@ -83,17 +83,17 @@ def test_the_recorded_file_reaches_the_sbom_and_the_bundled_list(tmp_path: Path)
     install_wheel(root, "click", "8.5.1")
     lock = _lock(("click", "8.5.1", (f"sha256:{WHEEL}", f"sha256:{SDIST}")))
     # online: no wheelhouse tells which file it was; the installer's report does
-    found = bundled.with_installed(bundled.find(root, lock, None, {"click": f"sha256:{SDIST}"}), {})
+    found = pydists.with_installed(pydists.find(root, lock, None, {"click": f"sha256:{SDIST}"}), {})
     assert _components(sbom.document("app", "1.0-1", found, 0))["click"]["hashes"] == [
         {"alg": "SHA-256", "content": SDIST}
     ]
-    listed = json.loads(bundled.document("app", "/usr/bin/python3", found))["distributions"]
+    listed = json.loads(pydists.document("app", "/usr/bin/python3", found))["distributions"]
     assert listed == [{"name": "click", "version": "8.5.1", "origin": "lock",
                        "hashes": [f"sha256:{WHEEL}", f"sha256:{SDIST}"],
                        "installed": f"sha256:{SDIST}"}]  # fmt: skip
     # a recorded hash the lock does not allow for the installed version is ignored
-    ignored = bundled.find(root, lock, None, {"click": f"sha256:{OTHER}"})
-    assert bundled.with_installed(ignored, {})[0].installed is None
+    ignored = pydists.find(root, lock, None, {"click": f"sha256:{OTHER}"})
+    assert pydists.with_installed(ignored, {})[0].installed is None
     assert "hashes" not in _components(sbom.document("app", "1.0-1", ignored, 0))["click"]
 
 

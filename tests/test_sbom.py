@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from tests.support import tinybackend
-from tests.test_bundled import install_wheel, venv
-from venvrpm import bundled, fetch, sbom
+from tests.test_pydists import install_wheel, venv
+from venvrpm import fetch, pydists, sbom
 from venvrpm.lockfile import Lock, LockedRequirement
 
 
@@ -51,7 +51,7 @@ def test_licences_come_from_the_field_the_expression_or_the_classifiers(tmp_path
     }
     for name, extra in metadata.items():
         install_wheel(root, name, "1.0", metadata=f"Name: {name}\nVersion: 1.0\n{extra}")
-    found = bundled.find(root, _lock(), None)
+    found = pydists.find(root, _lock(), None)
     components = _components(sbom.document("app", "1.0-1", found, 0))
     assert {n: _licences(c) for n, c in components.items()} == {
         "field": ["BSD-3-Clause"],
@@ -74,15 +74,15 @@ def test_only_the_hash_of_the_installed_file_is_listed(tmp_path: Path) -> None:
     installed = fetch.sha256_hex(wheels / "click-8.5.1-py3-none-any.whl")
     allowed = (f"sha256:{fetch.sha256_hex(other)}", f"sha256:{installed}",
                f"sha256:{fetch.sha256_hex(sdist)}")  # fmt: skip
-    found = bundled.find(root, _lock(("click", "8.5.1", allowed)), None)
-    text = sbom.document("app", "1.0-1", bundled.with_installed(found, fetch.by_hash(wheels)), 0)
+    found = pydists.find(root, _lock(("click", "8.5.1", allowed)), None)
+    text = sbom.document("app", "1.0-1", pydists.with_installed(found, fetch.by_hash(wheels)), 0)
     assert _components(text)["click"]["hashes"] == [{"alg": "SHA-256", "content": installed}]
     for digest in allowed:
         if digest != f"sha256:{installed}":
             assert digest.split(":")[1] not in text
     # without the wheelhouse or the installer's report (an online uv build) the file cannot be
     # told: no hash, not all of them
-    online = sbom.document("app", "1.0-1", bundled.with_installed(found, {}), 0)
+    online = sbom.document("app", "1.0-1", pydists.with_installed(found, {}), 0)
     assert "hashes" not in _components(online)["click"]
 
 
@@ -94,8 +94,8 @@ def test_a_distribution_built_from_its_sdist_lists_the_sdist(tmp_path: Path) -> 
     sdist = tinybackend.write_sdist(wheels, "click", "8.5.1", {"src/click/__init__.py": ""})
     other = tinybackend.write_wheel(wheels, "click", "8.5.1", {}, tag="cp311-cp311-win_amd64")
     allowed = (f"sha256:{fetch.sha256_hex(other)}", f"sha256:{fetch.sha256_hex(sdist)}")
-    found = bundled.find(root, _lock(("click", "8.5.1", allowed)), None)
-    text = sbom.document("app", "1.0-1", bundled.with_installed(found, fetch.by_hash(wheels)), 0)
+    found = pydists.find(root, _lock(("click", "8.5.1", allowed)), None)
+    text = sbom.document("app", "1.0-1", pydists.with_installed(found, fetch.by_hash(wheels)), 0)
     assert _components(text)["click"]["hashes"] == [
         {"alg": "SHA-256", "content": fetch.sha256_hex(sdist)}
     ]

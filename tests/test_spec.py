@@ -9,7 +9,7 @@ import pytest
 
 from venvrpm import manifest, scriptlets, spec
 from venvrpm.errors import PayloadError
-from venvrpm.payload import Attrs, Entry, Payload
+from venvrpm.payload import Attrs, OwnedPath, Payload
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden" / "smallapp.spec"
@@ -50,9 +50,9 @@ def test_description_lines_never_open_a_section() -> None:
 
 def test_ambiguous_wildcards_are_refused() -> None:
     entries = [
-        Entry(PurePosixPath("/opt/a/b\\c"), "file"),
-        Entry(PurePosixPath("/opt/a/bxc"), "file"),
-        Entry(PurePosixPath("/opt/a/100%"), "file"),
+        OwnedPath(PurePosixPath("/opt/a/b\\c"), "file"),
+        OwnedPath(PurePosixPath("/opt/a/bxc"), "file"),
+        OwnedPath(PurePosixPath("/opt/a/100%"), "file"),
     ]
     with pytest.raises(PayloadError) as info:
         spec.check_unambiguous(entries)
@@ -62,16 +62,16 @@ def test_ambiguous_wildcards_are_refused() -> None:
 def test_golden_spec(tmp_path: Path) -> None:
     m = manifest.load(DATA / "manifests" / "good.yaml")
     entries = (
-        Entry(PurePosixPath("/etc/smallapp"), "dir"),
-        Entry(PurePosixPath("/etc/smallapp/app.conf"), "file", Attrs(config="noreplace")),
-        Entry(PurePosixPath("/opt/smallapp"), "dir"),
-        Entry(PurePosixPath("/opt/smallapp/bin"), "dir"),
-        Entry(PurePosixPath("/opt/smallapp/bin/python"), "link"),
-        Entry(PurePosixPath("/opt/smallapp/data"), "dir"),
-        Entry(PurePosixPath("/opt/smallapp/data/script (dev).tmpl"), "file"),
-        Entry(PurePosixPath("/opt/smallapp/data/100%.txt"), "file"),
-        Entry(PurePosixPath("/opt/smallapp/data/[x]*?.txt"), "file"),
-        Entry(PurePosixPath("/usr/bin/smallapp"), "link"),
+        OwnedPath(PurePosixPath("/etc/smallapp"), "dir"),
+        OwnedPath(PurePosixPath("/etc/smallapp/app.conf"), "file", Attrs(config="noreplace")),
+        OwnedPath(PurePosixPath("/opt/smallapp"), "dir"),
+        OwnedPath(PurePosixPath("/opt/smallapp/bin"), "dir"),
+        OwnedPath(PurePosixPath("/opt/smallapp/bin/python"), "link"),
+        OwnedPath(PurePosixPath("/opt/smallapp/data"), "dir"),
+        OwnedPath(PurePosixPath("/opt/smallapp/data/script (dev).tmpl"), "file"),
+        OwnedPath(PurePosixPath("/opt/smallapp/data/100%.txt"), "file"),
+        OwnedPath(PurePosixPath("/opt/smallapp/data/[x]*?.txt"), "file"),
+        OwnedPath(PurePosixPath("/usr/bin/smallapp"), "link"),
     )
     text = spec.render(
         m,
@@ -102,7 +102,7 @@ def test_golden_spec_of_a_service(tmp_path: Path) -> None:
         ("/var/log/smallapp/smallapp.log", "file"),
     ]  # fmt: skip
     entries = tuple(
-        Entry(PurePosixPath(p), kind, attrs.get(PurePosixPath(p)))
+        OwnedPath(PurePosixPath(p), kind, attrs.get(PurePosixPath(p)))
         for p, kind in paths  # type: ignore[arg-type]
     )
     text = spec.render(
@@ -127,7 +127,7 @@ def test_golden_spec_of_a_service(tmp_path: Path) -> None:
     ],
 )
 def test_generated_provides_are_bundled_python_distributions_only(provide: str) -> None:
-    """What venvrpm computes itself (bundled.provides) is one `bundled(python3dist(NAME)) =
+    """What venvrpm computes itself (pydists.provides) is one `bundled(python3dist(NAME)) =
     EVR`, nothing else: not a second dependency, a path, a line, a macro."""
     m = manifest.load(DATA / "manifests" / "good.yaml")
     with pytest.raises(PayloadError) as info:

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from venvrpm import bundled, manifest, payload, scriptlets, stagecheck
+from venvrpm import manifest, payload, pydists, scriptlets, stagecheck
 from venvrpm.errors import EXIT_BUILD_FAILED, PayloadError
 
 DATA = Path(__file__).parent / "data" / "manifests"
@@ -126,7 +126,7 @@ def _staged(tmp_path: Path) -> tuple[manifest.Manifest, Path]:
     payload.stage_extras(m, stage, venv)
     preset = scriptlets.preset(m)
     assert preset is not None
-    for generated in (bundled.doc_path(m.name), bundled.sbom_path(m.name), preset[0]):
+    for generated in (pydists.doc_path(m.name), pydists.sbom_path(m.name), preset[0]):
         path = stage / generated.relative_to("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}")

@@ -70,7 +70,7 @@ _NOFOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class CacheEntry:
     """One cached environment, as ``venvrpm cache list`` shows it."""
 
     key: str
@@ -461,7 +461,7 @@ class Cache:
                     break
         self._watched.clear()
 
-    def entries(self) -> list[Entry]:
+    def entries(self) -> list[CacheEntry]:
         """Every complete entry, most recently used first."""
         found = []
         if not os.path.lexists(self.root) or not self._ready():
@@ -474,7 +474,7 @@ class Cache:
                 record = json.loads(_read_own(record_path))
                 used = record_path.lstat().st_mtime
                 found.append(
-                    Entry(
+                    CacheEntry(
                         key=path.name, path=path, app=str(record.get("app", "")),
                         prefix=str(record.get("prefix", "")),
                         interpreter=str(record.get("interpreter", "")),
@@ -505,11 +505,13 @@ class Cache:
                 self._lock_path(key).unlink()
             return True
 
-    def prune(self, *, limit: int | None = None, older_than: float | None = None) -> list[Entry]:
+    def prune(
+        self, *, limit: int | None = None, older_than: float | None = None
+    ) -> list[CacheEntry]:
         """Remove entries unused for *older_than* seconds, then the least recently used until
         the cache fits *limit* bytes (default: the cache's limit). Return what was removed."""
         limit = self.limit if limit is None else limit
-        removed: list[Entry] = []
+        removed: list[CacheEntry] = []
         if not self._ready():
             return removed
         try:
@@ -518,7 +520,7 @@ class Cache:
             self._unusable(exc)
         return removed
 
-    def _prune(self, limit: int, older_than: float | None, removed: list[Entry]) -> None:
+    def _prune(self, limit: int, older_than: float | None, removed: list[CacheEntry]) -> None:
         now = time.time()
         kept_size = 0
         for entry in self.entries():  # most recently used first

@@ -44,7 +44,7 @@ from venvrpm.errors import EXIT_BUG, EXIT_OK, CommandError, VenvrpmError, comman
 from venvrpm.redact import redact, redact_all
 
 if TYPE_CHECKING:
-    from venvrpm.cache import Entry as CacheEntry
+    from venvrpm.cache import CacheEntry
     from venvrpm.doctor import Check
     from venvrpm.fetch import Filled
     from venvrpm.inspect import Inspection

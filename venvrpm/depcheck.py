@@ -15,7 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from venvrpm.bundled import Distribution
+from venvrpm.pydists import Distribution
 
 
 def unmet(installed: Iterable[Distribution], markers: Mapping[str, str]) -> list[str]:

@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
 from venvrpm import (
-    bundled,
     depcheck,
     entrypoints,
     fetch,
     payload,
+    pydists,
     relocate,
     sbom,
     scriptlets,
@@ -35,7 +35,7 @@ def check(
     warnings: list[str],
     blame: Callable[[VenvrpmError], None],
     recorded: Mapping[str, str],
-) -> tuple[tuple[bundled.Distribution, ...], str, dict[PurePosixPath, payload.Attrs]]:
+) -> tuple[tuple[pydists.Distribution, ...], str, dict[PurePosixPath, payload.Attrs]]:
     """Every check of the installed environment and the stage, and the files venvrpm adds.
     *blame* hears a failure of what the environment holds (not of the manifest's entry points
     or links): a restored environment that fails is the cache's fault."""
@@ -64,8 +64,8 @@ def check(
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)
     sbom_text = _stage_generated(plan, distributions)
     attrs = payload.attributes(manifest)
-    attrs[bundled.doc_path(manifest.name)] = payload.Attrs(doc=True)
-    attrs[bundled.sbom_path(manifest.name)] = payload.Attrs(doc=True)
+    attrs[pydists.doc_path(manifest.name)] = payload.Attrs(doc=True)
+    attrs[pydists.sbom_path(manifest.name)] = payload.Attrs(doc=True)
     payload.normalise_modes(plan.stage, {p for p, a in attrs.items() if a.mode is not None})
     # What ran during the build may have written anywhere in the stage: none of it ships.
     report("step", "checking what the stage holds")
@@ -78,16 +78,16 @@ def check(
 
 def _installed(
     plan: BuildPlan, lock: Lock, recorded: Mapping[str, str]
-) -> tuple[bundled.Distribution, ...]:
+) -> tuple[pydists.Distribution, ...]:
     """The distributions installed in the venv, with the lock's hashes and the installed file's
     (*recorded* by the installer, else derived from the wheelhouse)."""
     name = plan.project.name if plan.project is not None else None
-    found = bundled.find(plan.venv_dir, lock, name, recorded)
-    return bundled.with_installed(found, _wheelhouse_files(plan))
+    found = pydists.find(plan.venv_dir, lock, name, recorded)
+    return pydists.with_installed(found, _wheelhouse_files(plan))
 
 
 def _check_dependencies(
-    plan: BuildPlan, lock: Lock, distributions: tuple[bundled.Distribution, ...]
+    plan: BuildPlan, lock: Lock, distributions: tuple[pydists.Distribution, ...]
 ) -> None:
     """pip check's rules, in process (depcheck): a requirement the venv does not meet fails."""
     venvbuild.check_locked_installed(lock, ((d.name, d.version) for d in distributions))
@@ -101,19 +101,19 @@ def _check_dependencies(
         )
 
 
-def _stage_generated(plan: BuildPlan, distributions: tuple[bundled.Distribution, ...]) -> str:
+def _stage_generated(plan: BuildPlan, distributions: tuple[pydists.Distribution, ...]) -> str:
     """Files venvrpm writes into the payload: the bundled list, the SBOM (returned: the
     delivery bundle ships it too), the services' preset."""
     manifest = plan.manifest
     # never through a link: the stage was writable by what ran in the build
     stagecheck.write_file(
         plan.stage,
-        bundled.doc_path(manifest.name),
-        bundled.document(manifest.name, str(manifest.python), distributions),
+        pydists.doc_path(manifest.name),
+        pydists.document(manifest.name, str(manifest.python), distributions),
     )
     sbom_text = sbom.document(manifest.name, f"{manifest.version}-{manifest.release}",
                               distributions, plan.source_date_epoch)  # fmt: skip
-    stagecheck.write_file(plan.stage, bundled.sbom_path(manifest.name), sbom_text)
+    stagecheck.write_file(plan.stage, pydists.sbom_path(manifest.name), sbom_text)
     preset = scriptlets.preset(manifest)
     if preset is not None:
         stagecheck.write_file(plan.stage, preset[0], preset[1])

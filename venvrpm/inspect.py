@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from venvrpm import bundled
+from venvrpm import pydists
 from venvrpm.errors import ToolMissingError, UsageError, VenvrpmError
 from venvrpm.files import sha256_hex
 from venvrpm.runner import Runner
@@ -220,7 +220,7 @@ class Inspection:
     sha256: str
     header: Header
     built_by_venvrpm: bool
-    """The package ships venvrpm's bundled list (bundled.doc_path)."""
+    """The package ships venvrpm's bundled list (pydists.doc_path)."""
     bundled: tuple[BundledDistribution, ...]
     bundled_source: BundledSource | None
     interpreter: str | None
@@ -469,7 +469,7 @@ def package_sizes(files: Iterable[FileEntry]) -> tuple[tuple[PackageSize, ...], 
 
 
 def parse_bundled_document(text: str) -> tuple[str | None, tuple[BundledDistribution, ...]]:
-    """The interpreter and distributions of a shipped bundled list (bundled.document).
+    """The interpreter and distributions of a shipped bundled list (pydists.document).
 
     Raises ValueError saying what is wrong with it. The text comes from someone else's RPM: its
     size is bounded by DOCUMENT_LIMIT and its nesting here, before json (whose recursion a few
@@ -533,7 +533,7 @@ def report(
 
     *payload_problem* says why the list could not be read from a package that lists it.
     """
-    doc = str(bundled.doc_path(header.name))
+    doc = str(pydists.doc_path(header.name))
     built = any(f.path == doc for f in header.files)
     provided = bundled_from_provides(header.provides)
     notes: list[str] = []
@@ -636,7 +636,7 @@ def inspect_rpm(path: Path, runner: Runner, python: str = sys.executable) -> Ins
             "the RPM was made by hand or damaged: do not install it",
             details=[str(exc)],
         ) from None
-    doc = bundled.doc_path(header.name)
+    doc = pydists.doc_path(header.name)
     document: str | None = None
     problem: str | None = None
     listed = [f for f in header.files if f.path == str(doc)]

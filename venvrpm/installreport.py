@@ -6,7 +6,7 @@ platform, the sdist); the SBOM and the bundled list name the one installed. pip 
 installed item's ``download_info.archive_info.hashes``, the hashes of the archive it was
 installed from (the sdist for one built here). uv (0.13) writes no such report (its
 ``--output-format json`` lists names and versions only): its installs are told from the
-wheelhouse, or not at all (bundled.installed_hash).
+wheelhouse, or not at all (pydists.installed_hash).
 
 The report is written into the work directory, where code run during the build (an sdist's
 build backend) can rewrite it, and the environment cache keeps what it said. So it is read

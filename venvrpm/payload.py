@@ -37,7 +37,7 @@ class Attrs:
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class OwnedPath:
     """One path the package owns."""
 
     path: PurePosixPath
@@ -49,7 +49,7 @@ class Entry:
 class Payload:
     """Everything the RPM carries, sorted by path."""
 
-    entries: tuple[Entry, ...]
+    entries: tuple[OwnedPath, ...]
     elf_files: tuple[Path, ...]
     """Staged paths of ELF files, for dependency extraction."""
     size: int
@@ -194,14 +194,14 @@ def inventory(
 
     Files and links are all listed; directories where *owned* says so (see ownership()).
     """
-    entries: list[Entry] = []
+    entries: list[OwnedPath] = []
     elf: list[Path] = []
     refused: list[str] = []
     size = 0
     root = str(stage)
     top = PurePosixPath("/")
     if owned(top):
-        entries.append(Entry(top, "dir", attrs.get(top)))
+        entries.append(OwnedPath(top, "dir", attrs.get(top)))
     for item in walk(root):
         target = PurePosixPath("/" + item.path[len(root) + 1 :])
         problem = _name_problem(item.name)
@@ -209,20 +209,20 @@ def inventory(
             if problem:
                 refused.append(f"{_shown(target)}/: {problem}")
             elif owned(target):
-                entries.append(Entry(target, "dir", attrs.get(target)))
+                entries.append(OwnedPath(target, "dir", attrs.get(target)))
             continue
         if problem:
             refused.append(f"{_shown(target)}: {problem}")
             continue
         if item.is_symlink():
-            entries.append(Entry(target, "link"))
+            entries.append(OwnedPath(target, "link"))
             continue
         st = item.stat(follow_symlinks=False)
         if not stat.S_ISREG(st.st_mode):
             refused.append(f"{_shown(target)}: not a regular file, directory or symlink")
             continue
         size += st.st_size
-        entries.append(Entry(target, "file", attrs.get(target)))
+        entries.append(OwnedPath(target, "file", attrs.get(target)))
         if st.st_size >= 4:
             with open(item.path, "rb") as fh:
                 if fh.read(4) == _ELF_MAGIC:

@@ -14,16 +14,16 @@ from pathlib import Path
 from venvrpm import (
     backends,
     buildreqs,
-    bundled,
     cachekeys,
-    deps,
     environment,
     fetch,
     files,
     finalise,
     lockfile,
     payload,
+    pydists,
     rpmbuild,
+    rpmrequires,
     scriptlets,
     spec,
     venvbuild,
@@ -265,12 +265,12 @@ def assemble(
     warnings = env.warnings
     report("step", "listing the payload")
     content = payload.inventory(plan.stage, attrs, payload.ownership(manifest))
-    elf = deps.elf_requires(plan, runners.host, content.elf_files)
+    elf = rpmrequires.elf_requires(plan, runners.host, content.elf_files)
     # python(abi): rpm refuses a target whose interpreter has another ABI, even at that path.
     interpreter = [str(manifest.python), f"python(abi) = {plan.interpreter.minor}"]
-    requires = deps.all_requires(interpreter, elf, manifest.requires)
+    requires = rpmrequires.all_requires(interpreter, elf, manifest.requires)
     return Assembled(
-        content, tuple(requires), tuple(bundled.provides(distributions)), sbom_text,
+        content, tuple(requires), tuple(pydists.provides(distributions)), sbom_text,
         tuple(warnings), tuple((d.name, d.version) for d in distributions),
     )  # fmt: skip
 

@@ -4,7 +4,7 @@ Reproducible: the timestamp is SOURCE_DATE_EPOCH and the serial number is derive
 content, so the same build gives the same SBOM (and the same RPM, which ships it).
 
 A component's hash is the one of the file that was installed, not every file the lock allows
-(a lock lists one hash per platform's wheel and the sdist): bundled.installed_hash, which
+(a lock lists one hash per platform's wheel and the sdist): pydists.installed_hash, which
 with_installed sets on each distribution (pip's report says it; from the wheelhouse for uv).
 A component whose file cannot be told (an online uv build whose lock allows several files)
 has no hash; the bundled list keeps the lock's.
@@ -26,7 +26,7 @@ from venvrpm._fenced.cyclonedx_api import (
     JsonV1Dot5,
     LicenseFactory,
 )
-from venvrpm.bundled import Distribution, checked, license_text
+from venvrpm.pydists import Distribution, checked, license_text
 
 _ALGORITHMS = {
     "sha256": HashAlgorithm.SHA_256,
@@ -42,7 +42,7 @@ def document(
     source_date_epoch: int,
 ) -> str:
     """CycloneDX 1.5 JSON for the application and every distribution bundled in it; each
-    component's hash is its :attr:`Distribution.installed` (bundled.with_installed)."""
+    component's hash is its :attr:`Distribution.installed` (pydists.with_installed)."""
     licenses = LicenseFactory()
     bom = Bom()
     bom.metadata.timestamp = datetime.datetime.fromtimestamp(source_date_epoch, datetime.UTC)
@@ -52,7 +52,7 @@ def document(
     seed = [f"{name}=={version}"]
     components = []
     for dist in distributions:
-        # nothing reaches the SBOM unvalidated (bundled.find validated these once already)
+        # nothing reaches the SBOM unvalidated (pydists.find validated these once already)
         dist_name, dist_version = checked(dist)
         purl = PackageURL(type="pypi", name=dist_name, version=str(dist_version))
         component = Component(

@@ -27,7 +27,7 @@ from pathlib import PurePosixPath
 from venvrpm import __version__
 from venvrpm.errors import PayloadError
 from venvrpm.manifest import Manifest
-from venvrpm.payload import Entry, Payload
+from venvrpm.payload import OwnedPath, Payload
 
 _CLASS_ESCAPED = frozenset("[]*?")
 _WILDCARDED = frozenset('%"{}\\')
@@ -40,7 +40,7 @@ _SPECIAL = re.compile("[" + re.escape("".join(sorted(_CLASS_ESCAPED | _WILDCARDE
 # no shebang mangling, no debuginfo or build-id links (conflict with the distro's python).
 # Reproducible: the same inputs and SOURCE_DATE_EPOCH give a byte-identical RPM (build time,
 # host and file mtimes come from SOURCE_DATE_EPOCH, not from the build machine and clock).
-# The Provides venvrpm computes (bundled.provides): a PEP 503 name and a normalised PEP 440
+# The Provides venvrpm computes (pydists.provides): a PEP 503 name and a normalised PEP 440
 # version in rpm's spelling (epoch "N:"). Checked here too, where it becomes spec text: a name
 # or version read from a wheel's METADATA must never add a dependency, a path, a line or a macro.
 _BUNDLED_PROVIDE = re.compile(
@@ -84,7 +84,7 @@ def render(
 ) -> str:
     """The complete spec for *manifest*'s RPM carrying *payload*.
 
-    *provides* are venvrpm's own (bundled.provides); anything else in them is refused.
+    *provides* are venvrpm's own (pydists.provides); anything else in them is refused.
     """
     check_unambiguous(payload.entries)
     check_provides(provides)
@@ -203,7 +203,7 @@ def file_pattern(path: PurePosixPath | str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def file_line(entry: Entry) -> str:
+def file_line(entry: OwnedPath) -> str:
     """The ``%files`` line for one entry."""
     parts = []
     attrs = entry.attrs
@@ -225,7 +225,7 @@ def file_line(entry: Entry) -> str:
     return " ".join(parts)
 
 
-def check_unambiguous(entries: Iterable[Entry]) -> None:
+def check_unambiguous(entries: Iterable[OwnedPath]) -> None:
     """Refuse paths whose ``?`` wildcards would also match a sibling."""
     entries = list(entries)
     wildcarded = [e for e in entries if _WILDCARDED.intersection(e.path.name)]

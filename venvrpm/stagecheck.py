@@ -17,7 +17,7 @@ import re
 import stat
 from pathlib import Path, PurePosixPath
 
-from venvrpm import bundled, files, scriptlets
+from venvrpm import files, pydists, scriptlets
 from venvrpm._fenced import virtualenv_api
 from venvrpm.errors import PayloadError, at_most
 from venvrpm.manifest import Manifest
@@ -120,7 +120,7 @@ def allowed(manifest: Manifest) -> set[PurePosixPath]:
     paths = {f.dest for f in manifest.files} | {d.path for d in manifest.dirs}
     paths |= {BINDIR / ep for ep in manifest.entry_points}
     paths |= {link.dest for link in manifest.links}
-    paths |= {bundled.doc_path(manifest.name), bundled.sbom_path(manifest.name)}
+    paths |= {pydists.doc_path(manifest.name), pydists.sbom_path(manifest.name)}
     preset = scriptlets.preset(manifest)
     if preset is not None:
         paths.add(preset[0])

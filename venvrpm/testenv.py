@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from venvrpm import bundled, depcheck, environment, lockfile, progress, venvbuild
+from venvrpm import depcheck, environment, lockfile, progress, pydists, venvbuild
 from venvrpm.errors import LockError, UsageError, VenvrpmError, at_most
 from venvrpm.plan import BuildPlan
 from venvrpm.runner import Runner
@@ -71,7 +71,7 @@ def _check_dependencies(plan: BuildPlan, extra: lockfile.Lock | None) -> None:
     version, and pip check's rules (depcheck) with the target's markers."""
     markers = dict(plan.interpreter.markers)
     main = plan.lock if plan.lock is not None else lockfile.read(plan.manifest.requirements)
-    found = bundled.find(plan.venv_dir, _both(main, extra), None)
+    found = pydists.find(plan.venv_dir, _both(main, extra), None)
     for lock in (main, *([extra] if extra is not None else [])):
         venvbuild.check_locked_installed(
             lock.for_target(markers), ((d.name, d.version) for d in found)

@@ -607,7 +607,7 @@ def check_locked_installed(lock: Lock, installed: Iterable[tuple[str, str]]) -> 
     directory, the build requirements -- and then the build passed without it: a lock that pins
     pip, setuptools or wheel must get them in the venv (issue 17; ``--ignore-installed`` does
     that today, this makes it a promise). A version other than the lock's is refused elsewhere
-    (bundled.find).
+    (pydists.find).
     """
     from packaging.version import InvalidVersion, Version
 

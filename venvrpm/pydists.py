@@ -387,14 +387,14 @@ def checked(dist: Distribution) -> tuple[str, Version]:
     if not _NAME.fullmatch(dist.name) or canonicalize_name(dist.name) != dist.name:
         raise ProvenanceError(
             f"not a normalised project name: {dist.name[:80]!r}",
-            "distributions come from bundled.find(), which validates them",
+            "distributions come from pydists.find(), which validates them",
         )
     try:
         return dist.name, Version(dist.version)
     except InvalidVersion:
         raise ProvenanceError(
             f"{dist.name}: not a valid version: {dist.version[:80]!r}",
-            "distributions come from bundled.find(), which validates them",
+            "distributions come from pydists.find(), which validates them",
         ) from None
 
 

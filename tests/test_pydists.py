@@ -16,7 +16,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
 from tests.support import tinybackend
-from venvrpm import bundled, sbom
+from venvrpm import pydists, sbom
 from venvrpm.errors import VenvrpmError
 from venvrpm.lockfile import Lock, LockedRequirement
 
@@ -84,8 +84,8 @@ def lock(**pins: str) -> Lock:
 
 
 def refused(root: Path, *words: str, pins: Lock | None = None) -> str:
-    with pytest.raises(bundled.ProvenanceError) as caught:
-        bundled.find(root, pins or lock(click="8.5.1", evil="1.0"), "app")
+    with pytest.raises(pydists.ProvenanceError) as caught:
+        pydists.find(root, pins or lock(click="8.5.1", evil="1.0"), "app")
     error = caught.value
     assert isinstance(error, VenvrpmError) and error.exit_code == 1
     assert error.hint
@@ -100,13 +100,13 @@ def test_installed_distributions_are_found_with_their_origin(tmp_path: Path) -> 
     install_wheel(root, "click", "8.5.1")
     install_wheel(root, "Zope.Interface", "6.0")
     install_wheel(root, "app", "1.0", installer=b"venvrpm\n")
-    found = bundled.find(root, lock(click="8.5.1"), "app")
+    found = pydists.find(root, lock(click="8.5.1"), "app")
     assert [(d.name, d.version, d.origin) for d in found] == [
         ("app", "1.0", "project"),
         ("click", "8.5.1", "lock"),
         ("zope-interface", "6.0", "venv"),
     ]
-    assert bundled.provides(found) == [
+    assert pydists.provides(found) == [
         "bundled(python3dist(app)) = 1.0",
         "bundled(python3dist(click)) = 8.5.1",
         "bundled(python3dist(zope-interface)) = 6.0",
@@ -117,7 +117,7 @@ def test_a_symlinked_lib64_is_not_read_twice(tmp_path: Path) -> None:
     root = venv(tmp_path)
     (root / "lib64").symlink_to("lib")
     install_wheel(root, "click", "8.5.1")
-    assert [d.name for d in bundled.find(root, lock(click="8.5.1"), None)] == ["click"]
+    assert [d.name for d in pydists.find(root, lock(click="8.5.1"), None)] == ["click"]
 
 
 def test_a_dist_info_planted_by_another_wheel_is_refused(tmp_path: Path) -> None:
@@ -255,7 +255,7 @@ def test_a_self_consistent_dist_info_is_accepted(tmp_path: Path) -> None:
     """What an installer leaves, made by hand: the rules are not pypa/installer's quirks."""
     root = venv(tmp_path)
     fabricate(root / SITE / "jaraco.text-4.0.0.dist-info", "Name: jaraco.text\nVersion: 4.0.0\n")
-    assert [(d.name, d.version) for d in bundled.find(root, lock(), None)] == [
+    assert [(d.name, d.version) for d in pydists.find(root, lock(), None)] == [
         ("jaraco-text", "4.0.0")
     ]
 
@@ -272,7 +272,7 @@ def test_licences_are_kept_only_when_short_and_printable(tmp_path: Path) -> None
                           ("c", "License: MIT\n  and then the whole text"),
                           ("d", "License: " + "x" * 200), ("e", "License: MIT\x1b[2J")):  # fmt: skip
         install_wheel(root, name, "1.0", metadata=f"Name: {name}\nVersion: 1.0\n{licence}\n")
-    found = bundled.find(root, lock(), None)
+    found = pydists.find(root, lock(), None)
     assert [d.license for d in found] == ["MIT OR Apache-2.0", "BSD", None, None, None]
 
 
@@ -280,26 +280,26 @@ def test_versions_are_normalised_and_epochs_written_for_rpm(tmp_path: Path) -> N
     root = venv(tmp_path)
     fabricate(root / SITE / "a-1.0-1.dist-info", "Name: a\nVersion: 1.0-1\n")
     fabricate(root / SITE / "b-1!2.0.dist-info", "Name: b\nVersion: 1!2.0\n")
-    found = bundled.find(root, lock(), None)
+    found = pydists.find(root, lock(), None)
     assert [d.version for d in found] == ["1.0.post1", "1!2.0"]
-    assert bundled.provides(found) == [
+    assert pydists.provides(found) == [
         "bundled(python3dist(a)) = 1.0.post1",
         "bundled(python3dist(b)) = 1:2.0",
     ]
 
 
 def test_provides_refuses_unvalidated_distributions() -> None:
-    bad = bundled.Distribution("x)) = 1, /usr/bin/sudo", "1.0", "venv", ())
-    with pytest.raises(bundled.ProvenanceError):
-        bundled.provides((bad,))
-    with pytest.raises(bundled.ProvenanceError):
+    bad = pydists.Distribution("x)) = 1, /usr/bin/sudo", "1.0", "venv", ())
+    with pytest.raises(pydists.ProvenanceError):
+        pydists.provides((bad,))
+    with pytest.raises(pydists.ProvenanceError):
         sbom.document("app", "1.0-1", (bad,), 0)
 
 
 def test_the_sbom_names_only_what_was_installed(tmp_path: Path) -> None:
     root = venv(tmp_path)
     install_wheel(root, "click", "8.5.1")
-    text = sbom.document("app", "1.0-1", bundled.find(root, lock(click="8.5.1"), None), 0)
+    text = sbom.document("app", "1.0-1", pydists.find(root, lock(click="8.5.1"), None), 0)
     assert "pkg:pypi/click@8.5.1" in text
 
 
@@ -321,8 +321,8 @@ def fabricate(info: Path, metadata: str, installer: str = "uv\n") -> None:
 def test_every_valid_version_renders_a_provide_the_spec_accepts(version: str) -> None:
     from venvrpm import spec
 
-    dist = bundled.Distribution("zope-interface", version, "lock", ())
-    spec.check_provides(bundled.provides((dist,)))
+    dist = pydists.Distribution("zope-interface", version, "lock", ())
+    spec.check_provides(pydists.provides((dist,)))
 
 
 def test_a_metadata_file_larger_than_the_limit_is_refused_not_read(tmp_path: Path) -> None:
