@@ -112,6 +112,7 @@ def test_dry_run_lists_the_commands_a_project_build_runs(
     assert list(commands) == [
         "check_virtualenv", "create_venv", "build_env", "install_lock", "compile_environment",
         "build_wheel", "compile_project", "elf_requires", "elf_provides", "rpmbuild", "verify_rpm",
+        "rpm_requires",
     ]  # fmt: skip
     assert "<helper build_project.py>" in commands["build_wheel"]
     assert commands["compile_project"][-1] == "<compile-list>"
@@ -123,3 +124,18 @@ def test_dry_run_lists_the_commands_a_project_build_runs(
         "create_venv_fallback",
         "install_project",
     }
+
+
+def test_dry_run_with_sign_lists_rpmsign_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--sign is part of the plan: rpmsign with the key, after the RPM is verified."""
+    shutil.copytree(DATA, tmp_path / "app")
+    app = tmp_path / "app" / "good.yaml"
+    out = tmp_path / "dist"
+    argv = ["build", str(app), "-o", str(out), "--dry-run", "--sign", "ops@example.invalid"]
+    assert main(argv) == 0
+    commands = json.loads(capsys.readouterr().out)["commands"]
+    assert list(commands)[-1] == "sign"
+    assert commands["sign"][:2] == ["rpmsign", "--addsign"]
+    assert "_gpg_name ops@example.invalid" in commands["sign"]

@@ -50,6 +50,7 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
         "reading ELF provides",
         "rpmbuild",
         "reading the built RPM",
+        "reading the built RPM's Requires",
     ]
     calls = {c.what: c for c in runner.calls}
     lock = calls["installing the locked requirements"].argv

@@ -40,7 +40,7 @@ from venvrpm.errors import (
     refused,
 )
 from venvrpm.files import sha256_hex
-from venvrpm.runner import HostRunner, Runner
+from venvrpm.runner import HostRunner
 from venvrpm.workspace import workspace
 
 _A = TypeVar("_A", bound="Arguments")
@@ -709,9 +709,10 @@ def _bundle(args: BundleArgs, console: Console) -> int:
     output_dir = args.output_dir.resolve()
     cache = _open_cache(args)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
-                          output_dir=Path("/nonexistent"), cache=cache) as (workdir, runners, plan):  # fmt: skip
+                          output_dir=Path("/nonexistent"), cache=cache,
+                          sign_key=args.sign) as (workdir, runners, plan):  # fmt: skip
         plan = dataclasses.replace(plan, output_dir=workdir / "out")
-        result = pipeline.build(plan, runners, console.report, sign_key=args.sign, cache=cache)
+        result = pipeline.build(plan, runners, console.report, cache=cache)
         assert result.rpm is not None
         console.report("step", "assembling the delivery bundle")
         directory, tar = bundle.assemble(
@@ -763,10 +764,11 @@ def _build(args: BuildArgs, console: Console) -> int:
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"output path {output_dir} exists and is not a directory")
     if args.dry_run:
-        return _dry_run(loaded, console, output_dir)
+        return _dry_run(loaded, console, output_dir, args.sign)
     cache = _open_cache(args)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
-                          output_dir=output_dir, cache=cache) as (workdir, runners, plan):  # fmt: skip
+                          output_dir=output_dir, cache=cache,
+                          sign_key=None if args.srpm else args.sign) as (workdir, runners, plan):  # fmt: skip
         if args.srpm:
             _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
             made_srpm = pipeline.source_rpm(plan, runners, console.report, cache)
@@ -774,8 +776,7 @@ def _build(args: BuildArgs, console: Console) -> int:
             console.write_out(f"{made_srpm}\n")
             return EXIT_OK
         result = pipeline.build(
-            plan, runners, console.report, spec_only=args.spec_only, sign_key=args.sign,
-            cache=cache,
+            plan, runners, console.report, spec_only=args.spec_only, cache=cache
         )  # fmt: skip
         if args.keep_workdir:
             # the whole workspace, as on failure: work/ (what the build sees) and host/
@@ -785,11 +786,9 @@ def _build(args: BuildArgs, console: Console) -> int:
             # counted as part of the last step
             console.report("step", "removing the work directory")
     made = result.rpm or result.spec
+    # with an RPM, what `rpm -qpl | wc -l` and `rpm -qpR` show: directories count, and
+    # rpmbuild's own rpmlib() requires
     requires = list(result.requires)
-    if result.rpm is not None:
-        # what `rpm -qpl | wc -l` and `rpm -qpR` show: directories count (rpmbuild.verify
-        # checked the RPM lists exactly the staged paths), and rpmbuild's own rpmlib() requires
-        requires = _rpm_requires(result.rpm, runners.host)
     console.done(built_line(made, result.files, len(requires), rpm=result.rpm is not None))
     if args.json:
         built: dict[str, object] = {
@@ -812,15 +811,9 @@ def _build(args: BuildArgs, console: Console) -> int:
     return EXIT_OK
 
 
-def _rpm_requires(rpm: Path, runner: Runner) -> list[str]:
-    """The Requires *rpm*'s header lists, as ``rpm -qpR`` prints them."""
-    listed = runner.run(
-        ["rpm", "-qp", "--nosignature", "--requires", str(rpm)], what="reading the built RPM"
-    )
-    return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
-
-
-def _dry_run(loaded: manifest.Manifest, console: Console, output_dir: Path) -> int:
+def _dry_run(
+    loaded: manifest.Manifest, console: Console, output_dir: Path, sign_key: str | None
+) -> int:
     """Print the plan; run nothing of the target (no probe, container or chroot), nor git in
     the manifest's directory (the plan printed has no SOURCE_DATE_EPOCH)."""
     epoch = sourcedate.default_source_date_epoch(os.environ)
@@ -828,10 +821,9 @@ def _dry_run(loaded: manifest.Manifest, console: Console, output_dir: Path) -> i
         console.report("step", "planning the build (--dry-run: nothing of the target runs)")
         plan = pipeline.sketch(
             loaded, workdir=workdir, output_dir=output_dir, source_date_epoch=epoch,
-            host_env=os.environ,
+            host_env=os.environ, sign_key=sign_key,
         )  # fmt: skip
-    console.close()  # the live display and stdout may share a terminal
-    sys.stdout.write(json.dumps(plan.describe(), indent=2) + "\n")
+    console.write_out(json.dumps(plan.describe(), indent=2) + "\n")
     return EXIT_OK
 
 

@@ -81,6 +81,7 @@ def session(
     extra_mounts: tuple[Path, ...] = (),
     stage: Path | None = None,
     cache: cache_module.Cache | None = None,
+    sign_key: str | None = None,
 ) -> Iterator[tuple[Path, Runners, BuildPlan]]:
     """A work directory, the runners of the manifest's build environment, and the plan
     (:func:`prepare`); *sink* sees the commands' output."""
@@ -93,7 +94,7 @@ def session(
             plan = prepare(
                 manifest, runners, workdir=workdir, output_dir=output_dir,
                 source_date_epoch=epoch, host_env=os.environ, stage=stage, cache=cache,
-                report=report,
+                report=report, sign_key=sign_key,
             )  # fmt: skip
             found = plan.interpreter
             report("info", f"{found.implementation} {found.version}, {found.platform}, "
@@ -130,10 +131,12 @@ def prepare(
     stage: Path | None = None,
     cache: cache_module.Cache | None = None,
     report: Reporter = _quiet,
+    sign_key: str | None = None,
 ) -> BuildPlan:
     """Probe tools and interpreter, check the lock, and decide the plan.
 
     *cache*: keeps pip unpacked and compiled between builds on this host (as an entry).
+    *sign_key*: the built RPM is signed with it (rpmsign and gpg found now, before building).
     """
     report("step", f"checking the lock {manifest.requirements.name}")
     lock = lockfile.read(manifest.requirements)
@@ -166,11 +169,12 @@ def prepare(
         host_python=sys.executable, toolbox=tools_dir, pip=pip, place_pip=place_pip,
         uv=venvbuild.find_uv(runners.host, tools_dir, copy=manifest.build.kind != "host") if uv else None,
         rpmbuild=rpmbuild.find_rpmbuild(runners.host), elfdeps=rpmbuild.find_elfdeps(runners.host),
+        signing=rpmbuild.find_signing(runners.host) if sign_key else None,
     )  # fmt: skip
     plan = _plan(
         manifest, interpreter, tools, buildreqs.checked_lock(manifest, lock, markers, project),
         lock, project, workdir=workdir, output_dir=output_dir,
-        source_date_epoch=source_date_epoch, host_env=host_env, stage=stage,
+        source_date_epoch=source_date_epoch, host_env=host_env, stage=stage, sign_key=sign_key,
     )  # fmt: skip
     # Identified once, for every cache key: for a container it costs an `image inspect`.
     if cache is not None:
@@ -187,6 +191,7 @@ def sketch(
     output_dir: Path,
     source_date_epoch: int,
     host_env: Mapping[str, str],
+    sign_key: str | None = None,
 ) -> BuildPlan:
     """The plan of :func:`prepare` without running anything (``build --dry-run``).
 
@@ -203,14 +208,14 @@ def sketch(
     tools = Tools(
         host_python=sys.executable, toolbox=tools_dir, pip=tools_dir / "pip",
         uv=tools_dir / "uv" if manifest.build.installer == "uv" else None,
-        rpmbuild="rpmbuild", elfdeps="elfdeps",
+        rpmbuild="rpmbuild", elfdeps="elfdeps", signing=("rpmsign", "gpg") if sign_key else None,
     )  # fmt: skip
     build_lock = buildreqs.lock_path(manifest.requirements)
     return _plan(
         manifest, Interpreter.unknown(manifest.python), tools,
         build_lock if build_lock.is_file() else None, lock, project_module.read(manifest.project),
         workdir=workdir, output_dir=output_dir, source_date_epoch=source_date_epoch,
-        host_env=host_env,
+        host_env=host_env, sign_key=sign_key,
     )  # fmt: skip
 
 
@@ -218,7 +223,7 @@ def _plan(
     manifest: Manifest, interpreter: Interpreter, tools: Tools, build_lock: Path | None,
     lock: lockfile.Lock, project: project_module.ProjectMetadata | None, *, workdir: Path,
     output_dir: Path, source_date_epoch: int, host_env: Mapping[str, str],
-    stage: Path | None = None,
+    stage: Path | None = None, sign_key: str | None = None,
 ) -> BuildPlan:  # fmt: skip
     """The plan once the interpreter, tools and locks are known (probed by :func:`prepare`,
     taken from the manifest by :func:`sketch`): the rest is the same for both."""
@@ -229,7 +234,7 @@ def _plan(
         output_dir=output_dir, source_date_epoch=source_date_epoch, host_env=host_env,
         build_requires=build_requires, build_helper=venvbuild.helper_source("build_project.py"),
         compile_helper=venvbuild.helper_source("compile_tree.py"),
-        build_lock=build_lock,
+        build_lock=build_lock, sign_key=sign_key,
     )  # fmt: skip
     return dataclasses.replace(plan, lock=lock, project=project)
 
@@ -289,7 +294,6 @@ def build(
     report: Reporter = _quiet,
     *,
     spec_only: bool = False,
-    sign_key: str | None = None,
     cache: cache_module.Cache | None = None,
 ) -> BuildResult:
     """Carry out *plan*: the RPM lands in ``plan.output_dir`` whole, or not at all."""
@@ -311,9 +315,11 @@ def build(
     built = rpmbuild.build(plan, spec_text, runners.host, report, content.size)
     report("step", "verifying the RPM")
     rpmbuild.verify(plan, built, [e.path for e in content.entries], runners.host)
-    if sign_key:
-        report("step", f"signing with {sign_key}")
-        rpmbuild.sign(built, sign_key, runners.host)
+    # what `rpm -qpR` shows: rpmbuild adds its rpmlib() requires to the spec's
+    result = dataclasses.replace(result, requires=rpmbuild.requires_of(plan, built, runners.host))
+    if plan.sign is not None and plan.sign_key is not None:
+        report("step", f"signing with {plan.sign_key}")
+        rpmbuild.sign(plan.sign, plan.sign_key, built, runners.host)
     try:
         final = rpmbuild.deliver(built, plan.output_dir)
     except OSError as exc:

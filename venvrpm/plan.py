@@ -113,6 +113,8 @@ class Tools:
     shipped venv holds no pip."""
     rpmbuild: str
     elfdeps: str
+    signing: tuple[str, str] | None = None
+    """rpmsign's and gpg's paths, when the build signs (``--sign``)."""
     uv: Path | None = None
     """uv's binary, when the manifest chose ``build.installer: uv``."""
     place_pip: Callable[[], object] | None = field(default=None, compare=False, repr=False)
@@ -181,6 +183,11 @@ class BuildPlan:
     """Lists the built RPM (:data:`BUILT_RPM`), compared with the staged payload."""
     rpmbuild_source: tuple[str, ...]
     """``--srpm``: rpmbuild -bs of the source spec, instead of ``rpmbuild``."""
+    rpm_requires: tuple[str, ...] = ()
+    """Lists the built RPM's Requires as rpm shows them (rpmbuild adds its rpmlib() ones)."""
+    sign: tuple[str, ...] | None = None
+    """``--sign KEY``: rpmsign on the built RPM (:data:`BUILT_RPM`), after ``verify_rpm``."""
+    sign_key: str | None = None
     helpers: tuple[tuple[str, str], ...] = ()
     """(file name, source) of venvrpm's helper scripts that commands pass to ``-c``:
     :meth:`describe` names them instead of printing their source."""
@@ -284,6 +291,8 @@ class BuildPlan:
             "elf_provides": self.elf_provides,
             "rpmbuild": self.rpmbuild,
             "verify_rpm": self.verify_rpm,
+            "rpm_requires": self.rpm_requires or None,
+            "sign": self.sign,
         }
         return {name: argv for name, argv in found.items() if argv is not None}
 
@@ -334,21 +343,16 @@ class BuildPlan:
             "in_process": self._in_process(),
             "options": {
                 "--srpm": {
-                    "instead_of": ["rpmbuild", "verify_rpm"],
+                    "instead_of": ["rpmbuild", "verify_rpm", "rpm_requires"],
                     "argv": self._shown(self.rpmbuild_source),
                 },
-                "--spec-only": {"instead_of": ["rpmbuild", "verify_rpm"], "argv": None},
+                "--spec-only": {
+                    "instead_of": ["rpmbuild", "verify_rpm", "rpm_requires"],
+                    "argv": None,
+                },
                 "--sign KEY": {
                     "after": "verify_rpm",
-                    "argv": [
-                        "<rpmsign>",
-                        "--addsign",
-                        "--define",
-                        "__gpg <gpg>",
-                        "--define",
-                        "_gpg_name KEY",
-                        BUILT_RPM,
-                    ],
+                    "argv": self._shown(self.sign or sign_command("<rpmsign>", "<gpg>", "KEY")),
                 },
             },
             "placeholders": {
@@ -483,6 +487,7 @@ def make_plan(
     build_helper: str = "",
     compile_helper: str = "",
     build_lock: Path | None = None,
+    sign_key: str | None = None,
 ) -> BuildPlan:
     """Decide every path and command of the build.
 
@@ -648,8 +653,17 @@ def make_plan(
             str(topdir / "SPECS" / f"{manifest.name}.spec"),
         ),
         verify_rpm=("rpm", "-qp", "--nosignature", "--qf", "[%{FILENAMES}\n]", BUILT_RPM),
+        rpm_requires=("rpm", "-qp", "--nosignature", "--requires", BUILT_RPM),
         rpmbuild_source=rpmbuild_source,
+        sign=sign_command(*tools.signing, sign_key) if tools.signing and sign_key else None,
+        sign_key=sign_key,
     )
+
+
+def sign_command(rpmsign: str, gpg: str, key: str, rpm: str = BUILT_RPM) -> tuple[str, ...]:
+    """rpmsign with gpg, key by id, fingerprint or user id. ``%__gpg`` defaults to
+    /usr/bin/gpg2, which Debian does not have: the real one is named."""
+    return (rpmsign, "--addsign", "--define", f"__gpg {gpg}", "--define", f"_gpg_name {key}", rpm)
 
 
 def _test_lock(manifest: Manifest) -> Path | None:

@@ -121,8 +121,16 @@ def build_source(plan: BuildPlan, spec_text: str, runner: Runner) -> Path:
     return srpms[0]
 
 
-def sign(rpm: Path, key: str, runner: Runner) -> None:
-    """Sign *rpm* in place with rpmsign and gpg (key by id, fingerprint or user id)."""
+def requires_of(plan: BuildPlan, rpm: Path, runner: Runner) -> tuple[str, ...]:
+    """The Requires *rpm*'s header lists, as ``rpm -qpR`` prints them."""
+    listed = runner.run(
+        fill(plan.rpm_requires, {BUILT_RPM: str(rpm)}), what="reading the built RPM's Requires"
+    )
+    return tuple(line.strip() for line in listed.stdout.splitlines() if line.strip())
+
+
+def find_signing(runner: Runner) -> tuple[str, str]:
+    """rpmsign's and gpg's paths, or a ToolMissingError saying how to install them."""
     rpmsign = runner.which("rpmsign")
     if rpmsign is None:
         raise ToolMissingError(
@@ -133,17 +141,13 @@ def sign(rpm: Path, key: str, runner: Runner) -> None:
         raise ToolMissingError(
             "gpg is not installed", "apt-get install gnupg  |  dnf install gnupg2"
         )
-    # %__gpg defaults to /usr/bin/gpg2, which Debian does not have: name the real one.
+    return rpmsign, gpg
+
+
+def sign(argv: tuple[str, ...], key: str, rpm: Path, runner: Runner) -> None:
+    """Sign *rpm* in place with *argv* (the plan's ``sign``, :func:`plan.sign_command`)."""
     runner.run(
-        [
-            rpmsign,
-            "--addsign",
-            "--define",
-            f"__gpg {gpg}",
-            "--define",
-            f"_gpg_name {key}",
-            str(rpm),
-        ],
+        fill(argv, {BUILT_RPM: str(rpm)}),
         what=f"signing with {key}",
         hint="the secret key must be in gpg's keyring (GNUPGHOME) and usable without a prompt "
         "(no passphrase, or a gpg-agent that has it)",

@@ -24,6 +24,7 @@ from venvrpm import rpmbuild
 from venvrpm.cli import main
 from venvrpm.console import SCRIPTLET_LINES
 from venvrpm.inspect import inspect_rpm
+from venvrpm.plan import sign_command
 from venvrpm.runner import HostRunner
 
 pytestmark = pytest.mark.integration
@@ -121,7 +122,9 @@ def test_signed_rpm_shows_its_key(
     signed = tmp_path / smallapp.rpm.name
     shutil.copy(smallapp.rpm, signed)
     try:
-        rpmbuild.sign(signed, "signing@example.invalid", HostRunner(0))
+        host = HostRunner(0)
+        argv = sign_command(*rpmbuild.find_signing(host), "signing@example.invalid")
+        rpmbuild.sign(argv, "signing@example.invalid", signed, host)
         listed = subprocess.run(
             ["gpg", "--list-keys", "--with-colons", "signing@example.invalid"],
             capture_output=True, text=True, check=True,
