@@ -8,6 +8,7 @@ backend it runs on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from venvrpm import pipconfig
 from venvrpm.errors import ToolMissingError, VenvrpmError
 from venvrpm.manifest import Manifest
+from venvrpm.progress import Report, quiet
 from venvrpm.redact import redact
 from venvrpm.runner import (
     ContainerRunner,
@@ -257,21 +259,21 @@ def mounts(
 @contextlib.contextmanager
 def open_runners(
     manifest: Manifest, host: HostRunner, workdir: Path, pip_env: Mapping[str, str],
-    extra_mounts: tuple[Path, ...] = (), *, fetching: bool = False,
-    warn: Callable[[str], None] | None = None, note: Callable[[str], None] | None = None,
+    extra_mounts: tuple[Path, ...] = (), *, fetching: bool = False, report: Report = quiet,
 ) -> Iterator[Runners]:  # fmt: skip
     """The runners for *manifest*'s build environment; a container is started once first.
 
-    *warn* is told what of pip's host configuration the target does not get, *note* what of
-    it is ignored.
+    *report* is told what of pip's host configuration the target does not get (a warning), and
+    what of it is ignored (a detail).
     """
     build = manifest.build
     if build.kind == "host":
         yield Runners(host=host, target=host)
         return
     shared = mounts(
-        manifest, workdir, pip_env, extra_mounts, fetching=fetching, warn=warn, note=note
-    )
+        manifest, workdir, pip_env, extra_mounts, fetching=fetching,
+        warn=functools.partial(report, "warning"), note=functools.partial(report, "detail"),
+    )  # fmt: skip
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     if build.kind == "container":

@@ -154,7 +154,7 @@ class Console:
         return self.steps[-1][0] if self.steps and self.ended is None else None
 
     def report(self, kind: str, text: str) -> None:
-        """Receive a pipeline event (see venvrpm.pipeline.Reporter)."""
+        """Receive a pipeline event (see venvrpm.progress.Report)."""
         if kind in ("total", "advance", "count"):
             self._progress_report(kind, text)
             return

@@ -257,7 +257,7 @@ def fill_wheelhouse(
     the build lock first (wheels only), then the main lock (``venvrpm fetch``).
 
     *report* gets the steps, and what the runners say of the pip configuration they leave out."""
-    from venvrpm import backends, lockfile, pipeline, venvbuild
+    from venvrpm import backends, lockfile, venvbuild
     from venvrpm.plan import pip_environment
     from venvrpm.workspace import workspace
 
@@ -266,7 +266,7 @@ def fill_wheelhouse(
     lock = lockfile.read(loaded.requirements)
     with workspace(keep=False) as workdir:
         pip_env = pip_environment(loaded, host_env, online=True)
-        with pipeline.open_runners(
+        with backends.open_runners(
             loaded, host, workdir, pip_env, report=report, fetching=True
         ) as runners:
             where = backends.describe(loaded)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,22 +30,14 @@ from venvrpm import (
 from venvrpm import cache as cache_module
 from venvrpm import manifest as manifest_module
 from venvrpm import project as project_module
-from venvrpm.environment import ensure_build_env as ensure_build_env  # testenv calls it here
 from venvrpm.errors import VenvrpmError
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan, pip_environment
+from venvrpm.progress import Report as Reporter
 from venvrpm.progress import quiet as _quiet
 from venvrpm.runner import HostRunner, OutputSink, Runners
-
-# cli calls these two here
-from venvrpm.sourcedate import default_source_date_epoch as default_source_date_epoch
-from venvrpm.sourcedate import source_date_epoch as source_date_epoch
-from venvrpm.workspace import workspace as workspace  # cli's name for it
-
-Reporter = Callable[[str, str], None]
-"""``report(kind, text)`` with kind ``step`` (a new step begins), ``info``, ``detail`` (shown
-with -v only) or ``warning``; and ``total``, ``advance``, ``count`` for how far a long step is
-(venvrpm.progress)."""
+from venvrpm.sourcedate import source_date_epoch
+from venvrpm.workspace import workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +81,9 @@ def session(
     host = HostRunner(epoch, on_output=sink)
     with workspace(keep=keep) as workdir:
         pip_env = pip_environment(manifest, os.environ)
-        with open_runners(manifest, host, workdir, pip_env, extra_mounts, report=report) as runners:
+        with backends.open_runners(
+            manifest, host, workdir, pip_env, extra_mounts, report=report
+        ) as runners:
             plan = prepare(
                 manifest, runners, workdir=workdir, output_dir=output_dir,
                 source_date_epoch=epoch, host_env=os.environ, stage=stage, cache=cache,
@@ -100,24 +93,6 @@ def session(
             report("info", f"{found.implementation} {found.version}, {found.platform}, "
                            f"{found.libc or 'libc ?'}")  # fmt: skip
             yield workdir, runners, plan
-
-
-def open_runners(
-    manifest: Manifest,
-    host: HostRunner,
-    workdir: Path,
-    pip_env: Mapping[str, str],
-    extra_mounts: tuple[Path, ...] = (),
-    *,
-    report: Reporter,
-    fetching: bool = False,
-) -> contextlib.AbstractContextManager[Runners]:
-    """The manifest's runners; their warnings and notes (what pip configuration is left out,
-    and why) reported."""
-    return backends.open_runners(
-        manifest, host, workdir, pip_env, extra_mounts, fetching=fetching,
-        warn=functools.partial(report, "warning"), note=functools.partial(report, "detail"),
-    )  # fmt: skip
 
 
 def prepare(

@@ -1,6 +1,6 @@
 """How a long step reports how far it is; the console alone decides how that looks.
 
-Three kinds of report (``report(kind, text)``, as venvrpm.pipeline.Reporter) besides ``step``,
+Three kinds of report (``report(kind, text)``, as venvrpm.progress.Report) besides ``step``,
 ``info``, ``detail`` and ``warning``:
 
 - ``total``: ``"N UNIT"``: the running step does N units (``139 distributions``); a new total
@@ -20,6 +20,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 Report = Callable[[str, str], None]
+"""``report(kind, text)`` with kind ``step`` (a new step begins), ``info``, ``detail`` (shown
+with -v only) or ``warning``; and ``total``, ``advance``, ``count`` for how far a long step is."""
 
 
 def quiet(kind: str, text: str) -> None:
