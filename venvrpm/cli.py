@@ -18,9 +18,11 @@ from venvrpm import cache as cache_module
 from venvrpm.console import (
     Console,
     bug_error,
+    build_fields,
     built_line,
     cache_document,
     cache_listing,
+    checked_line,
     doctor_report,
     fetched_lines,
     pruned_line,
@@ -39,7 +41,6 @@ from venvrpm.errors import (
     VenvrpmError,
     refused,
 )
-from venvrpm.files import sha256_hex
 from venvrpm.runner import HostRunner
 from venvrpm.workspace import workspace
 
@@ -576,27 +577,15 @@ def _doctor(args: DoctorArgs, console: Console) -> int:
 
 
 def _check(args: ManifestArgs, console: Console) -> int:
-    from venvrpm import entrypoints, lockfile
+    from venvrpm import entrypoints
 
     loaded = manifest.load(args.manifest)
-    lock = lockfile.read(loaded.requirements)
-    manifest.require_version(loaded)
-    if (mismatch := manifest.version_warning(loaded)) is not None:
-        console.report("warning", mismatch)
-    verdict = entrypoints.check_lock(loaded, lock)
-    if verdict.missing:
-        raise UsageError(
-            f"entry point(s) no locked distribution declares: {', '.join(verdict.missing)}",
-            "entry_points lists console scripts of the lock's wheels or of the project; "
-            f"declared: {', '.join(verdict.available) or 'none'}",
-        )
-    checked = ", entry points declared" if loaded.entry_points and not verdict.unchecked else ""
-    if verdict.unchecked:
-        console.notice(f"entry points not checked: {verdict.unchecked} (the build checks them)")
-    console.done(
-        f"{args.manifest}: valid; {len(lock.requirements)} locked requirements{checked}; "
-        f"version {loaded.version}"
-    )
+    checked = entrypoints.check_manifest(loaded)
+    for warning in checked.warnings:
+        console.report("warning", warning)
+    if checked.unchecked:
+        console.notice(f"entry points not checked: {checked.unchecked} (the build checks them)")
+    console.done(checked_line(args.manifest, checked, loaded.version))
     return EXIT_OK
 
 
@@ -637,48 +626,19 @@ def _init(args: InitArgs, console: Console) -> int:
 
 
 def _lock(args: LockArgs, console: Console) -> int:
-    from venvrpm import lock, venvbuild
+    from venvrpm import lock
 
     loaded = manifest.load(args.manifest)
-    if not loaded.locks:
-        raise UsageError(
-            f"{args.manifest}: nothing to lock",
-            "list requirement files under lock.inputs, or set project: to lock its dependencies",
-        )
-    unknown = [n for n in args.env if loaded.lock_target(n) is None]
-    if unknown:
-        names = ", ".join(t.name for t in loaded.locks)
-        raise UsageError(f"no lock called {', '.join(unknown)}", f"locks in this manifest: {names}")
-    targets = [t for t in loaded.locks if not args.env or t.name in args.env]
+    targets = lock.targets(loaded, args.env)
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ), on_output=console.sink)
-    interpreter = venvbuild.probe_interpreter(runner, loaded.python)
     if args.check:
-        reasons = []
-        for target in targets:
-            stale = lock.check(loaded, target, interpreter, dict(interpreter.markers))
-            reasons += [f"{target.name}: {r}" for r in stale.reasons]
-        if reasons:
-            raise VenvrpmError(
-                f"{len({r.split(':')[0] for r in reasons})} lock(s) out of date",
-                f"run `venvrpm lock {args.manifest}`",
-                details=reasons,
-            )
+        lock.require_up_to_date(loaded, targets, runner, args.manifest)
         console.done(f"{len(targets)} lock(s) up to date with their inputs")
         return EXIT_OK
-    with workspace(keep=args.keep_workdir) as workdir:
-        for target in targets:
-            console.report(
-                "step", f"locking {target.name} -> {target.output.name} for {interpreter.path}"
-            )
-            lock.lock(
-                loaded,
-                target,
-                interpreter,
-                runner,
-                workdir,
-                upgrade=args.upgrade,
-                upgrade_packages=args.upgrade_package,
-            )
+    lock.lock_all(
+        loaded, targets, runner, keep=args.keep_workdir, upgrade=args.upgrade,
+        upgrade_packages=args.upgrade_package, report=console.report,
+    )  # fmt: skip
     console.done(", ".join(t.output.name for t in targets) + " written")
     return EXIT_OK
 
@@ -788,24 +748,10 @@ def _build(args: BuildArgs, console: Console) -> int:
     made = result.rpm or result.spec
     # with an RPM, what `rpm -qpl | wc -l` and `rpm -qpR` show: directories count, and
     # rpmbuild's own rpmlib() requires
-    requires = list(result.requires)
-    console.done(built_line(made, result.files, len(requires), rpm=result.rpm is not None))
+    console.done(built_line(made, result.files, len(result.requires), rpm=result.rpm is not None))
     if args.json:
-        built: dict[str, object] = {
-            "requires": requires, "files": result.files, "payload_size": result.payload_size,
-            "bundled": [{"name": n, "version": v} for n, v in result.distributions],
-            "warnings": list(result.warnings),
-        }  # fmt: skip
-        if result.rpm is not None:
-            arch = result.rpm.name.removesuffix(".rpm").rsplit(".", 1)[-1]
-            built["artifact"] = {
-                "path": str(result.rpm), "sha256": sha256_hex(result.rpm),
-                "size": result.rpm.stat().st_size, "name": loaded.name, "version": loaded.version,
-                "release": loaded.release, "arch": arch,
-            }  # fmt: skip
-        if result.spec is not None:
-            built["spec"] = str(result.spec)
-        console.write_json(result_document(EXIT_OK, built=built, steps=console.timings()))
+        console.write_json(result_document(EXIT_OK, built=build_fields(result, loaded),
+                                           steps=console.timings()))  # fmt: skip
     else:
         console.write_out(f"{made}\n")
     return EXIT_OK

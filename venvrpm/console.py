@@ -41,14 +41,18 @@ from rich.text import Text
 
 from venvrpm import __version__
 from venvrpm.errors import EXIT_BUG, EXIT_OK, CommandError, VenvrpmError, command_line, refused
+from venvrpm.files import sha256_hex
 from venvrpm.redact import redact, redact_all
 
 if TYPE_CHECKING:
     from venvrpm.cache import CacheEntry
     from venvrpm.doctor import Check
+    from venvrpm.entrypoints import ManifestCheck
     from venvrpm.fetch import Filled
     from venvrpm.inspect import Inspection
     from venvrpm.lint import Linted
+    from venvrpm.manifest import Manifest
+    from venvrpm.pipeline import BuildResult
     from venvrpm.runner import OutputSink, Stream
 
 
@@ -419,6 +423,32 @@ def bug_error(exc: BaseException) -> VenvrpmError:
                          traceback.format_exception(exc))  # fmt: skip
     error.exit_code = EXIT_BUG
     return error
+
+
+def checked_line(source: object, checked: ManifestCheck, version: str) -> str:
+    """The closing line of ``venvrpm check``."""
+    declared = ", entry points declared" if checked.declared else ""
+    return f"{source}: valid; {checked.locked} locked requirements{declared}; version {version}"
+
+
+def build_fields(result: BuildResult, loaded: Manifest) -> dict[str, object]:
+    """A build's fields of the ``--json`` document (schema/result.schema.json)."""
+    built: dict[str, object] = {
+        "requires": list(result.requires), "files": result.files,
+        "payload_size": result.payload_size,
+        "bundled": [{"name": n, "version": v} for n, v in result.distributions],
+        "warnings": list(result.warnings),
+    }  # fmt: skip
+    if result.rpm is not None:
+        arch = result.rpm.name.removesuffix(".rpm").rsplit(".", 1)[-1]
+        built["artifact"] = {
+            "path": str(result.rpm), "sha256": sha256_hex(result.rpm),
+            "size": result.rpm.stat().st_size, "name": loaded.name, "version": loaded.version,
+            "release": loaded.release, "arch": arch,
+        }  # fmt: skip
+    if result.spec is not None:
+        built["spec"] = str(result.spec)
+    return built
 
 
 def built_line(made: object, files: int, requires: int, *, rpm: bool) -> str:

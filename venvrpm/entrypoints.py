@@ -23,7 +23,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from venvrpm import fetch, lockfile, project
-from venvrpm.errors import PayloadError
+from venvrpm.errors import PayloadError, UsageError
 from venvrpm.manifest import Manifest
 
 _NOT_SCRIPTS = ("activate", "deactivate", "python")
@@ -183,4 +183,41 @@ def check_installed(manifest: Manifest, venv_dir: Path) -> None:
         f"entry point(s) not found in {manifest.prefix}/bin: {', '.join(missing)}",
         "entry_points lists console scripts the lock or project installs; "
         f"available: {', '.join(available) or 'none'}",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestCheck:
+    """What ``venvrpm check`` found: the manifest valid, its lock readable."""
+
+    locked: int
+    """Lines in the main lock."""
+    declared: bool
+    """Every entry point is declared by a locked wheel or the project."""
+    unchecked: str
+    """Why the entry points could not be checked ("" when they were)."""
+    warnings: tuple[str, ...]
+
+
+def check_manifest(loaded: Manifest) -> ManifestCheck:
+    """Everything ``venvrpm check`` checks without building: the lock's grammar, the version
+    (``version: {from: NAME}``), and that a locked wheel or the project declares each entry
+    point (a UsageError names those none declares)."""
+    from venvrpm import manifest as manifest_module
+
+    lock = lockfile.read(loaded.requirements)
+    manifest_module.require_version(loaded)
+    mismatch = manifest_module.version_warning(loaded)
+    verdict = check_lock(loaded, lock)
+    if verdict.missing:
+        raise UsageError(
+            f"entry point(s) no locked distribution declares: {', '.join(verdict.missing)}",
+            "entry_points lists console scripts of the lock's wheels or of the project; "
+            f"declared: {', '.join(verdict.available) or 'none'}",
+        )
+    return ManifestCheck(
+        locked=len(lock.requirements),
+        declared=bool(loaded.entry_points) and not verdict.unchecked,
+        unchecked=verdict.unchecked or "",
+        warnings=() if mismatch is None else (mismatch,),
     )

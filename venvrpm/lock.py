@@ -24,10 +24,11 @@ from packaging.utils import canonicalize_name
 
 from venvrpm import lockfile, project, toolbox
 from venvrpm._fenced import pip_text
-from venvrpm.errors import LockError, VenvrpmError
+from venvrpm.errors import LockError, UsageError, VenvrpmError
 from venvrpm.files import sha256_hex, write_replacing
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter, pip_environment
+from venvrpm.progress import Report, quiet
 from venvrpm.runner import Runner
 
 RECORD_PREFIX = "# venvrpm-lock: "
@@ -411,3 +412,59 @@ def _interpreter_key(value: object) -> tuple[str, str]:
 def _shown(manifest: Manifest, path: Path) -> str:
     """*path* relative to the manifest, so a moved tree keeps its lock record."""
     return Path(os.path.relpath(path, manifest.base_dir)).as_posix()
+
+
+def targets(manifest: Manifest, names: Sequence[str]) -> list[LockTarget]:
+    """The manifest's locks named in *names* (all of them when none is named)."""
+    if not manifest.locks:
+        raise UsageError(
+            f"{manifest.source}: nothing to lock",
+            "list requirement files under lock.inputs, or set project: to lock its dependencies",
+        )
+    unknown = [n for n in names if manifest.lock_target(n) is None]
+    if unknown:
+        known = ", ".join(t.name for t in manifest.locks)
+        raise UsageError(f"no lock called {', '.join(unknown)}", f"locks in this manifest: {known}")
+    return [t for t in manifest.locks if not names or t.name in names]
+
+
+def require_up_to_date(
+    manifest: Manifest, targets: Sequence[LockTarget], runner: Runner, shown: Path
+) -> None:
+    """``lock --check``: every lock of *targets* up to date with its inputs, for the
+    interpreter the manifest names (probed on the host), else a VenvrpmError with the reasons."""
+    from venvrpm import venvbuild
+
+    interpreter = venvbuild.probe_interpreter(runner, manifest.python)
+    reasons = []
+    for target in targets:
+        stale = check(manifest, target, interpreter, dict(interpreter.markers))
+        reasons += [f"{target.name}: {r}" for r in stale.reasons]
+    if reasons:
+        raise VenvrpmError(
+            f"{len({r.split(':')[0] for r in reasons})} lock(s) out of date",
+            f"run `venvrpm lock {shown}`",
+            details=reasons,
+        )
+
+
+def lock_all(
+    manifest: Manifest,
+    targets: Sequence[LockTarget],
+    runner: Runner,
+    *,
+    keep: bool,
+    upgrade: bool,
+    upgrade_packages: Sequence[str],
+    report: Report = quiet,
+) -> None:
+    """``venvrpm lock``: lock each of *targets* for the interpreter the manifest names."""
+    from venvrpm import venvbuild
+    from venvrpm.workspace import workspace
+
+    interpreter = venvbuild.probe_interpreter(runner, manifest.python)
+    with workspace(keep=keep) as workdir:
+        for target in targets:
+            report("step", f"locking {target.name} -> {target.output.name} for {interpreter.path}")
+            lock(manifest, target, interpreter, runner, workdir,
+                 upgrade=upgrade, upgrade_packages=list(upgrade_packages))  # fmt: skip
