@@ -5,7 +5,7 @@ with one generated package whose Provides are what the root really has -- the so
 ELF libraries (read with rpm's own ``elfdeps``), every executable path, the interpreter -- so
 our RPMs install **without --nodeps**, and a Require the root cannot meet fails the install.
 
-The root is built once (about a minute) and cached; each test gets a copy.
+The root is built once (about a minute) and cached; each test gets an overlay on it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -61,9 +62,46 @@ def template_root() -> Path:
 
 
 def fresh_root(dest: Path) -> Path:
-    """A private copy of the template root at *dest*."""
-    subprocess.run(["cp", "-a", "--reflink=auto", str(template_root()), str(dest)], check=True)
+    """A private, writable root at *dest*: an overlay on the template root.
+
+    Copying the 300 MB root took 5 s of CPU and 10 s of disk per test; an overlay costs
+    nothing, and its lower layer (the template) is never written: what a test changes lands in
+    the upper layer beside *dest*. ``unmount_under`` (run after each test by tests/conftest.py)
+    takes it down. Where overlays cannot be mounted (no root, no overlayfs) it is a copy.
+    """
+    template = template_root()
+    upper, work = dest.with_name(f".{dest.name}.upper"), dest.with_name(f".{dest.name}.work")
+    for path in (dest, upper, work):
+        path.mkdir(parents=True)
+    options = f"lowerdir={template},upperdir={upper},workdir={work},redirect_dir=on"
+    mounted = subprocess.run(
+        ["mount", "-t", "overlay", "overlay", "-o", options, str(dest)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        for path in (dest, upper, work):
+            path.rmdir()
+        subprocess.run(["cp", "-a", "--reflink=auto", str(template), str(dest)], check=True)
     return dest
+
+
+def mounts_under(top: Path) -> list[str]:
+    """Mount points at or below *top* (this process's mount namespace), deepest first."""
+    prefix = str(top).rstrip("/") + "/"
+    found = []
+    with open("/proc/self/mountinfo") as info:
+        for line in info:
+            # field 5 is the mount point, with space, tab, newline, backslash octal-escaped
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4])
+            if (point + "/").startswith(prefix):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def unmount_under(top: Path) -> None:
+    """Take down the overlays (and anything else) mounted at or below *top*."""
+    for point in mounts_under(top):
+        if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
 
 
 def rpm(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -205,8 +243,6 @@ def reseed(root: Path, drop: str) -> None:
     Makes a target that lacks something this root really has (say, Python 3.11), to show
     that rpm then refuses packages needing it.
     """
-    import re
-
     rpm(root, "-e", SEED_NAME)
     keep = [p for p in root_provides(root) if not re.search(drop, p)]
     _install_seed(root, keep)
