@@ -22,7 +22,8 @@ VALUES = st.recursive(
     SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )  # fmt: skip
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The number of examples comes from the Hypothesis profile (tests/conftest.py: dev or ci).
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def outcome(text: str, base: Path) -> manifest.Manifest | None:
@@ -97,7 +98,8 @@ NAME_BYTES = st.binary(min_size=1, max_size=16).filter(
 
 @pytest.mark.integration
 @settings(
-    max_examples=40,
+    # an rpmbuild per example: 2/15 of the profile's examples (40 in CI)
+    max_examples=settings.default.max_examples * 2 // 15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -53,7 +56,37 @@ def main():
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
     """The test app with lock inputs, a dev environment with a tiny test runner, and tests."""
-    manifest_path = make_smallapp(tmp_path / "app", extra_manifest=LOCK_CONFIG)
+    return make_app(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def locked_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test app, locked once per module (``venvrpm lock``: main and dev) for the tests
+    that start from a locked app; test_lock_main_and_dev_offline checks that first lock."""
+    base = tmp_path_factory.mktemp("locked")
+    with pytest.MonkeyPatch.context() as mp:  # what tests/conftest.py gives a test
+        for key in [k for k in os.environ if k.startswith("PIP_")]:
+            mp.delenv(key)
+        for key, sub in (("TMPDIR", "tmp"), ("VENVRPM_CACHE_DIR", "cache"),
+                         ("XDG_CONFIG_HOME", "config")):  # fmt: skip
+            (base / sub).mkdir()
+            mp.setenv(key, str(base / sub))
+        mp.setattr(tempfile, "tempdir", str(base / "tmp"))
+        manifest_path = make_app(base)
+        assert cli("lock", str(manifest_path)) == 0
+    return manifest_path.parent
+
+
+@pytest.fixture
+def locked_app(locked_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the locked test app."""
+    shutil.copytree(locked_template, tmp_path / "app", symlinks=True)
+    return tmp_path / "app" / "app.yaml"
+
+
+def make_app(base: Path) -> Path:
+    """The test app under *base*/app, without its lock; returns its manifest."""
+    manifest_path = make_smallapp(base / "app", extra_manifest=LOCK_CONFIG)
     root = manifest_path.parent
     tinybackend.write_wheel(
         root / "wheels", "minitest", "0.1", {"minitest/__init__.py": MINITEST},
@@ -177,9 +210,9 @@ def test_check_both_ways_without_network(app: Path, capsys: pytest.CaptureFixtur
 
 
 def test_resolution_failure_keeps_the_previous_lock(
-    app: Path, capsys: pytest.CaptureFixture[str]
+    locked_app: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli("lock", str(app)) == 0
+    app = locked_app
     before = (app.parent / "requirements.lock").read_bytes()
     capsys.readouterr()
     (app.parent / "requirements.in").write_text("tinydep==1.0\ntinydep==2.0\n")
@@ -192,9 +225,9 @@ def test_resolution_failure_keeps_the_previous_lock(
     assert sorted(p.name for p in app.parent.iterdir() if p.name.startswith(".")) == []
 
 
-def test_upgrade_and_upgrade_package(app: Path) -> None:
+def test_upgrade_and_upgrade_package(locked_app: Path) -> None:
+    app = locked_app
     root = app.parent
-    assert cli("lock", str(app)) == 0
     tinybackend.write_wheel(
         root / "wheels", "tinydep", "1.1", {"tinydep/__init__.py": "VALUE = 'tinydep 1.1'\n"}
     )
@@ -227,9 +260,9 @@ def test_pip_and_setuptools_are_locked_when_needed_at_run_time(app: Path) -> Non
 
 
 def test_venvrpm_test_passes_and_fails_with_the_project_tests(
-    app: Path, capfd: pytest.CaptureFixture[str]
+    locked_app: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli("lock", str(app)) == 0
+    app = locked_app
     assert cli("test", str(app)) == 0
     assert "PASS test_app.py::test_dependency" in capfd.readouterr().err
     tests = app.parent / "project" / "tests" / "test_app.py"
@@ -258,13 +291,13 @@ def test_nothing_to_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "nothing to lock" in capsys.readouterr().err
 
 
-def test_the_documented_tox_environment_runs_the_same_check(app: Path) -> None:
+def test_the_documented_tox_environment_runs_the_same_check(locked_app: Path) -> None:
     """docs/locking.md's tox recipe, taken from the docs as written."""
     docs = (Path(__file__).parents[2] / "docs" / "locking.md").read_text()
     ini = re.search(r"```ini\n(\[testenv:shipped\].*?)```", docs, re.DOTALL)
     assert ini, "the tox recipe is gone from docs/locking.md"
     recipe = ini.group(1).replace("pytest -q {posargs}", "minitest {posargs}")
-    assert cli("lock", str(app)) == 0
+    app = locked_app
     (app.parent / "tox.ini").write_text("[tox]\nenv_list = shipped\n\n" + recipe)
     run = subprocess.run(
         [sys.executable, "-m", "tox", "-e", "shipped"],
@@ -277,7 +310,6 @@ def test_the_documented_tox_environment_runs_the_same_check(app: Path) -> None:
 
 
 def test_check_follows_nested_files_and_survives_a_move(app: Path) -> None:
-    import shutil
 
     root = app.parent
     (root / "base.in").write_text("tinydep\n")

@@ -7,6 +7,10 @@ without --nodeps, run chrooted, verified with ``rpm -V`` and erased, leaving not
 - httpie: its lock pins pip (httpie needs it at run time) and setuptools (issue 17, defect 1);
 - pgapp: psycopg2 built from its sdist (C extension, gcc) against the system's libpq.
 
+pgapp's build is also the first of the two builds that show an sdist with a C extension gives
+the same RPM whatever its paths (issue 17, defect 4): each build runs with ``--no-cache`` and
+its own TMPDIR, HOME and environment cache, at one SOURCE_DATE_EPOCH.
+
 Also here: a small offline app whose lock pins the very pip venvrpm itself runs (defect 1).
 """
 
@@ -70,6 +74,9 @@ LINKS = {
 }
 
 
+EPOCH = "1700000000"
+
+
 @dataclass(frozen=True)
 class RealApp:
     """A real application built from its cached wheelhouse."""
@@ -77,40 +84,47 @@ class RealApp:
     name: str
     manifest: Path
     rpm: Path
+    work: Path
+    """Where it was built (TMPDIR, HOME, caches): no path under it may reach the RPM."""
 
 
 def build_env(work: Path) -> dict[str, str]:
-    """The build's environment: no PIP_*, a private TMPDIR, environment cache and key."""
+    """The build's environment: no PIP_*, a private TMPDIR, HOME, environment cache and key."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.pop("XDG_CACHE_HOME", None)
     for key, sub in (("TMPDIR", "tmp"), ("VENVRPM_CACHE_DIR", "cache"),
-                     ("XDG_CONFIG_HOME", "config")):  # fmt: skip
+                     ("XDG_CONFIG_HOME", "config"), ("HOME", "home")):  # fmt: skip
         (work / sub).mkdir(exist_ok=True)
         env[key] = str(work / sub)
+    env["SOURCE_DATE_EPOCH"] = EPOCH
     return env
 
 
-def build_real_app(name: str, factory: pytest.TempPathFactory) -> RealApp:
-    """Fetched once into the cache, then built offline with the network cut."""
+def build_real_app(name: str, work: Path) -> RealApp:
+    """Fetched once into the cache, then built offline with the network cut, with no cache."""
     require_tools("rpm", "rpmbuild", "rpm2cpio", "cpio", "chroot", "debootstrap", "unshare",
                   "gcc", "pg_config")  # fmt: skip
-    work = factory.mktemp(name)
     manifest = realapps.prepare(name, work / name)
-    result = realapps.build_offline(manifest, work / "dist", build_env(work))
+    result = realapps.build_offline(manifest, work / "dist", build_env(work), "--no-cache")
     assert result.returncode == 0, result.stderr
+    # --no-cache reuses no cache: neither pip's nor uv's is read or written in HOME
+    home = sorted(str(p.relative_to(work / "home")) for p in (work / "home").rglob("*"))
+    assert not [p for p in home if p.startswith(".cache")], home
+    assert list((work / "tmp").iterdir()) == []
     (rpm,) = (work / "dist").glob("*.rpm")
-    return RealApp(name, manifest, rpm)
+    return RealApp(name, manifest, rpm, work)
 
 
 @pytest.fixture(scope="module")
 def httpie(tmp_path_factory: pytest.TempPathFactory) -> RealApp:
     """httpie, built once per session."""
-    return build_real_app("httpie", tmp_path_factory)
+    return build_real_app("httpie", tmp_path_factory.mktemp("httpie"))
 
 
 @pytest.fixture(scope="module")
 def pgapp(tmp_path_factory: pytest.TempPathFactory) -> RealApp:
     """psycopg2 from its sdist, built once per session."""
-    return build_real_app("pgapp", tmp_path_factory)
+    return build_real_app("pgapp", tmp_path_factory.mktemp("pgapp"))
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -170,6 +184,34 @@ def test_pgapp_links_the_system_libpq(pgapp: RealApp) -> None:
         re.search(r"/psycopg2/_psycopg\.cpython-311-x86_64-linux-gnu\.so$", n) for n in names
     )
     assert not any("psycopg2_binary" in n or ".libs/" in n for n in names), "not a manylinux wheel"
+
+
+def test_psycopg2_from_its_sdist_is_path_independent_and_reproducible(
+    pgapp: RealApp, tmp_path: Path
+) -> None:
+    """A second build of pgapp, in another TMPDIR (of another length), HOME and cache, makes
+    the same RPM, and nothing of either build's paths reaches the compiled module."""
+    require_tools("readelf")
+    second = build_real_app("pgapp", tmp_path / "b-second-build")
+    so = extension(pgapp.rpm, tmp_path / "unpacked")
+    data = so.read_bytes()
+    for leak in (b"pip-install-", b"pip-req-build-", b"pip-wheel-", *(
+        str(w).encode() for w in (pgapp.work, second.work)
+    )):  # fmt: skip
+        assert leak not in data, f"{leak!r} in {so.name}"
+    sections = subprocess.run(["readelf", "-S", "-W", str(so)], check=True,
+                              capture_output=True, text=True).stdout  # fmt: skip
+    assert ".debug_info" not in sections, "debug info (with its build paths) was compiled in"
+    digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (pgapp.rpm, second.rpm)]
+    assert digest[0] == digest[1], "two builds of the same inputs gave different RPMs"
+
+
+def extension(rpm: Path, dest: Path) -> Path:
+    """psycopg2's compiled module, unpacked from pgapp's *rpm*."""
+    (found,) = unpack(rpm, dest).glob(
+        "opt/pgapp/lib/python3.11/site-packages/psycopg2/_psycopg*.so"
+    )
+    return found
 
 
 def test_httpie_ships_the_locked_pip_and_setuptools(httpie: RealApp, tmp_path: Path) -> None:

@@ -83,12 +83,12 @@ def prepare(app: str, dest: Path) -> Path:
 
 
 def build_offline(
-    manifest: Path, dist: Path, env: dict[str, str]
+    manifest: Path, dist: Path, env: dict[str, str], *options: str
 ) -> subprocess.CompletedProcess[str]:
     """``venvrpm build --offline`` with the network cut (``unshare -n``): nothing may reach out."""
     return subprocess.run(
         ["unshare", "-n", sys.executable, "-m", "venvrpm", "build", str(manifest), "--offline",
-         "-o", str(dist)],
+         "-o", str(dist), *options],
         capture_output=True,
         text=True,
         env=env,
