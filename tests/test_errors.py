@@ -56,6 +56,7 @@ def test_the_command_line_is_masked_and_terminal_safe() -> None:
     assert "\x1b]0;" not in text and "\x07" not in text
 
 
+@pytest.mark.integration  # the real RootfsRunner (unshare, chroot)
 def test_a_chrooted_command_is_shown_whole(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "bin").mkdir(parents=True)

@@ -521,6 +521,7 @@ def test_an_error_quoting_an_rpm_is_escaped(capsys: pytest.CaptureFixture[str]) 
     assert err.count(HOSTILE_SHOWN) == 3 and "\x1b" not in err and "\u202e" not in err
 
 
+@pytest.mark.integration  # runs under the real runner wrapper (unshare)
 def test_lint_output_is_escaped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
