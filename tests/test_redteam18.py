@@ -93,7 +93,7 @@ def test_a_scratch_file_swapped_for_a_link_is_not_written_through(
         os.symlink(victim, name)  # ... and a link of the same name
         return fd, name
 
-    monkeypatch.setattr(files.tempfile, "mkstemp", racing_mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", racing_mkstemp)  # what files.replacing calls
     with contextlib.suppress(OSError):
         files.write_replacing(shared / "requirements.lock", "attacker-chosen text\n")
     assert victim.read_text() == "root:x:0:0::/root:/bin/bash\n"
