@@ -394,7 +394,7 @@ class Cache:
             if os.path.lexists(self.envs / key):
                 return None
             scratch_base = self.root / "tmp"
-            stale.remove(scratch_base, "entry-")
+            stale.remove(scratch_base, "entry-", trees=True)
             scratch = Path(tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=scratch_base))
             try:
                 watched: list[tuple[str, int, int, int]] = []
@@ -529,7 +529,7 @@ class Cache:
                 removed.append(entry)
                 continue
             kept_size += entry.size
-        stale.remove(self.root / "tmp", "entry-")
+        stale.remove(self.root / "tmp", "entry-", trees=True)
         stale.remove(self.root / "tmp", "note-")
 
 

@@ -12,51 +12,145 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO, Literal, overload
 
 from venvrpm import stale
 
 
-@contextlib.contextmanager
-def replacing(target: Path, *, directory: bool = False, mode: int | None = 0o644) -> Iterator[Path]:
+class ReplacedError(OSError):
+    """The scratch of :func:`replacing` no longer is what venvrpm made: someone who can write
+    the target's directory renamed it away. Nothing is renamed onto the target (an OSError, so
+    a caller that reports a refused write reports this one so too)."""
+
+
+class Scratch:
+    """The scratch file of :func:`replacing`, written through the descriptor mkstemp opened:
+    never reopened by its name, which whoever can write the directory can point elsewhere."""
+
+    def __init__(self, path: Path, file: BinaryIO) -> None:
+        self.path = path
+        """Its name, for messages; not to be opened."""
+        self.file = file
+        """Open for writing (binary), on mkstemp's descriptor."""
+
+    def write_bytes(self, data: bytes) -> None:
+        """Make *data* the whole content (flushed: a program may read the file next)."""
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(data)
+        self.file.flush()
+
+    def write_text(self, text: str, encoding: str = "utf-8") -> None:
+        """Make *text*, encoded, the whole content."""
+        self.write_bytes(text.encode(encoding))
+
+
+@overload
+def replacing(
+    target: Path, *, directory: Literal[False] = False, mode: int | None = 0o644
+) -> contextlib.AbstractContextManager[Scratch]: ...
+@overload
+def replacing(
+    target: Path, *, directory: Literal[True], mode: int | None = 0o644
+) -> contextlib.AbstractContextManager[Path]: ...
+@overload
+def replacing(
+    target: Path, *, directory: bool, mode: int | None = 0o644
+) -> contextlib.AbstractContextManager[Scratch | Path]: ...
+def replacing(
+    target: Path, *, directory: bool = False, mode: int | None = 0o644
+) -> contextlib.AbstractContextManager[Scratch | Path]:
     """A new scratch file (or *directory*) beside *target*, renamed onto it when the block
     succeeds, removed when it fails: readers see the old *target* or the whole new one.
 
     The scratch is made by mkstemp/mkdtemp in *target*'s directory (O_EXCL, a fresh name):
     two writers of the same target -- concurrent builds into one output directory -- never
     share it, and no link planted there is followed. Its name, ``.NAME.<pid>.<random>.part``,
-    lets the next writer remove what a killed one left (venvrpm.stale). A file is fsynced before
-    the rename; *mode* is applied to it (None keeps mkstemp's 0600). A directory replaces an
-    existing *target* directory whole.
+    lets the next writer remove what a killed one left (venvrpm.stale). A file is a
+    :class:`Scratch`, written through its descriptor and fsynced before the rename; *mode* is
+    applied to it (None keeps mkstemp's 0600). A directory is yielded as its path; it replaces
+    an existing *target* directory whole.
+
+    The directory may be writable by others (an output directory shared without the sticky
+    bit): they can rename the scratch away and put anything under its name while the block
+    runs. Modes are set through descriptors, and before the rename the name must still be
+    what was made (:class:`ReplacedError` otherwise); what they can do after that check, they
+    could do to *target* themselves.
     """
-    parent, prefix = target.parent, f".{target.name}."
-    stale.remove(parent, prefix, ".part")  # what a killed writer left: its pid is gone
-    prefix += f"{os.getpid()}."
-    if directory:
-        scratch = Path(tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=parent))
-    else:
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=parent)
-        os.close(fd)
-        scratch = Path(name)
-    try:
-        yield scratch
-        if directory:
-            scratch.chmod(0o755 if mode is None else mode | 0o111)
-            shutil.rmtree(target, ignore_errors=True)
-        else:
-            fd = os.open(scratch, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+    return _replacing_dir(target, mode) if directory else _replacing_file(target, mode)
+
+
+@contextlib.contextmanager
+def _replacing_file(target: Path, mode: int | None) -> Iterator[Scratch]:
+    fd, name = tempfile.mkstemp(prefix=_prefix(target), suffix=".part", dir=target.parent)
+    scratch = Path(name)
+    with os.fdopen(fd, "w+b") as out:
+        made = os.fstat(fd)
+        try:
+            yield Scratch(scratch, out)
+            out.flush()
+            os.fsync(fd)
             if mode is not None:
-                scratch.chmod(mode)
-        os.replace(scratch, target)  # replaces a link at target, never follows it
-    except BaseException:
-        if directory:
-            shutil.rmtree(scratch, ignore_errors=True)
-        else:
-            scratch.unlink(missing_ok=True)
+                os.fchmod(fd, mode)
+            _still(scratch, made)
+            os.replace(scratch, target)  # replaces a link at target, never follows it
+        except BaseException:
+            with contextlib.suppress(OSError):
+                _still(scratch, made)
+                scratch.unlink()
+            raise
+
+
+@contextlib.contextmanager
+def _replacing_dir(target: Path, mode: int | None) -> Iterator[Path]:
+    scratch = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".part", dir=target.parent))
+    try:
+        fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.rmdir(scratch)  # only if empty: what else is there now is not ours
         raise
+    try:
+        made = os.fstat(fd)
+        try:
+            yield scratch
+            os.fchmod(fd, 0o755 if mode is None else mode | 0o111)
+            _still(scratch, made)
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(scratch, target)
+        except BaseException:
+            # emptied through the descriptor (a tree renamed to its name meanwhile is not
+            # ours), then removed by name, which removes only an empty directory
+            shutil.rmtree(".", ignore_errors=True, dir_fd=fd)
+            with contextlib.suppress(OSError):
+                os.rmdir(scratch)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _prefix(target: Path) -> str:
+    """The scratch's name before mkstemp's random part; first, what a killed writer left (its
+    pid is gone) is removed."""
+    prefix = f".{target.name}."
+    stale.remove(target.parent, prefix, ".part")
+    return f"{prefix}{os.getpid()}."
+
+
+def _still(scratch: Path, made: os.stat_result) -> None:
+    """Raise :class:`ReplacedError` unless *scratch* names what was *made*."""
+    try:
+        now = os.lstat(scratch)
+    except OSError as exc:
+        raise ReplacedError(
+            errno.EPERM, f"the scratch was removed by someone else ({exc.strerror})", str(scratch)
+        ) from None
+    if (now.st_dev, now.st_ino) != (made.st_dev, made.st_ino):
+        raise ReplacedError(
+            errno.EPERM,
+            "the scratch was replaced by someone who can write the directory",
+            str(scratch),
+        )
 
 
 def write_replacing(target: Path, data: str | bytes, *, mode: int | None = 0o644) -> Path:
@@ -159,7 +253,7 @@ def reproducible_tar(directory: Path, target: Path, epoch: int, *, normalise_mod
     """
     with (
         replacing(target) as partial,
-        tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive,
+        tarfile.open(fileobj=partial.file, mode="w", format=tarfile.PAX_FORMAT) as archive,
     ):
         for path in [directory, *sorted(directory.rglob("*"))]:
             if "__pycache__" in path.parts:

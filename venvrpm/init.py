@@ -224,10 +224,9 @@ def _write_all(files: Mapping[Path, str]) -> None:
     ):
         # every file written and synced first: a failure before the renames changes none
         for path, text in files.items():
-            with stack.enter_context(replacing(path)).open("w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
+            scratch = stack.enter_context(replacing(path))
+            scratch.write_text(text)
+            os.fsync(scratch.file.fileno())
 
 
 # --- fields ---------------------------------------------------------------------------------

@@ -11,21 +11,24 @@ so ``--check`` tells offline whether, and why, a lock is stale.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import stat
 import sys
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm import lockfile, project, toolbox
+from venvrpm import lockfile, project, stale, toolbox
 from venvrpm._fenced import pip_text
 from venvrpm.errors import LockError, UsageError, VenvrpmError
-from venvrpm.files import sha256_hex, write_replacing
+from venvrpm.files import Scratch, sha256_hex, write_replacing
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter, pip_environment
 from venvrpm.progress import Report, quiet
@@ -138,10 +141,12 @@ def lock(
 ) -> Path:
     """Resolve *target* and replace its lock atomically; on failure the old lock is untouched."""
     tool_python = tool_environment(interpreter, runner, workdir)
-    argv = compile_argv(manifest, target, tool_python, _scratch(target.output), upgrade=upgrade,
-                        upgrade_packages=upgrade_packages)  # fmt: skip
     made_from = record(manifest, target, interpreter)
-    _compile(manifest, target.name, argv, target.output, made_from, interpreter, runner, "")
+    with _scratch(target.output) as scratch:
+        argv = compile_argv(manifest, target, tool_python, scratch.path, upgrade=upgrade,
+                            upgrade_packages=upgrade_packages)  # fmt: skip
+        _compile(manifest, target.name, argv, target.output, scratch, made_from, interpreter,
+                 runner, "")  # fmt: skip
     if target.name == "main":
         # what builds the project and the lock's sdists is hash-locked too
         lock_build(manifest, interpreter, runner, workdir, tool_python,
@@ -149,10 +154,64 @@ def lock(
     return target.output
 
 
-def _scratch(output: Path) -> Path:
-    """pip-compile's output file: beside the lock (its relative paths stay right), this
-    process's own (concurrent runs for one lock do not share it)."""
-    return output.with_name(f".{output.name}.{os.getpid()}.venvrpm-tmp")
+@contextlib.contextmanager
+def _scratch(output: Path) -> Iterator[Scratch]:
+    """pip-compile's output file: beside the lock (its relative paths stay right), a fresh
+    name made by mkstemp (O_EXCL: concurrent runs for one lock do not share it, and no link
+    planted there is followed), removed afterwards. What a killed run left (its pid is gone)
+    is removed first."""
+    prefix = f".{output.name}."
+    stale.remove(output.parent, prefix, ".venvrpm-tmp")
+    fd, name = tempfile.mkstemp(
+        prefix=f"{prefix}{os.getpid()}.", suffix=".venvrpm-tmp", dir=output.parent
+    )
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "w+b") as out:
+            yield Scratch(path, out)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+MAX_LOCK_BYTES = 64 << 20
+"""The most of pip-compile's output read back (a lock of thousands of hashes is ~1 MB)."""
+
+
+def _compiled(manifest: Manifest, scratch: Path) -> str:
+    """What pip-compile wrote to *scratch*, which may lie in a directory others can write.
+
+    pip-compile writes its output by path (click's atomic write: a new file renamed onto the
+    name), so the inode mkstemp made cannot be compared as files.replacing does. Checked here:
+    the name is a regular file of this user with one link, read without following a link and
+    within a bound; anything else is refused. What remains: whoever can write the lock's
+    directory can rename another regular file of this user onto the name before this read
+    (or swap the old pins for a link before pip-compile reads them); its text must still pass
+    the lock grammar (lockfile.parse) before anything is written, and the lock itself is
+    written through files.replacing.
+    """
+    why = None
+    try:
+        fd = os.open(scratch, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    else:
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                why = "not a regular file with one link"
+            elif info.st_uid != os.geteuid():
+                why = f"owned by uid {info.st_uid}"
+            else:
+                data = fh.read(MAX_LOCK_BYTES + 1)
+                if len(data) <= MAX_LOCK_BYTES:
+                    return data.decode("utf-8")
+                why = f"larger than {MAX_LOCK_BYTES} bytes"
+    raise LockError(
+        f"pip-compile's output {_shown(manifest, scratch)} is not the file it wrote",
+        "make the lock's directory writable only by the user venvrpm runs as; "
+        "the old lock is unchanged",
+        details=[why],
+    )
 
 
 def lock_build(
@@ -197,11 +256,13 @@ def lock_build(
         return None
     source = workdir / "build-requirements.in"
     source.write_text(buildreqs.input_text(who), encoding="utf-8")
-    argv = _base_argv(manifest, tool_python, _scratch(output), upgrade, upgrade_packages)
-    argv += ["--no-annotate", str(source)]  # the input is in the work directory: no "via" paths
     covers = "".join(f"#   {n.what}: {', '.join(n.requires)}\n" for n in who)
-    _compile(manifest, "build", argv, output, build_record(manifest, interpreter), interpreter,
-             runner, "# Build requirements of:\n" + covers)  # fmt: skip
+    with _scratch(output) as scratch:
+        argv = _base_argv(manifest, tool_python, scratch.path, upgrade, upgrade_packages)
+        # the input is in the work directory: no "via" paths
+        argv += ["--no-annotate", str(source)]
+        _compile(manifest, "build", argv, output, scratch, build_record(manifest, interpreter),
+                 interpreter, runner, "# Build requirements of:\n" + covers)  # fmt: skip
     return output
 
 
@@ -218,50 +279,45 @@ def _compile(
     name: str,
     argv: list[str],
     output: Path,
+    scratch: Scratch,
     made_from: dict[str, object],
     interpreter: Interpreter,
     runner: Runner,
     preamble: str,
 ) -> None:
-    """Run pip-compile (*argv* writes the scratch file) and replace *output* atomically."""
-    scratch = _scratch(output)
-    try:
-        if output.is_file():
-            # pip-compile keeps existing pins unless told to upgrade: start from the old lock,
-            # its requirement lines only (pip-compile reads it with pip: options included).
-            old = output.read_text(encoding="utf-8", errors="replace")
-            scratch.write_text(lockfile.salvage(old), encoding="utf-8")
-        env = pip_environment(manifest, os.environ)
-        if manifest.wheelhouse is not None:
-            # Build isolation installs build backends with pip: keep it offline too.
-            env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(manifest.wheelhouse))
-        result = runner.run(
-            argv, what=f"resolving the {name} lock (pip-compile)",
-            cwd=manifest.base_dir, env=env, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise LockError(
-                f"pip-compile could not resolve the {name} lock; "
-                f"{_shown(manifest, output)} is unchanged",
-                "loosen the conflicting requirements"
-                + (
-                    " or add the missing distributions to the wheelhouse"
-                    if manifest.wheelhouse
-                    else ""
-                ),
-                details=[explanation(result.stdout + "\n" + result.stderr)],
-            )
-        body = scratch.read_text(encoding="utf-8")
-        header = (
-            f"# Locked by `venvrpm lock` for {interpreter.path} "
-            f"({interpreter.implementation} {interpreter.version}); regenerate, don't edit.\n"
-            f"{RECORD_PREFIX}{json.dumps(made_from, sort_keys=True)}\n"
+    """Run pip-compile (*argv* writes *scratch*) and replace *output* atomically."""
+    if output.is_file():
+        # pip-compile keeps existing pins unless told to upgrade: start from the old lock,
+        # its requirement lines only (pip-compile reads it with pip: options included).
+        old = output.read_text(encoding="utf-8", errors="replace")
+        scratch.write_text(lockfile.salvage(old))
+    env = pip_environment(manifest, os.environ)
+    if manifest.wheelhouse is not None:
+        # Build isolation installs build backends with pip: keep it offline too.
+        env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(manifest.wheelhouse))
+    result = runner.run(
+        argv, what=f"resolving the {name} lock (pip-compile)",
+        cwd=manifest.base_dir, env=env, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise LockError(
+            f"pip-compile could not resolve the {name} lock; "
+            f"{_shown(manifest, output)} is unchanged",
+            "loosen the conflicting requirements"
+            + (
+                " or add the missing distributions to the wheelhouse" if manifest.wheelhouse else ""
+            ),
+            details=[explanation(result.stdout + "\n" + result.stderr)],
         )
-        text = header + preamble + body
-        lockfile.parse(text, output)
-        write_replacing(output, text)
-    finally:
-        scratch.unlink(missing_ok=True)
+    body = _compiled(manifest, scratch.path)
+    header = (
+        f"# Locked by `venvrpm lock` for {interpreter.path} "
+        f"({interpreter.implementation} {interpreter.version}); regenerate, don't edit.\n"
+        f"{RECORD_PREFIX}{json.dumps(made_from, sort_keys=True)}\n"
+    )
+    text = header + preamble + body
+    lockfile.parse(text, output)
+    write_replacing(output, text)
 
 
 def check(

@@ -168,6 +168,6 @@ def deliver(built: Path, output_dir: Path) -> Path:
         if exc.errno != errno.EXDEV:
             raise
     # copied under a fresh name; what a killed build left (.NAME.<pid>.*.part) is removed
-    with replacing(final) as scratch, scratch.open("wb") as out, built.open("rb") as src:
-        shutil.copyfileobj(src, out, 1 << 20)
+    with replacing(final) as scratch, built.open("rb") as src:
+        shutil.copyfileobj(src, scratch.file, 1 << 20)
     return final

@@ -46,10 +46,19 @@ def mark(directory: Path) -> int:
     return fd
 
 
-def remove(directory: Path, prefix: str, suffix: str = "", *, marked: bool = False) -> None:
+def remove(
+    directory: Path, prefix: str, suffix: str = "", *, marked: bool = False, trees: bool = False
+) -> None:
     """Remove ``PREFIX<pid>-<random>SUFFIX`` entries (what mkdtemp/mkstemp made for us) whose
     process is gone. Names of any other shape, entries of another user and, with *marked*,
-    directories without the :data:`IN_PROGRESS` mark are never touched; no link is followed."""
+    directories without the :data:`IN_PROGRESS` mark are never touched; no link is followed.
+
+    A name says nothing about who made what carries it: whoever can write *directory* can
+    rename any entry of it to a debris name (an output directory shared without the sticky
+    bit). So only what they could remove themselves is removed: a file, a link, an empty
+    directory. A directory with contents is removed whole only with *trees* (the directory
+    is private to this user: the cache's ``tmp/``, the work directory) or *marked*.
+    """
     if not directory.is_dir():
         return
     shape = re.compile(re.escape(prefix) + r"(\d+)[-.]" + _RANDOM + re.escape(suffix) + "$")
@@ -69,8 +78,11 @@ def remove(directory: Path, prefix: str, suffix: str = "", *, marked: bool = Fal
             if is_dir:
                 _remove_unclaimed(entry, euid)
             continue  # else not made by venvrpm
-        if is_dir:
+        if is_dir and trees:
             shutil.rmtree(entry, ignore_errors=True)  # never follows a link
+        elif is_dir:
+            with contextlib.suppress(OSError):
+                os.rmdir(entry)  # empty only: what is inside may be a tree renamed here
         else:
             with contextlib.suppress(OSError):
                 entry.unlink()

@@ -189,7 +189,7 @@ def pip_for(
     if not (dest / "pip" / "__main__.py").is_file():
         # Unpacked beside and renamed into place.
         tools.mkdir(parents=True, exist_ok=True)
-        stale.remove(tools, "unpack-")
+        stale.remove(tools, "unpack-", trees=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"unpack-{os.getpid()}-", dir=tools))
         try:
             with zipfile.ZipFile(wheel) as archive:
