@@ -116,3 +116,34 @@ def test_what_a_killed_writer_left_is_removed_by_the_next(tmp_path: Path) -> Non
     alive.write_text("writing")
     files.write_replacing(target, "whole")
     assert sorted(p.name for p in target.parent.iterdir()) == [alive.name, "f.txt"]
+
+
+def test_a_tree_renamed_onto_a_failing_scratch_directory_is_not_removed(tmp_path: Path) -> None:
+    """A directory scratch is removed through the descriptor of what mkdtemp made, then by
+    name only if empty: whoever can write the output directory may put a tree of venvrpm's
+    user under the scratch's name while the block runs (removed whole before)."""
+    shared = tmp_path / "out"
+    (shared / "releases" / "v1").mkdir(parents=True)
+    (shared / "releases" / "v1" / "app.rpm").write_bytes(b"the released RPM")
+    with pytest.raises(RuntimeError), files.replacing(shared / "b", directory=True) as scratch:
+        (scratch / "README.txt").write_text("bundle")
+        scratch.rename(shared / "taken")
+        (shared / "releases").rename(scratch)
+        raise RuntimeError
+    assert (scratch / "v1" / "app.rpm").read_bytes() == b"the released RPM"
+    assert list((shared / "taken").iterdir()) == []  # ours: emptied
+
+
+def test_a_refused_scratch_is_a_clean_error_and_the_target_is_untouched(tmp_path: Path) -> None:
+    """The scratch renamed away and another file put under its name: nothing is renamed onto
+    the target, and the error is an OSError naming the scratch (callers report it as a refused
+    write, with the path)."""
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+    with pytest.raises(files.ReplacedError) as caught, files.replacing(target) as scratch:
+        scratch.write_text("new")
+        scratch.path.rename(tmp_path / "taken")
+        scratch.path.write_text("theirs")
+    assert isinstance(caught.value, OSError) and caught.value.filename == str(scratch.path)
+    assert "replaced by someone who can write the directory" in str(caught.value.strerror)
+    assert target.read_text() == "old"
