@@ -18,6 +18,7 @@ from tests.integration.test_lock import app  # noqa: F401 (a fixture)
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
 from venvrpm import manifest, pipeline, workspace
+from venvrpm.plan import BuildPlan
 from venvrpm.runner import HostRunner, Runners
 
 pytestmark = pytest.mark.integration
@@ -43,15 +44,20 @@ def _matches(described: list[str], ran: tuple[str, ...], placeholders: set[str])
     )
 
 
+def _prepare(m: manifest.Manifest, runner: RecordingRunner, workdir: Path) -> BuildPlan:
+    """The plan as a build makes it, every command recorded (prepare's probes too)."""
+    return pipeline.prepare(
+        m, Runners(runner, runner), workdir=workdir, output_dir=workdir / "out",
+        source_date_epoch=1, host_env={},
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("make", [_with_project, _without_project], ids=["project", "no-project"])
 def test_a_build_runs_exactly_the_commands_its_plan_describes(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
     m = manifest.load(make(tmp_path / "app"))
     runner = RecordingRunner(HostRunner(1))
     with workspace.workspace(keep=False) as workdir:
-        plan = pipeline.prepare(
-            m, Runners(runner, runner), workdir=workdir, output_dir=tmp_path / "out",
-            source_date_epoch=1, host_env={},
-        )  # fmt: skip
+        plan = _prepare(m, runner, workdir)
         start = len(runner.calls)  # prepare probes the target and the host; the plan follows
         result = pipeline.build(plan, Runners(runner, runner))
     assert result.rpm is not None
@@ -84,10 +90,7 @@ def test_venvrpm_test_builds_its_environment_with_the_plans_commands(app: Path) 
     m = manifest.load(app)
     runner = RecordingRunner(HostRunner(1))
     with workspace.workspace(keep=False) as workdir:
-        plan = pipeline.prepare(
-            m, Runners(runner, runner), workdir=workdir, output_dir=workdir / "out",
-            source_date_epoch=1, host_env={},
-        )  # fmt: skip
+        plan = _prepare(m, runner, workdir)
         start = len(runner.calls)
         testenv.run_tests(plan, runner)
     ran = [c.argv for c in runner.calls[start:]]
