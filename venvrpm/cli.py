@@ -41,6 +41,7 @@ from venvrpm.errors import (
     VenvrpmError,
     refused,
 )
+from venvrpm.plan import sign_key
 from venvrpm.runner import HostRunner
 from venvrpm.workspace import workspace
 
@@ -111,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--sign",
         metavar="KEYID",
+        type=sign_key,  # argparse applies it to the environment's default too
         default=os.environ.get("VENVRPM_SIGN_KEY"),
         help="sign the RPM with this gpg key (default: $VENVRPM_SIGN_KEY)",
     )
@@ -159,7 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     bundle.set_defaults(handler=_bundle, arguments=BundleArgs)
     bundle.add_argument("manifest", type=Path)
     bundle.add_argument("-o", "--output-dir", type=Path, default=Path("dist"))
-    bundle.add_argument("--sign", metavar="KEYID", default=os.environ.get("VENVRPM_SIGN_KEY"))
+    bundle.add_argument(
+        "--sign", metavar="KEYID", type=sign_key, default=os.environ.get("VENVRPM_SIGN_KEY")
+    )
     bundle.add_argument("--offline", action="store_true", help="never use the network")
     bundle.add_argument("--keep-workdir", action="store_true")
     bundle.add_argument("--no-cache", action="store_true", help="do not use the environment cache")
