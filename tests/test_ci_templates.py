@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from venvrpm.cli import _parser
+from venvrpm.errors import UsageError
 
 CI = Path(__file__).resolve().parent.parent / "docs" / "ci"
 GITHUB = CI / "github-actions.yml"
@@ -56,8 +57,8 @@ def venvrpm_commands(lines: list[str]) -> list[list[str]]:
 def _parses(args: list[str]) -> None:
     try:
         _parser().parse_args(args)
-    except SystemExit as exc:  # argparse's way of saying "usage error"
-        pytest.fail(f"`venvrpm {shlex.join(args)}` does not parse (exit {exc.code})")
+    except UsageError as exc:  # venvrpm's parser's way of saying "usage error"
+        pytest.fail(f"`venvrpm {shlex.join(args)}` does not parse ({exc.message})")
 
 
 @pytest.mark.parametrize("lines", [_github_lines, _gitlab_lines], ids=["github", "gitlab"])

@@ -139,3 +139,57 @@ def test_dry_run_with_sign_lists_rpmsign_last(
     assert list(commands)[-1] == "sign"
     assert commands["sign"][:2] == ["rpmsign", "--addsign"]
     assert "_gpg_name ops@example.invalid" in commands["sign"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "%(id)",  # rpm expands _gpg_name: %(cmd) runs a shell command
+        "%{lua:os.execute('id')}",
+        "--output=/tmp/x",  # gpg --export would read it as an option
+        '-u "x" --output /tmp/x',
+        'x" --output "/tmp/x',  # rpm splits %__gpg_sign_cmd at its quotes: -u "%{_gpg_name}"
+        "x\\y",
+        "ops\n@example.invalid",
+    ],
+)
+@pytest.mark.parametrize("source", ["--sign", "VENVRPM_SIGN_KEY"])
+def test_a_sign_key_rpm_or_gpg_would_read_as_code_or_options_is_refused(
+    key: str, source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The key goes into ``rpmsign --define "_gpg_name KEY"`` (macros expanded, then split at
+    quotes into gpg's argv) and into ``gpg --export KEY``: refused where the CLI takes it, exit
+    2, the --json document written, nothing planned or run."""
+    shutil.copytree(DATA, tmp_path / "app")
+    argv = ["build", str(tmp_path / "app" / "good.yaml"), "-o", str(tmp_path / "dist")]
+    if source == "--sign":
+        argv.append(f"--sign={key}")
+    else:
+        monkeypatch.setenv("VENVRPM_SIGN_KEY", key)
+    assert main([*argv, "--dry-run", "--json"]) == 2
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["exit_code"] == 2 and "commands" not in document
+    assert "is not a gpg key id, fingerprint or user id" in document["error"]["message"]
+    assert "error: the signing key" in captured.err and "hint:" in captured.err
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "ops@example.invalid",
+        "Ops Team (release) <ops@example.invalid>",
+        "O'Brien",
+        "0xDEADBEEFCAFEBABE",
+        "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678",
+        "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678!",
+    ],
+)
+def test_key_ids_fingerprints_and_user_ids_are_signed_with(
+    key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(DATA, tmp_path / "app")
+    app = tmp_path / "app" / "good.yaml"
+    assert main(["build", str(app), "-o", str(tmp_path / "dist"), "--dry-run", "--sign", key]) == 0
+    assert f"_gpg_name {key}" in json.loads(capsys.readouterr().out)["commands"]["sign"]

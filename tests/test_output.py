@@ -203,10 +203,35 @@ def test_no_step_after_done_or_before_the_first() -> None:
 def test_quiet_and_verbose_together_is_a_usage_error(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert main([command, "app.yaml", "-q", "-v"]) == 2
+    captured = capsys.readouterr()
+    assert "not allowed with argument" in captured.err and captured.out == ""
+    assert f"usage: venvrpm {command}" in captured.err  # argparse's usage line, for humans
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["build", "--help"], ["--version"]])
+def test_help_and_version_exit_0_without_a_document(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exited:
-        main([command, "app.yaml", "-q", "-v"])
-    assert exited.value.code == 2
-    assert "not allowed with argument" in capsys.readouterr().err
+        main([*argv, "--json"] if argv[0] == "build" else argv)
+    assert exited.value.code == 0
+    assert "{" not in capsys.readouterr().out
+
+
+def test_a_usage_error_is_said_with_a_hint_and_json_only_when_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["build"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "error: venvrpm build: the following arguments are required: manifest" in captured.err
+    assert "hint: `venvrpm build --help` lists the arguments" in captured.err
+    # --json abbreviated as argparse would take it; after "--" it is no option
+    assert main(["build", "--js", "--nope", "app.yaml"]) == 2
+    assert json.loads(capsys.readouterr().out)["exit_code"] == 2
+    assert main(["build", "--nope", "--", "--json"]) == 2
+    assert capsys.readouterr().out == ""
 
 
 def test_the_failing_step_is_in_the_error_and_the_json_document(

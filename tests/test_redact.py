@@ -42,6 +42,14 @@ URL = f"https://user:{SECRET}@example.invalid/simple"
         (json.dumps({"k": URL}), '{"k": "https://user:****@example.invalid/simple"}'),
         (repr((URL,)), "('https://user:****@example.invalid/simple',)"),
         ("git+ssh://git:pw@host/r.git", "git+ssh://git:****@host/r.git"),
+        # RFC 3986's sub-delimiters are part of the user part, as urlsplit reads it
+        ("https://u:p'(*)!$&+,;=@host/", "https://u:****@host/"),
+        (repr("https://u:it's@host/"), '"https://u:****@host/"'),
+        # what ends a URL in prose or a document stays: no address taken for a password
+        ("see (https://host/x) or mail a@b.c", "see (https://host/x) or mail a@b.c"),
+        ("see <https://host> and a@b.c", "see <https://host> and a@b.c"),
+        (json.dumps(["https://host", "a@b.c"]), '["https://host", "a@b.c"]'),
+        (repr(("https://host", "a@b.c")), "('https://host', 'a@b.c')"),
     ],
 )
 def test_redact_masks_credentials_as_pip_does(text: str, shown: str) -> None:

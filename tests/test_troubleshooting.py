@@ -65,6 +65,8 @@ SHORT = 15
 PASSED_THROUGH = {
     ("errors.py", "message"): "VenvrpmError and CommandError hand on the caller's message",
     ("cli.py", "message"): "_require_wheelhouse(message): its callers' strings are checked",
+    ("cli.py", "f'{self.prog}: {message}'"): "argparse's own usage errors (unrecognized "
+    "arguments, a missing or invalid argument): documented as one entry",
     ("errors.py", "f'{doing}: {exc.strerror or exc}{where}'"): "refusal(): what venvrpm was "
     "doing and an OSError's own text (No space left on device): documented as one entry",
     ("console.py", "f'{BUG_LINE}: {type(exc).__name__}: {exc}'"): "a bug's exception, under "

@@ -24,8 +24,6 @@ from venvrpm.lockfile import Lock, LockedRequirement, read
 from venvrpm.manifest import Manifest
 
 _SDIST_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
-# A pyproject.toml larger than this is not one: do not read it into memory.
-_MAX_PYPROJECT = 1024 * 1024
 
 
 class BuildLockError(LockError):
@@ -95,14 +93,14 @@ def _pyproject_member(archive: Path) -> str | None:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 if top_level(info.filename) and not info.is_dir():
-                    if info.file_size > _MAX_PYPROJECT:
+                    if info.file_size > project.PYPROJECT_LIMIT:
                         raise OSError("pyproject.toml is too large")
                     return zf.read(info).decode("utf-8")
         return None
     with tarfile.open(archive) as tf:
         for member in tf:
             if top_level(member.name) and member.isfile():
-                if member.size > _MAX_PYPROJECT:
+                if member.size > project.PYPROJECT_LIMIT:
                     raise OSError("pyproject.toml is too large")
                 handle = tf.extractfile(member)
                 assert handle is not None  # a regular file

@@ -86,7 +86,7 @@ def _assemble(
         key_name = f"RPM-GPG-KEY-{manifest.name}"
         if sign_key:
             exported = runner.run(
-                ["gpg", "--armor", "--export", sign_key], what="exporting the public key"
+                ["gpg", "--armor", "--export", "--", sign_key], what="exporting the public key"
             )
             if "BEGIN PGP PUBLIC KEY BLOCK" not in exported.stdout:
                 raise VenvrpmError(f"gpg has no public key for {sign_key}")

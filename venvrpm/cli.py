@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from venvrpm import __version__, manifest, pipeline, sourcedate
 from venvrpm import cache as cache_module
@@ -41,14 +41,27 @@ from venvrpm.errors import (
     VenvrpmError,
     refused,
 )
+from venvrpm.plan import sign_key
 from venvrpm.runner import HostRunner
 from venvrpm.workspace import workspace
 
 _A = TypeVar("_A", bound="Arguments")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is a UsageError through main's one door (exit 2, and with
+    ``--json`` a document) instead of argparse's own SystemExit. Sub-commands' parsers are of
+    this class too (add_subparsers makes them of the parent's type)."""
+
+    def error(self, message: str) -> NoReturn:
+        """An unknown option, a missing or invalid argument: argparse's usage line for the
+        human on stderr, then the error."""
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: {message}", f"`{self.prog} --help` lists the arguments")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="venvrpm",
         description="Turn a Python application and its locked dependencies into one RPM.",
         epilog="exit codes: 0 success, 1 build failed, 2 usage or manifest error, "
@@ -99,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--sign",
         metavar="KEYID",
+        type=sign_key,  # argparse applies it to the environment's default too
         default=os.environ.get("VENVRPM_SIGN_KEY"),
         help="sign the RPM with this gpg key (default: $VENVRPM_SIGN_KEY)",
     )
@@ -147,7 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     bundle.set_defaults(handler=_bundle, arguments=BundleArgs)
     bundle.add_argument("manifest", type=Path)
     bundle.add_argument("-o", "--output-dir", type=Path, default=Path("dist"))
-    bundle.add_argument("--sign", metavar="KEYID", default=os.environ.get("VENVRPM_SIGN_KEY"))
+    bundle.add_argument(
+        "--sign", metavar="KEYID", type=sign_key, default=os.environ.get("VENVRPM_SIGN_KEY")
+    )
     bundle.add_argument("--offline", action="store_true", help="never use the network")
     bundle.add_argument("--keep-workdir", action="store_true")
     bundle.add_argument("--no-cache", action="store_true", help="do not use the environment cache")
@@ -432,7 +448,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     (EXIT_BUG). With ``--json`` every one of these exits writes its document.
     """
     parser = _parser()
-    namespace = parser.parse_args(argv)
+    try:
+        namespace = parser.parse_args(argv)
+    except UsageError as exc:  # --help and --version still exit 0 through argparse
+        return _usage_error(exc, sys.argv[1:] if argv is None else argv)
     if getattr(namespace, "handler", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -458,6 +477,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         console.close()
         signal.signal(signal.SIGTERM, previous)
+
+
+def _usage_error(error: UsageError, argv: Sequence[str]) -> int:
+    """Arguments argparse refused: said, and written as a document when ``--json`` is among
+    them (the arguments could not be parsed, so it is looked for as argparse would take it:
+    spelled out or abbreviated, before a ``--``)."""
+    words = list(argv)[: list(argv).index("--")] if "--" in argv else list(argv)
+    wants_json = any(len(w) > 3 and "--json".startswith(w) for w in words)
+    console = Console(animate=False)
+    try:
+        console.error(error)
+        return _failed(Arguments(json=wants_json), console, error, None)
+    finally:
+        console.close()
 
 
 def _stopped(args: Arguments, console: Console, what: str, code: int) -> int:

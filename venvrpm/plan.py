@@ -6,6 +6,7 @@ The plan is what ``venvrpm build --dry-run`` prints, and what orchestration test
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -13,6 +14,7 @@ from typing import Any
 
 from venvrpm import backends, pipconfig
 from venvrpm._fenced import virtualenv_api
+from venvrpm.errors import UsageError
 from venvrpm.lockfile import Lock
 from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
 from venvrpm.project import ProjectMetadata
@@ -657,6 +659,31 @@ def make_plan(
         rpmbuild_source=rpmbuild_source,
         sign=sign_command(*tools.signing, sign_key) if tools.signing and sign_key else None,
         sign_key=sign_key,
+    )
+
+
+# What the signing key may not hold: rpm expands % in _gpg_name (%(cmd) runs a shell command),
+# then splits %__gpg_sign_cmd (-u "%{_gpg_name}") at double quotes and backslashes into gpg's
+# argv; control characters (C0, DEL, C1) and line breaks have no place in a name.
+_NOT_IN_KEY = re.compile(r'[%"\\\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def sign_key(value: str) -> str | None:
+    """*value* (``--sign``, ``VENVRPM_SIGN_KEY``) as a key for gpg and rpmsign; None when
+    empty (not signed). A key id or fingerprint (hex, ``0x``, ``!``) or a user id (an email, a
+    name) that neither rpm nor gpg can read as anything else; raises UsageError otherwise.
+
+    Checked where the CLI takes the key: it goes into rpmsign's ``--define "_gpg_name KEY"``
+    and gpg's ``--export``, where a leading ``-`` would be an option."""
+    if not value:
+        return None
+    if not value.startswith("-") and not _NOT_IN_KEY.search(value):
+        return value
+    raise UsageError(
+        f"the signing key {value!r} is not a gpg key id, fingerprint or user id",
+        "give --sign (or VENVRPM_SIGN_KEY) a key id or fingerprint in hex (`gpg "
+        "--list-secret-keys --keyid-format long`) or a user id such as an email: not starting "
+        "with '-', without '%', '\"', '\\' or control characters",
     )
 
 

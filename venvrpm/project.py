@@ -14,8 +14,13 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from venvrpm import files
+
 # PEP 518: a project without [build-system] is built with setuptools.
 DEFAULT_REQUIRES = ("setuptools>=40.8.0",)
+
+PYPROJECT_LIMIT = 1024 * 1024
+"""The most of a ``pyproject.toml`` read (a project's or an sdist's): real ones are a few kB."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -37,13 +42,24 @@ class ProjectMetadata:
 
 def parse(text: str) -> dict[str, Any]:
     """*text* as TOML; raises ``tomllib.TOMLDecodeError`` (a ValueError)."""
-    return tomllib.loads(text)
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        # tomllib recurses on nested arrays and inline tables: a file of "[" is not TOML we
+        # can read, not a bug in venvrpm
+        raise tomllib.TOMLDecodeError("arrays or tables nested too deeply") from None
 
 
 def load(directory: Path) -> dict[str, Any]:
     """``directory/pyproject.toml`` parsed; raises OSError, UnicodeDecodeError or
-    ``tomllib.TOMLDecodeError`` for the caller to word."""
-    return parse((directory / "pyproject.toml").read_text(encoding="utf-8"))
+    ``tomllib.TOMLDecodeError`` for the caller to word.
+
+    Read as files.read_regular does: never through a link (the project copy refuses links
+    leading out of the project, and this runs before it, as root), never more than
+    :data:`PYPROJECT_LIMIT` bytes (TooLargeError, an OSError).
+    """
+    data = files.read_regular(directory / "pyproject.toml", PYPROJECT_LIMIT)
+    return parse(data.decode("utf-8"))
 
 
 def read(directory: Path | None) -> ProjectMetadata | None:

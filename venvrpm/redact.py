@@ -15,9 +15,13 @@ from typing import TypeVar
 
 MASK = "****"
 
-# scheme://netloc, the netloc up to the path, query, fragment, or the end of the word; urlsplit
-# cuts it there too. Quotes and brackets end it, so URLs inside JSON or repr() are found.
-_URL = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<netloc>[^/?#\s\"'<>()\[\]{}]*@)")
+# scheme://netloc, the netloc up to the path, query or fragment, as urlsplit cuts it, and the user
+# part up to its last @ (pip's split_auth_from_netloc). RFC 3986 allows ' ( ) * ! $ & + , ; =
+# unencoded in the user part, and pip takes anything but / ? #: none of them may end it, or
+# "https://user:it's@host" is printed whole. Only what cannot be in a URL typed into prose or
+# a document ends it too: whitespace, a double quote (JSON strings, repr() of a string holding
+# a ') and angle brackets (<https://...>).
+_URL = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<netloc>[^/?#\s\"<>]*@)")
 
 T = TypeVar("T")
 
