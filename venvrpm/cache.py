@@ -530,6 +530,7 @@ class Cache:
                 continue
             kept_size += entry.size
         stale.remove(self.root / "tmp", "entry-", trees=True)
+        # notes are written beside their target now; this removes what older versions left
         stale.remove(self.root / "tmp", "note-")
 
 

@@ -761,7 +761,7 @@ def _build(args: BuildArgs, console: Console) -> int:
     cache = _open_cache(args)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
                           output_dir=output_dir, cache=cache,
-                          sign_key=None if args.srpm else args.sign) as (workdir, runners, plan):  # fmt: skip
+                          sign_key=None if args.srpm or args.spec_only else args.sign) as (workdir, runners, plan):  # fmt: skip
         if args.srpm:
             _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
             made_srpm = pipeline.source_rpm(plan, runners, console.report, cache)

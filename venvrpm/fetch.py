@@ -26,7 +26,6 @@ from venvrpm.manifest import Manifest
 from venvrpm.runner import Runner
 
 if TYPE_CHECKING:
-    from venvrpm.manifest import Manifest
     from venvrpm.runner import HostRunner
 
 

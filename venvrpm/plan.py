@@ -188,7 +188,7 @@ class BuildPlan:
     rpm_requires: tuple[str, ...] = ()
     """Lists the built RPM's Requires as rpm shows them (rpmbuild adds its rpmlib() ones)."""
     sign: tuple[str, ...] | None = None
-    """``--sign KEY``: rpmsign on the built RPM (:data:`BUILT_RPM`), after ``verify_rpm``."""
+    """``--sign KEY``: rpmsign on the built RPM (:data:`BUILT_RPM`), after ``rpm_requires``."""
     sign_key: str | None = None
     helpers: tuple[tuple[str, str], ...] = ()
     """(file name, source) of venvrpm's helper scripts that commands pass to ``-c``:
@@ -199,7 +199,9 @@ class BuildPlan:
     lock: Lock | None = None
     """The main lock, parsed once (pipeline.prepare): the lines for the target interpreter
     (Lock.for_target), or every line in a plan of ``--dry-run``, which probes nothing. None
-    only in a plan of :func:`make_plan` alone."""
+    only in a plan of :func:`make_plan` alone. The environment's checks use it as it is (since
+    issue 18): a name pinned twice under exclusive markers is held to the target's pin only,
+    and a distribution whose only pin has a false marker is not "from the lock"."""
     project: ProjectMetadata | None = None
     """The project's pyproject.toml, read once (venvrpm.project); None without a project."""
     built_with: BuildIdentity | None = None
@@ -349,11 +351,11 @@ class BuildPlan:
                     "argv": self._shown(self.rpmbuild_source),
                 },
                 "--spec-only": {
-                    "instead_of": ["rpmbuild", "verify_rpm", "rpm_requires"],
+                    "instead_of": ["rpmbuild", "verify_rpm", "rpm_requires", "sign"],
                     "argv": None,
                 },
                 "--sign KEY": {
-                    "after": "verify_rpm",
+                    "after": "rpm_requires",
                     "argv": self._shown(self.sign or sign_command("<rpmsign>", "<gpg>", "KEY")),
                 },
             },

@@ -157,7 +157,7 @@ def check_provides(provides: Iterable[str]) -> None:
             "a computed Provides is not a bundled Python distribution: "
             + ", ".join(repr(p[:80]) for p in bad[:5]),
             "report this: Provides are rendered from validated names and versions "
-            "(venvrpm.bundled)",
+            "(venvrpm.pydists)",
         )
 
 
