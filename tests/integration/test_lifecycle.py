@@ -13,7 +13,9 @@ import pytest
 
 from tests.support import target
 from tests.support.apps import make_smallapp
+from venvrpm import rpmbuild
 from venvrpm.cli import main
+from venvrpm.errors import ToolMissingError
 
 pytestmark = pytest.mark.integration
 
@@ -173,9 +175,16 @@ def test_bundled_distributions_are_provided_and_listed(tmp_path: Path) -> None:
 
 
 def test_spec_only_writes_the_spec_and_no_rpm(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A spec signs nothing: a signing key in the environment asks for no rpmsign."""
     manifest = make_smallapp(tmp_path / "app")
+    monkeypatch.setenv("VENVRPM_SIGN_KEY", "ops@example.invalid")
+
+    def no_rpmsign(runner: object) -> None:
+        raise ToolMissingError("rpmsign is not installed", "a host without rpm-sign")
+
+    monkeypatch.setattr(rpmbuild, "find_signing", no_rpmsign)
     assert main(["build", str(manifest), "-o", str(tmp_path / "out"), "--spec-only"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "out" / "smallapp.spec")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["smallapp.spec"]
