@@ -175,3 +175,9 @@ def test_only_the_fences_import_the_fragile_libraries() -> None:
         text = path.read_text()
         assert not re.search(r"^\s*(from|import) (cyclonedx|virtualenv)\b", text, re.M), path
         assert "Wrote: " not in text and "No matching distribution" not in text, path
+
+
+def test_rpm_names_what_no_package_provides() -> None:
+    """rpm 4.18's answer for two names, one provided (its NEVRA) and one not."""
+    said = "bash-5.2.15-2.fc38.x86_64\nno package provides libpq-devel >= 13\n"
+    assert rpm_text.unprovided(said, ["bash", "libpq-devel >= 13"]) == ["libpq-devel >= 13"]

@@ -39,9 +39,36 @@ def _without_project(root: Path) -> Path:
 
 
 def _matches(described: list[str], ran: tuple[str, ...], placeholders: set[str]) -> bool:
+    # a program the plan names as found on PATH (rpm) ran by the path where it was found
     return len(described) == len(ran) and all(
-        want == got or want in placeholders for want, got in zip(described, ran, strict=True)
+        want == got or want in placeholders or (i == 0 and Path(got).name == want)
+        for i, (want, got) in enumerate(zip(described, ran, strict=True))
     )
+
+
+def test_what_prepare_runs_is_described_before_the_build(tmp_path: Path) -> None:
+    """prepare's probes (the interpreter, rpm, venvrpm's pip compiled into an empty cache) are
+    listed in ``before_the_build``, each matched by one command that ran before the plan."""
+    from venvrpm import cache as cache_module
+
+    m = manifest.load(_without_project(tmp_path / "app"))
+    runner = RecordingRunner(HostRunner(1))
+    cache = cache_module.from_environment({"VENVRPM_CACHE_DIR": str(tmp_path / "cache")})
+    with workspace.workspace(keep=False) as workdir:
+        plan = pipeline.prepare(
+            m, Runners(runner, runner), workdir=workdir, output_dir=workdir / "out",
+            source_date_epoch=1, host_env={}, cache=cache,
+        )  # fmt: skip
+    described = json.loads(json.dumps(plan.describe()))
+    before: dict[str, dict[str, list[str]]] = described["before_the_build"]
+    placeholders = set(described["placeholders"])
+    named = []
+    for call in runner.calls:
+        names = [n for n, d in before.items() if _matches(d["argv"], call.argv, placeholders)]
+        assert len(names) == 1, f"prepare ran, but it is not described: {call.argv}"
+        named.append(names[0])
+    assert named == ["probe", "compile_pip", "rpm_configdir"]
+    assert named == [n for n in before if n in named], "described in the order prepare runs"
 
 
 def _prepare(m: manifest.Manifest, runner: RecordingRunner, workdir: Path) -> BuildPlan:

@@ -17,7 +17,8 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
-from venvrpm import pipconfig
+from venvrpm import pipconfig, probes
+from venvrpm._fenced import rpm_text
 from venvrpm.errors import ToolMissingError, VenvrpmError
 from venvrpm.manifest import Manifest
 from venvrpm.progress import Report, quiet
@@ -163,7 +164,7 @@ def check_build_requires(manifest: Manifest, runner: Runner) -> list[str]:
     paths = [r.split(" ")[0] for r in requires if r.startswith("/")]
     names = [r for r in requires if not r.startswith("/")]
     found = runner.run(
-        [str(manifest.python), "-I", "-S", "-c", _PATHS_AND_DPKG, *paths],
+        probes.paths_present(manifest.python, _PATHS_AND_DPKG, paths),
         what="checking build.requires",
     )
     facts = json.loads(found.stdout)
@@ -173,7 +174,7 @@ def check_build_requires(manifest: Manifest, runner: Runner) -> list[str]:
         unchecked = names
     elif names:
         try:
-            queried = runner.run(["rpm", "-q", "--whatprovides", *names],
+            queried = runner.run(probes.packages_provided(names),
                                  what="checking build.requires (rpm -q --whatprovides)",
                                  check=False)  # fmt: skip
         except ToolMissingError:
@@ -182,7 +183,7 @@ def check_build_requires(manifest: Manifest, runner: Runner) -> list[str]:
             unchecked = names  # no rpm there: nothing to ask
         else:
             said = queried.stdout + queried.stderr
-            missing += [n for n in names if f"no package provides {n}" in said]
+            missing += rpm_text.unprovided(said, names)
     if missing:
         raise ToolMissingError(
             f"build.requires not met {where}: {', '.join(missing)}",

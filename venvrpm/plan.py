@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from venvrpm import backends, pipconfig
+from venvrpm import backends, pipconfig, probes
 from venvrpm._fenced import virtualenv_api
 from venvrpm.errors import UsageError
 from venvrpm.lockfile import Lock
@@ -341,6 +341,7 @@ class BuildPlan:
             "output_dir": str(self.output_dir),
             "offline": self.offline,
             "binary_payload": self.binary_payload,
+            "before_the_build": self._before_the_build(),
             "commands": {n: self._shown(a) for n, a in self.commands().items()},
             "fallbacks": self._fallbacks(),
             "conditions": self._conditions(),
@@ -362,8 +363,9 @@ class BuildPlan:
             "placeholders": {
                 **{
                     f"<helper {name}>": f"the source of venvrpm/helpers/{name}, given to -c"
-                    for name, _ in self.helpers
+                    for name, _ in (*self.helpers, (probes.PROBE_HELPER, ""))
                 },
+                "<build.requires check>": "venvrpm's check of build.requires (backends), -c",
                 **PLACEHOLDERS,
             },
             "pip_env": dict(self.pip_env),
@@ -401,6 +403,33 @@ class BuildPlan:
                 "pins them: the installer builds the project itself (build isolation off)",
                 "argv": self._shown(self.install_project),
             }
+        return found
+
+    def _before_the_build(self) -> dict[str, dict[str, Any]]:
+        """What ``prepare`` runs to make this plan (venvrpm.probes), before any command of
+        :meth:`commands`; in a container or root, finding a program there runs ``test -x``."""
+        python = self.manifest.python
+        found: dict[str, dict[str, Any]] = {
+            "probe": {"argv": list(probes.probe(python, f"<helper {probes.PROBE_HELPER}>"))},
+        }
+        requires = self.manifest.build.requires
+        paths = [r.split(" ")[0] for r in requires if r.startswith("/")]
+        names = [r for r in requires if not r.startswith("/")]
+        if requires:
+            found["build_requires_paths"] = {
+                "argv": list(probes.paths_present(python, "<build.requires check>", paths)),
+            }
+        if names:
+            found["build_requires_packages"] = {
+                "argv": list(probes.packages_provided(names)),
+                "when": "the target is not a dpkg system",
+            }
+        found["compile_pip"] = {
+            "argv": list(probes.compile_pip(self.interpreter.path, self.tools.pip)),
+            "when": "pip is not in the environment cache yet (then here, or before the first "
+            "step that runs pip, when the cache names it)",
+        }
+        found["rpm_configdir"] = {"argv": list(probes.rpm_configdir("rpm"))}
         return found
 
     def _conditions(self) -> dict[str, str]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from venvrpm import progress
+from venvrpm import probes, progress
 from venvrpm._fenced import rpm_text
 from venvrpm.errors import ToolMissingError, VenvrpmError
 from venvrpm.files import replacing
@@ -37,9 +37,7 @@ def find_elfdeps(runner: Runner) -> str:
     rpm = runner.which("rpm")
     if rpm is None:
         raise ToolMissingError("rpm is not installed", INSTALL_HINT)
-    configdir = runner.run(
-        [rpm, "--eval", "%{_rpmconfigdir}"], what="asking rpm for its config dir"
-    )
+    configdir = runner.run(probes.rpm_configdir(rpm), what="asking rpm for its config dir")
     elfdeps = Path(configdir.stdout.strip()) / "elfdeps"
     if not elfdeps.is_file():
         raise ToolMissingError(f"{elfdeps} is missing", INSTALL_HINT)

@@ -23,7 +23,7 @@ from installer.records import Hash, RecordEntry
 from installer.scripts import Script
 from installer.utils import Scheme, copyfileobj_with_hashing
 
-from venvrpm import progress, stagecheck, stale, toolbox
+from venvrpm import probes, progress, stagecheck, stale, toolbox
 from venvrpm._fenced import pip_text, virtualenv_api
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
@@ -97,7 +97,7 @@ def probe_interpreter(
     hint = f"install that interpreter {where}, or set `python:` to one that exists there"
     try:
         result = runner.run(
-            [str(python), "-I", "-S", "-B", "-c", helper_source("probe.py")],
+            probes.probe(python, helper_source(probes.PROBE_HELPER)),
             what=f"probing the interpreter {python}",
             check=False,
         )
@@ -202,8 +202,8 @@ def pip_for(
             shutil.rmtree(scratch, ignore_errors=True)
     if compile_with is not None:
         # Best effort: pip runs without its bytecode too, only slower.
-        compile_with.run([str(interpreter.path), "-I", "-S", "-m", "compileall", "-q", "-j", "0",
-                          str(dest)], what="compiling pip's bytecode", check=False)  # fmt: skip
+        compile_with.run(probes.compile_pip(interpreter.path, dest),
+                         what="compiling pip's bytecode", check=False)  # fmt: skip
     if cache is not None:
         about = {"app": "pip (venvrpm's own)", "interpreter": interpreter.minor}
         cache.store(key_of(_pip_key(interpreter, dest.name)), dest, about)

@@ -1,4 +1,5 @@
-"""rpm's output text: rpmbuild's ``Wrote:`` lines and rpmlint's findings.
+"""rpm's output text: rpmbuild's ``Wrote:`` lines, ``rpm -q --whatprovides``' misses and
+rpmlint's findings.
 
 Fragile: rpmbuild names the packages it wrote only in its log (``Wrote: /path/x.rpm``), and
 rpmlint its findings only as text (``pkg.arch: E: check-name rest`` and a summary line
@@ -6,6 +7,10 @@ rpmlint its findings only as text (``pkg.arch: E: check-name rest`` and a summar
 
 Checked with rpm 4.18.0 and rpmlint 2.4.0 (tests/test_fenced.py holds their lines; the
 integration tests run both for real).
+
+``rpm -q --whatprovides NAME`` says ``no package provides NAME`` for each name nothing
+provides (exit 1); when that changes, a missing ``build.requires`` name is not named before the
+build, and the build fails later, where the missing package is needed.
 
 When they change: a build that finds no ``Wrote:`` line fails ("rpmbuild reported 0 binary
 RPMs instead of one"), never picks a wrong file (a named file must exist and be the one
@@ -30,3 +35,8 @@ SUMMARY = re.compile(r"(\d+) errors, (\d+) warnings")
 def written(output: str) -> list[Path]:
     """The packages rpmbuild says it wrote, in its order (binary and source RPMs)."""
     return [Path(p) for p in _WROTE.findall(output)]
+
+
+def unprovided(output: str, names: list[str]) -> list[str]:
+    """The *names* ``rpm -q --whatprovides`` says no package provides, in their order."""
+    return [n for n in names if f"no package provides {n}" in output]

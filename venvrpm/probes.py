@@ -1,0 +1,41 @@
+"""The commands ``prepare`` runs before the plan exists, as argv. Pure.
+
+The plan holds every command of the build; what runs to *make* the plan (asking the target
+interpreter what it is, rpm where its scripts live, compiling venvrpm's own pip once) is built
+here, by the code that runs it and by :meth:`BuildPlan.describe` alike, so ``--dry-run`` lists
+exactly what ``prepare`` may run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+PROBE_HELPER = "probe.py"
+"""venvrpm/helpers/probe.py: what the interpreter is (version, platform, libc, markers)."""
+
+
+def probe(python: PurePosixPath, helper: str) -> tuple[str, ...]:
+    """The target interpreter, asked what it is; *helper* is probe.py's source."""
+    return (str(python), "-I", "-S", "-B", "-c", helper)
+
+
+def rpm_configdir(rpm: str) -> tuple[str, ...]:
+    """rpm's config directory, where its ``elfdeps`` lives."""
+    return (rpm, "--eval", "%{_rpmconfigdir}")
+
+
+def compile_pip(python: PurePosixPath, pip: Path) -> tuple[str, ...]:
+    """Bytecode for venvrpm's own pip, unpacked once per host (kept in the cache)."""
+    return (str(python), "-I", "-S", "-m", "compileall", "-q", "-j", "0", str(pip))
+
+
+def paths_present(python: PurePosixPath, script: str, paths: Sequence[str]) -> tuple[str, ...]:
+    """``build.requires``'s absolute paths, looked for on the target (and whether it is a
+    dpkg system); *script* is the check's source."""
+    return (str(python), "-I", "-S", "-c", script, *paths)
+
+
+def packages_provided(names: Sequence[str]) -> tuple[str, ...]:
+    """``build.requires``'s package names, asked of the target's rpm database."""
+    return ("rpm", "-q", "--whatprovides", *names)
