@@ -348,8 +348,14 @@ class BuildPlan:
             "in_process": self._in_process(),
             "options": {
                 "--srpm": {
-                    "instead_of": ["rpmbuild", "verify_rpm", "rpm_requires"],
+                    "instead_of": ["rpmbuild", "verify_rpm", "rpm_requires", "sign"],
                     "argv": self._shown(self.rpmbuild_source),
+                    "before": None
+                    if self.manifest.project is None
+                    else {
+                        "argv": list(probes.git_files(self.manifest.project)),
+                        "what": "the project's files for the source kit (else copy rules)",
+                    },
                 },
                 "--spec-only": {
                     "instead_of": ["rpmbuild", "verify_rpm", "rpm_requires", "sign"],
@@ -410,6 +416,10 @@ class BuildPlan:
         :meth:`commands`; in a container or root, finding a program there runs ``test -x``."""
         python = self.manifest.python
         found: dict[str, dict[str, Any]] = {
+            "last_commit": {
+                "argv": list(probes.last_commit("git", self.manifest.base_dir)),
+                "when": "no SOURCE_DATE_EPOCH in the environment and no changelog",
+            },
             "probe": {"argv": list(probes.probe(python, f"<helper {probes.PROBE_HELPER}>"))},
         }
         requires = self.manifest.build.requires

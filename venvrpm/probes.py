@@ -39,3 +39,15 @@ def paths_present(python: PurePosixPath, script: str, paths: Sequence[str]) -> t
 def packages_provided(names: Sequence[str]) -> tuple[str, ...]:
     """``build.requires``'s package names, asked of the target's rpm database."""
     return ("rpm", "-q", "--whatprovides", *names)
+
+
+def last_commit(git: str, directory: Path) -> tuple[str, ...]:
+    """The time of the last git commit of the manifest's directory (SOURCE_DATE_EPOCH)."""
+    return (git, "-c", "core.fsmonitor=false", "-C", str(directory), "log", "-1", "--format=%ct")
+
+
+def git_files(project: Path) -> tuple[str, ...]:
+    """The project's files as git would commit them (``--srpm``'s kit). core.fsmonitor off: a
+    repository's config must not start a program of its choosing."""
+    return ("git", "-c", "core.fsmonitor=false", "-C", str(project), "ls-files", "-z",
+            "--cached", "--others", "--exclude-standard", "--", ".")  # fmt: skip

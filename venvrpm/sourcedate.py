@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Mapping
 
+from venvrpm import probes
 from venvrpm.manifest import Manifest
 from venvrpm.runner import HostRunner
 
@@ -39,7 +40,7 @@ def source_date_epoch(env: Mapping[str, str], manifest: Manifest | None = None) 
     if git:
         committed = (
             HostRunner(0)
-            .run([git, "-C", str(manifest.base_dir), "log", "-1", "--format=%ct"],
+            .run(probes.last_commit(git, manifest.base_dir),
                  what="reading the last commit time", check=False)
             .stdout.strip()
         )  # fmt: skip

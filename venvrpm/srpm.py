@@ -28,7 +28,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm import buildreqs, fetch, lockfile, toolbox, venvbuild
+from venvrpm import buildreqs, fetch, lockfile, probes, toolbox, venvbuild
 from venvrpm.errors import ToolMissingError, UsageError, VenvrpmError
 from venvrpm.files import reproducible_tar
 from venvrpm.manifest import Manifest
@@ -168,11 +168,12 @@ def _copy_project(project: Path, dest: Path, runner: Runner) -> str:
 
 def _git_files(project: Path, runner: Runner) -> list[str] | None:
     """The files git would commit (tracked, and untracked but not ignored), or None."""
-    # core.fsmonitor off: a repository's config must not start a program of its choosing
-    argv = ["git", "-c", "core.fsmonitor=false", "-C", str(project), "ls-files", "-z",
-            "--cached", "--others", "--exclude-standard", "--", "."]  # fmt: skip
     try:
-        result = runner.run(argv, what="listing the project's files (git ls-files)", check=False)
+        result = runner.run(
+            probes.git_files(project),
+            what="listing the project's files (git ls-files)",
+            check=False,
+        )
     except ToolMissingError:
         return None
     names = sorted({n for n in result.stdout.split("\0") if n})
