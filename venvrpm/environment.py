@@ -114,11 +114,17 @@ def add_project(
 
 
 def install_project(
-    plan: BuildPlan, runner: Runner, report: Reporter, cache: cache_module.Cache | None
+    plan: BuildPlan,
+    runner: Runner,
+    report: Reporter,
+    cache: cache_module.Cache | None,
+    *,
+    final_paths: bool = True,
 ) -> tuple[list[str], bool]:
-    """The project as a build installs it (``venvrpm test`` too). Returns the warnings, and
-    whether the files were written at their final paths (by pypa/installer: bytecode only)
-    rather than by pip or uv (relocated)."""
+    """The project as a build installs it (``venvrpm test`` too, with not *final_paths*: its
+    venv is never relocated, so its scripts must run the venv's interpreter where it is).
+    Returns the warnings, and whether the files were written at their final paths (by
+    pypa/installer: bytecode only) rather than by pip or uv (relocated)."""
     if plan.build_wheel is None or plan.manifest.project is None:
         report("step", "installing the project")
         venvbuild.install_project(plan, runner)
@@ -132,7 +138,7 @@ def install_project(
         shutil.rmtree(plan.project_copy)
         venvbuild.install_project(plan, runner)
         return [], False
-    return venvbuild.install_wheel(plan, wheel), True
+    return venvbuild.install_wheel(plan, wheel, final_paths=final_paths), True
 
 
 def ensure_build_env(

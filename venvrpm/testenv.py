@@ -36,7 +36,7 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
     environment.ensure_build_env(plan, runner)
     venvbuild.install_lock(plan, runner)
     if manifest.project is not None:
-        environment.install_project(plan, runner, progress.quiet, None)
+        environment.install_project(plan, runner, progress.quiet, None, final_paths=False)
     if extra is not None and plan.install_test_lock is not None:
         venvbuild.ensure_pip(plan)
         runner.run(

@@ -349,3 +349,19 @@ def test_venvrpm_test_installs_with_the_build_lock(
     assert (root / "requirements-build.lock").is_file()
     assert cli("test", str(app)) == 0, capfd.readouterr().err
     assert "PASS test_app.py::test_dependency" in capfd.readouterr().err
+
+
+def test_venvrpm_test_runs_the_projects_own_scripts(
+    locked_app: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The project's console script in the test venv runs the test venv's interpreter: it was
+    installed for the final prefix (``#!<prefix>/bin/python``), which is not there (or is the
+    installed RPM's) when `venvrpm test` runs."""
+    app = locked_app
+    app.write_text(app.read_text().replace("command: [minitest]", "command: [smallapp]"))
+    assert cli("test", str(app)) == 0, capfd.readouterr().err
+    out = capfd.readouterr().err  # the tests' output is shown on stderr
+    assert '"tinydep": "tinydep 1.0"' in out
+    prefix = re.search(r'"prefix": "([^"]*)"', out)
+    assert prefix is not None
+    assert Path(prefix.group(1)).is_relative_to(tempfile.gettempdir()), out
