@@ -26,8 +26,6 @@ from venvrpm.console import (
     doctor_report,
     fetched_lines,
     pruned_line,
-    render_inspection,
-    render_lint,
     result_document,
 )
 from venvrpm.errors import (
@@ -546,8 +544,7 @@ def _lint(args: LintArgs, console: Console) -> int:
 
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ))
     linted = lint.run(args.rpms, runner, show_filtered=args.show_filtered)
-    console.close()
-    render_lint(linted)
+    console.lint(linted)
     return EXIT_BUILD_FAILED if linted.failed else EXIT_OK
 
 
@@ -559,8 +556,7 @@ def _inspect(args: InspectArgs, console: Console) -> int:
     if args.json:
         console.write_json(found.to_json())
     else:
-        console.close()
-        render_inspection(found, sys.stdout)
+        console.inspection(found)
     return EXIT_OK
 
 
