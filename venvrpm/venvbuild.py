@@ -378,7 +378,7 @@ def installed_count(venv_dir: Path) -> int:
     return count
 
 
-def install_project(plan: BuildPlan, runner: Runner) -> None:
+def install_project_with_installer(plan: BuildPlan, runner: Runner) -> None:
     """Install the project (no dependencies: the lock has them) from a copy of its tree."""
     if plan.install_project is None or plan.manifest.project is None:
         return
