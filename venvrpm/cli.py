@@ -37,7 +37,6 @@ from venvrpm.errors import (
     SystemRefusal,
     UsageError,
     VenvrpmError,
-    refused,
 )
 from venvrpm.plan import sign_key
 from venvrpm.runner import HostRunner
@@ -581,12 +580,9 @@ def _cache(args: CacheArgs, console: Console) -> int:
         console.write_out(lines)
         console.done(done)
         return EXIT_OK
-    if not (args.all or args.max_size or args.older_than is not None):
-        raise UsageError("prune what?", "give --max-size SIZE, --older-than DAYS, or --all")
-    limit = 0 if args.all else (
-        cache_module.parse_size(args.max_size) if args.max_size else None
-    )  # fmt: skip
-    older = args.older_than * 86400 if args.older_than is not None else None
+    limit, older = cache_module.prune_limits(
+        everything=args.all, max_size=args.max_size, older_than_days=args.older_than
+    )
     removed = cache.prune(limit=limit, older_than=older)
     for warning in cache.warnings:
         console.report("warning", warning)
@@ -636,8 +632,6 @@ def _init(args: InitArgs, console: Console) -> int:
             find_links=None if args.find_links is None else args.find_links.resolve(),
             env=init.network_environment(os.environ),
         )  # fmt: skip
-        with refused("making the project directory", "choose another directory"):
-            args.directory.mkdir(parents=True, exist_ok=True)
     made = init.scaffold(args.directory, force=args.force, python=python, made=scaffold)
     for warning in made.warnings:
         console.report("warning", warning)
@@ -680,8 +674,6 @@ def _require_wheelhouse(loaded: manifest.Manifest, message: str) -> None:
 def _stage(args: StageArgs, console: Console) -> int:
     loaded = manifest.load(args.manifest)
     root = args.root.resolve()
-    with refused("making the buildroot", "check the --root given (rpmbuild's %{buildroot})"):
-        root.mkdir(parents=True, exist_ok=True)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=False,
                           output_dir=Path("/nonexistent"), stage=root) as (_, runners, plan):  # fmt: skip
         assembled = pipeline.stage(plan, runners, args.file_list.resolve(), console.report)
