@@ -438,3 +438,16 @@ def test_cache_list_says_why_an_untrusted_cache_shows_nothing(
     assert main(["cache", "prune", "--all"]) == 0
     root.chmod(0o755)
     assert [e.app for e in Cache(root).entries()] == ["demo"], "an untrusted cache was pruned"
+
+
+def test_prune_options_become_limits() -> None:
+    """`venvrpm cache prune`'s options as Cache.prune's: bytes and seconds; none is an error."""
+    assert cache_module.prune_limits(everything=True, max_size=None, older_than_days=None) == (
+        0,
+        None,
+    )
+    assert cache_module.prune_limits(everything=False, max_size="2M", older_than_days=1.5) == (
+        2 * 1024**2, 1.5 * 86400,
+    )  # fmt: skip
+    with pytest.raises(UsageError, match="prune what"):
+        cache_module.prune_limits(everything=False, max_size=None, older_than_days=None)

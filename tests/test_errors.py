@@ -224,6 +224,32 @@ def test_a_full_stdout_is_said_plainly() -> None:
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
 
 
+def _tiny_rpm(tmp_path: Path) -> Path:
+    """A real, empty noarch RPM (rpmbuild), for the commands that read one."""
+    spec = tmp_path / "tiny.spec"
+    spec.write_text(
+        "Name: tiny\nVersion: 1\nRelease: 1\nSummary: tiny\nLicense: MIT\nBuildArch: noarch\n"
+        "%description\ntiny\n%files\n"
+    )
+    top = tmp_path / "top"
+    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)], check=True,
+                   capture_output=True)  # fmt: skip
+    return next(top.glob("RPMS/noarch/*.rpm"))
+
+
+@pytest.mark.parametrize("command", ["inspect", "lint"])
+def test_a_full_stdout_is_said_plainly_by_the_rpm_reports(command: str, tmp_path: Path) -> None:
+    """inspect and lint write their reports through the console too: a refused write to
+    stdout is said, exit 1, not a bug's traceback."""
+    rpm = _tiny_rpm(tmp_path)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "venvrpm", command, str(rpm)], stdout=full,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert done.returncode == EXIT_BUILD_FAILED, done.stderr
+    assert "writing to standard output: No space left on device" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
 def test_exit_codes_are_named_not_written_as_numbers() -> None:
     """Every ``return N`` of the CLI names its code (errors.EXIT_*)."""
     source = (Path(__file__).parents[1] / "venvrpm" / "cli.py").read_text()

@@ -16,7 +16,7 @@ from packaging.version import Version
 from tests.conftest import require_tools
 from venvrpm import init, manifest
 from venvrpm.cli import main
-from venvrpm.errors import UsageError
+from venvrpm.errors import SystemRefusal, UsageError
 
 PYPROJECT = """\
 [build-system]
@@ -529,3 +529,12 @@ def test_the_wheels_version_must_be_its_file_names(metadata: str | None, problem
     with pytest.raises(UsageError, match=problem):
         init.wheel_version("x-1.0-py3-none-any.whl", metadata)
     assert init.wheel_version("x-1.0.0-py3-none-any.whl", "1.0") == "1.0.0"
+
+
+def test_a_project_directory_that_cannot_be_made_is_said(tmp_path: Path) -> None:
+    """scaffold makes the directory of a `--from-pypi` project: a file in its way is the
+    machine's refusal, said (exit 1)."""
+    made = _render(version="1.0")
+    (tmp_path / "blocked").write_text("a file where a directory should be\n")
+    with pytest.raises(SystemRefusal, match="making the project directory: Not a directory"):
+        init.scaffold(tmp_path / "blocked" / "app", made=made)

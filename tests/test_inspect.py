@@ -393,9 +393,7 @@ def test_human_report_off_a_terminal_is_plain(monkeypatch: pytest.MonkeyPatch) -
         Path("x/foreign-2.1-3.noarch.rpm"), header, file_size=6889, sha256="c" * 64,
         document=None,
     )  # fmt: skip
-    stream = io.StringIO()
-    render_inspection(found, stream)
-    text = stream.getvalue()
+    text = render_inspection(found, io.StringIO())
     assert "\x1b[" not in text, "no colour codes in a pipe"
     assert all(line == line.rstrip() for line in text.splitlines())
     lines = text.splitlines()
@@ -419,13 +417,12 @@ def test_human_report_shows_names_literally() -> None:
         Path("smallapp.rpm"), inspect.parse_query(recorded), file_size=1, sha256="d" * 64,
         document=DOCUMENT,
     )  # fmt: skip
-    stream = io.StringIO()
-    render_inspection(found, stream)
-    lines = stream.getvalue().splitlines()
+    text = render_inspection(found, io.StringIO())
+    lines = text.splitlines()
     assert (
         "  summary         Tiny CLI with 100% [bold]awkward[/] %{names}\\x1b]0;owned\\x07" in lines
     )
-    assert "\x1b" not in stream.getvalue(), "a package's escape sequences never reach a terminal"
+    assert "\x1b" not in text, "a package's escape sequences never reach a terminal"
     assert "  signature       key da4566d69df639a9 (RSA/SHA512)" in lines
     assert "  tinynative.libs             14.7 KiB      1" in lines
     assert "  other                        7.7 KiB      3" in lines
@@ -498,9 +495,7 @@ def test_hostile_strings_are_shown_escaped(monkeypatch: pytest.MonkeyPatch) -> N
         Path("smallapp.rpm"), inspect.parse_query(recorded), file_size=1, sha256="d" * 64,
         document=document,
     )  # fmt: skip
-    stream = io.StringIO()
-    render_inspection(found, stream)
-    text = stream.getvalue()
+    text = render_inspection(found, io.StringIO())
     assert "  summary         Tiny CLI with 100% [red]x[/] " + HOSTILE_SHOWN in text.splitlines()
     assert "(interpreter [bold]py[/]" + HOSTILE_SHOWN + ")" in text
     assert "  n" + HOSTILE_SHOWN in text

@@ -9,7 +9,8 @@ import pytest
 
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
-from venvrpm import manifest, pipeline, venvbuild, workspace
+from venvrpm import manifest, pipeline, progress, venvbuild, workspace
+from venvrpm.errors import SystemRefusal
 from venvrpm.runner import HostRunner, Runners
 
 pytestmark = pytest.mark.integration
@@ -223,3 +224,21 @@ def test_entry_points_are_checked_right_after_installing_under_their_name(tmp_pa
     assert (
         caught.value.hint is not None and "available: smallapp, tinydep-tool" in caught.value.hint
     )
+
+
+def test_a_buildroot_that_cannot_be_made_is_said(tmp_path: Path) -> None:
+    """session makes `venvrpm stage`'s buildroot: a file in its way is the machine's refusal,
+    said with the path (exit 1), not a bug."""
+    m = manifest.load(make_smallapp(tmp_path / "app"))
+    (tmp_path / "blocked").write_text("a file where a directory should be\n")
+    with (
+        pytest.raises(SystemRefusal, match="making the buildroot: Not a directory"),
+        pipeline.session(
+            m,
+            keep=False,
+            output_dir=tmp_path / "out",
+            report=progress.quiet,
+            stage=tmp_path / "blocked" / "root",
+        ),  # fmt: skip
+    ):
+        raise AssertionError("the session started")

@@ -132,6 +132,17 @@ def parse_size(text: str) -> int:
     return int(value * units[unit])
 
 
+def prune_limits(
+    *, everything: bool, max_size: str | None, older_than_days: float | None
+) -> tuple[int | None, float | None]:
+    """``venvrpm cache prune``'s options (``--all``, ``--max-size``, ``--older-than DAYS``) as
+    :meth:`Cache.prune`'s (*limit* in bytes, *older_than* in seconds). Pure."""
+    if not (everything or max_size or older_than_days is not None):
+        raise UsageError("prune what?", "give --max-size SIZE, --older-than DAYS, or --all")
+    limit = 0 if everything else (parse_size(max_size) if max_size else None)
+    return limit, (older_than_days * 86400 if older_than_days is not None else None)
+
+
 def key_of(inputs: Mapping[str, Any]) -> str:
     """The entry's name: sha256 of the inputs as canonical JSON. Pure."""
     text = json.dumps({"format": FORMAT, "venvrpm": __version__, **inputs}, sort_keys=True)

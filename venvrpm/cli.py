@@ -26,8 +26,6 @@ from venvrpm.console import (
     doctor_report,
     fetched_lines,
     pruned_line,
-    render_inspection,
-    render_lint,
     result_document,
 )
 from venvrpm.errors import (
@@ -39,7 +37,6 @@ from venvrpm.errors import (
     SystemRefusal,
     UsageError,
     VenvrpmError,
-    refused,
 )
 from venvrpm.plan import sign_key
 from venvrpm.runner import HostRunner
@@ -546,8 +543,7 @@ def _lint(args: LintArgs, console: Console) -> int:
 
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ))
     linted = lint.run(args.rpms, runner, show_filtered=args.show_filtered)
-    console.close()
-    render_lint(linted)
+    console.lint(linted)
     return EXIT_BUILD_FAILED if linted.failed else EXIT_OK
 
 
@@ -559,8 +555,7 @@ def _inspect(args: InspectArgs, console: Console) -> int:
     if args.json:
         console.write_json(found.to_json())
     else:
-        console.close()
-        render_inspection(found, sys.stdout)
+        console.inspection(found)
     return EXIT_OK
 
 
@@ -585,12 +580,9 @@ def _cache(args: CacheArgs, console: Console) -> int:
         console.write_out(lines)
         console.done(done)
         return EXIT_OK
-    if not (args.all or args.max_size or args.older_than is not None):
-        raise UsageError("prune what?", "give --max-size SIZE, --older-than DAYS, or --all")
-    limit = 0 if args.all else (
-        cache_module.parse_size(args.max_size) if args.max_size else None
-    )  # fmt: skip
-    older = args.older_than * 86400 if args.older_than is not None else None
+    limit, older = cache_module.prune_limits(
+        everything=args.all, max_size=args.max_size, older_than_days=args.older_than
+    )
     removed = cache.prune(limit=limit, older_than=older)
     for warning in cache.warnings:
         console.report("warning", warning)
@@ -640,8 +632,6 @@ def _init(args: InitArgs, console: Console) -> int:
             find_links=None if args.find_links is None else args.find_links.resolve(),
             env=init.network_environment(os.environ),
         )  # fmt: skip
-        with refused("making the project directory", "choose another directory"):
-            args.directory.mkdir(parents=True, exist_ok=True)
     made = init.scaffold(args.directory, force=args.force, python=python, made=scaffold)
     for warning in made.warnings:
         console.report("warning", warning)
@@ -684,8 +674,6 @@ def _require_wheelhouse(loaded: manifest.Manifest, message: str) -> None:
 def _stage(args: StageArgs, console: Console) -> int:
     loaded = manifest.load(args.manifest)
     root = args.root.resolve()
-    with refused("making the buildroot", "check the --root given (rpmbuild's %{buildroot})"):
-        root.mkdir(parents=True, exist_ok=True)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=False,
                           output_dir=Path("/nonexistent"), stage=root) as (_, runners, plan):  # fmt: skip
         assembled = pipeline.stage(plan, runners, args.file_list.resolve(), console.report)

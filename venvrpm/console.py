@@ -343,6 +343,24 @@ class Console:
             sys.stdout.write(text)
             sys.stdout.flush()
 
+    def write_err(self, text: str) -> None:
+        """*text* on stderr as it is (a tool's own stderr: no markup, no wrapping), after the
+        live display."""
+        self.close()
+        self.err.file.write(text)
+        self.err.file.flush()
+
+    def inspection(self, report: Inspection) -> None:
+        """The human ``venvrpm inspect`` report on stdout."""
+        self.write_out(render_inspection(report, sys.stdout))
+
+    def lint(self, linted: Linted) -> None:
+        """``venvrpm lint``'s report on stdout; rpmlint's stderr and venvrpm's notes on
+        stderr."""
+        out, err = render_lint(linted)
+        self.write_out(out)
+        self.write_err(err)
+
     def write_json(self, document: object) -> None:
         """One JSON document on stdout, every string masked: an error's command line or
         output may hold an index URL with its password."""
@@ -518,15 +536,13 @@ def doctor_report(found: Sequence[Check]) -> str:
     return text
 
 
-def render_lint(linted: Linted, out: TextIO | None = None, err: TextIO | None = None) -> None:
-    """rpmlint's report on stdout; its stderr and venvrpm's notes on stderr. rpmlint quotes
-    the package's summary, file names...: never let them act on the terminal."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    out.write(terminal_safe(linted.output, markup=False))
-    err.write(terminal_safe(linted.stderr, markup=False))
+def render_lint(linted: Linted) -> tuple[str, str]:
+    """(stdout, stderr) of ``venvrpm lint``: rpmlint's report; its stderr and venvrpm's notes.
+    rpmlint quotes the package's summary, file names...: never let them act on the terminal."""
+    out = terminal_safe(linted.output, markup=False)
     # venvrpm's own notes on stderr: stdout stays rpmlint's report
-    err.write(terminal_safe("".join(f"venvrpm: {n}\n" for n in linted.notes), markup=False))
+    notes = "".join(f"venvrpm: {n}\n" for n in linted.notes)
+    return out, terminal_safe(linted.stderr, markup=False) + terminal_safe(notes, markup=False)
 
 
 SCRIPTLET_LINES = 8
@@ -557,21 +573,26 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def render_inspection(report: Inspection, stream: TextIO | None = None) -> None:
-    """The human ``venvrpm inspect`` report: tables on a terminal, plain aligned text otherwise."""
+def render_inspection(report: Inspection, stream: TextIO | None = None) -> str:
+    """The human ``venvrpm inspect`` report, for *stream* (stdout by default): tables on a
+    terminal, plain aligned text otherwise. Returned, not written: Console.write_out writes it
+    (a refused write is an error, not a traceback)."""
+    import io
+    import shutil
+
     from rich.padding import Padding
     from rich.table import Table
 
     stream = stream or sys.stdout
     plain = os.environ.get("CI") == "true" or not stream.isatty()
     out = RichConsole(
-        file=stream,
+        file=io.StringIO(),  # captured below: rich never writes to *stream* itself
         highlight=False,
         emoji=False,
         no_color=plain or "NO_COLOR" in os.environ,
-        force_terminal=False if plain else None,
+        force_terminal=not plain,
         soft_wrap=True,
-        width=_PLAIN_WIDTH if plain else None,
+        width=_PLAIN_WIDTH if plain else shutil.get_terminal_size().columns,
     )
 
     def table(*columns: str, right: tuple[str, ...] = ()) -> Table:
@@ -660,7 +681,7 @@ def render_inspection(report: Inspection, stream: TextIO | None = None) -> None:
         for note in report.notes:
             out.print()
             out.print(f"[yellow]note:[/] {terminal_safe(note)}")
-    stream.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    return "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
 
 
 def terminal_safe(text: str, *, markup: bool = True) -> str:

@@ -108,20 +108,25 @@ def add_project(
     installed by the installer itself, then relocated too."""
     untouched = relocate.snapshot(plan.venv_dir)
     warnings, final_paths = install_project(plan, runners.target, report, cache)
-    if final_paths:
-        return [*warnings, *_compile(plan, runners.target, report, untouched)]
-    return [*warnings, *_relocate_and_compile(plan, runners.target, report, untouched)]
+    return [*warnings, *_relocate_and_compile(plan, runners.target, report, untouched,
+                                              relocating=not final_paths)]  # fmt: skip
 
 
 def install_project(
-    plan: BuildPlan, runner: Runner, report: Reporter, cache: cache_module.Cache | None
+    plan: BuildPlan,
+    runner: Runner,
+    report: Reporter,
+    cache: cache_module.Cache | None,
+    *,
+    final_paths: bool = True,
 ) -> tuple[list[str], bool]:
-    """The project as a build installs it (``venvrpm test`` too). Returns the warnings, and
-    whether the files were written at their final paths (by pypa/installer: bytecode only)
-    rather than by pip or uv (relocated)."""
+    """The project as a build installs it (``venvrpm test`` too, with not *final_paths*: its
+    venv is never relocated, so its scripts must run the venv's interpreter where it is).
+    Returns the warnings, and whether the files were written at their final paths (by
+    pypa/installer: bytecode only) rather than by pip or uv (relocated)."""
     if plan.build_wheel is None or plan.manifest.project is None:
         report("step", "installing the project")
-        venvbuild.install_project(plan, runner)
+        venvbuild.install_project_with_installer(plan, runner)
         return [], False
     report("step", "building the project")
     venvbuild.copy_project(plan.manifest.project, plan.project_copy)
@@ -130,9 +135,9 @@ def install_project(
     report("step", "installing the project")
     if wheel is None:
         shutil.rmtree(plan.project_copy)
-        venvbuild.install_project(plan, runner)
+        venvbuild.install_project_with_installer(plan, runner)
         return [], False
-    return venvbuild.install_wheel(plan, wheel), True
+    return venvbuild.install_wheel(plan, wheel, final_paths=final_paths), True
 
 
 def ensure_build_env(
@@ -163,27 +168,26 @@ def ensure_build_env(
 
 
 def _relocate_and_compile(
-    plan: BuildPlan, runner: Runner, report: Reporter, untouched: relocate.Snapshot | None = None
+    plan: BuildPlan,
+    runner: Runner,
+    report: Reporter,
+    untouched: relocate.Snapshot | None = None,
+    *,
+    relocating: bool = True,
 ) -> list[str]:
+    """Relocate what was written since *untouched* (everything without it), then compile it
+    for its final path. Not *relocating*: written at its final paths already (pypa/installer),
+    bytecode only."""
     manifest = plan.manifest
-    report("step", "relocating to " + str(manifest.prefix))
+    if relocating:
+        report("step", "relocating to " + str(manifest.prefix))
+    else:
+        report("step", f"compiling the project for {manifest.prefix}")
     # with a snapshot, only what was written since: listed once for relocation and bytecode
-    stagecheck.links_out(plan.stage, manifest)  # the build just wrote there: before relocating
+    stagecheck.links_out(plan.stage, manifest)  # the build just wrote there: before touching it
     changed = None if untouched is None else relocate.changed_since(plan.stage, untouched)
-    relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed, report)
-    bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
-    report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
-    return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
-
-
-def _compile(
-    plan: BuildPlan, runner: Runner, report: Reporter, untouched: relocate.Snapshot
-) -> list[str]:
-    """Bytecode for what was written since *untouched*, already at its final paths."""
-    manifest = plan.manifest
-    report("step", f"compiling the project for {manifest.prefix}")
-    stagecheck.links_out(plan.stage, manifest)  # the project's backend ran: before compiling
-    changed = relocate.changed_since(plan.stage, untouched)
+    if relocating:
+        relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed, report)
     bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
     report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
     return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]

@@ -257,12 +257,18 @@ def fill_wheelhouse(
 
     *report* gets the steps, and what the runners say of the pip configuration they leave out."""
     from venvrpm import backends, lockfile, venvbuild
+    from venvrpm.errors import refused
     from venvrpm.plan import pip_environment
     from venvrpm.workspace import workspace
 
     if loaded.wheelhouse is None:  # the CLI refuses it, naming the manifest as given
         raise ValueError(f"{loaded.source} has no wheelhouse")
     lock = lockfile.read(loaded.requirements)
+    # the user's directory: what the machine refuses there is said, with the path (pip's own
+    # writes into it fail as pip: named by fetch)
+    with refused(f"filling the wheelhouse {loaded.wheelhouse}",
+                 "make the wheelhouse a directory venvrpm can write, or choose another"):  # fmt: skip
+        loaded.wheelhouse.mkdir(parents=True, exist_ok=True)
     with workspace(keep=False) as workdir:
         pip_env = pip_environment(loaded, host_env, online=True)
         with backends.open_runners(

@@ -7,7 +7,7 @@ What ran during the build wrote the stage: nothing in it is trusted until these 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from venvrpm import (
@@ -55,7 +55,11 @@ def check(
     report("step", "checking dependencies")
     try:
         distributions = _installed(plan, lock, recorded)
-        _check_dependencies(plan, lock, distributions)
+        check_dependencies(
+            plan, [lock], distributions,
+            "a dependency is missing from the lock or conflicts with it: re-lock with the "
+            "project (`venvrpm lock app.yaml` locks the project's dependencies too)",
+        )  # fmt: skip
     except VenvrpmError as exc:
         blame(exc)
         raise
@@ -86,17 +90,23 @@ def _installed(
     return pydists.with_installed(found, _wheelhouse_files(plan))
 
 
-def _check_dependencies(
-    plan: BuildPlan, lock: Lock, distributions: tuple[pydists.Distribution, ...]
+def check_dependencies(
+    plan: BuildPlan,
+    locks: Sequence[Lock],
+    distributions: Iterable[pydists.Distribution],
+    hint: str,
 ) -> None:
-    """pip check's rules, in process (depcheck): a requirement the venv does not meet fails."""
-    venvbuild.check_locked_installed(lock, ((d.name, d.version) for d in distributions))
-    problems = depcheck.unmet(distributions, dict(plan.interpreter.markers))
+    """The build's dependency check (``venvrpm test`` runs it too): every line of *locks*
+    (already for the target) installed at its version, and pip check's rules, in process
+    (depcheck), with the target's markers. *hint* says what to do when they are not met."""
+    found = tuple(distributions)
+    for lock in locks:
+        venvbuild.check_locked_installed(lock, ((d.name, d.version) for d in found))
+    problems = depcheck.unmet(found, dict(plan.interpreter.markers))
     if problems:
         raise LockError(
             "the installed distributions do not meet each other's requirements",
-            "a dependency is missing from the lock or conflicts with it: re-lock with the "
-            "project (`venvrpm lock app.yaml` locks the project's dependencies too)",
+            hint,
             details=at_most(problems),
         )
 

@@ -176,12 +176,15 @@ def scaffold(
 ) -> Written:
     """Write app.yaml, requirements.in and the schema copy into *directory*.
 
-    *made* is what to write (``from_pypi``); by default, what the directory's pyproject.toml
-    gives. Without *force*, an existing app.yaml or requirements.in is an error and nothing is
+    *made* is what to write (``from_pypi``; *directory* is made if need be); by default, what
+    the directory's pyproject.toml gives. Without *force*, an existing app.yaml or requirements.in is an error and nothing is
     written; an existing schema copy is kept (it is only what ``venvrpm schema`` prints).
     """
     if made is None:
         made = render(read_pyproject(directory), python)
+    else:  # from_pypi: the directory need not exist yet
+        with refused("making the project directory", "choose another directory"):
+            directory.mkdir(parents=True, exist_ok=True)
     targets = {
         directory / MANIFEST: made.app_yaml,
         directory / REQUIREMENTS_IN: made.requirements_in,

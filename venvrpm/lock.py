@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 
 from venvrpm import lockfile, project, stale, toolbox
 from venvrpm._fenced import pip_text
-from venvrpm.errors import LockError, UsageError, VenvrpmError
+from venvrpm.errors import LockError, UsageError, VenvrpmError, refused
 from venvrpm.files import Scratch, sha256_hex, write_replacing
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter, pip_environment
@@ -142,7 +142,7 @@ def lock(
     """Resolve *target* and replace its lock atomically; on failure the old lock is untouched."""
     tool_python = tool_environment(interpreter, runner, workdir)
     made_from = record(manifest, target, interpreter)
-    with _scratch(target.output) as scratch:
+    with _scratch(manifest, target.output) as scratch:
         argv = compile_argv(manifest, target, tool_python, scratch.path, upgrade=upgrade,
                             upgrade_packages=upgrade_packages)  # fmt: skip
         _compile(manifest, target.name, argv, target.output, scratch, made_from, interpreter,
@@ -155,16 +155,17 @@ def lock(
 
 
 @contextlib.contextmanager
-def _scratch(output: Path) -> Iterator[Scratch]:
+def _scratch(manifest: Manifest, output: Path) -> Iterator[Scratch]:
     """pip-compile's output file: beside the lock (its relative paths stay right), a fresh
     name made by mkstemp (O_EXCL: concurrent runs for one lock do not share it, and no link
     planted there is followed), removed afterwards. What a killed run left (its pid is gone)
     is removed first."""
     prefix = f".{output.name}."
-    stale.remove(output.parent, prefix, ".venvrpm-tmp")
-    fd, name = tempfile.mkstemp(
-        prefix=f"{prefix}{os.getpid()}.", suffix=".venvrpm-tmp", dir=output.parent
-    )
+    with _writing(manifest, output):  # the lock's directory is the user's
+        stale.remove(output.parent, prefix, ".venvrpm-tmp")
+        fd, name = tempfile.mkstemp(
+            prefix=f"{prefix}{os.getpid()}.", suffix=".venvrpm-tmp", dir=output.parent
+        )
     path = Path(name)
     try:
         with os.fdopen(fd, "w+b") as out:
@@ -257,7 +258,7 @@ def lock_build(
     source = workdir / "build-requirements.in"
     source.write_text(buildreqs.input_text(who), encoding="utf-8")
     covers = "".join(f"#   {n.what}: {', '.join(n.requires)}\n" for n in who)
-    with _scratch(output) as scratch:
+    with _scratch(manifest, output) as scratch:
         argv = _base_argv(manifest, tool_python, scratch.path, upgrade, upgrade_packages)
         # the input is in the work directory: no "via" paths
         argv += ["--no-annotate", str(source)]
@@ -317,7 +318,18 @@ def _compile(
     )
     text = header + preamble + body
     lockfile.parse(text, output)
-    write_replacing(output, text)
+    with _writing(manifest, output):
+        write_replacing(output, text)
+
+
+def _writing(manifest: Manifest, output: Path) -> contextlib.AbstractContextManager[None]:
+    """A write into the lock's directory, which the user chose: what the machine refuses
+    there is said with the lock's path (errors.refused), not a bug's traceback."""
+    return refused(
+        f"writing the lock {_shown(manifest, output)}",
+        "make the lock's directory writable by the user venvrpm runs as, or give the lock "
+        "another output; the old lock is unchanged",
+    )
 
 
 def check(

@@ -30,7 +30,7 @@ from venvrpm import (
 from venvrpm import cache as cache_module
 from venvrpm import manifest as manifest_module
 from venvrpm import project as project_module
-from venvrpm.errors import VenvrpmError
+from venvrpm.errors import VenvrpmError, refused
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildPlan, Interpreter, Tools, make_plan, pip_environment
 from venvrpm.progress import Report as Reporter
@@ -75,7 +75,11 @@ def session(
     sign_key: str | None = None,
 ) -> Iterator[tuple[Path, Runners, BuildPlan]]:
     """A work directory, the runners of the manifest's build environment, and the plan
-    (:func:`prepare`); *sink* sees the commands' output."""
+    (:func:`prepare`); *sink* sees the commands' output. *stage* (``venvrpm stage``'s
+    buildroot) is made if need be."""
+    if stage is not None:
+        with refused("making the buildroot", "check the --root given (rpmbuild's %{buildroot})"):
+            stage.mkdir(parents=True, exist_ok=True)
     epoch, epoch_source = source_date_epoch(os.environ, manifest)
     report("info", f"SOURCE_DATE_EPOCH {epoch} from {epoch_source}")
     host = HostRunner(epoch, on_output=sink)

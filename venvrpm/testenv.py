@@ -14,8 +14,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from venvrpm import depcheck, environment, lockfile, progress, pydists, venvbuild
-from venvrpm.errors import LockError, UsageError, VenvrpmError, at_most
+from venvrpm import environment, finalise, lockfile, progress, pydists, venvbuild
+from venvrpm.errors import UsageError, VenvrpmError
 from venvrpm.plan import BuildPlan
 from venvrpm.runner import Runner
 
@@ -36,7 +36,7 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
     environment.ensure_build_env(plan, runner)
     venvbuild.install_lock(plan, runner)
     if manifest.project is not None:
-        environment.install_project(plan, runner, progress.quiet, None)
+        environment.install_project(plan, runner, progress.quiet, None, final_paths=False)
     if extra is not None and plan.install_test_lock is not None:
         venvbuild.ensure_pip(plan)
         runner.run(
@@ -67,24 +67,17 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
 
 
 def _check_dependencies(plan: BuildPlan, extra: lockfile.Lock | None) -> None:
-    """The build's dependency check on the test venv: every locked line installed at its
-    version, and pip check's rules (depcheck) with the target's markers."""
+    """The build's dependency check on the test venv (finalise.check_dependencies), with the
+    test environment's lock too."""
     markers = dict(plan.interpreter.markers)
     main = plan.lock if plan.lock is not None else lockfile.read(plan.manifest.requirements)
-    found = pydists.find(plan.venv_dir, _both(main, extra), None)
-    for lock in (main, *([extra] if extra is not None else [])):
-        venvbuild.check_locked_installed(
-            lock.for_target(markers), ((d.name, d.version) for d in found)
-        )
-    problems = depcheck.unmet(found, markers)
-    if problems:
-        raise LockError(
-            "the installed distributions do not meet each other's requirements",
-            "a test tool needs another version of a shipped distribution, or a dependency is "
-            "missing from a lock: re-lock (`venvrpm lock app.yaml` locks the test environment "
-            "with the main lock as constraints)",
-            details=at_most(problems),
-        )
+    locks = [lock.for_target(markers) for lock in (main, *([extra] if extra is not None else []))]
+    finalise.check_dependencies(
+        plan, locks, pydists.find(plan.venv_dir, _both(main, extra), None),
+        "a test tool needs another version of a shipped distribution, or a dependency is "
+        "missing from a lock: re-lock (`venvrpm lock app.yaml` locks the test environment "
+        "with the main lock as constraints)",
+    )  # fmt: skip
 
 
 def _both(main: lockfile.Lock, extra: lockfile.Lock | None) -> lockfile.Lock:

@@ -378,7 +378,7 @@ def installed_count(venv_dir: Path) -> int:
     return count
 
 
-def install_project(plan: BuildPlan, runner: Runner) -> None:
+def install_project_with_installer(plan: BuildPlan, runner: Runner) -> None:
     """Install the project (no dependencies: the lock has them) from a copy of its tree."""
     if plan.install_project is None or plan.manifest.project is None:
         return
@@ -546,7 +546,7 @@ class _StageDestination(SchemeDictionaryDestination):
             return self.write_to_fs(Scheme("scripts"), script_name, stream, is_executable=True)
 
 
-def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
+def install_wheel(plan: BuildPlan, wheel: Path, *, final_paths: bool = True) -> list[str]:
     """Install the project's built wheel into the venv, in this process (pypa/installer).
 
     Starting pip for one wheel cost ~1.2 s of every build. No dependencies: the lock has them.
@@ -555,6 +555,9 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
     final interpreter and RECORD the final layout as written, and the project's files need
     bytecode only, no relocation. Written through the same paths a container or chroot build
     sees (they are mounted at the same place).
+    Not *final_paths* (``venvrpm test``: its venv is run where it is, never relocated): scripts
+    get the venv's interpreter as it is now (``plan.venv_python``). The files land in the same
+    place either way, written through the same no-follow destination.
     Returns installer's warnings (it skips a wheel's ``__pycache__`` files, for instance).
     """
     from installer import install
@@ -581,7 +584,7 @@ def install_wheel(plan: BuildPlan, wheel: Path) -> list[str]:
     }
     destination = _StageDestination(
         scheme,
-        interpreter=str(prefix / "bin" / "python"),
+        interpreter=str((prefix / "bin" / "python") if final_paths else plan.venv_python),
         script_kind="posix",
         destdir=str(plan.stage),
     )

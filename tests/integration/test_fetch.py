@@ -182,3 +182,25 @@ def test_one_pip_fetches_the_whole_lock_and_reports_how_far_it_is(
     assert "--require-hashes" in downloads[0].argv and "--no-deps" in downloads[0].argv
     assert ("total", "4 distributions") in events
     assert console.bar is not None and console.bar.done == 4, "pip's lines were counted"
+
+
+@pytest.mark.parametrize("where", ["wheelhouse is a file", "its directory is a file"])
+def test_a_wheelhouse_that_cannot_be_written_is_said_with_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:  # fmt: skip
+    """The wheelhouse is the user's directory: a write the machine refuses there is said with
+    its path, exit 1, not a bug's traceback."""
+    app, wheels, _ = app_with_index(tmp_path)
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "simple").as_uri())
+    if where == "wheelhouse is a file":
+        wheels.write_text("a file where the wheelhouse should be\n")
+    else:
+        (app.parent / "blocked").write_text("a file where a directory should be\n")
+        app.write_text(app.read_text().replace("wheelhouse: wheels/", "wheelhouse: blocked/w/"))
+        wheels = app.parent / "blocked" / "w"
+    assert main(["fetch", str(app)]) == 1
+    err = capsys.readouterr().err
+    assert f"filling the wheelhouse {wheels}: " in err, err
+    assert "Traceback" not in err and "bug in venvrpm" not in err

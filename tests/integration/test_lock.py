@@ -349,3 +349,43 @@ def test_venvrpm_test_installs_with_the_build_lock(
     assert (root / "requirements-build.lock").is_file()
     assert cli("test", str(app)) == 0, capfd.readouterr().err
     assert "PASS test_app.py::test_dependency" in capfd.readouterr().err
+
+
+def test_venvrpm_test_runs_the_projects_own_scripts(
+    locked_app: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The project's console script in the test venv runs the test venv's interpreter: it was
+    installed for the final prefix (``#!<prefix>/bin/python``), which is not there (or is the
+    installed RPM's) when `venvrpm test` runs."""
+    app = locked_app
+    app.write_text(app.read_text().replace("command: [minitest]", "command: [smallapp]"))
+    assert cli("test", str(app)) == 0, capfd.readouterr().err
+    out = capfd.readouterr().err  # the tests' output is shown on stderr
+    assert '"tinydep": "tinydep 1.0"' in out
+    prefix = re.search(r'"prefix": "([^"]*)"', out)
+    assert prefix is not None
+    assert Path(prefix.group(1)).is_relative_to(tempfile.gettempdir()), out
+
+
+@pytest.mark.parametrize("where", ["lock is a directory", "directory is a file"])
+def test_a_lock_that_cannot_be_written_is_said_with_its_path(
+    locked_app: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """The lock's directory is the user's: a write the machine refuses there (pip-compile's
+    scratch, the lock itself) is said with the path, exit 1, not a bug's traceback."""
+    root = locked_app.parent
+    dev = root / "requirements-dev.lock"
+    dev.unlink()
+    if where == "lock is a directory":
+        dev.mkdir()
+        shown = "requirements-dev.lock"
+    else:
+        (root / "blocked").write_text("a file where the lock's directory should be\n")
+        text = locked_app.read_text()
+        locked_app.write_text(text.replace("output: requirements-dev.lock",
+                                           "output: blocked/requirements-dev.lock"))  # fmt: skip
+        shown = "blocked/requirements-dev.lock"
+    assert cli("lock", str(locked_app), "--env", "dev") == 1
+    err = capsys.readouterr().err
+    assert f"writing the lock {shown}: " in err, err
+    assert "Traceback" not in err and "bug in venvrpm" not in err
