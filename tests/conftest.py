@@ -44,8 +44,34 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return 2 * (os.cpu_count() or 1)
 
 
+@pytest.fixture(scope="session")
+def pip_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An environment cache holding only venvrpm's own pip for the tests' interpreter,
+    unpacked and compiled (and its key): made once per worker. Compiling pip costs ~1 s of CPU
+    and is not what a test exercises, except the tests marked ``cold_pip``."""
+    from pathlib import PurePosixPath
+
+    from venvrpm import cache as cache_module
+    from venvrpm import venvbuild
+    from venvrpm.runner import HostRunner
+
+    seed = tmp_path_factory.mktemp("pip-seed")
+    env = {
+        "VENVRPM_CACHE_DIR": str(seed / "venvrpm-cache"),
+        "XDG_CONFIG_HOME": str(seed / "config"),
+    }
+    runner = HostRunner(0)
+    interpreter = venvbuild.probe_interpreter(runner, PurePosixPath("/usr/bin/python3.11"))
+    cache = cache_module.from_environment(env)
+    venvbuild.pip_for(interpreter, seed / "tools", runner, cache)
+    shutil.rmtree(seed / "tools")
+    return seed
+
+
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def isolated_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[None]:
     """No PIP_* from the developer's shell, and a private TMPDIR so leftovers can be counted."""
     for key in list(os.environ):
         if key.startswith("PIP_"):
@@ -53,7 +79,15 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
-    # Each test its own environment cache: a hit must never hide what a test exercises.
+    # Each test its own environment cache: a hit must never hide what a test exercises. An
+    # integration test's starts with venvrpm's own pip in it (a copy of pip_seed's), unless the
+    # test is about that pip (marked cold_pip).
+    if request.node.get_closest_marker("integration") and not request.node.get_closest_marker(
+        "cold_pip"
+    ):
+        seed = request.getfixturevalue("pip_seed")
+        shutil.copytree(seed / "venvrpm-cache", tmp_path / "venvrpm-cache", symlinks=True)
+        shutil.copytree(seed / "config", tmp_path / "config", symlinks=True)
     monkeypatch.setenv("VENVRPM_CACHE_DIR", str(tmp_path / "venvrpm-cache"))
     # ... and its own key for the cache's records, outside the cache (docs/security.md)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))

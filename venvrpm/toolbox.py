@@ -44,7 +44,34 @@ def export(dest: Path, distributions: Sequence[str], *, copy: bool) -> Path:
             if not copy:
                 target.symlink_to(source)
             elif source.is_dir():
-                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+                _copytree(source, target)
             else:
                 shutil.copy2(source, target)
     return dest
+
+
+class _Stopped(BaseException):
+    """Carries the first OSError of a copy out of shutil.copytree (a BaseException: copytree
+    catches only OSError)."""
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
+
+def _copytree(source: Path, target: Path) -> None:
+    """shutil.copytree, stopping at the first failed file with its OSError: copytree goes on
+    and raises one shutil.Error whose errno is None, so a full disk was not seen as one (and
+    every further file was tried on the full disk)."""
+
+    def copy(src: str, dst: str) -> object:
+        try:
+            return shutil.copy2(src, dst)
+        except OSError as exc:
+            raise _Stopped(exc) from exc
+
+    try:
+        shutil.copytree(
+            source, target, ignore=shutil.ignore_patterns("__pycache__"), copy_function=copy
+        )
+    except _Stopped as stopped:
+        raise stopped.error from None

@@ -17,7 +17,8 @@ from tests.conftest import require_tools
 from tests.support.apps import make_smallapp
 from venvrpm.cli import main
 
-pytestmark = pytest.mark.integration
+# about the cache itself: each test's starts empty (no seeded pip, tests/conftest.py)
+pytestmark = [pytest.mark.integration, pytest.mark.cold_pip]
 
 
 def _build(manifest: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:

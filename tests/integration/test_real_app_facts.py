@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, obj
     out = root / "out.json"
     with out.open("w") as stdout:
         code = subprocess.run(
-            [".venv/bin/venvrpm", "build", str(manifest), "-o", str(root / "dist"), "--json"],
+            [sys.executable, "-m", "venvrpm", "build", str(manifest), "-o", str(root / "dist"), "--json"],
             stdout=stdout, cwd=Path(__file__).parents[2], check=False,
         ).returncode  # fmt: skip
     assert code == 0, out.read_text()

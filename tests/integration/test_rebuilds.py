@@ -55,6 +55,7 @@ def _payload(out: Path) -> dict[str, str]:
     return found
 
 
+@pytest.mark.cold_pip  # counts what --no-cache and a first build store
 def test_a_cached_rebuild_makes_the_same_rpm_and_picks_up_code_changes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
