@@ -14,6 +14,7 @@ time, its counts when it has a total), even when nothing moves: a CI log shows i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -340,8 +341,17 @@ class Console:
         self.close()  # the live display and stdout may share a terminal
         with refused("writing to standard output", "free space where the output goes, or "
                      "send it elsewhere"):  # fmt: skip
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except OSError:
+                # what stayed in the buffer would be flushed again at exit, failing again
+                # ("Exception ignored", exit 120): stdout goes nowhere from here on
+                with contextlib.suppress(OSError, ValueError):
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+                    os.close(devnull)
+                raise
 
     def write_err(self, text: str) -> None:
         """*text* on stderr as it is (a tool's own stderr: no markup, no wrapping), after the
