@@ -237,6 +237,7 @@ def _tiny_rpm(tmp_path: Path) -> Path:
     return next(top.glob("RPMS/noarch/*.rpm"))
 
 
+@pytest.mark.integration  # builds a real RPM with rpmbuild
 @pytest.mark.parametrize("command", ["inspect", "lint"])
 def test_a_full_stdout_is_said_plainly_by_the_rpm_reports(command: str, tmp_path: Path) -> None:
     """inspect and lint write their reports through the console too: a refused write to

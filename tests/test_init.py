@@ -377,6 +377,7 @@ def _from_pypi(tmp_path: Path, *args: str) -> tuple[int, Path]:
     return code, out
 
 
+@pytest.mark.integration  # runs pip (offline, from a test wheelhouse)
 def test_from_pypi_writes_the_wheels_real_commands_and_a_lock_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -397,6 +398,7 @@ def test_from_pypi_writes_the_wheels_real_commands_and_a_lock_input(
     assert (out / init.SCHEMA).is_file()
 
 
+@pytest.mark.integration  # runs pip (offline, from a test wheelhouse)
 def test_from_pypi_takes_the_pinned_version(tmp_path: Path) -> None:
     code, out = _from_pypi(tmp_path, "tool-x==1.0", "--python", "/usr/bin/python3.11")
     assert code == 0
@@ -406,6 +408,7 @@ def test_from_pypi_takes_the_pinned_version(tmp_path: Path) -> None:
     assert "tool-x==1.0" in (out / "requirements.in").read_text().splitlines()
 
 
+@pytest.mark.integration  # runs pip (offline, from a test wheelhouse)
 def test_from_pypi_with_only_an_sdist_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -419,6 +422,7 @@ def test_from_pypi_with_only_an_sdist_says_so(
     assert "onlysdist==3.1" in (out / "requirements.in").read_text()
 
 
+@pytest.mark.integration  # runs pip (offline, from a test wheelhouse)
 def test_from_pypi_refuses_what_the_index_lacks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -428,6 +432,7 @@ def test_from_pypi_refuses_what_the_index_lacks(
     assert not (out / "app.yaml").exists()
 
 
+@pytest.mark.integration  # runs pip (offline, from a test wheelhouse)
 def test_from_pypi_uses_pips_own_configuration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -482,6 +487,7 @@ def _rewrite_metadata(wheel: Path, old: str, new: str) -> None:
     rewritten.replace(wheel)
 
 
+@pytest.mark.integration  # runs pip (offline, from a test wheelhouse)
 def test_from_pypi_leaves_out_a_script_name_with_a_newline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -499,6 +505,7 @@ def test_from_pypi_leaves_out_a_script_name_with_a_newline(
     assert yaml.safe_load((out / "app.yaml").read_text())["entry_points"] == ["good"]
 
 
+@pytest.mark.integration  # runs pip (offline, from a test wheelhouse)
 def test_from_pypi_says_what_pip_said_when_it_rejects_the_wheel(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -143,6 +143,7 @@ def test_a_network_failure_mid_fetch_is_named_and_leaves_nothing_half_written(
         assert main(["fetch", str(app)]) == 1
     finally:
         server.shutdown()
+        server.server_close()  # its listening socket, else left to the garbage collector
     err = capsys.readouterr().err
     assert "1 distribution(s) could not be fetched" in err and "tinydep==1.0" in err
     assert "Traceback (most recent call last)" not in err.split("error:")[0]
