@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import tarfile
 import threading
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import limits
 from venvrpm import files
 
 
@@ -27,16 +27,9 @@ def test_a_regular_file_is_read_whole_up_to_its_limit(tmp_path: Path) -> None:
 def test_a_sparse_terabyte_is_refused_without_reading_it(tmp_path: Path) -> None:
     """Code run during the build can truncate a file venvrpm reads to 1 TB (sparse, instant):
     reading it whole was a MemoryError traceback (found by the red team)."""
-    path = tmp_path / "huge"
-    path.touch()
-    os.truncate(path, 1 << 40)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, hard))
-    try:
-        with pytest.raises(files.TooLargeError):
-            files.read_regular(path, limit=1 << 20)
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    path = limits.sparse_terabyte(tmp_path / "huge")
+    with limits.address_space(), pytest.raises(files.TooLargeError):
+        files.read_regular(path, limit=1 << 20)
 
 
 def test_a_file_that_grows_while_read_is_still_bounded(tmp_path: Path) -> None:

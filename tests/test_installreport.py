@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from tests.support import limits
 from tests.test_plan import plan_for
 from tests.test_pydists import install_wheel, venv
 from tests.test_sbom import _components, _lock
@@ -100,14 +101,7 @@ def test_the_recorded_file_reaches_the_sbom_and_the_bundled_list(tmp_path: Path)
 def test_a_report_truncated_to_a_sparse_terabyte_names_nothing(tmp_path: Path) -> None:
     """A locked sdist's backend runs after pip wrote its report, and can truncate it to 1 TB
     (sparse, instant): reading it whole was a MemoryError traceback (found by the red team)."""
-    import resource
-
     lock = _lock(("click", "8.5.1", (f"sha256:{WHEEL}",)))
-    path = _write(tmp_path, _report(("click", {"sha256": WHEEL})))
-    os.truncate(path, 1 << 40)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, hard))
-    try:
+    path = limits.sparse_terabyte(_write(tmp_path, _report(("click", {"sha256": WHEEL}))))
+    with limits.address_space():
         assert installreport.read(path, lock) == {}
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -15,7 +15,7 @@ from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
-from tests.support import tinybackend
+from tests.support import limits, tinybackend
 from venvrpm import pydists, sbom
 from venvrpm.errors import VenvrpmError
 from venvrpm.lockfile import Lock, LockedRequirement
@@ -328,15 +328,8 @@ def test_every_valid_version_renders_a_provide_the_spec_accepts(version: str) ->
 def test_a_metadata_file_larger_than_the_limit_is_refused_not_read(tmp_path: Path) -> None:
     """Code run during the build can truncate METADATA to 1 TB (sparse): reading it whole was
     a MemoryError traceback."""
-    import os
-    import resource
-
     root = venv(tmp_path)
     install_wheel(root, "click", "8.5.1")
-    os.truncate(root / SITE / "click-8.5.1.dist-info" / "METADATA", 1 << 40)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, hard))  # a failure, not a full memory
-    try:
+    limits.sparse_terabyte(root / SITE / "click-8.5.1.dist-info" / "METADATA")
+    with limits.address_space():  # a failure, not a full memory
         refused(root, "click-8.5.1.dist-info", "METADATA", "larger than")
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

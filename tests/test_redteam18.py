@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.support import limits
 from venvrpm import cli, files, project
 from venvrpm.errors import EXIT_USAGE, VenvrpmError
 from venvrpm.redact import redact
@@ -161,18 +161,12 @@ def test_a_huge_pyproject_is_not_read_whole(tmp_path: Path) -> None:
     readers of the RPM's list, the install report and the dist-infos have one
     (files.read_regular): a sparse 1 TB file is a MemoryError traceback (here under a 4 GiB
     address-space limit, as tests/test_files.py does)."""
-    path = tmp_path / "pyproject.toml"
-    path.touch()
-    os.truncate(path, 1 << 40)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, hard))
-    try:
+    limits.sparse_terabyte(tmp_path / "pyproject.toml")
+    with limits.address_space():
         try:
             metadata = project.read(tmp_path)
         except VenvrpmError:
             return
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     assert metadata is not None and metadata.pyproject is False
 
 

@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from tests.support import limits
 from venvrpm import manifest, payload, pydists, scriptlets, stagecheck
 from venvrpm.errors import EXIT_BUILD_FAILED, PayloadError
 
@@ -233,20 +234,12 @@ def test_host_writes_into_the_stage_never_follow_a_link(tmp_path: Path) -> None:
 def test_a_pth_or_hook_module_larger_than_the_limit_is_named_not_read(tmp_path: Path) -> None:
     """A sparse 1 TB ``.pth`` (code run during the build can make one) was read whole; so was
     ``_virtualenv.py``, through a link too."""
-    import os
-    import resource
-
     venv, site = _venv(tmp_path)
-    (site / "huge.pth").touch()
-    os.truncate(site / "huge.pth", 1 << 40)
+    limits.sparse_terabyte(site / "huge.pth")
     (site / "_virtualenv.pth").write_bytes(b"import _virtualenv")
     (site / "_virtualenv.py").symlink_to("/dev/zero")
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, hard))  # a failure, not a full memory
-    try:
+    with limits.address_space():  # a failure, not a full memory
         found = stagecheck.startup_code(venv, PurePosixPath("/opt/app"))
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     where = "/opt/app/lib/python3.11/site-packages"
     assert found[0].startswith(f"{where}/_virtualenv.pth runs code")
     assert found[1].startswith(f"{where}/huge.pth cannot be read (larger than"), found
