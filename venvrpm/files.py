@@ -165,19 +165,24 @@ class TooLargeError(OSError):
     unreadable file as such treats this one so too)."""
 
 
-def read_regular(path: str | Path, limit: int) -> bytes:
+def read_regular(path: str | Path, limit: int, *, own: bool = False) -> bytes:
     """A regular file's content, never through a symlink, never blocking on a FIFO, never more
     than *limit* bytes: for files that code run during the build could have replaced or
     truncated to a terabyte (sparse, in an instant) -- the stage, the venv, the work directory.
 
     Raises :class:`TooLargeError` when the file holds more than *limit* bytes, by its size or
-    by what a read finds (it may grow while it is read).
+    by what a read finds (it may grow while it is read). *own*: the file must also belong to
+    this user and have one link (a file another program wrote for us by name, in a directory
+    others may write: not one of theirs, nor a hard link to one of ours).
     """
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{os.path.basename(path)} is not a regular file")
+        if not stat.S_ISREG(info.st_mode) or (own and info.st_nlink != 1):
+            raise OSError(f"{os.path.basename(path)} is not a regular file with one link"
+                          if own else f"{os.path.basename(path)} is not a regular file")  # fmt: skip
+        if own and info.st_uid != os.geteuid():
+            raise OSError(errno.EPERM, f"owned by uid {info.st_uid}", str(path))
         if info.st_size > limit:
             raise TooLargeError(errno.EFBIG, f"larger than {limit} bytes", str(path))
         data = fh.read(limit + 1)

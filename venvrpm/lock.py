@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import re
-import stat
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +24,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm import lockfile, project, stale, toolbox
+from venvrpm import files, lockfile, project, stale, toolbox
 from venvrpm._fenced import pip_text
 from venvrpm.errors import LockError, UsageError, VenvrpmError, refused
 from venvrpm.files import Scratch, sha256_hex, write_replacing
@@ -190,23 +189,10 @@ def _compiled(manifest: Manifest, scratch: Path) -> str:
     the lock grammar (lockfile.parse) before anything is written, and the lock itself is
     written through files.replacing.
     """
-    why = None
     try:
-        fd = os.open(scratch, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
+        return files.read_regular(scratch, MAX_LOCK_BYTES, own=True).decode("utf-8")
+    except OSError as exc:  # TooLargeError too
         why = exc.strerror or str(exc)
-    else:
-        with os.fdopen(fd, "rb") as fh:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-                why = "not a regular file with one link"
-            elif info.st_uid != os.geteuid():
-                why = f"owned by uid {info.st_uid}"
-            else:
-                data = fh.read(MAX_LOCK_BYTES + 1)
-                if len(data) <= MAX_LOCK_BYTES:
-                    return data.decode("utf-8")
-                why = f"larger than {MAX_LOCK_BYTES} bytes"
     raise LockError(
         f"pip-compile's output {_shown(manifest, scratch)} is not the file it wrote",
         "make the lock's directory writable only by the user venvrpm runs as; "
