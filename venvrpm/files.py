@@ -82,7 +82,7 @@ def replacing(
 
 @contextlib.contextmanager
 def _replacing_file(target: Path, mode: int | None) -> Iterator[Scratch]:
-    fd, name = tempfile.mkstemp(prefix=_prefix(target), suffix=".part", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=scratch_prefix(target), suffix=".part", dir=target.parent)
     scratch = Path(name)
     with os.fdopen(fd, "w+b") as out:
         made = os.fstat(fd)
@@ -103,7 +103,9 @@ def _replacing_file(target: Path, mode: int | None) -> Iterator[Scratch]:
 
 @contextlib.contextmanager
 def _replacing_dir(target: Path, mode: int | None) -> Iterator[Path]:
-    scratch = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".part", dir=target.parent))
+    scratch = Path(
+        tempfile.mkdtemp(prefix=scratch_prefix(target), suffix=".part", dir=target.parent)
+    )
     try:
         fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -129,11 +131,11 @@ def _replacing_dir(target: Path, mode: int | None) -> Iterator[Path]:
         os.close(fd)
 
 
-def _prefix(target: Path) -> str:
-    """The scratch's name before mkstemp's random part; first, what a killed writer left (its
-    pid is gone) is removed."""
+def scratch_prefix(target: Path, suffix: str = ".part") -> str:
+    """A scratch's name beside *target* before mkstemp's random part and *suffix*
+    (``.NAME.<pid>.``); first, what a killed writer left (its pid is gone) is removed."""
     prefix = f".{target.name}."
-    stale.remove(target.parent, prefix, ".part")
+    stale.remove(target.parent, prefix, suffix)
     return f"{prefix}{os.getpid()}."
 
 

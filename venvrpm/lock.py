@@ -24,7 +24,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm import files, lockfile, project, stale, toolbox
+from venvrpm import files, lockfile, project, toolbox
 from venvrpm._fenced import pip_text
 from venvrpm.errors import LockError, UsageError, VenvrpmError, refused
 from venvrpm.files import Scratch, sha256_hex, write_replacing
@@ -159,12 +159,11 @@ def _scratch(manifest: Manifest, output: Path) -> Iterator[Scratch]:
     name made by mkstemp (O_EXCL: concurrent runs for one lock do not share it, and no link
     planted there is followed), removed afterwards. What a killed run left (its pid is gone)
     is removed first."""
-    prefix = f".{output.name}."
     with _writing(manifest, output):  # the lock's directory is the user's
-        stale.remove(output.parent, prefix, ".venvrpm-tmp")
         fd, name = tempfile.mkstemp(
-            prefix=f"{prefix}{os.getpid()}.", suffix=".venvrpm-tmp", dir=output.parent
-        )
+            prefix=files.scratch_prefix(output, ".venvrpm-tmp"), suffix=".venvrpm-tmp",
+            dir=output.parent,
+        )  # fmt: skip
     path = Path(name)
     try:
         with os.fdopen(fd, "w+b") as out:
