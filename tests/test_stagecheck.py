@@ -244,3 +244,14 @@ def test_a_pth_or_hook_module_larger_than_the_limit_is_named_not_read(tmp_path: 
     assert found[0].startswith(f"{where}/_virtualenv.pth runs code")
     assert found[1].startswith(f"{where}/huge.pth cannot be read (larger than"), found
     assert len(found) == 2
+
+
+def test_a_stage_swapped_for_a_link_is_written_into_by_nothing(tmp_path: Path) -> None:
+    """The stage lies in the half of the work directory a container build mounts: a link put
+    in its place is a clean refusal, not a traceback, and nothing lands where it points."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "stage").symlink_to(elsewhere)
+    with pytest.raises(PayloadError):
+        stagecheck.write_file(tmp_path / "stage", PurePosixPath("/opt/app/x"), "x")
+    assert list(elsewhere.iterdir()) == []

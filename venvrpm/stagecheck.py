@@ -249,7 +249,14 @@ def create_file(stage: Path, path: PurePosixPath, *, exclusive: bool, mode: int)
     if not parts or any(part in (".", "..") for part in parts):
         raise PayloadError(f"cannot write {_shown(path)} into the stage: not a plain path")
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(stage, flags)
+    try:
+        fd = os.open(stage, flags)
+    except OSError as exc:  # the stage itself swapped for a link (it is in the mounted half)
+        raise PayloadError(
+            f"cannot write {_shown(path)} into the stage: the stage is not a directory "
+            f"({exc.strerror})",
+            "something that ran during the build put a link or a file there",
+        ) from None
     try:
         for part in parts[:-1]:
             with contextlib.suppress(FileExistsError):

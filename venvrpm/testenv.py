@@ -70,7 +70,8 @@ def _check_dependencies(plan: BuildPlan, extra: lockfile.Lock | None) -> None:
     """The build's dependency check on the test venv (finalise.check_dependencies), with the
     test environment's lock too."""
     markers = dict(plan.interpreter.markers)
-    main = plan.lock if plan.lock is not None else lockfile.read(plan.manifest.requirements)
+    main = plan.lock
+    assert main is not None, "prepare() parses the lock"
     locks = [lock.for_target(markers) for lock in (main, *([extra] if extra is not None else []))]
     finalise.check_dependencies(
         plan, locks, pydists.find(plan.venv_dir, _both(main, extra), None),
