@@ -254,7 +254,15 @@ def mounts(
         if note is not None:
             for text in forwarded.notes:
                 note(text)
-    return [Mount(p, ro, sources.get(p)) for p, ro in sorted(found.items())]
+    # A read-only path inside a read-only directory mounted already is seen through it, and
+    # must be: a file's own bind mount keeps showing the inode it was made from after the
+    # file is replaced (a lock rewritten by `venvrpm lock`, then read by the next lock).
+    shown = [p for p, ro in found.items() if ro and p not in sources and p.is_dir()]
+    return [
+        Mount(p, ro, sources.get(p))
+        for p, ro in sorted(found.items())
+        if not (ro and p not in sources and any(d in p.parents for d in shown))
+    ]
 
 
 @contextlib.contextmanager

@@ -655,7 +655,7 @@ def _lock(args: LockArgs, console: Console) -> int:
     targets = lock.targets(loaded, args.env)
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ), on_output=console.sink)
     if args.check:
-        lock.require_up_to_date(loaded, targets, runner, args.manifest)
+        lock.require_up_to_date(loaded, targets, runner, args.manifest, report=console.report)
         console.done(f"{len(targets)} lock(s) up to date with their inputs")
         return EXIT_OK
     lock.lock_all(

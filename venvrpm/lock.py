@@ -1,9 +1,13 @@
 """``venvrpm lock``: hash-locked requirements resolved by pip-tools under the *target* interpreter.
 
-pip-compile evaluates environment markers with the interpreter it runs on, so it runs in a
-throwaway virtualenv of the manifest's interpreter. pip-tools itself (and the pip it was tested
-with) come from venvrpm's own environment, exposed to that venv through a ``.pth`` file: locking
-needs no index when a wheelhouse is given.
+pip-compile evaluates environment markers with the interpreter it runs on, so it runs where the
+build runs (this host, the container, the root: backends.open_runners, as the build), in a
+throwaway virtualenv of the manifest's interpreter. pip-tools itself comes from venvrpm's own
+environment and pip from virtualenv's wheel for that interpreter (the build's), copied into the
+work directory (a container or root sees only what is mounted) and exposed to that venv through
+a ``.pth`` file: locking needs no index when a wheelhouse is given. The inputs are mounted
+read-only; pip-compile writes its output in the work directory, and venvrpm, on the host,
+writes the lock.
 
 Each lock starts with a record of what it was made from (the interpreter, a sha256 per input),
 so ``--check`` tells offline whether, and why, a lock is stale.
@@ -15,7 +19,6 @@ import contextlib
 import json
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +34,7 @@ from venvrpm.files import Scratch, sha256_hex, write_replacing
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter, pip_environment
 from venvrpm.progress import Report, quiet
-from venvrpm.runner import Runner
+from venvrpm.runner import HostRunner, Runner
 
 RECORD_PREFIX = "# venvrpm-lock: "
 _PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
@@ -139,13 +142,13 @@ def lock(
     upgrade_packages: Sequence[str] = (),
 ) -> Path:
     """Resolve *target* and replace its lock atomically; on failure the old lock is untouched."""
-    tool_python = tool_environment(interpreter, runner, workdir)
+    tool_python = tool_environment(interpreter, runner, workdir, copy=manifest.build.kind != "host")
     made_from = record(manifest, target, interpreter)
-    with _scratch(manifest, target.output) as scratch:
+    with _scratch(workdir) as scratch:
         argv = compile_argv(manifest, target, tool_python, scratch.path, upgrade=upgrade,
                             upgrade_packages=upgrade_packages)  # fmt: skip
         _compile(manifest, target.name, argv, target.output, scratch, made_from, interpreter,
-                 runner, "")  # fmt: skip
+                 runner, workdir, "")  # fmt: skip
     if target.name == "main":
         # what builds the project and the lock's sdists is hash-locked too
         lock_build(manifest, interpreter, runner, workdir, tool_python,
@@ -154,16 +157,11 @@ def lock(
 
 
 @contextlib.contextmanager
-def _scratch(manifest: Manifest, output: Path) -> Iterator[Scratch]:
-    """pip-compile's output file: beside the lock (its relative paths stay right), a fresh
-    name made by mkstemp (O_EXCL: concurrent runs for one lock do not share it, and no link
-    planted there is followed), removed afterwards. What a killed run left (its pid is gone)
-    is removed first."""
-    with _writing(manifest, output):  # the lock's directory is the user's
-        fd, name = tempfile.mkstemp(
-            prefix=files.scratch_prefix(output, ".venvrpm-tmp"), suffix=".venvrpm-tmp",
-            dir=output.parent,
-        )  # fmt: skip
+def _scratch(workdir: Path) -> Iterator[Scratch]:
+    """pip-compile's output file: in the work directory, which the target sees read-write
+    (the lock's directory is mounted read-only; pip-compile's "via" paths are relative to its
+    working directory, not to this file); a fresh name made by mkstemp, removed afterwards."""
+    fd, name = tempfile.mkstemp(prefix="lock-", suffix=".txt", dir=workdir)
     path = Path(name)
     try:
         with os.fdopen(fd, "w+b") as out:
@@ -180,13 +178,13 @@ def _compiled(manifest: Manifest, scratch: Path) -> str:
     """What pip-compile wrote to *scratch*, which may lie in a directory others can write.
 
     pip-compile writes its output by path (click's atomic write: a new file renamed onto the
-    name), so the inode mkstemp made cannot be compared as files.replacing does. Checked here:
-    the name is a regular file of this user with one link, read without following a link and
-    within a bound; anything else is refused. What remains: whoever can write the lock's
-    directory can rename another regular file of this user onto the name before this read
-    (or swap the old pins for a link before pip-compile reads them); its text must still pass
-    the lock grammar (lockfile.parse) before anything is written, and the lock itself is
-    written through files.replacing.
+    name), so the inode mkstemp made cannot be compared as files.replacing does. The work
+    directory is private, but what runs in the container or root (the lock's inputs' build
+    backends, too) can write it. Checked here: the name is a regular file of this user with
+    one link, read without following a link and within a bound; anything else is refused.
+    What remains: the target can rename another regular file of this user onto the name
+    before this read; its text must still pass the lock grammar (lockfile.parse) before
+    anything is written, and the lock itself is written through files.replacing.
     """
     try:
         return files.read_regular(scratch, MAX_LOCK_BYTES, own=True).decode("utf-8")
@@ -194,8 +192,8 @@ def _compiled(manifest: Manifest, scratch: Path) -> str:
         why = exc.strerror or str(exc)
     raise LockError(
         f"pip-compile's output {_shown(manifest, scratch)} is not the file it wrote",
-        "make the lock's directory writable only by the user venvrpm runs as; "
-        "the old lock is unchanged",
+        "something where the lock was resolved replaced pip-compile's output in the work "
+        "directory; rerun with --keep-workdir to look at it; the old lock is unchanged",
         details=[why],
     )
 
@@ -243,12 +241,12 @@ def lock_build(
     source = workdir / "build-requirements.in"
     source.write_text(buildreqs.input_text(who), encoding="utf-8")
     covers = "".join(f"#   {n.what}: {', '.join(n.requires)}\n" for n in who)
-    with _scratch(manifest, output) as scratch:
+    with _scratch(workdir) as scratch:
         argv = _base_argv(manifest, tool_python, scratch.path, upgrade, upgrade_packages)
         # the input is in the work directory: no "via" paths
         argv += ["--no-annotate", str(source)]
         _compile(manifest, "build", argv, output, scratch, build_record(manifest, interpreter),
-                 interpreter, runner, "# Build requirements of:\n" + covers)  # fmt: skip
+                 interpreter, runner, workdir, "# Build requirements of:\n" + covers)  # fmt: skip
     return output
 
 
@@ -269,6 +267,7 @@ def _compile(
     made_from: dict[str, object],
     interpreter: Interpreter,
     runner: Runner,
+    workdir: Path,
     preamble: str,
 ) -> None:
     """Run pip-compile (*argv* writes *scratch*) and replace *output* atomically."""
@@ -281,6 +280,11 @@ def _compile(
     if manifest.wheelhouse is not None:
         # Build isolation installs build backends with pip: keep it offline too.
         env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(manifest.wheelhouse))
+    # build isolation's environments and metadata builds: in the work directory, not in the
+    # root's /tmp (a chroot's /tmp is the root's own)
+    tmp = workdir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env["TMPDIR"] = str(tmp)
     result = runner.run(
         argv, what=f"resolving the {name} lock (pip-compile)",
         cwd=manifest.base_dir, env=env, check=False,
@@ -386,33 +390,63 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
     return []
 
 
-def tool_environment(interpreter: Interpreter, runner: Runner, workdir: Path) -> Path:
-    """A virtualenv of the target interpreter that can import venvrpm's pip-tools; its python."""
+def tool_environment(
+    interpreter: Interpreter, runner: Runner, workdir: Path, *, copy: bool = False
+) -> Path:
+    """A virtualenv of the target interpreter, made where *runner* runs it, that can import
+    pip-tools (from venvrpm's environment) and the pip the build uses; its python.
+
+    *copy*: the packages are copied into the work directory (a container or root sees only
+    what is mounted), else linked (this host).
+    """
+    from venvrpm import venvbuild
+    from venvrpm._fenced import virtualenv_api
+
     venv = workdir / "lock-tools"
+    python = str(interpreter.path)
+    toolbox_dir = venvbuild.stage_toolbox(workdir / "lock-toolbox")
+    # -c and -m put the working directory first on sys.path (-I would drop PYTHONPATH too):
+    # run from the private work directory
+    env = {"PYTHONPATH": str(toolbox_dir),
+           "VIRTUALENV_OVERRIDE_APP_DATA": str(workdir / "virtualenv-data")}  # fmt: skip
+    usable = runner.run([python, "-c", virtualenv_api.CAN_RUN], cwd=workdir, env=env,
+                        what="checking that the target can run virtualenv", check=False)  # fmt: skip
     runner.run(
-        # -I: not the working directory first on sys.path (a virtualenv/ there was imported)
-        [sys.executable, "-I", "-m", "virtualenv", "--no-download", "--no-periodic-update",
-         "--no-seed", "--no-vcs-ignore", "--python", str(interpreter.path), str(venv)],
-        what="creating the locking environment",
+        [python, "-m", "virtualenv", "--no-download", "--no-periodic-update", "--no-seed",
+         "--no-vcs-ignore", str(venv)]
+        if usable.returncode == 0
+        # too old for venvrpm's virtualenv: the standard library's
+        else [python, "-m", "venv", "--without-pip", str(venv)],
+        what="creating the locking environment", cwd=workdir, env=env,
     )  # fmt: skip
-    farm = toolbox.export(workdir / "lock-tools-packages", toolbox.PIP_TOOLS, copy=False)
-    python = venv / "bin" / "python"
+    # pip: the one the build installs with, made for this interpreter's version (the pip of
+    # venvrpm's own environment may not run under it)
+    pip = venvbuild.pip_for(interpreter, workdir / "tools")
+    farm = toolbox.export(
+        workdir / "lock-tools-packages",
+        [name for name in toolbox.PIP_TOOLS if name != "pip"],
+        copy=copy,
+    )
+    venv_python = venv / "bin" / "python"
     site = runner.run(
-        [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        [str(venv_python), "-I", "-c",
+         "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         what="locating the locking environment",
-    ).stdout.strip()
-    Path(site, "venvrpm-tools.pth").write_text(f"{farm}\n", encoding="utf-8")
-    check_import = runner.run([str(python), "-I", "-c", "import piptools.scripts.compile"],
+    ).stdout.strip()  # fmt: skip
+    # the same path on the host: the work directory is mounted at its host path
+    Path(site, "venvrpm-tools.pth").write_text(f"{pip}\n{farm}\n", encoding="utf-8")
+    check_import = runner.run([str(venv_python), "-I", "-c", "import piptools.scripts.compile"],
                               what="loading pip-tools under the target interpreter", check=False)  # fmt: skip
     if check_import.returncode != 0:
         raise VenvrpmError(
-            f"pip-tools from venvrpm's environment (Python {sys.version.split()[0]}) does not run "
-            f"under {interpreter.path} ({interpreter.version})",
-            "pip-tools needs Python 3.10 or newer: for an older target, run pip-compile "
-            "--generate-hashes under that interpreter yourself",
+            f"pip-tools from venvrpm's environment does not run under {interpreter.path} "
+            f"({interpreter.version})",
+            "pip-tools and what it imports (click, build) need Python 3.10 or newer: for an "
+            "older target, set lock.resolver: uv in the manifest (uv resolves for the "
+            "target's Python version without running it)",
             details=[check_import.tail()],
         )
-    return python
+    return venv_python
 
 
 def explanation(output: str) -> str:
@@ -481,18 +515,65 @@ def targets(manifest: Manifest, names: Sequence[str]) -> list[LockTarget]:
     return [t for t in manifest.locks if not names or t.name in names]
 
 
+def mounts(manifest: Manifest, targets: Sequence[LockTarget]) -> tuple[Path, ...]:
+    """What locking reads where the build runs, mounted read-only there (besides what
+    backends.mounts gives every build: the wheelhouse, pip's configuration, the CA bundles).
+
+    The manifest's and the project's directories, and every input; a lock another lock is
+    constrained by (and the main lock), as its directory: locking replaces it (a new inode)
+    and a file's bind mount would go on showing the old one.
+    """
+    found = [manifest.base_dir, manifest.requirements.parent]
+    if manifest.project is not None:
+        found.append(manifest.project)
+    for target in targets:
+        for path in inputs_of(manifest, target):
+            found.append(path.parent if path == target.constraint else path)
+    return tuple(dict.fromkeys(found))
+
+
+@contextlib.contextmanager
+def _where_the_build_runs(
+    manifest: Manifest,
+    targets: Sequence[LockTarget],
+    host: HostRunner,
+    workdir: Path,
+    report: Report,
+) -> Iterator[tuple[Runner, Interpreter]]:
+    """The target's runner (this host, a container, a root: as the build's) and its
+    interpreter, probed there."""
+    from venvrpm import backends, venvbuild
+
+    pip_env = pip_environment(manifest, os.environ)
+    with backends.open_runners(
+        manifest, host, workdir, pip_env, mounts(manifest, targets), report=report
+    ) as runners:
+        where = backends.describe(manifest)
+        report("step", f"probing {manifest.python} {where}")
+        yield runners.target, venvbuild.probe_interpreter(runners.target, manifest.python, where)
+
+
 def require_up_to_date(
-    manifest: Manifest, targets: Sequence[LockTarget], runner: Runner, shown: Path
+    manifest: Manifest,
+    targets: Sequence[LockTarget],
+    host: HostRunner,
+    shown: Path,
+    *,
+    report: Report = quiet,
 ) -> None:
     """``lock --check``: every lock of *targets* up to date with its inputs, for the
-    interpreter the manifest names (probed on the host), else a VenvrpmError with the reasons."""
-    from venvrpm import venvbuild
+    interpreter the manifest names (probed where the build runs), else a VenvrpmError with the
+    reasons."""
+    from venvrpm.workspace import workspace
 
-    interpreter = venvbuild.probe_interpreter(runner, manifest.python)
-    reasons = []
-    for target in targets:
-        stale = check(manifest, target, interpreter, dict(interpreter.markers))
-        reasons += [f"{target.name}: {r}" for r in stale.reasons]
+    with (
+        workspace(keep=False) as workdir,
+        _where_the_build_runs(manifest, targets, host, workdir, report) as (_, interpreter),
+    ):
+        reasons = []
+        for target in targets:
+            stale = check(manifest, target, interpreter, dict(interpreter.markers))
+            reasons += [f"{target.name}: {r}" for r in stale.reasons]
     if reasons:
         raise VenvrpmError(
             f"{len({r.split(':')[0] for r in reasons})} lock(s) out of date",
@@ -504,19 +585,21 @@ def require_up_to_date(
 def lock_all(
     manifest: Manifest,
     targets: Sequence[LockTarget],
-    runner: Runner,
+    host: HostRunner,
     *,
     keep: bool,
     upgrade: bool,
     upgrade_packages: Sequence[str],
     report: Report = quiet,
 ) -> None:
-    """``venvrpm lock``: lock each of *targets* for the interpreter the manifest names."""
-    from venvrpm import venvbuild
+    """``venvrpm lock``: lock each of *targets* for the interpreter the manifest names, where
+    the build runs."""
     from venvrpm.workspace import workspace
 
-    interpreter = venvbuild.probe_interpreter(runner, manifest.python)
-    with workspace(keep=keep) as workdir:
+    with (
+        workspace(keep=keep) as workdir,
+        _where_the_build_runs(manifest, targets, host, workdir, report) as (runner, interpreter),
+    ):
         for target in targets:
             report("step", f"locking {target.name} -> {target.output.name} for {interpreter.path}")
             lock(manifest, target, interpreter, runner, workdir,

@@ -15,9 +15,10 @@ from pathlib import Path
 
 # virtualenv and what it imports; its seed wheels (pip) ride along inside the package.
 VIRTUALENV = ("virtualenv", "distlib", "filelock", "packaging", "platformdirs", "python-discovery")
-# pip-tools and what it imports at run time.
+# pip-tools and what it imports at run time (tomli and typing_extensions under Python 3.10,
+# when venvrpm's environment has them).
 PIP_TOOLS = ("pip-tools", "pip", "click", "build", "pyproject_hooks", "packaging", "setuptools",
-             "wheel", "tomli")  # fmt: skip
+             "wheel", "tomli", "typing_extensions")  # fmt: skip
 
 
 def export(dest: Path, distributions: Sequence[str], *, copy: bool) -> Path:

@@ -1,4 +1,5 @@
-"""A real target system for integration tests: a debootstrap'd Debian bookworm root.
+"""A real target system for integration tests: a debootstrap'd Debian bookworm root (and a
+trixie one, whose Python 3.13 differs from the host's 3.11: where locking must run).
 
 A Debian root's rpmdb is empty, so nothing there would satisfy an RPM's Requires. We seed it
 with one generated package whose Provides are what the root really has -- the sonames of its
@@ -24,6 +25,8 @@ SUITE = "bookworm"
 # libpq5: the real-app tier's psycopg2, built from its sdist, links the system's libpq
 # (tests/support/realapps.py); INCLUDE is part of the cache key, so the root is rebuilt.
 INCLUDE = "python3,python3-venv,systemd,passwd,libpq5"
+# The second root: another Python minor (3.13) for what depends on the target's interpreter.
+INCLUDES = {SUITE: INCLUDE, "trixie": "python3,python3-venv"}
 CACHE = Path(os.environ.get("VENVRPM_TEST_CACHE", "/var/tmp/venvrpm-test-cache"))
 DBPATH = "/var/lib/rpm"
 SEED_NAME = "target-system-provides"
@@ -33,13 +36,14 @@ SEED_FORMAT = 1
 IGNORED = ("var/lib/rpm", "var/tmp", "tmp", "proc", "dev", "run")
 
 
-def _key() -> str:
-    return hashlib.sha256(f"{SUITE} {INCLUDE} {SEED_FORMAT}".encode()).hexdigest()[:12]
+def _key(suite: str = SUITE) -> str:
+    return hashlib.sha256(f"{suite} {INCLUDES[suite]} {SEED_FORMAT}".encode()).hexdigest()[:12]
 
 
-def template_root() -> Path:
-    """The cached, seeded root; built on first use. Concurrent runs wait for each other."""
-    base = CACHE / f"{SUITE}-{_key()}"
+def template_root(suite: str = SUITE) -> Path:
+    """The cached, seeded root of *suite*; built on first use. Concurrent runs wait for each
+    other."""
+    base = CACHE / f"{suite}-{_key(suite)}"
     root = base / "root"
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / ".lock", "w") as lock:
@@ -50,7 +54,13 @@ def template_root() -> Path:
         building = base / "root.partial"
         building.mkdir(parents=True)
         subprocess.run(
-            ["debootstrap", "--variant=minbase", f"--include={INCLUDE}", SUITE, str(building)],
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={INCLUDES[suite]}",
+                suite,
+                str(building),
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -61,15 +71,15 @@ def template_root() -> Path:
     return root
 
 
-def fresh_root(dest: Path) -> Path:
-    """A private, writable root at *dest*: an overlay on the template root.
+def fresh_root(dest: Path, suite: str = SUITE) -> Path:
+    """A private, writable root at *dest*: an overlay on the template root (of *suite*).
 
     Copying the 300 MB root took 5 s of CPU and 10 s of disk per test; an overlay costs
     nothing, and its lower layer (the template) is never written: what a test changes lands in
     the upper layer beside *dest*. ``unmount_under`` (run after each test by tests/conftest.py)
     takes it down. Where overlays cannot be mounted (no root, no overlayfs) it is a copy.
     """
-    template = template_root()
+    template = template_root(suite)
     upper, work = dest.with_name(f".{dest.name}.upper"), dest.with_name(f".{dest.name}.work")
     for path in (dest, upper, work):
         path.mkdir(parents=True)

@@ -1,0 +1,88 @@
+"""`venvrpm lock` where the build runs: a root whose Python (trixie's 3.13) is not the host's
+(3.11), so a marker on the Python version decides differently there."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_lock import cli, make_app
+from tests.support import target, tinybackend
+from venvrpm import lockfile
+
+pytestmark = pytest.mark.integration
+
+MARKED = """\
+tinydep
+oldpython ; python_version < "3.12"
+newpython ; python_version >= "3.12"
+"""
+
+
+def marked_app(base: Path) -> Path:
+    """The lock test app with two requirements that only a Python version tells apart, and a
+    project whose build backend comes from the wheelhouse (so there is a build lock)."""
+    from tests.integration.test_build_requirements import backend_wheel
+
+    app = make_app(base)
+    root = app.parent
+    for name in ("oldpython", "newpython"):
+        tinybackend.write_wheel(root / "wheels", name, "1.0", {f"{name}/__init__.py": ""})
+    (root / "requirements.in").write_text(MARKED)
+    backend_wheel(root / "wheels")
+    (root / "project" / "tinybackend.py").unlink()
+    pyproject = root / "project" / "pyproject.toml"
+    text = pyproject.read_text().replace("requires = []", 'requires = ["tinybackend"]')
+    pyproject.write_text(text.replace('backend-path = ["."]\n', ""))
+    return app
+
+
+def pins(path: Path) -> set[str]:
+    return {r.name for r in lockfile.read(path).requirements}
+
+
+def test_lock_in_a_root_decides_markers_with_the_roots_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = marked_app(tmp_path)
+    lock = app.parent / "requirements.lock"
+    # on the host (3.11): the old one
+    assert cli("lock", str(app), "--env", "main") == 0, capsys.readouterr().err
+    assert {"oldpython", "tinydep"} <= pins(lock) and "newpython" not in pins(lock)
+
+    root = target.fresh_root(tmp_path / "trixie", "trixie")
+    host_manifest = app.read_text()
+    app.write_text(
+        host_manifest.replace("python: /usr/bin/python3.11", "python: /usr/bin/python3.13")
+        + f"build:\n  rootfs: {root}\n"
+    )
+    capsys.readouterr()
+    assert cli("lock", str(app)) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"probing /usr/bin/python3.13 in the root {root}" in err
+    assert {"newpython", "tinydep"} <= pins(lock) and "oldpython" not in pins(lock)
+    text = lock.read_text()
+    assert re.match(r"# Locked by `venvrpm lock` for /usr/bin/python3.13 \(cpython 3\.13\.", text)
+    assert '"python": "/usr/bin/python3.13 3.13.' in text
+    # the dev lock is constrained by the main lock written a moment before, in the same run
+    dev = app.parent / "requirements-dev.lock"
+    assert "-c requirements.lock" in dev.read_text() and "newpython" not in pins(dev)
+    assert "3.13" in dev.read_text().splitlines()[0]
+    # the build lock (the project's backend) was made there too
+    build_lock = app.parent / "requirements-build.lock"
+    assert "python3.13" in build_lock.read_text().splitlines()[0]
+    assert pins(build_lock) == {"tinybackend"}
+
+    assert cli("lock", str(app), "--check") == 0, capsys.readouterr().err
+    assert "2 lock(s) up to date" in capsys.readouterr().err
+    # the host's 3.11 is another interpreter: the root's lock is stale for it
+    app.write_text(host_manifest)
+    assert cli("lock", str(app), "--check", "--env", "main") == 1
+    err = capsys.readouterr().err
+    assert "was made for /usr/bin/python3.13 3.13." in err
+    assert "interpreter is /usr/bin/python3.11 3.11." in err
+    # nothing was left in the root: no mount, no scratch beside the lock
+    assert target.mounts_under(root) == [str(root)]
+    assert not [p.name for p in app.parent.iterdir() if p.name.startswith(".")]
