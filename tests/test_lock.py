@@ -46,3 +46,147 @@ def test_pip_compiles_output_hard_linked_or_too_large_is_not_read(tmp_path: Path
     os.truncate(scratch, lock.MAX_LOCK_BYTES + 1)
     with pytest.raises(LockError, match="is not the file it wrote"):
         lock._compiled(manifest, scratch)  # type: ignore[arg-type]
+
+
+# --- locking where the build runs: what the target is asked to run, and what it sees ---
+
+LOCKED_ENV = """\
+lock:
+  environments:
+    dev:
+      inputs: [requirements-dev.in]
+      output: locks/requirements-dev.lock
+"""
+
+
+def rootfs_app(tmp_path: Path) -> Path:
+    """The small app, built in a root, with a dev lock in a directory of its own."""
+    from tests.support.apps import make_smallapp
+
+    (tmp_path / "root").mkdir()
+    app = make_smallapp(
+        tmp_path / "app", extra_manifest=LOCKED_ENV + f"build:\n  rootfs: {tmp_path / 'root'}\n"
+    )
+    (tmp_path / "shared.in").write_text("tinydep\n")  # an include outside the manifest's tree
+    (app.parent / "requirements-dev.in").write_text(f"-r {tmp_path / 'shared.in'}\n")
+    (app.parent / "locks").mkdir()
+    return app
+
+
+def test_the_target_sees_the_inputs_read_only_and_the_locks_by_their_directory(
+    tmp_path: Path,
+) -> None:
+    from venvrpm import backends, manifest
+
+    loaded = manifest.load(rootfs_app(tmp_path))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    shown = {
+        m.path: m.read_only
+        for m in backends.mounts(
+            loaded, workdir, {}, lock.mounts(loaded, loaded.locks), host_env={}
+        )
+    }
+    base = loaded.base_dir
+    assert shown[workdir] is False
+    assert shown[base] is True  # the manifest's tree: project, wheelhouse, inputs, main lock
+    assert shown[tmp_path / "shared.in"] is True  # an -r include outside it
+    # the main lock (the dev lock's constraint, replaced by the same run) only through its
+    # directory: a file's own bind mount would go on showing the replaced inode
+    assert loaded.requirements not in shown and loaded.requirements.parent in shown
+    assert loaded.wheelhouse not in shown and loaded.project not in shown  # seen through base
+    assert not any(ro is False and p != workdir for p, ro in shown.items())
+
+
+class ScriptedTarget:
+    """The target (a root) as the locking steps see it: records each command and answers
+    as the tools would; pip-compile writes *compiled* to its --output-file."""
+
+    def __init__(self, site: Path, compiled: str, *, piptools_runs: bool = True) -> None:
+        self.site = site
+        self.compiled = compiled
+        self.piptools_runs = piptools_runs
+        self.calls: list[tuple[str, tuple[str, ...], Path | None, dict[str, str]]] = []
+
+    def which(self, program: str) -> str | None:
+        return None
+
+    def run(self, argv, *, what, cwd=None, env=None, stdin=None, check=True, hint=None,
+            capture=True):  # type: ignore[no-untyped-def]  # fmt: skip
+        from venvrpm.runner import Result
+
+        argv = tuple(str(a) for a in argv)
+        self.calls.append((what, argv, cwd, dict(env or {})))
+        out, code = "", 0
+        if what == "locating the locking environment":
+            out = f"{self.site}\n"
+        elif what == "loading pip-tools under the target interpreter":
+            code = 0 if self.piptools_runs else 1
+            out = "" if self.piptools_runs else "TypeError: unsupported operand type(s) for |"
+        elif "pip-compile" in what:
+            Path(argv[argv.index("--output-file") + 1]).write_text(self.compiled)
+        return Result(argv, code, out, "")
+
+
+def test_pip_compile_runs_in_the_target_and_writes_only_the_work_directory(
+    tmp_path: Path,
+) -> None:
+    from venvrpm import lockfile, manifest
+    from venvrpm.plan import Interpreter
+
+    loaded = manifest.load(rootfs_app(tmp_path))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    site = workdir / "lock-tools" / "lib" / "python3.13" / "site-packages"
+    site.mkdir(parents=True)
+    digest = "a" * 64
+    target = ScriptedTarget(site, f"tinydep==1.0 \\\n    --hash=sha256:{digest}\n")
+    interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
+    (dev,) = [t for t in loaded.locks if t.name == "dev"]
+    before = sorted(p.name for p in dev.output.parent.iterdir())
+    lock.lock(loaded, dev, interpreter, target, workdir)  # type: ignore[arg-type]
+
+    whats = [c[0] for c in target.calls]
+    assert whats == [
+        "checking that the target can run virtualenv",
+        "creating the locking environment",
+        "locating the locking environment",
+        "loading pip-tools under the target interpreter",
+        "resolving the dev lock (pip-compile)",
+    ]
+    made = target.calls[1][1]
+    assert made[:3] == (str(loaded.python), "-m", "virtualenv")  # the target's interpreter
+    _, argv, cwd, env = target.calls[-1]
+    assert argv[0] == str(workdir / "lock-tools" / "bin" / "python")
+    output = Path(argv[argv.index("--output-file") + 1])
+    assert output.parent == workdir and not output.exists()  # removed afterwards
+    assert argv[argv.index("--find-links") + 1] == str(loaded.wheelhouse)
+    assert cwd == loaded.base_dir and env["TMPDIR"] == str(workdir / "tmp")
+    # what the venv imports is in the work directory, copied (the root sees no host path)
+    pth = (site / "venvrpm-tools.pth").read_text().splitlines()
+    assert all(Path(line).is_relative_to(workdir) for line in pth)
+    farm = workdir / "lock-tools-packages"
+    assert (farm / "piptools").is_dir() and not (farm / "piptools").is_symlink()
+    assert not (farm / "pip").exists() and (Path(pth[0]) / "pip" / "__main__.py").is_file()
+    # the lock, written by venvrpm on the host; nothing else beside it
+    assert [r.name for r in lockfile.read(dev.output).requirements] == ["tinydep"]
+    assert sorted(p.name for p in dev.output.parent.iterdir()) == sorted([*before, dev.output.name])
+    assert '"python": "/usr/bin/python3.11 3.13.5"' in dev.output.read_text()
+
+
+def test_a_target_that_cannot_run_pip_tools_is_sent_to_the_uv_resolver(tmp_path: Path) -> None:
+    from venvrpm import manifest
+    from venvrpm.errors import VenvrpmError
+    from venvrpm.plan import Interpreter
+
+    loaded = manifest.load(rootfs_app(tmp_path))
+    workdir = tmp_path / "work"
+    site = workdir / "lock-tools" / "site-packages"
+    site.mkdir(parents=True)
+    target = ScriptedTarget(site, "", piptools_runs=False)
+    old = Interpreter(path=loaded.python, version="3.9.21", implementation="cpython")
+    with pytest.raises(VenvrpmError) as raised:
+        lock.tool_environment(old, target, workdir, copy=True)  # type: ignore[arg-type]
+    assert "does not run under /usr/bin/python3.11 (3.9.21)" in raised.value.message
+    assert "set lock.resolver: uv" in (raised.value.hint or "")
+    assert "unsupported operand" in raised.value.details[0]
