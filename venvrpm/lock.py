@@ -27,14 +27,14 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from venvrpm import files, lockfile, project, toolbox
+from venvrpm import files, lockfile, project, toolbox, uvlock
 from venvrpm._fenced import pip_text
 from venvrpm.errors import LockError, UsageError, VenvrpmError, refused
 from venvrpm.files import Scratch, sha256_hex, write_replacing
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter, pip_environment
 from venvrpm.progress import Report, quiet
-from venvrpm.runner import HostRunner, Runner
+from venvrpm.runner import HostRunner, Runner, Runners
 
 RECORD_PREFIX = "# venvrpm-lock: "
 _PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
@@ -87,19 +87,59 @@ def record(manifest: Manifest, target: LockTarget, interpreter: Interpreter) -> 
     }
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Resolver:
+    """What resolves the locks where the build runs (``lock.resolver``)."""
+
+    interpreter: Interpreter
+    python: Path | None = None
+    """pip-tools: the locking environment's python (:func:`tool_environment`)."""
+    uv: Path | None = None
+    """uv: its binary, where the target runs it."""
+    platform: uvlock.Platform | None = None
+    """uv: the platform it resolves for."""
+    cache: Path | None = None
+    """uv: its cache, in the work directory."""
+
+    @property
+    def name(self) -> str:
+        """As messages name it."""
+        return "pip-compile" if self.uv is None else "uv"
+
+
+def resolver(
+    manifest: Manifest,
+    interpreter: Interpreter,
+    runner: Runner,
+    workdir: Path,
+    *,
+    uv: Path | None = None,
+) -> Resolver:
+    """The manifest's resolver, ready to run under *runner*: pip-tools' environment made
+    there, or uv (*uv*: its binary) told the target's platform."""
+    if manifest.lock_resolver == "uv":
+        if uv is None:
+            raise ValueError("lock.resolver: uv needs uv's binary")  # lock_all finds it
+        return Resolver(interpreter=interpreter, uv=uv, cache=workdir / "uv-cache",
+                        platform=uvlock.python_platform(interpreter))  # fmt: skip
+    python = tool_environment(interpreter, runner, workdir, copy=manifest.build.kind != "host")
+    return Resolver(interpreter=interpreter, python=python)
+
+
 def compile_argv(
     manifest: Manifest,
     target: LockTarget,
-    tool_python: Path,
+    tool: Resolver,
     output: Path,
     *,
     upgrade: bool,
     upgrade_packages: Sequence[str],
 ) -> list[str]:
-    """The pip-compile command (run with the manifest's directory as working directory)."""
-    argv = _base_argv(manifest, tool_python, output, upgrade, upgrade_packages)
+    """The resolver's command (run with the manifest's directory as working directory)."""
+    argv = _base_argv(manifest, tool, output, upgrade, upgrade_packages)
     if target.constraint is not None:
-        argv += ["--constraint", _shown(manifest, target.constraint)]
+        flag = "--constraint" if tool.uv is None else "--constraints"
+        argv += [flag, _shown(manifest, target.constraint)]
     sources = [_shown(manifest, p) for p in target.inputs]
     if target.name == "main" and manifest.project is not None:
         project_file = next(
@@ -113,12 +153,18 @@ def compile_argv(
 
 def _base_argv(
     manifest: Manifest,
-    tool_python: Path,
+    tool: Resolver,
     output: Path,
     upgrade: bool,
     upgrade_packages: Sequence[str],
 ) -> list[str]:
-    argv = [str(tool_python), "-m", "piptools", "compile", "--quiet", "--generate-hashes",
+    if tool.uv is not None:
+        assert tool.platform is not None and tool.cache is not None
+        return uvlock.base_argv(
+            tool.uv, tool.interpreter, tool.platform, output, wheelhouse=manifest.wheelhouse,
+            cache=tool.cache, upgrade=upgrade, upgrade_packages=upgrade_packages,
+        )  # fmt: skip
+    argv = [str(tool.python), "-m", "piptools", "compile", "--quiet", "--generate-hashes",
             "--allow-unsafe", "--strip-extras", "--no-header", "--no-emit-index-url",
             "--no-emit-find-links", "--no-emit-trusted-host", "--no-emit-options", "--newline", "lf",
             "--output-file", str(output)]  # fmt: skip
@@ -140,18 +186,22 @@ def lock(
     *,
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
+    tool: Resolver | None = None,
 ) -> Path:
-    """Resolve *target* and replace its lock atomically; on failure the old lock is untouched."""
-    tool_python = tool_environment(interpreter, runner, workdir, copy=manifest.build.kind != "host")
+    """Resolve *target* and replace its lock atomically; on failure the old lock is untouched.
+
+    *tool*: the resolver made once for several locks (else made here: pip-tools)."""
+    if tool is None:
+        tool = resolver(manifest, interpreter, runner, workdir)
     made_from = record(manifest, target, interpreter)
     with _scratch(workdir) as scratch:
-        argv = compile_argv(manifest, target, tool_python, scratch.path, upgrade=upgrade,
+        argv = compile_argv(manifest, target, tool, scratch.path, upgrade=upgrade,
                             upgrade_packages=upgrade_packages)  # fmt: skip
-        _compile(manifest, target.name, argv, target.output, scratch, made_from, interpreter,
+        _compile(manifest, target.name, argv, target.output, scratch, made_from, tool,
                  runner, workdir, "")  # fmt: skip
     if target.name == "main":
         # what builds the project and the lock's sdists is hash-locked too
-        lock_build(manifest, interpreter, runner, workdir, tool_python,
+        lock_build(manifest, interpreter, runner, workdir, tool,
                    upgrade=upgrade, upgrade_packages=upgrade_packages)  # fmt: skip
     return target.output
 
@@ -174,7 +224,7 @@ MAX_LOCK_BYTES = 64 << 20
 """The most of pip-compile's output read back (a lock of thousands of hashes is ~1 MB)."""
 
 
-def _compiled(manifest: Manifest, scratch: Path) -> str:
+def _compiled(manifest: Manifest, scratch: Path, engine: str = "pip-compile") -> str:
     """What pip-compile wrote to *scratch*, which may lie in a directory others can write.
 
     pip-compile writes its output by path (click's atomic write: a new file renamed onto the
@@ -191,7 +241,7 @@ def _compiled(manifest: Manifest, scratch: Path) -> str:
     except OSError as exc:  # TooLargeError too
         why = exc.strerror or str(exc)
     raise LockError(
-        f"pip-compile's output {_shown(manifest, scratch)} is not the file it wrote",
+        f"{engine}'s output {_shown(manifest, scratch)} is not the file it wrote",
         "something where the lock was resolved replaced pip-compile's output in the work "
         "directory; rerun with --keep-workdir to look at it; the old lock is unchanged",
         details=[why],
@@ -203,7 +253,7 @@ def lock_build(
     interpreter: Interpreter,
     runner: Runner,
     workdir: Path,
-    tool_python: Path,
+    tool: Resolver,
     *,
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
@@ -242,11 +292,11 @@ def lock_build(
     source.write_text(buildreqs.input_text(who), encoding="utf-8")
     covers = "".join(f"#   {n.what}: {', '.join(n.requires)}\n" for n in who)
     with _scratch(workdir) as scratch:
-        argv = _base_argv(manifest, tool_python, scratch.path, upgrade, upgrade_packages)
+        argv = _base_argv(manifest, tool, scratch.path, upgrade, upgrade_packages)
         # the input is in the work directory: no "via" paths
         argv += ["--no-annotate", str(source)]
         _compile(manifest, "build", argv, output, scratch, build_record(manifest, interpreter),
-                 interpreter, runner, workdir, "# Build requirements of:\n" + covers)  # fmt: skip
+                 tool, runner, workdir, "# Build requirements of:\n" + covers)  # fmt: skip
     return output
 
 
@@ -265,41 +315,47 @@ def _compile(
     output: Path,
     scratch: Scratch,
     made_from: dict[str, object],
-    interpreter: Interpreter,
+    tool: Resolver,
     runner: Runner,
     workdir: Path,
     preamble: str,
 ) -> None:
-    """Run pip-compile (*argv* writes *scratch*) and replace *output* atomically."""
+    """Run the resolver (*argv* writes *scratch*) and replace *output* atomically."""
     if output.is_file():
-        # pip-compile keeps existing pins unless told to upgrade: start from the old lock,
-        # its requirement lines only (pip-compile reads it with pip: options included).
+        # pip-compile (and uv) keep existing pins unless told to upgrade: start from the old
+        # lock, its requirement lines only (pip-compile reads it with pip: options included).
         old = output.read_text(encoding="utf-8", errors="replace")
         scratch.write_text(lockfile.salvage(old))
     env = pip_environment(manifest, os.environ)
     if manifest.wheelhouse is not None:
         # Build isolation installs build backends with pip: keep it offline too.
         env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(manifest.wheelhouse))
+    if tool.uv is not None:
+        env = uvlock.environment(env)
     # build isolation's environments and metadata builds: in the work directory, not in the
     # root's /tmp (a chroot's /tmp is the root's own)
     tmp = workdir / "tmp"
     tmp.mkdir(exist_ok=True)
     env["TMPDIR"] = str(tmp)
     result = runner.run(
-        argv, what=f"resolving the {name} lock (pip-compile)",
+        argv, what=f"resolving the {name} lock ({tool.name})",
         cwd=manifest.base_dir, env=env, check=False,
     )  # fmt: skip
+    hint = "loosen the conflicting requirements" + (
+        " or add the missing distributions to the wheelhouse" if manifest.wheelhouse else ""
+    )
+    shown = _shown(manifest, output)
+    if result.returncode != 0 and tool.uv is not None:
+        raise LockError(f"uv could not resolve the {name} lock; {shown} is unchanged", hint,
+                        details=[result.tail()])  # fmt: skip
     if result.returncode != 0:
         raise LockError(
-            f"pip-compile could not resolve the {name} lock; "
-            f"{_shown(manifest, output)} is unchanged",
-            "loosen the conflicting requirements"
-            + (
-                " or add the missing distributions to the wheelhouse" if manifest.wheelhouse else ""
-            ),
+            f"pip-compile could not resolve the {name} lock; {shown} is unchanged",
+            hint,
             details=[explanation(result.stdout + "\n" + result.stderr)],
         )
-    body = _compiled(manifest, scratch.path)
+    body = _compiled(manifest, scratch.path, tool.name)
+    interpreter = tool.interpreter
     header = (
         f"# Locked by `venvrpm lock` for {interpreter.path} "
         f"({interpreter.implementation} {interpreter.version}); regenerate, don't edit.\n"
@@ -539,9 +595,9 @@ def _where_the_build_runs(
     host: HostRunner,
     workdir: Path,
     report: Report,
-) -> Iterator[tuple[Runner, Interpreter]]:
-    """The target's runner (this host, a container, a root: as the build's) and its
-    interpreter, probed there."""
+) -> Iterator[tuple[Runners, Interpreter]]:
+    """The runners (the target: this host, a container, a root, as the build's) and the
+    target's interpreter, probed there."""
     from venvrpm import backends, venvbuild
 
     pip_env = pip_environment(manifest, os.environ)
@@ -550,7 +606,7 @@ def _where_the_build_runs(
     ) as runners:
         where = backends.describe(manifest)
         report("step", f"probing {manifest.python} {where}")
-        yield runners.target, venvbuild.probe_interpreter(runners.target, manifest.python, where)
+        yield runners, venvbuild.probe_interpreter(runners.target, manifest.python, where)
 
 
 def require_up_to_date(
@@ -594,13 +650,23 @@ def lock_all(
 ) -> None:
     """``venvrpm lock``: lock each of *targets* for the interpreter the manifest names, where
     the build runs."""
+    from venvrpm import venvbuild
     from venvrpm.workspace import workspace
 
     with (
         workspace(keep=keep) as workdir,
-        _where_the_build_runs(manifest, targets, host, workdir, report) as (runner, interpreter),
+        _where_the_build_runs(manifest, targets, host, workdir, report) as (runners, interpreter),
     ):
+        uv = None
+        if manifest.lock_resolver == "uv":
+            uv = venvbuild.find_uv(runners.host, workdir / "tools", setting="lock.resolver",
+                                   copy=manifest.build.kind != "host")  # fmt: skip
+        tool = resolver(manifest, interpreter, runners.target, workdir, uv=uv)
+        if tool.platform is not None:
+            report("info", f"uv resolves for Python {interpreter.version} on {tool.platform.name}")
+            if tool.platform.note is not None:
+                report("warning", tool.platform.note)
         for target in targets:
             report("step", f"locking {target.name} -> {target.output.name} for {interpreter.path}")
-            lock(manifest, target, interpreter, runner, workdir,
+            lock(manifest, target, interpreter, runners.target, workdir, tool=tool,
                  upgrade=upgrade, upgrade_packages=list(upgrade_packages))  # fmt: skip

@@ -191,6 +191,8 @@ class Manifest:
     requires: tuple[str, ...]
     locks: tuple[LockTarget, ...] = ()
     """What ``venvrpm lock`` makes, main first; empty when there is nothing to resolve."""
+    lock_resolver: Literal["pip-tools", "uv"] = "pip-tools"
+    """``lock.resolver``: pip-compile under the target interpreter, or uv for its version."""
     tests: ProjectTests | None = None
     build: BuildEnvironment = BuildEnvironment(kind="host")
     dirs: tuple[OwnedDir, ...] = ()
@@ -706,6 +708,7 @@ def _convert(
         files=files,
         requires=requires,
         locks=locks,
+        lock_resolver=data.get("lock", {}).get("resolver", "pip-tools"),
         tests=tests,
         build=build,
         dirs=dirs,

@@ -486,7 +486,7 @@ def pip_environment(
     return found
 
 
-def _uv_environment(pip_env: Mapping[str, str]) -> dict[str, str]:
+def uv_environment(pip_env: Mapping[str, str]) -> dict[str, str]:
     """uv does not read pip's settings: the index ones it has an equivalent for, translated."""
     translated = {
         "PIP_INDEX_URL": "UV_DEFAULT_INDEX",
@@ -608,7 +608,7 @@ def make_plan(
         if test_lock is not None:
             install_test_lock = (*uv, "--no-build-isolation", "--require-hashes", "-r",
                                  str(test_lock))  # fmt: skip
-        pip_env = {**pip_env, **_uv_environment(pip_env)}
+        pip_env = {**pip_env, **uv_environment(pip_env)}
     topdir = host_dir(workdir) / "rpmbuild"
     rpmbuild_source = (tools.rpmbuild, "-bs", "--define", f"_topdir {topdir}",
                        "--define", f"_sourcedir {topdir / 'SOURCES'}",

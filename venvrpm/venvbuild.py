@@ -250,9 +250,10 @@ def _pip_key(interpreter: Interpreter, name: str) -> dict[str, str]:
             "python": interpreter.minor}  # fmt: skip
 
 
-def find_uv(host: Runner, tools: Path, *, copy: bool) -> Path:
+def find_uv(host: Runner, tools: Path, *, copy: bool, setting: str = "build.installer") -> Path:
     """uv's binary: venvrpm's own (the ``uv`` extra), else one on PATH; copied into *tools*
-    when the build runs in a container or root, which see only what is mounted."""
+    when the build runs in a container or root, which see only what is mounted. *setting*:
+    the manifest's key that asks for uv, for the message when it is missing."""
     found: str | None = None
     try:
         import uv  # type: ignore[import-not-found,unused-ignore]
@@ -262,12 +263,13 @@ def find_uv(host: Runner, tools: Path, *, copy: bool) -> Path:
         found = host.which("uv")
     if not found:
         raise ToolMissingError(
-            "build.installer is uv, but uv is not installed",
+            f"{setting} is uv, but uv is not installed",
             "install venvrpm with the uv extra (pip install 'venvrpm[uv]'), or put uv on PATH",
         )
     if not copy:
         return Path(found)
     dest = tools / "uv"
+    tools.mkdir(parents=True, exist_ok=True)
     shutil.copy2(found, dest)
     return dest
 

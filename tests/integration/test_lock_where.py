@@ -86,3 +86,37 @@ def test_lock_in_a_root_decides_markers_with_the_roots_python(
     # nothing was left in the root: no mount, no scratch beside the lock
     assert target.mounts_under(root) == [str(root)]
     assert not [p.name for p in app.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_uv_resolver_locks_for_the_roots_python_without_pip_tools(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """lock.resolver: uv, told the root's Python version and platform: the marker is decided
+    for 3.13 although uv's own interpreter (for sdists) and the host's are asked nothing of
+    markers; no locking environment is made."""
+    app = marked_app(tmp_path)
+    lock = app.parent / "requirements.lock"
+    host_manifest = app.read_text().replace("lock:\n", "lock:\n  resolver: uv\n")
+    app.write_text(host_manifest)
+    assert cli("lock", str(app), "--env", "main") == 0, capsys.readouterr().err
+    assert {"oldpython", "tinydep"} <= pins(lock) and "newpython" not in pins(lock)
+    assert "uv resolves for Python 3.11." in capsys.readouterr().err
+
+    root = target.fresh_root(tmp_path / "trixie", "trixie")
+    app.write_text(
+        host_manifest.replace("python: /usr/bin/python3.11", "python: /usr/bin/python3.13")
+        + f"build:\n  rootfs: {root}\n"
+    )
+    assert cli("lock", str(app), "-v") == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "uv resolves for Python 3.13." in err
+    # trixie's glibc 2.41 is newer than uv can name: the newest it can, said
+    assert "x86_64-manylinux_2_40" in err and "cannot name manylinux_2_41" in err
+    assert "pip-compile" not in err and "locking environment" not in err
+    assert {"newpython", "tinydep", "sdistonly"} <= pins(lock) and "oldpython" not in pins(lock)
+    assert all(r.hashes for r in lockfile.read(lock).requirements)
+    assert '"python": "/usr/bin/python3.13 3.13.' in lock.read_text()
+    dev = app.parent / "requirements-dev.lock"
+    assert pins(dev) == {"minitest", "tinydep"}
+    assert pins(app.parent / "requirements-build.lock") == {"tinybackend"}
+    assert cli("lock", str(app), "--check") == 0, capsys.readouterr().err
