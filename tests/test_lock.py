@@ -100,7 +100,7 @@ def test_the_target_sees_the_inputs_read_only_and_the_locks_by_their_directory(
 
 class ScriptedTarget:
     """The target (a root) as the locking steps see it: records each command and answers
-    as the tools would; pip-compile writes *compiled* to its --output-file."""
+    as the tools would; the resolver writes *compiled* to its --output-file."""
 
     def __init__(self, site: Path, compiled: str, *, piptools_runs: bool = True) -> None:
         self.site = site
@@ -123,7 +123,7 @@ class ScriptedTarget:
         elif what == "loading pip-tools under the target interpreter":
             code = 0 if self.piptools_runs else 1
             out = "" if self.piptools_runs else "TypeError: unsupported operand type(s) for |"
-        elif "pip-compile" in what:
+        elif what.startswith("resolving"):
             Path(argv[argv.index("--output-file") + 1]).write_text(self.compiled)
         return Result(argv, code, out, "")
 
@@ -190,3 +190,30 @@ def test_a_target_that_cannot_run_pip_tools_is_sent_to_the_uv_resolver(tmp_path:
     assert "does not run under /usr/bin/python3.11 (3.9.21)" in raised.value.message
     assert "set lock.resolver: uv" in (raised.value.hint or "")
     assert "unsupported operand" in raised.value.details[0]
+
+
+def test_the_uv_resolver_runs_uv_alone_in_the_target(tmp_path: Path) -> None:
+    """lock.resolver: uv: no locking environment, no pip-tools; uv (copied into the work
+    directory) is told the target's version and platform, and writes the work directory."""
+    from venvrpm import lockfile, manifest, uvlock
+    from venvrpm.plan import Interpreter
+
+    loaded = manifest.load(rootfs_app(tmp_path))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    target = ScriptedTarget(workdir, f"tinydep==1.0 \\\n    --hash=sha256:{'b' * 64}\n")
+    interpreter = Interpreter(path=loaded.python, version="3.9.21", implementation="cpython",
+                              platform="linux-x86_64", libc="glibc 2.34")  # fmt: skip
+    tool = lock.Resolver(interpreter=interpreter, uv=workdir / "tools" / "uv",
+                         platform=uvlock.python_platform(interpreter), cache=workdir / "uv")  # fmt: skip
+    (dev,) = [t for t in loaded.locks if t.name == "dev"]
+    lock.lock(loaded, dev, interpreter, target, workdir, tool=tool)  # type: ignore[arg-type]
+    ((what, argv, cwd, env),) = target.calls
+    assert what == "resolving the dev lock (uv)"
+    assert argv[:3] == (str(workdir / "tools" / "uv"), "pip", "compile")
+    assert argv[argv.index("--python-platform") + 1] == "x86_64-manylinux_2_34"
+    assert argv[argv.index("--constraints") + 1] == "requirements.lock"
+    assert Path(argv[argv.index("--output-file") + 1]).parent == workdir
+    assert cwd == loaded.base_dir and env["TMPDIR"] == str(workdir / "tmp")
+    assert [r.name for r in lockfile.read(dev.output).requirements] == ["tinydep"]
+    assert '"python": "/usr/bin/python3.11 3.9.21"' in dev.output.read_text()
