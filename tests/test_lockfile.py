@@ -309,3 +309,31 @@ def test_crlf_line_ends_are_accepted(tmp_path: Path) -> None:
     path = tmp_path / "requirements.lock"
     path.write_bytes(f"foo==1.0 \\\r\n    --hash={H}\r\nbar==2 --hash={H2}\r\n".encode())
     assert [r.name for r in lockfile.read(path).requirements] == ["foo", "bar"]
+
+
+def test_the_installer_reads_the_lock_as_parsed_and_nothing_else() -> None:
+    """What pip or uv read (lockfile.normalized): one line per requirement, pins and hashes;
+    comments, continuations and the lines false for the target are gone."""
+    text = textwrap.dedent(f"""\
+        # via pip-compile
+        six==1.16.0 \\
+            --hash=sha256:{"A" * 64}
+        tomli==2.0.1 ; python_version < "3.11" --hash=sha256:{"b" * 64}
+        """)
+    lock = lockfile.parse(text, Path("requirements.lock")).for_target(
+        {"python_version": "3.11", "python_full_version": "3.11.2"}
+    )
+    assert lockfile.normalized(lock) == f"six==1.16.0 --hash=sha256:{'a' * 64}\n"
+
+
+def test_online_a_requirement_comes_from_the_url_its_lock_names() -> None:
+    req = lockfile.LockedRequirement(
+        name="six", version="1.16.0", hashes=(f"sha256:{'a' * 64}",), marker=None, line=3,
+        url="https://files.example/six-1.16.0-py2.py3-none-any.whl",
+    )  # fmt: skip
+    lock = lockfile.Lock(path=Path("pylock.toml"), requirements=(req,))
+    assert lockfile.normalized(lock, online=True) == (
+        f"six @ https://files.example/six-1.16.0-py2.py3-none-any.whl --hash=sha256:{'a' * 64}\n"
+    )
+    # from a wheelhouse: by name and hash, the wheelhouse's file
+    assert lockfile.normalized(lock).startswith("six==1.16.0 --hash=")

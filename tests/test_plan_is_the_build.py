@@ -99,6 +99,8 @@ def test_a_build_runs_exactly_the_commands_its_plan_describes(tmp_path: Path, ma
         assert len(names) == 1, f"ran, but not described (or ambiguous: {names}): {argv}"
         named.append(names[0])
     assert named == list(commands), "described in the order a build runs them, each once"
+    # the installer reads the lock as parsed: pip would obey whatever else the user's file says
+    assert not [argv for argv in ran if str(m.requirements) in argv]
     for name, fallback in described.get("fallbacks", {}).items():
         assert not any(_matches(fallback["argv"], argv, placeholders) for argv in ran), name
     if m.project is not None:

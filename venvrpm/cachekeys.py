@@ -7,7 +7,9 @@ cache list`` shows of an entry.
 
 from __future__ import annotations
 
-from venvrpm import backends, files, venvbuild
+import hashlib
+
+from venvrpm import backends, files, lockfile, venvbuild
 from venvrpm import cache as cache_module
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildIdentity, BuildPlan, Interpreter
@@ -33,9 +35,13 @@ def environment_key(plan: BuildPlan) -> str:
     manifest = plan.manifest
     if plan.built_with is None:
         return ""
+    assert plan.lock is not None, "prepare() parses the lock"
     return cache_module.key_of(
         {
-            "lock": files.sha256_hex(manifest.requirements),
+            # what is installed: the lock as parsed for this target, not its file's bytes
+            "lock": hashlib.sha256(
+                lockfile.normalized(plan.lock, online=not plan.offline).encode()
+            ).hexdigest(),
             "prefix": str(manifest.prefix),
             **plan.built_with.key(),
             # how the venv is made and filled (virtualenv or venv, which pip, which installer)
@@ -73,8 +79,6 @@ def build_env_key(plan: BuildPlan) -> str:
 
 def _placeholder(arg: str, plan: BuildPlan) -> str:
     manifest = plan.manifest
-    if arg == str(manifest.requirements):
-        return "<lock>"
     if plan.build_lock is not None and arg == str(plan.build_lock):
         return "<build-lock>"
     if manifest.wheelhouse is not None and arg == str(manifest.wheelhouse):

@@ -69,6 +69,11 @@ class LockedRequirement:
     """``alg:hex``, hex in lower case as pip compares it."""
     marker: str | None
     line: int
+    url: str | None = None
+    """Where the file comes from, when the lock names it (pylock.toml): installed from there
+    online, by name and hash from a wheelhouse."""
+    filename: str | None = None
+    """The one file the lock selected for the target (pylock.toml), when it names one."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -176,10 +181,19 @@ def salvage(text: str) -> str:
     return "".join(requirement_line(r) + "\n" for r in entries)
 
 
-def requirement_line(req: LockedRequirement) -> str:
-    """*req* as one lock line."""
+def requirement_line(req: LockedRequirement, *, online: bool = False) -> str:
+    """*req* as one lock line; *online*: from the URL the lock names, when it names one."""
     marker = f" ; {req.marker}" if req.marker else ""
-    return f"{req.name}=={req.version}{marker} " + " ".join(f"--hash={h}" for h in req.hashes)
+    pin = f"{req.name} @ {req.url}" if online and req.url else f"{req.name}=={req.version}"
+    return f"{pin}{marker} " + " ".join(f"--hash={h}" for h in req.hashes)
+
+
+def normalized(lock: Lock, *, online: bool = False) -> str:
+    """*lock* as the installer reads it: its requirements, one line each, and nothing else.
+
+    Written from what :func:`parse` accepted, so nothing the user's file says beyond its pins
+    and hashes reaches pip or uv."""
+    return "".join(requirement_line(r, online=online) + "\n" for r in lock.requirements)
 
 
 def _scan(text: str) -> tuple[list[LockedRequirement], list[tuple[int, str]]]:

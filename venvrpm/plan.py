@@ -236,6 +236,12 @@ class BuildPlan:
         return install_report(self.workdir)
 
     @property
+    def locked_requirements(self) -> Path:
+        """What ``install_lock`` reads: the lock as parsed, one line per requirement the target
+        installs (venvbuild.install_lock writes it from ``lock``)."""
+        return locked_requirements(self.workdir)
+
+    @property
     def build_env_dir(self) -> Path:
         """The project's build requirements (``pip install --target``)."""
         return self.workdir / "build-env"
@@ -516,6 +522,11 @@ def install_report(workdir: Path) -> Path:
     return workdir / "install-report.json"
 
 
+def locked_requirements(workdir: Path) -> Path:
+    """The normalized lock the installer reads (BuildPlan.locked_requirements)."""
+    return workdir / "locked-requirements.txt"
+
+
 def make_plan(
     manifest: Manifest,
     *,
@@ -562,9 +573,12 @@ def make_plan(
     # builds with the build lock's environment (PYTHONPATH, build_env_vars); --ignore-installed
     # so that pip does not take what it finds there for installed in the venv.
     no_isolation = ["--no-build-isolation", "--ignore-installed"]
-    # --report: which of the files a lock line allows was installed (the SBOM names it)
+    # --report: which of the files a lock line allows was installed (the SBOM names it).
+    # Never the user's file: pip would obey what else it says (options, includes, paths), and
+    # a pylock.toml is not a requirements file. The installer reads the lock as parsed.
+    locked = str(locked_requirements(workdir))
     install_lock = (*pip, *common, *no_isolation, *source, "--require-hashes", "--report",
-                    str(install_report(workdir)), "-r", str(manifest.requirements))  # fmt: skip
+                    str(install_report(workdir)), "-r", locked)  # fmt: skip
     install_project = None
     if manifest.project is not None:
         install_project = (*pip, *common, *no_isolation, *source, str(workdir / "src"))
@@ -601,8 +615,7 @@ def make_plan(
             "--no-progress", "--quiet",
             *(["--no-config"] if offline else []), *source,
         ]  # fmt: skip
-        install_lock = (*uv, "--no-build-isolation", "--require-hashes", "-r",
-                        str(manifest.requirements))  # fmt: skip
+        install_lock = (*uv, "--no-build-isolation", "--require-hashes", "-r", locked)
         if manifest.project is not None:
             install_project = (*uv, "--no-build-isolation", str(workdir / "src"))
         if test_lock is not None:

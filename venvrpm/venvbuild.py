@@ -23,7 +23,7 @@ from installer.records import Hash, RecordEntry
 from installer.scripts import Script
 from installer.utils import Scheme, copyfileobj_with_hashing
 
-from venvrpm import probes, progress, stagecheck, stale, toolbox
+from venvrpm import files, lockfile, probes, progress, stagecheck, stale, toolbox
 from venvrpm._fenced import pip_text, virtualenv_api
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
@@ -355,6 +355,11 @@ def install_lock(
     """Install the lock: hash-checked, no dependencies resolved. *report* hears how many of its
     *count* distributions are installed as it goes."""
     ensure_pip(plan)
+    assert plan.lock is not None, "prepare() parses the lock"
+    # fresh, not through a name a backend run earlier in this work directory may have planted
+    files.write_replacing(
+        plan.locked_requirements, lockfile.normalized(plan.lock, online=not plan.offline)
+    )
     try:
         with progress.watching(report, count, "distributions installed",
                                lambda: installed_count(plan.venv_dir)):  # fmt: skip
