@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     lock = sub.add_parser(
-        "lock", help="resolve the locks with pip-tools under the target interpreter"
+        "lock", help="resolve the locks where the build runs, for the target interpreter"
     )
     lock.set_defaults(handler=_lock, arguments=LockArgs)
     lock.add_argument("manifest", type=Path)

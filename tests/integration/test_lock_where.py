@@ -88,6 +88,27 @@ def test_lock_in_a_root_decides_markers_with_the_roots_python(
     assert not [p.name for p in app.parent.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("resolver", ["pip-tools", "uv"])
+def test_lock_in_an_image_decides_markers_with_the_images_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], resolver: str
+) -> None:
+    """The same in a container of trixie's image (podman: network off with the wheelhouse)."""
+    image = target.image(suite="trixie")
+    app = marked_app(tmp_path)
+    app.write_text(
+        app.read_text()
+        .replace("python: /usr/bin/python3.11", "python: /usr/bin/python3.13")
+        .replace("lock:\n", f"lock:\n  resolver: {resolver}\n")
+        + f"build:\n  container: {image}\n  engine: podman\n"
+    )
+    assert cli("lock", str(app)) == 0, capsys.readouterr().err
+    lock = app.parent / "requirements.lock"
+    assert {"newpython", "tinydep"} <= pins(lock) and "oldpython" not in pins(lock)
+    assert '"python": "/usr/bin/python3.13 3.13.' in lock.read_text()
+    assert pins(app.parent / "requirements-build.lock") == {"tinybackend"}
+    assert cli("lock", str(app), "--check") == 0, capsys.readouterr().err
+
+
 def test_uv_resolver_locks_for_the_roots_python_without_pip_tools(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -220,10 +220,11 @@ def _install_seed(root: Path, provides: list[str]) -> None:
         rpm(root, "-i", str(built))
 
 
-def image(engine: str = "podman") -> str:
-    """A container image made from the template root (``podman import``), built once."""
-    name = f"localhost/venvrpm-test/{SUITE}:{_key()}"
-    root = template_root()
+def image(engine: str = "podman", suite: str = SUITE) -> str:
+    """A container image made from the template root of *suite* (``podman import``), built
+    once."""
+    name = f"localhost/venvrpm-test/{suite}:{_key(suite)}"
+    root = template_root(suite)
     CACHE.mkdir(parents=True, exist_ok=True)
     # test workers import it once between them
     with open(CACHE / f".image-{engine}.lock", "w") as lock:
