@@ -15,6 +15,7 @@ import pytest
 
 from tests.integration.test_build_requirements import app_with_build_requirements, write_build_lock
 from tests.integration.test_lock import app  # noqa: F401 (a fixture)
+from tests.integration.test_pylock import pip_lock
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
 from venvrpm import manifest, pipeline, workspace
@@ -38,6 +39,11 @@ def _without_project(root: Path) -> Path:
     return made
 
 
+def _pylock_without_project(root: Path) -> Path:
+    """The same, locked by `pip lock` as a pylock.toml: prepare also asks the target's tags."""
+    return pip_lock(_without_project(root).parent)
+
+
 def _matches(described: list[str], ran: tuple[str, ...], placeholders: set[str]) -> bool:
     # a program the plan names as found on PATH (rpm) ran by the path where it was found
     return len(described) == len(ran) and all(
@@ -46,12 +52,21 @@ def _matches(described: list[str], ran: tuple[str, ...], placeholders: set[str])
     )
 
 
-def test_what_prepare_runs_is_described_before_the_build(tmp_path: Path) -> None:
-    """prepare's probes (the interpreter, rpm, venvrpm's pip compiled into an empty cache) are
-    listed in ``before_the_build``, each matched by one command that ran before the plan."""
+@pytest.mark.parametrize(
+    ("make", "probes"),
+    [
+        (_without_project, ["probe", "compile_pip", "rpm_configdir"]),
+        (_pylock_without_project, ["probe", "compile_pip", "target_tags", "rpm_configdir"]),
+    ],
+    ids=["requirements", "pylock"],
+)
+def test_what_prepare_runs_is_described_before_the_build(tmp_path: Path, make, probes) -> None:  # type: ignore[no-untyped-def]
+    """prepare's probes (the interpreter, rpm, venvrpm's pip compiled into an empty cache; the
+    target's wheel tags for a pylock.toml) are listed in ``before_the_build``, each matched by
+    one command that ran before the plan."""
     from venvrpm import cache as cache_module
 
-    m = manifest.load(_without_project(tmp_path / "app"))
+    m = manifest.load(make(tmp_path / "app"))
     runner = RecordingRunner(HostRunner(1))
     cache = cache_module.from_environment({"VENVRPM_CACHE_DIR": str(tmp_path / "cache")})
     with workspace.workspace(keep=False) as workdir:
@@ -67,7 +82,7 @@ def test_what_prepare_runs_is_described_before_the_build(tmp_path: Path) -> None
         names = [n for n, d in before.items() if _matches(d["argv"], call.argv, placeholders)]
         assert len(names) == 1, f"prepare ran, but it is not described: {call.argv}"
         named.append(names[0])
-    assert named == ["probe", "compile_pip", "rpm_configdir"]
+    assert named == probes
     assert named == [n for n in before if n in named], "described in the order prepare runs"
 
 
@@ -79,7 +94,11 @@ def _prepare(m: manifest.Manifest, runner: RecordingRunner, workdir: Path) -> Bu
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("make", [_with_project, _without_project], ids=["project", "no-project"])
+@pytest.mark.parametrize(
+    "make",
+    [_with_project, _without_project, _pylock_without_project],
+    ids=["project", "no-project", "pylock"],
+)
 def test_a_build_runs_exactly_the_commands_its_plan_describes(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
     m = manifest.load(make(tmp_path / "app"))
     runner = RecordingRunner(HostRunner(1))

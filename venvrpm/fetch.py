@@ -81,6 +81,7 @@ def problems(lock: Lock, wheelhouse: Path) -> list[str]:
     if not lacking:
         return []
     by_name: dict[str, list[str]] = {}
+    present = {path.name for path in wheelhouse.iterdir()}
     for path in wheelhouse.iterdir():
         match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._]*?)-\d", path.name)
         if match:
@@ -89,7 +90,13 @@ def problems(lock: Lock, wheelhouse: Path) -> list[str]:
     out = []
     for req in lacking:
         files = sorted(by_name.get(req.name, []))
-        if files:
+        # a pylock.toml names the one file chosen for the target: said by its name
+        if req.filename is not None and req.filename in present:
+            out.append(f"hash mismatch for {req.filename}: it is not the file {lock.path.name} "
+                       f"names for {req.name}=={req.version}")  # fmt: skip
+        elif req.filename is not None:
+            out.append(f"{req.filename} ({req.name}=={req.version}) is not in the wheelhouse")
+        elif files:
             out.append(f"hash mismatch for {req.name}=={req.version}: {', '.join(files)} "
                        "is not a file the lock names")  # fmt: skip
         else:
@@ -140,7 +147,9 @@ def fetch(
     progress.total(report, len(wanted), "distributions")
     progress.count_lines(report, pip_text.STARTED)
     everything = scratch / "all-requirements.txt"
-    everything.write_text("".join(requirement_line(r) + "\n" for r in wanted), encoding="utf-8")
+    # online: a pylock.toml's file from the URL the lock names (a requirements lock names none)
+    lines = "".join(requirement_line(r, online=True) + "\n" for r in wanted)
+    everything.write_text(lines, encoding="utf-8")
     result = runner.run([*base, "-r", str(everything)], what="downloading the lock", env=env,
                         check=False)  # fmt: skip
     still = [r for r in missing(lock, wheelhouse) if r in wanted]
@@ -171,7 +180,7 @@ def _one_by_one(
     failures: list[str] = []
     for req in wanted:
         requirements = scratch / f"{req.name}.txt"
-        requirements.write_text(requirement_line(req) + "\n", encoding="utf-8")
+        requirements.write_text(requirement_line(req, online=True) + "\n", encoding="utf-8")
         result = runner.run([*base, "-r", str(requirements)], what=f"downloading {req.name}",
                             env=env, check=False)  # fmt: skip
         if result.returncode != 0:
@@ -277,8 +286,11 @@ def fill_wheelhouse(
             where = backends.describe(loaded)
             report("step", f"probing {loaded.python} {where}")
             interpreter = venvbuild.probe_interpreter(runners.target, loaded.python, where)
-            lock = lock.for_target(dict(interpreter.markers))
             wheel = venvbuild.pip_for(interpreter, workdir / "tools")
+            # a pylock.toml's files: the one per package that fits the target, as build picks
+            tags = (venvbuild.probe_tags(runners.target, interpreter, wheel)
+                    if lock.pylock is not None else None)  # fmt: skip
+            lock = lock.for_target(dict(interpreter.markers), tags)
             scratch = workdir / "fetch"
             scratch.mkdir()
             report("step", f"fetching into {loaded.wheelhouse}")

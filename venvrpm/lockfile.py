@@ -19,15 +19,19 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from venvrpm.errors import LockFileError
+
+if TYPE_CHECKING:
+    from packaging.pylock import Pylock
 
 # pip's COMMENT_RE: a comment starts at a '#' at the start of the line or after whitespace.
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -84,13 +88,25 @@ class Lock:
     requirements: tuple[LockedRequirement, ...]
     skipped: tuple[LockedRequirement, ...] = ()
     """Lines left out by :meth:`for_target`: their marker is false for the target."""
+    pylock: Pylock | None = field(default=None, compare=False, repr=False)
+    """The PEP 751 document (a ``pylock.toml``) until :meth:`for_target` has chosen its files
+    for the target; until then each requirement allows every file of its package."""
 
-    def for_target(self, markers: Mapping[str, str]) -> Lock:
+    def for_target(self, markers: Mapping[str, str], tags: Sequence[str] | None = None) -> Lock:
         """The lock as the target's installer reads it: lines whose marker is false are skipped.
 
         The one place that decides what a target needs: ``check``'s wheelhouse test, ``fetch``
         and ``build`` all use it, as pip does when it installs the lock (``extra`` is empty).
+
+        A ``pylock.toml`` is selected as PEP 751 says (venvrpm.pylock): with *tags*, the wheel
+        tags the target accepts best first, each package keeps the one file that fits best;
+        without them, every file of each package the markers keep. The result is a plain lock
+        either way (no markers left, ``pylock`` None): selecting it again changes nothing.
         """
+        if self.pylock is not None:
+            from venvrpm import pylock
+
+            return pylock.for_target(self, markers, tags)
         environment = {**markers, "extra": ""}
         kept: list[LockedRequirement] = []
         skipped: list[LockedRequirement] = []
@@ -119,8 +135,22 @@ class Lock:
         return replace(self, requirements=tuple(kept), skipped=(*self.skipped, *skipped))
 
 
+def is_pylock(path: Path) -> bool:
+    """Whether *path* is named as PEP 751 names a lock: ``pylock.toml``, ``pylock.NAME.toml``."""
+    from packaging.pylock import is_valid_pylock_path
+
+    return is_valid_pylock_path(path)
+
+
 def read(path: Path) -> Lock:
-    """Parse and validate the lock at *path*; raise LockFileError naming every bad line."""
+    """Parse and validate the lock at *path*; raise LockFileError naming every bad line.
+
+    A file named as PEP 751 names a lock (:func:`is_pylock`) is read as one (venvrpm.pylock);
+    any other as a hash-locked requirements file."""
+    if is_pylock(path):
+        from venvrpm import pylock
+
+        return pylock.read(path)
     try:
         # newline="": the text as written, so that the checks see a lone CR (read_text would
         # turn it into a line break, hiding it)

@@ -129,12 +129,6 @@ def prepare(
     for name in backends.check_build_requires(manifest, runners.target):
         report("warning", f"build.requires: {name} not checked {where}: a Debian-family system "
                           "has no rpm database of its packages (an absolute path is checked)")  # fmt: skip
-    # lines whose marker is false for the target are skipped, as fetch and pip skip them
-    markers = dict(interpreter.markers)
-    lock = lock.for_target(markers)
-    # Offline: everything the target installs must be there before anything is built.
-    fetch.require_served(manifest, lock)
-    project = project_module.read(manifest.project)
     tools_dir = workdir / "tools"  # virtualenv is copied in only if a venv is created
     tools_dir.mkdir(exist_ok=True)
     # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
@@ -143,6 +137,19 @@ def prepare(
         if cache is not None and manifest.build.kind == "host"
         else (venvbuild.pip_for(interpreter, tools_dir), None)
     )
+    # lines whose marker is false for the target are skipped, as fetch and pip skip them; of a
+    # pylock.toml's files, the one that fits the target's tags is kept (asked of the pip that
+    # installs it, only then: a requirements lock leaves the choice to the installer)
+    markers = dict(interpreter.markers)
+    tags = None
+    if lock.pylock is not None:
+        if place_pip is not None:
+            place_pip()
+        tags = venvbuild.probe_tags(runners.target, interpreter, pip)
+    lock = lock.for_target(markers, tags)
+    # Offline: everything the target installs must be there before anything is built.
+    fetch.require_served(manifest, lock)
+    project = project_module.read(manifest.project)
     uv = manifest.build.installer == "uv"
     tools = Tools(
         host_python=sys.executable, toolbox=tools_dir, pip=pip, place_pip=place_pip,

@@ -15,7 +15,7 @@ from typing import Any
 from venvrpm import backends, pipconfig, probes
 from venvrpm._fenced import virtualenv_api
 from venvrpm.errors import UsageError
-from venvrpm.lockfile import Lock
+from venvrpm.lockfile import Lock, is_pylock
 from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
 from venvrpm.project import ProjectMetadata
 from venvrpm.redact import redact_all
@@ -326,6 +326,14 @@ class BuildPlan:
                 f" {where}; --dry-run runs nothing there",
                 "which lock lines have a true marker for that interpreter, and so which the "
                 "wheelhouse must serve and which sdists need the build lock",
+                *(
+                    [
+                        "which of each package's files in the pylock.toml fits that interpreter's "
+                        "wheel tags (the wheelhouse must serve one of each package without a marker)"
+                    ]
+                    if is_pylock(self.manifest.requirements)
+                    else []
+                ),
                 "which of virtualenv's pip wheels suits that interpreter (the commands run "
                 "pip from tools/pip; the build unpacks it at tools/pip-VERSION)",
                 "the host's rpmbuild and elfdeps (found when the build starts)",
@@ -375,7 +383,11 @@ class BuildPlan:
             "placeholders": {
                 **{
                     f"<helper {name}>": f"the source of venvrpm/helpers/{name}, given to -c"
-                    for name, _ in (*self.helpers, (probes.PROBE_HELPER, ""))
+                    for name, _ in (
+                        *self.helpers,
+                        (probes.PROBE_HELPER, ""),
+                        (probes.TAGS_HELPER, ""),
+                    )
                 },
                 "<build.requires check>": "venvrpm's check of build.requires (backends), -c",
                 **PLACEHOLDERS,
@@ -445,6 +457,13 @@ class BuildPlan:
             "when": "pip is not in the environment cache yet (then here, or before the first "
             "step that runs pip, when the cache names it)",
         }
+        if is_pylock(self.manifest.requirements):
+            found["target_tags"] = {
+                "argv": list(probes.target_tags(
+                    python, f"<helper {probes.TAGS_HELPER}>", self.tools.pip)),
+                "what": "the wheel tags the target accepts, best first: which of each "
+                "package's files in the pylock.toml the build installs",
+            }  # fmt: skip
         found["rpm_configdir"] = {"argv": list(probes.rpm_configdir("rpm"))}
         return found
 

@@ -13,11 +13,19 @@ from pathlib import Path, PurePosixPath
 
 PROBE_HELPER = "probe.py"
 """venvrpm/helpers/probe.py: what the interpreter is (version, platform, libc, markers)."""
+TAGS_HELPER = "target_tags.py"
+"""venvrpm/helpers/target_tags.py: the wheel tags the interpreter accepts, by venvrpm's pip."""
 
 
 def probe(python: PurePosixPath, helper: str) -> tuple[str, ...]:
     """The target interpreter, asked what it is; *helper* is probe.py's source."""
     return (str(python), "-I", "-S", "-B", "-c", helper)
+
+
+def target_tags(python: PurePosixPath, helper: str, pip: Path) -> tuple[str, ...]:
+    """The wheel tags the target accepts, best first, as the *pip* that installs computes them
+    (a pylock.toml's files are chosen by them); *helper* is target_tags.py's source."""
+    return (str(python), "-I", "-S", "-B", "-c", helper, str(pip))
 
 
 def rpm_configdir(rpm: str) -> tuple[str, ...]:

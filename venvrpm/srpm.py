@@ -68,11 +68,14 @@ def kit(manifest: Manifest, dest: Path, runner: Runner) -> Kit:
     if manifest.build.requires:
         # the farm's chroot has them (BuildRequires); stage checks them and names them in hints
         data["build"] = {"requires": list(manifest.build.requires)}
-    shutil.copy2(manifest.requirements, root / "requirements.lock")
-    data["requirements"] = "requirements.lock"
+    # a pylock.toml keeps its name: the name is what says how the lock is read
+    kit_lock = manifest.requirements.name if lockfile.is_pylock(manifest.requirements) else (
+        "requirements.lock")  # fmt: skip
+    shutil.copy2(manifest.requirements, root / kit_lock)
+    data["requirements"] = kit_lock
     build_lock = buildreqs.lock_path(manifest.requirements)
     if build_lock.is_file():  # found beside the lock, by its derived name
-        shutil.copy2(build_lock, buildreqs.lock_path(root / "requirements.lock"))
+        shutil.copy2(build_lock, buildreqs.lock_path(root / kit_lock))
     wheels = _copy_locked_wheels(manifest.wheelhouse, (manifest.requirements, build_lock),
                                  root / "wheels")  # fmt: skip
     data["wheelhouse"] = "wheels"

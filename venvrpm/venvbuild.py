@@ -130,6 +130,31 @@ def probe_interpreter(
     )
 
 
+_TAG = re.compile(r"[a-z0-9_.]+-[a-z0-9_.]+-[a-z0-9_.]+")
+
+
+def probe_tags(runner: Runner, interpreter: Interpreter, pip: Path) -> tuple[str, ...]:
+    """The wheel tags the target accepts, best first, as *pip* (venvrpm's, for the target)
+    computes them: what a pylock.toml's files are chosen by (Lock.for_target).
+
+    Asked of pip's own packaging, run by the target interpreter, not computed here from the
+    probed facts: which manylinux, musllinux and ABI tags an interpreter accepts depends on
+    its build and C library in ways packaging works out by running there, and the file chosen
+    must be one the pip that installs accepts."""
+    result = runner.run(
+        probes.target_tags(interpreter.path, helper_source(probes.TAGS_HELPER), pip),
+        what=f"asking {interpreter.path} which wheel tags it accepts",
+    )
+    tags = tuple(line for line in result.stdout.splitlines() if _TAG.fullmatch(line))
+    if not tags:
+        raise VenvrpmError(
+            f"{interpreter.path} named no wheel tag it accepts",
+            "set `python:` to a CPython 3 interpreter, e.g. /usr/bin/python3.11",
+            details=[result.tail()] if result.tail() else (),
+        )
+    return tags
+
+
 def _interpreters(runner: Runner) -> list[str]:
     """python3* executables in the usual places of the target, to say what exists instead."""
     listing = runner.run(

@@ -1,0 +1,157 @@
+"""PEP 751 locks end to end: the test app locked by real ``pip lock`` builds from its wheelhouse,
+installs without --nodeps into the test root, runs, and ships what the same app locked with
+pip-compile (``venvrpm lock``) ships; of a lock for several platforms only the target's file is
+needed, fetched or installed; a tampered file is refused by name."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from tests.integration.test_build_install import payload_of, query
+from tests.support import target
+from tests.support.apps import make_smallapp, sha256
+from venvrpm.cli import main
+
+pytestmark = pytest.mark.integration
+
+DEPENDENCIES = "tinydep\nawkward-data\ntinynative\nsdistonly\n"
+"""The test project's dependencies: what pip-compile locks for it (``venvrpm lock``)."""
+X86_WHEEL = "tinynative-1.0-py3-none-linux_x86_64.whl"
+
+
+def pip_lock(root: Path) -> Path:
+    """The app under *root* locked by real ``pip lock`` (pip >= 25.1 writes PEP 751) from its
+    wheelhouse alone; the manifest's ``requirements:`` made the lock's ``pylock.toml``."""
+    version = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    assert Version(version) >= Version("25.1"), f"pip {version} cannot write pylock.toml"
+    (root / "requirements.in").write_text(DEPENDENCIES)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "lock", "--no-index", "--find-links", "wheels",
+         "--disable-pip-version-check", "-r", "requirements.in", "-o", "pylock.toml"],
+        cwd=root, check=True, capture_output=True,
+    )  # fmt: skip
+    (root / "requirements.lock").unlink()
+    manifest = root / "app.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("requirements: requirements.lock", "requirements: pylock.toml")
+    )
+    return manifest
+
+
+def build(manifest: Path) -> Path:
+    dist = manifest.parent / "dist"
+    assert main(["build", str(manifest), "-o", str(dist), "-q"]) == 0
+    (rpm,) = dist.glob("*.rpm")
+    return rpm
+
+
+def bundled(rpm: Path) -> list[str]:
+    return sorted(p for p in query(rpm, "--provides") if p.startswith("bundled("))
+
+
+def sbom_components(rpm: Path, dest: Path) -> list[dict[str, object]]:
+    document = payload_of(rpm, dest) / "usr/share/doc/smallapp/sbom.cdx.json"
+    components = json.loads(document.read_text())["components"]
+    return sorted(components, key=lambda c: str(c["name"]))
+
+
+def test_an_app_locked_by_pip_lock_installs_runs_and_ships_what_pip_compile_locks(
+    tmp_path: Path,
+) -> None:
+    compiled = make_smallapp(tmp_path / "compiled")
+    # the same app, files and all (an sdist made again would differ in its bytes)
+    pylocked = pip_lock(Path(shutil.copytree(compiled.parent, tmp_path / "pylocked")))
+    (compiled.parent / "requirements.lock").unlink()
+    assert main(["lock", str(compiled)]) == 0  # pip-compile, offline from the wheelhouse
+    lock = tomllib.loads((pylocked.parent / "pylock.toml").read_text())
+    assert lock["created-by"] == "pip"
+    assert sorted(p["name"] for p in lock["packages"]) == sorted(DEPENDENCIES.split())
+
+    rpm = build(pylocked)
+    root = target.fresh_root(tmp_path / "root")
+    install = target.rpm(root, "-i", str(rpm), check=False)  # no --nodeps
+    assert install.returncode == 0, install.stderr
+    run = target.chroot(root, "/usr/bin/smallapp")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["sdistonly"] == "built from sdist"
+    assert json.loads(run.stdout)["native"] == 42
+
+    reference = build(compiled)
+    assert bundled(rpm) == bundled(reference)
+    assert len(bundled(rpm)) == 5, "the four dependencies and the app"
+    assert sbom_components(rpm, tmp_path / "a") == sbom_components(reference, tmp_path / "b")
+
+
+def add_foreign_wheels(lock_path: Path, elsewhere: Path) -> None:
+    """Wheels of tinynative for aarch64 and macOS beside the lock's x86_64 one, as a lock for
+    several platforms holds them; their files exist only at their URLs in *elsewhere*."""
+    text = lock_path.read_text()
+    entries = ""
+    elsewhere.mkdir(exist_ok=True)
+    for platform in ("manylinux_2_17_aarch64", "macosx_11_0_arm64"):
+        name = f"tinynative-1.0-py3-none-{platform}.whl"
+        (elsewhere / name).write_bytes(f"a wheel for {platform}".encode())
+        entries += (
+            f'\n[[packages.wheels]]\nname = "{name}"\nurl = "{(elsewhere / name).as_uri()}"\n\n'
+            f'[packages.wheels.hashes]\nsha256 = "{sha256(elsewhere / name)}"\n'
+        )
+    marker = f'name = "{X86_WHEEL}"'
+    head, tail = text.split(marker, 1)
+    start = head.rindex("[[packages.wheels]]")
+    lock_path.write_text(head[:start] + entries.lstrip("\n") + "\n" + head[start:] + marker + tail)
+
+
+def test_of_a_lock_for_several_platforms_only_the_targets_wheel_is_needed(tmp_path: Path) -> None:
+    manifest = pip_lock(make_smallapp(tmp_path / "app").parent)
+    lock_path = manifest.parent / "pylock.toml"
+    add_foreign_wheels(lock_path, tmp_path / "elsewhere")
+    tinynative = next(
+        p for p in tomllib.loads(lock_path.read_text())["packages"] if p["name"] == "tinynative"
+    )
+    assert [w["name"] for w in tinynative["wheels"]][-1] == X86_WHEEL
+    assert len(tinynative["wheels"]) == 3
+
+    # fetch into an empty wheelhouse: exactly the chosen files, from the URLs the lock names
+    served = manifest.parent / "wheels"
+    shutil.move(served, tmp_path / "index")
+    lock_path.write_text(
+        lock_path.read_text().replace(served.as_uri(), (tmp_path / "index").as_uri())
+    )
+    assert main(["fetch", str(manifest)]) == 0
+    assert sorted(p.name for p in served.iterdir()) == sorted(
+        p.name
+        for p in (tmp_path / "index").iterdir()
+        if p.name.startswith(("tinydep-", "awkward_data-", "tinynative-", "sdistonly-"))
+    )
+    assert not [p for p in served.iterdir() if "aarch64" in p.name or "macosx" in p.name]
+
+    rpm = build(manifest)
+    sbom = {c["name"]: c for c in sbom_components(rpm, tmp_path / "payload")}
+    assert sbom["tinynative"]["hashes"] == [
+        {"alg": "SHA-256", "content": sha256(served / X86_WHEEL)}
+    ]
+
+
+def test_a_tampered_file_in_the_wheelhouse_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = pip_lock(make_smallapp(tmp_path / "app").parent)
+    wheel = manifest.parent / "wheels" / "tinydep-1.0-py3-none-any.whl"
+    wheel.write_bytes(wheel.read_bytes() + b"\0")
+    capsys.readouterr()
+    code = main(["build", str(manifest), "-o", str(tmp_path / "dist")])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "cannot serve pylock.toml" in err
+    assert "hash mismatch for tinydep-1.0-py3-none-any.whl" in err
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())

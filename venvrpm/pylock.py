@@ -1,0 +1,285 @@
+"""PEP 751 locks (``pylock.toml``, ``pylock.NAME.toml``): read, and the target's files chosen.
+Pure, but for reading the file.
+
+The document is read and validated by ``packaging.pylock``, pypa's reference reader. What
+venvrpm asks of any lock is checked when the file is read, for every package whatever its
+marker (a requirements lock is refused by its worst line too):
+
+- a package comes from distribution files, wheels or an sdist. A ``vcs`` or ``directory``
+  source is refused: a checkout or a working copy is built from whatever it holds, pinned by no
+  hash. So is an ``archive``: a URL requirement, which a requirements lock refuses too;
+- every file has a hash pip can check (sha256, sha384 or sha512): the installer is given that
+  hash, so a file is installed only if it is the one locked;
+- a file's ``url`` is one the installer can be given on a requirement line and reads back the
+  same (http, https or file; no whitespace, quote, ``#``, ``;``, ``$`` or credentials).
+
+Choosing is PEP 751's, by ``Pylock.select``: markers evaluated for the target with no extras and
+the lock's default dependency groups, ``requires-python`` and ``environments`` checked; then,
+per package, the wheel whose tags rank best among those the target accepts, else its sdist
+(:func:`for_target`). The requirement keeps that one file's hashes and URL: pip and uv verify
+exactly it, offline from the wheelhouse, online from where the lock says.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+from packaging.pylock import (
+    Package,
+    PackageSdist,
+    PackageWheel,
+    Pylock,
+    PylockSelectError,
+    PylockValidationError,
+)
+from packaging.tags import Tag, create_compatible_tags_selector, parse_tag
+from packaging.utils import InvalidSdistFilename, parse_sdist_filename, parse_wheel_filename
+
+from venvrpm import files
+from venvrpm.errors import LockFileError
+from venvrpm.lockfile import Lock, LockedRequirement
+
+MAX_BYTES = 64 << 20
+"""A larger lock is refused unread: it is untrusted input, and a sparse terabyte reads fast."""
+
+HINT = (
+    "lock the app's dependencies to wheels and sdists with their hashes, e.g. "
+    "`pip lock -r requirements.in -o pylock.toml` or "
+    "`uv export --format pylock.toml --no-emit-project -o pylock.toml`"
+)
+
+# The algorithms pip accepts in --hash (and uv), with their length in hex digits.
+_HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_HEX = re.compile(r"[0-9a-fA-F]+")
+# What the installer is given as `NAME @ URL`: a URL it reads back unchanged. No whitespace
+# (pip splits a requirement line there: `--index-url` after a space would be an option), no
+# `#` (a comment after whitespace, else a fragment pip reads as a hash or an egg name), no `;`
+# (a marker), no `$` (pip substitutes ${VAR}), no quotes; no user:password@ in the host.
+_URL = re.compile(
+    r"(?:https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?|file://)"
+    r"/[A-Za-z0-9._~/%!&()*+,=:@?-]*"
+)
+
+_Selector = Callable[[Iterable[tuple[PackageWheel, frozenset[Tag]]]], Iterator[PackageWheel]]
+
+
+def read(path: Path) -> Lock:
+    """Read the pylock.toml at *path*: every package, each allowing all of its files (none is
+    chosen before the target is known). Raise LockFileError naming every package refused."""
+    try:
+        data = files.read_regular(path, MAX_BYTES)
+    except FileNotFoundError:
+        raise LockFileError(
+            f"the lock {path} does not exist", "create it with `venvrpm lock app.yaml`"
+        ) from None
+    except OSError as exc:
+        raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Lock:
+    """Validate pylock *text*; *path* names the file in messages."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LockFileError(f"{path} is not a TOML document: {exc}", HINT) from None
+    except RecursionError:  # tomllib recurses into nested arrays and tables
+        raise LockFileError(f"{path} is not a TOML document: nested too deeply", HINT) from None
+    try:
+        lock = Pylock.from_dict(document)
+    except PylockValidationError as exc:
+        raise LockFileError(f"{path} is not a valid PEP 751 lock: {exc}", HINT) from None
+    requirements: list[LockedRequirement] = []
+    problems: list[str] = []
+    for index, package in enumerate(lock.packages):
+        where = f"packages[{index}] {package.name}"
+        refused = _direct_source(package)
+        if refused is not None:
+            problems.append(f"{where}: {refused}")
+            continue
+        found = [f"{where}: {p}" for f in _files(package) for p in _file_problems(f)]
+        version = _version(package)
+        if version is None:
+            found.append(f"{where}: no version, and its files' names do not agree on one")
+        problems += found
+        if found or version is None:
+            continue
+        hashes = tuple(dict.fromkeys(h for f in _files(package) for h in _hashes(f)))
+        marker = str(package.marker) if package.marker is not None else None
+        requirements.append(
+            LockedRequirement(
+                name=package.name, version=version, hashes=hashes, marker=marker, line=index + 1
+            )
+        )
+    if problems:
+        count = len(problems)
+        raise LockFileError(
+            f"{path} names {count} package{'s' if count > 1 else ''} venvrpm cannot install "
+            "hash-checked",
+            HINT,
+            details=problems,
+        )
+    return Lock(path=path, requirements=tuple(requirements), pylock=lock)
+
+
+def for_target(lock: Lock, markers: Mapping[str, str], tags: Sequence[str] | None) -> Lock:
+    """*lock* (read by :func:`read`) as the target installs it: the packages PEP 751 selects
+    for an interpreter with *markers*, each with the one file that fits *tags* best (the
+    target's, best first), or with all its files when *tags* is None (``lock`` before the
+    target's tags are known). The packages left out are ``skipped``."""
+    document = lock.pylock
+    assert document is not None, "for_target is for a pylock.toml read by pylock.read"
+    packages = list(document.packages)
+    # Selection of packages with every tag the lock's wheels carry, so that select() itself
+    # never fails on tags: which file fits is decided below, where a package without one is
+    # named with the others.
+    every = sorted({t for p in packages for w in p.wheels or () for t in _wheel_tags(w)}, key=str)
+    try:
+        selected = list(document.select(environment=cast(Any, dict(markers)), tags=every))
+    except PylockSelectError as exc:
+        raise LockFileError(
+            f"{lock.path} cannot be installed on this interpreter", HINT, details=[str(exc)]
+        ) from None
+    by_identity = {id(p): i for i, p in enumerate(packages)}
+    chosen = {by_identity[id(package)] for package, _ in selected}
+    selector = create_compatible_tags_selector(_tags(tags)) if tags is not None else None
+    kept: list[LockedRequirement] = []
+    lacking: list[str] = []
+    for req in lock.requirements:
+        index = req.line - 1
+        if index not in chosen:
+            continue
+        if selector is None:
+            kept.append(replace(req, marker=None))
+            continue
+        package = packages[index]
+        best = _best(package, selector)
+        if best is None:
+            shown = ", ".join(w.filename for w in package.wheels or ())
+            lacking.append(f"{req.name} {req.version}: no wheel fits and no sdist ({shown})")
+            continue
+        kept.append(
+            replace(req, marker=None, hashes=_hashes(best), url=best.url, filename=best.filename)
+        )
+    if lacking:
+        raise LockFileError(
+            f"no file in {lock.path.name} fits the target for "
+            f"{', '.join(line.split(' ', 1)[0] for line in lacking)}",
+            "lock for the target's platform and Python (its wheels, or an sdist it can build); "
+            "the details show the tags the target accepts first",
+            details=[*lacking, _target(markers, tags or ())],
+        )
+    skipped = tuple(r for r in lock.requirements if r.line - 1 not in chosen)
+    return replace(lock, requirements=tuple(kept), skipped=(*lock.skipped, *skipped), pylock=None)
+
+
+def _best(package: Package, selector: _Selector) -> PackageWheel | PackageSdist | None:
+    """PEP 751's choice (as Pylock.select makes it): the wheel whose tags rank best, else the
+    sdist, else nothing."""
+    wheels = ((w, _wheel_tags(w)) for w in package.wheels or ())
+    return next(selector(wheels), None) or package.sdist
+
+
+def _wheel_tags(wheel: PackageWheel) -> frozenset[Tag]:
+    return parse_wheel_filename(wheel.filename)[3]
+
+
+def _tags(tags: Sequence[str]) -> list[Tag]:
+    """The target's tags, best first, as packaging's; a line that is not a tag is dropped."""
+    found: list[Tag] = []
+    for text in tags:
+        try:
+            found += sorted(parse_tag(text), key=str)
+        except ValueError:
+            continue
+    return found
+
+
+def _target(markers: Mapping[str, str], tags: Sequence[str]) -> str:
+    """The target, in one line of an error's details."""
+    python = f"{markers.get('implementation_name', '?')} {markers.get('python_full_version', '?')}"
+    where = f"{markers.get('platform_system', '?')} {markers.get('platform_machine', '?')}"
+    best = ", ".join(tags[:3]) + (", ..." if len(tags) > 3 else "")
+    return f"the target: {python} on {where}; the tags it accepts first: {best or 'none'}"
+
+
+def _direct_source(package: Package) -> str | None:
+    """Why *package* is refused for its source, when it is not distribution files."""
+    if package.vcs is not None:
+        where = package.vcs.url or package.vcs.path or "?"
+        return (
+            f"comes from {package.vcs.type} ({_shorten(where)}): a checkout is built from "
+            "whatever it holds, pinned by no hash; lock it to a version from an index or "
+            "wheelhouse"
+        )
+    if package.directory is not None:
+        return (
+            f"comes from the directory {_shorten(package.directory.path)!r}: a working copy, "
+            "pinned by no hash. If it is the app itself, lock its dependencies only (venvrpm "
+            "installs the project from `project:`); else lock it to a version from an index "
+            "or wheelhouse"
+        )
+    if package.archive is not None:
+        where = package.archive.url or package.archive.path or "?"
+        return (
+            f"comes from the archive {_shorten(where)!r}, a URL requirement; lock it to a "
+            "version from an index or wheelhouse"
+        )
+    return None
+
+
+def _files(package: Package) -> list[PackageWheel | PackageSdist]:
+    return [*(package.wheels or ()), *([package.sdist] if package.sdist is not None else [])]
+
+
+def _file_problems(file: PackageWheel | PackageSdist) -> list[str]:
+    found = []
+    usable = [a for a in file.hashes if a in _HASH_LENGTHS]
+    if not usable:
+        algorithms = ", ".join(sorted(file.hashes))
+        found.append(
+            f"{file.filename} has no sha256, sha384 or sha512 hash (only {algorithms}): "
+            "pip checks no other"
+        )
+    for algorithm in usable:
+        value = file.hashes[algorithm]
+        if not (_HEX.fullmatch(value) and len(value) == _HASH_LENGTHS[algorithm]):
+            found.append(f"{file.filename}: unusable {algorithm} hash {_shorten(value)!r}")
+    if file.url is not None and not _URL.fullmatch(file.url):
+        found.append(
+            f"{file.filename}: the url {_shorten(file.url)!r} is not one venvrpm gives the "
+            "installer (http, https or file; no spaces, quotes, '#', ';', '$' or credentials)"
+        )
+    return found
+
+
+def _hashes(file: PackageWheel | PackageSdist) -> tuple[str, ...]:
+    """``alg:hex`` of *file*, as a requirements lock writes them (checked by :func:`parse`)."""
+    return tuple(f"{a}:{file.hashes[a].lower()}" for a in sorted(file.hashes) if a in _HASH_LENGTHS)
+
+
+def _version(package: Package) -> str | None:
+    """The package's version; from its files' names when the lock leaves it out (PEP 751
+    allows that), if they agree."""
+    if package.version is not None:
+        return str(package.version)
+    found = {str(parse_wheel_filename(w.filename)[1]) for w in package.wheels or ()}
+    if package.sdist is not None:
+        try:
+            found.add(str(parse_sdist_filename(package.sdist.filename)[1]))
+        except InvalidSdistFilename:
+            return None
+    return found.pop() if len(found) == 1 else None
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
