@@ -159,7 +159,7 @@ def test_pip_compile_runs_in_the_target_and_writes_only_the_work_directory(
     _, argv, cwd, env = target.calls[-1]
     assert argv[0] == str(workdir / "lock-tools" / "bin" / "python")
     output = Path(argv[argv.index("--output-file") + 1])
-    assert output.parent == workdir and not output.exists()  # removed afterwards
+    assert output.parent.parent == workdir and not output.exists()  # removed afterwards
     assert argv[argv.index("--find-links") + 1] == str(loaded.wheelhouse)
     assert cwd == loaded.base_dir and env["TMPDIR"] == str(workdir / "tmp")
     # what the venv imports is in the work directory, copied (the root sees no host path)
@@ -213,7 +213,92 @@ def test_the_uv_resolver_runs_uv_alone_in_the_target(tmp_path: Path) -> None:
     assert argv[:3] == (str(workdir / "tools" / "uv"), "pip", "compile")
     assert argv[argv.index("--python-platform") + 1] == "x86_64-manylinux_2_34"
     assert argv[argv.index("--constraints") + 1] == "requirements.lock"
-    assert Path(argv[argv.index("--output-file") + 1]).parent == workdir
+    assert Path(argv[argv.index("--output-file") + 1]).parent.parent == workdir
     assert cwd == loaded.base_dir and env["TMPDIR"] == str(workdir / "tmp")
     assert [r.name for r in lockfile.read(dev.output).requirements] == ["tinydep"]
     assert '"python": "/usr/bin/python3.11 3.9.21"' in dev.output.read_text()
+
+
+# --- lock --format pylock ---
+
+
+def test_format_must_agree_with_the_main_locks_name(tmp_path: Path) -> None:
+    from tests.support.apps import make_smallapp
+    from venvrpm import manifest
+    from venvrpm.errors import UsageError
+
+    loaded = manifest.load(make_smallapp(tmp_path / "app"))  # requirements.lock
+    lock.require_format(loaded, None)
+    lock.require_format(loaded, "requirements")
+    with pytest.raises(UsageError, match=r"requirements: requirements\.lock is not named as one"):
+        lock.require_format(loaded, "pylock")
+    app = loaded.source
+    app.write_text(app.read_text().replace("requirements.lock", "pylock.web.toml"))
+    (app.parent / "pylock.web.toml").write_text('lock-version = "1.0"\ncreated-by = "x"\n')
+    named = manifest.load(app)
+    lock.require_format(named, "pylock")
+    with pytest.raises(UsageError, match=r"pylock\.web\.toml is named as a PEP 751 lock"):
+        lock.require_format(named, "requirements")
+
+
+def test_the_build_lock_beside_a_pylock_is_a_requirements_file_by_its_name() -> None:
+    from venvrpm import buildreqs, lockfile
+
+    for main, build in (("pylock.toml", "pylock-build.txt"),
+                        ("pylock.web.toml", "pylock.web-build.txt"),
+                        ("requirements.lock", "requirements-build.lock")):  # fmt: skip
+        made = buildreqs.lock_path(Path("/a") / main)
+        assert made == Path("/a") / build and not lockfile.is_pylock(made)
+
+
+def test_pip_lock_is_given_the_projects_dependencies_and_the_main_locks_pins(
+    tmp_path: Path,
+) -> None:
+    """pip lock (lock.resolver: pip-tools, --format pylock) runs the target interpreter with
+    the build's pip; the project is given as its dependencies (pip would lock the project
+    itself as a `directory` entry); an environment's constraint is the main lock's pins."""
+    from venvrpm import manifest
+    from venvrpm.plan import Interpreter
+
+    app = rootfs_app(tmp_path)
+    loaded = manifest.load(app)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
+    tool = lock.Resolver(interpreter=interpreter, python=workdir / "py", pip=workdir / "pipdir")
+    main, dev = loaded.locks
+    argv = lock.pylock_argv(loaded, main, tool, workdir / "o" / "pylock.toml", workdir,
+                            upgrade=False, upgrade_packages=())  # fmt: skip
+    assert argv[:3] == [str(loaded.python), str(workdir / "pipdir" / "pip"), "lock"]
+    assert argv[argv.index("--find-links") + 1] == str(loaded.wheelhouse)
+    deps = Path(argv[-1])
+    assert deps.parent == workdir
+    assert deps.read_text().split() == ["tinydep", "awkward-data", "tinynative", "sdistonly"]
+    argv = lock.pylock_argv(loaded, dev, tool, workdir / "o" / "pylock.toml", workdir,
+                            upgrade=False, upgrade_packages=())  # fmt: skip
+    pins = Path(argv[argv.index("--constraint") + 1])
+    assert pins.read_text().splitlines() == [
+        "awkward-data==1.0", "sdistonly==2.0", "tinydep==1.0", "tinynative==1.0"
+    ]  # fmt: skip
+
+
+def test_pip_lock_refuses_a_project_whose_dependencies_are_dynamic(tmp_path: Path) -> None:
+    from venvrpm import manifest
+    from venvrpm.errors import UsageError
+    from venvrpm.plan import Interpreter
+
+    app = rootfs_app(tmp_path)
+    pyproject = app.parent / "project" / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'dependencies = ["tinydep", "awkward-data", "tinynative", "sdistonly"]',
+            'dynamic = ["dependencies"]',
+        )
+    )
+    loaded = manifest.load(app)
+    interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
+    tool = lock.Resolver(interpreter=interpreter, pip=tmp_path / "pip")
+    with pytest.raises(UsageError, match=r"not listed in its pyproject\.toml") as raised:
+        lock.pylock_argv(loaded, loaded.locks[0], tool, tmp_path / "pylock.toml", tmp_path,
+                         upgrade=False, upgrade_packages=())  # fmt: skip
+    assert "lock.resolver: uv" in (raised.value.hint or "")

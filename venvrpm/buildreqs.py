@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from venvrpm import project
 from venvrpm.errors import EXIT_USAGE, LockError
-from venvrpm.lockfile import Lock, LockedRequirement, read
+from venvrpm.lockfile import Lock, LockedRequirement, is_pylock, read
 from venvrpm.manifest import Manifest
 
 _SDIST_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
@@ -45,8 +45,14 @@ def lock_path(requirements: Path) -> Path:
 
     ``requirements.lock`` -> ``requirements-build.lock``, ``requirements.txt`` ->
     ``requirements-build.txt``: found without a manifest key, and sorted next to its main lock.
+    Beside a PEP 751 lock it is ``<stem>-build.txt`` (``pylock.toml`` -> ``pylock-build.txt``,
+    ``pylock.web.toml`` -> ``pylock.web-build.txt``): the build lock is hash-locked
+    requirements whatever the main lock's format, and ``.txt`` is that format's suffix; a
+    ``.toml`` name would be taken for a PEP 751 lock by people and tools (a ``pylock.*.toml``
+    glob), though it is not one.
     """
-    return requirements.with_name(f"{requirements.stem}-build{requirements.suffix}")
+    suffix = ".txt" if is_pylock(requirements) else requirements.suffix
+    return requirements.with_name(f"{requirements.stem}-build{suffix}")
 
 
 def is_sdist(path: Path) -> bool:

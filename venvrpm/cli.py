@@ -150,6 +150,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only this lock: main or a lock.environments name (may be repeated)",
     )
+    lock.add_argument(
+        "--format",
+        choices=("requirements", "pylock"),
+        default=None,
+        help="the main lock's format: hash-locked requirements, or a PEP 751 pylock.toml; must "
+        "agree with requirements:'s name (pylock.toml, pylock.NAME.toml); default: by the name",
+    )
     _verbosity(lock)
 
     bundle = sub.add_parser(
@@ -359,6 +366,7 @@ class LockArgs(ManifestArgs):
     check: bool
     keep_workdir: bool
     env: list[str]
+    format: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -653,6 +661,7 @@ def _lock(args: LockArgs, console: Console) -> int:
 
     loaded = manifest.load(args.manifest)
     targets = lock.targets(loaded, args.env)
+    lock.require_format(loaded, args.format)
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ), on_output=console.sink)
     if args.check:
         lock.require_up_to_date(loaded, targets, runner, args.manifest, report=console.report)

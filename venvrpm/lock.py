@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name
 
 from venvrpm import files, lockfile, project, toolbox, uvlock
 from venvrpm._fenced import pip_text
-from venvrpm.errors import LockError, UsageError, VenvrpmError, refused
+from venvrpm.errors import LockError, LockFileError, UsageError, VenvrpmError, refused
 from venvrpm.files import Scratch, sha256_hex, write_replacing
 from venvrpm.manifest import LockTarget, Manifest
 from venvrpm.plan import Interpreter, pip_environment
@@ -94,6 +94,8 @@ class Resolver:
     interpreter: Interpreter
     python: Path | None = None
     """pip-tools: the locking environment's python (:func:`tool_environment`)."""
+    pip: Path | None = None
+    """pip-tools: the build's pip for the target (``pip lock`` writes a pylock.toml)."""
     uv: Path | None = None
     """uv: its binary, where the target runs it."""
     platform: uvlock.Platform | None = None
@@ -122,8 +124,11 @@ def resolver(
             raise ValueError("lock.resolver: uv needs uv's binary")  # lock_all finds it
         return Resolver(interpreter=interpreter, uv=uv, cache=workdir / "uv-cache",
                         platform=uvlock.python_platform(interpreter))  # fmt: skip
+    from venvrpm import venvbuild
+
     python = tool_environment(interpreter, runner, workdir, copy=manifest.build.kind != "host")
-    return Resolver(interpreter=interpreter, python=python)
+    pip = venvbuild.pip_for(interpreter, workdir / "tools")  # made by tool_environment
+    return Resolver(interpreter=interpreter, python=python, pip=pip)
 
 
 def compile_argv(
@@ -134,21 +139,19 @@ def compile_argv(
     *,
     upgrade: bool,
     upgrade_packages: Sequence[str],
+    workdir: Path,
 ) -> list[str]:
-    """The resolver's command (run with the manifest's directory as working directory)."""
+    """The resolver's command (run with the manifest's directory as working directory).
+    A constraint that is a pylock.toml is given as its pins (a file in *workdir*)."""
     argv = _base_argv(manifest, tool, output, upgrade, upgrade_packages)
     if target.constraint is not None:
         flag = "--constraint" if tool.uv is None else "--constraints"
-        argv += [flag, _shown(manifest, target.constraint)]
-    sources = [_shown(manifest, p) for p in target.inputs]
-    if target.name == "main" and manifest.project is not None:
-        project_file = next(
-            manifest.project / n
-            for n in ("pyproject.toml", "setup.py")
-            if (manifest.project / n).is_file()
-        )
-        sources.append(_shown(manifest, project_file))
-    return argv + sources
+        constraint = _shown(manifest, target.constraint)
+        if lockfile.is_pylock(target.constraint):
+            pins = _pins_file(target.constraint, workdir / f"{target.name}-constraints.txt")
+            constraint = str(pins)
+        argv += [flag, constraint]
+    return argv + _sources(manifest, target)
 
 
 def _base_argv(
@@ -194,9 +197,14 @@ def lock(
     if tool is None:
         tool = resolver(manifest, interpreter, runner, workdir)
     made_from = record(manifest, target, interpreter)
-    with _scratch(workdir) as scratch:
-        argv = compile_argv(manifest, target, tool, scratch.path, upgrade=upgrade,
-                            upgrade_packages=upgrade_packages)  # fmt: skip
+    pylock = lockfile.is_pylock(target.output)
+    with _scratch(workdir, "pylock.toml" if pylock else "requirements.txt") as scratch:
+        if pylock:
+            argv = pylock_argv(manifest, target, tool, scratch.path, workdir, upgrade=upgrade,
+                               upgrade_packages=upgrade_packages)  # fmt: skip
+        else:
+            argv = compile_argv(manifest, target, tool, scratch.path, upgrade=upgrade,
+                                upgrade_packages=upgrade_packages, workdir=workdir)  # fmt: skip
         _compile(manifest, target.name, argv, target.output, scratch, made_from, tool,
                  runner, workdir, "")  # fmt: skip
     if target.name == "main":
@@ -206,18 +214,132 @@ def lock(
     return target.output
 
 
+def pylock_argv(
+    manifest: Manifest,
+    target: LockTarget,
+    tool: Resolver,
+    output: Path,
+    workdir: Path,
+    *,
+    upgrade: bool,
+    upgrade_packages: Sequence[str],
+) -> list[str]:
+    """The command that writes *target* as a PEP 751 lock (``lock --format pylock``): uv's
+    ``--format pylock.toml``, or ``pip lock`` run by the target interpreter with the build's
+    pip (for ``lock.resolver: pip-tools``). Run with the manifest's directory as working
+    directory. A constraint that is a pylock.toml is given as its pins (``name==version``),
+    the form both read."""
+    constraint = None
+    if target.constraint is not None:
+        constraint = _shown(manifest, target.constraint)
+        if tool.uv is None or lockfile.is_pylock(target.constraint):
+            constraint = str(
+                _pins_file(target.constraint, workdir / f"{target.name}-constraints.txt")
+            )
+    if tool.uv is not None:
+        argv = _base_argv(manifest, tool, output, upgrade, upgrade_packages)
+        argv += ["--format", "pylock.toml"]
+        argv += ["--constraints", constraint] if constraint is not None else []
+        return argv + _sources(manifest, target)
+    assert tool.pip is not None
+    # pip lock keeps no pins of an earlier lock: it resolves anew (as --upgrade) every time
+    argv = [str(tool.interpreter.path), str(tool.pip / "pip"), "lock", "--quiet", "--no-input",
+            "--disable-pip-version-check", "--output", str(output)]  # fmt: skip
+    if manifest.wheelhouse is not None:
+        argv += ["--no-index", "--find-links", str(manifest.wheelhouse)]
+    argv += ["--constraint", constraint] if constraint is not None else []
+    for path in target.inputs:
+        argv += ["--requirement", _shown(manifest, path)]
+    if target.name == "main" and manifest.project is not None:
+        # the project's dependencies, not the project: pip lock would lock the project itself
+        # as a `directory` package, which no hash pins
+        argv += ["--requirement", str(_project_dependencies(manifest, workdir))]
+    return argv
+
+
+def _sources(manifest: Manifest, target: LockTarget) -> list[str]:
+    """The requirement files and the project file pip-compile and uv resolve."""
+    sources = [_shown(manifest, p) for p in target.inputs]
+    if target.name == "main" and manifest.project is not None:
+        project_file = next(
+            manifest.project / n
+            for n in ("pyproject.toml", "setup.py")
+            if (manifest.project / n).is_file()
+        )
+        sources.append(_shown(manifest, project_file))
+    return sources
+
+
+def _pins_file(lock_path: Path, dest: Path) -> Path:
+    """The pins of the lock at *lock_path* (either format) as ``name==version ; marker``
+    lines in *dest*: a constraints file pip and uv read."""
+    lines = [
+        f"{r.name}=={r.version}" + (f" ; {r.marker}" if r.marker else "")
+        for r in lockfile.read(lock_path).requirements
+    ]
+    dest.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return dest
+
+
+def _project_dependencies(manifest: Manifest, workdir: Path) -> Path:
+    """The project's ``[project] dependencies`` as a requirements file, for ``pip lock``;
+    refused when they are not written in pyproject.toml (dynamic, or setup.py)."""
+    assert manifest.project is not None
+    try:
+        data = project.load(manifest.project)
+        table = data.get("project")
+        dynamic = table.get("dynamic", []) if isinstance(table, dict) else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        dynamic = None
+    metadata = project.read(manifest.project)
+    if metadata is None or not isinstance(dynamic, list) or "dependencies" in dynamic:
+        raise UsageError(
+            f"pip lock cannot lock the dependencies of the project "
+            f"{_shown(manifest, manifest.project)}: they are not listed in its pyproject.toml "
+            "[project] table",
+            "list them as [project] dependencies, or set lock.resolver: uv (it builds the "
+            "project's metadata to read them)",
+        )
+    dest = workdir / "project-dependencies.txt"
+    dest.write_text("".join(f"{d}\n" for d in metadata.dependencies), encoding="utf-8")
+    return dest
+
+
+def require_format(manifest: Manifest, wanted: str | None) -> None:
+    """``lock --format``: the main lock (``requirements:``) is named for that format. A lock's
+    format is its name's (PEP 751: ``pylock.toml``, ``pylock.NAME.toml``), as ``build`` reads
+    it; an environment's lock follows its own output's name."""
+    shown = _shown(manifest, manifest.requirements)
+    named = lockfile.is_pylock(manifest.requirements)
+    if wanted == "pylock" and not named:
+        raise UsageError(
+            f"--format pylock writes a PEP 751 lock, but requirements: {shown} is not named as one",
+            "set requirements: pylock.toml (or pylock.NAME.toml), or leave out --format",
+        )
+    if wanted == "requirements" and named:
+        raise UsageError(
+            f"--format requirements writes hash-locked requirements, but requirements: "
+            f"{shown} is named as a PEP 751 lock",
+            "set requirements: e.g. requirements.lock, or use --format pylock",
+        )
+
+
 @contextlib.contextmanager
-def _scratch(workdir: Path) -> Iterator[Scratch]:
-    """pip-compile's output file: in the work directory, which the target sees read-write
-    (the lock's directory is mounted read-only; pip-compile's "via" paths are relative to its
-    working directory, not to this file); a fresh name made by mkstemp, removed afterwards."""
-    fd, name = tempfile.mkstemp(prefix="lock-", suffix=".txt", dir=workdir)
-    path = Path(name)
+def _scratch(workdir: Path, name: str) -> Iterator[Scratch]:
+    """The resolver's output file, *name* (uv wants a pylock.toml named as PEP 751 says) in
+    a fresh directory of the work directory, which the target sees read-write (the lock's
+    directory is mounted read-only; pip-compile's "via" paths are relative to its working
+    directory, not to this file); made with O_EXCL, removed afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="lock-", dir=workdir))
+    path = directory / name
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "w+b") as out:
             yield Scratch(path, out)
     finally:
         path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 MAX_LOCK_BYTES = 64 << 20
@@ -268,8 +390,15 @@ def lock_build(
     from venvrpm import buildreqs, fetch, venvbuild
 
     output = buildreqs.lock_path(manifest.requirements)
-    # what the target installs: pip skips a line whose marker is false, and fetch counts it
-    main_lock = lockfile.read(manifest.requirements).for_target(dict(interpreter.markers))
+    # what the target installs: pip skips a line whose marker is false, and fetch counts it;
+    # of a pylock.toml, the one file per package that fits the target's tags, as build picks
+    main_lock = lockfile.read(manifest.requirements)
+    tags = None
+    if main_lock.pylock is not None:
+        tags = venvbuild.probe_tags(
+            runner, interpreter, venvbuild.pip_for(interpreter, workdir / "tools")
+        )
+    main_lock = main_lock.for_target(dict(interpreter.markers), tags)
     files = manifest.wheelhouse
     if files is None:
         files = workdir / "lock-downloads"
@@ -291,7 +420,7 @@ def lock_build(
     source = workdir / "build-requirements.in"
     source.write_text(buildreqs.input_text(who), encoding="utf-8")
     covers = "".join(f"#   {n.what}: {', '.join(n.requires)}\n" for n in who)
-    with _scratch(workdir) as scratch:
+    with _scratch(workdir, "requirements.txt") as scratch:
         argv = _base_argv(manifest, tool, scratch.path, upgrade, upgrade_packages)
         # the input is in the work directory: no "via" paths
         argv += ["--no-annotate", str(source)]
@@ -321,11 +450,22 @@ def _compile(
     preamble: str,
 ) -> None:
     """Run the resolver (*argv* writes *scratch*) and replace *output* atomically."""
-    if output.is_file():
+    pylock = lockfile.is_pylock(output)
+    engine = "pip lock" if pylock and tool.uv is None else tool.name
+    if output.is_file() and not pylock:
         # pip-compile (and uv) keep existing pins unless told to upgrade: start from the old
         # lock, its requirement lines only (pip-compile reads it with pip: options included).
         old = output.read_text(encoding="utf-8", errors="replace")
         scratch.write_text(lockfile.salvage(old))
+    elif tool.uv is not None:
+        # uv keeps the pins of a pylock.toml it is writing too: the old one, if it is a lock
+        # venvrpm reads (its comments are TOML comments); else none (uv would read an empty
+        # file as a broken lock)
+        try:
+            lockfile.read(output)
+            scratch.write_text(output.read_text(encoding="utf-8"))
+        except LockFileError:
+            scratch.path.unlink()  # a name in a fresh directory of ours: uv creates it
     env = pip_environment(manifest, os.environ)
     if manifest.wheelhouse is not None:
         # Build isolation installs build backends with pip: keep it offline too.
@@ -338,23 +478,23 @@ def _compile(
     tmp.mkdir(exist_ok=True)
     env["TMPDIR"] = str(tmp)
     result = runner.run(
-        argv, what=f"resolving the {name} lock ({tool.name})",
+        argv, what=f"resolving the {name} lock ({engine})",
         cwd=manifest.base_dir, env=env, check=False,
     )  # fmt: skip
     hint = "loosen the conflicting requirements" + (
         " or add the missing distributions to the wheelhouse" if manifest.wheelhouse else ""
     )
     shown = _shown(manifest, output)
-    if result.returncode != 0 and tool.uv is not None:
-        raise LockError(f"uv could not resolve the {name} lock; {shown} is unchanged", hint,
-                        details=[result.tail()])  # fmt: skip
+    if result.returncode != 0 and engine != "pip-compile":
+        raise LockError(f"{engine} could not resolve the {name} lock; {shown} is unchanged",
+                        hint, details=[result.tail()])  # fmt: skip
     if result.returncode != 0:
         raise LockError(
             f"pip-compile could not resolve the {name} lock; {shown} is unchanged",
             hint,
             details=[explanation(result.stdout + "\n" + result.stderr)],
         )
-    body = _compiled(manifest, scratch.path, tool.name)
+    body = _compiled(manifest, scratch.path, engine)
     interpreter = tool.interpreter
     header = (
         f"# Locked by `venvrpm lock` for {interpreter.path} "
@@ -362,7 +502,12 @@ def _compile(
         f"{RECORD_PREFIX}{json.dumps(made_from, sort_keys=True)}\n"
     )
     text = header + preamble + body
-    lockfile.parse(text, output)
+    if pylock:
+        from venvrpm import pylock as pylock_file
+
+        pylock_file.parse(text, output)  # what build will read: hashes, files, no vcs
+    else:
+        lockfile.parse(text, output)
     with _writing(manifest, output):
         write_replacing(output, text)
 

@@ -141,3 +141,81 @@ def test_uv_resolver_locks_for_the_roots_python_without_pip_tools(
     assert pins(dev) == {"minitest", "tinydep"}
     assert pins(app.parent / "requirements-build.lock") == {"tinybackend"}
     assert cli("lock", str(app), "--check") == 0, capsys.readouterr().err
+
+
+def as_pylock(app: Path, dev_output: str = "requirements-dev.lock") -> None:
+    """The app's main lock named pylock.toml (PEP 751), its dev lock *dev_output*."""
+    app.write_text(
+        app.read_text()
+        .replace("requirements: requirements.lock", "requirements: pylock.toml")
+        .replace("output: requirements-dev.lock", f"output: {dev_output}")
+    )
+
+
+def test_pip_lock_writes_a_pylock_that_builds_and_is_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--format pylock with pip-tools' resolver: `pip lock`, run by the target interpreter with
+    the build's pip, writes pylock.toml; the dev lock (requirements) is constrained by its pins;
+    the build lock beside it is pylock-build.txt; --check reads all three; the app builds."""
+    import tomllib
+
+    app = marked_app(tmp_path)
+    as_pylock(app)
+    root = app.parent
+    code = cli("lock", str(app), "--format", "pylock", "-v")
+    err = capsys.readouterr().err
+    assert code == 0, err[-3000:]
+    assert "pip lock is currently an experimental command" in err  # pip's own words
+    text = (root / "pylock.toml").read_text()
+    assert text.startswith("# Locked by `venvrpm lock` for /usr/bin/python3.11 (cpython 3.11")
+    document = tomllib.loads(text)
+    assert document["created-by"] == "pip"
+    names = {p["name"] for p in document["packages"]}
+    # the project's dependencies and requirements.in, decided by 3.11; not the project itself
+    assert {"tinydep", "awkward-data", "tinynative", "sdistonly", "oldpython"} <= names
+    assert "newpython" not in names and "smallapp" not in names
+    assert {r.name for r in lockfile.read(root / "pylock.toml").requirements} == names
+    assert pins(root / "requirements-dev.lock") == {"minitest", "tinydep"}
+    assert not (root / "pylock-build.toml").exists()
+    assert pins(root / "pylock-build.txt") == {"tinybackend"}
+    assert cli("lock", str(app), "--check") == 0, capsys.readouterr().err
+    (root / "requirements.in").write_text(MARKED + "awkward-data>=2\n")
+    assert cli("lock", str(app), "--check") == 1
+    assert "is not satisfied by pylock.toml (awkward-data==1.0)" in capsys.readouterr().err
+    (root / "requirements.in").write_text(MARKED)
+    assert cli("build", str(app), "-o", str(tmp_path / "dist"), "-q") == 0, capsys.readouterr().err
+    assert len(list((tmp_path / "dist").glob("*.rpm"))) == 1
+
+
+def test_uv_writes_a_pylock_for_the_roots_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--format pylock with lock.resolver: uv, in trixie's root: 3.13 decides the marker;
+    the dev lock is a pylock too (pylock.dev.toml), constrained by the main one's pins."""
+    import tomllib
+
+    app = marked_app(tmp_path)
+    as_pylock(app, "pylock.dev.toml")
+    root = target.fresh_root(tmp_path / "trixie", "trixie")
+    app.write_text(
+        app.read_text()
+        .replace("python: /usr/bin/python3.11", "python: /usr/bin/python3.13")
+        .replace("lock:\n", "lock:\n  resolver: uv\n")
+        + f"build:\n  rootfs: {root}\n"
+    )
+    assert cli("lock", str(app), "--format", "pylock") == 0, capsys.readouterr().err
+    main_lock = app.parent / "pylock.toml"
+    document = tomllib.loads(main_lock.read_text())
+    assert document["created-by"] == "uv"
+    names = {p["name"] for p in document["packages"]}
+    assert "newpython" in names and "oldpython" not in names
+    assert '"python": "/usr/bin/python3.13 3.13.' in main_lock.read_text()
+    assert pins(app.parent / "pylock.dev.toml") == {"minitest", "tinydep"}
+    assert pins(app.parent / "pylock-build.txt") == {"tinybackend"}
+    assert cli("lock", str(app), "--check") == 0, capsys.readouterr().err
+    # the format follows the name; --format that disagrees is refused, nothing written
+    before = main_lock.read_bytes()
+    assert cli("lock", str(app), "--format", "requirements") == 2
+    assert "requirements: pylock.toml is named as a PEP 751 lock" in capsys.readouterr().err
+    assert main_lock.read_bytes() == before
