@@ -120,6 +120,12 @@ def resolver(
     if manifest.lock_resolver == "uv":
         if uv is None:
             raise ValueError("lock.resolver: uv needs uv's binary")  # lock_all finds it
+        if manifest.wheelhouse is None:
+            from venvrpm import venvbuild
+
+            # the build lock downloads the main lock with it: placed now, before the target
+            # runs anything in the work directory
+            venvbuild.pip_for(interpreter, workdir / "tools")
         return Resolver(interpreter=interpreter, uv=uv, cache=workdir / "uv-cache",
                         platform=uvlock.python_platform(interpreter))  # fmt: skip
     python = tool_environment(interpreter, runner, workdir, copy=manifest.build.kind != "host")
@@ -220,6 +226,19 @@ def _scratch(workdir: Path) -> Iterator[Scratch]:
         path.unlink(missing_ok=True)
 
 
+def _input_file(workdir: Path, name: str, text: str) -> Path:
+    """*text* as the file *name* in a fresh directory of the work directory, for the target
+    to read. Made after the target ran there (its build backends too, which can write the work
+    directory), so never at a name it knew: mkdtemp's, O_EXCL, no link followed."""
+    directory = Path(tempfile.mkdtemp(prefix="lock-input-", dir=workdir))
+    path = directory / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(directory, 0o755)  # a container's user reads it
+    return path
+
+
 MAX_LOCK_BYTES = 64 << 20
 """The most of pip-compile's output read back (a lock of thousands of hashes is ~1 MB)."""
 
@@ -288,8 +307,8 @@ def lock_build(
         ):
             output.unlink()  # ours, and nothing needs it any more
         return None
-    source = workdir / "build-requirements.in"
-    source.write_text(buildreqs.input_text(who), encoding="utf-8")
+    # after the main lock's resolution ran in the target: a fresh file (_input_file)
+    source = _input_file(workdir, "build-requirements.in", buildreqs.input_text(who))
     covers = "".join(f"#   {n.what}: {', '.join(n.requires)}\n" for n in who)
     with _scratch(workdir) as scratch:
         argv = _base_argv(manifest, tool, scratch.path, upgrade, upgrade_packages)
@@ -446,6 +465,14 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
     return []
 
 
+_PTH_WRITER = (
+    "import os, sys, sysconfig; "
+    "path = os.path.join(sysconfig.get_paths()['purelib'], 'venvrpm-tools.pth'); "
+    "f = open(path, 'x'); f.write(sys.argv[1]); f.close()"
+)
+"""Run by the locking venv's python: its site-packages imports venvrpm's pip-tools and pip."""
+
+
 def tool_environment(
     interpreter: Interpreter, runner: Runner, workdir: Path, *, copy: bool = False
 ) -> Path:
@@ -460,7 +487,17 @@ def tool_environment(
 
     venv = workdir / "lock-tools"
     python = str(interpreter.path)
+    # Everything the host writes into the work directory first, before the target runs
+    # anything there (the target can write it too: it could plant links for the host's writes).
     toolbox_dir = venvbuild.stage_toolbox(workdir / "lock-toolbox")
+    # pip: the one the build installs with, made for this interpreter's version (the pip of
+    # venvrpm's own environment may not run under it)
+    pip = venvbuild.pip_for(interpreter, workdir / "tools")
+    farm = toolbox.export(
+        workdir / "lock-tools-packages",
+        [name for name in toolbox.PIP_TOOLS if name != "pip"],
+        copy=copy,
+    )
     # -c and -m put the working directory first on sys.path (-I would drop PYTHONPATH too):
     # run from the private work directory
     env = {"PYTHONPATH": str(toolbox_dir),
@@ -475,22 +512,13 @@ def tool_environment(
         else [python, "-m", "venv", "--without-pip", str(venv)],
         what="creating the locking environment", cwd=workdir, env=env,
     )  # fmt: skip
-    # pip: the one the build installs with, made for this interpreter's version (the pip of
-    # venvrpm's own environment may not run under it)
-    pip = venvbuild.pip_for(interpreter, workdir / "tools")
-    farm = toolbox.export(
-        workdir / "lock-tools-packages",
-        [name for name in toolbox.PIP_TOOLS if name != "pip"],
-        copy=copy,
-    )
     venv_python = venv / "bin" / "python"
-    site = runner.run(
-        [str(venv_python), "-I", "-c",
-         "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        what="locating the locking environment",
-    ).stdout.strip()  # fmt: skip
-    # the same path on the host: the work directory is mounted at its host path
-    Path(site, "venvrpm-tools.pth").write_text(f"{pip}\n{farm}\n", encoding="utf-8")
+    # written by the venv's python, in its own site-packages: the host writes nothing into
+    # what the target made
+    runner.run(
+        [str(venv_python), "-I", "-c", _PTH_WRITER, f"{pip}\n{farm}\n"],
+        what="preparing the locking environment", cwd=workdir,
+    )  # fmt: skip
     check_import = runner.run([str(venv_python), "-I", "-c", "import piptools.scripts.compile"],
                               what="loading pip-tools under the target interpreter", check=False)  # fmt: skip
     if check_import.returncode != 0:
