@@ -107,6 +107,8 @@ class ScriptedTarget:
         self.compiled = compiled
         self.piptools_runs = piptools_runs
         self.calls: list[tuple[str, tuple[str, ...], Path | None, dict[str, str]]] = []
+        self.seen: list[set[str]] = []
+        """What the working directory held when each command ran."""
 
     def which(self, program: str) -> str | None:
         return None
@@ -117,9 +119,10 @@ class ScriptedTarget:
 
         argv = tuple(str(a) for a in argv)
         self.calls.append((what, argv, cwd, dict(env or {})))
+        self.seen.append({p.name for p in cwd.iterdir()} if cwd is not None else set())
         out, code = "", 0
-        if what == "locating the locking environment":
-            out = f"{self.site}\n"
+        if what == "preparing the locking environment":
+            (self.site / "venvrpm-tools.pth").write_text(argv[-1])  # as the venv's python
         elif what == "loading pip-tools under the target interpreter":
             code = 0 if self.piptools_runs else 1
             out = "" if self.piptools_runs else "TypeError: unsupported operand type(s) for |"
@@ -150,12 +153,14 @@ def test_pip_compile_runs_in_the_target_and_writes_only_the_work_directory(
     assert whats == [
         "checking that the target can run virtualenv",
         "creating the locking environment",
-        "locating the locking environment",
+        "preparing the locking environment",
         "loading pip-tools under the target interpreter",
         "resolving the dev lock (pip-compile)",
     ]
     made = target.calls[1][1]
     assert made[:3] == (str(loaded.python), "-m", "virtualenv")  # the target's interpreter
+    # the host's writes came before the target's first command there (it could plant links)
+    assert {"lock-toolbox", "lock-tools-packages", "tools"} <= target.seen[0]
     _, argv, cwd, env = target.calls[-1]
     assert argv[0] == str(workdir / "lock-tools" / "bin" / "python")
     output = Path(argv[argv.index("--output-file") + 1])
@@ -219,6 +224,32 @@ def test_the_uv_resolver_runs_uv_alone_in_the_target(tmp_path: Path) -> None:
     assert '"python": "/usr/bin/python3.11 3.9.21"' in dev.output.read_text()
 
 
+def test_the_build_locks_input_is_a_fresh_file_not_a_planted_link(tmp_path: Path) -> None:
+    """The build lock's input is written after the main lock's resolution ran in the target,
+    whose build backends can write the work directory: a link planted at a name the host
+    would use is not followed (the host runs as root)."""
+    from venvrpm import manifest
+    from venvrpm.plan import Interpreter
+
+    app = rootfs_app(tmp_path)
+    pyproject = app.parent / "project" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("requires = []", 'requires = ["tinydep"]'))
+    loaded = manifest.load(app)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    (workdir / "build-requirements.in").symlink_to(victim)
+    target = ScriptedTarget(workdir, f"tinydep==1.0 \\\n    --hash=sha256:{'c' * 64}\n")
+    interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
+    tool = lock.Resolver(interpreter=interpreter, python=workdir / "py")
+    made = lock.lock_build(loaded, interpreter, target, workdir, tool)  # type: ignore[arg-type]
+    assert made is not None and victim.read_text() == "root's file\n"
+    source = Path(target.calls[-1][1][-1])
+    assert source.name == "build-requirements.in" and source.parent.parent == workdir
+    assert source.read_text().splitlines()[-1] == "tinydep"
+
+
 # --- lock --format pylock ---
 
 
@@ -272,7 +303,7 @@ def test_pip_lock_is_given_the_projects_dependencies_and_the_main_locks_pins(
     assert argv[:3] == [str(loaded.python), str(workdir / "pipdir" / "pip"), "lock"]
     assert argv[argv.index("--find-links") + 1] == str(loaded.wheelhouse)
     deps = Path(argv[-1])
-    assert deps.parent == workdir
+    assert deps.parent.parent == workdir  # a fresh directory (_input_file)
     assert deps.read_text().split() == ["tinydep", "awkward-data", "tinynative", "sdistonly"]
     argv = lock.pylock_argv(loaded, dev, tool, workdir / "o" / "pylock.toml", workdir,
                             upgrade=False, upgrade_packages=())  # fmt: skip

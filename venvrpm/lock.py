@@ -122,6 +122,12 @@ def resolver(
     if manifest.lock_resolver == "uv":
         if uv is None:
             raise ValueError("lock.resolver: uv needs uv's binary")  # lock_all finds it
+        if manifest.wheelhouse is None:
+            from venvrpm import venvbuild
+
+            # the build lock downloads the main lock with it: placed now, before the target
+            # runs anything in the work directory
+            venvbuild.pip_for(interpreter, workdir / "tools")
         return Resolver(interpreter=interpreter, uv=uv, cache=workdir / "uv-cache",
                         platform=uvlock.python_platform(interpreter))  # fmt: skip
     from venvrpm import venvbuild
@@ -148,7 +154,7 @@ def compile_argv(
         flag = "--constraint" if tool.uv is None else "--constraints"
         constraint = _shown(manifest, target.constraint)
         if lockfile.is_pylock(target.constraint):
-            pins = _pins_file(target.constraint, workdir / f"{target.name}-constraints.txt")
+            pins = _pins_file(target.constraint, workdir)
             constraint = str(pins)
         argv += [flag, constraint]
     return argv + _sources(manifest, target)
@@ -233,9 +239,7 @@ def pylock_argv(
     if target.constraint is not None:
         constraint = _shown(manifest, target.constraint)
         if tool.uv is None or lockfile.is_pylock(target.constraint):
-            constraint = str(
-                _pins_file(target.constraint, workdir / f"{target.name}-constraints.txt")
-            )
+            constraint = str(_pins_file(target.constraint, workdir))
     if tool.uv is not None:
         argv = _base_argv(manifest, tool, output, upgrade, upgrade_packages)
         argv += ["--format", "pylock.toml"]
@@ -270,21 +274,29 @@ def _sources(manifest: Manifest, target: LockTarget) -> list[str]:
     return sources
 
 
-def _pins_file(lock_path: Path, dest: Path) -> Path:
-    """The pins of the lock at *lock_path* (either format) as ``name==version ; marker``
-    lines in *dest*: a constraints file pip and uv read."""
+def _pins_file(lock_path: Path, workdir: Path) -> Path:
+    """The pins of the lock at *lock_path* (either format) as ``name==version`` lines, a
+    constraints file pip and uv read, in a fresh file of *workdir* (:func:`_input_file`).
+
+    No markers: a constraint applies only to what is required anyway, and a marker's quoted
+    string may hold a line break (the next line would be read as an option)."""
     lines = [
-        f"{r.name}=={r.version}" + (f" ; {r.marker}" if r.marker else "")
-        for r in lockfile.read(lock_path).requirements
+        f"{canonicalize_name(r.name)}=={r.version}" for r in lockfile.read(lock_path).requirements
     ]
-    dest.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    return dest
+    if not all(_PIN.fullmatch(line) for line in lines):  # read as a lock: cannot happen
+        raise LockError(f"{lock_path} holds a pin that is not name==version")
+    return _input_file(workdir, "constraints.txt", "".join(f"{line}\n" for line in lines))
+
+
+_PIN = re.compile(r"[a-z0-9][a-z0-9._-]*==[A-Za-z0-9.+!_-]+")
 
 
 def _project_dependencies(manifest: Manifest, workdir: Path) -> Path:
-    """The project's ``[project] dependencies`` as a requirements file, for ``pip lock``;
-    refused when they are not written in pyproject.toml (dynamic, or setup.py)."""
+    """The project's ``[project] dependencies`` as a requirements file, for ``pip lock``
+    (each parsed and written as packaging writes it: one line, no option); refused when they
+    are not written in pyproject.toml (dynamic, or setup.py), or one is not a requirement."""
     assert manifest.project is not None
+    shown = _shown(manifest, manifest.project)
     try:
         data = project.load(manifest.project)
         table = data.get("project")
@@ -294,15 +306,22 @@ def _project_dependencies(manifest: Manifest, workdir: Path) -> Path:
     metadata = project.read(manifest.project)
     if metadata is None or not isinstance(dynamic, list) or "dependencies" in dynamic:
         raise UsageError(
-            f"pip lock cannot lock the dependencies of the project "
-            f"{_shown(manifest, manifest.project)}: they are not listed in its pyproject.toml "
-            "[project] table",
+            f"pip lock cannot lock the dependencies of the project {shown}: they are not "
+            "listed in its pyproject.toml [project] table",
             "list them as [project] dependencies, or set lock.resolver: uv (it builds the "
             "project's metadata to read them)",
         )
-    dest = workdir / "project-dependencies.txt"
-    dest.write_text("".join(f"{d}\n" for d in metadata.dependencies), encoding="utf-8")
-    return dest
+    lines = []
+    for dependency in metadata.dependencies:
+        try:
+            lines.append(str(Requirement(dependency)))
+        except InvalidRequirement as exc:
+            raise UsageError(
+                f"the project {shown} lists a dependency that is not a requirement: {dependency!r}",
+                "fix [project] dependencies in its pyproject.toml",
+                details=[str(exc)],
+            ) from None
+    return _input_file(workdir, "project-dependencies.txt", "".join(f"{x}\n" for x in lines))
 
 
 def require_format(manifest: Manifest, wanted: str | None) -> None:
@@ -340,6 +359,19 @@ def _scratch(workdir: Path, name: str) -> Iterator[Scratch]:
         path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             directory.rmdir()
+
+
+def _input_file(workdir: Path, name: str, text: str) -> Path:
+    """*text* as the file *name* in a fresh directory of the work directory, for the target
+    to read. Made after the target ran there (its build backends too, which can write the work
+    directory), so never at a name it knew: mkdtemp's, O_EXCL, no link followed."""
+    directory = Path(tempfile.mkdtemp(prefix="lock-input-", dir=workdir))
+    path = directory / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(directory, 0o755)  # a container's user reads it
+    return path
 
 
 MAX_LOCK_BYTES = 64 << 20
@@ -417,8 +449,8 @@ def lock_build(
         ):
             output.unlink()  # ours, and nothing needs it any more
         return None
-    source = workdir / "build-requirements.in"
-    source.write_text(buildreqs.input_text(who), encoding="utf-8")
+    # after the main lock's resolution ran in the target: a fresh file (_input_file)
+    source = _input_file(workdir, "build-requirements.in", buildreqs.input_text(who))
     covers = "".join(f"#   {n.what}: {', '.join(n.requires)}\n" for n in who)
     with _scratch(workdir, "requirements.txt") as scratch:
         argv = _base_argv(manifest, tool, scratch.path, upgrade, upgrade_packages)
@@ -591,6 +623,14 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
     return []
 
 
+_PTH_WRITER = (
+    "import os, sys, sysconfig; "
+    "path = os.path.join(sysconfig.get_paths()['purelib'], 'venvrpm-tools.pth'); "
+    "f = open(path, 'x'); f.write(sys.argv[1]); f.close()"
+)
+"""Run by the locking venv's python: its site-packages imports venvrpm's pip-tools and pip."""
+
+
 def tool_environment(
     interpreter: Interpreter, runner: Runner, workdir: Path, *, copy: bool = False
 ) -> Path:
@@ -605,7 +645,17 @@ def tool_environment(
 
     venv = workdir / "lock-tools"
     python = str(interpreter.path)
+    # Everything the host writes into the work directory first, before the target runs
+    # anything there (the target can write it too: it could plant links for the host's writes).
     toolbox_dir = venvbuild.stage_toolbox(workdir / "lock-toolbox")
+    # pip: the one the build installs with, made for this interpreter's version (the pip of
+    # venvrpm's own environment may not run under it)
+    pip = venvbuild.pip_for(interpreter, workdir / "tools")
+    farm = toolbox.export(
+        workdir / "lock-tools-packages",
+        [name for name in toolbox.PIP_TOOLS if name != "pip"],
+        copy=copy,
+    )
     # -c and -m put the working directory first on sys.path (-I would drop PYTHONPATH too):
     # run from the private work directory
     env = {"PYTHONPATH": str(toolbox_dir),
@@ -620,22 +670,13 @@ def tool_environment(
         else [python, "-m", "venv", "--without-pip", str(venv)],
         what="creating the locking environment", cwd=workdir, env=env,
     )  # fmt: skip
-    # pip: the one the build installs with, made for this interpreter's version (the pip of
-    # venvrpm's own environment may not run under it)
-    pip = venvbuild.pip_for(interpreter, workdir / "tools")
-    farm = toolbox.export(
-        workdir / "lock-tools-packages",
-        [name for name in toolbox.PIP_TOOLS if name != "pip"],
-        copy=copy,
-    )
     venv_python = venv / "bin" / "python"
-    site = runner.run(
-        [str(venv_python), "-I", "-c",
-         "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        what="locating the locking environment",
-    ).stdout.strip()  # fmt: skip
-    # the same path on the host: the work directory is mounted at its host path
-    Path(site, "venvrpm-tools.pth").write_text(f"{pip}\n{farm}\n", encoding="utf-8")
+    # written by the venv's python, in its own site-packages: the host writes nothing into
+    # what the target made
+    runner.run(
+        [str(venv_python), "-I", "-c", _PTH_WRITER, f"{pip}\n{farm}\n"],
+        what="preparing the locking environment", cwd=workdir,
+    )  # fmt: skip
     check_import = runner.run([str(venv_python), "-I", "-c", "import piptools.scripts.compile"],
                               what="loading pip-tools under the target interpreter", check=False)  # fmt: skip
     if check_import.returncode != 0:
