@@ -122,11 +122,12 @@ def resolver(
     if manifest.lock_resolver == "uv":
         if uv is None:
             raise ValueError("lock.resolver: uv needs uv's binary")  # lock_all finds it
-        if manifest.wheelhouse is None:
+        if manifest.wheelhouse is None or lockfile.is_pylock(manifest.requirements):
             from venvrpm import venvbuild
 
-            # the build lock downloads the main lock with it: placed now, before the target
-            # runs anything in the work directory
+            # the build lock downloads the main lock with it, or asks it the target's tags (a
+            # pylock.toml's files): placed now, before the target runs anything in the work
+            # directory
             venvbuild.pip_for(interpreter, workdir / "tools")
         return Resolver(interpreter=interpreter, uv=uv, cache=workdir / "uv-cache",
                         platform=uvlock.python_platform(interpreter))  # fmt: skip
