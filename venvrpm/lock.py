@@ -684,9 +684,10 @@ def tool_environment(
         raise VenvrpmError(
             f"pip-tools from venvrpm's environment does not run under {interpreter.path} "
             f"({interpreter.version})",
-            "pip-tools and what it imports (click, build) need Python 3.10 or newer: for an "
-            "older target, set lock.resolver: uv in the manifest (uv resolves for the "
-            "target's Python version without running it)",
+            "pip-tools and what it imports (click, build) need Python 3.10 or newer (3.10 "
+            "also needs tomli in venvrpm's environment): for an older target, set "
+            "lock.resolver: uv in the manifest (uv resolves for the target's Python version "
+            "without running it)",
             details=[check_import.tail()],
         )
     return venv_python
