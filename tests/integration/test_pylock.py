@@ -155,3 +155,24 @@ def test_a_tampered_file_in_the_wheelhouse_is_refused_by_name(
     assert "cannot serve pylock.toml" in err
     assert "hash mismatch for tinydep-1.0-py3-none-any.whl" in err
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
+
+
+def test_online_the_chosen_files_come_from_the_urls_the_lock_names(tmp_path: Path) -> None:
+    """No wheelhouse: each chosen file is installed from the URL the lock gives it (no index
+    has these distributions), hash-checked; the other platforms' URLs are never read."""
+    manifest = pip_lock(make_smallapp(tmp_path / "app").parent)
+    lock_path = manifest.parent / "pylock.toml"
+    add_foreign_wheels(lock_path, tmp_path / "elsewhere")
+    served = manifest.parent / "wheels"
+    shutil.move(served, tmp_path / "index")
+    lock_path.write_text(
+        lock_path.read_text().replace(served.as_uri(), (tmp_path / "index").as_uri())
+    )
+    manifest.write_text(manifest.read_text().replace("wheelhouse: wheels/\n", ""))
+    for foreign in (tmp_path / "elsewhere").iterdir():
+        foreign.unlink()  # their URLs lead nowhere: read, they would fail the build
+    rpm = build(manifest)
+    sbom = {c["name"]: c for c in sbom_components(rpm, tmp_path / "payload")}
+    assert sbom["tinynative"]["hashes"] == [
+        {"alg": "SHA-256", "content": sha256(tmp_path / "index" / X86_WHEEL)}
+    ]
