@@ -176,3 +176,45 @@ def test_online_the_chosen_files_come_from_the_urls_the_lock_names(tmp_path: Pat
     assert sbom["tinynative"]["hashes"] == [
         {"alg": "SHA-256", "content": sha256(tmp_path / "index" / X86_WHEEL)}
     ]
+
+
+def test_the_source_rpms_kit_keeps_the_pylocks_name_and_its_files(tmp_path: Path) -> None:
+    """The farm's build reads the kit's lock by its name: a pylock.toml stays one."""
+    import yaml
+
+    from venvrpm import manifest as manifest_module
+    from venvrpm import srpm
+    from venvrpm.runner import HostRunner
+
+    made = pip_lock(make_smallapp(tmp_path / "app").parent)
+    (made.parent / "wheels" / "stray-1.0-py3-none-any.whl").write_bytes(b"no lock names it")
+    kit = srpm.kit(manifest_module.load(made), tmp_path / "out", HostRunner(1))
+    data = yaml.safe_load((kit.root / "app.yaml").read_text())
+    assert data["requirements"] == "pylock.toml"
+    assert (kit.root / "pylock.toml").read_bytes() == (made.parent / "pylock.toml").read_bytes()
+    assert kit.wheels == 4
+    assert manifest_module.load(kit.root / "app.yaml").requirements == kit.root / "pylock.toml"
+
+
+@pytest.mark.parametrize(
+    "build_section",
+    ["build:\n  container: {image}\n  engine: podman\n", "build:\n  rootfs: {root}\n",
+     "build:\n  installer: uv\n"],
+    ids=["container", "rootfs", "uv"],
+)  # fmt: skip
+def test_a_pylock_builds_where_the_target_is_and_with_uv(
+    tmp_path: Path, build_section: str
+) -> None:
+    """The target's tags are asked where its interpreter runs (in the image, in the root), of
+    the pip that installs there; uv installs the chosen files as pip does."""
+    section = build_section.format(
+        image=target.image() if "container" in build_section else "",
+        root=target.fresh_root(tmp_path / "build-root") if "rootfs" in build_section else "",
+    )
+    manifest = pip_lock(make_smallapp(tmp_path / "app", extra_manifest=section).parent)
+    add_foreign_wheels(manifest.parent / "pylock.toml", tmp_path / "elsewhere")
+    rpm = build(manifest)
+    root = target.fresh_root(tmp_path / "root")
+    assert target.rpm(root, "-i", str(rpm), check=False).returncode == 0
+    run = target.chroot(root, "/usr/bin/smallapp")
+    assert run.returncode == 0 and json.loads(run.stdout)["native"] == 42, run.stderr
