@@ -151,6 +151,23 @@ def test_a_lock_for_another_python_is_refused() -> None:
     assert "3.11.2" in caught.value.details[0]
 
 
+@pytest.mark.parametrize(
+    ("marker", "said"),
+    [
+        ('extra == "x"', "packages[0] fastlib: marker 'extra == \"x\"': 'extra'"),
+        ('python_full_version ~= "3.11.*"', "packages[0] fastlib: marker 'python_full_version ~= "),
+    ],
+)
+def test_a_marker_that_cannot_be_evaluated_names_its_package(marker: str, said: str) -> None:
+    """An error for the user, not a traceback: PEP 751 markers know `extras`, not `extra`."""
+    with pytest.raises(LockFileError, match="cannot be installed on this interpreter") as caught:
+        select(multiplatform(marker=marker), X86, X86_TAGS)
+    (detail,) = caught.value.details
+    assert detail.startswith(said)
+    with pytest.raises(LockFileError):
+        select(multiplatform(marker=marker), X86, None)
+
+
 def test_without_tags_every_file_of_each_selected_package_is_allowed() -> None:
     """``lock`` and a dry run know no tags: what each package may install is any of its files."""
     fast, _ = select(multiplatform(), X86, None).requirements

@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.pylock import (
     Package,
     PackageSdist,
@@ -149,6 +150,14 @@ def for_target(lock: Lock, markers: Mapping[str, str], tags: Sequence[str] | Non
         raise LockFileError(
             f"{lock.path} cannot be installed on this interpreter", HINT, details=[str(exc)]
         ) from None
+    except (UndefinedComparison, UndefinedEnvironmentName) as exc:
+        # a marker PEP 508 cannot evaluate for this target (`extra == "x"` in a lock,
+        # `~= "3.11.*"`): said with the package whose marker it is
+        raise LockFileError(
+            f"{lock.path} cannot be installed on this interpreter",
+            HINT,
+            details=[_unevaluable(document, markers) or f"a marker: {exc}"],
+        ) from None
     by_identity = {id(p): i for i, p in enumerate(packages)}
     chosen = {by_identity[id(package)] for package, _ in selected}
     selector = create_compatible_tags_selector(_tags(tags)) if tags is not None else None
@@ -180,6 +189,23 @@ def for_target(lock: Lock, markers: Mapping[str, str], tags: Sequence[str] | Non
         )
     skipped = tuple(r for r in lock.requirements if r.line - 1 not in chosen)
     return replace(lock, requirements=tuple(kept), skipped=(*lock.skipped, *skipped), pylock=None)
+
+
+def _unevaluable(document: Pylock, markers: Mapping[str, str]) -> str | None:
+    """The first package whose marker cannot be evaluated for *markers*, as select() does."""
+    environment: dict[str, str | frozenset[str]] = {
+        **markers,
+        "extras": frozenset(),
+        "dependency_groups": frozenset(document.default_groups or ()),
+    }
+    for index, package in enumerate(document.packages):
+        if package.marker is None:
+            continue
+        try:
+            package.marker.evaluate(environment, context="lock_file")
+        except (UndefinedComparison, UndefinedEnvironmentName) as exc:
+            return f"packages[{index}] {package.name}: marker {str(package.marker)!r}: {exc}"
+    return None
 
 
 def _best(package: Package, selector: _Selector) -> PackageWheel | PackageSdist | None:
