@@ -92,11 +92,15 @@ def compile_argv(
     *,
     upgrade: bool,
     upgrade_packages: Sequence[str],
+    constraint: Path | None = None,
 ) -> list[str]:
-    """The pip-compile command (run with the manifest's directory as working directory)."""
+    """The pip-compile command (run with the manifest's directory as working directory).
+
+    *constraint*: what pip-compile reads for the target's constraint, when not the file
+    itself (:func:`_constraint_file`)."""
     argv = _base_argv(manifest, tool_python, output, upgrade, upgrade_packages)
     if target.constraint is not None:
-        argv += ["--constraint", _shown(manifest, target.constraint)]
+        argv += ["--constraint", _shown(manifest, constraint or target.constraint)]
     sources = [_shown(manifest, p) for p in target.inputs]
     if target.name == "main" and manifest.project is not None:
         project_file = next(
@@ -141,9 +145,10 @@ def lock(
     """Resolve *target* and replace its lock atomically; on failure the old lock is untouched."""
     tool_python = tool_environment(interpreter, runner, workdir)
     made_from = record(manifest, target, interpreter)
+    constraint = _constraint_file(manifest, target, workdir)
     with _scratch(manifest, target.output) as scratch:
         argv = compile_argv(manifest, target, tool_python, scratch.path, upgrade=upgrade,
-                            upgrade_packages=upgrade_packages)  # fmt: skip
+                            upgrade_packages=upgrade_packages, constraint=constraint)  # fmt: skip
         _compile(manifest, target.name, argv, target.output, scratch, made_from, interpreter,
                  runner, "")  # fmt: skip
     if target.name == "main":
@@ -151,6 +156,21 @@ def lock(
         lock_build(manifest, interpreter, runner, workdir, tool_python,
                    upgrade=upgrade, upgrade_packages=upgrade_packages)  # fmt: skip
     return target.output
+
+
+def _constraint_file(manifest: Manifest, target: LockTarget, workdir: Path) -> Path | None:
+    """The main lock as parsed, for pip-compile to read as the constraint of an environment's
+    lock, when it holds lines venvrpm ignores (another tool's index options, the project's
+    ``-e .``): pip-compile would obey them. None: the lock itself, whose name then reads well
+    in pip-compile's ``# via -c`` annotations (a work directory's would change every run)."""
+    if target.constraint is None or not target.constraint.is_file():
+        return None  # pip-compile says a missing file is missing
+    parsed = lockfile.read(target.constraint, project=manifest.project)
+    if not parsed.ignored:
+        return None
+    copy = workdir / f"constraint-{target.name}.txt"
+    copy.write_text(lockfile.normalized(parsed), encoding="utf-8")
+    return copy
 
 
 @contextlib.contextmanager
@@ -221,7 +241,9 @@ def lock_build(
 
     output = buildreqs.lock_path(manifest.requirements)
     # what the target installs: pip skips a line whose marker is false, and fetch counts it
-    main_lock = lockfile.read(manifest.requirements).for_target(dict(interpreter.markers))
+    main_lock = lockfile.read(manifest.requirements, project=manifest.project).for_target(
+        dict(interpreter.markers)
+    )
     files = manifest.wheelhouse
     if files is None:
         files = workdir / "lock-downloads"
@@ -325,7 +347,9 @@ def check(
     if not target.output.is_file():
         return Staleness(target, (f"{name} does not exist",))
     # Unreadable, or a line outside the lock grammar: refused (exit 2), fresh or not.
-    locked = lockfile.read(target.output)
+    locked = lockfile.read(
+        target.output, project=manifest.project if target.name == "main" else None
+    )
     text = target.output.read_text(encoding="utf-8")
     recorded = _read_record(text)
     if recorded is None:
@@ -371,7 +395,7 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
         try:
             who = buildreqs.needs(
                 project.read(manifest.project),
-                lockfile.read(manifest.requirements),
+                lockfile.read(manifest.requirements, project=manifest.project),
                 manifest.wheelhouse,
             )
         except LockError:

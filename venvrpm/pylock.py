@@ -22,6 +22,7 @@ exactly it, offline from the wheelhouse, online from where the lock says.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -43,7 +44,7 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename, parse_wh
 
 from venvrpm import files
 from venvrpm.errors import LockFileError
-from venvrpm.lockfile import Lock, LockedRequirement
+from venvrpm.lockfile import Ignored, Lock, LockedRequirement
 
 MAX_BYTES = 64 << 20
 """A larger lock is refused unread: it is untrusted input, and a sparse terabyte reads fast."""
@@ -69,9 +70,11 @@ _URL = re.compile(
 _Selector = Callable[[Iterable[tuple[PackageWheel, frozenset[Tag]]]], Iterator[PackageWheel]]
 
 
-def read(path: Path) -> Lock:
+def read(path: Path, *, project: Path | None = None) -> Lock:
     """Read the pylock.toml at *path*: every package, each allowing all of its files (none is
-    chosen before the target is known). Raise LockFileError naming every package refused."""
+    chosen before the target is known). Raise LockFileError naming every package refused.
+    *project*: the manifest's ``project:`` directory, whose own ``directory`` package (``pip
+    lock .``, ``uv export`` list it) is skipped: venvrpm builds the project."""
     try:
         data = files.read_regular(path, MAX_BYTES)
     except FileNotFoundError:
@@ -84,11 +87,12 @@ def read(path: Path) -> Lock:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
-    return parse(text, path)
+    return parse(text, path, project=project)
 
 
-def parse(text: str, path: Path) -> Lock:
-    """Validate pylock *text*; *path* names the file in messages."""
+def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
+    """Validate pylock *text*; *path* names the file in messages, and its directory is where a
+    relative path in it starts. *project*: the manifest's ``project:`` directory (absolute)."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -100,9 +104,18 @@ def parse(text: str, path: Path) -> Lock:
     except PylockValidationError as exc:
         raise LockFileError(f"{path} is not a valid PEP 751 lock: {exc}", HINT) from None
     requirements: list[LockedRequirement] = []
+    ignored: list[Ignored] = []
     problems: list[str] = []
+    # what select() reads: every package but the project's own entry, which is not installed
+    kept: list[Package] = []
     for index, package in enumerate(lock.packages):
         where = f"packages[{index}] {package.name}"
+        if _is_project(package, path.parent, project):
+            assert package.directory is not None
+            shown = f"{package.name} (directory {_shorten(package.directory.path)})"
+            ignored.append(Ignored(line=0, shown=shown, project=True))
+            continue
+        kept.append(package)
         refused = _direct_source(package)
         if refused is not None:
             problems.append(f"{where}: {refused}")
@@ -118,7 +131,12 @@ def parse(text: str, path: Path) -> Lock:
         marker = str(package.marker) if package.marker is not None else None
         requirements.append(
             LockedRequirement(
-                name=package.name, version=version, hashes=hashes, marker=marker, line=index + 1
+                # its place among the packages select() reads (for_target's key)
+                name=package.name,
+                version=version,
+                hashes=hashes,
+                marker=marker,
+                line=len(kept),
             )
         )
     if problems:
@@ -129,7 +147,19 @@ def parse(text: str, path: Path) -> Lock:
             HINT,
             details=problems,
         )
-    return Lock(path=path, requirements=tuple(requirements), pylock=lock)
+    if ignored:
+        lock = replace(lock, packages=kept)
+    return Lock(path=path, requirements=tuple(requirements), ignored=tuple(ignored), pylock=lock)
+
+
+def _is_project(package: Package, base: Path, project: Path | None) -> bool:
+    """Whether *package* is the manifest's project: a ``directory`` whose path, joined to the
+    lock's directory, is *project*. Lexical, as written (as for ``-e .`` in a requirements
+    lock): a path that reaches the project through a link is not it."""
+    if project is None or package.directory is None:
+        return False
+    where = base / package.directory.path / (package.directory.subdirectory or "")
+    return Path(os.path.normpath(where)) == project
 
 
 def for_target(lock: Lock, markers: Mapping[str, str], tags: Sequence[str] | None) -> Lock:
