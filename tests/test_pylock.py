@@ -377,3 +377,53 @@ def test_the_wheelhouse_must_hold_the_chosen_file_not_another_platforms(tmp_path
 def test_version_from_reads_a_pylock(tmp_path: Path) -> None:
     (tmp_path / "pylock.toml").write_text(multiplatform())
     assert locked_version("fastlib", tmp_path / "pylock.toml") == ("2.0", None)
+
+
+def with_project(path: str) -> str:
+    """The lock as `pip lock .` writes it: the app itself listed as a directory package."""
+    return (
+        multiplatform()
+        + f'[[packages]]\nname = "smallapp"\n[packages.directory]\npath = "{path}"\n'
+    )
+
+
+def test_the_projects_own_directory_package_is_skipped(tmp_path: Path) -> None:
+    """As `-e .` in a requirements lock: venvrpm builds the project from `project:`."""
+    lock = pylock.parse(
+        with_project("project"), tmp_path / "pylock.toml", project=tmp_path / "project"
+    )
+    assert [r.name for r in lock.requirements] == ["fastlib", "purelib"]
+    assert [(i.shown, i.project, i.line) for i in lock.ignored] == [
+        ("smallapp (directory project)", True, 0)
+    ]
+    assert lockfile.ignored_note(lock) == (
+        "pylock.toml: ignored 'smallapp (directory project)' (the project itself: venvrpm builds "
+        "and installs it)"
+    )
+    chosen = lock.for_target(X86, X86_TAGS)
+    assert [r.name for r in chosen.requirements] == ["fastlib", "purelib"]
+    assert chosen.requirements[0].filename == WHEELS["x86"][0]
+
+
+@pytest.mark.parametrize(
+    ("path", "project"),
+    [("other", "project"), ("project", None), ("project/../other", "other/x")],
+)
+def test_any_other_directory_package_is_refused(
+    tmp_path: Path, path: str, project: str | None
+) -> None:
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(
+            with_project(path),
+            tmp_path / "pylock.toml",
+            project=None if project is None else tmp_path / project,
+        )
+    (detail,) = caught.value.details
+    assert detail.startswith(f"packages[2] smallapp: comes from the directory '{path}'")
+
+
+def test_the_project_reached_through_dot_dot_is_the_project(tmp_path: Path) -> None:
+    lock = pylock.parse(
+        with_project("../app"), tmp_path / "locks" / "pylock.toml", project=tmp_path / "app"
+    )
+    assert [i.project for i in lock.ignored] == [True]

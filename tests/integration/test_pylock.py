@@ -27,21 +27,27 @@ DEPENDENCIES = "tinydep\nawkward-data\ntinynative\nsdistonly\n"
 X86_WHEEL = "tinynative-1.0-py3-none-linux_x86_64.whl"
 
 
-def pip_lock(root: Path) -> Path:
+def pip_lock(root: Path, *, project: bool = True) -> Path:
     """The app under *root* locked by real ``pip lock`` (pip >= 25.1 writes PEP 751) from its
-    wheelhouse alone; the manifest's ``requirements:`` made the lock's ``pylock.toml``."""
+    wheelhouse alone; the manifest's ``requirements:`` made the lock's ``pylock.toml``.
+
+    *project*: lock the project as one does (``pip lock ./project``: the lock lists the app
+    itself, as a directory, which venvrpm skips), else its dependencies (``-r``); without
+    ``project:`` in the manifest, always the dependencies."""
     version = subprocess.run(
         [sys.executable, "-m", "pip", "--version"], capture_output=True, text=True, check=True
     ).stdout.split()[1]
     assert Version(version) >= Version("25.1"), f"pip {version} cannot write pylock.toml"
+    manifest = root / "app.yaml"
     (root / "requirements.in").write_text(DEPENDENCIES)
+    what = ["./project"] if project and "\nproject: project\n" in manifest.read_text() else (
+        ["-r", "requirements.in"])  # fmt: skip
     subprocess.run(
         [sys.executable, "-m", "pip", "lock", "--no-index", "--find-links", "wheels",
-         "--disable-pip-version-check", "-r", "requirements.in", "-o", "pylock.toml"],
+         "--disable-pip-version-check", *what, "-o", "pylock.toml"],
         cwd=root, check=True, capture_output=True,
     )  # fmt: skip
     (root / "requirements.lock").unlink()
-    manifest = root / "app.yaml"
     manifest.write_text(
         manifest.read_text().replace("requirements: requirements.lock", "requirements: pylock.toml")
     )
@@ -75,7 +81,10 @@ def test_an_app_locked_by_pip_lock_installs_runs_and_ships_what_pip_compile_lock
     assert main(["lock", str(compiled)]) == 0  # pip-compile, offline from the wheelhouse
     lock = tomllib.loads((pylocked.parent / "pylock.toml").read_text())
     assert lock["created-by"] == "pip"
-    assert sorted(p["name"] for p in lock["packages"]) == sorted(DEPENDENCIES.split())
+    assert sorted(p["name"] for p in lock["packages"]) == sorted(
+        [*DEPENDENCIES.split(), "smallapp"]
+    )
+    assert {"name": "smallapp", "directory": {"path": "project"}} in lock["packages"]
 
     rpm = build(pylocked)
     root = target.fresh_root(tmp_path / "root")
@@ -186,7 +195,7 @@ def test_the_source_rpms_kit_keeps_the_pylocks_name_and_its_files(tmp_path: Path
     from venvrpm import srpm
     from venvrpm.runner import HostRunner
 
-    made = pip_lock(make_smallapp(tmp_path / "app").parent)
+    made = pip_lock(make_smallapp(tmp_path / "app").parent, project=False)
     (made.parent / "wheels" / "stray-1.0-py3-none-any.whl").write_bytes(b"no lock names it")
     kit = srpm.kit(manifest_module.load(made), tmp_path / "out", HostRunner(1))
     data = yaml.safe_load((kit.root / "app.yaml").read_text())
@@ -218,3 +227,15 @@ def test_a_pylock_builds_where_the_target_is_and_with_uv(
     assert target.rpm(root, "-i", str(rpm), check=False).returncode == 0
     run = target.chroot(root, "/usr/bin/smallapp")
     assert run.returncode == 0 and json.loads(run.stdout)["native"] == 42, run.stderr
+
+
+def test_a_source_rpm_of_a_pylock_listing_the_project_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lock's path to the project would lead elsewhere in the kit: said, not shipped."""
+    made = pip_lock(make_smallapp(tmp_path / "app").parent)
+    capsys.readouterr()
+    assert main(["build", str(made), "--srpm", "-o", str(tmp_path / "srpm")]) == 2
+    err = capsys.readouterr().err
+    assert "--srpm cannot ship pylock.toml: it lists the project itself" in err
+    assert "smallapp (directory project)" in err
