@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -144,11 +145,18 @@ def test_of_a_lock_for_several_platforms_only_the_targets_wheel_is_needed(tmp_pa
     )
     assert not [p for p in served.iterdir() if "aarch64" in p.name or "macosx" in p.name]
 
-    rpm = build(manifest)
+    dist = tmp_path / "dist"
+    assert main(["build", str(manifest), "-o", str(dist), "--keep-workdir"]) == 0
+    (rpm,) = dist.glob("*.rpm")
     sbom = {c["name"]: c for c in sbom_components(rpm, tmp_path / "payload")}
     assert sbom["tinynative"]["hashes"] == [
         {"alg": "SHA-256", "content": sha256(served / X86_WHEEL)}
     ]
+    # what pip was given: of tinynative, the x86_64 wheel's hash alone
+    (given,) = Path(tempfile.gettempdir()).glob("venvrpm-*/work/locked-requirements.txt")
+    line = next(x for x in given.read_text().splitlines() if x.startswith("tinynative"))
+    assert line == f"tinynative==1.0 --hash=sha256:{sha256(served / X86_WHEEL)}"
+    shutil.rmtree(given.parent.parent)
 
 
 def test_a_tampered_file_in_the_wheelhouse_is_refused_by_name(
