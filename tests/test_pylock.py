@@ -427,3 +427,21 @@ def test_the_project_reached_through_dot_dot_is_the_project(tmp_path: Path) -> N
         with_project("../app"), tmp_path / "locks" / "pylock.toml", project=tmp_path / "app"
     )
     assert [i.project for i in lock.ignored] == [True]
+
+
+def test_the_project_listed_first_shifts_nothing(tmp_path: Path) -> None:
+    """The project's entry stays in the document packaging selects from: each package's index,
+    and what its errors say, remain the file's."""
+    head, packages = multiplatform().split("[[packages]]", 1)
+    text = f'{head}[[packages]]\nname = "smallapp"\n[packages.directory]\npath = "."\n\n[[packages]]{packages}'
+    lock = pylock.parse(text, tmp_path / "pylock.toml", project=tmp_path)
+    chosen = lock.for_target(ARM, ARM_TAGS)
+    assert [(r.name, r.filename) for r in chosen.requirements] == [
+        ("fastlib", WHEELS["arm"][0]),
+        ("purelib", "purelib-1.0-py3-none-any.whl"),
+    ]
+    twice = text + "[[packages]]" + packages.split("[[packages]]")[0]
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(twice, tmp_path / "pylock.toml", project=tmp_path).for_target(X86, X86_TAGS)
+    (detail,) = caught.value.details
+    assert "at packages[3] and packages[1]" in detail, detail

@@ -106,16 +106,15 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
     requirements: list[LockedRequirement] = []
     ignored: list[Ignored] = []
     problems: list[str] = []
-    # what select() reads: every package but the project's own entry, which is not installed
-    kept: list[Package] = []
     for index, package in enumerate(lock.packages):
         where = f"packages[{index}] {package.name}"
         if _is_project(package, path.parent, project):
             assert package.directory is not None
             shown = f"{package.name} (directory {_shorten(package.directory.path)})"
+            # still in the document select() reads (whose indexes stay the file's); no
+            # requirement stands for it, so nothing installs it
             ignored.append(Ignored(line=0, shown=shown, project=True))
             continue
-        kept.append(package)
         refused = _direct_source(package)
         if refused is not None:
             problems.append(f"{where}: {refused}")
@@ -131,12 +130,12 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
         marker = str(package.marker) if package.marker is not None else None
         requirements.append(
             LockedRequirement(
-                # its place among the packages select() reads (for_target's key)
+                # its index (+1) among the packages select() reads: for_target's key
                 name=package.name,
                 version=version,
                 hashes=hashes,
                 marker=marker,
-                line=len(kept),
+                line=index + 1,
             )
         )
     if problems:
@@ -147,8 +146,6 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
             HINT,
             details=problems,
         )
-    if ignored:
-        lock = replace(lock, packages=kept)
     return Lock(path=path, requirements=tuple(requirements), ignored=tuple(ignored), pylock=lock)
 
 
