@@ -445,3 +445,30 @@ def test_the_project_listed_first_shifts_nothing(tmp_path: Path) -> None:
         pylock.parse(twice, tmp_path / "pylock.toml", project=tmp_path).for_target(X86, X86_TAGS)
     (detail,) = caught.value.details
     assert "at packages[3] and packages[1]" in detail, detail
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/shadow", "https://files.example.org/download?id=3", "https://x.org/y.whl"]
+)
+def test_a_url_whose_file_name_is_another_is_refused(url: str) -> None:
+    """pip reads what a file is (wheel or sdist, its tags) from the URL's name, not the lock's."""
+    line = f'url = "https://files.example.org/{WHEELS["x86"][0]}"'
+    text = multiplatform().replace(line, f'name = "{WHEELS["x86"][0]}"\nurl = {json.dumps(url)}')
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(text, LOCK)
+    (detail,) = caught.value.details
+    assert detail.startswith(f"packages[0] fastlib: {WHEELS['x86'][0]}: the url ends in ")
+    assert detail.endswith("not in the file's name: the installer would read it as another file")
+
+
+def test_a_percent_encoded_url_names_its_decoded_file() -> None:
+    name = "fastlib-2.0+cpu-cp311-cp311-manylinux_2_17_x86_64.whl"
+    encoded = "https://files.example.org/fastlib-2.0%2Bcpu-cp311-cp311-manylinux_2_17_x86_64.whl"
+    text = multiplatform().replace(f"https://files.example.org/{WHEELS['x86'][0]}", encoded)
+    text = (
+        text.replace('version = "2.0"', 'version = "2.0+cpu"')
+        .replace("fastlib-2.0-", "fastlib-2.0+cpu-")
+        .replace("fastlib-2.0.tar.gz", "fastlib-2.0+cpu.tar.gz")
+    )
+    fast = select(text, X86, X86_TAGS).requirements[0]
+    assert (fast.filename, fast.url, fast.version) == (name, encoded, "2.0+cpu")

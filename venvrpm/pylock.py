@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.pylock import (
@@ -312,7 +313,18 @@ def _file_problems(file: PackageWheel | PackageSdist) -> list[str]:
             f"{file.filename}: the url {_shorten(file.url)!r} is not one venvrpm gives the "
             "installer (http, https or file; no spaces, quotes, '#', ';', '$' or credentials)"
         )
+    elif file.url is not None and (named := _url_filename(file.url)) != file.filename:
+        # pip tells a wheel from an sdist, and reads a wheel's tags, by the URL's file name
+        found.append(
+            f"{file.filename}: the url ends in {_shorten(named)!r}, not in the file's name: "
+            "the installer would read it as another file"
+        )
     return found
+
+
+def _url_filename(url: str) -> str:
+    """The file name at the end of *url*'s path, decoded, as pip reads it."""
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
 def _hashes(file: PackageWheel | PackageSdist) -> tuple[str, ...]:
