@@ -247,3 +247,26 @@ def test_a_source_rpm_of_a_pylock_listing_the_project_is_refused(
     err = capsys.readouterr().err
     assert "--srpm cannot ship pylock.toml: it lists the project itself" in err
     assert "smallapp (directory project)" in err
+
+
+def test_a_pylock_written_by_uv_builds_and_runs(tmp_path: Path) -> None:
+    """`uv pip compile --format pylock.toml` (uv from PyPI, the test extra's) for the target's
+    interpreter, from the wheelhouse alone: inline tables, as uv writes them."""
+    manifest = make_smallapp(tmp_path / "app")
+    root = manifest.parent
+    subprocess.run(
+        [sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--format", "pylock.toml",
+         "--no-index", "--find-links", "wheels", "--python", "/usr/bin/python3.11", "--no-cache",
+         "project/pyproject.toml", "-o", "pylock.toml"],
+        cwd=root, check=True, capture_output=True,
+    )  # fmt: skip
+    assert tomllib.loads((root / "pylock.toml").read_text())["created-by"] == "uv"
+    (root / "requirements.lock").unlink()
+    manifest.write_text(
+        manifest.read_text().replace("requirements: requirements.lock", "requirements: pylock.toml")
+    )
+    rpm = build(manifest)
+    root_fs = target.fresh_root(tmp_path / "root")
+    assert target.rpm(root_fs, "-i", str(rpm), check=False).returncode == 0
+    run = target.chroot(root_fs, "/usr/bin/smallapp")
+    assert run.returncode == 0 and json.loads(run.stdout)["sdistonly"] == "built from sdist"
