@@ -193,3 +193,41 @@ def test_key_ids_fingerprints_and_user_ids_are_signed_with(
     app = tmp_path / "app" / "good.yaml"
     assert main(["build", str(app), "-o", str(tmp_path / "dist"), "--dry-run", "--sign", key]) == 0
     assert f"_gpg_name {key}" in json.loads(capsys.readouterr().out)["commands"]["sign"]
+
+
+def test_a_pylock_dry_run_chooses_no_file_but_needs_one_of_each_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No tags without probing: the wheelhouse must serve some file of each package without a
+    marker, and the plan says that which one is chosen is known only to the build."""
+    from tests.test_pylock import WHEELS, multiplatform
+
+    marker = tmp_path / "ran"
+    python = _marker_script(tmp_path / "python3", marker)
+    text = multiplatform(sdist=False)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    arm = wheels / WHEELS["arm"][0]
+    arm.write_bytes(b"an aarch64 wheel")
+    pure = wheels / "purelib-1.0-py3-none-any.whl"
+    pure.write_bytes(b"pure")
+    text = text.replace("2" * 64, _sha256(arm)).replace("5" * 64, _sha256(pure))
+    (tmp_path / "pylock.toml").write_text(text)
+    (tmp_path / "app.yaml").write_text(
+        "name: smallapp\nversion: 1.0.0\nsummary: s\nlicense: MIT\n"
+        f"python: {python}\nrequirements: pylock.toml\nwheelhouse: wheels\n"
+    )
+    plan = _dry_run(tmp_path / "app.yaml", capsys)
+    assert not marker.exists()
+    assert any("pylock.toml fits that interpreter's wheel tags" in u for u in plan["unknown"])  # type: ignore[union-attr]
+    before = plan["before_the_build"]
+    assert isinstance(before, dict) and "<helper target_tags.py>" in before["target_tags"]["argv"]
+    pure.unlink()
+    assert main(["build", str(tmp_path / "app.yaml"), "--dry-run"]) != 0
+    assert "purelib==1.0 is not in the wheelhouse" in capsys.readouterr().err
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -151,6 +151,23 @@ def test_a_lock_for_another_python_is_refused() -> None:
     assert "3.11.2" in caught.value.details[0]
 
 
+@pytest.mark.parametrize(
+    ("marker", "said"),
+    [
+        ('extra == "x"', "packages[0] fastlib: marker 'extra == \"x\"': 'extra'"),
+        ('python_full_version ~= "3.11.*"', "packages[0] fastlib: marker 'python_full_version ~= "),
+    ],
+)
+def test_a_marker_that_cannot_be_evaluated_names_its_package(marker: str, said: str) -> None:
+    """An error for the user, not a traceback: PEP 751 markers know `extras`, not `extra`."""
+    with pytest.raises(LockFileError, match="cannot be installed on this interpreter") as caught:
+        select(multiplatform(marker=marker), X86, X86_TAGS)
+    (detail,) = caught.value.details
+    assert detail.startswith(said)
+    with pytest.raises(LockFileError):
+        select(multiplatform(marker=marker), X86, None)
+
+
 def test_without_tags_every_file_of_each_selected_package_is_allowed() -> None:
     """``lock`` and a dry run know no tags: what each package may install is any of its files."""
     fast, _ = select(multiplatform(), X86, None).requirements
@@ -360,3 +377,98 @@ def test_the_wheelhouse_must_hold_the_chosen_file_not_another_platforms(tmp_path
 def test_version_from_reads_a_pylock(tmp_path: Path) -> None:
     (tmp_path / "pylock.toml").write_text(multiplatform())
     assert locked_version("fastlib", tmp_path / "pylock.toml") == ("2.0", None)
+
+
+def with_project(path: str) -> str:
+    """The lock as `pip lock .` writes it: the app itself listed as a directory package."""
+    return (
+        multiplatform()
+        + f'[[packages]]\nname = "smallapp"\n[packages.directory]\npath = "{path}"\n'
+    )
+
+
+def test_the_projects_own_directory_package_is_skipped(tmp_path: Path) -> None:
+    """As `-e .` in a requirements lock: venvrpm builds the project from `project:`."""
+    lock = pylock.parse(
+        with_project("project"), tmp_path / "pylock.toml", project=tmp_path / "project"
+    )
+    assert [r.name for r in lock.requirements] == ["fastlib", "purelib"]
+    assert [(i.shown, i.project, i.line) for i in lock.ignored] == [
+        ("smallapp (directory project)", True, 0)
+    ]
+    assert lockfile.ignored_note(lock) == (
+        "pylock.toml: ignored 'smallapp (directory project)' (the project itself: venvrpm builds "
+        "and installs it)"
+    )
+    chosen = lock.for_target(X86, X86_TAGS)
+    assert [r.name for r in chosen.requirements] == ["fastlib", "purelib"]
+    assert chosen.requirements[0].filename == WHEELS["x86"][0]
+
+
+@pytest.mark.parametrize(
+    ("path", "project"),
+    [("other", "project"), ("project", None), ("project/../other", "other/x")],
+)
+def test_any_other_directory_package_is_refused(
+    tmp_path: Path, path: str, project: str | None
+) -> None:
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(
+            with_project(path),
+            tmp_path / "pylock.toml",
+            project=None if project is None else tmp_path / project,
+        )
+    (detail,) = caught.value.details
+    assert detail.startswith(f"packages[2] smallapp: comes from the directory '{path}'")
+
+
+def test_the_project_reached_through_dot_dot_is_the_project(tmp_path: Path) -> None:
+    lock = pylock.parse(
+        with_project("../app"), tmp_path / "locks" / "pylock.toml", project=tmp_path / "app"
+    )
+    assert [i.project for i in lock.ignored] == [True]
+
+
+def test_the_project_listed_first_shifts_nothing(tmp_path: Path) -> None:
+    """The project's entry stays in the document packaging selects from: each package's index,
+    and what its errors say, remain the file's."""
+    head, packages = multiplatform().split("[[packages]]", 1)
+    text = f'{head}[[packages]]\nname = "smallapp"\n[packages.directory]\npath = "."\n\n[[packages]]{packages}'
+    lock = pylock.parse(text, tmp_path / "pylock.toml", project=tmp_path)
+    chosen = lock.for_target(ARM, ARM_TAGS)
+    assert [(r.name, r.filename) for r in chosen.requirements] == [
+        ("fastlib", WHEELS["arm"][0]),
+        ("purelib", "purelib-1.0-py3-none-any.whl"),
+    ]
+    twice = text + "[[packages]]" + packages.split("[[packages]]")[0]
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(twice, tmp_path / "pylock.toml", project=tmp_path).for_target(X86, X86_TAGS)
+    (detail,) = caught.value.details
+    assert "at packages[3] and packages[1]" in detail, detail
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/shadow", "https://files.example.org/download?id=3", "https://x.org/y.whl"]
+)
+def test_a_url_whose_file_name_is_another_is_refused(url: str) -> None:
+    """pip reads what a file is (wheel or sdist, its tags) from the URL's name, not the lock's."""
+    line = f'url = "https://files.example.org/{WHEELS["x86"][0]}"'
+    text = multiplatform().replace(line, f'name = "{WHEELS["x86"][0]}"\nurl = {json.dumps(url)}')
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(text, LOCK)
+    (detail,) = caught.value.details
+    assert detail.startswith(f"packages[0] fastlib: {WHEELS['x86'][0]}: the url ends in ")
+    assert detail.endswith("not in the file's name: the installer would read it as another file")
+
+
+def test_a_percent_encoded_url_names_its_decoded_file() -> None:
+    name = "fastlib-2.0+cpu-cp311-cp311-manylinux_2_17_x86_64.whl"
+    encoded = "https://files.example.org/fastlib-2.0%2Bcpu-cp311-cp311-manylinux_2_17_x86_64.whl"
+    text = multiplatform().replace(f"https://files.example.org/{WHEELS['x86'][0]}", encoded)
+    text = (
+        text.replace('version = "2.0"', 'version = "2.0+cpu"')
+        .replace("fastlib-2.0-", "fastlib-2.0+cpu-")
+        .replace("fastlib-2.0.tar.gz", "fastlib-2.0+cpu.tar.gz")
+    )
+    fast = select(text, X86, X86_TAGS).requirements[0]
+    assert (fast.filename, fast.url, fast.version) == (name, encoded, "2.0+cpu")

@@ -146,18 +146,22 @@ def compile_argv(
     *,
     upgrade: bool,
     upgrade_packages: Sequence[str],
-    workdir: Path,
+    constraint: Path | None = None,
+    workdir: Path | None = None,
 ) -> list[str]:
     """The resolver's command (run with the manifest's directory as working directory).
-    A constraint that is a pylock.toml is given as its pins (a file in *workdir*)."""
+
+    *constraint*: what the resolver reads for the target's constraint, when not the file
+    itself (:func:`_constraint_file`); a pylock.toml is given as its pins (a file in
+    *workdir*)."""
     argv = _base_argv(manifest, tool, output, upgrade, upgrade_packages)
     if target.constraint is not None:
         flag = "--constraint" if tool.uv is None else "--constraints"
-        constraint = _shown(manifest, target.constraint)
+        shown = _shown(manifest, constraint or target.constraint)
         if lockfile.is_pylock(target.constraint):
-            pins = _pins_file(target.constraint, workdir)
-            constraint = str(pins)
-        argv += [flag, constraint]
+            assert workdir is not None, "a pylock.toml constraint is given as its pins"
+            shown = str(_pins_file(manifest, target.constraint, workdir))
+        argv += [flag, shown]
     return argv + _sources(manifest, target)
 
 
@@ -205,13 +209,17 @@ def lock(
         tool = resolver(manifest, interpreter, runner, workdir)
     made_from = record(manifest, target, interpreter)
     pylock = lockfile.is_pylock(target.output)
+    constraint = None
+    if target.constraint is not None and not lockfile.is_pylock(target.constraint):
+        constraint = _constraint_file(manifest, target, workdir)
     with _scratch(workdir, "pylock.toml" if pylock else "requirements.txt") as scratch:
         if pylock:
             argv = pylock_argv(manifest, target, tool, scratch.path, workdir, upgrade=upgrade,
                                upgrade_packages=upgrade_packages)  # fmt: skip
         else:
             argv = compile_argv(manifest, target, tool, scratch.path, upgrade=upgrade,
-                                upgrade_packages=upgrade_packages, workdir=workdir)  # fmt: skip
+                                upgrade_packages=upgrade_packages, constraint=constraint,
+                                workdir=workdir)  # fmt: skip
         _compile(manifest, target.name, argv, target.output, scratch, made_from, tool,
                  runner, workdir, "")  # fmt: skip
     if target.name == "main":
@@ -237,10 +245,12 @@ def pylock_argv(
     directory. A constraint that is a pylock.toml is given as its pins (``name==version``),
     the form both read."""
     constraint = None
-    if target.constraint is not None:
-        constraint = _shown(manifest, target.constraint)
-        if tool.uv is None or lockfile.is_pylock(target.constraint):
-            constraint = str(_pins_file(target.constraint, workdir))
+    if target.constraint is not None and (tool.uv is None or lockfile.is_pylock(target.constraint)):
+        constraint = str(_pins_file(manifest, target.constraint, workdir))
+    elif target.constraint is not None:
+        # as parsed when it holds lines venvrpm ignores (uv would obey an index option)
+        parsed = _constraint_file(manifest, target, workdir)
+        constraint = _shown(manifest, parsed or target.constraint)
     if tool.uv is not None:
         argv = _base_argv(manifest, tool, output, upgrade, upgrade_packages)
         argv += ["--format", "pylock.toml"]
@@ -275,14 +285,15 @@ def _sources(manifest: Manifest, target: LockTarget) -> list[str]:
     return sources
 
 
-def _pins_file(lock_path: Path, workdir: Path) -> Path:
+def _pins_file(manifest: Manifest, lock_path: Path, workdir: Path) -> Path:
     """The pins of the lock at *lock_path* (either format) as ``name==version`` lines, a
     constraints file pip and uv read, in a fresh file of *workdir* (:func:`_input_file`).
 
     No markers: a constraint applies only to what is required anyway, and a marker's quoted
     string may hold a line break (the next line would be read as an option)."""
     lines = [
-        f"{canonicalize_name(r.name)}=={r.version}" for r in lockfile.read(lock_path).requirements
+        f"{canonicalize_name(r.name)}=={r.version}"
+        for r in lockfile.read(lock_path, project=manifest.project).requirements
     ]
     if not all(_PIN.fullmatch(line) for line in lines):  # read as a lock: cannot happen
         raise LockError(f"{lock_path} holds a pin that is not name==version")
@@ -342,6 +353,20 @@ def require_format(manifest: Manifest, wanted: str | None) -> None:
             f"{shown} is named as a PEP 751 lock",
             "set requirements: e.g. requirements.lock, or use --format pylock",
         )
+
+
+def _constraint_file(manifest: Manifest, target: LockTarget, workdir: Path) -> Path | None:
+    """The main lock as parsed, for pip-compile to read as the constraint of an environment's
+    lock, when it holds lines venvrpm ignores (another tool's index options, the project's
+    ``-e .``): pip-compile would obey them. None: the lock itself, whose name then reads well
+    in pip-compile's ``# via -c`` annotations (a work directory's would change every run)."""
+    if target.constraint is None or not target.constraint.is_file():
+        return None  # pip-compile says a missing file is missing
+    parsed = lockfile.read(target.constraint, project=manifest.project)
+    if not parsed.ignored:
+        return None
+    # after an earlier lock's resolution ran in the target: a fresh file (_input_file)
+    return _input_file(workdir, f"constraint-{target.name}.txt", lockfile.normalized(parsed))
 
 
 @contextlib.contextmanager
@@ -425,7 +450,7 @@ def lock_build(
     output = buildreqs.lock_path(manifest.requirements)
     # what the target installs: pip skips a line whose marker is false, and fetch counts it;
     # of a pylock.toml, the one file per package that fits the target's tags, as build picks
-    main_lock = lockfile.read(manifest.requirements)
+    main_lock = lockfile.read(manifest.requirements, project=manifest.project)
     tags = None
     if main_lock.pylock is not None:
         tags = venvbuild.probe_tags(
@@ -563,7 +588,9 @@ def check(
     if not target.output.is_file():
         return Staleness(target, (f"{name} does not exist",))
     # Unreadable, or a line outside the lock grammar: refused (exit 2), fresh or not.
-    locked = lockfile.read(target.output)
+    locked = lockfile.read(
+        target.output, project=manifest.project if target.name == "main" else None
+    )
     text = target.output.read_text(encoding="utf-8")
     recorded = _read_record(text)
     if recorded is None:
@@ -609,7 +636,7 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
         try:
             who = buildreqs.needs(
                 project.read(manifest.project),
-                lockfile.read(manifest.requirements),
+                lockfile.read(manifest.requirements, project=manifest.project),
                 manifest.wheelhouse,
             )
         except LockError:

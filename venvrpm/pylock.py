@@ -22,13 +22,16 @@ exactly it, offline from the wheelhouse, online from where the lock says.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.pylock import (
     Package,
     PackageSdist,
@@ -42,7 +45,7 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename, parse_wh
 
 from venvrpm import files
 from venvrpm.errors import LockFileError
-from venvrpm.lockfile import Lock, LockedRequirement
+from venvrpm.lockfile import Ignored, Lock, LockedRequirement
 
 MAX_BYTES = 64 << 20
 """A larger lock is refused unread: it is untrusted input, and a sparse terabyte reads fast."""
@@ -68,9 +71,11 @@ _URL = re.compile(
 _Selector = Callable[[Iterable[tuple[PackageWheel, frozenset[Tag]]]], Iterator[PackageWheel]]
 
 
-def read(path: Path) -> Lock:
+def read(path: Path, *, project: Path | None = None) -> Lock:
     """Read the pylock.toml at *path*: every package, each allowing all of its files (none is
-    chosen before the target is known). Raise LockFileError naming every package refused."""
+    chosen before the target is known). Raise LockFileError naming every package refused.
+    *project*: the manifest's ``project:`` directory, whose own ``directory`` package (``pip
+    lock .``, ``uv export`` list it) is skipped: venvrpm builds the project."""
     try:
         data = files.read_regular(path, MAX_BYTES)
     except FileNotFoundError:
@@ -83,11 +88,12 @@ def read(path: Path) -> Lock:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
-    return parse(text, path)
+    return parse(text, path, project=project)
 
 
-def parse(text: str, path: Path) -> Lock:
-    """Validate pylock *text*; *path* names the file in messages."""
+def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
+    """Validate pylock *text*; *path* names the file in messages, and its directory is where a
+    relative path in it starts. *project*: the manifest's ``project:`` directory (absolute)."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -99,9 +105,17 @@ def parse(text: str, path: Path) -> Lock:
     except PylockValidationError as exc:
         raise LockFileError(f"{path} is not a valid PEP 751 lock: {exc}", HINT) from None
     requirements: list[LockedRequirement] = []
+    ignored: list[Ignored] = []
     problems: list[str] = []
     for index, package in enumerate(lock.packages):
         where = f"packages[{index}] {package.name}"
+        if _is_project(package, path.parent, project):
+            assert package.directory is not None
+            shown = f"{package.name} (directory {_shorten(package.directory.path)})"
+            # still in the document select() reads (whose indexes stay the file's); no
+            # requirement stands for it, so nothing installs it
+            ignored.append(Ignored(line=0, shown=shown, project=True))
+            continue
         refused = _direct_source(package)
         if refused is not None:
             problems.append(f"{where}: {refused}")
@@ -117,7 +131,12 @@ def parse(text: str, path: Path) -> Lock:
         marker = str(package.marker) if package.marker is not None else None
         requirements.append(
             LockedRequirement(
-                name=package.name, version=version, hashes=hashes, marker=marker, line=index + 1
+                # its index (+1) among the packages select() reads: for_target's key
+                name=package.name,
+                version=version,
+                hashes=hashes,
+                marker=marker,
+                line=index + 1,
             )
         )
     if problems:
@@ -128,7 +147,17 @@ def parse(text: str, path: Path) -> Lock:
             HINT,
             details=problems,
         )
-    return Lock(path=path, requirements=tuple(requirements), pylock=lock)
+    return Lock(path=path, requirements=tuple(requirements), ignored=tuple(ignored), pylock=lock)
+
+
+def _is_project(package: Package, base: Path, project: Path | None) -> bool:
+    """Whether *package* is the manifest's project: a ``directory`` whose path, joined to the
+    lock's directory, is *project*. Lexical, as written (as for ``-e .`` in a requirements
+    lock): a path that reaches the project through a link is not it."""
+    if project is None or package.directory is None:
+        return False
+    where = base / package.directory.path / (package.directory.subdirectory or "")
+    return Path(os.path.normpath(where)) == project
 
 
 def for_target(lock: Lock, markers: Mapping[str, str], tags: Sequence[str] | None) -> Lock:
@@ -148,6 +177,14 @@ def for_target(lock: Lock, markers: Mapping[str, str], tags: Sequence[str] | Non
     except PylockSelectError as exc:
         raise LockFileError(
             f"{lock.path} cannot be installed on this interpreter", HINT, details=[str(exc)]
+        ) from None
+    except (UndefinedComparison, UndefinedEnvironmentName) as exc:
+        # a marker PEP 508 cannot evaluate for this target (`extra == "x"` in a lock,
+        # `~= "3.11.*"`): said with the package whose marker it is
+        raise LockFileError(
+            f"{lock.path} cannot be installed on this interpreter",
+            HINT,
+            details=[_unevaluable(document, markers) or f"a marker: {exc}"],
         ) from None
     by_identity = {id(p): i for i, p in enumerate(packages)}
     chosen = {by_identity[id(package)] for package, _ in selected}
@@ -180,6 +217,23 @@ def for_target(lock: Lock, markers: Mapping[str, str], tags: Sequence[str] | Non
         )
     skipped = tuple(r for r in lock.requirements if r.line - 1 not in chosen)
     return replace(lock, requirements=tuple(kept), skipped=(*lock.skipped, *skipped), pylock=None)
+
+
+def _unevaluable(document: Pylock, markers: Mapping[str, str]) -> str | None:
+    """The first package whose marker cannot be evaluated for *markers*, as select() does."""
+    environment: dict[str, str | frozenset[str]] = {
+        **markers,
+        "extras": frozenset(),
+        "dependency_groups": frozenset(document.default_groups or ()),
+    }
+    for index, package in enumerate(document.packages):
+        if package.marker is None:
+            continue
+        try:
+            package.marker.evaluate(environment, context="lock_file")
+        except (UndefinedComparison, UndefinedEnvironmentName) as exc:
+            return f"packages[{index}] {package.name}: marker {str(package.marker)!r}: {exc}"
+    return None
 
 
 def _best(package: Package, selector: _Selector) -> PackageWheel | PackageSdist | None:
@@ -259,7 +313,18 @@ def _file_problems(file: PackageWheel | PackageSdist) -> list[str]:
             f"{file.filename}: the url {_shorten(file.url)!r} is not one venvrpm gives the "
             "installer (http, https or file; no spaces, quotes, '#', ';', '$' or credentials)"
         )
+    elif file.url is not None and (named := _url_filename(file.url)) != file.filename:
+        # pip tells a wheel from an sdist, and reads a wheel's tags, by the URL's file name
+        found.append(
+            f"{file.filename}: the url ends in {_shorten(named)!r}, not in the file's name: "
+            "the installer would read it as another file"
+        )
     return found
+
+
+def _url_filename(url: str) -> str:
+    """The file name at the end of *url*'s path, decoded, as pip reads it."""
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
 def _hashes(file: PackageWheel | PackageSdist) -> tuple[str, ...]:
