@@ -7,6 +7,7 @@ its line number before any installer sees the file.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -86,15 +87,17 @@ REFUSED = [
     ("--requirement=extra.txt\n", "line 1: '--requirement' is not allowed in a lock"),
     ("-c constraints.txt\n", "line 1: '-c' is not allowed in a lock"),
     ("-e ./src\n", "line 1: '-e' is not allowed in a lock"),
-    # sources: an "offline" build would go online
-    ("-f https://evil.invalid/\n", "line 1: '-f' is not allowed in a lock"),
-    ("--find-links https://evil.invalid/\n", "line 1: '--find-links' is not allowed"),
-    ("--trusted-host evil.invalid\n", "line 1: '--trusted-host' is not allowed"),
-    ("--extra-index-url https://evil.invalid/\n", "line 1: '--extra-index-url' is not allowed"),
-    ("--index-url https://evil.invalid/\n", "line 1: '--index-url' is not allowed"),
-    ("-i https://evil.invalid/\n", "line 1: '-i' is not allowed in a lock"),
+    # sources in forms no tool writes (spelled out, they are ignored: SOURCE_LINES)
     ("-ihttps://evil.invalid/\n", "line 1: '-ihttps://evil.invalid/' is not allowed"),
-    ("--no-index\n", "line 1: '--no-index' is not allowed"),
+    ("-fhttps://evil.invalid/\n", "line 1: '-fhttps://evil.invalid/' is not allowed"),
+    ("--index https://evil.invalid/\n", "line 1: '--index' is not allowed in a lock in this"),
+    ("--index-url\n", "line 1: '--index-url' is not allowed in a lock in this form"),
+    ("--index-url a b\n", "line 1: '--index-url' is not allowed in a lock in this form"),
+    ("--no-index x\n", "line 1: '--no-index' is not allowed in a lock in this form"),
+    (f"foo==1 --hash={H} --index-url=https://evil.invalid/\n", "line 1: foo: '--index-url="),
+    # a path or working copy that is not the project (no project here: every one)
+    ("-e .\n", "line 1: '-e' is not allowed in a lock"),
+    ("--editable=.\n", "line 1: '--editable' is not allowed in a lock"),
     # other options
     ("--pre\n", "line 1: '--pre' is not allowed in a lock"),
     ("--no-binary :all:\n", "line 1: '--no-binary' is not allowed in a lock"),
@@ -146,15 +149,112 @@ def test_bad_lines_are_named(text: str, message: str) -> None:
     assert info.value.exit_code == EXIT_USAGE
 
 
-def test_an_index_header_says_how_to_get_rid_of_it() -> None:
-    """pip-compile run by hand writes --index-url/--trusted-host headers: say what to do."""
-    text = (
-        f"--index-url https://pypi.org/simple\n--trusted-host pypi.org\n\nclick==8.1.7 --hash={H}\n"
+# Source options as pip-compile, uv and Poetry write them (copied from their configuration):
+# accepted, recorded, never used -- the installers read the lock as parsed (normalized).
+SOURCE_LINES = [
+    ("--index-url https://pypi.org/simple", "--index-url"),
+    ("--index-url=https://user:s3cret@private.invalid/simple", "--index-url"),
+    ("-i https://pypi.org/simple", "--index-url"),
+    ("--extra-index-url file:///opt/pypi/simple", "--extra-index-url"),
+    ("--find-links /opt/wheels", "--find-links"),
+    ("--find-links=../wheels", "--find-links"),
+    ("-f ../wheels", "--find-links"),
+    ("--trusted-host 127.0.0.1:44763", "--trusted-host"),
+    ("--no-index", "--no-index"),
+    ("--index-url https://${TOKEN}@private.invalid/simple", "--index-url"),
+]
+
+
+@pytest.mark.parametrize(("line", "shown"), SOURCE_LINES, ids=[t for t, _ in SOURCE_LINES])
+def test_source_options_are_accepted_and_ignored(line: str, shown: str) -> None:
+    lock = lockfile.parse(f"# header\n{line}\n\nclick==8.1.7 --hash={H}\n", LOCK)
+    assert [r.name for r in lock.requirements] == ["click"]
+    assert lock.ignored == (lockfile.Ignored(line=2, shown=shown, project=False),)
+    note = lockfile.ignored_note(lock)
+    assert note == (
+        f"requirements.lock: ignored {shown} (line 2) (venvrpm takes distributions from the "
+        "wheelhouse, or from pip's configuration)"
     )
+    assert "s3cret" not in note and "TOKEN" not in note, "an index URL's credentials are not shown"
+    assert lockfile.normalized(lock) == f"click==8.1.7 --hash={H}\n", "never handed on"
+
+
+def test_a_lock_without_unused_lines_has_no_note() -> None:
+    assert lockfile.ignored_note(lockfile.parse(f"click==8.1.7 --hash={H}\n", LOCK)) is None
+
+
+PROJECT = Path("/srv/app/project")
+
+# The project's own line (uv export writes `-e .`, or `.` with --no-editable), relative to the
+# lock's directory: skipped, as venvrpm builds and installs the project itself.
+PROJECT_LINES = [
+    ("/srv/app/project/requirements.lock", "-e ."),
+    ("/srv/app/project/requirements.lock", "--editable ."),
+    ("/srv/app/project/requirements.lock", "--editable=."),
+    ("/srv/app/project/requirements.lock", "."),
+    ("/srv/app/project/requirements.lock", "./"),
+    ("/srv/app/requirements.lock", "-e ./project"),
+    ("/srv/app/requirements.lock", "./project/"),
+    ("/srv/app/locks/requirements.lock", "-e ../project"),
+    ("/elsewhere/requirements.lock", "-e /srv/app/project"),
+]
+
+
+@pytest.mark.parametrize(
+    ("lock_path", "line"), PROJECT_LINES, ids=[f"{p}:{t}" for p, t in PROJECT_LINES]
+)
+def test_the_projects_own_line_is_skipped(lock_path: str, line: str) -> None:
+    text = f"{line}\nclick==8.1.7 --hash={H}\n"
+    lock = lockfile.parse(text, Path(lock_path), project=PROJECT)
+    assert [r.name for r in lock.requirements] == ["click"]
+    assert lock.ignored == (lockfile.Ignored(line=1, shown=line, project=True),)
+    assert lockfile.ignored_note(lock) == (
+        f"requirements.lock: ignored {line!r} (line 1) (the project itself: venvrpm builds and "
+        "installs it)"
+    )
+
+
+# Any other path, or the project in another form, stays refused: a workspace member, another
+# directory, extras, a marker, a URL, a link to the project, an include.
+NOT_THE_PROJECT = [
+    ("-e ./libs/helper", "line 1: '-e' is not allowed in a lock"),
+    ("./libs/helper", "line 1: './libs/helper' is a local path"),
+    ("-e ..", "line 1: '-e' is not allowed in a lock"),
+    ("..", "line 1: '..' is a local path"),
+    ("-e .[server]", "line 1: '-e' is not allowed in a lock"),
+    (".[server]", "line 1: '.[server]' is a local path"),
+    ("-e . ; python_version < '3.12'", "line 1: '-e' is not allowed in a lock"),
+    (". --hash=" + H, "line 1: '.' is a local path"),
+    ("-e.", "line 1: '-e.' is not allowed in a lock"),
+    ("--edit .", "line 1: '--edit' is not allowed in a lock"),
+    ("-e file:///srv/app/project", "line 1: '-e' is not allowed in a lock"),
+    ("smallapp @ file:///srv/app/project", "line 1: smallapp comes from a URL"),
+    ("-e ${HOME}/project", "line 1: ${HOME}: pip would substitute"),
+    ("-r requirements.txt", "line 1: '-r' is not allowed in a lock"),
+    ("-c .", "line 1: '-c' is not allowed in a lock"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), NOT_THE_PROJECT, ids=[t for t, _ in NOT_THE_PROJECT])
+def test_other_paths_stay_refused(line: str, message: str) -> None:
     with pytest.raises(LockError) as info:
-        lockfile.parse(text, LOCK)
-    assert len(info.value.details) == 2
-    assert all("remove the line" in d and "--no-emit-index-url" in d for d in info.value.details)
+        lockfile.parse(f"{line}\n", PROJECT / "requirements.lock", project=PROJECT)
+    (detail,) = info.value.details
+    assert message in detail, detail
+    if "${" not in line and "URL" not in message:
+        assert "only the manifest's project directory" in detail
+
+
+def test_the_project_line_is_refused_without_a_project() -> None:
+    """No ``project:`` in the manifest: the lock's ``-e .`` is a working copy like any other."""
+    with pytest.raises(LockError) as info:
+        lockfile.parse("-e .\n", PROJECT / "requirements.lock")
+    assert "only the manifest's project" not in info.value.details[0]
+
+
+def test_salvage_drops_the_lines_it_ignores() -> None:
+    text = f"--index-url https://pypi.org/simple\n-e .\nclick==8.1.7 --hash={H}\n"
+    assert lockfile.salvage(text) == f"click==8.1.7 --hash={H}\n"
 
 
 def test_every_bad_line_is_reported_at_once() -> None:
@@ -258,7 +358,7 @@ def _manifest(root: Path, lock_text: str) -> Path:
     return manifest
 
 
-BAD_LOCK = f"foo==1.0 --hash={H}\n-rextra.txt\n--requireme extra.txt\n-f https://evil.invalid/\n"
+BAD_LOCK = f"foo==1.0 --hash={H}\n-rextra.txt\n--requireme extra.txt\n-e ./other\n"
 
 
 @pytest.mark.parametrize(
@@ -274,7 +374,7 @@ def test_every_command_refuses_a_lock_outside_the_grammar(
     err = capsys.readouterr().err
     assert code == EXIT_USAGE, err
     assert "Traceback" not in err
-    for line, option in ((2, "-rextra.txt"), (3, "--requireme"), (4, "-f")):
+    for line, option in ((2, "-rextra.txt"), (3, "--requireme"), (4, "-e")):
         assert f"requirements.lock line {line}: '{option}' is not allowed in a lock" in err, err
     assert "hint:" in err
     assert list((tmp_path / "app" / "wheels").iterdir()) == []
@@ -337,3 +437,92 @@ def test_online_a_requirement_comes_from_the_url_its_lock_names() -> None:
     )
     # from a wheelhouse: by name and hash, the wheelhouse's file
     assert lockfile.normalized(lock).startswith("six==1.16.0 --hash=")
+
+
+# Another tool's lock through the commands: what venvrpm ignores is said once, and no installer
+# or resolver is handed the user's file (its copies are written from the parsed lock).
+
+FOREIGN_LOCK = (
+    "# This file was autogenerated by uv via the following command:\n"
+    "#    uv export --format requirements-txt\n"
+    "--index-url https://user:s3cret@private.invalid/simple\n"
+    "-e ./project\n"
+    f"foo==1.0 \\\n    --hash={H}\n    # via tiny\n"
+)
+
+
+def _with_project(root: Path, lock_text: str) -> Path:
+    manifest = _manifest(root, lock_text)
+    (root / "project").mkdir()
+    (root / "project" / "pyproject.toml").write_text("[project]\nname = 'tiny'\nversion = '1'\n")
+    manifest.write_text(manifest.read_text().replace("lock:\n", "project: project\nlock:\n"))
+    return manifest
+
+
+def test_check_says_what_it_ignores_once_and_without_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _with_project(tmp_path / "app", FOREIGN_LOCK)
+    assert main(["check", str(manifest)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("requirements.lock: ignored --index-url (line 3)") == 1, err
+    assert "'-e ./project' (line 4) (the project itself" in err
+    assert "s3cret" not in err
+
+
+def test_the_project_line_needs_the_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without `project:`, the lock's `-e ./project` is a working copy to install: refused."""
+    manifest = _manifest(tmp_path / "app", FOREIGN_LOCK)
+    assert main(["check", str(manifest)]) == EXIT_USAGE
+    assert "line 4: '-e' is not allowed in a lock" in capsys.readouterr().err
+
+
+def test_an_environments_constraint_is_the_main_lock_as_parsed(tmp_path: Path) -> None:
+    """pip-compile reads the main lock as the constraint of an environment's lock: with lines
+    venvrpm ignores, a parsed copy (pip-compile would obey them); without, the file itself (its
+    name is what pip-compile's `# via -c` annotations show)."""
+    from venvrpm import lock as lock_module
+    from venvrpm import manifest as manifest_module
+    from venvrpm.plan import Interpreter
+
+    app = _with_project(tmp_path / "app", FOREIGN_LOCK)
+    (tmp_path / "app" / "requirements-dev.in").write_text("bar\n")
+    app.write_text(
+        app.read_text()
+        + "  environments:\n    dev:\n      inputs: [requirements-dev.in]\n"
+        + "      output: requirements-dev.lock\n"
+    )
+    loaded = manifest_module.load(app)
+    dev = loaded.lock_target("dev")
+    assert dev is not None
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    copy = lock_module._constraint_file(loaded, dev, workdir)
+    # a fresh directory (lock._input_file): the target may have written the work directory
+    assert copy is not None and copy.parent.parent == workdir
+    assert copy.read_text() == f"foo==1.0 --hash={H}\n"
+    tool = lock_module.Resolver(interpreter=Interpreter.unknown(loaded.python), python=Path("/py"))
+    argv = lock_module.compile_argv(loaded, dev, tool, Path("/out"), upgrade=False,
+                                    upgrade_packages=(), constraint=copy)  # fmt: skip
+    assert argv[argv.index("--constraint") + 1] == os.path.relpath(copy, loaded.base_dir)
+    (tmp_path / "app" / "requirements.lock").write_text(f"foo==1.0 --hash={H}\n")
+    assert lock_module._constraint_file(loaded, dev, workdir) is None
+
+
+def test_the_source_rpms_locks_are_the_locks_as_parsed(tmp_path: Path) -> None:
+    """In the kit the project lies elsewhere (kit/project): the user's `-e ./project` would
+    name nothing there, and an index line would be carried to the build farm."""
+    from venvrpm import buildreqs, srpm
+    from venvrpm import manifest as manifest_module
+    from venvrpm.runner import HostRunner
+
+    app = _with_project(tmp_path / "app", FOREIGN_LOCK)
+    buildreqs.lock_path(tmp_path / "app" / "requirements.lock").write_text(
+        f"--find-links /opt/wheels\nbar==2.0 --hash={H2}\n"
+    )
+    kit = srpm.kit(manifest_module.load(app), tmp_path / "out", HostRunner(1))
+    assert (kit.root / "requirements.lock").read_text() == f"foo==1.0 --hash={H}\n"
+    assert (kit.root / "requirements-build.lock").read_text() == f"bar==2.0 --hash={H2}\n"
+    assert lockfile.read(kit.root / "requirements.lock").ignored == ()

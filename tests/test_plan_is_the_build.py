@@ -17,7 +17,7 @@ from tests.integration.test_build_requirements import app_with_build_requirement
 from tests.integration.test_lock import app  # noqa: F401 (a fixture)
 from tests.support.apps import make_smallapp
 from tests.support.recording import RecordingRunner
-from venvrpm import manifest, pipeline, workspace
+from venvrpm import buildreqs, manifest, pipeline, workspace
 from venvrpm.plan import BuildPlan
 from venvrpm.runner import HostRunner, Runners
 
@@ -99,8 +99,9 @@ def test_a_build_runs_exactly_the_commands_its_plan_describes(tmp_path: Path, ma
         assert len(names) == 1, f"ran, but not described (or ambiguous: {names}): {argv}"
         named.append(names[0])
     assert named == list(commands), "described in the order a build runs them, each once"
-    # the installer reads the lock as parsed: pip would obey whatever else the user's file says
-    assert not [argv for argv in ran if str(m.requirements) in argv]
+    # the installers read the locks as parsed: pip would obey whatever else the user's file says
+    build_lock = buildreqs.lock_path(m.requirements)
+    assert not [argv for argv in ran if str(m.requirements) in argv or str(build_lock) in argv]
     for name, fallback in described.get("fallbacks", {}).items():
         assert not any(_matches(fallback["argv"], argv, placeholders) for argv in ran), name
     if m.project is not None:
@@ -125,6 +126,8 @@ def test_venvrpm_test_builds_its_environment_with_the_plans_commands(app: Path) 
     ran = [c.argv for c in runner.calls[start:]]
     whats = [c.what for c in runner.calls[start:]]
     assert "building the project's wheel" in whats, whats
+    users = {str(t.output) for t in m.locks} | {str(buildreqs.lock_path(m.requirements))}
+    assert not [argv for argv in ran if users & set(argv)], "only the locks as parsed"
     assert not [argv for argv in ran if "check" in argv], "pip check: depcheck's, in process"
     assert ran == [
         plan.check_virtualenv,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from venvrpm import srpm
+from venvrpm import lockfile, srpm
 from venvrpm.errors import UsageError
 from venvrpm.fetch import sha256_of
 from venvrpm.runner import HostRunner
@@ -119,7 +119,7 @@ def test_only_locked_regular_wheels_are_copied(tmp_path: Path) -> None:
     lock.write_text(
         f"a==1 --hash={sha256_of(locked)}\nb==1 --hash={sha256_of(secret)}\n", encoding="utf-8"
     )
-    assert srpm._copy_locked_wheels(house, (lock, tmp_path / "none.lock"), tmp_path / "kit") == 1
+    assert srpm._copy_locked_wheels(house, [lockfile.read(lock)], tmp_path / "kit") == 1
     assert os.listdir(tmp_path / "kit") == ["a-1-py3-none-any.whl"]
 
 

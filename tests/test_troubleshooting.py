@@ -109,7 +109,8 @@ OTHER_MESSAGES = {
     # details of "... is not a usable hash-locked requirements file"
     "lockfile.py": [
         "is not allowed in a lock: every requirement must be listed here, pinned and hashed",
-        "pip would take distributions from another index or location than the build's",
+        "on a line of its own and spelled out",
+        "only the manifest's project directory may be named, relative to the lock's directory",
         "it would pull in requirements never checked here, or install a working copy",
         "--hash without a requirement on its line",
         "is not allowed after a requirement: only --hash=ALG:HEX is",

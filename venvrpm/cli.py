@@ -608,6 +608,8 @@ def _check(args: ManifestArgs, console: Console) -> int:
     checked = entrypoints.check_manifest(loaded)
     for warning in checked.warnings:
         console.report("warning", warning)
+    for note in checked.notes:
+        console.notice(note)
     if checked.unchecked:
         console.notice(f"entry points not checked: {checked.unchecked} (the build checks them)")
     console.done(checked_line(args.manifest, checked, loaded.version))

@@ -197,6 +197,8 @@ class ManifestCheck:
     unchecked: str
     """Why the entry points could not be checked ("" when they were)."""
     warnings: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    """What the lock holds that venvrpm does not use (lockfile.ignored_note)."""
 
 
 def check_manifest(loaded: Manifest) -> ManifestCheck:
@@ -205,7 +207,7 @@ def check_manifest(loaded: Manifest) -> ManifestCheck:
     point (a UsageError names those none declares)."""
     from venvrpm import manifest as manifest_module
 
-    lock = lockfile.read(loaded.requirements)
+    lock = lockfile.read(loaded.requirements, project=loaded.project)
     manifest_module.require_version(loaded)
     mismatch = manifest_module.version_warning(loaded)
     verdict = check_lock(loaded, lock)
@@ -220,4 +222,5 @@ def check_manifest(loaded: Manifest) -> ManifestCheck:
         declared=bool(loaded.entry_points) and not verdict.unchecked,
         unchecked=verdict.unchecked or "",
         warnings=() if mismatch is None else (mismatch,),
+        notes=tuple(n for n in [lockfile.ignored_note(lock)] if n is not None),
     )

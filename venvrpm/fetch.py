@@ -219,15 +219,18 @@ def build_env(
 ) -> Path | None:
     """The build lock beside *requirements* installed from *wheelhouse* into *dest*, hash-checked
     and wheels only, for pip to prepare the lock's sdists with; None without a build lock."""
-    from venvrpm import buildreqs
+    from venvrpm import buildreqs, lockfile
 
     path = buildreqs.lock_path(requirements)
     if not path.is_file():
         return None
+    # as parsed, as every lock pip installs: pip never reads the file itself
+    parsed = dest.with_name(f"{dest.name}-requirements.txt")
+    parsed.write_text(lockfile.normalized(lockfile.read(path)), encoding="utf-8")
     runner.run(
         [*pip, "install", "--target", str(dest), "--no-deps", "--require-hashes", "--no-index",
          "--find-links", str(wheelhouse), "--only-binary", ":all:", "--no-input",
-         "--disable-pip-version-check", "--progress-bar", "off", "-r", str(path)],
+         "--disable-pip-version-check", "--progress-bar", "off", "-r", str(parsed)],
         what=f"installing {path.name} to prepare the lock's sdists", env=env,
         hint="the build lock must be installable from the wheelhouse: wheels, of its hashes",
     )  # fmt: skip
@@ -263,7 +266,7 @@ def fill_wheelhouse(
 
     if loaded.wheelhouse is None:  # the CLI refuses it, naming the manifest as given
         raise ValueError(f"{loaded.source} has no wheelhouse")
-    lock = lockfile.read(loaded.requirements)
+    lock = lockfile.read(loaded.requirements, project=loaded.project)
     # the user's directory: what the machine refuses there is said, with the path (pip's own
     # writes into it fail as pip: named by fetch)
     with refused(f"filling the wheelhouse {loaded.wheelhouse}",

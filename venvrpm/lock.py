@@ -140,12 +140,16 @@ def compile_argv(
     *,
     upgrade: bool,
     upgrade_packages: Sequence[str],
+    constraint: Path | None = None,
 ) -> list[str]:
-    """The resolver's command (run with the manifest's directory as working directory)."""
+    """The resolver's command (run with the manifest's directory as working directory).
+
+    *constraint*: what the resolver reads for the target's constraint, when not the file
+    itself (:func:`_constraint_file`)."""
     argv = _base_argv(manifest, tool, output, upgrade, upgrade_packages)
     if target.constraint is not None:
         flag = "--constraint" if tool.uv is None else "--constraints"
-        argv += [flag, _shown(manifest, target.constraint)]
+        argv += [flag, _shown(manifest, constraint or target.constraint)]
     sources = [_shown(manifest, p) for p in target.inputs]
     if target.name == "main" and manifest.project is not None:
         project_file = next(
@@ -200,9 +204,10 @@ def lock(
     if tool is None:
         tool = resolver(manifest, interpreter, runner, workdir)
     made_from = record(manifest, target, interpreter)
+    constraint = _constraint_file(manifest, target, workdir)
     with _scratch(workdir) as scratch:
         argv = compile_argv(manifest, target, tool, scratch.path, upgrade=upgrade,
-                            upgrade_packages=upgrade_packages)  # fmt: skip
+                            upgrade_packages=upgrade_packages, constraint=constraint)  # fmt: skip
         _compile(manifest, target.name, argv, target.output, scratch, made_from, tool,
                  runner, workdir, "")  # fmt: skip
     if target.name == "main":
@@ -210,6 +215,20 @@ def lock(
         lock_build(manifest, interpreter, runner, workdir, tool,
                    upgrade=upgrade, upgrade_packages=upgrade_packages)  # fmt: skip
     return target.output
+
+
+def _constraint_file(manifest: Manifest, target: LockTarget, workdir: Path) -> Path | None:
+    """The main lock as parsed, for pip-compile to read as the constraint of an environment's
+    lock, when it holds lines venvrpm ignores (another tool's index options, the project's
+    ``-e .``): pip-compile would obey them. None: the lock itself, whose name then reads well
+    in pip-compile's ``# via -c`` annotations (a work directory's would change every run)."""
+    if target.constraint is None or not target.constraint.is_file():
+        return None  # pip-compile says a missing file is missing
+    parsed = lockfile.read(target.constraint, project=manifest.project)
+    if not parsed.ignored:
+        return None
+    # after an earlier lock's resolution ran in the target: a fresh file (_input_file)
+    return _input_file(workdir, f"constraint-{target.name}.txt", lockfile.normalized(parsed))
 
 
 @contextlib.contextmanager
@@ -288,7 +307,9 @@ def lock_build(
 
     output = buildreqs.lock_path(manifest.requirements)
     # what the target installs: pip skips a line whose marker is false, and fetch counts it
-    main_lock = lockfile.read(manifest.requirements).for_target(dict(interpreter.markers))
+    main_lock = lockfile.read(manifest.requirements, project=manifest.project).for_target(
+        dict(interpreter.markers)
+    )
     files = manifest.wheelhouse
     if files is None:
         files = workdir / "lock-downloads"
@@ -404,7 +425,9 @@ def check(
     if not target.output.is_file():
         return Staleness(target, (f"{name} does not exist",))
     # Unreadable, or a line outside the lock grammar: refused (exit 2), fresh or not.
-    locked = lockfile.read(target.output)
+    locked = lockfile.read(
+        target.output, project=manifest.project if target.name == "main" else None
+    )
     text = target.output.read_text(encoding="utf-8")
     recorded = _read_record(text)
     if recorded is None:
@@ -450,7 +473,7 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
         try:
             who = buildreqs.needs(
                 project.read(manifest.project),
-                lockfile.read(manifest.requirements),
+                lockfile.read(manifest.requirements, project=manifest.project),
                 manifest.wheelhouse,
             )
         except LockError:

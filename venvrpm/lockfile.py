@@ -8,6 +8,14 @@ working copy, ``-i``/``-f``/``--trusted-host`` reach other sources, and optparse
 ``-rfile`` and any unique prefix such as ``--requireme``), so every line or token starting with
 ``-`` that is not a requirement's ``--hash`` is refused, as are URLs and local paths.
 
+Two kinds of line other tools write are accepted and *not used* (:class:`Ignored`): a source
+option on a line of its own (``--index-url URL``, ``--extra-index-url``, ``--find-links``,
+``--trusted-host``, ``--no-index``, as pip-compile, uv and Poetry copy them from their
+configuration), and the project itself (``-e .`` or ``.`` from ``uv export``) when the path is
+the manifest's ``project:`` directory. That is safe only because no installer reads the user's
+file: venvrpm hands pip and uv the lock as parsed (:func:`normalized`), and takes distributions
+from the wheelhouse or pip's configuration, and builds the project itself.
+
 Lines are split, joined and stripped of comments the way pip does it
 (``pip._internal.req.req_file.preprocess``), so the lines checked here are the lines pip sees.
 Checking first also names every offending line, and refuses locks pip would accept (``>=``
@@ -17,6 +25,7 @@ with a hash is legal to pip and still not a lock).
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -45,12 +54,24 @@ _INCLUDES = ("-r", "-c", "-e", "--requirement", "--constraint", "--editable")
 _SOURCES = ("-i", "-f", "--index-url", "--extra-index-url", "--find-links", "--trusted-host",
             "--no-index")  # fmt: skip
 _SOURCE_WHY = (
-    "; pip would take distributions from another index or location than the build's (pip-compile "
-    "writes this line unless given --no-emit-index-url, --no-emit-find-links, "
-    "--no-emit-trusted-host): remove the line, or re-lock with `venvrpm lock`"
+    "; on a line of its own and spelled out (`--index-url URL`, `-i URL`, "
+    "`--extra-index-url URL`, `--find-links URL`, `-f URL`, `--trusted-host HOST`, "
+    "`--no-index`) it is accepted and ignored, as pip-compile, uv and Poetry write it"
 )
+# Source options accepted on a line of their own, spelled in full (``--index-url URL``,
+# ``--index-url=URL``, ``-i URL``): what pip-compile, uv and Poetry write. Glued short forms
+# (``-iURL``) and prefixes stay refused: no tool writes them.
+_SOURCE_VALUES = {"-i": "--index-url", "-f": "--find-links", "--index-url": "--index-url",
+                  "--extra-index-url": "--extra-index-url", "--find-links": "--find-links",
+                  "--trusted-host": "--trusted-host"}  # fmt: skip
+_EDITABLE = ("-e", "--editable")
 _NOT_ALLOWED = "is not allowed in a lock: every requirement must be listed here, pinned and hashed"
 _INCLUDE_WHY = "; it would pull in requirements never checked here, or install a working copy"
+_LOCAL_PATH = "is a local path; lock it to a version from an index or wheelhouse"
+_PROJECT_ONLY = (
+    " (only the manifest's project directory may be named, relative to the lock's directory: "
+    "venvrpm builds it and skips the line; uv export --no-emit-project leaves it out)"
+)
 
 HINT = (
     "regenerate it with `venvrpm lock app.yaml` (or pip-compile --generate-hashes --allow-unsafe "
@@ -77,6 +98,18 @@ class LockedRequirement:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Ignored:
+    """A line of the lock that is accepted and not used."""
+
+    line: int
+    shown: str
+    """What to call it: the option's name (never its value: an index URL may hold a password),
+    or the project line as written."""
+    project: bool
+    """The project itself (``-e .``), which venvrpm builds; else a source option."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Lock:
     """A validated lock file."""
 
@@ -84,6 +117,8 @@ class Lock:
     requirements: tuple[LockedRequirement, ...]
     skipped: tuple[LockedRequirement, ...] = ()
     """Lines left out by :meth:`for_target`: their marker is false for the target."""
+    ignored: tuple[Ignored, ...] = ()
+    """Source options and the project's own line: accepted, never handed to an installer."""
 
     def for_target(self, markers: Mapping[str, str]) -> Lock:
         """The lock as the target's installer reads it: lines whose marker is false are skipped.
@@ -119,8 +154,10 @@ class Lock:
         return replace(self, requirements=tuple(kept), skipped=(*self.skipped, *skipped))
 
 
-def read(path: Path) -> Lock:
-    """Parse and validate the lock at *path*; raise LockFileError naming every bad line."""
+def read(path: Path, *, project: Path | None = None) -> Lock:
+    """Parse and validate the lock at *path*; raise LockFileError naming every bad line.
+
+    *project*: the manifest's ``project:`` directory, whose own line (``-e .``) is skipped."""
     try:
         # newline="": the text as written, so that the checks see a lone CR (read_text would
         # turn it into a line break, hiding it)
@@ -132,7 +169,7 @@ def read(path: Path) -> Lock:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
-    return parse(text, path)
+    return parse(text, path, project=project)
 
 
 _CODING = re.compile(r"coding[:=]\s*([-\w.]+)")
@@ -156,9 +193,10 @@ def _declared_encoding(text: str) -> list[tuple[int, str]]:
     return found
 
 
-def parse(text: str, path: Path) -> Lock:
-    """Validate lock *text*; *path* only names the file in messages."""
-    entries, problems = _scan(text)
+def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
+    """Validate lock *text*; *path* names the file in messages, and its directory is where a
+    relative path in it starts. *project*: the manifest's ``project:`` directory (absolute)."""
+    entries, problems, ignored = _scan(text, path.parent, project)
     problems = sorted([*_declared_encoding(text), *problems])
     if problems:
         count = len(problems)
@@ -167,7 +205,25 @@ def parse(text: str, path: Path) -> Lock:
             HINT,
             details=[f"{path.name} line {number}: {problem}" for number, problem in problems],
         )
-    return Lock(path=path, requirements=tuple(entries))
+    return Lock(path=path, requirements=tuple(entries), ignored=tuple(ignored))
+
+
+def ignored_note(lock: Lock) -> str | None:
+    """What the build says once of the lock's lines it does not use, or None."""
+    sources = [i for i in lock.ignored if not i.project]
+    projects = [i for i in lock.ignored if i.project]
+    parts = []
+    if sources:
+        parts.append(
+            ", ".join(f"{i.shown} (line {i.line})" for i in sources)
+            + " (venvrpm takes distributions from the wheelhouse, or from pip's configuration)"
+        )
+    if projects:
+        parts.append(
+            ", ".join(f"{i.shown!r} (line {i.line})" for i in projects)
+            + " (the project itself: venvrpm builds and installs it)"
+        )
+    return f"{lock.path.name}: ignored " + "; ".join(parts) if parts else None
 
 
 def salvage(text: str) -> str:
@@ -177,7 +233,7 @@ def salvage(text: str) -> str:
     reads that file with pip, options included: it must never see an old lock's ``-r`` or
     ``--index-url``.
     """
-    entries, _ = _scan(text)
+    entries, _, _ = _scan(text)
     return "".join(requirement_line(r) + "\n" for r in entries)
 
 
@@ -196,13 +252,22 @@ def normalized(lock: Lock, *, online: bool = False) -> str:
     return "".join(requirement_line(r, online=online) + "\n" for r in lock.requirements)
 
 
-def _scan(text: str) -> tuple[list[LockedRequirement], list[tuple[int, str]]]:
-    """The good lines and (line number, problem) for every bad one."""
+def _scan(
+    text: str, base: Path | None = None, project: Path | None = None
+) -> tuple[list[LockedRequirement], list[tuple[int, str]], list[Ignored]]:
+    """The good lines, (line number, problem) for every bad one, and the lines not used.
+
+    *base*: where a relative path starts (the lock's directory); *project*: the project's."""
     entries: list[LockedRequirement] = []
+    ignored: list[Ignored] = []
     problems = _hazards(text)
     seen: dict[str, int] = {}
     for line_no, line in _logical_lines(text):
-        problem, entry = _parse_line(line)
+        unused = _unused(line, base, project)
+        if unused is not None:
+            ignored.append(replace(unused, line=line_no))
+            continue
+        problem, entry = _parse_line(line, project is not None)
         if problem:
             problems.append((line_no, problem))
         if entry is None:
@@ -215,7 +280,28 @@ def _scan(text: str) -> tuple[list[LockedRequirement], list[tuple[int, str]]]:
             continue
         seen.setdefault(entry.name, line_no)
         entries.append(entry)
-    return entries, problems
+    return entries, problems, ignored
+
+
+def _unused(line: str, base: Path | None, project: Path | None) -> Ignored | None:
+    """The line as an :class:`Ignored` when it is a source option on its own or the project's
+    own directory; None when the grammar decides (a requirement, or a refusal)."""
+    tokens = line.split()
+    name, _, glued = tokens[0].partition("=") if tokens[0].startswith("--") else (tokens[0], "", "")
+    values = [*([glued] if glued else []), *tokens[1:]]
+    if name == "--no-index" and not values and not glued:
+        return Ignored(line=0, shown=name, project=False)
+    if name in _SOURCE_VALUES and len(values) == 1:
+        return Ignored(line=0, shown=_SOURCE_VALUES[name], project=False)
+    if project is None or base is None or _ENV_VAR.search(line):
+        return None
+    path = values[0] if name in _EDITABLE and len(values) == 1 else None
+    if not tokens[0].startswith("-") and len(tokens) == 1 and _is_path(tokens[0]):
+        path = tokens[0]
+    # lexical, as written: a path that reaches the project through a link is not it
+    if path is not None and Path(os.path.normpath(base / path)) == project:
+        return Ignored(line=0, shown=_shorten(line), project=True)
+    return None
 
 
 def _hazards(text: str) -> list[tuple[int, str]]:
@@ -263,7 +349,9 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def _parse_line(line: str) -> tuple[str | None, LockedRequirement | None]:
+def _parse_line(
+    line: str, has_project: bool = False
+) -> tuple[str | None, LockedRequirement | None]:
     variable = _ENV_VAR.search(line)
     if variable:
         return f"{variable.group()}: pip would substitute the environment's value here", None
@@ -273,7 +361,7 @@ def _parse_line(line: str) -> tuple[str | None, LockedRequirement | None]:
     spec = " ".join(tokens[:split]).strip()
     options = [t for t in tokens[split:] if t]
     if not spec:
-        return _option_line(options[0]), None
+        return _option_line(options[0], has_project), None
     hashes, problem = _hashes(options)
     # pip tells a name from a URL or path by the text before the marker (parse_req_from_line).
     name_part = spec.split(";", 1)[0].strip()
@@ -293,7 +381,7 @@ def _parse_line(line: str) -> tuple[str | None, LockedRequirement | None]:
         )
     if _is_path(name_part):
         return (
-            f"{_shorten(name_part)!r} is a local path; lock it to a version from an index or wheelhouse",
+            f"{_shorten(name_part)!r} {_LOCAL_PATH}{_PROJECT_ONLY if has_project else ''}",
             None,
         )
     if req is None:
@@ -344,20 +432,20 @@ def _hashes(options: list[str]) -> tuple[tuple[str, ...], str | None]:
     return tuple(found), None
 
 
-def _option_line(token: str) -> str:
+def _option_line(token: str, has_project: bool = False) -> str:
     """Why a line that starts with an option is refused."""
     if token == "--hash" or token.startswith("--hash="):
         return (
             "--hash without a requirement on its line (a missing backslash continuation, "
             "or a blank or comment line inside one?)"
         )
-    name = _option_name(token)
+    name = _shorten(_option_name(token))
+    if _matches(token, _SOURCES):
+        return f"{name!r} is not allowed in a lock in this form{_SOURCE_WHY}"
     why = ""
     if _matches(token, _INCLUDES):
-        why = _INCLUDE_WHY
-    elif _matches(token, _SOURCES):
-        why = _SOURCE_WHY
-    return f"{_shorten(name)!r} {_NOT_ALLOWED}{why}"
+        why = _INCLUDE_WHY + (_PROJECT_ONLY if has_project else "")
+    return f"{name!r} {_NOT_ALLOWED}{why}"
 
 
 def _option_name(token: str) -> str:

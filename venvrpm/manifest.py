@@ -634,7 +634,7 @@ def _convert(
     version_from = version_problem = None
     if isinstance(data["version"], dict):
         version_from = canonicalize_name(data["version"]["from"])
-        version, why = locked_version(version_from, requirements)
+        version, why = locked_version(version_from, requirements, project)
         if why is not None:
             version_problem = Problem("version.from", _line(lines, ("version", "from")), why)
     else:
@@ -1144,7 +1144,9 @@ def _changelog(check: _Checker, items: list[dict[str, Any]]) -> Iterator[Changel
 # --- version: {from: NAME} ----------------------------------------------------------------------
 
 
-def locked_version(name: str, lock_path: Path) -> tuple[str, str | None]:
+def locked_version(
+    name: str, lock_path: Path, project: Path | None = None
+) -> tuple[str, str | None]:
     """The RPM version of *name* as the lock at *lock_path* pins it, or UNRESOLVED_VERSION and
     why not (no lock yet, an unreadable one, no pin, several)."""
     from venvrpm import lockfile
@@ -1154,7 +1156,13 @@ def locked_version(name: str, lock_path: Path) -> tuple[str, str | None]:
         why = f"{lock_path.name} does not exist yet: `venvrpm lock` writes it"
         return UNRESOLVED_VERSION, f"the version of {name} is not known; {why}"
     try:
-        pins = sorted({r.version for r in lockfile.read(lock_path).requirements if r.name == name})
+        pins = sorted(
+            {
+                r.version
+                for r in lockfile.read(lock_path, project=project).requirements
+                if r.name == name
+            }
+        )
     except VenvrpmError as exc:
         return UNRESOLVED_VERSION, f"{lock_path.name} cannot be read: {exc.message}"
     if not pins:
@@ -1192,7 +1200,7 @@ def version_warning(manifest: Manifest) -> str | None:
     if manifest.version_from is not None or not manifest.requirements.is_file():
         return None
     app = canonicalize_name(manifest.name)
-    pinned, why = locked_version(app, manifest.requirements)
+    pinned, why = locked_version(app, manifest.requirements, manifest.project)
     if why is not None or pinned == manifest.version:
         return None
     return (

@@ -118,7 +118,9 @@ def prepare(
     *sign_key*: the built RPM is signed with it (rpmsign and gpg found now, before building).
     """
     report("step", f"checking the lock {manifest.requirements.name}")
-    lock = lockfile.read(manifest.requirements)
+    lock = lockfile.read(manifest.requirements, project=manifest.project)
+    if (note := lockfile.ignored_note(lock)) is not None:
+        report("info", note)
     manifest_module.require_version(manifest)  # version: {from: NAME} needs the lock
     if (mismatch := manifest_module.version_warning(manifest)) is not None:
         report("warning", mismatch)
@@ -178,7 +180,7 @@ def sketch(
     trusting it): it is not probed, and the facts only it can give are marked unknown
     (:meth:`Interpreter.unknown`). No container, no chroot, no host tool is run.
     """
-    lock = lockfile.read(manifest.requirements)
+    lock = lockfile.read(manifest.requirements, project=manifest.project)
     manifest_module.require_version(manifest)
     # Lines without a marker are needed whatever the target: the wheelhouse must serve them.
     fetch.require_served(manifest, dataclasses.replace(

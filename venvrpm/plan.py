@@ -527,6 +527,17 @@ def locked_requirements(workdir: Path) -> Path:
     return workdir / "locked-requirements.txt"
 
 
+def locked_build_requirements(workdir: Path) -> Path:
+    """The build lock as parsed, which ``build_env`` installs (venvbuild.make_build_env)."""
+    return workdir / "locked-build-requirements.txt"
+
+
+def locked_test_requirements(workdir: Path) -> Path:
+    """The test environment's lock as parsed, which ``install_test_lock`` installs
+    (testenv.run_tests writes it)."""
+    return workdir / "locked-test-requirements.txt"
+
+
 def make_plan(
     manifest: Manifest,
     *,
@@ -586,7 +597,7 @@ def make_plan(
     install_test_lock = None
     if test_lock is not None:
         install_test_lock = (*pip, *common, *no_isolation, *source, "--require-hashes", "-r",
-                             str(test_lock))  # fmt: skip
+                             str(locked_test_requirements(workdir)))  # fmt: skip
     pip_env = pip_environment(manifest, host_env)
     uses_uv = manifest.build.installer == "uv"
     build_env = build_wheel = None
@@ -597,7 +608,7 @@ def make_plan(
         # installed without a hash check
         build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[2:],
                      *source, "--only-binary", ":all:", "--require-hashes", "-r",
-                     str(build_lock))  # fmt: skip
+                     str(locked_build_requirements(workdir)))  # fmt: skip
     if manifest.project is not None and build_requires is not None:
         # pip builds in an environment it makes and discards per build, one interpreter per
         # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one. For
@@ -620,7 +631,7 @@ def make_plan(
             install_project = (*uv, "--no-build-isolation", str(workdir / "src"))
         if test_lock is not None:
             install_test_lock = (*uv, "--no-build-isolation", "--require-hashes", "-r",
-                                 str(test_lock))  # fmt: skip
+                                 str(locked_test_requirements(workdir)))  # fmt: skip
         pip_env = {**pip_env, **uv_environment(pip_env)}
     topdir = host_dir(workdir) / "rpmbuild"
     rpmbuild_source = (tools.rpmbuild, "-bs", "--define", f"_topdir {topdir}",

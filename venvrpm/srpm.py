@@ -68,13 +68,18 @@ def kit(manifest: Manifest, dest: Path, runner: Runner) -> Kit:
     if manifest.build.requires:
         # the farm's chroot has them (BuildRequires); stage checks them and names them in hints
         data["build"] = {"requires": list(manifest.build.requires)}
-    shutil.copy2(manifest.requirements, root / "requirements.lock")
+    # The locks as parsed, not as written: a line venvrpm ignores here (an index, the project's
+    # `-e .`) would mean something else in the kit, where the project lies elsewhere.
+    locks = [lockfile.read(manifest.requirements, project=manifest.project)]
+    (root / "requirements.lock").write_text(lockfile.normalized(locks[0]), encoding="utf-8")
     data["requirements"] = "requirements.lock"
     build_lock = buildreqs.lock_path(manifest.requirements)
     if build_lock.is_file():  # found beside the lock, by its derived name
-        shutil.copy2(build_lock, buildreqs.lock_path(root / "requirements.lock"))
-    wheels = _copy_locked_wheels(manifest.wheelhouse, (manifest.requirements, build_lock),
-                                 root / "wheels")  # fmt: skip
+        locks.append(lockfile.read(build_lock))
+        buildreqs.lock_path(root / "requirements.lock").write_text(
+            lockfile.normalized(locks[1]), encoding="utf-8"
+        )
+    wheels = _copy_locked_wheels(manifest.wheelhouse, locks, root / "wheels")
     data["wheelhouse"] = "wheels"
     source = "the copy rules"
     if manifest.project is not None:
@@ -98,17 +103,15 @@ def kit(manifest: Manifest, dest: Path, runner: Runner) -> Kit:
     return Kit(root, tuple(listing), source, wheels)
 
 
-def _copy_locked_wheels(wheelhouse: Path, locks: tuple[Path, ...], dest: Path) -> int:
+def _copy_locked_wheels(wheelhouse: Path, locks: list[lockfile.Lock], dest: Path) -> int:
     """Copy the wheelhouse's regular files whose hash a lock names; return how many.
 
     Not the directory: a symlink in it (``wheels/x.whl -> ~/.ssh/id_rsa``) would be followed,
     and files no lock names (a stray download, a private wheel) would ship too.
     """
     wanted: set[str] = set()
-    for path in locks:
-        if path.is_file():
-            lock = lockfile.read(path)
-            wanted.update(h for r in (*lock.requirements, *lock.skipped) for h in r.hashes)
+    for lock in locks:
+        wanted.update(h for r in (*lock.requirements, *lock.skipped) for h in r.hashes)
     dest.mkdir()
     count = 0
     for digest, path in sorted(fetch.by_hash(wheelhouse).items(), key=lambda i: i[1].name):

@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from venvrpm import environment, finalise, lockfile, progress, pydists, venvbuild
+from venvrpm import environment, files, finalise, lockfile, progress, pydists, venvbuild
 from venvrpm.errors import UsageError, VenvrpmError
-from venvrpm.plan import BuildPlan
+from venvrpm.plan import BuildPlan, locked_test_requirements
 from venvrpm.runner import Runner
 
 
@@ -37,11 +37,15 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
     venvbuild.install_lock(plan, runner)
     if manifest.project is not None:
         environment.install_project(plan, runner, progress.quiet, None, final_paths=False)
-    if extra is not None and plan.install_test_lock is not None:
+    if extra_lock is not None and plan.install_test_lock is not None:
         venvbuild.ensure_pip(plan)
+        # as parsed, as for the main lock: pip never reads the file itself
+        files.write_replacing(
+            locked_test_requirements(plan.workdir), lockfile.normalized(extra_lock)
+        )
         runner.run(
             plan.install_test_lock,
-            what=f"installing the {extra.name} lock",
+            what=f"installing the {tests.environment} lock",
             env={
                 **dict(plan.pip_env),
                 **plan.build_env_vars,

@@ -28,7 +28,7 @@ from venvrpm._fenced import pip_text, virtualenv_api
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.lockfile import Lock
-from venvrpm.plan import COMPILE_LIST, BuildPlan, Interpreter, fill
+from venvrpm.plan import COMPILE_LIST, BuildPlan, Interpreter, fill, locked_build_requirements
 from venvrpm.runner import Result, Runner
 
 if TYPE_CHECKING:
@@ -413,6 +413,11 @@ def make_build_env(plan: BuildPlan, runner: Runner) -> None:
     sdists import it. A file whose hash the build lock does not allow fails, named."""
     assert plan.build_env is not None and plan.build_lock is not None
     ensure_pip(plan)
+    # as parsed, as for the main lock (install_lock): pip never reads the file itself
+    files.write_replacing(
+        locked_build_requirements(plan.workdir),
+        lockfile.normalized(lockfile.read(plan.build_lock)),
+    )
     try:
         runner.run(
             plan.build_env,
