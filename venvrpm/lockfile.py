@@ -38,6 +38,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from venvrpm.errors import LockFileError
+from venvrpm.redact import redact
 
 if TYPE_CHECKING:
     from packaging.pylock import Pylock
@@ -507,4 +508,7 @@ def _is_control(char: str) -> bool:
 
 
 def _shorten(text: str, limit: int = 60) -> str:
+    # masked before it is cut: cut before its '@', a URL's user part no longer reads as
+    # credentials, and the redaction every printed line passes would let a token's start by
+    text = redact(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +47,7 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename, parse_wh
 from venvrpm import files
 from venvrpm.errors import LockFileError
 from venvrpm.lockfile import Ignored, Lock, LockedRequirement
+from venvrpm.redact import redact
 
 MAX_BYTES = 64 << 20
 """A larger lock is refused unread: it is untrusted input, and a sparse terabyte reads fast."""
@@ -121,6 +123,15 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
             problems.append(f"{where}: {refused}")
             continue
         found = [f"{where}: {p}" for f in _files(package) for p in _file_problems(f)]
+        marker = str(package.marker) if package.marker is not None else None
+        # a quoted string in a marker may hold any character; pip splits a requirements file
+        # with str.splitlines, so the rest would be a line of its own where a marker is written
+        control = next((c for c in marker or "" if c != "\t" and _is_control(c)), None)
+        if control is not None:
+            found.append(
+                f"{where}: its marker holds the control character U+{ord(control):04X}: "
+                "pip would split the installer's line there"
+            )
         version = _version(package)
         if version is None:
             found.append(f"{where}: no version, and its files' names do not agree on one")
@@ -128,7 +139,6 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
         if found or version is None:
             continue
         hashes = tuple(dict.fromkeys(h for f in _files(package) for h in _hashes(f)))
-        marker = str(package.marker) if package.marker is not None else None
         requirements.append(
             LockedRequirement(
                 # its index (+1) among the packages select() reads: for_target's key
@@ -346,5 +356,14 @@ def _version(package: Package) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def _is_control(char: str) -> bool:
+    """As the requirements grammar refuses it (lockfile._hazards): a control character or a
+    line or paragraph separator."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
+
+
 def _shorten(text: str, limit: int = 60) -> str:
+    # masked before it is cut: cut before its '@', a URL's user part no longer reads as
+    # credentials, and the redaction every printed line passes would let a token's start by
+    text = redact(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,62 @@
+"""Red team of issue 19 (pylock.toml, other tools' requirements files, the normalized lock):
+holes in what a lock hands pip and uv, and in what venvrpm says of it, each shown by a failing
+test first. The lock, the wheelhouse and manifest strings are untrusted (docs/security.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.recording import RecordingRunner
+from tests.test_pylock import LOCK, digest, multiplatform
+from venvrpm import fetch, lockfile, pylock
+from venvrpm.errors import LockFileError
+from venvrpm.redact import redact
+from venvrpm.runner import HostRunner
+
+SECRET = "S3cr3t" * 15  # a long token: longer than the 60 characters a message quotes
+
+# --- a pylock's marker, written on the installer's line -----------------------------------------
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85", "\x0b", "\x1c"])
+def test_a_pylock_marker_with_a_line_break_is_refused(char: str) -> None:
+    """A marker's quoted string may hold any character; packaging keeps it in str(marker), and
+    pip splits a requirements file with str.splitlines: the rest of the marker would be a line
+    of its own (`-r /etc/...`, `--index-url ...`) wherever a pylock's lines are written with
+    their markers (a constraint for pip-compile, an untargeted lock)."""
+    marker = f'os_name == "posix{char}-r /etc/passwd"'
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(multiplatform(marker=marker), LOCK)
+    (detail,) = caught.value.details
+    assert detail.startswith("packages[0] fastlib: its marker holds the control character U+")
+
+
+# --- credentials in what a message quotes -------------------------------------------------------
+
+
+def test_a_long_token_in_a_pylock_url_is_not_quoted_in_part() -> None:
+    """A message quotes 60 characters of a refused URL; cut before its '@', the user part no
+    longer looks like credentials, and redact (which every printed line passes) lets it by."""
+    url = f"https://{SECRET}@files.example.org/fastlib-2.0.tar.gz"
+    text = multiplatform().replace("https://files.example.org/fastlib-2.0.tar.gz", url)
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(text, LOCK)
+    shown = redact(json.dumps([caught.value.message, *caught.value.details]))
+    assert SECRET[:12] not in shown, shown
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"-ihttps://user:{SECRET}@pypi.example.org/simple",
+        f"foo @ https://{SECRET}@pypi.example.org/foo-1.0.tar.gz --hash=sha256:{'a' * 64}",
+    ],
+)
+def test_a_long_token_in_a_refused_requirements_line_is_not_quoted_in_part(line: str) -> None:
+    with pytest.raises(LockFileError) as caught:
+        lockfile.parse(line + "\n", Path("requirements.lock"))
+    shown = redact(json.dumps([caught.value.message, *caught.value.details]))
+    assert SECRET[:12] not in shown, shown
