@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.recording import RecordingRunner
-from tests.test_pylock import LOCK, digest, multiplatform
-from venvrpm import fetch, lockfile, pylock
+from tests.test_pylock import LOCK, X86, multiplatform
+from venvrpm import lockfile, pylock, testenv
 from venvrpm.errors import LockFileError
 from venvrpm.redact import redact
-from venvrpm.runner import HostRunner
 
 SECRET = "S3cr3t" * 15  # a long token: longer than the 60 characters a message quotes
 
@@ -60,3 +58,23 @@ def test_a_long_token_in_a_refused_requirements_line_is_not_quoted_in_part(line:
         lockfile.parse(line + "\n", Path("requirements.lock"))
     shown = redact(json.dumps([caught.value.message, *caught.value.details]))
     assert SECRET[:12] not in shown, shown
+
+
+# --- the test environment's lock, when it is a pylock -------------------------------------------
+
+
+def test_a_pylock_test_lock_is_selected_for_the_target_before_pip_reads_it() -> None:
+    """`venvrpm test` wrote the environment's lock for pip as read, untargeted: a pylock's
+    markers are PEP 751's (`"dev" in dependency_groups`), which pip cannot evaluate, and a
+    package whose marker is false still had its line. Selected first, as the main lock is."""
+    text = multiplatform(marker='"dev" in dependency_groups').replace(
+        'requires-python = ">=3.9"', 'requires-python = ">=3.9"\ndefault-groups = ["dev"]'
+    )
+    text = text.replace(
+        'name = "purelib"\nversion = "1.0"\n',
+        'name = "purelib"\nversion = "1.0"\nmarker = "sys_platform == \'win32\'"\n',
+    )
+    lock = pylock.parse(text, LOCK)
+    written = testenv.test_requirements(lock, X86)
+    assert written.startswith("fastlib==2.0 --hash=sha256:"), written
+    assert ";" not in written and "purelib" not in written, written
