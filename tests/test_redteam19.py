@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_pylock import LOCK, X86, multiplatform
-from venvrpm import lockfile, pylock, testenv
+from venvrpm import files, lockfile, pylock, testenv
 from venvrpm.errors import LockFileError
 from venvrpm.redact import redact
 
@@ -78,3 +78,37 @@ def test_a_pylock_test_lock_is_selected_for_the_target_before_pip_reads_it() -> 
     written = testenv.test_requirements(lock, X86)
     assert written.startswith("fastlib==2.0 --hash=sha256:"), written
     assert ";" not in written and "purelib" not in written, written
+
+
+# --- the SRPM kit's pylock ----------------------------------------------------------------------
+
+
+def test_the_kit_ships_the_pylock_it_read_not_what_the_name_leads_to_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kit read the pylock without following a link, then copied it by name with
+    shutil.copy2, which follows one: a lock swapped for a link between the two (its directory
+    is the user's) put the link's target, any file root reads, in the source RPM."""
+    from tests.test_lockfile import _manifest
+    from venvrpm import manifest as manifest_module
+    from venvrpm import srpm
+    from venvrpm.runner import HostRunner
+
+    app = _manifest(tmp_path / "app", "")
+    app.write_text(app.read_text().replace("requirements.lock", "pylock.toml"))
+    lock = tmp_path / "app" / "pylock.toml"
+    lock.write_text(multiplatform())
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE KEY\n")
+    read = files.read_regular
+
+    def read_then_swap(path: str | Path, limit: int, *, own: bool = False) -> bytes:
+        data = read(path, limit, own=own)
+        if Path(path) == lock:
+            lock.unlink()
+            lock.symlink_to(secret)
+        return data
+
+    monkeypatch.setattr(files, "read_regular", read_then_swap)
+    kit = srpm.kit(manifest_module.load(app), tmp_path / "out", HostRunner(1))
+    assert (kit.root / "pylock.toml").read_text() == multiplatform()

@@ -78,6 +78,12 @@ def read(path: Path, *, project: Path | None = None) -> Lock:
     chosen before the target is known). Raise LockFileError naming every package refused.
     *project*: the manifest's ``project:`` directory, whose own ``directory`` package (``pip
     lock .``, ``uv export`` list it) is skipped: venvrpm builds the project."""
+    return parse(read_text(path), path, project=project)
+
+
+def read_text(path: Path) -> str:
+    """The text of the lock at *path*, read as :func:`read` reads it (no link followed, at most
+    MAX_BYTES, UTF-8): what is checked is what a copy of it holds (the SRPM kit's)."""
     try:
         data = files.read_regular(path, MAX_BYTES)
     except FileNotFoundError:
@@ -87,10 +93,9 @@ def read(path: Path, *, project: Path | None = None) -> Lock:
     except OSError as exc:
         raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
-    return parse(text, path, project=project)
 
 
 def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
