@@ -112,3 +112,20 @@ def test_the_kit_ships_the_pylock_it_read_not_what_the_name_leads_to_later(
     monkeypatch.setattr(files, "read_regular", read_then_swap)
     kit = srpm.kit(manifest_module.load(app), tmp_path / "out", HostRunner(1))
     assert (kit.root / "pylock.toml").read_text() == multiplatform()
+
+
+# --- the normalized lock says what the user's did -----------------------------------------------
+
+
+def test_an_arbitrary_equality_pin_stays_one_the_installer_reads() -> None:
+    """`===` pins a version that need not be PEP 440's (`foo===2013.custom-b`); the lock was
+    read with it, then written for pip as `foo==2013.custom-b`, which is no requirement: the
+    install failed on venvrpm's own file. A PEP 440 version stays `==` (hashes pin the file)."""
+    from packaging.requirements import Requirement
+
+    text = f"foo===2013.custom-b --hash=sha256:{'a' * 64}\nbar===1.0 --hash=sha256:{'b' * 64}\n"
+    written = lockfile.normalized(lockfile.parse(text, Path("requirements.lock")))
+    for line in written.splitlines():
+        Requirement(line.split(" --hash")[0])  # raises on what pip would refuse
+    assert written.startswith("foo===2013.custom-b --hash"), written
+    assert "bar==1.0 --hash" in written, written

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from venvrpm.errors import LockFileError
 from venvrpm.redact import redact
@@ -271,8 +272,19 @@ def salvage(text: str) -> str:
 def requirement_line(req: LockedRequirement, *, online: bool = False) -> str:
     """*req* as one lock line; *online*: from the URL the lock names, when it names one."""
     marker = f" ; {req.marker}" if req.marker else ""
-    pin = f"{req.name} @ {req.url}" if online and req.url else f"{req.name}=={req.version}"
+    # `===` when the lock pinned a version PEP 440 cannot parse: `==` would make the line no
+    # requirement at all (a PEP 440 one reads the same either way: the hashes pin the file)
+    operator = "==" if _is_pep440(req.version) else "==="
+    pin = f"{req.name} @ {req.url}" if online and req.url else f"{req.name}{operator}{req.version}"
     return f"{pin}{marker} " + " ".join(f"--hash={h}" for h in req.hashes)
+
+
+def _is_pep440(version: str) -> bool:
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def normalized(lock: Lock, *, online: bool = False) -> str:
