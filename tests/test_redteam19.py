@@ -129,3 +129,28 @@ def test_an_arbitrary_equality_pin_stays_one_the_installer_reads() -> None:
         Requirement(line.split(" --hash")[0])  # raises on what pip would refuse
     assert written.startswith("foo===2013.custom-b --hash"), written
     assert "bar==1.0 --hash" in written, written
+
+
+# --- a wheel file name that expands to millions of tags -----------------------------------------
+
+
+@pytest.mark.parametrize("key", ["name", "url"])
+def test_a_wheel_name_of_compressed_tag_sets_is_refused_before_it_is_expanded(key: str) -> None:
+    """A wheel's tags are the product of its dotted tag sets (`py2.py3-none-any`): 200 values
+    in each of its three parts, 3 KB of TOML, are 8 million tags, which packaging expands
+    while it validates the lock (minutes and gigabytes, as root; 400 exhaust the memory). No
+    file on disk has a name over 255 bytes: such a name is refused before anything parses it."""
+    import time
+
+    parts = ["py3." + ".".join(f"{kind}{i}" for i in range(200)) for kind in ("py", "a", "p")]
+    wheel = f"fastlib-2.0-{'-'.join(parts)}.whl"
+    text = multiplatform().replace(
+        'url = "https://files.example.org/fastlib-2.0.tar.gz"',
+        f'name = "{wheel}"\npath = "x"' if key == "name" else f'url = "https://h.org/{wheel}"',
+    )
+    text = text.replace("[packages.sdist]", "[[packages.wheels]]", 1)
+    started = time.monotonic()
+    with pytest.raises(LockFileError, match="is not a valid PEP 751 lock") as caught:
+        pylock.parse(text, LOCK)
+    assert time.monotonic() - started < 5
+    assert "longer than 255 bytes" in caught.value.message

@@ -107,6 +107,9 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
         raise LockFileError(f"{path} is not a TOML document: {exc}", HINT) from None
     except RecursionError:  # tomllib recurses into nested arrays and tables
         raise LockFileError(f"{path} is not a TOML document: nested too deeply", HINT) from None
+    long_name = _overlong_wheel_name(document)
+    if long_name is not None:
+        raise LockFileError(f"{path} is not a valid PEP 751 lock: {long_name}", HINT)
     try:
         lock = Pylock.from_dict(document)
     except PylockValidationError as exc:
@@ -163,6 +166,42 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
             details=problems,
         )
     return Lock(path=path, requirements=tuple(requirements), ignored=tuple(ignored), pylock=lock)
+
+
+MAX_NAME_BYTES = 255
+"""The longest file name Linux file systems hold."""
+
+
+def _overlong_wheel_name(document: Mapping[str, Any]) -> str | None:
+    """Where the document names a wheel file longer than any file can be named, or None.
+
+    Checked before packaging reads the document: a wheel's tags are the product of its dotted
+    tag sets (``py2.py3-none-any``), which packaging expands while it validates, so a 3 KB name
+    would be millions of tags (minutes, gigabytes). A real name is at most 255 bytes, whose
+    worst case is some ten thousand tags. Every name a file could be known by is checked:
+    ``name``, and the last part of ``path`` and ``url`` (packaging takes the first given)."""
+    packages = document.get("packages")
+    for i, package in enumerate(packages if isinstance(packages, list) else ()):
+        wheels = package.get("wheels") if isinstance(package, dict) else None
+        for j, wheel in enumerate(wheels if isinstance(wheels, list) else ()):
+            if not isinstance(wheel, dict):
+                continue
+            name, path, url = (wheel.get(key) for key in ("name", "path", "url"))
+            names = [
+                name if isinstance(name, str) else "",
+                path.rsplit("/", 1)[-1].rsplit("\\", 1)[-1] if isinstance(path, str) else "",
+                # its path's last part, decoded, without urlsplit (which refuses some URLs,
+                # left to packaging to name)
+                unquote(url.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1])
+                if isinstance(url, str)
+                else "",
+            ]
+            if any(len(n.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for n in names):
+                return (
+                    f"packages[{i}].wheels[{j}] names a file longer than {MAX_NAME_BYTES} bytes, "
+                    "which no file is (and its tags would be expanded to millions)"
+                )
+    return None
 
 
 def _is_project(package: Package, base: Path, project: Path | None) -> bool:
