@@ -154,3 +154,31 @@ def test_a_wheel_name_of_compressed_tag_sets_is_refused_before_it_is_expanded(ke
         pylock.parse(text, LOCK)
     assert time.monotonic() - started < 5
     assert "longer than 255 bytes" in caught.value.message
+
+
+def test_many_wheels_of_many_tags_each_are_refused_before_they_are_expanded() -> None:
+    """Under 255 bytes a name still holds 40, 40 and 24 values (38,400 tags); a few dozen
+    such wheels are millions, which the selection keeps in one set. The tags a lock's wheels
+    name are counted, not expanded, before packaging reads it."""
+    import string
+    import time
+
+    letters = (string.ascii_letters + string.digits)[:40]
+    text = multiplatform(sdist=False)
+    for n in range(30):
+        parts = [
+            ".".join(letters),
+            ".".join(letters),
+            ".".join(c + letters[n] for c in letters[:24]),
+        ]
+        wheel = f"fastlib-2.0-{'-'.join(parts)}.whl"
+        assert len(wheel) <= 255
+        text += f'[[packages.wheels]]\nname = "{wheel}"\npath = "x"\n'
+        text += f'hashes = {{sha256 = "{"a" * 64}"}}\n'
+    # the wheels belong to the last package: purelib
+    text = text.replace("fastlib-2.0-" + letters[0], "purelib-1.0-" + letters[0])
+    started = time.monotonic()
+    with pytest.raises(LockFileError, match="is not a valid PEP 751 lock") as caught:
+        pylock.parse(text, LOCK)
+    assert time.monotonic() - started < 5
+    assert "tags" in caught.value.message

@@ -107,9 +107,9 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
         raise LockFileError(f"{path} is not a TOML document: {exc}", HINT) from None
     except RecursionError:  # tomllib recurses into nested arrays and tables
         raise LockFileError(f"{path} is not a TOML document: nested too deeply", HINT) from None
-    long_name = _overlong_wheel_name(document)
-    if long_name is not None:
-        raise LockFileError(f"{path} is not a valid PEP 751 lock: {long_name}", HINT)
+    oversized = _oversized_wheels(document)
+    if oversized is not None:
+        raise LockFileError(f"{path} is not a valid PEP 751 lock: {oversized}", HINT)
     try:
         lock = Pylock.from_dict(document)
     except PylockValidationError as exc:
@@ -170,16 +170,22 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
 
 MAX_NAME_BYTES = 255
 """The longest file name Linux file systems hold."""
+MAX_TAGS = 1_000_000
+"""The most wheel tags a lock's wheels may name, counted as packaging expands them (a large
+lock for many platforms names some tens of thousands; a million take seconds to select)."""
 
 
-def _overlong_wheel_name(document: Mapping[str, Any]) -> str | None:
-    """Where the document names a wheel file longer than any file can be named, or None.
+def _oversized_wheels(document: Mapping[str, Any]) -> str | None:
+    """Where the document's wheel names would take packaging minutes and gigabytes, or None.
 
     Checked before packaging reads the document: a wheel's tags are the product of its dotted
-    tag sets (``py2.py3-none-any``), which packaging expands while it validates, so a 3 KB name
-    would be millions of tags (minutes, gigabytes). A real name is at most 255 bytes, whose
-    worst case is some ten thousand tags. Every name a file could be known by is checked:
-    ``name``, and the last part of ``path`` and ``url`` (packaging takes the first given)."""
+    tag sets (``py2.py3-none-any``), which packaging expands while it validates and venvrpm
+    keeps while it selects, so a 3 KB name is millions of tags, and so are a few dozen names
+    of 255 bytes. A name longer than any file's is refused, and a lock whose names add up to
+    more than MAX_TAGS tags. Every name a file could be known by is checked for its length:
+    ``name``, and the last part of ``path`` and ``url``; the first given (packaging's filename)
+    is counted."""
+    total = 0
     packages = document.get("packages")
     for i, package in enumerate(packages if isinstance(packages, list) else ()):
         wheels = package.get("wheels") if isinstance(package, dict) else None
@@ -201,7 +207,22 @@ def _overlong_wheel_name(document: Mapping[str, Any]) -> str | None:
                     f"packages[{i}].wheels[{j}] names a file longer than {MAX_NAME_BYTES} bytes, "
                     "which no file is (and its tags would be expanded to millions)"
                 )
+            total += _tag_count(next((n for n in names if n), ""))
+            if total > MAX_TAGS:
+                return (
+                    f"its wheels' names, up to packages[{i}].wheels[{j}], name more than "
+                    f"{MAX_TAGS:,} tags (each name the product of its dotted tag sets)"
+                )
     return None
+
+
+def _tag_count(filename: str) -> int:
+    """How many tags packaging expands the wheel *filename* to, without expanding them."""
+    parts = filename.removesuffix(".whl").split("-")
+    count = 1
+    for part in parts[-3:] if len(parts) >= 5 else ():
+        count *= part.count(".") + 1
+    return count
 
 
 def _is_project(package: Package, base: Path, project: Path | None) -> bool:
