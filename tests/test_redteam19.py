@@ -182,3 +182,18 @@ def test_many_wheels_of_many_tags_each_are_refused_before_they_are_expanded() ->
         pylock.parse(text, LOCK)
     assert time.monotonic() - started < 5
     assert "tags" in caught.value.message
+
+
+def test_an_installed_wheels_tag_line_of_compressed_sets_is_not_expanded() -> None:
+    """The WHEEL file of an installed distribution is the wheel's text (up to 64 MiB read):
+    its `Tag: py0.py1...-a0...-p0...` line is millions of tags once parse_tag expands it.
+    Such a line names no file the lock allows: it matches none, unexpanded."""
+    import time
+
+    from venvrpm import pydists
+
+    line = "-".join(".".join(f"{kind}{i}" for i in range(300)) for kind in ("py", "a", "p"))
+    started = time.monotonic()
+    assert pydists._tags(line) == frozenset()
+    assert time.monotonic() - started < 5
+    assert len(pydists._tags("py2.py3-none-any")) == 2
