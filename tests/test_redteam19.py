@@ -197,3 +197,13 @@ def test_an_installed_wheels_tag_line_of_compressed_sets_is_not_expanded() -> No
     assert pydists._tags(line) == frozenset()
     assert time.monotonic() - started < 5
     assert len(pydists._tags("py2.py3-none-any")) == 2
+
+
+def test_an_unselected_pylock_is_never_written_for_an_installer() -> None:
+    """A pylock marker's quoted string is the lock's text: `os_name == "x --index-url=URL"`
+    passes packaging, and on a requirement line pip reads everything from ` --` on as options.
+    Selected, no marker is left; unselected, normalized() refuses to write it."""
+    lock = pylock.parse(multiplatform(marker='os_name == "x --index-url=http://evil/"'), LOCK)
+    with pytest.raises(AssertionError, match="once selected"):
+        lockfile.normalized(lock)
+    assert "--index-url" not in lockfile.normalized(lock.for_target(X86))

@@ -291,7 +291,10 @@ def normalized(lock: Lock, *, online: bool = False) -> str:
     """*lock* as the installer reads it: its requirements, one line each, and nothing else.
 
     Written from what :func:`parse` accepted, so nothing the user's file says beyond its pins
-    and hashes reaches pip or uv."""
+    and hashes reaches pip or uv. A pylock.toml only once selected (:meth:`Lock.for_target`):
+    its markers are the lock's text, checked by no grammar of pip's (a quoted string holding
+    ` --index-url=URL` would be an option on pip's line), and PEP 751's (dependency_groups)."""
+    assert lock.pylock is None, "a pylock.toml is written for an installer once selected"
     return "".join(requirement_line(r, online=online) + "\n" for r in lock.requirements)
 
 
