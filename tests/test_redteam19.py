@@ -207,3 +207,27 @@ def test_an_unselected_pylock_is_never_written_for_an_installer() -> None:
     with pytest.raises(AssertionError, match="once selected"):
         lockfile.normalized(lock)
     assert "--index-url" not in lockfile.normalized(lock.for_target(X86))
+
+
+# --- the requirements lock is read as the pylock is ---------------------------------------------
+
+
+def test_a_symlinked_requirements_lock_is_not_followed_nor_quoted(tmp_path: Path) -> None:
+    """A pylock.toml is never read through a link; a requirements lock was, and its bad
+    lines are quoted: `requirements.lock -> /etc/shadow` printed root's hash (a line with ':'
+    is "a URL"), from a host build whose backend runs in a container."""
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$S3CRETSALT$HASHHASHHASH:19000:0:99999:7:::\n")
+    lock = tmp_path / "requirements.lock"
+    lock.symlink_to(secret)
+    with pytest.raises(LockFileError, match="cannot read the lock") as caught:
+        lockfile.read(lock)
+    assert "S3CRET" not in json.dumps([caught.value.message, *caught.value.details])
+
+
+def test_a_huge_requirements_lock_is_refused_unread(tmp_path: Path) -> None:
+    from tests.support.limits import address_space, sparse_terabyte
+
+    path = sparse_terabyte(tmp_path / "requirements.lock")
+    with address_space(), pytest.raises(LockFileError, match="cannot read the lock"):
+        lockfile.read(path)

@@ -180,6 +180,10 @@ def is_pylock(path: Path) -> bool:
     return is_valid_pylock_path(path)
 
 
+MAX_BYTES = 64 << 20
+"""A larger lock is refused unread: it is untrusted input, and a sparse terabyte reads fast."""
+
+
 def read(path: Path, *, project: Path | None = None) -> Lock:
     """Parse and validate the lock at *path*; raise LockFileError naming every bad line.
 
@@ -190,11 +194,13 @@ def read(path: Path, *, project: Path | None = None) -> Lock:
         from venvrpm import pylock
 
         return pylock.read(path, project=project)
+    from venvrpm import files
+
     try:
-        # newline="": the text as written, so that the checks see a lone CR (read_text would
-        # turn it into a line break, hiding it)
-        with open(path, encoding="utf-8", newline="") as fh:
-            text = fh.read()
+        # as a pylock.toml is read: no link followed (a bad line is quoted: `-> /etc/shadow`
+        # would print it), no FIFO waited on, at most MAX_BYTES; decoded, not read as text, so
+        # that the checks see a lone CR (text mode would turn it into a line break, hiding it)
+        text = files.read_regular(path, MAX_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise LockFileError(
             f"the lock {path} does not exist", "create it with `venvrpm lock app.yaml`"
