@@ -231,3 +231,44 @@ def test_a_huge_requirements_lock_is_refused_unread(tmp_path: Path) -> None:
     path = sparse_terabyte(tmp_path / "requirements.lock")
     with address_space(), pytest.raises(LockFileError, match="cannot read the lock"):
         lockfile.read(path)
+
+
+# --- a lock the manifest names, linked out of the project ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [("requirements", "requirements.lock"), ("requirements", "pylock.toml"), ("output", "d.lock")],
+)
+def test_a_lock_linked_out_of_the_project_is_refused_when_the_manifest_is_read(
+    tmp_path: Path, key: str, name: str
+) -> None:
+    """The manifest resolved a lock's path through links, so every later no-follow read saw a
+    regular file: `requirements.lock -> /etc/shadow` was read and its first line quoted
+    ("'root:$6$...' is a URL"), and `venvrpm lock` (as root) would write a lock, and the build
+    lock beside it, where the link leads (`-> /etc/cron.d/job`). As for `files[].src`."""
+    from venvrpm import manifest
+    from venvrpm.errors import ManifestError
+
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    (outside / "shadow").write_text("root:$6$S3CRETSALT$HASH:19000:0:99999:7:::\n")
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / name).symlink_to(outside / "shadow")
+    lock = "r.lock" if key == "output" else name
+    if key == "output":
+        (project / "r.lock").write_text("")
+    environments = (
+        "lock:\n  inputs: [r.lock]\n  environments:\n    dev:\n      inputs: [r.lock]\n"
+        "      output: d.lock\n"
+    )
+    (project / "app.yaml").write_text(
+        "name: app\nversion: '1'\nsummary: s\nlicense: MIT\npython: /usr/bin/python3.11\n"
+        f"requirements: {lock}\n" + (environments if key == "output" else "")
+    )
+    with pytest.raises(ManifestError) as info:
+        manifest.load(project / "app.yaml")
+    assert any("is a symlink leading outside" in p.message for p in info.value.problems), [
+        p.message for p in info.value.problems
+    ]
