@@ -284,6 +284,42 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON document on stdout (venvrpm/schema/inspect.schema.json)",
     )
+    audit = sub.add_parser(
+        "audit",
+        help="report the known vulnerabilities of what an app's lock, an RPM or this host's "
+        "RPMs bundle, from an offline OSV database",
+        epilog="exit codes: 0 nothing found, 1 vulnerabilities found, 2 usage error or "
+        "unusable database",
+    )
+    audit.set_defaults(handler=_audit, arguments=AuditArgs)
+    audit.add_argument(
+        "target", type=Path, nargs="?", metavar="TARGET",
+        help="a manifest (app.yaml: its lock is audited) or an .rpm file",
+    )  # fmt: skip
+    audit.add_argument(
+        "--installed", action="store_true",
+        help="audit every installed RPM's bundled(python3dist(...)) Provides instead",
+    )  # fmt: skip
+    audit.add_argument(
+        "--root", type=Path, metavar="DIR", help="with --installed: the RPM database of DIR"
+    )
+    audit.add_argument(
+        "--db", type=Path, required=True, metavar="PATH",
+        help="the OSV database: a directory of records (PyPA's advisory-database) or "
+        "osv.dev's PyPI/all.zip",
+    )  # fmt: skip
+    audit.add_argument(
+        "--max-age", type=float, default=30.0, metavar="DAYS",
+        help="warn when the database's newest record is older than DAYS (default: 30)",
+    )  # fmt: skip
+    audit.add_argument(
+        "--ignore-file", type=Path, metavar="FILE",
+        help="accepted findings: YAML `ignore: [{id, reason, expires}]`",
+    )  # fmt: skip
+    audit.add_argument(
+        "--json", action="store_true",
+        help="print one JSON document on stdout (venvrpm/schema/audit.schema.json)",
+    )  # fmt: skip
     return parser
 
 
@@ -428,6 +464,18 @@ class InspectArgs(Arguments):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AuditArgs(Arguments):
+    """``venvrpm audit``."""
+
+    target: Path | None
+    installed: bool
+    root: Path | None
+    db: Path
+    max_age: float
+    ignore_file: Path | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CompletionArgs(Arguments):
     """``venvrpm completion``."""
 
@@ -557,6 +605,70 @@ def _inspect(args: InspectArgs, console: Console) -> int:
     else:
         console.inspection(found)
     return EXIT_OK
+
+
+def _audit(args: AuditArgs, console: Console) -> int:
+    from datetime import UTC, datetime
+
+    from venvrpm import audit, lockfile, osv
+
+    if args.installed == (args.target is not None):
+        raise UsageError(
+            "venvrpm audit: give a TARGET (app.yaml or an .rpm) or --installed, not both",
+            "venvrpm audit app.yaml --db DB; venvrpm audit --installed [--root DIR] --db DB",
+        )
+    if args.root is not None and not args.installed:
+        raise UsageError(
+            "--root is for --installed", "venvrpm audit --installed --root DIR --db DB"
+        )
+    if args.max_age < 0:
+        raise UsageError(f"--max-age {args.max_age}: a number of days, 0 or more")
+    ignores = audit.read_ignore_file(args.ignore_file) if args.ignore_file else ()
+    runner = HostRunner(sourcedate.default_source_date_epoch(os.environ))
+    kind: audit.TargetKind
+    if args.installed:
+        kind, name = "installed", f"installed RPMs of {args.root or '/'}"
+        shipped = audit.from_rpm(runner, root=args.root)
+    elif _is_rpm(args.target):
+        kind, name = "rpm", str(args.target)
+        shipped = audit.from_rpm(runner, package=args.target)
+    else:
+        assert args.target is not None
+        loaded = manifest.load(args.target)
+        kind, name = "manifest", str(args.target)
+        shipped = audit.from_lock(lockfile.read(loaded.requirements), loaded.requirements.name)
+    database = osv.load(args.db)
+    now = datetime.now(UTC)
+    report = audit.audit(database, shipped, target=name, kind=kind, ignores=ignores,
+                         today=now.date(), now=now, max_age_days=args.max_age)  # fmt: skip
+    if report.stale:
+        age = "of unknown age" if report.age_days is None else f"{report.age_days:.0f} days old"
+        console.report("warning", f"the vulnerability database is {age} (newest record), more "
+                       f"than --max-age {args.max_age:g}: newer advisories are not in it")  # fmt: skip
+    for finding in report.findings:
+        if finding.expired is not None:
+            console.report("warning", f"the ignore of {finding.expired.id} expired on "
+                           f"{finding.expired.expires}: {finding.vulnerability.id} is reported")  # fmt: skip
+    if args.json:
+        console.write_json(report.to_json())
+    else:
+        console.audit(report)
+    return report.exit_code
+
+
+def _is_rpm(path: Path | None) -> bool:
+    """An .rpm by its name, or a file that starts with the RPM lead."""
+    from venvrpm.inspect import RPM_MAGIC
+
+    if path is None:
+        return False
+    if path.suffix == ".rpm":
+        return True
+    try:
+        with path.open("rb") as stream:
+            return stream.read(len(RPM_MAGIC)) == RPM_MAGIC
+    except OSError:
+        return False
 
 
 def _open_cache(args: BuildArgs | BundleArgs | CacheArgs) -> cache_module.Cache | None:

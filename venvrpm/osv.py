@@ -309,7 +309,9 @@ class _Record:
         if raw is None and not required:
             return ""
         if not isinstance(raw, str) or not raw.strip():
-            raise self.fail(key, "missing" if raw is None else "not a non-empty string")
+            if raw is None:
+                raise self.fail(key, "missing")
+            raise self.fail(key, "not a non-empty string")
         return raw
 
     def mapping(self, raw: object, key: str) -> Mapping[str, object]:
