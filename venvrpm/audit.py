@@ -182,15 +182,35 @@ def pep440(evr: str) -> str:
     return f"{epoch}!{rest}" if colon and epoch.isdigit() else evr
 
 
-def query_argv(rpm: str, *, package: Path | None = None, root: Path | None = None) -> list[str]:
+def query_argv(
+    rpm: str, *, package: Path | None = None, root: Path | None = None, dbpath: str | None = None
+) -> list[str]:
     """The rpm command listing every Provides of *package* (a file), or of every installed
-    package (in *root*)."""
+    package (in *root*, its database at *dbpath* inside it)."""
     argv = [rpm]
     if root is not None:
         argv += ["--root", str(root)]
+    if dbpath is not None:
+        argv += ["--dbpath", dbpath]
     if package is not None:
         return [*argv, "-qp", "--queryformat", _QUERY, str(package)]
     return [*argv, "-qa", "--queryformat", _QUERY]
+
+
+DBPATHS = ("/usr/lib/sysimage/rpm", "/var/lib/rpm")
+"""Where a system keeps its RPM database: rpm >= 4.17 (Fedora 36+, RHEL 10), then before."""
+
+
+def root_dbpath(root: Path) -> str | None:
+    """The RPM database of the system at *root*, as that system's rpm finds it.
+
+    The host's rpm would look at its own ``%_dbpath`` under the root, which is not the
+    target's when they differ (Debian's rpm: ``~/.rpmdb``; an EL9 root under a Fedora host).
+    """
+    for dbpath in DBPATHS:
+        if (root / dbpath.lstrip("/")).is_dir():
+            return dbpath
+    return None
 
 
 def from_rpm(
@@ -209,9 +229,9 @@ def from_rpm(
         raise UsageError(
             f"--root {root} is not a directory", "give the root of the system whose RPMs to audit"
         )
-    result = runner.run(
-        query_argv(rpm, package=package, root=root), what="reading the Provides", check=False
-    )
+    dbpath = None if root is None else root_dbpath(root)
+    argv = query_argv(rpm, package=package, root=root, dbpath=dbpath)
+    result = runner.run(argv, what="reading the Provides", check=False)
     if result.returncode != 0:
         where = str(package) if package is not None else f"the RPM database of {root or '/'}"
         raise UsageError(
