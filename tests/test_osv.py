@@ -222,6 +222,11 @@ def test_limits_on_records_and_on_their_lists(
     error = bad(root)
     assert "bomb.yaml" in error.message
     assert f"more than {osv.ITEMS_LIMIT} list items" in error.details[0]
+    # nested aliases: 15 lines that would walk 16 million nodes
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [*a{n - 1}, *a{n - 1}, *a{n - 1}]" for n in range(1, 14)]
+    (root / "bomb.yaml").write_text("\n".join([*lines, "id: X", "aliases: *a13"]) + "\n")
+    assert "YAML nodes in one record" in bad(root).details[0]
     (root / "bomb.yaml").unlink()
     (root / "a.json").write_text(json.dumps(record("A", events=[])))
     (root / "b.json").write_text(json.dumps(record("B", events=[])))

@@ -269,7 +269,7 @@ def parse_record(source: str, data: bytes) -> Advisory:
     """The record *data* read from *source* (JSON, or YAML by its name), validated."""
     try:
         text = data.decode("utf-8")
-        raw = json.loads(text) if source.endswith(".json") else yaml.load(text, Loader=_YAML)
+        raw = json.loads(text) if source.endswith(".json") else _plain(_compose(text), [0])
     except (UnicodeDecodeError, ValueError, yaml.YAMLError, RecursionError) as exc:
         raise DatabaseError(
             f"{source} in the vulnerability database is not a readable OSV record",
@@ -279,6 +279,35 @@ def parse_record(source: str, data: bytes) -> Advisory:
 
 
 _YAML: type[yaml.BaseLoader] = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+_UNUSED = frozenset({"references", "credits", "severity", "related", "database_specific",
+                     "ecosystem_specific"})  # fmt: skip
+"""Keys whose values an audit never reads: not built (they are most of a record's nodes)."""
+
+
+def _compose(text: str) -> yaml.Node | None:
+    return yaml.compose(text, Loader=_YAML)  # libyaml refuses nesting deeper than 1,000
+
+
+def _plain(node: yaml.Node | None, seen: list[int]) -> object:
+    """*node* as Python values, every scalar a string (yaml's BaseLoader, without its
+    per-node machinery: twice as fast over a database). An alias is its anchor's node again:
+    *seen* counts every node walked, so aliases cannot make a small file a long walk."""
+    seen[0] += 1
+    if seen[0] > ITEMS_LIMIT * 4:
+        raise ValueError(f"more than {ITEMS_LIMIT * 4} YAML nodes in one record")
+    if node is None:
+        return None
+    if isinstance(node, yaml.ScalarNode):
+        return str(node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, seen) for item in node.value]
+    mapping: dict[str, object] = {}
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            raise ValueError("a mapping key that is not a string")
+        if key.value not in _UNUSED:
+            mapping[str(key.value)] = _plain(value, seen)
+    return mapping
 
 
 class _Record:
