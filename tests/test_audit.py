@@ -226,3 +226,41 @@ def test_cli_bad_database_is_exit_2_with_a_json_error(
         document["error"]["message"] == "X.json in the vulnerability database is not an OSV record"
     )
     assert document["error"]["details"] == ["modified: missing"]
+
+
+def test_the_manifests_audit_ignore_hides_until_it_expires(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = app(tmp_path, LOCK)
+    manifest.write_text(
+        manifest.read_text()
+        + "audit:\n  ignore:\n"
+        + "    - {id: CVE-2023-30861, reason: no uploads, expires: 2999-12-31}\n"
+        + "    - {id: PYSEC-2, reason: sandbox unused, expires: 2001-01-01}\n"
+    )
+    code, out, err = run(capsys, "audit", str(manifest), "--db", str(records(tmp_path)), "--json")
+    document = json.loads(out)
+    assert code == EXIT_BUILD_FAILED
+    assert [f["id"] for f in document["findings"]] == ["PYSEC-2"]
+    assert document["findings"][0]["expired_ignore"]["expires"] == "2001-01-01"
+    assert [(f["id"], f["ignored_by"]["reason"]) for f in document["ignored"]] == [
+        ("GHSA-1", "no uploads")
+    ]
+    assert "the ignore of PYSEC-2 expired on 2001-01-01" in err
+
+
+def test_a_bad_audit_ignore_in_the_manifest_is_a_manifest_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = app(tmp_path, LOCK)
+    manifest.write_text(
+        manifest.read_text()
+        + "audit:\n  ignore:\n    - {id: X-1, reason: r, expires: 2024-02-30}\n"
+    )
+    code, _, err = run(capsys, "audit", str(manifest), "--db", str(records(tmp_path)))
+    assert code == EXIT_USAGE
+    assert "audit.ignore[0].expires: '2024-02-30' is not a date (YYYY-MM-DD)" in err
+    manifest.write_text(manifest.read_text().replace("expires: 2024-02-30", "until: 2024-01-01"))
+    code, _, err = run(capsys, "audit", str(manifest), "--db", str(records(tmp_path)))
+    assert code == EXIT_USAGE
+    assert "audit.ignore[0]: 'expires' is a required property" in err

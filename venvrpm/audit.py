@@ -22,6 +22,7 @@ from packaging.version import Version
 from venvrpm import osv
 from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_OK, ToolMissingError, UsageError
 from venvrpm.lockfile import Lock
+from venvrpm.manifest import AuditIgnore as Ignore
 from venvrpm.runner import Runner
 
 DEFAULT_MAX_AGE_DAYS = 30.0
@@ -44,15 +45,6 @@ class Shipped:
     """The RPM (``name-version-release.arch``) or the lock line that carries it."""
     marker: str | None = None
     """The lock line's environment marker: it may not apply to the target."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Ignore:
-    """An accepted finding: its id (or an alias), why, and until when."""
-
-    id: str
-    reason: str
-    expires: date
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

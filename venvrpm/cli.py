@@ -637,6 +637,7 @@ def _audit(args: AuditArgs, console: Console) -> int:
         loaded = manifest.load(args.target)
         kind, name = "manifest", str(args.target)
         shipped = audit.from_lock(lockfile.read(loaded.requirements), loaded.requirements.name)
+        ignores = (*loaded.audit_ignores, *ignores)
     database = osv.load(args.db)
     now = datetime.now(UTC)
     report = audit.audit(database, shipped, target=name, kind=kind, ignores=ignores,
