@@ -264,3 +264,33 @@ def test_a_bad_audit_ignore_in_the_manifest_is_a_manifest_problem(
     code, _, err = run(capsys, "audit", str(manifest), "--db", str(records(tmp_path)))
     assert code == EXIT_USAGE
     assert "audit.ignore[0]: 'expires' is a required property" in err
+
+
+def test_fix_asks_pip_compile_for_the_lowest_fixing_version_and_raises_the_release() -> None:
+    assert audit.upgrade_requests({"flask": "2.2.5", "jinja2": None, "click": "8.0.1"}) == [
+        "click==8.0.1", "flask==2.2.5",
+    ]  # fmt: skip
+    assert [audit.next_release(r) for r in ("1", "9", "3.el9", "rc1")] == [
+        "2", "10", "4.el9", None,
+    ]  # fmt: skip
+
+
+def test_fix_needs_a_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    package = tmp_path / "app-1-1.noarch.rpm"
+    package.write_bytes(b"\xed\xab\xee\xdb")
+    code, _, err = run(capsys, "audit", str(package), "--db", "db", "--fix")
+    assert code == EXIT_USAGE
+    assert "--fix re-locks a manifest" in err
+
+
+def test_the_fix_is_said_with_the_release_to_ship(capsys: pytest.CaptureFixture[str]) -> None:
+    from venvrpm.console import Console
+
+    console = Console(animate=False)
+    fix = audit.Fix(upgraded=(("tinydep", "1.0", "1.1"),), unfixable=("sdistonly",), release="2")
+    console.audit_fixed(fix, "smallapp", "1.0.0")
+    assert capsys.readouterr().out == (
+        "re-locked tinydep: 1.0 -> 1.1\n"
+        "no fix known for sdistonly: left as it is\n"
+        "ship it as smallapp-1.0.0-2: set `release: 2` in the manifest, then build\n"
+    )

@@ -356,3 +356,39 @@ def fixes(report: Report) -> dict[str, str | None]:
             fix = None if before is None or fix is None else max(fix, before, key=Version)
         wanted[name] = fix
     return wanted
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Fix:
+    """What ``--fix`` did to a manifest's lock."""
+
+    upgraded: tuple[tuple[str, str, str], ...]
+    """(name, from, to): each re-locked to the lowest version that fixes its findings."""
+    unfixable: tuple[str, ...]
+    """Names with a finding no release fixes (yet): left as they are."""
+    release: str | None
+    """The release to ship the fixed lock under (the manifest's, raised); None when the
+    manifest.s release does not start with a number."""
+
+    def to_json(self) -> dict[str, object]:
+        """The ``fix`` member of the ``--json`` document."""
+        return {
+            "upgraded": [{"name": n, "from": a, "to": b} for n, a, b in self.upgraded],
+            "unfixable": list(self.unfixable), "release": self.release,
+        }  # fmt: skip
+
+
+def upgrade_requests(wanted: dict[str, str | None]) -> list[str]:
+    """``NAME==VERSION`` for each fixable name: ``venvrpm lock``'s ``--upgrade-package``, which
+    pip-compile reads as "this exact version" -- the lowest fixing release, where a bare name
+    or ``>=`` would take the newest."""
+    return [f"{name}=={version}" for name, version in sorted(wanted.items()) if version]
+
+
+def next_release(release: str) -> str | None:
+    """*release* with its leading number raised by one (``1`` -> ``2``, ``3.el9`` -> ``4.el9``;
+    ``rc1`` -> None): an update must be newer than what is installed, for rpm and dnf."""
+    match = re.fullmatch(r"(\d+)(.*)", release)
+    if match is None:
+        return None
+    return f"{int(match.group(1)) + 1}{match.group(2)}"

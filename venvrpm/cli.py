@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from venvrpm import __version__, manifest, pipeline, sourcedate
 from venvrpm import cache as cache_module
@@ -41,6 +41,9 @@ from venvrpm.errors import (
 from venvrpm.plan import sign_key
 from venvrpm.runner import HostRunner
 from venvrpm.workspace import workspace
+
+if TYPE_CHECKING:
+    from venvrpm import audit
 
 _A = TypeVar("_A", bound="Arguments")
 
@@ -317,6 +320,11 @@ def _parser() -> argparse.ArgumentParser:
         help="accepted findings: YAML `ignore: [{id, reason, expires}]`",
     )  # fmt: skip
     audit.add_argument(
+        "--fix", action="store_true",
+        help="with a manifest: re-lock each vulnerable distribution to the lowest version that "
+        "fixes its findings (nothing else moves), audit again, say the release to ship",
+    )  # fmt: skip
+    audit.add_argument(
         "--json", action="store_true",
         help="print one JSON document on stdout (venvrpm/schema/audit.schema.json)",
     )  # fmt: skip
@@ -473,6 +481,7 @@ class AuditArgs(Arguments):
     db: Path
     max_age: float
     ignore_file: Path | None
+    fix: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -623,9 +632,13 @@ def _audit(args: AuditArgs, console: Console) -> int:
         )
     if args.max_age < 0:
         raise UsageError(f"--max-age {args.max_age}: a number of days, 0 or more")
+    if args.fix and (args.installed or _is_rpm(args.target)):
+        raise UsageError("--fix re-locks a manifest: give the app.yaml, not an RPM",
+                         "venvrpm audit app.yaml --db DB --fix, then build and ship")  # fmt: skip
     ignores = audit.read_ignore_file(args.ignore_file) if args.ignore_file else ()
-    runner = HostRunner(sourcedate.default_source_date_epoch(os.environ))
+    runner = HostRunner(sourcedate.default_source_date_epoch(os.environ), on_output=console.sink)
     kind: audit.TargetKind
+    loaded: manifest.Manifest | None = None
     if args.installed:
         kind, name = "installed", f"installed RPMs of {args.root or '/'}"
         shipped = audit.from_rpm(runner, root=args.root)
@@ -639,9 +652,13 @@ def _audit(args: AuditArgs, console: Console) -> int:
         shipped = audit.from_lock(lockfile.read(loaded.requirements), loaded.requirements.name)
         ignores = (*loaded.audit_ignores, *ignores)
     database = osv.load(args.db)
-    now = datetime.now(UTC)
-    report = audit.audit(database, shipped, target=name, kind=kind, ignores=ignores,
-                         today=now.date(), now=now, max_age_days=args.max_age)  # fmt: skip
+
+    def run_audit(shipped: tuple[audit.Shipped, ...]) -> audit.Report:
+        now = datetime.now(UTC)
+        return audit.audit(database, shipped, target=name, kind=kind, ignores=ignores,
+                           today=now.date(), now=now, max_age_days=args.max_age)  # fmt: skip
+
+    report = run_audit(shipped)
     if report.stale:
         age = "of unknown age" if report.age_days is None else f"{report.age_days:.0f} days old"
         console.report("warning", f"the vulnerability database is {age} (newest record), more "
@@ -650,11 +667,53 @@ def _audit(args: AuditArgs, console: Console) -> int:
         if finding.expired is not None:
             console.report("warning", f"the ignore of {finding.expired.id} expired on "
                            f"{finding.expired.expires}: {finding.vulnerability.id} is reported")  # fmt: skip
+    fixed = None
+    if args.fix and loaded is not None and report.open:
+        if not args.json:
+            console.audit(report)
+        report, fixed = _audit_fix(loaded, report, runner, console, run_audit)
     if args.json:
-        console.write_json(report.to_json())
+        document = report.to_json()
+        if fixed is not None:
+            document["fix"] = fixed.to_json()
+        console.write_json(document)
     else:
         console.audit(report)
+        if fixed is not None:
+            console.audit_fixed(
+                fixed, loaded.name if loaded else "", loaded.version if loaded else ""
+            )
     return report.exit_code
+
+
+def _audit_fix(
+    loaded: manifest.Manifest,
+    report: audit.Report,
+    runner: HostRunner,
+    console: Console,
+    run_audit: Callable[[tuple[audit.Shipped, ...]], audit.Report],
+) -> tuple[audit.Report, audit.Fix]:
+    """``--fix``: re-lock the vulnerable names to their lowest fixing versions through
+    ``venvrpm lock --upgrade-package NAME==VERSION``, and audit the new lock."""
+    from venvrpm import audit, lock, lockfile
+
+    wanted = audit.fixes(report)
+    requests = audit.upgrade_requests(wanted)
+    before = {s.name: s.version for s in report.shipped}
+    if requests:
+        console.report("step", "re-locking " + ", ".join(requests))
+        lock.lock_all(loaded, lock.targets(loaded, ()), runner, keep=False, upgrade=False,
+                      upgrade_packages=requests, report=console.report)  # fmt: skip
+    relocked = audit.from_lock(lockfile.read(loaded.requirements), loaded.requirements.name)
+    after = {s.name: s.version for s in relocked}
+    upgraded = tuple((n, before.get(n, "-"), after.get(n, "-")) for n, v in sorted(wanted.items())
+                     if v is not None)  # fmt: skip
+    fix = audit.Fix(
+        upgraded=upgraded,
+        unfixable=tuple(n for n, v in sorted(wanted.items()) if v is None),
+        release=audit.next_release(loaded.release) if requests else None,
+    )
+    return run_audit(relocked), fix
 
 
 def _is_rpm(path: Path | None) -> bool:

@@ -46,6 +46,7 @@ from venvrpm.files import sha256_hex
 from venvrpm.redact import redact, redact_all
 
 if TYPE_CHECKING:
+    from venvrpm.audit import Fix as AuditFix
     from venvrpm.audit import Report as AuditReport
     from venvrpm.cache import CacheEntry
     from venvrpm.doctor import Check
@@ -368,6 +369,18 @@ class Console:
     def audit(self, report: AuditReport) -> None:
         """The human ``venvrpm audit`` report on stdout."""
         self.write_out(render_audit(report, sys.stdout))
+
+    def audit_fixed(self, fix: AuditFix, name: str, version: str) -> None:
+        """What ``venvrpm audit --fix`` changed, and what to ship, on stdout."""
+        lines = [f"re-locked {n}: {a} -> {b}" for n, a, b in fix.upgraded]
+        lines += [f"no fix known for {n}: left as it is" for n in fix.unfixable]
+        if fix.release is not None:
+            lines.append(f"ship it as {name}-{version}-{fix.release}: set `release: {fix.release}` "
+                         "in the manifest, then build")  # fmt: skip
+        elif fix.upgraded:
+            lines.append("raise the manifest's release before building: the update must be "
+                         "newer than what is installed")  # fmt: skip
+        self.write_out("".join(terminal_safe(line, markup=False) + "\n" for line in lines))
 
     def lint(self, linted: Linted) -> None:
         """``venvrpm lint``'s report on stdout; rpmlint's stderr and venvrpm's notes on

@@ -15,7 +15,9 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from tests.conftest import Built, require_tools
-from tests.support import target
+from tests.integration.test_lock import make_app
+from tests.support import target, tinybackend
+from venvrpm import lockfile
 from venvrpm.cli import main
 
 pytestmark = pytest.mark.integration
@@ -220,3 +222,46 @@ def test_manifest_rpm_and_installed_root_agree(
     code, installed = audit_json(capsys, "--installed", "--root", str(root), "--db", db)
     assert (code, key(installed)) == (1, expected)
     assert installed["target"] == {"kind": "installed", "name": f"installed RPMs of {root}"}
+
+
+def test_fix_relocks_to_the_lowest_fixing_version_builds_and_audits_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tools("rpmbuild", "rpm")
+    manifest = make_app(tmp_path)
+    root = manifest.parent
+    assert main(["lock", str(manifest), "-q"]) == 0
+    # newer releases reach the wheelhouse: 1.1 fixes the flaw, 1.2 is merely newer
+    for version in ("1.1", "1.2"):
+        tinybackend.write_wheel(
+            root / "wheels", "tinydep", version,
+            {"tinydep/__init__.py": f"VALUE = 'tinydep {version}'\n"},
+            scripts={"tinydep-tool": "#!python\nimport tinydep\nprint(tinydep.VALUE)\n"},
+        )  # fmt: skip
+    tinybackend.write_wheel(
+        root / "wheels", "awkward-data", "1.1", {"awkward_data/__init__.py": ""}
+    )
+    db = own_database(tmp_path / "db")
+    (Path(db) / "PYSEC-9002.json").unlink()  # sdistonly's: no fix known, tested elsewhere
+
+    def pins() -> dict[str, str]:
+        return {r.name: r.version for r in lockfile.read(root / "requirements.lock").requirements}
+
+    assert pins()["tinydep"] == "1.0"
+    code, document = audit_json(capsys, str(manifest), "--db", str(db), "--fix")
+    assert code == 0, document
+    assert document["fix"] == {
+        "upgraded": [{"name": "tinydep", "from": "1.0", "to": "1.1"}],
+        "unfixable": [],
+        "release": "2",
+    }
+    assert document["findings"] == []
+    assert (pins()["tinydep"], pins()["awkward-data"]) == ("1.1", "1.0"), "nothing else moves"
+    manifest.write_text(manifest.read_text().replace("release: 1\n", "release: 2\n"))
+    assert main(["build", str(manifest), "-o", str(root / "dist"), "-q"]) == 0
+    capsys.readouterr()  # the build's own line on stdout
+    (package,) = (root / "dist").glob("*.rpm")
+    assert package.name == "smallapp-1.0.0-2.x86_64.rpm"
+    code, after = audit_json(capsys, str(package), "--db", str(db))
+    assert (code, after["findings"]) == (0, [])
+    assert ("tinydep", "1.1") in {(a["name"], a["version"]) for a in after["audited"]}
