@@ -294,3 +294,26 @@ def test_the_fix_is_said_with_the_release_to_ship(capsys: pytest.CaptureFixture[
         "no fix known for sdistonly: left as it is\n"
         "ship it as smallapp-1.0.0-2: set `release: 2` in the manifest, then build\n"
     )
+
+
+def test_native_libraries_come_from_the_file_list_and_reach_the_report(tmp_path: Path) -> None:
+    site = "/opt/app/lib/python3.11/site-packages"
+    native = audit.parse_files(
+        f"app-1-1.x86_64\t{site}/tinynative.libs/libtiny-1a2b3c4d.so.1\n"
+        f"app-1-1.x86_64\t{site}/tinynative/_core.so\n"
+        f"other-2-1.x86_64\t{site}/psycopg2_binary.libs/libpq-9c0c2e7b.so.5.16\n"
+    )
+    assert [(w, n.name, n.version) for w, n in native] == [
+        ("app-1-1.x86_64", "libtiny", "1"), ("other-2-1.x86_64", "libpq", "5.16"),
+    ]  # fmt: skip
+    report = audit.audit(audit.osv.load(records(tmp_path)), (), target="t", kind="rpm",
+                         native=native, today=NOW.date(), now=NOW)  # fmt: skip
+    document = report.to_json()
+    jsonschema.validate(document, SCHEMA)
+    assert document["native_libraries"][1] == {
+        "path": f"{site}/psycopg2_binary.libs/libpq-9c0c2e7b.so.5.16", "name": "libpq",
+        "version": "5.16", "where": "other-2-1.x86_64",
+    }  # fmt: skip
+    from venvrpm.console import render_audit
+
+    assert "not covered by PyPI advisories" in render_audit(report)

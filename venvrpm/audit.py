@@ -23,6 +23,7 @@ from venvrpm import osv
 from venvrpm.errors import EXIT_BUILD_FAILED, EXIT_OK, ToolMissingError, UsageError
 from venvrpm.lockfile import Lock
 from venvrpm.manifest import AuditIgnore as Ignore
+from venvrpm.nativelibs import NativeLibrary, from_paths
 from venvrpm.runner import Runner
 
 DEFAULT_MAX_AGE_DAYS = 30.0
@@ -30,6 +31,9 @@ DEFAULT_MAX_AGE_DAYS = 30.0
 RPM_HINT = "Debian/Ubuntu: apt-get install rpm    Fedora/RHEL: dnf install rpm"
 # rpm's query: one line per Provides, the package's NEVRA repeated on each ([%{=TAG}])
 _QUERY = "[%{=NEVRA}\\t%{PROVIDENEVRS}\\n]"
+# and one line per file: a separate query, so that a file name with a line break in it cannot
+# pass for a Provides
+_FILES_QUERY = "[%{=NEVRA}\\t%{FILENAMES}\\n]"
 _BUNDLED = re.compile(r"bundled\(python3dist\(([^()\s]+)\)\) = (\S+)")
 TargetKind = Literal["manifest", "rpm", "installed"]
 
@@ -71,6 +75,8 @@ class Report:
     age_days: float | None
     max_age_days: float
     shipped: tuple[Shipped, ...]
+    native: tuple[tuple[str, NativeLibrary], ...]
+    """(package, library): shared libraries bundled in wheels, which no PyPI advisory covers."""
     findings: tuple[Finding, ...]
     """Every finding, the ignored ones too (:attr:`Finding.ignored_by`)."""
     notes: tuple[str, ...] = ()
@@ -110,6 +116,10 @@ class Report:
             ],
             "findings": [_finding_json(f) for f in self.findings if f.ignored_by is None],
             "ignored": [_finding_json(f) for f in self.findings if f.ignored_by is not None],
+            "native_libraries": [
+                {"path": n.path, "name": n.name, "version": n.version, "where": where}
+                for where, n in self.native
+            ],
             "notes": list(self.notes),
         }  # fmt: skip
 
@@ -175,18 +185,24 @@ def pep440(evr: str) -> str:
 
 
 def query_argv(
-    rpm: str, *, package: Path | None = None, root: Path | None = None, dbpath: str | None = None
+    rpm: str,
+    *,
+    package: Path | None = None,
+    root: Path | None = None,
+    dbpath: str | None = None,
+    files: bool = False,
 ) -> list[str]:
-    """The rpm command listing every Provides of *package* (a file), or of every installed
-    package (in *root*, its database at *dbpath* inside it)."""
+    """The rpm command listing every Provides (or with *files*, every file) of *package* (a
+    file), or of every installed package (in *root*, its database at *dbpath* inside it)."""
     argv = [rpm]
     if root is not None:
         argv += ["--root", str(root)]
     if dbpath is not None:
         argv += ["--dbpath", dbpath]
+    query = _FILES_QUERY if files else _QUERY
     if package is not None:
-        return [*argv, "-qp", "--queryformat", _QUERY, str(package)]
-    return [*argv, "-qa", "--queryformat", _QUERY]
+        return [*argv, "-qp", "--queryformat", query, str(package)]
+    return [*argv, "-qa", "--queryformat", query]
 
 
 DBPATHS = ("/usr/lib/sysimage/rpm", "/var/lib/rpm")
@@ -205,10 +221,23 @@ def root_dbpath(root: Path) -> str | None:
     return None
 
 
+def parse_files(output: str) -> tuple[tuple[str, NativeLibrary], ...]:
+    """(package, library) for the shared libraries of ``*.libs`` directories in rpm's answer
+    to the files query (``NEVRA<TAB>path`` lines)."""
+    by_package: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        package, _, path = line.partition("\t")
+        if package and path:
+            by_package.setdefault(package, []).append(path)
+    return tuple((package, library) for package, paths in sorted(by_package.items())
+                 for library in from_paths(paths))  # fmt: skip
+
+
 def from_rpm(
     runner: Runner, *, package: Path | None = None, root: Path | None = None
-) -> tuple[Shipped, ...]:
-    """The bundled distributions of the RPM file *package*, or of every installed RPM."""
+) -> tuple[tuple[Shipped, ...], tuple[tuple[str, NativeLibrary], ...]]:
+    """The bundled distributions and native libraries of the RPM file *package*, or of every
+    installed RPM (in *root*)."""
     rpm = runner.which("rpm")
     if rpm is None:
         raise ToolMissingError("rpm is not installed", RPM_HINT)
@@ -222,16 +251,19 @@ def from_rpm(
             f"--root {root} is not a directory", "give the root of the system whose RPMs to audit"
         )
     dbpath = None if root is None else root_dbpath(root)
-    argv = query_argv(rpm, package=package, root=root, dbpath=dbpath)
-    result = runner.run(argv, what="reading the Provides", check=False)
-    if result.returncode != 0:
-        where = str(package) if package is not None else f"the RPM database of {root or '/'}"
-        raise UsageError(
-            f"rpm cannot read {where}",
-            "check the path (an .rpm file, or --root with var/lib/rpm or usr/lib/sysimage/rpm)",
-            details=[result.tail(5)] if result.tail(5) else (),
-        )
-    return parse_provides(result.stdout)
+    answers = []
+    for files in (False, True):
+        argv = query_argv(rpm, package=package, root=root, dbpath=dbpath, files=files)
+        result = runner.run(argv, what="reading the Provides and files", check=False)
+        if result.returncode != 0:
+            where = str(package) if package is not None else f"the RPM database of {root or '/'}"
+            raise UsageError(
+                f"rpm cannot read {where}",
+                "check the path (an .rpm file, or --root with var/lib/rpm or usr/lib/sysimage/rpm)",
+                details=[result.tail(5)] if result.tail(5) else (),
+            )
+        answers.append(result.stdout)
+    return parse_provides(answers[0]), parse_files(answers[1])
 
 
 # --- ignores ----------------------------------------------------------------------------------
@@ -307,6 +339,7 @@ def audit(
     target: str,
     kind: TargetKind,
     ignores: Iterable[Ignore] = (),
+    native: Sequence[tuple[str, NativeLibrary]] = (),
     today: date,
     now: datetime,
     max_age_days: float = DEFAULT_MAX_AGE_DAYS,
@@ -338,7 +371,8 @@ def audit(
     age = None if database.newest is None else (now - database.newest).total_seconds() / 86400
     return Report(
         target=target, kind=kind, database=database, age_days=age, max_age_days=max_age_days,
-        shipped=tuple(shipped), findings=tuple(findings), notes=tuple(dict.fromkeys(notes)),
+        shipped=tuple(shipped), native=tuple(native), findings=tuple(findings),
+        notes=tuple(dict.fromkeys(notes)),
     )  # fmt: skip
 
 

@@ -44,6 +44,7 @@ from venvrpm.workspace import workspace
 
 if TYPE_CHECKING:
     from venvrpm import audit
+    from venvrpm.nativelibs import NativeLibrary
 
 _A = TypeVar("_A", bound="Arguments")
 
@@ -639,12 +640,13 @@ def _audit(args: AuditArgs, console: Console) -> int:
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ), on_output=console.sink)
     kind: audit.TargetKind
     loaded: manifest.Manifest | None = None
+    native: tuple[tuple[str, NativeLibrary], ...] = ()
     if args.installed:
         kind, name = "installed", f"installed RPMs of {args.root or '/'}"
-        shipped = audit.from_rpm(runner, root=args.root)
+        shipped, native = audit.from_rpm(runner, root=args.root)
     elif _is_rpm(args.target):
         kind, name = "rpm", str(args.target)
-        shipped = audit.from_rpm(runner, package=args.target)
+        shipped, native = audit.from_rpm(runner, package=args.target)
     else:
         assert args.target is not None
         loaded = manifest.load(args.target)
@@ -656,7 +658,8 @@ def _audit(args: AuditArgs, console: Console) -> int:
     def run_audit(shipped: tuple[audit.Shipped, ...]) -> audit.Report:
         now = datetime.now(UTC)
         return audit.audit(database, shipped, target=name, kind=kind, ignores=ignores,
-                           today=now.date(), now=now, max_age_days=args.max_age)  # fmt: skip
+                           native=native, today=now.date(), now=now,
+                           max_age_days=args.max_age)  # fmt: skip
 
     report = run_audit(shipped)
     if report.stale:

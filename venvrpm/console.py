@@ -756,6 +756,19 @@ def render_audit(report: AuditReport, stream: TextIO | None = None) -> str:
             elif f.expired is not None:
                 out.print(f"[yellow]expired ignore:[/] {terminal_safe(f.expired.id)} expired on "
                           f"{f.expired.expires}; {terminal_safe(f.vulnerability.id)} is shown again")  # fmt: skip
+        if report.native:
+            _heading(out, f"native libraries bundled in wheels: {len(report.native)} "
+                     "(not covered by PyPI advisories: check them against their own)")  # fmt: skip
+            grid = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 2, 0, 0))
+            for column in ("library", "version", "path", "in"):
+                grid.add_column(column, overflow="fold")
+            for where, library in report.native:
+                grid.add_row(*(terminal_safe(t) for t in (
+                    library.name, library.version or "-", library.path, where)))  # fmt: skip
+            out.print(grid)
+        elif report.kind == "manifest":
+            out.print("[dim]native libraries inside wheels are listed for an RPM or --installed "
+                      "(a lock does not tell them)[/]")  # fmt: skip
         for note in report.notes:
             out.print(f"[yellow]note:[/] {terminal_safe(note)}")
         if not report.open:

@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 from tests.conftest import Built, require_tools
 from tests.integration.test_lock import make_app
 from tests.support import target, tinybackend
+from tests.support.apps import BUNDLED_SONAME
 from venvrpm import lockfile
 from venvrpm.cli import main
 
@@ -222,6 +223,19 @@ def test_manifest_rpm_and_installed_root_agree(
     code, installed = audit_json(capsys, "--installed", "--root", str(root), "--db", db)
     assert (code, key(installed)) == (1, expected)
     assert installed["target"] == {"kind": "installed", "name": f"installed RPMs of {root}"}
+    # the library tinynative's wheel bundles (as auditwheel grafts them): reported from the
+    # RPM's file list and the installed one alike, and in the SBOM the RPM ships
+    site = "/opt/smallapp/lib/python3.11/site-packages"
+    library = {"path": f"{site}/tinynative.libs/{BUNDLED_SONAME}", "name": "libtiny",
+               "version": "1", "where": "smallapp-1.0.0-1.x86_64"}  # fmt: skip
+    assert from_rpm["native_libraries"] == installed["native_libraries"] == [library]
+    assert from_manifest["native_libraries"] == []
+    shipped = json.loads((root / "usr/share/doc/smallapp/sbom.cdx.json").read_text())
+    (component,) = [c for c in shipped["components"] if c["name"] == "libtiny"]
+    assert component["version"] == "1"
+    assert {p["name"]: p["value"] for p in component["properties"]}["venvrpm:path"] == library[
+        "path"
+    ]
 
 
 def test_fix_relocks_to_the_lowest_fixing_version_builds_and_audits_clean(
