@@ -43,8 +43,9 @@ from venvrpm.runner import HostRunner
 from venvrpm.workspace import workspace
 
 if TYPE_CHECKING:
-    from venvrpm import audit
+    from venvrpm import audit, osv
     from venvrpm.nativelibs import NativeLibrary
+    from venvrpm.runner import Runner
 
 _A = TypeVar("_A", bound="Arguments")
 
@@ -168,6 +169,10 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--offline", action="store_true", help="never use the network")
     bundle.add_argument("--keep-workdir", action="store_true")
     bundle.add_argument("--no-cache", action="store_true", help="do not use the environment cache")
+    bundle.add_argument(
+        "--audit-db", type=Path, metavar="PATH",
+        help="also audit the RPM against this OSV database and ship the report as audit.json",
+    )  # fmt: skip
     cache = sub.add_parser(
         "cache",
         help="the cache of built environments: list, prune",
@@ -393,6 +398,7 @@ class BundleArgs(ManifestArgs):
     offline: bool
     keep_workdir: bool
     no_cache: bool
+    audit_db: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -863,6 +869,11 @@ def _bundle(args: BundleArgs, console: Console) -> int:
     if args.offline:
         _require_wheelhouse(loaded, "--offline needs a wheelhouse")
     output_dir = args.output_dir.resolve()
+    database = None
+    if args.audit_db is not None:
+        from venvrpm import osv
+
+        database = osv.load(args.audit_db)  # a bad database stops before the build
     cache = _open_cache(args)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
                           output_dir=Path("/nonexistent"), cache=cache,
@@ -870,14 +881,39 @@ def _bundle(args: BundleArgs, console: Console) -> int:
         plan = dataclasses.replace(plan, output_dir=workdir / "out")
         result = pipeline.build(plan, runners, console.report, cache=cache)
         assert result.rpm is not None
+        audit_text = None
+        if database is not None:
+            console.report("step", f"auditing {result.rpm.name} against {args.audit_db}")
+            audit_text = _bundle_audit(loaded, result.rpm, database, runners.host, console)
         console.report("step", "assembling the delivery bundle")
         directory, tar = bundle.assemble(
             loaded, result.rpm, result.sbom, output_dir, runners.host,
-            source_date_epoch=plan.source_date_epoch, sign_key=args.sign,
+            source_date_epoch=plan.source_date_epoch, sign_key=args.sign, audit_text=audit_text,
         )  # fmt: skip
     console.done(f"{directory} and {tar.name}")
     console.write_out(f"{tar}\n")
     return EXIT_OK
+
+
+def _bundle_audit(
+    loaded: manifest.Manifest, rpm: Path, database: osv.Database, runner: Runner, console: Console
+) -> str:
+    """``venvrpm audit RPM --json`` as the bundle ships it: the manifest's ignores apply; the
+    database's age is counted to the start of today (UTC), so one day's bundles are alike."""
+    from datetime import UTC, datetime, time
+
+    from venvrpm import audit
+
+    shipped, native = audit.from_rpm(runner, package=rpm)
+    today = datetime.now(UTC).date()
+    report = audit.audit(database, shipped, target=rpm.name, kind="rpm",
+                         ignores=loaded.audit_ignores, native=native, today=today,
+                         now=datetime.combine(today, time(), UTC))  # fmt: skip
+    if report.open:
+        console.report("warning", f"{rpm.name} carries {len(report.open)} known "
+                       "vulnerabilities (audit.json in the bundle; `venvrpm audit "
+                       "app.yaml --db DB --fix` fixes what can be)")  # fmt: skip
+    return json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"
 
 
 def _fetch(args: ManifestArgs, console: Console) -> int:

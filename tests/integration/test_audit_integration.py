@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 from tests.conftest import Built, require_tools
 from tests.integration.test_lock import make_app
 from tests.support import target, tinybackend
-from tests.support.apps import BUNDLED_SONAME
+from tests.support.apps import BUNDLED_SONAME, make_smallapp
 from venvrpm import lockfile
 from venvrpm.cli import main
 
@@ -279,3 +279,30 @@ def test_fix_relocks_to_the_lowest_fixing_version_builds_and_audits_clean(
     code, after = audit_json(capsys, str(package), "--db", str(db))
     assert (code, after["findings"]) == (0, [])
     assert ("tinydep", "1.1") in {(a["name"], a["version"]) for a in after["audited"]}
+
+
+def test_bundle_ships_the_audit_of_its_rpm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tools("rpmbuild", "rpm", "createrepo_c")
+    manifest = make_smallapp(tmp_path / "app")
+    manifest.write_text(
+        manifest.read_text()
+        + "audit:\n  ignore:\n    - {id: GHSA-test-test-test, reason: sdistonly is not "
+        + "reachable here, expires: 2999-01-01}\n"
+    )
+    db = own_database(tmp_path / "db")
+    code = main(["bundle", str(manifest), "-o", str(tmp_path / "out"), "-q",
+                 "--audit-db", str(db)])  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "smallapp-1.0.0-1.x86_64.rpm carries 1 known vulnerabilities" in err
+    bundle = tmp_path / "out" / "smallapp-1.0.0-1"
+    report = json.loads((bundle / "audit.json").read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert report["target"] == {"kind": "rpm", "name": "smallapp-1.0.0-1.x86_64.rpm"}
+    assert [(f["name"], f["id"]) for f in report["findings"]] == [("tinydep", "PYSEC-9001")]
+    assert [f["id"] for f in report["ignored"]] == ["PYSEC-9002"]
+    assert [n["name"] for n in report["native_libraries"]] == ["libtiny"]
+    assert "  audit.json" in (bundle / "SHA256SUMS").read_text()
+    assert "audit.json" in (bundle / "README.txt").read_text()
