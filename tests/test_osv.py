@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,30 @@ def test_an_empty_or_missing_database_is_a_usage_error(tmp_path: Path) -> None:
     assert "holds no OSV records" in bad(tmp_path / "empty").message
     (tmp_path / "file.txt").write_text("x")
     assert "neither a directory nor a zip" in bad(tmp_path / "file.txt").message
+
+
+def test_a_linked_directory_is_refused_not_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "db"
+    (root / "vulns").mkdir(parents=True)
+    (root / "vulns" / "a.json").write_text(json.dumps(record("A", events=[])))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, root / "vulns" / "flask")
+    assert bad(root).message == "vulns/flask in the vulnerability database is a symbolic link"
+    (root / "vulns" / "flask").unlink()
+    assert osv.load(root).records == 1
+
+
+def test_a_walk_deeper_than_python_recurses_is_a_database_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def too_deep(root: str) -> Iterator[os.DirEntry[str]]:
+        raise RecursionError
+        yield
+
+    monkeypatch.setattr(osv.files, "walk", too_deep)
+    (tmp_path / "db").mkdir()
+    assert (
+        bad(tmp_path / "db").message
+        == f"the vulnerability database {tmp_path / 'db'} is nested too deeply"
+    )

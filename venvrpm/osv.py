@@ -199,16 +199,15 @@ def _directory(root: Path, lines: list[bytes]) -> Iterator[tuple[str, bytes]]:
     """(source, bytes) of every record file below *root*; each one's ``path NUL sha256`` line
     is added to *lines* (the tree digest)."""
     budget = _Budget(root)
-    for entry in files.walk(str(root)):
-        if not entry.name.endswith(_SUFFIXES):
-            continue
+    for entry in _walk(root):
         source = os.path.relpath(entry.path, root)
         if entry.is_symlink():
+            # one skipped would hide its records: refused, whatever it names
             raise DatabaseError(
                 f"{source} in the vulnerability database is a symbolic link", HINT,
-                details=["links are not followed: copy the record in instead"],
+                details=["links are not followed: copy the records in instead"],
             )  # fmt: skip
-        if entry.is_dir(follow_symlinks=False):
+        if entry.is_dir(follow_symlinks=False) or not entry.name.endswith(_SUFFIXES):
             continue
         try:
             data = files.read_regular(entry.path, RECORD_LIMIT)
@@ -228,6 +227,26 @@ def _directory(root: Path, lines: list[bytes]) -> Iterator[tuple[str, bytes]]:
             + hashlib.sha256(data).hexdigest().encode() + b"\n"
         )  # fmt: skip
         yield source, data
+
+
+def _walk(root: Path) -> Iterator[os.DirEntry[str]]:
+    """files.walk, its failures said as the database's: a directory that cannot be listed,
+    or nested deeper than Python recurses."""
+    walking = files.walk(str(root))
+    while True:
+        try:
+            entry = next(walking)
+        except StopIteration:
+            return
+        except RecursionError:
+            raise DatabaseError(f"the vulnerability database {root} is nested too deeply",
+                                HINT) from None  # fmt: skip
+        except OSError as exc:
+            raise DatabaseError(
+                f"the vulnerability database {root} cannot be read: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else ""), HINT,
+            ) from None  # fmt: skip
+        yield entry
 
 
 def _zip(path: Path) -> Iterator[tuple[str, bytes]]:
