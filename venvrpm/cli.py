@@ -334,6 +334,7 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true",
         help="print one JSON document on stdout (venvrpm/schema/audit.schema.json)",
     )  # fmt: skip
+    _verbosity(audit)  # --fix runs pip-compile: -v shows its output
     return parser
 
 
