@@ -20,6 +20,7 @@ only for the packages asked about: the index is by name, so an audit parses what
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -411,10 +412,11 @@ class _Record:
                                                       required=True)))  # fmt: skip
             if kind == "ECOSYSTEM":
                 ranges.append(tuple(events))
-        versions = tuple(
-            self.text(v, f"{key}.versions[{n}]", required=True)
-            for n, v in enumerate(self.items_of(item.get("versions"), f"{key}.versions"))
-        )
+        listed = self.items_of(item.get("versions"), f"{key}.versions")
+        if not all(isinstance(v, str) and v.strip() for v in listed):  # the long lists: fast
+            for n, v in enumerate(listed):  # path first, the culprit named when it fails
+                self.text(v, f"{key}.versions[{n}]", required=True)
+        versions = tuple(v for v in listed if isinstance(v, str))
         if ecosystem != ECOSYSTEM:
             return None
         return Affected(name=canonicalize_name(name), ranges=tuple(ranges), versions=versions)
@@ -484,12 +486,19 @@ def _affects(
 
 def _equal(raw: str, version: Version) -> bool:
     try:
-        return Version(raw) == version
+        return _version(raw) == version
     except InvalidVersion:
         return False
 
 
 _ZERO = Version("0")
+
+
+@functools.lru_cache(maxsize=65536)
+def _version(text: str) -> Version:
+    """``Version(text)``, remembered: the same few thousand strings recur across records and
+    the names of one audit (raises InvalidVersion, which lru_cache does not remember)."""
+    return Version(text)
 
 
 def _in_range(
@@ -511,7 +520,7 @@ def _in_range(
             placed.append((None, 0, kind))
             continue
         try:
-            point = Version(raw)
+            point = _version(raw)
         except InvalidVersion:
             read = 'read as "0"' if kind == "introduced" else "ignored"
             notes.append(f"{ident}: {kind} {raw!r} is not a PEP 440 version, {read}")
