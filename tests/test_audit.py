@@ -317,3 +317,27 @@ def test_native_libraries_come_from_the_file_list_and_reach_the_report(tmp_path:
     from venvrpm.console import render_audit
 
     assert "not covered by PyPI advisories" in render_audit(report)
+
+
+def test_a_manifest_locked_by_uv_export_or_as_pylock_is_audited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lock is read as the build reads it: uv export's `-e .` is the project (skipped),
+    and a pylock.toml's packages are audited like lines."""
+    manifest = app(tmp_path, f"-e .\nflask==1.0 {HASH}\n")
+    manifest.write_text(manifest.read_text() + "project: .\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "oldweb"\nversion = "1.0"\n')
+    db = records(tmp_path)
+    code, out, _ = run(capsys, "audit", str(manifest), "--db", str(db), "--json")
+    assert code == EXIT_BUILD_FAILED, out
+    assert [f["id"] for f in json.loads(out)["findings"]] == ["GHSA-1"]
+    (tmp_path / "pylock.toml").write_text(
+        'lock-version = "1.0"\ncreated-by = "test"\n\n[[packages]]\nname = "flask"\n'
+        'version = "1.0"\nwheels = [{name = "flask-1.0-py3-none-any.whl", '
+        'url = "https://files.example/flask-1.0-py3-none-any.whl", '
+        f'hashes = {{sha256 = "{"a" * 64}"}}}}]\n'
+    )
+    manifest.write_text(manifest.read_text().replace("requirements.lock", "pylock.toml"))
+    code, out, _ = run(capsys, "audit", str(manifest), "--db", str(db), "--json")
+    assert code == EXIT_BUILD_FAILED, out
+    assert [f["id"] for f in json.loads(out)["findings"]] == ["GHSA-1"]

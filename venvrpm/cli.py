@@ -666,7 +666,9 @@ def _audit(args: AuditArgs, console: Console) -> int:
         assert args.target is not None
         loaded = manifest.load(args.target)
         kind, name = "manifest", str(args.target)
-        shipped = audit.from_lock(lockfile.read(loaded.requirements), loaded.requirements.name)
+        shipped = audit.from_lock(
+            lockfile.read(loaded.requirements, project=loaded.project), loaded.requirements.name
+        )
         ignores = (*loaded.audit_ignores, *ignores)
     database = osv.load(args.db)
 
@@ -722,7 +724,9 @@ def _audit_fix(
         console.report("step", "re-locking " + ", ".join(requests))
         lock.lock_all(loaded, lock.targets(loaded, ()), runner, keep=False, upgrade=False,
                       upgrade_packages=requests, report=console.report)  # fmt: skip
-    relocked = audit.from_lock(lockfile.read(loaded.requirements), loaded.requirements.name)
+    relocked = audit.from_lock(
+        lockfile.read(loaded.requirements, project=loaded.project), loaded.requirements.name
+    )
     after = {s.name: s.version for s in relocked}
     upgraded = tuple((n, before.get(n, "-"), after.get(n, "-")) for n, v in sorted(wanted.items())
                      if v is not None)  # fmt: skip
