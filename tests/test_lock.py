@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from venvrpm import lock
+from venvrpm import lock, resolvers
 from venvrpm.errors import LockError
 
 
@@ -191,7 +191,7 @@ def test_a_target_that_cannot_run_pip_tools_is_sent_to_the_uv_resolver(tmp_path:
     target = ScriptedTarget(site, "", piptools_runs=False)
     old = Interpreter(path=loaded.python, version="3.9.21", implementation="cpython")
     with pytest.raises(VenvrpmError) as raised:
-        lock.tool_environment(old, target, workdir, copy=True)  # type: ignore[arg-type]
+        resolvers.tool_environment(old, target, workdir, copy=True)  # type: ignore[arg-type]
     assert "does not run under /usr/bin/python3.11 (3.9.21)" in raised.value.message
     assert "set lock.resolver: uv" in (raised.value.hint or "")
     assert "unsupported operand" in raised.value.details[0]
@@ -209,7 +209,7 @@ def test_the_uv_resolver_runs_uv_alone_in_the_target(tmp_path: Path) -> None:
     target = ScriptedTarget(workdir, f"tinydep==1.0 \\\n    --hash=sha256:{'b' * 64}\n")
     interpreter = Interpreter(path=loaded.python, version="3.9.21", implementation="cpython",
                               platform="linux-x86_64", libc="glibc 2.34")  # fmt: skip
-    tool = lock.Resolver(interpreter=interpreter, uv=workdir / "tools" / "uv",
+    tool = resolvers.Resolver(interpreter=interpreter, uv=workdir / "tools" / "uv",
                          platform=uvlock.python_platform(interpreter), cache=workdir / "uv")  # fmt: skip
     (dev,) = [t for t in loaded.locks if t.name == "dev"]
     lock.lock(loaded, dev, interpreter, target, workdir, tool=tool)  # type: ignore[arg-type]
@@ -242,7 +242,7 @@ def test_the_build_locks_input_is_a_fresh_file_not_a_planted_link(tmp_path: Path
     (workdir / "build-requirements.in").symlink_to(victim)
     target = ScriptedTarget(workdir, f"tinydep==1.0 \\\n    --hash=sha256:{'c' * 64}\n")
     interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
-    tool = lock.Resolver(interpreter=interpreter, python=workdir / "py")
+    tool = resolvers.Resolver(interpreter=interpreter, python=workdir / "py")
     made = lock.lock_build(loaded, interpreter, target, workdir, tool)  # type: ignore[arg-type]
     assert made is not None and victim.read_text() == "root's file\n"
     source = Path(target.calls[-1][1][-1])
@@ -296,16 +296,18 @@ def test_pip_lock_is_given_the_projects_dependencies_and_the_main_locks_pins(
     workdir = tmp_path / "work"
     workdir.mkdir()
     interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
-    tool = lock.Resolver(interpreter=interpreter, python=workdir / "py", pip=workdir / "pipdir")
+    tool = resolvers.Resolver(
+        interpreter=interpreter, python=workdir / "py", pip=workdir / "pipdir"
+    )
     main, dev = loaded.locks
-    argv = lock.pylock_argv(loaded, main, tool, workdir / "o" / "pylock.toml", workdir,
+    argv = resolvers.pylock_argv(loaded, main, tool, workdir / "o" / "pylock.toml", workdir,
                             upgrade=False, upgrade_packages=())  # fmt: skip
     assert argv[:3] == [str(loaded.python), str(workdir / "pipdir" / "pip"), "lock"]
     assert argv[argv.index("--find-links") + 1] == str(loaded.wheelhouse)
     deps = Path(argv[-1])
     assert deps.parent.parent == workdir  # a fresh directory (_input_file)
     assert deps.read_text().split() == ["tinydep", "awkward-data", "tinynative", "sdistonly"]
-    argv = lock.pylock_argv(loaded, dev, tool, workdir / "o" / "pylock.toml", workdir,
+    argv = resolvers.pylock_argv(loaded, dev, tool, workdir / "o" / "pylock.toml", workdir,
                             upgrade=False, upgrade_packages=())  # fmt: skip
     pins = Path(argv[argv.index("--constraint") + 1])
     assert pins.read_text().splitlines() == [
@@ -328,8 +330,8 @@ def test_pip_lock_refuses_a_project_whose_dependencies_are_dynamic(tmp_path: Pat
     )
     loaded = manifest.load(app)
     interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
-    tool = lock.Resolver(interpreter=interpreter, pip=tmp_path / "pip")
+    tool = resolvers.Resolver(interpreter=interpreter, pip=tmp_path / "pip")
     with pytest.raises(UsageError, match=r"not listed in its pyproject\.toml") as raised:
-        lock.pylock_argv(loaded, loaded.locks[0], tool, tmp_path / "pylock.toml", tmp_path,
+        resolvers.pylock_argv(loaded, loaded.locks[0], tool, tmp_path / "pylock.toml", tmp_path,
                          upgrade=False, upgrade_packages=())  # fmt: skip
     assert "lock.resolver: uv" in (raised.value.hint or "")
