@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.markers import LINUX_X86_64_311
 from venvrpm import lockfile
 from venvrpm.cli import main
 from venvrpm.errors import EXIT_USAGE, LockError, LockFileError
@@ -20,19 +21,7 @@ from venvrpm.errors import EXIT_USAGE, LockError, LockFileError
 H = "sha256:" + "a" * 64
 H2 = "sha256:" + "b" * 64
 LOCK = Path("requirements.lock")
-TARGET = {
-    "python_version": "3.11",
-    "python_full_version": "3.11.2",
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "os_name": "posix",
-    "platform_machine": "x86_64",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-    "implementation_version": "3.11.2",
-    "platform_release": "6.1.0",
-    "platform_version": "#1 SMP",
-}
+TARGET = LINUX_X86_64_311
 
 
 def test_pip_compile_output_is_accepted() -> None:

@@ -11,24 +11,13 @@ import pytest
 from packaging.requirements import Requirement
 
 from tests.support.limits import address_space, sparse_terabyte
+from tests.support.markers import LINUX_X86_64_311
 from venvrpm import fetch, lockfile, pylock
 from venvrpm.errors import LockFileError
 from venvrpm.manifest import locked_version
 
 LOCK = Path("pylock.toml")
-X86 = {
-    "python_version": "3.11",
-    "python_full_version": "3.11.2",
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "os_name": "posix",
-    "platform_machine": "x86_64",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-    "implementation_version": "3.11.2",
-    "platform_release": "6.1.0",
-    "platform_version": "#1 SMP",
-}
+X86 = LINUX_X86_64_311
 ARM = {**X86, "platform_machine": "aarch64"}
 # What pip's packaging.tags.sys_tags says on such targets, shortened: best first.
 X86_TAGS = (
