@@ -233,6 +233,16 @@ def test_a_malformed_hash_is_refused() -> None:
     )
 
 
+def _refusal_of_url(url: str) -> str:
+    """Why pylock.parse refuses the lock whose first x86 wheel is named and given *url*."""
+    line = f'url = "https://files.example.org/{WHEELS["x86"][0]}"'
+    text = multiplatform().replace(line, f'name = "{WHEELS["x86"][0]}"\nurl = {json.dumps(url)}')
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(text, LOCK)
+    (detail,) = caught.value.details
+    return detail
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -246,11 +256,7 @@ def test_a_malformed_hash_is_refused() -> None:
     ],
 )
 def test_a_url_that_would_change_the_installers_line_is_refused(url: str) -> None:
-    line = f'url = "https://files.example.org/{WHEELS["x86"][0]}"'
-    text = multiplatform().replace(line, f'name = "{WHEELS["x86"][0]}"\nurl = {json.dumps(url)}')
-    with pytest.raises(LockFileError) as caught:
-        pylock.parse(text, LOCK)
-    (detail,) = caught.value.details
+    detail = _refusal_of_url(url)
     assert detail.startswith(f"packages[0] fastlib: {WHEELS['x86'][0]}: the url ")
     assert detail.endswith("is not one venvrpm gives the installer (http, https or file; no "
                            "spaces, quotes, '#', ';', '$' or credentials)")  # fmt: skip
@@ -441,11 +447,7 @@ def test_the_project_listed_first_shifts_nothing(tmp_path: Path) -> None:
 )
 def test_a_url_whose_file_name_is_another_is_refused(url: str) -> None:
     """pip reads what a file is (wheel or sdist, its tags) from the URL's name, not the lock's."""
-    line = f'url = "https://files.example.org/{WHEELS["x86"][0]}"'
-    text = multiplatform().replace(line, f'name = "{WHEELS["x86"][0]}"\nurl = {json.dumps(url)}')
-    with pytest.raises(LockFileError) as caught:
-        pylock.parse(text, LOCK)
-    (detail,) = caught.value.details
+    detail = _refusal_of_url(url)
     assert detail.startswith(f"packages[0] fastlib: {WHEELS['x86'][0]}: the url ends in ")
     assert detail.endswith("not in the file's name: the installer would read it as another file")
 
