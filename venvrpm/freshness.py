@@ -189,6 +189,7 @@ def _direct_requirements(manifest: Manifest, target: LockTarget) -> list[tuple[s
 
 
 def read_record(text: str) -> dict[str, object] | None:
+    """The record in a lock's first lines (:func:`record_line`); None: not made by venvrpm."""
     for line in text.splitlines()[:5]:
         if line.startswith(RECORD_PREFIX):
             try:

@@ -119,6 +119,8 @@ def base_argv(
     upgrade: bool,
     upgrade_packages: Sequence[str],
 ) -> list[str]:
+    """The resolver's command with what every lock gets (hashes, the wheelhouse, upgrades):
+    *output* is what it writes; constraints and sources follow."""
     if tool.uv is not None:
         assert tool.platform is not None and tool.cache is not None
         return uvlock.base_argv(
