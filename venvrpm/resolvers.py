@@ -68,7 +68,7 @@ def resolver(
     there, or uv (*uv*: its binary) told the target's platform."""
     if manifest.lock_resolver == "uv":
         if uv is None:
-            raise ValueError("lock.resolver: uv needs uv's binary")  # lock_all finds it
+            raise ValueError("lock.resolver: uv needs uv's binary")  # lock.lock_all finds it
         if manifest.wheelhouse is None or lockfile.is_pylock(manifest.requirements):
             from venvrpm import venvbuild
 
