@@ -1,8 +1,8 @@
 """``venvrpm bundle``: a delivery directory (and reproducible .tar) for air-gapped customers.
 
 It holds the RPM, repository metadata made by createrepo_c (so ``dnf`` installs from it), a
-``.repo`` file, ``SHA256SUMS``, the CycloneDX SBOM, the public signing key when signed, and a
-README for the customer's operator. Every timestamp is SOURCE_DATE_EPOCH: the same build gives
+``.repo`` file, ``SHA256SUMS``, the CycloneDX SBOM, the public signing key when signed, the
+audit report of the RPM when asked (``--audit-db``), and a README for the customer's operator. Every timestamp is SOURCE_DATE_EPOCH: the same build gives
 the same tarball.
 """
 
@@ -27,7 +27,7 @@ Contents
   {name}.repo               a dnf/yum repository definition for this directory
   SHA256SUMS                checksums of every file here
   sbom.cdx.json             CycloneDX SBOM of the Python distributions inside
-{key_line}
+{audit_line}{key_line}
 1. Check what arrived:          sha256sum -c SHA256SUMS
 {verify}
 3. Install, with dnf (copy or mount this directory as {mount}):
@@ -50,8 +50,10 @@ def assemble(
     *,
     source_date_epoch: int,
     sign_key: str | None = None,
+    audit_text: str | None = None,
 ) -> tuple[Path, Path]:
-    """Make ``out_dir/NAME-V-R/`` and ``out_dir/NAME-V-R.tar``; return both."""
+    """Make ``out_dir/NAME-V-R/`` and ``out_dir/NAME-V-R.tar``; return both. *audit_text*:
+    ``venvrpm audit RPM --json``'s report, shipped as ``audit.json``."""
     createrepo = runner.which("createrepo_c")
     if createrepo is None:
         raise ToolMissingError(
@@ -60,7 +62,8 @@ def assemble(
         )
     with refused(f"writing the bundle into {out_dir}", FULL_HINT):
         return _assemble(manifest, rpm, sbom_text, out_dir, runner, createrepo,
-                         source_date_epoch=source_date_epoch, sign_key=sign_key)  # fmt: skip
+                         source_date_epoch=source_date_epoch, sign_key=sign_key,
+                         audit_text=audit_text)  # fmt: skip
 
 
 def _assemble(
@@ -73,6 +76,7 @@ def _assemble(
     *,
     source_date_epoch: int,
     sign_key: str | None,
+    audit_text: str | None,
 ) -> tuple[Path, Path]:
     """:func:`assemble`'s writes, once createrepo_c is found."""
     label = f"{manifest.name}-{manifest.version}-{manifest.release}"
@@ -83,6 +87,8 @@ def _assemble(
     with replacing(final, directory=True) as partial:
         shutil.copy2(rpm, partial / rpm.name)
         (partial / "sbom.cdx.json").write_text(sbom_text, encoding="utf-8")
+        if audit_text is not None:
+            (partial / "audit.json").write_text(audit_text, encoding="utf-8")
         key_name = f"RPM-GPG-KEY-{manifest.name}"
         if sign_key:
             exported = runner.run(
@@ -107,6 +113,8 @@ def _assemble(
                 name=manifest.name, version=manifest.version, release=manifest.release,
                 rpm=rpm.name, mount=mount, verify=verify,
                 key_line=f"  {key_name:<25} the public key the package is signed with\n" if sign_key else "",
+                audit_line="  audit.json                known vulnerabilities of the package when it was made "
+                "(venvrpm audit)\n" if audit_text is not None else "",
             ),
             encoding="utf-8",
         )  # fmt: skip

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from venvrpm import __version__, manifest, pipeline, sourcedate
 from venvrpm import cache as cache_module
@@ -41,6 +41,11 @@ from venvrpm.errors import (
 from venvrpm.plan import sign_key
 from venvrpm.runner import HostRunner
 from venvrpm.workspace import workspace
+
+if TYPE_CHECKING:
+    from venvrpm import audit, osv
+    from venvrpm.nativelibs import NativeLibrary
+    from venvrpm.runner import Runner
 
 _A = TypeVar("_A", bound="Arguments")
 
@@ -171,6 +176,10 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--offline", action="store_true", help="never use the network")
     bundle.add_argument("--keep-workdir", action="store_true")
     bundle.add_argument("--no-cache", action="store_true", help="do not use the environment cache")
+    bundle.add_argument(
+        "--audit-db", type=Path, metavar="PATH",
+        help="also audit the RPM against this OSV database and ship the report as audit.json",
+    )  # fmt: skip
     cache = sub.add_parser(
         "cache",
         help="the cache of built environments: list, prune",
@@ -291,6 +300,48 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON document on stdout (venvrpm/schema/inspect.schema.json)",
     )
+    audit = sub.add_parser(
+        "audit",
+        help="report the known vulnerabilities of what an app's lock, an RPM or this host's "
+        "RPMs bundle, from an offline OSV database",
+        epilog="exit codes: 0 nothing found, 1 vulnerabilities found, 2 usage error or "
+        "unusable database",
+    )
+    audit.set_defaults(handler=_audit, arguments=AuditArgs)
+    audit.add_argument(
+        "target", type=Path, nargs="?", metavar="TARGET",
+        help="a manifest (app.yaml: its lock is audited) or an .rpm file",
+    )  # fmt: skip
+    audit.add_argument(
+        "--installed", action="store_true",
+        help="audit every installed RPM's bundled(python3dist(...)) Provides instead",
+    )  # fmt: skip
+    audit.add_argument(
+        "--root", type=Path, metavar="DIR", help="with --installed: the RPM database of DIR"
+    )
+    audit.add_argument(
+        "--db", type=Path, required=True, metavar="PATH",
+        help="the OSV database: a directory of records (PyPA's advisory-database) or "
+        "osv.dev's PyPI/all.zip",
+    )  # fmt: skip
+    audit.add_argument(
+        "--max-age", type=float, default=30.0, metavar="DAYS",
+        help="warn when the database's newest record is older than DAYS (default: 30)",
+    )  # fmt: skip
+    audit.add_argument(
+        "--ignore-file", type=Path, metavar="FILE",
+        help="accepted findings: YAML `ignore: [{id, reason, expires}]`",
+    )  # fmt: skip
+    audit.add_argument(
+        "--fix", action="store_true",
+        help="with a manifest: re-lock each vulnerable distribution to the lowest version that "
+        "fixes its findings (nothing else moves), audit again, say the release to ship",
+    )  # fmt: skip
+    audit.add_argument(
+        "--json", action="store_true",
+        help="print one JSON document on stdout (venvrpm/schema/audit.schema.json)",
+    )  # fmt: skip
+    _verbosity(audit)  # --fix runs pip-compile: -v shows its output
     return parser
 
 
@@ -355,6 +406,7 @@ class BundleArgs(ManifestArgs):
     offline: bool
     keep_workdir: bool
     no_cache: bool
+    audit_db: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -433,6 +485,19 @@ class InspectArgs(Arguments):
     """``venvrpm inspect``."""
 
     rpm: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditArgs(Arguments):
+    """``venvrpm audit``."""
+
+    target: Path | None
+    installed: bool
+    root: Path | None
+    db: Path
+    max_age: float
+    ignore_file: Path | None
+    fix: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -567,6 +632,127 @@ def _inspect(args: InspectArgs, console: Console) -> int:
     return EXIT_OK
 
 
+def _audit(args: AuditArgs, console: Console) -> int:
+    from datetime import UTC, datetime
+
+    from venvrpm import audit, lockfile, osv
+
+    if args.installed == (args.target is not None):
+        raise UsageError(
+            "venvrpm audit: give a TARGET (app.yaml or an .rpm) or --installed, not both",
+            "venvrpm audit app.yaml --db DB; venvrpm audit --installed [--root DIR] --db DB",
+        )
+    if args.root is not None and not args.installed:
+        raise UsageError(
+            "--root is for --installed", "venvrpm audit --installed --root DIR --db DB"
+        )
+    if args.max_age < 0:
+        raise UsageError(f"--max-age {args.max_age}: a number of days, 0 or more")
+    if args.fix and (args.installed or _is_rpm(args.target)):
+        raise UsageError("--fix re-locks a manifest: give the app.yaml, not an RPM",
+                         "venvrpm audit app.yaml --db DB --fix, then build and ship")  # fmt: skip
+    ignores = audit.read_ignore_file(args.ignore_file) if args.ignore_file else ()
+    runner = HostRunner(sourcedate.default_source_date_epoch(os.environ), on_output=console.sink)
+    kind: audit.TargetKind
+    loaded: manifest.Manifest | None = None
+    native: tuple[tuple[str, NativeLibrary], ...] = ()
+    if args.installed:
+        kind, name = "installed", f"installed RPMs of {args.root or '/'}"
+        shipped, native = audit.from_rpm(runner, root=args.root)
+    elif _is_rpm(args.target):
+        kind, name = "rpm", str(args.target)
+        shipped, native = audit.from_rpm(runner, package=args.target)
+    else:
+        assert args.target is not None
+        loaded = manifest.load(args.target)
+        kind, name = "manifest", str(args.target)
+        shipped = audit.from_lock(
+            lockfile.read(loaded.requirements, project=loaded.project), loaded.requirements.name
+        )
+        ignores = (*loaded.audit_ignores, *ignores)
+    database = osv.load(args.db)
+
+    def run_audit(shipped: tuple[audit.Shipped, ...]) -> audit.Report:
+        now = datetime.now(UTC)
+        return audit.audit(database, shipped, target=name, kind=kind, ignores=ignores,
+                           native=native, today=now.date(), now=now,
+                           max_age_days=args.max_age)  # fmt: skip
+
+    report = run_audit(shipped)
+    if report.stale:
+        age = "of unknown age" if report.age_days is None else f"{report.age_days:.0f} days old"
+        console.report("warning", f"the vulnerability database is {age} (newest record), more "
+                       f"than --max-age {args.max_age:g}: newer advisories are not in it")  # fmt: skip
+    for finding in report.findings:
+        if finding.expired is not None:
+            console.report("warning", f"the ignore of {finding.expired.id} expired on "
+                           f"{finding.expired.expires}: {finding.vulnerability.id} is reported")  # fmt: skip
+    fixed = None
+    if args.fix and loaded is not None and report.open:
+        if not args.json:
+            console.audit(report)
+        report, fixed = _audit_fix(loaded, report, runner, console, run_audit)
+    if args.json:
+        document = report.to_json()
+        if fixed is not None:
+            document["fix"] = fixed.to_json()
+        console.write_json(document)
+    else:
+        console.audit(report)
+        if fixed is not None:
+            console.audit_fixed(
+                fixed, loaded.name if loaded else "", loaded.version if loaded else ""
+            )
+    return report.exit_code
+
+
+def _audit_fix(
+    loaded: manifest.Manifest,
+    report: audit.Report,
+    runner: HostRunner,
+    console: Console,
+    run_audit: Callable[[tuple[audit.Shipped, ...]], audit.Report],
+) -> tuple[audit.Report, audit.Fix]:
+    """``--fix``: re-lock the vulnerable names to their lowest fixing versions through
+    ``venvrpm lock --upgrade-package NAME==VERSION``, and audit the new lock."""
+    from venvrpm import audit, lock, lockfile
+
+    wanted = audit.fixes(report)
+    requests = audit.upgrade_requests(wanted)
+    before = {s.name: s.version for s in report.shipped}
+    if requests:
+        console.report("step", "re-locking " + ", ".join(requests))
+        lock.lock_all(loaded, lock.targets(loaded, ()), runner, keep=False, upgrade=False,
+                      upgrade_packages=requests, report=console.report)  # fmt: skip
+    relocked = audit.from_lock(
+        lockfile.read(loaded.requirements, project=loaded.project), loaded.requirements.name
+    )
+    after = {s.name: s.version for s in relocked}
+    upgraded = tuple((n, before.get(n, "-"), after.get(n, "-")) for n, v in sorted(wanted.items())
+                     if v is not None)  # fmt: skip
+    fix = audit.Fix(
+        upgraded=upgraded,
+        unfixable=tuple(n for n, v in sorted(wanted.items()) if v is None),
+        release=audit.next_release(loaded.release) if requests else None,
+    )
+    return run_audit(relocked), fix
+
+
+def _is_rpm(path: Path | None) -> bool:
+    """An .rpm by its name, or a file that starts with the RPM lead."""
+    from venvrpm.inspect import RPM_MAGIC
+
+    if path is None:
+        return False
+    if path.suffix == ".rpm":
+        return True
+    try:
+        with path.open("rb") as stream:
+            return stream.read(len(RPM_MAGIC)) == RPM_MAGIC
+    except OSError:
+        return False
+
+
 def _open_cache(args: BuildArgs | BundleArgs | CacheArgs) -> cache_module.Cache | None:
     """The environment cache as the environment configures it (None with --no-cache)."""
     if not isinstance(args, CacheArgs) and args.no_cache:
@@ -699,6 +885,11 @@ def _bundle(args: BundleArgs, console: Console) -> int:
     if args.offline:
         _require_wheelhouse(loaded, "--offline needs a wheelhouse")
     output_dir = args.output_dir.resolve()
+    database = None
+    if args.audit_db is not None:
+        from venvrpm import osv
+
+        database = osv.load(args.audit_db)  # a bad database stops before the build
     cache = _open_cache(args)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
                           output_dir=Path("/nonexistent"), cache=cache,
@@ -706,14 +897,39 @@ def _bundle(args: BundleArgs, console: Console) -> int:
         plan = dataclasses.replace(plan, output_dir=workdir / "out")
         result = pipeline.build(plan, runners, console.report, cache=cache)
         assert result.rpm is not None
+        audit_text = None
+        if database is not None:
+            console.report("step", f"auditing {result.rpm.name} against {args.audit_db}")
+            audit_text = _bundle_audit(loaded, result.rpm, database, runners.host, console)
         console.report("step", "assembling the delivery bundle")
         directory, tar = bundle.assemble(
             loaded, result.rpm, result.sbom, output_dir, runners.host,
-            source_date_epoch=plan.source_date_epoch, sign_key=args.sign,
+            source_date_epoch=plan.source_date_epoch, sign_key=args.sign, audit_text=audit_text,
         )  # fmt: skip
     console.done(f"{directory} and {tar.name}")
     console.write_out(f"{tar}\n")
     return EXIT_OK
+
+
+def _bundle_audit(
+    loaded: manifest.Manifest, rpm: Path, database: osv.Database, runner: Runner, console: Console
+) -> str:
+    """``venvrpm audit RPM --json`` as the bundle ships it: the manifest's ignores apply; the
+    database's age is counted to the start of today (UTC), so one day's bundles are alike."""
+    from datetime import UTC, datetime, time
+
+    from venvrpm import audit
+
+    shipped, native = audit.from_rpm(runner, package=rpm)
+    today = datetime.now(UTC).date()
+    report = audit.audit(database, shipped, target=rpm.name, kind="rpm",
+                         ignores=loaded.audit_ignores, native=native, today=today,
+                         now=datetime.combine(today, time(), UTC))  # fmt: skip
+    if report.open:
+        console.report("warning", f"{rpm.name} carries {len(report.open)} known "
+                       "vulnerabilities (audit.json in the bundle; `venvrpm audit "
+                       "app.yaml --db DB --fix` fixes what can be)")  # fmt: skip
+    return json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"
 
 
 def _fetch(args: ManifestArgs, console: Console) -> int:

@@ -46,6 +46,8 @@ from venvrpm.files import sha256_hex
 from venvrpm.redact import redact, redact_all
 
 if TYPE_CHECKING:
+    from venvrpm.audit import Fix as AuditFix
+    from venvrpm.audit import Report as AuditReport
     from venvrpm.cache import CacheEntry
     from venvrpm.doctor import Check
     from venvrpm.entrypoints import ManifestCheck
@@ -364,6 +366,22 @@ class Console:
         """The human ``venvrpm inspect`` report on stdout."""
         self.write_out(render_inspection(report, sys.stdout))
 
+    def audit(self, report: AuditReport) -> None:
+        """The human ``venvrpm audit`` report on stdout."""
+        self.write_out(render_audit(report, sys.stdout))
+
+    def audit_fixed(self, fix: AuditFix, name: str, version: str) -> None:
+        """What ``venvrpm audit --fix`` changed, and what to ship, on stdout."""
+        lines = [f"re-locked {n}: {a} -> {b}" for n, a, b in fix.upgraded]
+        lines += [f"no fix known for {n}: left as it is" for n in fix.unfixable]
+        if fix.release is not None:
+            lines.append(f"ship it as {name}-{version}-{fix.release}: set `release: {fix.release}` "
+                         "in the manifest, then build")  # fmt: skip
+        elif fix.upgraded:
+            lines.append("raise the manifest's release before building: the update must be "
+                         "newer than what is installed")  # fmt: skip
+        self.write_out("".join(terminal_safe(line, markup=False) + "\n" for line in lines))
+
     def lint(self, linted: Linted) -> None:
         """``venvrpm lint``'s report on stdout; rpmlint's stderr and venvrpm's notes on
         stderr."""
@@ -587,23 +605,10 @@ def render_inspection(report: Inspection, stream: TextIO | None = None) -> str:
     """The human ``venvrpm inspect`` report, for *stream* (stdout by default): tables on a
     terminal, plain aligned text otherwise. Returned, not written: Console.write_out writes it
     (a refused write is an error, not a traceback)."""
-    import io
-    import shutil
-
     from rich.padding import Padding
     from rich.table import Table
 
-    stream = stream or sys.stdout
-    plain = os.environ.get("CI") == "true" or not stream.isatty()
-    out = RichConsole(
-        file=io.StringIO(),  # captured below: rich never writes to *stream* itself
-        highlight=False,
-        emoji=False,
-        no_color=plain or "NO_COLOR" in os.environ,
-        force_terminal=not plain,
-        soft_wrap=True,
-        width=_PLAIN_WIDTH if plain else shutil.get_terminal_size().columns,
-    )
+    out = _capturing(stream or sys.stdout)
 
     def table(*columns: str, right: tuple[str, ...] = ()) -> Table:
         # no box: the same aligned columns on a terminal (with bold headings) and in a pipe
@@ -691,6 +696,84 @@ def render_inspection(report: Inspection, stream: TextIO | None = None) -> str:
         for note in report.notes:
             out.print()
             out.print(f"[yellow]note:[/] {terminal_safe(note)}")
+    return "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
+
+
+def _capturing(stream: TextIO) -> RichConsole:
+    """A rich console whose output is captured, styled for *stream*: tables on a terminal,
+    plain aligned text otherwise."""
+    import io
+    import shutil
+
+    plain = os.environ.get("CI") == "true" or not stream.isatty()
+    return RichConsole(
+        file=io.StringIO(),  # captured by the caller: rich never writes to *stream* itself
+        highlight=False,
+        emoji=False,
+        no_color=plain or "NO_COLOR" in os.environ,
+        force_terminal=not plain,
+        soft_wrap=True,
+        width=_PLAIN_WIDTH if plain else shutil.get_terminal_size().columns,
+    )
+
+
+def render_audit(report: AuditReport, stream: TextIO | None = None) -> str:
+    """The human ``venvrpm audit`` report: the database, then one row per finding."""
+    from rich.table import Table
+
+    out = _capturing(stream or sys.stdout)
+    db = report.database
+    newest = db.newest.strftime("%Y-%m-%d") if db.newest else "unknown"
+    age = "" if report.age_days is None else f", {report.age_days:.0f} days old"
+    with out.capture() as captured:
+        out.print(f"[bold]database[/] {terminal_safe(str(db.path))} ({db.kind}, "
+                  f"{_count(db.records, 'record')}, newest {newest}{age})")  # fmt: skip
+        out.print(f"  sha256 {db.sha256}")
+        names = len({(s.name, s.version) for s in report.shipped})
+        shown = f"{_count(names, 'distribution version')}"
+        if report.kind != "manifest":
+            shown += f" in {_count(len({s.where for s in report.shipped}), 'package')}"
+        out.print(f"[bold]audited[/] {terminal_safe(report.target)}: {shown}")
+        for title, rows in (("vulnerabilities", report.open),
+                            ("ignored", [f for f in report.findings if f.ignored_by])):  # fmt: skip
+            if not rows:
+                continue
+            _heading(out, f"{title}: {len(rows)}")
+            grid = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 2, 0, 0))
+            for column in ("distribution", "version", "id", "aliases", "fixed in", "summary", "in"):
+                grid.add_column(column, overflow="fold")
+            for f in rows:
+                v = f.vulnerability
+                grid.add_row(*(terminal_safe(t) for t in (
+                    f.name, f.version, v.id, ", ".join(v.aliases) or "-", v.fixed_in or "no fix",
+                    v.summary[:100] or "-", ", ".join(f.where),
+                )))  # fmt: skip
+            out.print(grid)
+        for f in report.findings:
+            if f.ignored_by is not None:
+                out.print(f"[dim]{terminal_safe(f.vulnerability.id)} ignored until "
+                          f"{f.ignored_by.expires}: {terminal_safe(f.ignored_by.reason)}[/]")  # fmt: skip
+            elif f.expired is not None:
+                out.print(f"[yellow]expired ignore:[/] {terminal_safe(f.expired.id)} expired on "
+                          f"{f.expired.expires}; {terminal_safe(f.vulnerability.id)} is shown again")  # fmt: skip
+        if report.native:
+            _heading(out, f"native libraries bundled in wheels: {len(report.native)} "
+                     "(not covered by PyPI advisories: check them against their own)")  # fmt: skip
+            grid = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 2, 0, 0))
+            for column in ("library", "version", "path", "in"):
+                grid.add_column(column, overflow="fold")
+            for where, library in report.native:
+                grid.add_row(*(terminal_safe(t) for t in (
+                    library.name, library.version or "-", library.path, where)))  # fmt: skip
+            out.print(grid)
+        elif report.kind == "manifest":
+            out.print("[dim]native libraries inside wheels are listed for an RPM or --installed "
+                      "(a lock does not tell them)[/]")  # fmt: skip
+        for note in report.notes:
+            out.print(f"[yellow]note:[/] {terminal_safe(note)}")
+        if not report.open:
+            out.print()
+            out.print("[green]no known vulnerability[/] in what was audited")
     return "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
 
 

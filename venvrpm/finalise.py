@@ -14,6 +14,7 @@ from venvrpm import (
     depcheck,
     entrypoints,
     fetch,
+    nativelibs,
     payload,
     pydists,
     relocate,
@@ -122,7 +123,8 @@ def _stage_generated(plan: BuildPlan, distributions: tuple[pydists.Distribution,
         pydists.document(manifest.name, str(manifest.python), distributions),
     )
     sbom_text = sbom.document(manifest.name, f"{manifest.version}-{manifest.release}",
-                              distributions, plan.source_date_epoch)  # fmt: skip
+                              distributions, plan.source_date_epoch,
+                              native=nativelibs.in_venv(plan.venv_dir, manifest.prefix))  # fmt: skip
     stagecheck.write_file(plan.stage, pydists.sbom_path(manifest.name), sbom_text)
     preset = scriptlets.preset(manifest)
     if preset is not None:

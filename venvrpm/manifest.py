@@ -115,6 +115,16 @@ class ChangelogEntry:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class AuditIgnore:
+    """One ``audit.ignore`` entry: an accepted finding, its id (or an alias), why, until when."""
+
+    id: str
+    reason: str
+    expires: datetime.date
+    """The last day it hides the finding; after it, the finding is reported again."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Relations:
     """Extra RPM dependency tags."""
 
@@ -202,6 +212,8 @@ class Manifest:
     """(scriptlet, shell text) appended after venvrpm's own."""
     relations: Relations = Relations()
     changelog: tuple[ChangelogEntry, ...] = ()
+    audit_ignores: tuple[AuditIgnore, ...] = ()
+    """``audit.ignore``: what ``venvrpm audit`` of this manifest accepts."""
     vendor: str | None = None
     packager: str | None = None
     group: str | None = None
@@ -694,6 +706,7 @@ def _convert(
         for key in ("conflicts", "obsoletes", "provides", "recommends")
     })  # fmt: skip
     changelog = tuple(_changelog(check, data.get("changelog", [])))
+    audit_ignores = tuple(_audit_ignores(check, data.get("audit", {}).get("ignore", [])))
     locks = _locks(check, data.get("lock", {}), requirements, project)
     given = data.get("rpm", {}).get("compression")
     compression = DEFAULT_COMPRESSION if given is None else _compression(check, given)
@@ -728,6 +741,7 @@ def _convert(
         scripts=tuple((k, v) for k, v in data.get("scripts", {}).items() if v.strip()),
         relations=relations,
         changelog=changelog,
+        audit_ignores=audit_ignores,
         vendor=data.get("vendor"),
         packager=data.get("packager"),
         group=data.get("group"),
@@ -1150,6 +1164,17 @@ def _changelog(check: _Checker, items: list[dict[str, Any]]) -> Iterator[Changel
         yield ChangelogEntry(
             date=date, author=item["author"], version=item.get("version"), text=item["text"]
         )
+
+
+def _audit_ignores(check: _Checker, items: list[dict[str, Any]]) -> Iterator[AuditIgnore]:
+    for i, item in enumerate(items):
+        try:
+            expires = datetime.date.fromisoformat(item["expires"])
+        except ValueError:
+            check.fail(("audit", "ignore", i, "expires"),
+                       f"{item['expires']!r} is not a date (YYYY-MM-DD)")  # fmt: skip
+            continue
+        yield AuditIgnore(id=item["id"], reason=item["reason"], expires=expires)
 
 
 # --- version: {from: NAME} ----------------------------------------------------------------------

@@ -25,7 +25,9 @@ from venvrpm._fenced.cyclonedx_api import (
     HashType,
     JsonV1Dot5,
     LicenseFactory,
+    Property,
 )
+from venvrpm.nativelibs import NOT_COVERED, NativeLibrary
 from venvrpm.pydists import Distribution, checked, license_text
 
 _ALGORITHMS = {
@@ -40,9 +42,14 @@ def document(
     version: str,
     distributions: tuple[Distribution, ...],
     source_date_epoch: int,
+    native: tuple[NativeLibrary, ...] = (),
 ) -> str:
     """CycloneDX 1.5 JSON for the application and every distribution bundled in it; each
-    component's hash is its :attr:`Distribution.installed` (pydists.with_installed)."""
+    component's hash is its :attr:`Distribution.installed` (pydists.with_installed).
+
+    *native*: the shared libraries wheels bundle (venvrpm.nativelibs), components without a
+    purl -- no PyPI advisory covers them -- with the property ``venvrpm:advisories`` saying
+    so and ``venvrpm:path`` where they are installed."""
     licenses = LicenseFactory()
     bom = Bom()
     bom.metadata.timestamp = datetime.datetime.fromtimestamp(source_date_epoch, datetime.UTC)
@@ -71,6 +78,16 @@ def document(
         bom.components.add(component)
         components.append(component)
         seed.append(f"{dist_name}=={dist_version} {value or ' '.join(dist.hashes)}")
+    for library in native:
+        component = Component(
+            name=library.name, version=library.version, type=ComponentType.LIBRARY,
+            bom_ref=f"native:{library.path}", description=f"in {library.directory}",
+            properties=[Property(name="venvrpm:advisories", value=NOT_COVERED),
+                        Property(name="venvrpm:path", value=library.path)],
+        )  # fmt: skip
+        bom.components.add(component)
+        components.append(component)
+        seed.append(f"native {library.path}")
     # the application depends on everything bundled (a complete graph, as CycloneDX asks)
     bom.register_dependency(bom.metadata.component, components)
     bom.serial_number = uuid.uuid5(uuid.NAMESPACE_URL, "venvrpm:" + "\n".join(seed))

@@ -128,6 +128,37 @@ def test_poetry_export(app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     builds_installs_and_runs(app, tmp_path, capsys, ["--index-url", "--trusted-host"])
 
 
+@pytest.mark.parametrize("form", ["requirements", "pylock"])
+def test_pdm_export(
+    app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], form: str
+) -> None:
+    """`pdm lock`, then `pdm export` as a requirements file (hashes by default, the project
+    left out) or as a PEP 751 pylock.toml (`-f pylock`)."""
+    pdm = str(locktools.pdm())
+    project = app.parent / "project"
+    env = locktools.pdm_environment(tmp_path / "pdm-home")
+    pyproject = project / "pyproject.toml"
+    # without requires-python, pdm 2.29 writes `environments = [""]`: not PEP 751 (refused)
+    pyproject.write_text(pyproject.read_text().replace(
+        "[project]\n", '[project]\nrequires-python = ">=3.11"\n', 1))  # fmt: skip
+    with index.serve(app.parent / "wheels", tmp_path / "index") as url:
+        with pyproject.open("a") as fh:
+            fh.write(f'\n[[tool.pdm.source]]\nname = "pypi"\nurl = "{url}"\n')
+        locktools.run([pdm, "lock"], project, env)
+        output = "requirements.lock" if form == "requirements" else "pylock.toml"
+        locktools.run([pdm, "export", "-f", form, "-o", str(app.parent / output)], project,
+                      env)  # fmt: skip
+    assert "sha256" in (app.parent / output).read_text()
+    assert pins(app.parent / output) == VERSIONS
+    if form == "pylock":
+        (app.parent / "requirements.lock").unlink(missing_ok=True)
+        app.write_text(app.read_text().replace(
+            "requirements: requirements.lock", "requirements: pylock.toml"))  # fmt: skip
+    # the requirements file names the source's index (ignored); the pylock, its files' URLs
+    ignored = ["--index-url"] if form == "requirements" else []
+    builds_installs_and_runs(app, tmp_path, capsys, ignored)
+
+
 def test_pip_compile_with_its_default_options(
     app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,8 +1,8 @@
 """Other tools that write hash-locked requirements files, real ones, for the tests that build
-from their output: uv (venvrpm's test extra), pip-compile (venvrpm's own pip-tools) and Poetry
-with poetry-plugin-export (a venv of its own, cached).
+from their output: uv (venvrpm's test extra), pip-compile (venvrpm's own pip-tools), Poetry
+with poetry-plugin-export and pdm (each a venv of its own, cached).
 
-Poetry is not in the test extra: it brings ~40 distributions into every test environment, and
+Poetry and pdm are not in the test extra: it brings ~40 distributions into every test environment, and
 pins some that venvrpm depends on itself (virtualenv, packaging), so the tests would run
 venvrpm against versions Poetry chose rather than the ones its users get. It is installed from
 the index (the host's pip configuration) once into the test cache, keyed by its pins.
@@ -22,6 +22,9 @@ from pathlib import Path
 from tests.support.target import CACHE
 
 POETRY = ("poetry==2.5.1", "poetry-plugin-export==1.10.1")
+# hishel 2 dropped what pdm 2.29.4 imports (SyncSqliteStorage): the newest pdm and hishel
+# together fail in `pdm lock` (seen 2026-12-02)
+PDM = ("pdm==2.29.4", "hishel[httpx2]>=1.4,<2")
 
 
 def uv() -> str:
@@ -32,14 +35,24 @@ def uv() -> str:
 
 
 def poetry() -> Path:
-    """The ``poetry`` of a venv holding :data:`POETRY`; made on first use, concurrent runs wait."""
-    key = hashlib.sha256(" ".join((sys.version, *POETRY)).encode()).hexdigest()[:12]
-    base = CACHE / f"poetry-{key}"
+    """The ``poetry`` of a venv holding :data:`POETRY`."""
+    return _tool("poetry", POETRY)
+
+
+def pdm() -> Path:
+    """The ``pdm`` of a venv holding :data:`PDM`."""
+    return _tool("pdm", PDM)
+
+
+def _tool(name: str, pins: tuple[str, ...]) -> Path:
+    """*name*'s program in a venv holding *pins*; made on first use, concurrent runs wait."""
+    key = hashlib.sha256(" ".join((sys.version, *pins)).encode()).hexdigest()[:12]
+    base = CACHE / f"{name}-{key}"
     CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / ".poetry.lock", "w") as lock:
+    with open(CACHE / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (base / "complete").is_file():
-            return base / "venv" / "bin" / "poetry"
+            return base / "venv" / "bin" / name
         shutil.rmtree(base, ignore_errors=True)
         base.mkdir()
         subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True)
@@ -47,14 +60,14 @@ def poetry() -> Path:
         env = {k: v for k, v in os.environ.items() if k not in ("TMPDIR",)}
         installed = subprocess.run(
             [str(base / "venv" / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-             *POETRY],
+             *pins],
             capture_output=True, text=True, env=env,
         )  # fmt: skip
         if installed.returncode != 0:
             shutil.rmtree(base, ignore_errors=True)
-            raise RuntimeError(f"installing {POETRY} failed:\n{installed.stderr}")
+            raise RuntimeError(f"installing {pins} failed:\n{installed.stderr}")
         (base / "complete").write_text("ok\n")
-    return base / "venv" / "bin" / "poetry"
+    return base / "venv" / "bin" / name
 
 
 def poetry_environment(home: Path) -> Mapping[str, str]:
@@ -75,3 +88,17 @@ def run(argv: list[str], cwd: Path, env: Mapping[str, str]) -> str:
     done = subprocess.run(argv, cwd=cwd, env=dict(env), capture_output=True, text=True)
     assert done.returncode == 0, f"{argv} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
+
+
+def pdm_environment(home: Path) -> Mapping[str, str]:
+    """pdm's settings and cache under *home*; it locks for the target's interpreter and makes
+    no virtualenv in the project (which venvrpm would copy as the project's source)."""
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(home),
+        "PDM_CONFIG_FILE": str(home / "config.toml"),
+        "PDM_CACHE_DIR": str(home / "cache"),
+        "PDM_PYTHON": "/usr/bin/python3.11",
+        "PDM_USE_VENV": "0",
+        "PDM_CHECK_UPDATE": "0",
+    }

@@ -18,7 +18,7 @@ try:  # cyclonedx-python-lib >= 11.1; the old path warns there
     from cyclonedx.contrib.license.factories import LicenseFactory
 except ImportError:  # pragma: no cover - older releases
     from cyclonedx.factory.license import LicenseFactory  # type: ignore[no-redef,unused-ignore]
-from cyclonedx.model import HashAlgorithm, HashType
+from cyclonedx.model import HashAlgorithm, HashType, Property
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot5
@@ -31,4 +31,5 @@ __all__ = [
     "HashType",
     "JsonV1Dot5",
     "LicenseFactory",
+    "Property",
 ]
