@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 
-from venvrpm import __version__
+from venvrpm import __version__, scriptlets
 from venvrpm.errors import PayloadError
 from venvrpm.manifest import Manifest
 from venvrpm.payload import OwnedPath, Payload
@@ -119,6 +119,12 @@ def render(
         ]
     if manifest.services:
         out += [f"Requires({phase}): systemd" for phase in ("post", "preun", "postun")]
+    if scriptlets.needs_selinux_equivalence(manifest):
+        # semanage where SELinux policy is installed (Fedora/EL); nothing elsewhere
+        out += [
+            f"Requires({phase}): (policycoreutils-python-utils if selinux-policy-targeted)"
+            for phase in ("post", "postun")
+        ]
     relations = manifest.relations
     for tag, values in (("Provides", (*provides, *relations.provides)), ("Conflicts", relations.conflicts),
                         ("Obsoletes", relations.obsoletes), ("Recommends", relations.recommends)):  # fmt: skip
