@@ -76,6 +76,7 @@ def check(
     report("step", "checking what the stage holds")
     stagecheck.confine(plan.stage, manifest)
     warnings += stagecheck.startup_code(plan.venv_dir, manifest.prefix)
+    warnings += nativelibs.own_openssl(nativelibs.in_venv(plan.venv_dir, manifest.prefix))
     report("step", "verifying that no build path remains")
     relocate.verify_clean(plan.stage, plan.workdir)
     return distributions, sbom_text, attrs
