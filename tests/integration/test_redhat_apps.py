@@ -1,7 +1,8 @@
 """Real applications built under Red Hat's rpmbuild configuration (tests/support/redhat/macros)
 ship exactly the files they ship under Debian's: the hello-sized test app as a service, built
 directly and rebuilt from its source RPM (the farm's %install runs the whole install-post
-chain), and psycopg2 compiled from its sdist (a C extension). docs/rpmbuild.md says what may
+chain), psycopg2 compiled from its sdist (a C extension) and httpie (man pages linked into
+/usr/share/man), built directly and from its source RPM. docs/rpmbuild.md says what may
 differ: nothing in the payload."""
 
 from __future__ import annotations
@@ -57,17 +58,36 @@ def test_service_app_direct_and_from_srpm_ships_the_same_files(
     assert redhat.shipped(rebuilt) == debian
 
 
-def test_c_extension_from_sdist_ships_the_same_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("app", ["pgapp", "httpie"])
+def test_real_apps_ship_the_same_files(tmp_path: Path, app: str) -> None:
+    """pgapp: psycopg2 compiled from its sdist (a C extension); httpie: man pages linked into
+    /usr/share/man (what brp-compress would gzip), rebuilt from its source RPM too."""
     require_tools("rpmbuild", "gcc", "pg_config", "unshare", *redhat.TOOLS)
-    manifest = realapps.prepare("pgapp", tmp_path / "pgapp")
+    manifest = realapps.prepare(app, tmp_path / app)
+    home = redhat.home(tmp_path / "home")
     shipped = []
     for config in ("debian", "redhat"):
         env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
         if config == "redhat":
-            env["HOME"] = str(redhat.home(tmp_path / "home"))
+            env["HOME"] = str(home)
         built = realapps.build_offline(manifest, tmp_path / config, env, "-q")
         assert built.returncode == 0, built.stderr[-3000:]
         (rpm,) = (tmp_path / config).glob("*.rpm")
         shipped.append(redhat.shipped(rpm))
-    assert any(p.endswith(".so") and "psycopg2" in p for p in shipped[0])
     assert shipped[0] == shipped[1]
+    if app == "pgapp":
+        assert any(p.endswith(".so") and "psycopg2" in p for p in shipped[0])
+        return
+    assert shipped[0]["/usr/share/man/man1/http.1"][2].startswith("../")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", "HOME": str(home)}
+    srpm = realapps.build_offline(manifest, tmp_path / "srpm", env, "-q", "--srpm")
+    assert srpm.returncode == 0, srpm.stderr[-3000:]
+    (source,) = (tmp_path / "srpm").glob("*.src.rpm")
+    top = tmp_path / "farm"
+    rebuild = subprocess.run(
+        ["unshare", "-n", "rpmbuild", "--rebuild", "--nodeps", "--define", f"_topdir {top}", str(source)],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert rebuild.returncode == 0, (rebuild.stdout + rebuild.stderr)[-3000:]
+    (rebuilt,) = (top / "RPMS").rglob("*.rpm")
+    assert redhat.shipped(rebuilt) == shipped[0]
