@@ -135,9 +135,10 @@ def own(manifest: Manifest) -> dict[str, str]:
             f"    semanage fcontext -a -e /opt {prefix} >/dev/null 2>&1 || :",
             f"    if command -v restorecon >/dev/null 2>&1; then restorecon -R {prefix} || :; fi",
             "elif command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then",
+            # the prefix single-quoted between the double-quoted parts: printed, never expanded
             f'    echo "{manifest.name}: SELinux is on and semanage is missing: run '
-            f"semanage fcontext -a -e /opt {manifest.prefix} && restorecon -R {manifest.prefix}"
-            f' (dnf install policycoreutils-python-utils)" >&2',
+            f'semanage fcontext -a -e /opt "{prefix}" && restorecon -R "{prefix}" '
+            f'(dnf install policycoreutils-python-utils)" >&2',
             "fi",
         ]
         out["postun"] += [
