@@ -139,6 +139,8 @@ def test_dry_run_with_sign_lists_rpmsign_last(
     assert list(commands)[-1] == "sign"
     assert commands["sign"][:2] == ["rpmsign", "--addsign"]
     assert "_gpg_name ops@example.invalid" in commands["sign"]
+    # SHA-256 whatever the host says: EL 9 rejects SHA-1 signatures
+    assert "_gpg_digest_algo sha256" in commands["sign"]
 
 
 @pytest.mark.parametrize(

@@ -540,3 +540,24 @@ def test_a_header_rpm_answers_unevenly_is_an_error_not_a_traceback(rpm_file: Pat
     with pytest.raises(UsageError, match="has a header venvrpm cannot read") as raised:
         inspect.inspect_rpm(rpm_file, CannedRunner({"rpm": answer(uneven)}, {}))
     assert raised.value.details
+
+
+def test_a_wheel_bundling_openssl_is_noted_for_fips() -> None:
+    libs = f"{SITE}/psycopg2_binary.libs"
+    with_openssl = SMALLAPP.replace(
+        "@requires\n",
+        f"=0 =16877 ='{libs}'\n=3000000 =33261 ='{libs}/libcrypto-fb8d5b21.so.3'\n"
+        f"=600000 =33261 ='{libs}/libssl-8a0b4c6d.so.3'\n@requires\n",
+    )
+    found = inspect.report(
+        Path("dist/smallapp-1.0.0-1.x86_64.rpm"), inspect.parse_query(with_openssl),
+        file_size=37706, sha256="d" * 64, document=DOCUMENT,
+    )  # fmt: skip
+    (note,) = [n for n in found.notes if "OpenSSL" in n]
+    assert note.startswith(
+        "psycopg2_binary.libs bundles its own OpenSSL: not the system's FIPS-validated module "
+        "(libcrypto-fb8d5b21.so.3, libssl-8a0b4c6d.so.3); for FIPS, build psycopg2-binary from its sdist"
+    )
+    assert "build.requires" in note
+    # the test application's own bundled library is no OpenSSL: nothing said
+    assert not [n for n in smallapp_report().notes if "OpenSSL" in n]

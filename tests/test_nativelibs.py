@@ -80,3 +80,26 @@ def test_the_sbom_carries_them_marked_not_covered() -> None:
     assert (
         json.loads(sbom.document("app", "1.0-1", (), 0))["serialNumber"] != document["serialNumber"]
     )
+
+
+def test_own_openssl_one_line_per_wheel_with_the_alternative() -> None:
+    site = "/opt/app/lib/python3.11/site-packages"
+    libs = nativelibs.from_paths([
+        f"{site}/psycopg2_binary.libs/libcrypto-fb8d5b21.so.3",
+        f"{site}/psycopg2_binary.libs/libssl-8a0b4c6d.so.3",
+        f"{site}/psycopg2_binary.libs/libpq-9c0c2e7b.so.5.16",
+        f"{site}/numpy.libs/libscipy_openblas64_-ff651d7f.so",
+        f"{site}/other_wheel.libs/libcrypto.so.1.1",
+        f"{site}/notlibs/libssl.so.3",
+    ])  # fmt: skip
+    lines = nativelibs.own_openssl(libs)
+    assert [line.split(" ", 1)[0] for line in lines] == ["other_wheel.libs", "psycopg2_binary.libs"]
+    assert nativelibs.OWN_OPENSSL in lines[1]
+    assert "(libcrypto-fb8d5b21.so.3, libssl-8a0b4c6d.so.3)" in lines[1]
+    assert "build psycopg2-binary from its sdist against the system's OpenSSL" in lines[1]
+    assert (
+        nativelibs.own_openssl(
+            [lib for lib in libs if lib.name in ("libpq", "libscipy_openblas64_")]
+        )
+        == []
+    )

@@ -125,9 +125,9 @@ def _staged(tmp_path: Path) -> tuple[manifest.Manifest, Path]:
     (venv / "bin" / "smallapp").write_text("#!/opt/smallapp/bin/python\n")
     (venv / "anything" / "at" / "all").mkdir(parents=True)
     payload.stage_extras(m, stage, venv)
-    preset = scriptlets.preset(m)
-    assert preset is not None
-    for generated in (pydists.doc_path(m.name), pydists.sbom_path(m.name), preset[0]):
+    made = [path for path, _ in scriptlets.generated(m)]
+    assert len(made) == 2, "service.yaml has a preset and a sysusers.d file"
+    for generated in (pydists.doc_path(m.name), pydists.sbom_path(m.name), *made):
         path = stage / generated.relative_to("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}")

@@ -41,6 +41,13 @@ Remove it:                      dnf remove {name}   (or rpm -e {name})
 """
 
 
+UNSIGNED_WARNING = """\
+2. WARNING: this delivery is NOT SIGNED. Nothing in it proves who made it: its .repo file says
+   gpgcheck=0, which a host whose security policy demands signed packages must not accept. Check SHA256SUMS against a copy received over
+   a channel you trust before installing, or ask for a signed bundle (venvrpm bundle --sign).
+"""
+
+
 def assemble(
     manifest: Manifest,
     rpm: Path,
@@ -99,20 +106,27 @@ def _assemble(
             (partial / key_name).write_text(exported.stdout, encoding="ascii")
         (partial / f"{manifest.name}.repo").write_text(
             f"[{manifest.name}]\nname={manifest.summary}\nbaseurl=file://{mount}\nenabled=1\n"
-            + (f"gpgcheck=1\ngpgkey=file://{mount}/{key_name}\n" if sign_key else "gpgcheck=0\n"),
+            # signed: dnf checks the metadata's signature and each package's (EL 9 policy)
+            + (
+                f"gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{mount}/{key_name}\n"
+                if sign_key
+                else "gpgcheck=0\nrepo_gpgcheck=0\n"
+            ),
             encoding="utf-8",
         )
         verify = (
-            f"2. Trust the signing key, then check the package:\n"
-            f"       rpm --import {key_name} && rpm -K {rpm.name}\n"
+            f"2. Trust the signing key, then check the package and the repository metadata:\n"
+            f"       rpm --import {key_name} && rpm -Kv {rpm.name}\n"
+            f"       gpg --verify repodata/repomd.xml.asc repodata/repomd.xml   (after importing\n"
+            f"       {key_name} into gpg; dnf does both itself: gpgcheck=1, repo_gpgcheck=1)\n"
             if sign_key
-            else "2. (The package is not signed: check SHA256SUMS came from a trusted channel.)\n"
+            else UNSIGNED_WARNING
         )
         (partial / "README.txt").write_text(
             README.format(
                 name=manifest.name, version=manifest.version, release=manifest.release,
                 rpm=rpm.name, mount=mount, verify=verify,
-                key_line=f"  {key_name:<25} the public key the package is signed with\n" if sign_key else "",
+                key_line=f"  {key_name:<25} the public key the package and repodata/repomd.xml.asc are signed with\n" if sign_key else "",
                 audit_line="  audit.json                known vulnerabilities of the package when it was made "
                 "(venvrpm audit)\n" if audit_text is not None else "",
             ),
@@ -124,6 +138,15 @@ def _assemble(
              "--set-timestamp-to-revision", "--simple-md-filenames", str(partial)],
             what="making the repository metadata (createrepo_c)",
         )  # fmt: skip
+        if sign_key:
+            repomd = partial / "repodata" / "repomd.xml"
+            runner.run(
+                ["gpg", "--batch", "--yes", "--armor", "--digest-algo", "SHA256", "--local-user",
+                 sign_key, "--detach-sign", "--output", f"{repomd}.asc", "--", str(repomd)],
+                what="signing the repository metadata",
+                hint="the secret key must be in gpg's keyring (GNUPGHOME) and usable without a "
+                "prompt (no passphrase, or a gpg-agent that has it)",
+            )  # fmt: skip
         files = sorted(p for p in partial.rglob("*") if p.is_file())
         sums = "".join(f"{sha256_hex(p)}  {p.relative_to(partial).as_posix()}\n" for p in files)
         (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")

@@ -76,6 +76,7 @@ def check(
     report("step", "checking what the stage holds")
     stagecheck.confine(plan.stage, manifest)
     warnings += stagecheck.startup_code(plan.venv_dir, manifest.prefix)
+    warnings += nativelibs.own_openssl(nativelibs.in_venv(plan.venv_dir, manifest.prefix))
     report("step", "verifying that no build path remains")
     relocate.verify_clean(plan.stage, plan.workdir)
     return distributions, sbom_text, attrs
@@ -114,7 +115,7 @@ def check_dependencies(
 
 def _stage_generated(plan: BuildPlan, distributions: tuple[pydists.Distribution, ...]) -> str:
     """Files venvrpm writes into the payload: the bundled list, the SBOM (returned: the
-    delivery bundle ships it too), the services' preset."""
+    delivery bundle ships it too), the services' preset, the sysusers.d file."""
     manifest = plan.manifest
     # never through a link: the stage was writable by what ran in the build
     stagecheck.write_file(
@@ -126,9 +127,8 @@ def _stage_generated(plan: BuildPlan, distributions: tuple[pydists.Distribution,
                               distributions, plan.source_date_epoch,
                               native=nativelibs.in_venv(plan.venv_dir, manifest.prefix))  # fmt: skip
     stagecheck.write_file(plan.stage, pydists.sbom_path(manifest.name), sbom_text)
-    preset = scriptlets.preset(manifest)
-    if preset is not None:
-        stagecheck.write_file(plan.stage, preset[0], preset[1])
+    for path, text in scriptlets.generated(manifest):
+        stagecheck.write_file(plan.stage, path, text)
     return sbom_text
 
 

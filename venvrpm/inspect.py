@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from venvrpm import pydists
+from venvrpm import nativelibs, pydists
 from venvrpm.errors import ToolMissingError, UsageError, VenvrpmError
 from venvrpm.files import sha256_hex
 from venvrpm.runner import Runner
@@ -566,6 +566,7 @@ def report(
                 "the shipped list and the Provides disagree: "
                 f"only in the list: {only_list}; only in the Provides: {only_provides}"
             )
+    notes += nativelibs.own_openssl(nativelibs.from_paths(f.path for f in header.files))
     ids = key_ids(header.signatures)
     if len(ids) > 1:
         notes.append(f"signed with {len(ids)} different keys: {', '.join(ids)}")

@@ -948,9 +948,12 @@ def _tests(
 
 def generated_paths(package: str) -> set[PurePosixPath]:
     """The files venvrpm itself ships outside the prefix for *package*: the bundled list, the
-    SBOM, the services' preset (when there are services to preset)."""
+    SBOM, the services' preset (when there are services to preset), the sysusers.d file (when
+    there is a user)."""
     doc = PurePosixPath("/usr/share/doc") / package
-    return {doc / "bundled-distributions.json", doc / "sbom.cdx.json", preset_path(package)}
+    sysusers = PurePosixPath("/usr/lib/sysusers.d") / f"{package}.conf"
+    return {doc / "bundled-distributions.json", doc / "sbom.cdx.json", preset_path(package),
+            sysusers}  # fmt: skip
 
 
 def _files(

@@ -42,6 +42,31 @@ class NativeLibrary:
     version, not always the release) or the one before ``.so``; None when it tells none."""
 
 
+OWN_OPENSSL = "bundles its own OpenSSL: not the system's FIPS-validated module"
+"""What build and inspect say of a wheel's ``*.libs`` holding libcrypto or libssl: on a host in
+FIPS mode only the system's OpenSSL is the validated module (docs/security.md, FIPS)."""
+_OPENSSL = frozenset({"libcrypto", "libssl"})
+
+
+def own_openssl(libraries: Iterable[NativeLibrary]) -> list[str]:
+    """One line per ``*.libs`` directory among *libraries* that bundles OpenSSL, with the
+    alternative: the distribution built from its sdist against the system's OpenSSL."""
+    found: dict[str, list[str]] = {}
+    for lib in libraries:
+        if lib.name in _OPENSSL:
+            found.setdefault(lib.directory, []).append(PurePosixPath(lib.path).name)
+    lines = []
+    for directory, names in sorted(found.items()):
+        distribution = directory.removesuffix(".libs").replace("_", "-")
+        lines.append(
+            f"{directory} {OWN_OPENSSL} ({', '.join(sorted(names))}); for FIPS, build "
+            f"{distribution} from its sdist against the system's OpenSSL: lock its sdist (or its "
+            "non-binary variant, e.g. psycopg2 for psycopg2-binary) and add the OpenSSL headers "
+            "to build.requires (openssl-devel)"
+        )
+    return lines
+
+
 def parse_name(filename: str) -> tuple[str, str | None]:
     """(name, version) of a library's file name, as :class:`NativeLibrary` holds them."""
     grafted = _GRAFTED.fullmatch(filename)

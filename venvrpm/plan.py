@@ -773,8 +773,10 @@ def sign_key(value: str) -> str | None:
 
 def sign_command(rpmsign: str, gpg: str, key: str, rpm: str = BUILT_RPM) -> tuple[str, ...]:
     """rpmsign with gpg, key by id, fingerprint or user id. ``%__gpg`` defaults to
-    /usr/bin/gpg2, which Debian does not have: the real one is named."""
-    return (rpmsign, "--addsign", "--define", f"__gpg {gpg}", "--define", f"_gpg_name {key}", rpm)
+    /usr/bin/gpg2, which Debian does not have: the real one is named. The digest is SHA-256
+    whatever the host's macros or gpg.conf say: EL 9 and later reject SHA-1 signatures."""
+    return (rpmsign, "--addsign", "--define", f"__gpg {gpg}", "--define", f"_gpg_name {key}",
+            "--define", "_gpg_digest_algo sha256", rpm)  # fmt: skip
 
 
 def _test_lock(manifest: Manifest) -> Path | None:

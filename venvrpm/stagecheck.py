@@ -116,14 +116,12 @@ def _virtualenvs_own(site: str, name: str, content: bytes) -> bool:
 def allowed(manifest: Manifest) -> set[PurePosixPath]:
     """The paths outside the prefix the staged tree may hold (their parents aside): the
     manifest's ``files`` and ``dirs``, and what venvrpm generates (entry point links, the list
-    of bundled distributions, the SBOM, the services' preset)."""
+    of bundled distributions, the SBOM, the services' preset, the sysusers.d file)."""
     paths = {f.dest for f in manifest.files} | {d.path for d in manifest.dirs}
     paths |= {BINDIR / ep for ep in manifest.entry_points}
     paths |= {link.dest for link in manifest.links}
     paths |= {pydists.doc_path(manifest.name), pydists.sbom_path(manifest.name)}
-    preset = scriptlets.preset(manifest)
-    if preset is not None:
-        paths.add(preset[0])
+    paths |= {path for path, _ in scriptlets.generated(manifest)}
     return paths
 
 

@@ -67,14 +67,33 @@ def test_the_guide_from_lock_to_customer(
     assert subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=bundle).returncode == 0
     assert (bundle / "RPM-GPG-KEY-smallapp").read_text() == public.read_text()
     repo = (bundle / "smallapp.repo").read_text()
-    assert "baseurl=file:///mnt/smallapp-1.0.0-1" in repo and "gpgcheck=1" in repo
+    assert "baseurl=file:///mnt/smallapp-1.0.0-1" in repo
+    assert "\ngpgcheck=1\nrepo_gpgcheck=1\n" in repo
+    assert "NOT SIGNED" not in (bundle / "README.txt").read_text()
+    # the repository metadata's signature verifies with the exported key alone (gpgv: no
+    # keyring, no agent)
+    keyring = tmp_path / "customer.gpg"
+    dearmored = subprocess.run(["gpg", "--batch", "--dearmor", "--output", str(keyring),
+                                str(bundle / "RPM-GPG-KEY-smallapp")], capture_output=True, text=True)  # fmt: skip
+    assert dearmored.returncode == 0, dearmored.stderr
+    repomd = bundle / "repodata" / "repomd.xml"
+    verified = subprocess.run(["gpgv", "--status-fd", "1", "--keyring", str(keyring),
+                               f"{repomd}.asc", str(repomd)], capture_output=True, text=True)  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    # "[GNUPG:] VALIDSIG FPR DATE TS EXPIRE VERSION RESERVED PUBKEY-ALGO HASH-ALGO ...": 8 = SHA-256
+    validsig = next(line.split() for line in verified.stdout.splitlines() if "VALIDSIG" in line)
+    assert validsig[9] == "8", validsig
+    assert "repodata/repomd.xml.asc" in (bundle / "SHA256SUMS").read_text()
     primary = subprocess.run(
         ["zcat", str(bundle / "repodata" / "primary.xml.gz")], capture_output=True, text=True
     ).stdout
     assert "<name>smallapp</name>" in primary and 'href="smallapp-1.0.0-1.x86_64.rpm"' in primary
     root = target.fresh_root(tmp_path / "root")
     target.rpm(root, "--import", str(bundle / "RPM-GPG-KEY-smallapp"))
-    assert target.rpm(root, "-K", str(bundle / "smallapp-1.0.0-1.x86_64.rpm")).returncode == 0
+    checked = target.rpm(root, "-Kv", str(bundle / "smallapp-1.0.0-1.x86_64.rpm"))
+    # signed with a SHA-256 digest (EL 9 rejects SHA-1 signatures)
+    assert "Header V4 RSA/SHA256 Signature" in checked.stdout, checked.stdout
+    assert "RSA/SHA1" not in checked.stdout
     assert (
         target.rpm(root, "-U", str(bundle / "smallapp-1.0.0-1.x86_64.rpm"), check=False).returncode
         == 0
@@ -106,3 +125,8 @@ def test_the_bundle_is_reproducible(tmp_path: Path) -> None:
             hashlib.sha256((tmp_path / f"out{n}" / "smallapp-1.0.0-1.tar").read_bytes()).hexdigest()
         )
     assert digests[0] == digests[1]
+    # unsigned: the .repo checks nothing, and the README says so first
+    bundle = tmp_path / "out0" / "smallapp-1.0.0-1"
+    assert "\ngpgcheck=0\nrepo_gpgcheck=0\n" in (bundle / "smallapp.repo").read_text()
+    assert "2. WARNING: this delivery is NOT SIGNED." in (bundle / "README.txt").read_text()
+    assert not (bundle / "repodata" / "repomd.xml.asc").exists()
