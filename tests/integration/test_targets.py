@@ -1,0 +1,87 @@
+"""One manifest, two targets: bookworm's Python 3.11 root and trixie's 3.13 root. One `venvrpm
+lock` writes a lock per target (each resolved in its root); one `venvrpm build` makes two RPMs,
+each named with its dist tag, and each installs without --nodeps into a root of its own system
+and runs there."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_lock import cli, make_app
+from tests.support import target
+from venvrpm import lockfile
+
+pytestmark = pytest.mark.integration
+
+
+def two_targets(tmp_path: Path) -> Path:
+    app = make_app(tmp_path)
+    bookworm = target.fresh_root(tmp_path / "bookworm", "bookworm")
+    trixie = target.fresh_root(tmp_path / "trixie", "trixie")
+    app.write_text(
+        app.read_text()
+        + "targets:\n"
+        + f"  - name: bookworm\n    rootfs: {bookworm}\n    python: /usr/bin/python3.11\n"
+        + "    dist: .deb12\n"
+        + f"  - name: trixie\n    rootfs: {trixie}\n    python: /usr/bin/python3.13\n"
+        + "    dist: .deb13\n"
+    )
+    return app
+
+
+def test_two_targets_lock_build_install_and_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = two_targets(tmp_path)
+    root = app.parent
+    assert cli("lock", str(app)) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    for name, version in (("bookworm", "3.11"), ("trixie", "3.13")):
+        lock = root / f"requirements.{name}.lock"
+        assert f'"python": "/usr/bin/python{version} {version}.' in lock.read_text()
+        assert all(r.hashes for r in lockfile.read(lock).requirements)
+
+    assert cli("check", str(app)) == 0, capsys.readouterr().err
+    assert "app.yaml (trixie): valid" in capsys.readouterr().err
+
+    out = root / "dist"
+    assert cli("build", str(app), "-o", str(out), "--json") == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["ok"] is True
+    entries = {e["name"]: e for e in document["targets"]}
+    assert sorted(entries) == ["bookworm", "trixie"]
+    rpms = sorted(p.name for p in out.glob("*.rpm"))
+    assert rpms == ["smallapp-1.0.0-1.deb12.x86_64.rpm", "smallapp-1.0.0-1.deb13.x86_64.rpm"]
+    assert entries["trixie"]["artifact"]["release"] == "1.deb13"
+    for name, version in (("bookworm", "3.11"), ("trixie", "3.13")):
+        (rpm,) = out.glob(f"*{entries[name]['artifact']['release']}*.rpm")
+        assert entries[name]["artifact"]["path"] == str(rpm)
+        requires = subprocess.run(["rpm", "-qpR", str(rpm)], capture_output=True, text=True,
+                                  check=True).stdout  # fmt: skip
+        assert f"/usr/bin/python{version}" in requires
+        # without --nodeps into a root of its own system, and it runs with that Python
+        installed = target.fresh_root(tmp_path / f"install-{name}", name)
+        done = target.rpm(installed, "-i", str(rpm), check=False)
+        assert done.returncode == 0, done.stderr
+        run = target.chroot(installed, "/usr/bin/smallapp")
+        assert run.returncode == 0, run.stderr
+        report = json.loads(run.stdout)
+        assert report["native"] == 42
+        assert f"/lib/python{version}/site-packages/" in report["co_filename"]
+
+    # one target failing: the other's RPM is whole, the failed one absent, and the error says
+    # which target
+    broken = app.read_text().replace("/usr/bin/python3.13", "/usr/bin/python3.99")
+    app.write_text(broken)
+    again = root / "again"
+    assert cli("build", str(app), "-o", str(again), "--json") == 1
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["error"]["message"] == "1 of 2 targets failed: trixie"
+    assert [e["ok"] for e in document["targets"]] == [True, False]
+    assert sorted(p.name for p in again.iterdir()) == ["smallapp-1.0.0-1.deb12.x86_64.rpm"]
