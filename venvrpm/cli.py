@@ -45,6 +45,7 @@ from venvrpm.workspace import workspace
 
 if TYPE_CHECKING:
     from venvrpm import audit, osv
+    from venvrpm import bundle as bundle_module
     from venvrpm.nativelibs import NativeLibrary
     from venvrpm.runner import Runner
 
@@ -939,6 +940,8 @@ def _bundle(args: BundleArgs, console: Console) -> int:
 
         database = osv.load(args.audit_db)  # a bad database stops before the build
     cache = _open_cache(args)
+    if loaded.targets:
+        return _bundle_targets(args, console, loaded, output_dir, database, cache)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
                           output_dir=Path("/nonexistent"), cache=cache,
                           sign_key=args.sign) as (workdir, runners, plan):  # fmt: skip
@@ -957,6 +960,70 @@ def _bundle(args: BundleArgs, console: Console) -> int:
     console.done(f"{directory} and {tar.name}")
     console.write_out(f"{tar}\n")
     return EXIT_OK
+
+
+def _bundle_targets(
+    args: BundleArgs,
+    console: Console,
+    loaded: manifest.Manifest,
+    output_dir: Path,
+    database: osv.Database | None,
+    cache: cache_module.Cache | None,
+) -> int:
+    """``bundle`` of a manifest with targets: each target built in turn into one scratch
+    directory, then one bundle of them all; a failing target fails the bundle (a delivery
+    missing a system is not one to ship), and nothing is written to the output directory."""
+    from venvrpm import bundle as bundle_module
+    from venvrpm import targets
+
+    chosen = targets.selected(loaded, args.target, platform.machine())
+    built: list[bundle_module.Built] = []
+    epoch = None
+    with workspace(keep=args.keep_workdir) as scratch:
+        for each in chosen:
+            console.report("step", f"target {each.target}: {each.python} in {_where(each)}")
+            try:
+                made = _bundle_one(args, console, each, scratch / "rpms", database, cache)
+            except VenvrpmError as exc:
+                failures = [(each.target or "", exc)]  # the rest are not built
+                raise TargetsFailed(failures, len(chosen), []) from None
+            epoch = made[0] if epoch is None else epoch
+            built.append(made[1])
+        assert epoch is not None
+        console.report("step", f"assembling the delivery bundle of {len(built)} targets")
+        host = HostRunner(epoch, on_output=console.sink)
+        directory, tar = bundle_module.assemble_targets(
+            loaded, built, output_dir, host, source_date_epoch=epoch, sign_key=args.sign
+        )
+    console.done(f"{directory} and {tar.name}")
+    console.write_out(f"{tar}\n")
+    return EXIT_OK
+
+
+def _bundle_one(
+    args: BundleArgs,
+    console: Console,
+    each: manifest.Manifest,
+    rpms: Path,
+    database: osv.Database | None,
+    cache: cache_module.Cache | None,
+) -> tuple[int, bundle_module.Built]:
+    """One target of a bundle: its RPM (into *rpms*), SBOM and audit; and its epoch."""
+    from venvrpm import bundle as bundle_module
+
+    with pipeline.session(each, report=console.report, sink=console.sink,
+                          keep=args.keep_workdir, output_dir=Path("/nonexistent"),
+                          cache=cache, sign_key=args.sign) as (_, runners, plan):  # fmt: skip
+        plan = dataclasses.replace(plan, output_dir=rpms)
+        result = pipeline.build(plan, runners, console.report, cache=cache)
+        assert result.rpm is not None
+        audit_text = None
+        if database is not None:
+            console.report("step", f"auditing {result.rpm.name} against {args.audit_db}")
+            audit_text = _bundle_audit(each, result.rpm, database, runners.host, console)
+    return plan.source_date_epoch, bundle_module.Built(
+        manifest=each, rpm=result.rpm, sbom=result.sbom, audit_text=audit_text
+    )
 
 
 def _bundle_audit(

@@ -74,6 +74,27 @@ def test_two_targets_lock_build_install_and_run(
         assert report["native"] == 42
         assert f"/lib/python{version}/site-packages/" in report["co_filename"]
 
+    # the delivery of both: a repository per target, one SHA256SUMS, an SBOM per RPM
+    assert cli("bundle", str(app), "-o", str(root / "bundle")) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    top = root / "bundle" / "smallapp-1.0.0-1"
+    assert (root / "bundle" / "smallapp-1.0.0-1.tar").is_file()
+    for name, dist in (("bookworm", ".deb12"), ("trixie", ".deb13")):
+        repo = top / name
+        assert (repo / f"smallapp-1.0.0-1{dist}.x86_64.rpm").is_file()
+        assert (repo / "repodata" / "repomd.xml").is_file()
+        assert json.loads((repo / "sbom.cdx.json").read_text())["bomFormat"] == "CycloneDX"
+        assert (
+            f"baseurl=file:///mnt/smallapp-1.0.0-1/{name}" in (repo / "smallapp.repo").read_text()
+        )
+    verified = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=top, capture_output=True,
+                              text=True)  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "bookworm/repodata/repomd.xml: OK" in verified.stdout
+    readme = (top / "README.txt").read_text()
+    assert "bookworm  1.deb12  /usr/bin/python3.11" in readme
+    assert "trixie/smallapp-1.0.0-1.deb13.x86_64.rpm" in readme
+
     # one target failing: the other's RPM is whole, the failed one absent, and the error says
     # which target
     broken = app.read_text().replace("/usr/bin/python3.13", "/usr/bin/python3.99")
