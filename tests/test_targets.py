@@ -161,3 +161,26 @@ def test_check_names_the_target_whose_lock_is_missing(
     err = capsys.readouterr().err
     assert "2 of 2 targets failed: bookworm, trixie" in err
     assert "requirements.bookworm.txt" in err
+
+
+def test_a_targets_source_rpm_kit_is_a_manifest_of_that_target_alone(tmp_path: Path) -> None:
+    """--srpm of a target: the kit's manifest (rebuilt by `venvrpm stage` on a farm) has the
+    target's interpreter and release, and no targets (which would point at this host's roots)."""
+    import yaml
+
+    from venvrpm import srpm
+    from venvrpm.fetch import sha256_of
+    from venvrpm.runner import HostRunner
+
+    (tmp_path / "wheels").mkdir()
+    wheel = tmp_path / "wheels" / "a-1-py3-none-any.whl"
+    wheel.write_bytes(b"wheel a")
+    (tmp_path / "requirements.bookworm.txt").write_text(f"a==1 --hash={sha256_of(wheel)}\n")
+    path = _write(tmp_path, TWO + "wheelhouse: wheels\n")
+    m = manifest.load(path)
+    made = srpm.kit(manifest.for_target(m, m.targets[0]), tmp_path / "out", HostRunner(1))
+    data = yaml.safe_load((made.root / "app.yaml").read_text())
+    assert "targets" not in data
+    assert (data["python"], data["release"]) == ("/usr/bin/python3.11", "1.deb12")
+    kit = manifest.load(made.root / "app.yaml")
+    assert kit.release == "1.deb12" and kit.targets == ()

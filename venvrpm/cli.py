@@ -1183,7 +1183,7 @@ class TargetsFailed(VenvrpmError):
         super().__init__(
             f"{len(failures)} of {total} targets failed: {names}",
             first.hint if len(failures) == 1 else "each target's error is listed above; fix "
-            "them and rebuild those with --target NAME",
+            "them, then run again for those with --target NAME",
             details=[f"{name}: {exc.message}" for name, exc in failures],
         )  # fmt: skip
         # a usage or manifest error in any target is still one (exit 2)

@@ -709,7 +709,7 @@ def _convert(
     for section, text in data.get("scripts", {}).items():
         _no_directive_lines(check, ("scripts", section), text)
 
-    build = _build(check, data.get("build", {}))
+    build = _build(check, data.get("build", {}), targets="targets" in data)
     targets: tuple[Target, ...] = ()
     if "targets" in data and python is not None:
         targets = _targets(check, data["targets"], data.get("build", {}), build, python,
@@ -865,7 +865,7 @@ def _compression(check: _Checker, value: str) -> tuple[str, int]:
     return algorithm, level
 
 
-def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
+def _build(check: _Checker, config: dict[str, Any], *, targets: bool = False) -> BuildEnvironment:
     if "container" in config and "rootfs" in config:
         check.fail(("build",), "give either build.container or build.rootfs, not both")
     run_args = tuple(config.get("run_args", ()))
@@ -886,7 +886,7 @@ def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
                 "the root of this host is not a build root; omit build for host builds",
             )
         return BuildEnvironment(kind="rootfs", rootfs=root, installer=installer, requires=requires)
-    if run_args or "engine" in config:
+    if (run_args or "engine" in config) and not targets:  # with targets: their containers'
         check.fail(("build",), "engine and run_args only apply with build.container")
     return BuildEnvironment(kind="host", installer=installer, requires=requires)
 

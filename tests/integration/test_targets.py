@@ -6,6 +6,7 @@ and runs there."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -44,6 +45,11 @@ def test_two_targets_lock_build_install_and_run(
         lock = root / f"requirements.{name}.lock"
         assert f'"python": "/usr/bin/python{version} {version}.' in lock.read_text()
         assert all(r.hashes for r in lockfile.read(lock).requirements)
+
+    assert cli("doctor", str(app)) == 0
+    report = capsys.readouterr().out
+    assert re.search(r"target trixie \(rootfs .*/trixie\) +ok +chroot works, ran /usr/bin/python3.13",
+                     report), report  # fmt: skip
 
     assert cli("check", str(app)) == 0, capsys.readouterr().err
     assert "app.yaml (trixie): valid" in capsys.readouterr().err
