@@ -133,13 +133,45 @@ def test_a_manifest_without_targets_is_its_own_only_target(tmp_path: Path) -> No
         targets.selected(m, ["el9"], "x86_64")
 
 
-def test_a_foreign_arch_is_refused_before_anything_runs(tmp_path: Path) -> None:
+def test_a_foreign_arch_needs_emulation_and_a_root(tmp_path: Path) -> None:
     m = manifest.load(_write(tmp_path, TWO.replace(".deb13", ".deb13\n    arch: aarch64")))
-    with pytest.raises(VenvrpmError, match="target trixie is for aarch64, and this host is x86_64"):
+    with pytest.raises(VenvrpmError, match="target trixie is for aarch64, and this host "
+                       r"\(x86_64\) cannot run aarch64 programs") as info:  # fmt: skip
         targets.selected(m, [], "x86_64")
+    assert "update-binfmts --enable qemu-aarch64" in (info.value.hint or "")
     assert [t.target for t in targets.selected(m, ["bookworm"], "x86_64")] == ["bookworm"]
-    # on an arm64 host (platform.machine()'s spelling) both build: no arch is the host's
+    chosen = targets.selected(m, [], "x86_64", lambda arch: arch == "aarch64")
+    assert [(t.target, t.arch) for t in chosen] == [("bookworm", None), ("trixie", "aarch64")]
+    # on an arm64 host (platform.machine()'s spelling) both build natively
     assert len(targets.selected(m, [], "arm64")) == 2
+    image = manifest.load(_write(tmp_path, TWO.replace("    rootfs: trixie\n", "    container: "
+                                                       "img\n    arch: aarch64\n")))  # fmt: skip
+    with pytest.raises(VenvrpmError, match="builds in a rootfs only so far"):
+        targets.selected(image, [], "x86_64", lambda arch: True)
+
+
+def test_emulation_is_an_enabled_binfmt_handler(tmp_path: Path) -> None:
+    assert not targets.emulation_enabled("aarch64", tmp_path)
+    (tmp_path / "qemu-aarch64").write_text("disabled\ninterpreter /usr/libexec/qemu\n")
+    assert not targets.emulation_enabled("aarch64", tmp_path)
+    (tmp_path / "qemu-aarch64").write_text("enabled\ninterpreter /usr/libexec/qemu\n")
+    assert targets.emulation_enabled("aarch64", tmp_path)
+
+
+def test_an_aarch64_target_is_packed_for_aarch64(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(targets, "emulation_enabled", lambda arch: True)
+    path = _write(tmp_path, TWO.replace(".deb13", ".deb13\n    arch: aarch64"))
+    lock = "attrs==24.2.0 --hash=sha256:" + "a" * 64 + "\n"
+    (tmp_path / "requirements.bookworm.txt").write_text(lock)
+    (tmp_path / "locks").mkdir()
+    (tmp_path / "locks" / "trixie.txt").write_text(lock)
+    assert main(["build", str(path), "--dry-run", "-q", "-o", str(tmp_path / "out")]) == 0
+    plans = {t["name"]: t["plan"] for t in json.loads(capsys.readouterr().out)["targets"]}
+    assert "--target" not in plans["bookworm"]["commands"]["rpmbuild"]
+    argv = plans["trixie"]["commands"]["rpmbuild"]
+    assert argv[argv.index("--target") + 1] == "aarch64"
 
 
 def test_dry_run_plans_every_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

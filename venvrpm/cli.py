@@ -222,6 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fetch.set_defaults(handler=_fetch, arguments=ManifestArgs)
     fetch.add_argument("manifest", type=Path)
+    _target_option(fetch)
     _verbosity(fetch)
 
     test = sub.add_parser(
@@ -819,7 +820,7 @@ def _check(args: ManifestArgs, console: Console) -> int:
     from venvrpm import entrypoints, targets
 
     loaded = manifest.load(args.manifest)
-    chosen = targets.selected(loaded, args.target, platform.machine())
+    chosen = targets.selected(loaded, args.target, platform.machine(), targets.emulation_enabled)
     failures: list[tuple[str, VenvrpmError]] = []
     for each in chosen:
         try:
@@ -886,7 +887,9 @@ def _lock(args: LockArgs, console: Console) -> int:
     written: list[str] = []
     checked = 0
     done: dict[Path, str] = {}  # a lock two targets share is resolved once, by the first
-    for each in targets.selected(loaded, args.target, platform.machine()):
+    for each in targets.selected(
+        loaded, args.target, platform.machine(), targets.emulation_enabled
+    ):
         if each.requirements in done:
             console.report("info", f"target {each.target}: {each.requirements.name} is "
                            f"target {done[each.requirements]}'s lock too; locked once")  # fmt: skip
@@ -976,7 +979,7 @@ def _bundle_targets(
     from venvrpm import bundle as bundle_module
     from venvrpm import targets
 
-    chosen = targets.selected(loaded, args.target, platform.machine())
+    chosen = targets.selected(loaded, args.target, platform.machine(), targets.emulation_enabled)
     built: list[bundle_module.Built] = []
     epoch = None
     with workspace(keep=args.keep_workdir) as scratch:
@@ -1048,7 +1051,7 @@ def _bundle_audit(
 
 
 def _fetch(args: ManifestArgs, console: Console) -> int:
-    from venvrpm import fetch
+    from venvrpm import fetch, targets
 
     loaded = manifest.load(args.manifest)
     if loaded.wheelhouse is None:
@@ -1058,11 +1061,17 @@ def _fetch(args: ManifestArgs, console: Console) -> int:
     host = HostRunner(
         sourcedate.default_source_date_epoch(os.environ, loaded), on_output=console.sink
     )
-    filled = fetch.fill_wheelhouse(loaded, host, os.environ, report=console.report)
-    skipped, done = fetched_lines(filled)
-    if skipped is not None:
-        console.report("info", skipped)
-    console.done(done)
+    # one wheelhouse for every target: each adds the files its interpreter and tags pick
+    for each in targets.selected(
+        loaded, args.target, platform.machine(), targets.emulation_enabled
+    ):
+        if each.target is not None:
+            console.report("step", f"target {each.target}: {each.python} in {_where(each)}")
+        filled = fetch.fill_wheelhouse(each, host, os.environ, report=console.report)
+        skipped, done = fetched_lines(filled)
+        if skipped is not None:
+            console.report("info", targets.label(each) + skipped)
+        console.done(targets.label(each) + done)
     return EXIT_OK
 
 
@@ -1088,7 +1097,7 @@ def _build(args: BuildArgs, console: Console) -> int:
     output_dir = args.output_dir.resolve()
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"output path {output_dir} exists and is not a directory")
-    chosen = targets.selected(loaded, args.target, platform.machine())
+    chosen = targets.selected(loaded, args.target, platform.machine(), targets.emulation_enabled)
     if args.dry_run:
         plans = [_dry_run(each, console, output_dir, args.sign) for each in chosen]
         if not loaded.targets:

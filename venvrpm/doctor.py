@@ -15,7 +15,7 @@ from typing import Literal
 from venvrpm import backends
 from venvrpm.manifest import Manifest, for_target
 from venvrpm.runner import ContainerRunner, HostRunner, RootfsRunner
-from venvrpm.targets import rpm_arch
+from venvrpm.targets import EMULATION_HINT, emulation_enabled, rpm_arch
 
 Status = Literal["ok", "missing", "broken", "info"]
 _APT_DNF = {
@@ -94,6 +94,13 @@ def checks(
     for target in targets:
         assert top is not None  # targets come from it
         found += _target(runner, for_target(top, target), target.arch)
+    for arch in ("aarch64",):
+        # another architecture's roots run under qemu-user emulation (targets' arch)
+        if emulation_enabled(arch):
+            found.append(Check(f"emulation {arch}", "ok", f"qemu-{arch} enabled (binfmt_misc)"))
+        else:
+            found.append(Check(f"emulation {arch}", "info", "not enabled: only for targets "
+                               f"with arch: {arch}", EMULATION_HINT.format(arch=arch)))  # fmt: skip
     for python in _interpreters():
         result = runner.run([python, "-c", "import platform; print(platform.python_version())"],
                             what="python version", check=False)  # fmt: skip
@@ -213,10 +220,13 @@ def _target(runner: HostRunner, manifest: Manifest, arch: str | None) -> list[Ch
     found: list[Check] = []
     host = rpm_arch(platform.machine())
     if arch is not None and arch != host:
-        found.append(Check(f"{name} arch", "missing", f"{arch} on a {host} host: venvrpm "
-                           "builds only for the host's architecture so far",
-                           "build this target on a machine of its architecture (docs/targets.md)",
-                           True))  # fmt: skip
+        if emulation_enabled(arch):
+            found.append(Check(f"{name} arch", "ok", f"{arch} on a {host} host: qemu-{arch} "
+                               "emulation is enabled (binfmt_misc)", needed=True))  # fmt: skip
+        else:
+            found.append(Check(f"{name} arch", "missing", f"{arch} on a {host} host: no "
+                               f"binfmt_misc handler for qemu-{arch} is enabled",
+                               EMULATION_HINT.format(arch=arch), True))  # fmt: skip
     if manifest.build.kind == "rootfs":
         check = _chroot(runner, manifest)
     else:

@@ -248,6 +248,8 @@ class Manifest:
     """``targets``: one RPM each (:func:`for_target`); empty for a single-RPM manifest."""
     target: str | None = None
     """The target this manifest was derived for (:func:`for_target`), else None."""
+    arch: str | None = None
+    """The target's ``arch``: rpmbuild packs for it (``--target``); None for the host's."""
 
     def lock_target(self, name: str) -> LockTarget | None:
         """The lock called *name* (``main`` or an environment)."""
@@ -848,7 +850,7 @@ def for_target(manifest: Manifest, target: Target) -> Manifest:
     return dataclasses.replace(
         manifest, python=target.python, build=target.build, requirements=target.requirements,
         release=manifest.release + target.dist, version=version, version_problem=problem,
-        locks=locks, tests=None, targets=(), target=target.name,
+        locks=locks, tests=None, targets=(), target=target.name, arch=target.arch,
     )  # fmt: skip
 
 

@@ -7,7 +7,8 @@ manifest without targets, once per target. The refusals come before anything run
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from venvrpm.errors import UsageError, VenvrpmError
 from venvrpm.manifest import Manifest, for_target
@@ -21,10 +22,16 @@ def rpm_arch(machine: str) -> str:
     return _RPM_ARCH.get(machine, machine)
 
 
-def selected(manifest: Manifest, names: Sequence[str], machine: str) -> list[Manifest]:
+def selected(
+    manifest: Manifest,
+    names: Sequence[str],
+    machine: str,
+    emulated: Callable[[str], bool] = lambda arch: False,
+) -> list[Manifest]:
     """The manifests of the targets called *names* (every target when none is named), in the
     manifest's order; the manifest itself when it has no targets. *machine*: this host's
-    architecture, which a target's ``arch`` must be (no cross-architecture build yet)."""
+    architecture; a target of another must build in a root whose programs this host runs
+    under emulation (*emulated*: :func:`emulation_enabled`)."""
     if not manifest.targets:
         if names:
             raise UsageError(
@@ -39,16 +46,40 @@ def selected(manifest: Manifest, names: Sequence[str], machine: str) -> list[Man
                          f"targets in {manifest.source.name}: {', '.join(known)}")  # fmt: skip
     chosen = [t for t in manifest.targets if not names or t.name in names]
     host = rpm_arch(machine)
-    foreign = [t for t in chosen if t.arch is not None and t.arch != host]
-    if foreign:
-        raise VenvrpmError(
-            f"target {foreign[0].name} is for {foreign[0].arch}, and this host is {host}: "
-            "venvrpm builds only for the host's architecture so far",
-            f"build it on a {foreign[0].arch} machine (a CI runner of that architecture), or "
-            "leave it out with --target (docs/targets.md)",
-            details=[f"{t.name}: arch {t.arch}" for t in foreign],
-        )
+    for t in chosen:
+        if t.arch is None or t.arch == host:
+            continue
+        if t.build.kind != "rootfs":
+            raise VenvrpmError(
+                f"target {t.name} is for {t.arch}, and this host is {host}: another "
+                "architecture builds in a rootfs only so far, not in a container",
+                f"make a {t.arch} root (debootstrap --arch=arm64 ..., docs/targets.md) and "
+                "give it as the target's rootfs, or build it on a machine of its architecture",
+            )
+        if not emulated(t.arch):
+            raise VenvrpmError(
+                f"target {t.name} is for {t.arch}, and this host ({host}) cannot run "
+                f"{t.arch} programs: no binfmt_misc handler for qemu-{t.arch} is enabled",
+                EMULATION_HINT.format(arch=t.arch),
+            )
     return [for_target(manifest, t) for t in chosen]
+
+
+EMULATION_HINT = (
+    "apt-get install qemu-user-static binfmt-support; mount -t binfmt_misc binfmt_misc "
+    "/proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-{arch} (docs/targets.md)"
+)
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+
+
+def emulation_enabled(arch: str, binfmt: Path = BINFMT) -> bool:
+    """Whether this host runs *arch* programs: qemu-user's binfmt_misc handler for it is
+    registered and enabled (its first line ``enabled``)."""
+    try:
+        text = (binfmt / f"qemu-{arch}").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return text.splitlines()[:1] == ["enabled"]
 
 
 def label(manifest: Manifest) -> str:
