@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,79 @@ def test_two_targets_lock_build_install_and_run(
     assert document["error"]["message"] == "1 of 2 targets failed: trixie"
     assert [e["ok"] for e in document["targets"]] == [True, False]
     assert sorted(p.name for p in again.iterdir()) == ["smallapp-1.0.0-1.deb12.x86_64.rpm"]
+
+
+ARM_APP = """\
+import json, platform, sys
+import markupsafe, markupsafe._speedups
+
+def main():
+    print(json.dumps({"machine": platform.machine(), "prefix": sys.prefix,
+                      "escaped": str(markupsafe.escape("<a>")),
+                      "speedups": markupsafe._speedups.__file__}))
+"""
+
+
+def arm64_wheels(dest: Path) -> list[Path]:
+    """A compiled aarch64 wheel from PyPI (MarkupSafe's C speedups link libc), downloaded once
+    into the test cache; and a pure wheel with the app's entry point."""
+    from tests.support import tinybackend
+
+    cached = target.CACHE / "arm64-wheels"
+    if not list(cached.glob("MarkupSafe-*.whl")):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--no-deps",
+             "--platform", "manylinux2014_aarch64", "--python-version", "3.11",
+             "--implementation", "cp", "markupsafe==2.1.5", "-d", str(cached)],
+            check=True,
+        )  # fmt: skip
+    dest.mkdir(parents=True)
+    (compiled,) = cached.glob("MarkupSafe-*.whl")
+    shutil.copy2(compiled, dest / compiled.name)
+    pure = tinybackend.write_wheel(dest, "armhello", "1.0", {"armhello/__init__.py": ARM_APP},
+                                   entry_points={"armhello": "armhello:main"})  # fmt: skip
+    return [dest / compiled.name, pure]
+
+
+def test_an_aarch64_target_builds_under_emulation_installs_and_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.apps import sha256
+
+    root = target.fresh_root(tmp_path / "arm64", "bookworm-arm64")
+    app = tmp_path / "app"
+    wheels = arm64_wheels(app / "wheels")
+    pins = (("markupsafe==2.1.5", wheels[0]), ("armhello==1.0", wheels[1]))
+    (app / "requirements.arm64.txt").write_text(
+        "".join(f"{pin} --hash=sha256:{sha256(w)}\n" for pin, w in pins)
+    )
+    (app / "app.yaml").write_text(
+        "name: armhello\nversion: 1.0.0\nsummary: s\nlicense: MIT\n"
+        "python: /usr/bin/python3.11\nrequirements: requirements.txt\nwheelhouse: wheels\n"
+        "entry_points: [armhello]\n"
+        f"targets:\n  - name: arm64\n    rootfs: {root}\n    dist: .deb12\n    arch: aarch64\n"
+    )
+    out = tmp_path / "dist"
+    assert cli("build", str(app / "app.yaml"), "-o", str(out), "--offline") == 0, (
+        capsys.readouterr().err
+    )
+    (rpm,) = out.glob("*.rpm")
+    assert rpm.name == "armhello-1.0.0-1.deb12.aarch64.rpm"
+    arch = subprocess.run(["rpm", "-qp", "--qf", "%{ARCH}", str(rpm)], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    assert arch == "aarch64"
+    requires = subprocess.run(["rpm", "-qpR", str(rpm)], capture_output=True, text=True,
+                              check=True).stdout.splitlines()  # fmt: skip
+    # the speedups' libc, as an aarch64 file needs it: aarch64's first glibc symbol version
+    # is 2.17 (x86_64's 2.2.5), with the 64-bit marker
+    assert "libc.so.6(GLIBC_2.17)(64bit)" in requires, requires
+    assert not [r for r in requires if "x86-64" in r or "GLIBC_2.2.5" in r], requires
+    # into an arm64 root, without --nodeps (--ignorearch: this rpm is x86_64's), run emulated
+    installed = target.fresh_root(tmp_path / "arm64-install", "bookworm-arm64")
+    done = target.rpm(installed, "-i", "--ignorearch", str(rpm), check=False)
+    assert done.returncode == 0, done.stderr
+    run = target.chroot(installed, "/usr/bin/armhello")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["machine"] == "aarch64" and report["escaped"] == "&lt;a&gt;"
+    assert report["speedups"].endswith(".so") and report["prefix"] == "/opt/armhello"
