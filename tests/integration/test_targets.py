@@ -166,6 +166,11 @@ def test_an_aarch64_target_builds_under_emulation_installs_and_runs(
         "entry_points: [armhello]\n"
         f"targets:\n  - name: arm64\n    rootfs: {root}\n    dist: .deb12\n    arch: aarch64\n"
     )
+    assert cli("doctor", str(app / "app.yaml")) == 0
+    report = capsys.readouterr().out
+    assert re.search(r"target arm64 arch +ok +aarch64 on a x86_64 host: qemu-aarch64 emulation",
+                     report), report  # fmt: skip
+    assert re.search(r"target arm64 \(rootfs .*\) +ok +chroot works", report), report
     out = tmp_path / "dist"
     assert cli("build", str(app / "app.yaml"), "-o", str(out), "--offline") == 0, (
         capsys.readouterr().err
