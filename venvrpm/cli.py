@@ -1151,6 +1151,11 @@ def _build_targets(
         entry: dict[str, object] = {"name": each.target}
         try:
             result = _build_one(args, console, each, output_dir)
+        except (KeyboardInterrupt, Terminated):
+            # "nothing was written" is said of this target: the ones before it are whole
+            if made:
+                console.notice("built before it stopped: " + ", ".join(str(p) for p in made))
+            raise
         except VenvrpmError as exc:
             console.report("warning", f"target {each.target} failed: {exc.message}")
             failures.append((each.target, exc))
@@ -1166,6 +1171,8 @@ def _build_targets(
             entry.update(ok=True, **build_fields(result, each))
         entries.append(entry)
     if failures:
+        if made and not args.json:  # what did build, for a script reading stdout
+            console.write_out("".join(f"{p}\n" for p in made))
         raise TargetsFailed(failures, len(chosen), entries)
     console.done(f"{len(made)} targets built: " + ", ".join(p.name for p in made))
     if args.json:

@@ -114,6 +114,12 @@ def test_two_targets_lock_build_install_and_run(
     assert document["error"]["message"] == "1 of 2 targets failed: trixie"
     assert [e["ok"] for e in document["targets"]] == [True, False]
     assert sorted(p.name for p in again.iterdir()) == ["smallapp-1.0.0-1.deb12.x86_64.rpm"]
+    # without --json, stdout lists what did build; stderr names the target that did not
+    assert cli("build", str(app), "-o", str(root / "third")) == 1
+    captured = capsys.readouterr()
+    assert captured.out == f"{root / 'third' / 'smallapp-1.0.0-1.deb12.x86_64.rpm'}\n"
+    assert "error: 1 of 2 targets failed: trixie" in captured.err
+    assert "trixie: " in captured.err and "python3.99" in captured.err
 
 
 ARM_APP = """\
