@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
+from tests.support.markers import LINUX_X86_64_311
 from venvrpm.depcheck import unmet
 from venvrpm.pydists import Distribution
 
-LINUX_311 = {
-    "implementation_name": "cpython",
-    "implementation_version": "3.11.2",
-    "os_name": "posix",
-    "platform_machine": "x86_64",
-    "platform_release": "6.1.0",
-    "platform_system": "Linux",
-    "platform_version": "#1 SMP",
-    "python_full_version": "3.11.2",
-    "platform_python_implementation": "CPython",
-    "python_version": "3.11",
-    "sys_platform": "linux",
-}
+LINUX_311 = LINUX_X86_64_311
 
 
 def dist(name: str, version: str, *requires: str) -> Distribution:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from venvrpm import lock
+from venvrpm import lock, resolvers
 from venvrpm.errors import LockError
 
 
@@ -179,24 +179,6 @@ def test_pip_compile_runs_in_the_target_and_writes_only_the_work_directory(
     assert '"python": "/usr/bin/python3.11 3.13.5"' in dev.output.read_text()
 
 
-def test_a_target_that_cannot_run_pip_tools_is_sent_to_the_uv_resolver(tmp_path: Path) -> None:
-    from venvrpm import manifest
-    from venvrpm.errors import VenvrpmError
-    from venvrpm.plan import Interpreter
-
-    loaded = manifest.load(rootfs_app(tmp_path))
-    workdir = tmp_path / "work"
-    site = workdir / "lock-tools" / "site-packages"
-    site.mkdir(parents=True)
-    target = ScriptedTarget(site, "", piptools_runs=False)
-    old = Interpreter(path=loaded.python, version="3.9.21", implementation="cpython")
-    with pytest.raises(VenvrpmError) as raised:
-        lock.tool_environment(old, target, workdir, copy=True)  # type: ignore[arg-type]
-    assert "does not run under /usr/bin/python3.11 (3.9.21)" in raised.value.message
-    assert "set lock.resolver: uv" in (raised.value.hint or "")
-    assert "unsupported operand" in raised.value.details[0]
-
-
 def test_the_uv_resolver_runs_uv_alone_in_the_target(tmp_path: Path) -> None:
     """lock.resolver: uv: no locking environment, no pip-tools; uv (copied into the work
     directory) is told the target's version and platform, and writes the work directory."""
@@ -209,8 +191,9 @@ def test_the_uv_resolver_runs_uv_alone_in_the_target(tmp_path: Path) -> None:
     target = ScriptedTarget(workdir, f"tinydep==1.0 \\\n    --hash=sha256:{'b' * 64}\n")
     interpreter = Interpreter(path=loaded.python, version="3.9.21", implementation="cpython",
                               platform="linux-x86_64", libc="glibc 2.34")  # fmt: skip
-    tool = lock.Resolver(interpreter=interpreter, uv=workdir / "tools" / "uv",
-                         platform=uvlock.python_platform(interpreter), cache=workdir / "uv")  # fmt: skip
+    tool = resolvers.Resolver(interpreter=interpreter, uv=workdir / "tools" / "uv",
+                              platform=uvlock.python_platform(interpreter),
+                              cache=workdir / "uv")  # fmt: skip
     (dev,) = [t for t in loaded.locks if t.name == "dev"]
     lock.lock(loaded, dev, interpreter, target, workdir, tool=tool)  # type: ignore[arg-type]
     ((what, argv, cwd, env),) = target.calls
@@ -242,7 +225,7 @@ def test_the_build_locks_input_is_a_fresh_file_not_a_planted_link(tmp_path: Path
     (workdir / "build-requirements.in").symlink_to(victim)
     target = ScriptedTarget(workdir, f"tinydep==1.0 \\\n    --hash=sha256:{'c' * 64}\n")
     interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
-    tool = lock.Resolver(interpreter=interpreter, python=workdir / "py")
+    tool = resolvers.Resolver(interpreter=interpreter, python=workdir / "py")
     made = lock.lock_build(loaded, interpreter, target, workdir, tool)  # type: ignore[arg-type]
     assert made is not None and victim.read_text() == "root's file\n"
     source = Path(target.calls[-1][1][-1])
@@ -280,56 +263,3 @@ def test_the_build_lock_beside_a_pylock_is_a_requirements_file_by_its_name() -> 
                         ("requirements.lock", "requirements-build.lock")):  # fmt: skip
         made = buildreqs.lock_path(Path("/a") / main)
         assert made == Path("/a") / build and not lockfile.is_pylock(made)
-
-
-def test_pip_lock_is_given_the_projects_dependencies_and_the_main_locks_pins(
-    tmp_path: Path,
-) -> None:
-    """pip lock (lock.resolver: pip-tools, --format pylock) runs the target interpreter with
-    the build's pip; the project is given as its dependencies (pip would lock the project
-    itself as a `directory` entry); an environment's constraint is the main lock's pins."""
-    from venvrpm import manifest
-    from venvrpm.plan import Interpreter
-
-    app = rootfs_app(tmp_path)
-    loaded = manifest.load(app)
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
-    tool = lock.Resolver(interpreter=interpreter, python=workdir / "py", pip=workdir / "pipdir")
-    main, dev = loaded.locks
-    argv = lock.pylock_argv(loaded, main, tool, workdir / "o" / "pylock.toml", workdir,
-                            upgrade=False, upgrade_packages=())  # fmt: skip
-    assert argv[:3] == [str(loaded.python), str(workdir / "pipdir" / "pip"), "lock"]
-    assert argv[argv.index("--find-links") + 1] == str(loaded.wheelhouse)
-    deps = Path(argv[-1])
-    assert deps.parent.parent == workdir  # a fresh directory (_input_file)
-    assert deps.read_text().split() == ["tinydep", "awkward-data", "tinynative", "sdistonly"]
-    argv = lock.pylock_argv(loaded, dev, tool, workdir / "o" / "pylock.toml", workdir,
-                            upgrade=False, upgrade_packages=())  # fmt: skip
-    pins = Path(argv[argv.index("--constraint") + 1])
-    assert pins.read_text().splitlines() == [
-        "awkward-data==1.0", "sdistonly==2.0", "tinydep==1.0", "tinynative==1.0"
-    ]  # fmt: skip
-
-
-def test_pip_lock_refuses_a_project_whose_dependencies_are_dynamic(tmp_path: Path) -> None:
-    from venvrpm import manifest
-    from venvrpm.errors import UsageError
-    from venvrpm.plan import Interpreter
-
-    app = rootfs_app(tmp_path)
-    pyproject = app.parent / "project" / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text().replace(
-            'dependencies = ["tinydep", "awkward-data", "tinynative", "sdistonly"]',
-            'dynamic = ["dependencies"]',
-        )
-    )
-    loaded = manifest.load(app)
-    interpreter = Interpreter(path=loaded.python, version="3.13.5", implementation="cpython")
-    tool = lock.Resolver(interpreter=interpreter, pip=tmp_path / "pip")
-    with pytest.raises(UsageError, match=r"not listed in its pyproject\.toml") as raised:
-        lock.pylock_argv(loaded, loaded.locks[0], tool, tmp_path / "pylock.toml", tmp_path,
-                         upgrade=False, upgrade_packages=())  # fmt: skip
-    assert "lock.resolver: uv" in (raised.value.hint or "")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.markers import LINUX_X86_64_311
 from venvrpm import lockfile
 from venvrpm.cli import main
 from venvrpm.errors import EXIT_USAGE, LockError, LockFileError
@@ -20,19 +21,7 @@ from venvrpm.errors import EXIT_USAGE, LockError, LockFileError
 H = "sha256:" + "a" * 64
 H2 = "sha256:" + "b" * 64
 LOCK = Path("requirements.lock")
-TARGET = {
-    "python_version": "3.11",
-    "python_full_version": "3.11.2",
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "os_name": "posix",
-    "platform_machine": "x86_64",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-    "implementation_version": "3.11.2",
-    "platform_release": "6.1.0",
-    "platform_version": "#1 SMP",
-}
+TARGET = LINUX_X86_64_311
 
 
 def test_pip_compile_output_is_accepted() -> None:
@@ -483,8 +472,8 @@ def test_an_environments_constraint_is_the_main_lock_as_parsed(tmp_path: Path) -
     """pip-compile reads the main lock as the constraint of an environment's lock: with lines
     venvrpm ignores, a parsed copy (pip-compile would obey them); without, the file itself (its
     name is what pip-compile's `# via -c` annotations show)."""
-    from venvrpm import lock as lock_module
     from venvrpm import manifest as manifest_module
+    from venvrpm import resolvers
     from venvrpm.plan import Interpreter
 
     app = _with_project(tmp_path / "app", FOREIGN_LOCK)
@@ -499,16 +488,16 @@ def test_an_environments_constraint_is_the_main_lock_as_parsed(tmp_path: Path) -
     assert dev is not None
     workdir = tmp_path / "work"
     workdir.mkdir()
-    copy = lock_module._constraint_file(loaded, dev, workdir)
-    # a fresh directory (lock._input_file): the target may have written the work directory
+    copy = resolvers.constraint_file(loaded, dev, workdir)
+    # a fresh directory (resolvers.input_file): the target may have written the work directory
     assert copy is not None and copy.parent.parent == workdir
     assert copy.read_text() == f"foo==1.0 --hash={H}\n"
-    tool = lock_module.Resolver(interpreter=Interpreter.unknown(loaded.python), python=Path("/py"))
-    argv = lock_module.compile_argv(loaded, dev, tool, Path("/out"), upgrade=False,
+    tool = resolvers.Resolver(interpreter=Interpreter.unknown(loaded.python), python=Path("/py"))
+    argv = resolvers.compile_argv(loaded, dev, tool, Path("/out"), upgrade=False,
                                     upgrade_packages=(), constraint=copy)  # fmt: skip
     assert argv[argv.index("--constraint") + 1] == os.path.relpath(copy, loaded.base_dir)
     (tmp_path / "app" / "requirements.lock").write_text(f"foo==1.0 --hash={H}\n")
-    assert lock_module._constraint_file(loaded, dev, workdir) is None
+    assert resolvers.constraint_file(loaded, dev, workdir) is None
 
 
 def test_the_source_rpms_locks_are_the_locks_as_parsed(tmp_path: Path) -> None:

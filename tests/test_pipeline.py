@@ -57,7 +57,8 @@ def test_build_runs_each_step_once_in_order(tmp_path: Path) -> None:
     lock = calls["installing the locked requirements"].argv
     assert {"--require-hashes", "--no-deps", "--no-index", "--no-compile"} <= set(lock)
     assert lock[lock.index("--find-links") + 1] == str(m.wheelhouse)
-    assert lock[lock.index("-r") + 1] == str(m.requirements)
+    # the lock as parsed, written in the work directory: never the user's file
+    assert lock[lock.index("-r") + 1] == str(plan.locked_requirements)
     wheel = calls["building the project's wheel"].argv
     assert wheel[:4] == (str(plan.venv_python), "-I", "-S", "-c")
     assert wheel[5] == str(workdir / "src"), "the project is built from a copy"

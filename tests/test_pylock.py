@@ -11,24 +11,13 @@ import pytest
 from packaging.requirements import Requirement
 
 from tests.support.limits import address_space, sparse_terabyte
+from tests.support.markers import LINUX_X86_64_311
 from venvrpm import fetch, lockfile, pylock
 from venvrpm.errors import LockFileError
 from venvrpm.manifest import locked_version
 
 LOCK = Path("pylock.toml")
-X86 = {
-    "python_version": "3.11",
-    "python_full_version": "3.11.2",
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "os_name": "posix",
-    "platform_machine": "x86_64",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-    "implementation_version": "3.11.2",
-    "platform_release": "6.1.0",
-    "platform_version": "#1 SMP",
-}
+X86 = LINUX_X86_64_311
 ARM = {**X86, "platform_machine": "aarch64"}
 # What pip's packaging.tags.sys_tags says on such targets, shortened: best first.
 X86_TAGS = (
@@ -244,6 +233,16 @@ def test_a_malformed_hash_is_refused() -> None:
     )
 
 
+def _refusal_of_url(url: str) -> str:
+    """Why pylock.parse refuses the lock whose first x86 wheel is named and given *url*."""
+    line = f'url = "https://files.example.org/{WHEELS["x86"][0]}"'
+    text = multiplatform().replace(line, f'name = "{WHEELS["x86"][0]}"\nurl = {json.dumps(url)}')
+    with pytest.raises(LockFileError) as caught:
+        pylock.parse(text, LOCK)
+    (detail,) = caught.value.details
+    return detail
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -257,11 +256,7 @@ def test_a_malformed_hash_is_refused() -> None:
     ],
 )
 def test_a_url_that_would_change_the_installers_line_is_refused(url: str) -> None:
-    line = f'url = "https://files.example.org/{WHEELS["x86"][0]}"'
-    text = multiplatform().replace(line, f'name = "{WHEELS["x86"][0]}"\nurl = {json.dumps(url)}')
-    with pytest.raises(LockFileError) as caught:
-        pylock.parse(text, LOCK)
-    (detail,) = caught.value.details
+    detail = _refusal_of_url(url)
     assert detail.startswith(f"packages[0] fastlib: {WHEELS['x86'][0]}: the url ")
     assert detail.endswith("is not one venvrpm gives the installer (http, https or file; no "
                            "spaces, quotes, '#', ';', '$' or credentials)")  # fmt: skip
@@ -452,11 +447,7 @@ def test_the_project_listed_first_shifts_nothing(tmp_path: Path) -> None:
 )
 def test_a_url_whose_file_name_is_another_is_refused(url: str) -> None:
     """pip reads what a file is (wheel or sdist, its tags) from the URL's name, not the lock's."""
-    line = f'url = "https://files.example.org/{WHEELS["x86"][0]}"'
-    text = multiplatform().replace(line, f'name = "{WHEELS["x86"][0]}"\nurl = {json.dumps(url)}')
-    with pytest.raises(LockFileError) as caught:
-        pylock.parse(text, LOCK)
-    (detail,) = caught.value.details
+    detail = _refusal_of_url(url)
     assert detail.startswith(f"packages[0] fastlib: {WHEELS['x86'][0]}: the url ends in ")
     assert detail.endswith("not in the file's name: the installer would read it as another file")
 

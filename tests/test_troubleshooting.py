@@ -99,7 +99,7 @@ OTHER_MESSAGES = {
         "(quote it)",
     ],
     # details of "N lock(s) out of date"
-    "lock.py": [
+    "freshness.py": [
         "was not made by `venvrpm lock` (no input record)",
         "the manifest's interpreter is",
         "is a new input, not in",

@@ -36,8 +36,10 @@ from typing import TYPE_CHECKING
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from venvrpm.errors import LockFileError
+from venvrpm.redact import redact
 
 if TYPE_CHECKING:
     from packaging.pylock import Pylock
@@ -178,6 +180,10 @@ def is_pylock(path: Path) -> bool:
     return is_valid_pylock_path(path)
 
 
+MAX_BYTES = 64 << 20
+"""A larger lock is refused unread: it is untrusted input, and a sparse terabyte reads fast."""
+
+
 def read(path: Path, *, project: Path | None = None) -> Lock:
     """Parse and validate the lock at *path*; raise LockFileError naming every bad line.
 
@@ -188,11 +194,13 @@ def read(path: Path, *, project: Path | None = None) -> Lock:
         from venvrpm import pylock
 
         return pylock.read(path, project=project)
+    from venvrpm import files
+
     try:
-        # newline="": the text as written, so that the checks see a lone CR (read_text would
-        # turn it into a line break, hiding it)
-        with open(path, encoding="utf-8", newline="") as fh:
-            text = fh.read()
+        # as a pylock.toml is read: no link followed (a bad line is quoted: `-> /etc/shadow`
+        # would print it), no FIFO waited on, at most MAX_BYTES; decoded, not read as text, so
+        # that the checks see a lone CR (text mode would turn it into a line break, hiding it)
+        text = files.read_regular(path, MAX_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise LockFileError(
             f"the lock {path} does not exist", "create it with `venvrpm lock app.yaml`"
@@ -270,15 +278,29 @@ def salvage(text: str) -> str:
 def requirement_line(req: LockedRequirement, *, online: bool = False) -> str:
     """*req* as one lock line; *online*: from the URL the lock names, when it names one."""
     marker = f" ; {req.marker}" if req.marker else ""
-    pin = f"{req.name} @ {req.url}" if online and req.url else f"{req.name}=={req.version}"
+    # `===` when the lock pinned a version PEP 440 cannot parse: `==` would make the line no
+    # requirement at all (a PEP 440 one reads the same either way: the hashes pin the file)
+    operator = "==" if _is_pep440(req.version) else "==="
+    pin = f"{req.name} @ {req.url}" if online and req.url else f"{req.name}{operator}{req.version}"
     return f"{pin}{marker} " + " ".join(f"--hash={h}" for h in req.hashes)
+
+
+def _is_pep440(version: str) -> bool:
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def normalized(lock: Lock, *, online: bool = False) -> str:
     """*lock* as the installer reads it: its requirements, one line each, and nothing else.
 
     Written from what :func:`parse` accepted, so nothing the user's file says beyond its pins
-    and hashes reaches pip or uv."""
+    and hashes reaches pip or uv. A pylock.toml only once selected (:meth:`Lock.for_target`):
+    its markers are the lock's text, checked by no grammar of pip's (a quoted string holding
+    ` --index-url=URL` would be an option on pip's line), and PEP 751's (dependency_groups)."""
+    assert lock.pylock is None, "a pylock.toml is written for an installer once selected"
     return "".join(requirement_line(r, online=online) + "\n" for r in lock.requirements)
 
 
@@ -507,4 +529,7 @@ def _is_control(char: str) -> bool:
 
 
 def _shorten(text: str, limit: int = 60) -> str:
+    # masked before it is cut: cut before its '@', a URL's user part no longer reads as
+    # credentials, and the redaction every printed line passes would let a token's start by
+    text = redact(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -606,15 +606,26 @@ class _Checker:
             return resolved
         return None
 
-    def target_file(self, path: KeyPath, value: str) -> Path:
-        """A file venvrpm writes or reads later (a lock): it need not exist yet."""
+    def target_file(self, path: KeyPath, value: str, *, linked_out: bool = False) -> Path:
+        """A file venvrpm writes or reads later (a lock): it need not exist yet. *linked_out*:
+        a link in the project may lead out of it (a wheelhouse: its files count by hash)."""
         if bad_characters(value):
             self.fail(path, f"{value!r} contains control characters")
         try:
-            return (self.base / value).resolve()
+            resolved = (self.base / value).resolve()
         except (OSError, RuntimeError, ValueError) as exc:
             self.fail(path, f"{value!r} cannot be used: {exc}")
             return self.base / "invalid"
+        literal = Path(os.path.normpath(self.base / value))
+        if (
+            not linked_out
+            and literal.is_relative_to(self.base)
+            and not resolved.is_relative_to(self.base.resolve())
+        ):
+            # a link in the project leading out of it: every later read (no link followed) would
+            # see the file it leads to, and quote its lines; `venvrpm lock` would write there
+            self.fail(path, f"{value!r} is a symlink leading outside {self.base} (to {resolved})")
+        return resolved
 
     def target_path(self, path: KeyPath, value: str) -> PurePosixPath | None:
         bad = bad_characters(value)
@@ -680,7 +691,7 @@ def _convert(
     wheelhouse = None
     if "wheelhouse" in data:
         # `venvrpm fetch` fills it, so it may not exist yet; builds say when it is missing.
-        wheelhouse = check.target_file(("wheelhouse",), data["wheelhouse"])
+        wheelhouse = check.target_file(("wheelhouse",), data["wheelhouse"], linked_out=True)
 
     entry_points = tuple(data.get("entry_points", ()))
     links = {BINDIR / ep for ep in entry_points}

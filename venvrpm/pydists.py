@@ -448,7 +448,18 @@ def installed_hash(dist: Distribution, wheelhouse: Mapping[str, Path]) -> str | 
     return None
 
 
+_MAX_TAGS = 4096
+"""More tags than any wheel's name stands for (a 255-byte name is at most some 75,000, a real
+one a handful): a WHEEL's Tag line is the wheel's text, and its dotted sets expand to their
+product."""
+
+
 def _tags(line: str) -> frozenset[object]:
+    count = 1
+    for part in line.split("-"):
+        count *= part.count(".") + 1
+        if count > _MAX_TAGS:
+            return frozenset()  # names no file the lock allows: matches none
     try:
         return frozenset(parse_tag(line))
     except ValueError:

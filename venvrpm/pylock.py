@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -46,6 +47,7 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename, parse_wh
 from venvrpm import files
 from venvrpm.errors import LockFileError
 from venvrpm.lockfile import Ignored, Lock, LockedRequirement
+from venvrpm.redact import redact
 
 MAX_BYTES = 64 << 20
 """A larger lock is refused unread: it is untrusted input, and a sparse terabyte reads fast."""
@@ -76,6 +78,12 @@ def read(path: Path, *, project: Path | None = None) -> Lock:
     chosen before the target is known). Raise LockFileError naming every package refused.
     *project*: the manifest's ``project:`` directory, whose own ``directory`` package (``pip
     lock .``, ``uv export`` list it) is skipped: venvrpm builds the project."""
+    return parse(read_text(path), path, project=project)
+
+
+def read_text(path: Path) -> str:
+    """The text of the lock at *path*, read as :func:`read` reads it (no link followed, at most
+    MAX_BYTES, UTF-8): what is checked is what a copy of it holds (the SRPM kit's)."""
     try:
         data = files.read_regular(path, MAX_BYTES)
     except FileNotFoundError:
@@ -85,10 +93,9 @@ def read(path: Path, *, project: Path | None = None) -> Lock:
     except OSError as exc:
         raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
-    return parse(text, path, project=project)
 
 
 def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
@@ -100,6 +107,9 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
         raise LockFileError(f"{path} is not a TOML document: {exc}", HINT) from None
     except RecursionError:  # tomllib recurses into nested arrays and tables
         raise LockFileError(f"{path} is not a TOML document: nested too deeply", HINT) from None
+    oversized = _oversized_wheels(document)
+    if oversized is not None:
+        raise LockFileError(f"{path} is not a valid PEP 751 lock: {oversized}", HINT)
     try:
         lock = Pylock.from_dict(document)
     except PylockValidationError as exc:
@@ -121,6 +131,15 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
             problems.append(f"{where}: {refused}")
             continue
         found = [f"{where}: {p}" for f in _files(package) for p in _file_problems(f)]
+        marker = str(package.marker) if package.marker is not None else None
+        # a quoted string in a marker may hold any character; pip splits a requirements file
+        # with str.splitlines, so the rest would be a line of its own where a marker is written
+        control = next((c for c in marker or "" if c != "\t" and _is_control(c)), None)
+        if control is not None:
+            found.append(
+                f"{where}: its marker holds the control character U+{ord(control):04X}: "
+                "pip would split the installer's line there"
+            )
         version = _version(package)
         if version is None:
             found.append(f"{where}: no version, and its files' names do not agree on one")
@@ -128,7 +147,6 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
         if found or version is None:
             continue
         hashes = tuple(dict.fromkeys(h for f in _files(package) for h in _hashes(f)))
-        marker = str(package.marker) if package.marker is not None else None
         requirements.append(
             LockedRequirement(
                 # its index (+1) among the packages select() reads: for_target's key
@@ -148,6 +166,63 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
             details=problems,
         )
     return Lock(path=path, requirements=tuple(requirements), ignored=tuple(ignored), pylock=lock)
+
+
+MAX_NAME_BYTES = 255
+"""The longest file name Linux file systems hold."""
+MAX_TAGS = 1_000_000
+"""The most wheel tags a lock's wheels may name, counted as packaging expands them (a large
+lock for many platforms names some tens of thousands; a million take seconds to select)."""
+
+
+def _oversized_wheels(document: Mapping[str, Any]) -> str | None:
+    """Where the document's wheel names would take packaging minutes and gigabytes, or None.
+
+    Checked before packaging reads the document: a wheel's tags are the product of its dotted
+    tag sets (``py2.py3-none-any``), which packaging expands while it validates and venvrpm
+    keeps while it selects, so a 3 KB name is millions of tags, and so are a few dozen names
+    of 255 bytes. A name longer than any file's is refused, and a lock whose names add up to
+    more than MAX_TAGS tags. Every name a file could be known by is checked for its length:
+    ``name``, and the last part of ``path`` and ``url``; the first given (packaging's filename)
+    is counted."""
+    total = 0
+    packages = document.get("packages")
+    for i, package in enumerate(packages if isinstance(packages, list) else ()):
+        wheels = package.get("wheels") if isinstance(package, dict) else None
+        for j, wheel in enumerate(wheels if isinstance(wheels, list) else ()):
+            if not isinstance(wheel, dict):
+                continue
+            name, path, url = (wheel.get(key) for key in ("name", "path", "url"))
+            names = [
+                name if isinstance(name, str) else "",
+                path.rsplit("/", 1)[-1].rsplit("\\", 1)[-1] if isinstance(path, str) else "",
+                # its path's last part, decoded, without urlsplit (which refuses some URLs,
+                # left to packaging to name)
+                unquote(url.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1])
+                if isinstance(url, str)
+                else "",
+            ]
+            if any(len(n.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for n in names):
+                return (
+                    f"packages[{i}].wheels[{j}] names a file longer than {MAX_NAME_BYTES} bytes, "
+                    "which no file is (and its tags would be expanded to millions)"
+                )
+            total += _tag_count(next((n for n in names if n), ""))
+            if total > MAX_TAGS:
+                return (
+                    f"its wheels' names, up to packages[{i}].wheels[{j}], name more than "
+                    f"{MAX_TAGS:,} tags (each name the product of its dotted tag sets)"
+                )
+    return None
+
+
+def _tag_count(filename: str) -> int:
+    """How many tags packaging expands the wheel *filename* to, without expanding them."""
+    parts = filename.removesuffix(".whl").split("-")
+    count = 1
+    for part in parts[-3:] if len(parts) >= 5 else ():
+        count *= part.count(".") + 1
+    return count
 
 
 def _is_project(package: Package, base: Path, project: Path | None) -> bool:
@@ -346,5 +421,14 @@ def _version(package: Package) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def _is_control(char: str) -> bool:
+    """As the requirements grammar refuses it (lockfile._hazards): a control character or a
+    line or paragraph separator."""
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
+
+
 def _shorten(text: str, limit: int = 60) -> str:
+    # masked before it is cut: cut before its '@', a URL's user part no longer reads as
+    # credentials, and the redaction every printed line passes would let a token's start by
+    text = redact(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -75,9 +75,17 @@ def kit(manifest: Manifest, dest: Path, runner: Runner) -> Kit:
     # The locks as parsed, not as written: a line venvrpm ignores here (an index, the project's
     # `-e .`) would mean something else in the kit, where the project lies elsewhere. A
     # pylock.toml keeps its name (the name says how a lock is read) and its content.
-    locks = [lockfile.read(manifest.requirements, project=manifest.project)]
     kit_lock = "requirements.lock"
-    if locks[0].pylock is not None:
+    pylock_text = None
+    if lockfile.is_pylock(manifest.requirements):
+        from venvrpm import pylock
+
+        # read once, and that text shipped: a copy by name would follow a link put there since
+        pylock_text = pylock.read_text(manifest.requirements)
+        locks = [pylock.parse(pylock_text, manifest.requirements, project=manifest.project)]
+    else:
+        locks = [lockfile.read(manifest.requirements, project=manifest.project)]
+    if pylock_text is not None:
         if [i for i in locks[0].ignored if i.project]:
             # its path leads from the lock to the project; in the kit both lie elsewhere
             raise UsageError(
@@ -87,7 +95,7 @@ def kit(manifest: Manifest, dest: Path, runner: Runner) -> Kit:
                 "--no-emit-project`, `pip lock -r requirements.in`)",
             )
         kit_lock = manifest.requirements.name
-        shutil.copy2(manifest.requirements, root / kit_lock)
+        (root / kit_lock).write_text(pylock_text, encoding="utf-8", newline="")
     else:
         (root / kit_lock).write_text(lockfile.normalized(locks[0]), encoding="utf-8")
     data["requirements"] = kit_lock

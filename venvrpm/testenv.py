@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 
 from venvrpm import environment, files, finalise, lockfile, progress, pydists, venvbuild
 from venvrpm.errors import UsageError, VenvrpmError
@@ -41,7 +42,8 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
         venvbuild.ensure_pip(plan)
         # as parsed, as for the main lock: pip never reads the file itself
         files.write_replacing(
-            locked_test_requirements(plan.workdir), lockfile.normalized(extra_lock)
+            locked_test_requirements(plan.workdir),
+            test_requirements(extra_lock, dict(plan.interpreter.markers)),
         )
         runner.run(
             plan.install_test_lock,
@@ -68,6 +70,15 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
             "they ran against the main lock, the project and the "
             f"{tests.environment or 'main'} lock, installed as `venvrpm build` installs them",
         )
+
+
+def test_requirements(extra: lockfile.Lock, markers: Mapping[str, str]) -> str:
+    """The test environment's lock as its installer reads it: selected for the target first.
+    A pylock.toml's markers are PEP 751's (``dependency_groups``, ``extras`` as sets), which
+    pip cannot evaluate on a requirement line, and a quoted string in one is the lock's text;
+    selected, no marker is left to write. Every file of a package kept is allowed: pip picks
+    by its tags, as for a requirements lock."""
+    return lockfile.normalized(extra.for_target(markers))
 
 
 def _check_dependencies(plan: BuildPlan, extra: lockfile.Lock | None) -> None:

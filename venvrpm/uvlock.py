@@ -7,7 +7,7 @@ the probed machine and C library). So it can lock for interpreters pip-tools can
 in the work directory), so the sdists whose metadata it must build are built there, by the
 target's interpreter, as pip-compile's are.
 
-Pure: argv lists and the platform's name; lock.py runs them.
+Pure: argv lists and the platform's name; resolvers.py uses them, lock.py runs them.
 """
 
 from __future__ import annotations

@@ -17,7 +17,13 @@ import pytest
 
 from tests.integration.test_fetch import make_index
 from tests.support import tinybackend
-from tests.support.apps import VERSIONS, make_smallapp, sha256, write_lock
+from tests.support.apps import (
+    VERSIONS,
+    make_smallapp,
+    project_builds_with_the_backend_wheel,
+    sha256,
+    write_lock,
+)
 from venvrpm import lockfile
 from venvrpm.cli import main
 
@@ -58,10 +64,7 @@ def app_with_build_requirements(root: Path, *, project: bool = True, sdist: bool
     wheels = root / "wheels"
     backend_wheel(wheels)
     if project:
-        (root / "project" / "tinybackend.py").unlink()
-        pyproject = root / "project" / "pyproject.toml"
-        text = pyproject.read_text().replace("requires = []", 'requires = ["tinybackend"]')
-        pyproject.write_text(text.replace('backend-path = ["."]\n', ""))
+        project_builds_with_the_backend_wheel(root)
     if sdist:
         sdist_needing_the_backend(wheels)
     dists = {n: next(wheels.glob(f"{n.replace('-', '_')}-*")) for n in VERSIONS}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import tinybackend
-from tests.support.apps import make_smallapp
+from tests.support.apps import make_smallapp, project_builds_with_the_backend_wheel
 from tests.support.recording import RecordingRunner
 from venvrpm import lock, lockfile, manifest, venvbuild
 from venvrpm.cli import main
@@ -341,10 +341,7 @@ def test_venvrpm_test_installs_with_the_build_lock(
 
     root = app.parent
     backend_wheel(root / "wheels")
-    (root / "project" / "tinybackend.py").unlink()
-    pyproject = root / "project" / "pyproject.toml"
-    text = pyproject.read_text().replace("requires = []", 'requires = ["tinybackend"]')
-    pyproject.write_text(text.replace('backend-path = ["."]\n', ""))
+    project_builds_with_the_backend_wheel(root)
     assert cli("lock", str(app)) == 0
     assert (root / "requirements-build.lock").is_file()
     assert cli("test", str(app)) == 0, capfd.readouterr().err

@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.test_lock import cli, make_app
 from tests.support import target, tinybackend
+from tests.support.apps import project_builds_with_the_backend_wheel
 from venvrpm import lockfile
 
 pytestmark = pytest.mark.integration
@@ -32,10 +33,7 @@ def marked_app(base: Path) -> Path:
         tinybackend.write_wheel(root / "wheels", name, "1.0", {f"{name}/__init__.py": ""})
     (root / "requirements.in").write_text(MARKED)
     backend_wheel(root / "wheels")
-    (root / "project" / "tinybackend.py").unlink()
-    pyproject = root / "project" / "pyproject.toml"
-    text = pyproject.read_text().replace("requires = []", 'requires = ["tinybackend"]')
-    pyproject.write_text(text.replace('backend-path = ["."]\n', ""))
+    project_builds_with_the_backend_wheel(root)
     return app
 
 

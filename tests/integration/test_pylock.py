@@ -121,6 +121,16 @@ def add_foreign_wheels(lock_path: Path, elsewhere: Path) -> None:
     lock_path.write_text(head[:start] + entries.lstrip("\n") + "\n" + head[start:] + marker + tail)
 
 
+def serve_elsewhere(manifest: Path, index: Path) -> Path:
+    """Move the app's wheelhouse to *index*, and the URLs of its pylock.toml with it: its
+    files are then only where the lock says. The wheelhouse's path (empty now)."""
+    served = manifest.parent / "wheels"
+    lock_path = manifest.parent / "pylock.toml"
+    shutil.move(served, index)
+    lock_path.write_text(lock_path.read_text().replace(served.as_uri(), index.as_uri()))
+    return served
+
+
 def test_of_a_lock_for_several_platforms_only_the_targets_wheel_is_needed(tmp_path: Path) -> None:
     manifest = pip_lock(make_smallapp(tmp_path / "app").parent)
     lock_path = manifest.parent / "pylock.toml"
@@ -132,11 +142,7 @@ def test_of_a_lock_for_several_platforms_only_the_targets_wheel_is_needed(tmp_pa
     assert len(tinynative["wheels"]) == 3
 
     # fetch into an empty wheelhouse: exactly the chosen files, from the URLs the lock names
-    served = manifest.parent / "wheels"
-    shutil.move(served, tmp_path / "index")
-    lock_path.write_text(
-        lock_path.read_text().replace(served.as_uri(), (tmp_path / "index").as_uri())
-    )
+    served = serve_elsewhere(manifest, tmp_path / "index")
     assert main(["fetch", str(manifest)]) == 0
     assert sorted(p.name for p in served.iterdir()) == sorted(
         p.name
@@ -180,11 +186,7 @@ def test_online_the_chosen_files_come_from_the_urls_the_lock_names(tmp_path: Pat
     manifest = pip_lock(make_smallapp(tmp_path / "app").parent)
     lock_path = manifest.parent / "pylock.toml"
     add_foreign_wheels(lock_path, tmp_path / "elsewhere")
-    served = manifest.parent / "wheels"
-    shutil.move(served, tmp_path / "index")
-    lock_path.write_text(
-        lock_path.read_text().replace(served.as_uri(), (tmp_path / "index").as_uri())
-    )
+    serve_elsewhere(manifest, tmp_path / "index")
     manifest.write_text(manifest.read_text().replace("wheelhouse: wheels/\n", ""))
     for foreign in (tmp_path / "elsewhere").iterdir():
         foreign.unlink()  # their URLs lead nowhere: read, they would fail the build

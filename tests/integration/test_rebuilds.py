@@ -15,7 +15,12 @@ import pytest
 
 from tests.conftest import require_tools
 from tests.support import target
-from tests.support.apps import VERSIONS, make_smallapp, write_lock
+from tests.support.apps import (
+    VERSIONS,
+    make_smallapp,
+    project_builds_with_the_backend_wheel,
+    write_lock,
+)
 from tests.support.tinybackend import write_wheel
 from venvrpm.cli import main
 
@@ -162,10 +167,7 @@ def _backend_from_the_wheelhouse(root: Path, extra_requires: str = "") -> Path:
             f"def get_requires_for_build_wheel(config_settings=None):\n    return [{extra_requires!r}]",
         )
     write_wheel(root / "wheels", "tinybackend", "1.0", {"tinybackend.py": source})
-    (root / "project" / "tinybackend.py").unlink()
-    pyproject = root / "project" / "pyproject.toml"
-    text = pyproject.read_text().replace("requires = []", 'requires = ["tinybackend"]')
-    pyproject.write_text(text.replace('backend-path = ["."]\n', ""))
+    project_builds_with_the_backend_wheel(root)
     # what `venvrpm lock` writes: the build requirement pinned with its hash
     wheel = next((root / "wheels").glob("tinybackend-*.whl"))
     write_lock(root / "requirements-build.lock", {"tinybackend": wheel}, {"tinybackend": "1.0"})

@@ -225,3 +225,12 @@ def make_smallapp(
         + extra_manifest
     )
     return manifest
+
+
+def project_builds_with_the_backend_wheel(root: Path) -> None:
+    """The test app's project: its [build-system] requires tinybackend (from the wheelhouse)
+    instead of its in-tree copy."""
+    (root / "project" / "tinybackend.py").unlink()
+    pyproject = root / "project" / "pyproject.toml"
+    text = pyproject.read_text().replace("requires = []", 'requires = ["tinybackend"]')
+    pyproject.write_text(text.replace('backend-path = ["."]\n', ""))
