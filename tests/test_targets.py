@@ -113,6 +113,17 @@ def test_bad_targets_are_refused(tmp_path: Path, body: str, expected: str) -> No
     assert any(expected in str(p) for p in info.value.problems), info.value.problems
 
 
+def test_a_derived_lock_name_may_not_be_a_link_leading_out(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.txt").write_text("")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "requirements.bookworm.txt").symlink_to(tmp_path / "elsewhere.txt")
+    with pytest.raises(ManifestError) as info:
+        manifest.load(_write(project, TWO))
+    assert any("targets[0].requirements: 'requirements.bookworm.txt' is a symlink leading "
+               "outside" in str(p) for p in info.value.problems), info.value.problems  # fmt: skip
+
+
 def test_same_dist_for_two_arches_is_two_file_names(tmp_path: Path) -> None:
     body = TWO.replace(".deb13", ".deb12\n    arch: aarch64")
     assert len(manifest.load(_write(tmp_path, body)).targets) == 2

@@ -832,11 +832,10 @@ def _targets(
         target_python = python
         if "python" in item:
             target_python = check.target_path((*path, "python"), item["python"]) or python
-        lock = (
-            check.target_file((*path, "requirements"), item["requirements"])
-            if "requirements" in item
-            else target_lock(requirements, name)
-        )
+        # the derived name is checked as a given one is (no link leading out of the project)
+        given = item.get("requirements") or os.path.relpath(target_lock(requirements, name),
+                                                            check.base)  # fmt: skip
+        lock = check.target_file((*path, "requirements"), given)
         found.append(Target(name=name, build=env, python=target_python, dist=item["dist"],
                             arch=item.get("arch"), requirements=lock))  # fmt: skip
     return tuple(found)
