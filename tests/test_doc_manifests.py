@@ -13,7 +13,7 @@ import yaml
 from venvrpm import manifest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = ("recipes.md", "getting-started.md")
+PAGES = ("recipes.md", "getting-started.md", "targets.md")
 
 
 def _manifests() -> list[tuple[str, str]]:

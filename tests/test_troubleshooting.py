@@ -63,6 +63,8 @@ SHORT = 15
 """An f-string part at least this long identifies its message on its own."""
 
 PASSED_THROUGH = {
+    ("cli.py", "failures"): "TargetsFailed(failures, ...): its message is the literal "
+    "'N of M targets failed: NAMES' made in its __init__, checked here",
     ("errors.py", "message"): "VenvrpmError and CommandError hand on the caller's message",
     ("cli.py", "message"): "_require_wheelhouse(message): its callers' strings are checked",
     ("cli.py", "f'{self.prog}: {message}'"): "argparse's own usage errors (unrecognized "

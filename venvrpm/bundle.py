@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from venvrpm.errors import FULL_HINT, ToolMissingError, VenvrpmError, refused
@@ -153,6 +154,153 @@ def _assemble(
         _set_times(partial, source_date_epoch)
     tar = reproducible_tar(final, out_dir / f"{label}.tar", source_date_epoch, normalise_modes=True)
     return final, tar
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Built:
+    """One target's share of a multi-target bundle."""
+
+    manifest: Manifest
+    """The target's manifest (manifest.for_target): its name, release, interpreter."""
+    rpm: Path
+    sbom: str
+    audit_text: str | None = None
+
+
+TARGETS_README = """\
+{name} {version}: delivery for hosts without network, one repository per system
+{underline}
+
+Each directory below is a repository for one system: the package, its repository metadata
+(repodata/, createrepo_c), a {name}.repo for it and the CycloneDX SBOM of the package
+(sbom.cdx.json){audit_word}. SHA256SUMS covers every file of every directory.
+{key_line}
+{table}
+
+1. Check what arrived:          sha256sum -c SHA256SUMS
+{verify}
+3. On each host, install from the directory of its system (copy or mount it as {mount}/DIR):
+       dnf install --repofrompath={name},{mount}/DIR --repo={name} {name}
+   or add the repository for later updates (its baseurl is {mount}/DIR):
+       cp DIR/{name}.repo /etc/yum.repos.d/ && dnf install {name}
+   or with rpm alone:
+       rpm -Uvh DIR/PACKAGE.rpm
+4. Check it:                    rpm -V {name}
+Remove it:                      dnf remove {name}   (or rpm -e {name})
+"""
+
+
+def assemble_targets(
+    manifest: Manifest,
+    built: list[Built],
+    out_dir: Path,
+    runner: Runner,
+    *,
+    source_date_epoch: int,
+    sign_key: str | None = None,
+) -> tuple[Path, Path]:
+    """A bundle of every target: ``out_dir/NAME-VERSION-RELEASE/TARGET/`` a repository each
+    (the RPM, repodata, a .repo, the SBOM, the audit when asked), one SHA256SUMS and one
+    README (which directory is for which system) at the top; and its reproducible .tar."""
+    createrepo = runner.which("createrepo_c")
+    if createrepo is None:
+        raise ToolMissingError(
+            "createrepo_c is not installed",
+            "apt-get install createrepo-c  |  dnf install createrepo_c",
+        )
+    label = f"{manifest.name}-{manifest.version}-{manifest.release}"
+    mount = f"/mnt/{label}"
+    with refused(f"writing the bundle into {out_dir}", FULL_HINT):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        final = out_dir / label
+        with replacing(final, directory=True) as partial:
+            key_name = f"RPM-GPG-KEY-{manifest.name}"
+            if sign_key:
+                _export_key(runner, sign_key, partial / key_name)
+            rows = []
+            for each in built:
+                directory = each.manifest.target or each.manifest.name
+                repo = partial / directory
+                repo.mkdir()
+                shutil.copy2(each.rpm, repo / each.rpm.name)
+                (repo / "sbom.cdx.json").write_text(each.sbom, encoding="utf-8")
+                if each.audit_text is not None:
+                    (repo / "audit.json").write_text(each.audit_text, encoding="utf-8")
+                (repo / f"{manifest.name}.repo").write_text(
+                    _repo_file(manifest, f"{mount}/{directory}", key=f"{mount}/{key_name}"
+                               if sign_key else None),
+                    encoding="utf-8",
+                )  # fmt: skip
+                _set_times(repo, source_date_epoch)
+                runner.run(
+                    [createrepo, "--quiet", "--revision", str(source_date_epoch),
+                     "--set-timestamp-to-revision", "--simple-md-filenames", str(repo)],
+                    what="making the repository metadata (createrepo_c)",
+                )  # fmt: skip
+                rows.append((directory, each.manifest, f"{directory}/{each.rpm.name}"))
+            (partial / "README.txt").write_text(
+                _targets_readme(manifest, rows, mount, sign_key, key_name,
+                                audit=any(b.audit_text is not None for b in built)),
+                encoding="utf-8",
+            )  # fmt: skip
+            _set_times(partial, source_date_epoch)
+            files = sorted(p for p in partial.rglob("*") if p.is_file())
+            sums = "".join(f"{sha256_hex(p)}  {p.relative_to(partial).as_posix()}\n"
+                           for p in files)  # fmt: skip
+            (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")
+            _set_times(partial, source_date_epoch)
+        tar = reproducible_tar(
+            final, out_dir / f"{label}.tar", source_date_epoch, normalise_modes=True
+        )
+    return final, tar
+
+
+def _export_key(runner: Runner, sign_key: str, path: Path) -> None:
+    exported = runner.run(
+        ["gpg", "--armor", "--export", "--", sign_key], what="exporting the public key"
+    )
+    if "BEGIN PGP PUBLIC KEY BLOCK" not in exported.stdout:
+        raise VenvrpmError(f"gpg has no public key for {sign_key}")
+    path.write_text(exported.stdout, encoding="ascii")
+
+
+def _repo_file(manifest: Manifest, baseurl: str, *, key: str | None) -> str:
+    return f"[{manifest.name}]\nname={manifest.summary}\nbaseurl=file://{baseurl}\nenabled=1\n" + (
+        f"gpgcheck=1\ngpgkey=file://{key}\n" if key else "gpgcheck=0\n"
+    )
+
+
+def _targets_readme(
+    manifest: Manifest, rows: list[tuple[str, Manifest, str]], mount: str,
+    sign_key: str | None, key_name: str, *, audit: bool,
+) -> str:  # fmt: skip
+    header = ("DIR", "RELEASE", "INTERPRETER", "BUILT IN", "PACKAGE")
+    lines = [header] + [
+        # a root by its directory's name: the host's paths are not the customer's business,
+        # and would make one build's tarball differ from another's
+        (d, m.release, str(m.python),
+         m.build.rootfs.name if m.build.rootfs else m.build.image or "this host", package)
+        for d, m, package in rows
+    ]  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    table = "\n".join(
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+    title = f"{manifest.name} {manifest.version}: delivery for hosts without network, one "
+    verify = (
+        f"2. Trust the signing key, then check each package:\n"
+        f"       rpm --import {key_name} && rpm -K DIR/PACKAGE.rpm\n"
+        if sign_key
+        else "2. (The packages are not signed: check SHA256SUMS came from a trusted channel.)\n"
+    )
+    return TARGETS_README.format(
+        name=manifest.name, version=manifest.version, underline="=" * (len(title) + 23),
+        audit_word=" and the audit of its known vulnerabilities (audit.json)" if audit else "",
+        key_line=f"{key_name} is the public key the packages are signed with.\n"
+        if sign_key else "",
+        table=table, verify=verify, mount=mount,
+    )  # fmt: skip
 
 
 def _set_times(root: Path, epoch: int) -> None:

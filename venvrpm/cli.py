@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import os
+import platform
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -44,6 +45,7 @@ from venvrpm.workspace import workspace
 
 if TYPE_CHECKING:
     from venvrpm import audit, osv
+    from venvrpm import bundle as bundle_module
     from venvrpm.nativelibs import NativeLibrary
     from venvrpm.runner import Runner
 
@@ -123,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="neither reuse nor store a cached environment (see `venvrpm cache`)",
     )
+    _target_option(build)
 
     lock = sub.add_parser(
         "lock", help="resolve the locks where the build runs, for the target interpreter"
@@ -162,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the main lock's format: hash-locked requirements, or a PEP 751 pylock.toml; must "
         "agree with requirements:'s name (pylock.toml, pylock.NAME.toml); default: by the name",
     )
+    _target_option(lock)
     _verbosity(lock)
 
     bundle = sub.add_parser(
@@ -176,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--offline", action="store_true", help="never use the network")
     bundle.add_argument("--keep-workdir", action="store_true")
     bundle.add_argument("--no-cache", action="store_true", help="do not use the environment cache")
+    _target_option(bundle)
     bundle.add_argument(
         "--audit-db", type=Path, metavar="PATH",
         help="also audit the RPM against this OSV database and ship the report as audit.json",
@@ -217,6 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fetch.set_defaults(handler=_fetch, arguments=ManifestArgs)
     fetch.add_argument("manifest", type=Path)
+    _target_option(fetch)
     _verbosity(fetch)
 
     test = sub.add_parser(
@@ -232,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a manifest and its lock, build nothing")
     check.set_defaults(handler=_check, arguments=ManifestArgs)
     check.add_argument("manifest", type=Path)
+    _target_option(check)
 
     schema = sub.add_parser("schema", help="print the manifest JSON Schema")
     schema.set_defaults(handler=_schema, arguments=SchemaArgs)
@@ -345,6 +352,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _target_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this target of the manifest's targets (repeatable; default: every target)",
+    )
+
+
 def _verbosity(command: argparse.ArgumentParser) -> None:
     """-q and -v, which exclude each other (argparse makes both together a usage error)."""
     group = command.add_mutually_exclusive_group()
@@ -381,6 +398,8 @@ class ManifestArgs(Arguments):
     """A command on a manifest: ``check``, ``fetch``."""
 
     manifest: Path
+    target: list[str] = dataclasses.field(default_factory=list)
+    """``--target NAME``: these of the manifest's targets (all when empty)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -576,6 +595,8 @@ def _failed(args: Arguments, console: Console, error: VenvrpmError, step: str | 
     """*error*'s exit code, its ``--json`` document written (when stdout takes it)."""
     if args.json:
         document = result_document(error.exit_code, error=error, step=step)
+        if isinstance(error, TargetsFailed):  # what the other targets built
+            document["targets"] = error.entries
         try:
             console.write_json(document)
         except SystemRefusal as refusal:  # stdout is full or gone: stderr says so
@@ -796,17 +817,31 @@ def _doctor(args: DoctorArgs, console: Console) -> int:
 
 
 def _check(args: ManifestArgs, console: Console) -> int:
-    from venvrpm import entrypoints
+    from venvrpm import entrypoints, targets
 
     loaded = manifest.load(args.manifest)
-    checked = entrypoints.check_manifest(loaded)
-    for warning in checked.warnings:
-        console.report("warning", warning)
-    for note in checked.notes:
-        console.notice(note)
-    if checked.unchecked:
-        console.notice(f"entry points not checked: {checked.unchecked} (the build checks them)")
-    console.done(checked_line(args.manifest, checked, loaded.version))
+    chosen = targets.selected(loaded, args.target, platform.machine(), targets.emulation_enabled)
+    failures: list[tuple[str, VenvrpmError]] = []
+    for each in chosen:
+        try:
+            checked = entrypoints.check_manifest(each)
+        except VenvrpmError as exc:
+            if each.target is None:
+                raise
+            console.report("warning", f"target {each.target}: {exc.message}")
+            failures.append((each.target, exc))
+            continue
+        for warning in checked.warnings:
+            console.report("warning", targets.label(each) + warning)
+        for note in checked.notes:
+            console.notice(targets.label(each) + note)
+        if checked.unchecked:
+            console.notice(f"{targets.label(each)}entry points not checked: {checked.unchecked} "
+                           "(the build checks them)")  # fmt: skip
+        shown = args.manifest if each.target is None else f"{args.manifest} ({each.target})"
+        console.done(checked_line(shown, checked, each.version))
+    if failures:
+        raise TargetsFailed(failures, len(chosen), [])
     return EXIT_OK
 
 
@@ -845,21 +880,38 @@ def _init(args: InitArgs, console: Console) -> int:
 
 
 def _lock(args: LockArgs, console: Console) -> int:
-    from venvrpm import lock
+    from venvrpm import lock, targets
 
     loaded = manifest.load(args.manifest)
-    targets = lock.targets(loaded, args.env)
-    lock.require_format(loaded, args.format)
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ), on_output=console.sink)
+    written: list[str] = []
+    checked = 0
+    done: dict[Path, str] = {}  # a lock two targets share is resolved once, by the first
+    for each in targets.selected(
+        loaded, args.target, platform.machine(), targets.emulation_enabled
+    ):
+        if each.requirements in done:
+            console.report("info", f"target {each.target}: {each.requirements.name} is "
+                           f"target {done[each.requirements]}'s lock too; locked once")  # fmt: skip
+            continue
+        done[each.requirements] = each.target or ""
+        if each.target is not None:
+            console.report("step", f"target {each.target}: {each.python} in {_where(each)}")
+        chosen = lock.targets(each, args.env)
+        lock.require_format(each, args.format)
+        if args.check:
+            lock.require_up_to_date(each, chosen, runner, args.manifest, report=console.report)
+            checked += len(chosen)
+            continue
+        lock.lock_all(
+            each, chosen, runner, keep=args.keep_workdir, upgrade=args.upgrade,
+            upgrade_packages=args.upgrade_package, report=console.report,
+        )  # fmt: skip
+        written += [t.output.name for t in chosen]
     if args.check:
-        lock.require_up_to_date(loaded, targets, runner, args.manifest, report=console.report)
-        console.done(f"{len(targets)} lock(s) up to date with their inputs")
-        return EXIT_OK
-    lock.lock_all(
-        loaded, targets, runner, keep=args.keep_workdir, upgrade=args.upgrade,
-        upgrade_packages=args.upgrade_package, report=console.report,
-    )  # fmt: skip
-    console.done(", ".join(t.output.name for t in targets) + " written")
+        console.done(f"{checked} lock(s) up to date with their inputs")
+    else:
+        console.done(", ".join(written) + " written")
     return EXIT_OK
 
 
@@ -891,6 +943,8 @@ def _bundle(args: BundleArgs, console: Console) -> int:
 
         database = osv.load(args.audit_db)  # a bad database stops before the build
     cache = _open_cache(args)
+    if loaded.targets:
+        return _bundle_targets(args, console, loaded, output_dir, database, cache)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
                           output_dir=Path("/nonexistent"), cache=cache,
                           sign_key=args.sign) as (workdir, runners, plan):  # fmt: skip
@@ -909,6 +963,70 @@ def _bundle(args: BundleArgs, console: Console) -> int:
     console.done(f"{directory} and {tar.name}")
     console.write_out(f"{tar}\n")
     return EXIT_OK
+
+
+def _bundle_targets(
+    args: BundleArgs,
+    console: Console,
+    loaded: manifest.Manifest,
+    output_dir: Path,
+    database: osv.Database | None,
+    cache: cache_module.Cache | None,
+) -> int:
+    """``bundle`` of a manifest with targets: each target built in turn into one scratch
+    directory, then one bundle of them all; a failing target fails the bundle (a delivery
+    missing a system is not one to ship), and nothing is written to the output directory."""
+    from venvrpm import bundle as bundle_module
+    from venvrpm import targets
+
+    chosen = targets.selected(loaded, args.target, platform.machine(), targets.emulation_enabled)
+    built: list[bundle_module.Built] = []
+    epoch = None
+    with workspace(keep=args.keep_workdir) as scratch:
+        for each in chosen:
+            console.report("step", f"target {each.target}: {each.python} in {_where(each)}")
+            try:
+                made = _bundle_one(args, console, each, scratch / "rpms", database, cache)
+            except VenvrpmError as exc:
+                failures = [(each.target or "", exc)]  # the rest are not built
+                raise TargetsFailed(failures, len(chosen), []) from None
+            epoch = made[0] if epoch is None else epoch
+            built.append(made[1])
+        assert epoch is not None
+        console.report("step", f"assembling the delivery bundle of {len(built)} targets")
+        host = HostRunner(epoch, on_output=console.sink)
+        directory, tar = bundle_module.assemble_targets(
+            loaded, built, output_dir, host, source_date_epoch=epoch, sign_key=args.sign
+        )
+    console.done(f"{directory} and {tar.name}")
+    console.write_out(f"{tar}\n")
+    return EXIT_OK
+
+
+def _bundle_one(
+    args: BundleArgs,
+    console: Console,
+    each: manifest.Manifest,
+    rpms: Path,
+    database: osv.Database | None,
+    cache: cache_module.Cache | None,
+) -> tuple[int, bundle_module.Built]:
+    """One target of a bundle: its RPM (into *rpms*), SBOM and audit; and its epoch."""
+    from venvrpm import bundle as bundle_module
+
+    with pipeline.session(each, report=console.report, sink=console.sink,
+                          keep=args.keep_workdir, output_dir=Path("/nonexistent"),
+                          cache=cache, sign_key=args.sign) as (_, runners, plan):  # fmt: skip
+        plan = dataclasses.replace(plan, output_dir=rpms)
+        result = pipeline.build(plan, runners, console.report, cache=cache)
+        assert result.rpm is not None
+        audit_text = None
+        if database is not None:
+            console.report("step", f"auditing {result.rpm.name} against {args.audit_db}")
+            audit_text = _bundle_audit(each, result.rpm, database, runners.host, console)
+    return plan.source_date_epoch, bundle_module.Built(
+        manifest=each, rpm=result.rpm, sbom=result.sbom, audit_text=audit_text
+    )
 
 
 def _bundle_audit(
@@ -933,7 +1051,7 @@ def _bundle_audit(
 
 
 def _fetch(args: ManifestArgs, console: Console) -> int:
-    from venvrpm import fetch
+    from venvrpm import fetch, targets
 
     loaded = manifest.load(args.manifest)
     if loaded.wheelhouse is None:
@@ -943,11 +1061,17 @@ def _fetch(args: ManifestArgs, console: Console) -> int:
     host = HostRunner(
         sourcedate.default_source_date_epoch(os.environ, loaded), on_output=console.sink
     )
-    filled = fetch.fill_wheelhouse(loaded, host, os.environ, report=console.report)
-    skipped, done = fetched_lines(filled)
-    if skipped is not None:
-        console.report("info", skipped)
-    console.done(done)
+    # one wheelhouse for every target: each adds the files its interpreter and tags pick
+    for each in targets.selected(
+        loaded, args.target, platform.machine(), targets.emulation_enabled
+    ):
+        if each.target is not None:
+            console.report("step", f"target {each.target}: {each.python} in {_where(each)}")
+        filled = fetch.fill_wheelhouse(each, host, os.environ, report=console.report)
+        skipped, done = fetched_lines(filled)
+        if skipped is not None:
+            console.report("info", targets.label(each) + skipped)
+        console.done(targets.label(each) + done)
     return EXIT_OK
 
 
@@ -965,24 +1089,135 @@ def _test(args: TestArgs, console: Console) -> int:
 
 
 def _build(args: BuildArgs, console: Console) -> int:
+    from venvrpm import targets
+
     loaded = manifest.load(args.manifest)
     if args.offline:
         _require_wheelhouse(loaded, "--offline needs a wheelhouse")
     output_dir = args.output_dir.resolve()
     if output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"output path {output_dir} exists and is not a directory")
+    chosen = targets.selected(loaded, args.target, platform.machine(), targets.emulation_enabled)
     if args.dry_run:
-        return _dry_run(loaded, console, output_dir, args.sign)
+        plans = [_dry_run(each, console, output_dir, args.sign) for each in chosen]
+        if not loaded.targets:
+            console.write_out(json.dumps(plans[0], indent=2) + "\n")
+        else:
+            document = {
+                "targets": [
+                    {"name": m.target, "plan": p} for m, p in zip(chosen, plans, strict=True)
+                ]
+            }
+            console.write_out(json.dumps(document, indent=2) + "\n")
+        return EXIT_OK
+    if not loaded.targets:
+        return _build_single(args, console, loaded, output_dir)
+    return _build_targets(args, console, chosen, output_dir)
+
+
+def _build_single(
+    args: BuildArgs, console: Console, loaded: manifest.Manifest, output_dir: Path
+) -> int:
+    made = _build_one(args, console, loaded, output_dir)
+    if isinstance(made, Path):  # --srpm
+        console.done(f"{made}")
+        console.write_out(f"{made}\n")
+        return EXIT_OK
+    path = made.rpm or made.spec
+    # with an RPM, what `rpm -qpl | wc -l` and `rpm -qpR` show: directories count, and
+    # rpmbuild's own rpmlib() requires
+    console.done(built_line(path, made.files, len(made.requires), rpm=made.rpm is not None))
+    if args.json:
+        console.write_json(result_document(EXIT_OK, built=build_fields(made, loaded),
+                                           steps=console.timings()))  # fmt: skip
+    else:
+        console.write_out(f"{path}\n")
+    return EXIT_OK
+
+
+def _build_targets(
+    args: BuildArgs, console: Console, chosen: list[manifest.Manifest], output_dir: Path
+) -> int:
+    """Each target in turn (serially: the console shows one build's steps at a time, and the
+    caches are shared); a failing target does not stop the others. Every RPM lands whole in
+    the output directory (rpmbuild's result is moved there atomically), so a failure leaves
+    the others' RPMs complete and the failed one absent."""
+    entries: list[dict[str, object]] = []
+    failures: list[tuple[str, VenvrpmError]] = []
+    made: list[Path] = []
+    for each in chosen:
+        assert each.target is not None
+        console.report("step", f"target {each.target}: {each.python} in {_where(each)}")
+        entry: dict[str, object] = {"name": each.target}
+        try:
+            result = _build_one(args, console, each, output_dir)
+        except (KeyboardInterrupt, Terminated):
+            # "nothing was written" is said of this target: the ones before it are whole
+            if made:
+                console.notice("built before it stopped: " + ", ".join(str(p) for p in made))
+            raise
+        except VenvrpmError as exc:
+            console.report("warning", f"target {each.target} failed: {exc.message}")
+            failures.append((each.target, exc))
+            entry.update(ok=False, error={"message": exc.message, "hint": exc.hint,
+                                          "details": list(exc.details)})  # fmt: skip
+            entries.append(entry)
+            continue
+        if isinstance(result, Path):
+            made.append(result)
+            entry.update(ok=True, srpm=str(result))
+        else:
+            made.append(result.rpm or result.spec or output_dir)
+            entry.update(ok=True, **build_fields(result, each))
+        entries.append(entry)
+    if failures:
+        if made and not args.json:  # what did build, for a script reading stdout
+            console.write_out("".join(f"{p}\n" for p in made))
+        raise TargetsFailed(failures, len(chosen), entries)
+    console.done(f"{len(made)} targets built: " + ", ".join(p.name for p in made))
+    if args.json:
+        console.write_json(result_document(EXIT_OK, built={"targets": entries},
+                                           steps=console.timings()))  # fmt: skip
+    else:
+        console.write_out("".join(f"{p}\n" for p in made))
+    return EXIT_OK
+
+
+def _where(loaded: manifest.Manifest) -> str:
+    build = loaded.build
+    return str(build.rootfs) if build.kind == "rootfs" else (build.image or "this host")
+
+
+class TargetsFailed(VenvrpmError):
+    """Some targets of a multi-target build failed; the others' RPMs are in the output."""
+
+    def __init__(
+        self, failures: list[tuple[str, VenvrpmError]], total: int, entries: list[dict[str, object]]
+    ) -> None:
+        names = ", ".join(name for name, _ in failures)
+        first = failures[0][1]
+        super().__init__(
+            f"{len(failures)} of {total} targets failed: {names}",
+            first.hint if len(failures) == 1 else "each target's error is listed above; fix "
+            "them, then run again for those with --target NAME",
+            details=[f"{name}: {exc.message}" for name, exc in failures],
+        )  # fmt: skip
+        # a usage or manifest error in any target is still one (exit 2)
+        self.exit_code = max(exc.exit_code for _, exc in failures)
+        self.entries = entries
+
+
+def _build_one(
+    args: BuildArgs, console: Console, loaded: manifest.Manifest, output_dir: Path
+) -> pipeline.BuildResult | Path:
+    """One RPM (or with --srpm its source RPM, a Path) of *loaded*."""
     cache = _open_cache(args)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
                           output_dir=output_dir, cache=cache,
                           sign_key=None if args.srpm or args.spec_only else args.sign) as (workdir, runners, plan):  # fmt: skip
         if args.srpm:
             _require_wheelhouse(loaded, "--srpm needs a wheelhouse: build farms have no network")
-            made_srpm = pipeline.source_rpm(plan, runners, console.report, cache)
-            console.done(f"{made_srpm}")
-            console.write_out(f"{made_srpm}\n")
-            return EXIT_OK
+            return pipeline.source_rpm(plan, runners, console.report, cache)
         result = pipeline.build(
             plan, runners, console.report, spec_only=args.spec_only, cache=cache
         )  # fmt: skip
@@ -993,21 +1228,12 @@ def _build(args: BuildArgs, console: Console) -> int:
             # its own step: removing 100,000 staged files takes a while, and was being
             # counted as part of the last step
             console.report("step", "removing the work directory")
-    made = result.rpm or result.spec
-    # with an RPM, what `rpm -qpl | wc -l` and `rpm -qpR` show: directories count, and
-    # rpmbuild's own rpmlib() requires
-    console.done(built_line(made, result.files, len(result.requires), rpm=result.rpm is not None))
-    if args.json:
-        console.write_json(result_document(EXIT_OK, built=build_fields(result, loaded),
-                                           steps=console.timings()))  # fmt: skip
-    else:
-        console.write_out(f"{made}\n")
-    return EXIT_OK
+    return result
 
 
 def _dry_run(
     loaded: manifest.Manifest, console: Console, output_dir: Path, sign_key: str | None
-) -> int:
+) -> dict[str, object]:
     """Print the plan; run nothing of the target (no probe, container or chroot), nor git in
     the manifest's directory (the plan printed has no SOURCE_DATE_EPOCH)."""
     epoch = sourcedate.default_source_date_epoch(os.environ)
@@ -1017,8 +1243,7 @@ def _dry_run(
             loaded, workdir=workdir, output_dir=output_dir, source_date_epoch=epoch,
             host_env=os.environ, sign_key=sign_key,
         )  # fmt: skip
-    console.write_out(json.dumps(plan.describe(), indent=2) + "\n")
-    return EXIT_OK
+    return plan.describe()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import platform
 import re
 import sys
 import tempfile
@@ -11,8 +13,9 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from venvrpm import backends
-from venvrpm.manifest import Manifest
+from venvrpm.manifest import Manifest, for_target
 from venvrpm.runner import ContainerRunner, HostRunner, RootfsRunner
+from venvrpm.targets import EMULATION_HINT, emulation_enabled, rpm_arch
 
 Status = Literal["ok", "missing", "broken", "info"]
 _APT_DNF = {
@@ -51,8 +54,13 @@ def checks(
 ) -> list[Check]:
     """Probe the host; pure reporting, changes nothing. Engines must start a container (of
     *image*, or the manifest's build.container) before they are ok; a manifest's build.rootfs
-    is chrooted into."""
+    is chrooted into; each of a manifest's targets is checked where it builds."""
+    top = manifest
     found: list[Check] = []
+    targets = manifest.targets if manifest is not None else ()
+    if targets:
+        # each target is checked below, where it builds; the top-level build is none of them
+        manifest = None
     rpmbuild = runner.which("rpmbuild")
     if rpmbuild:
         answer = runner.run([rpmbuild, "--version"], what="rpmbuild --version", check=False)
@@ -83,6 +91,16 @@ def checks(
     )
     if manifest is not None and manifest.build.kind == "rootfs":
         found.append(_chroot(runner, manifest))
+    for target in targets:
+        assert top is not None  # targets come from it
+        found += _target(runner, for_target(top, target), target.arch)
+    for arch in ("aarch64",):
+        # another architecture's roots run under qemu-user emulation (targets' arch)
+        if emulation_enabled(arch):
+            found.append(Check(f"emulation {arch}", "ok", f"qemu-{arch} enabled (binfmt_misc)"))
+        else:
+            found.append(Check(f"emulation {arch}", "info", "not enabled: only for targets "
+                               f"with arch: {arch}", EMULATION_HINT.format(arch=arch)))  # fmt: skip
     for python in _interpreters():
         result = runner.run([python, "-c", "import platform; print(platform.python_version())"],
                             what="python version", check=False)  # fmt: skip
@@ -193,6 +211,37 @@ def _chroot(runner: HostRunner, manifest: Manifest) -> Check:
         "see docs/containers.md#roots-buildrootfs"
     )  # fmt: skip
     return Check(name, "broken", f"running {manifest.python} there failed: {reason}", hint, True)
+
+
+def _target(runner: HostRunner, manifest: Manifest, arch: str | None) -> list[Check]:
+    """One target of the manifest: its root chrooted into, or its image started with the
+    engine it names, and its interpreter run there; its architecture this host's."""
+    name = f"target {manifest.target}"
+    found: list[Check] = []
+    host = rpm_arch(platform.machine())
+    if arch is not None and arch != host:
+        if emulation_enabled(arch):
+            found.append(Check(f"{name} arch", "ok", f"{arch} on a {host} host: qemu-{arch} "
+                               "emulation is enabled (binfmt_misc)", needed=True))  # fmt: skip
+        else:
+            found.append(Check(f"{name} arch", "missing", f"{arch} on a {host} host: no "
+                               f"binfmt_misc handler for qemu-{arch} is enabled",
+                               EMULATION_HINT.format(arch=arch), True))  # fmt: skip
+    if manifest.build.kind == "rootfs":
+        check = _chroot(runner, manifest)
+    else:
+        build = manifest.build
+        candidates = ("podman", "docker") if build.engine == "auto" else (build.engine,)
+        engine = next((e for e in candidates if runner.which(e)), None)
+        path = runner.which(engine) if engine else None
+        if engine is None or path is None:
+            check = Check("engine", "missing", f"no {' or '.join(candidates)} for {build.image}",
+                          _install_hint(candidates[0]), True)  # fmt: skip
+        else:
+            version = _first_line(runner.run([path, "--version"], what=engine, check=False).stdout)
+            check = _start(runner, engine, path, version, build.image, manifest.python, True)
+    found.append(dataclasses.replace(check, name=f"{name} ({check.name})"))
+    return found
 
 
 def _interpreters() -> list[str]:

@@ -6,6 +6,7 @@ path and YAML line, so a user fixes a manifest in one round instead of one error
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import difflib
 import json
@@ -170,6 +171,23 @@ class BuildEnvironment:
     where it runs (a compiler, headers, ``pg_config``); the SRPM's BuildRequires."""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Target:
+    """One ``targets`` entry: where one of the manifest's RPMs is built, and for what."""
+
+    name: str
+    build: BuildEnvironment
+    """The top-level ``build`` with the target's rootfs or container as where it runs."""
+    python: PurePosixPath
+    """The target's interpreter (the top-level ``python`` unless the target names one)."""
+    dist: str
+    """Appended to the release (``.el9``)."""
+    arch: str | None
+    """The RPM's architecture as given, or None for this host's."""
+    requirements: Path
+    """The target's lock: given, or derived from the top-level name (:func:`target_lock`)."""
+
+
 UNRESOLVED_VERSION = "0"
 """``version`` while ``version: {from: NAME}`` has no lock to read: never built (require_version)."""
 
@@ -226,6 +244,12 @@ class Manifest:
     version_problem: Problem | None = None
     """Why ``version_from`` could not be resolved (``version`` is then UNRESOLVED_VERSION);
     loading still succeeds so that ``venvrpm lock`` can write the lock it needs."""
+    targets: tuple[Target, ...] = ()
+    """``targets``: one RPM each (:func:`for_target`); empty for a single-RPM manifest."""
+    target: str | None = None
+    """The target this manifest was derived for (:func:`for_target`), else None."""
+    arch: str | None = None
+    """The target's ``arch``: rpmbuild packs for it (``--target``); None for the host's."""
 
     def lock_target(self, name: str) -> LockTarget | None:
         """The lock called *name* (``main`` or an environment)."""
@@ -698,7 +722,11 @@ def _convert(
     for section, text in data.get("scripts", {}).items():
         _no_directive_lines(check, ("scripts", section), text)
 
-    build = _build(check, data.get("build", {}))
+    build = _build(check, data.get("build", {}), targets="targets" in data)
+    targets: tuple[Target, ...] = ()
+    if "targets" in data and python is not None:
+        targets = _targets(check, data["targets"], data.get("build", {}), build, python,
+                           requirements)  # fmt: skip
     user = _user(data.get("user"))
     services = tuple(_services(check, data.get("services", []), files))
     relations = Relations(**{
@@ -749,8 +777,91 @@ def _convert(
         links=venv_links,
         version_from=version_from,
         version_problem=version_problem,
+        targets=targets,
     )
     return manifest, []
+
+
+def target_lock(requirements: Path, target: str) -> Path:
+    """A target's lock when it names none: the target's name before the suffix, so the locks
+    sort together (``requirements.txt`` -> ``requirements.el9.txt``; ``pylock.toml`` ->
+    ``pylock.el9.toml``, a PEP 751 name)."""
+    return requirements.with_name(f"{requirements.stem}.{target}{requirements.suffix}")
+
+
+def _targets(
+    check: _Checker,
+    items: list[dict[str, Any]],
+    config: dict[str, Any],
+    build: BuildEnvironment,
+    python: PurePosixPath,
+    requirements: Path,
+) -> tuple[Target, ...]:
+    """``targets``: each builds in exactly one root or container, with the top-level ``build``
+    settings (installer, requires, engine, run_args) otherwise; names and RPM file names unique."""
+    if "container" in config or "rootfs" in config:
+        given = "build.container" if "container" in config else "build.rootfs"
+        check.fail(("targets",), f"{given} and targets both say where the build runs: give "
+                   "each target its rootfs or container, and drop it from build")  # fmt: skip
+    found: list[Target] = []
+    names: dict[str, int] = {}
+    rpms: dict[tuple[str, str | None], int] = {}
+    for i, item in enumerate(items):
+        path: KeyPath = ("targets", i)
+        name = item["name"]
+        if name in names:
+            check.fail((*path, "name"), f"{name!r} is already the name of targets[{names[name]}]")
+        names.setdefault(name, i)
+        key = (item["dist"], item.get("arch"))
+        if key in rpms:
+            check.fail((*path, "dist"), f"{item['dist']!r} is already the dist of "
+                       f"targets[{rpms[key]}] for the same arch: the two RPMs would have one "
+                       "file name")  # fmt: skip
+        rpms.setdefault(key, i)
+        if ("rootfs" in item) == ("container" in item):
+            check.fail(path, "give exactly one of rootfs and container: where this target builds")
+            continue
+        env = build
+        if "container" in item:
+            env = dataclasses.replace(build, kind="container", image=item["container"])
+        else:
+            root = check.host_path((*path, "rootfs"), item["rootfs"], "dir")
+            if root is not None and root == Path("/"):
+                check.fail((*path, "rootfs"), "the root of this host is not a build root")
+            env = dataclasses.replace(build, kind="rootfs", rootfs=root)
+        target_python = python
+        if "python" in item:
+            target_python = check.target_path((*path, "python"), item["python"]) or python
+        # the derived name is checked as a given one is (no link leading out of the project)
+        given = item.get("requirements") or os.path.relpath(target_lock(requirements, name),
+                                                            check.base)  # fmt: skip
+        lock = check.target_file((*path, "requirements"), given)
+        found.append(Target(name=name, build=env, python=target_python, dist=item["dist"],
+                            arch=item.get("arch"), requirements=lock))  # fmt: skip
+    return tuple(found)
+
+
+def for_target(manifest: Manifest, target: Target) -> Manifest:
+    """The manifest of one target's RPM: its interpreter, where it builds, its lock, its
+    release; the version read from its lock with ``version: {from: NAME}``.
+
+    Only the main lock is the target's: ``lock.environments`` (test tools) stay the top-level
+    build's, so a target's manifest has none and no ``test``.
+    """
+    version, problem = manifest.version, manifest.version_problem
+    if manifest.version_from is not None:
+        version, why = locked_version(manifest.version_from, target.requirements,
+                                      manifest.project)  # fmt: skip
+        problem = None if why is None else Problem(
+            f"targets.{target.name}", None, why
+        )  # fmt: skip
+    main = manifest.lock_target("main")
+    locks = () if main is None else (dataclasses.replace(main, output=target.requirements),)
+    return dataclasses.replace(
+        manifest, python=target.python, build=target.build, requirements=target.requirements,
+        release=manifest.release + target.dist, version=version, version_problem=problem,
+        locks=locks, tests=None, targets=(), target=target.name, arch=target.arch,
+    )  # fmt: skip
 
 
 # Levels rpm's compressors accept (zstd's 20-22 need --ultra, which rpm does not pass).
@@ -766,7 +877,7 @@ def _compression(check: _Checker, value: str) -> tuple[str, int]:
     return algorithm, level
 
 
-def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
+def _build(check: _Checker, config: dict[str, Any], *, targets: bool = False) -> BuildEnvironment:
     if "container" in config and "rootfs" in config:
         check.fail(("build",), "give either build.container or build.rootfs, not both")
     run_args = tuple(config.get("run_args", ()))
@@ -787,7 +898,7 @@ def _build(check: _Checker, config: dict[str, Any]) -> BuildEnvironment:
                 "the root of this host is not a build root; omit build for host builds",
             )
         return BuildEnvironment(kind="rootfs", rootfs=root, installer=installer, requires=requires)
-    if run_args or "engine" in config:
+    if (run_args or "engine" in config) and not targets:  # with targets: their containers'
         check.fail(("build",), "engine and run_args only apply with build.container")
     return BuildEnvironment(kind="host", installer=installer, requires=requires)
 

@@ -716,6 +716,9 @@ def make_plan(
         rpmbuild=(
             tools.rpmbuild,
             "-bb",
+            # another architecture's RPM (a target's arch, built under emulation): rpm names
+            # it, and reads its ELF files' requires, for that architecture
+            *(("--target", manifest.arch) if manifest.arch else ()),
             "--noclean",
             "--define",
             f"_topdir {topdir}",

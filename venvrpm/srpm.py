@@ -35,7 +35,7 @@ from venvrpm.manifest import Manifest
 from venvrpm.progress import Report
 from venvrpm.runner import Runner
 
-_DROPPED_KEYS = ("build", "lock", "test")
+_DROPPED_KEYS = ("build", "lock", "test", "targets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,10 @@ def kit(manifest: Manifest, dest: Path, runner: Runner) -> Kit:
     data = yaml.safe_load(manifest.source.read_text(encoding="utf-8"))
     for key in _DROPPED_KEYS:
         data.pop(key, None)
+    if manifest.target is not None:
+        # one target's kit is a manifest of that target alone: its interpreter and release
+        data["python"] = str(manifest.python)
+        data["release"] = manifest.release
     if manifest.build.requires:
         # the farm's chroot has them (BuildRequires); stage checks them and names them in hints
         data["build"] = {"requires": list(manifest.build.requires)}

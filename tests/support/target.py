@@ -26,7 +26,11 @@ SUITE = "bookworm"
 # (tests/support/realapps.py); INCLUDE is part of the cache key, so the root is rebuilt.
 INCLUDE = "python3,python3-venv,systemd,passwd,libpq5"
 # The second root: another Python minor (3.13) for what depends on the target's interpreter.
-INCLUDES = {SUITE: INCLUDE, "trixie": "python3,python3-venv"}
+INCLUDES = {SUITE: INCLUDE, "trixie": "python3,python3-venv",
+            # an aarch64 root, run under qemu-user emulation (binfmt_misc) on an x86_64 host
+            "bookworm-arm64": "python3,python3-venv"}  # fmt: skip
+# suite -> (debootstrap's suite, its --arch); others are the host's architecture
+FOREIGN = {"bookworm-arm64": ("bookworm", "arm64")}
 CACHE = Path(os.environ.get("VENVRPM_TEST_CACHE", "/var/tmp/venvrpm-test-cache"))
 DBPATH = "/var/lib/rpm"
 SEED_NAME = "target-system-provides"
@@ -46,19 +50,22 @@ def template_root(suite: str = SUITE) -> Path:
     base = CACHE / f"{suite}-{_key(suite)}"
     root = base / "root"
     CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / ".lock", "w") as lock:
+    # an emulated debootstrap takes minutes: its own lock, so other roots stay available
+    with open(CACHE / (f".lock-{suite}" if suite in FOREIGN else ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (base / "complete").is_file():
             return root
         shutil.rmtree(base, ignore_errors=True)
         building = base / "root.partial"
         building.mkdir(parents=True)
+        release, arch = FOREIGN.get(suite, (suite, None))
         subprocess.run(
             [
                 "debootstrap",
+                *([f"--arch={arch}"] if arch else []),
                 "--variant=minbase",
                 f"--include={INCLUDES[suite]}",
-                suite,
+                release,
                 str(building),
             ],
             check=True,
