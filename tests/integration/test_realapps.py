@@ -5,7 +5,10 @@ cached wheelhouse (tests/support/realapps.py), installed into the debootstrap'd 
 without --nodeps, run chrooted, verified with ``rpm -V`` and erased, leaving nothing behind:
 
 - httpie: its lock pins pip (httpie needs it at run time) and setuptools (issue 17, defect 1);
-- pgapp: psycopg2 built from its sdist (C extension, gcc) against the system's libpq.
+- pgapp: psycopg2 built from its sdist (C extension, gcc) against the system's libpq;
+- numpyapp: numpy's manylinux wheel, whose modules load the OpenBLAS, libgfortran and
+  libquadmath it bundles in numpy.libs/ (RPATH $ORIGIN/...); what they need of the system
+  (libc, libm) must be met by the root's rpmdb.
 
 pgapp's build is also the first of the two builds that show an sdist with a C extension gives
 the same RPM whatever its paths (issue 17, defect 4): each build runs with ``--no-cache`` and
@@ -36,7 +39,7 @@ from venvrpm.lockfile import read as read_lock
 
 pytestmark = pytest.mark.integration
 
-APPS = ("httpie", "pgapp")
+APPS = ("httpie", "pgapp", "numpyapp")
 
 # What each app runs in the root, and a regular expression its output must match.
 RUNS: dict[str, list[tuple[list[str], str]]] = {
@@ -60,6 +63,19 @@ RUNS: dict[str, list[tuple[list[str], str]]] = {
                 "import psycopg2, psycopg2.extensions as e; print(psycopg2.__version__, e.libpq_version())",
             ],
             r"^2\.9\.13 \(dt dec pq3 ext lo64\) 15\d{4}\n$",
+        ),
+    ],
+    "numpyapp": [
+        (["/usr/bin/numpy-config", "--version"], r"^2\.4\.6\n$"),
+        # a matrix product goes through the bundled OpenBLAS (numpy.libs/)
+        (
+            [
+                "/opt/numpyapp/bin/python",
+                "-c",
+                "import numpy as np; a = np.array([[1.0, 2.0], [3.0, 4.0]]);"
+                " print(np.dot(a, a).tolist(), np.show_config('dicts')['Build Dependencies']['blas']['name'])",
+            ],
+            r"^\[\[7\.0, 10\.0\], \[15\.0, 22\.0\]\] scipy-openblas\n$",
         ),
     ],
 }
@@ -127,6 +143,12 @@ def pgapp(tmp_path_factory: pytest.TempPathFactory) -> RealApp:
     return build_real_app("pgapp", tmp_path_factory.mktemp("pgapp"))
 
 
+@pytest.fixture(scope="module")
+def numpyapp(tmp_path_factory: pytest.TempPathFactory) -> RealApp:
+    """numpy from its manylinux wheel (bundled libraries in numpy.libs/), built once."""
+    return build_real_app("numpyapp", tmp_path_factory.mktemp("numpyapp"))
+
+
 @pytest.mark.parametrize("app", APPS)
 def test_installs_runs_verifies_and_erases(
     app: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -184,6 +206,19 @@ def test_pgapp_links_the_system_libpq(pgapp: RealApp) -> None:
         re.search(r"/psycopg2/_psycopg\.cpython-311-x86_64-linux-gnu\.so$", n) for n in names
     )
     assert not any("psycopg2_binary" in n or ".libs/" in n for n in names), "not a manylinux wheel"
+
+
+def test_numpyapp_requires_the_system_libraries_not_its_bundled_ones(numpyapp: RealApp) -> None:
+    """numpy.libs/ ships OpenBLAS, libgfortran and libquadmath under hashed names: no Require
+    names them (nothing on a system could provide them), and every soname its ELF objects need
+    of the system (libc, libm, libgcc_s, libstdc++, libz) is provided by the root's rpmdb."""
+    requires = subprocess.run(["rpm", "-qp", "--requires", str(numpyapp.rpm)],
+                              capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    sonames = [r for r in requires if ".so" in r]
+    assert "libm.so.6()(64bit)" in sonames and "libc.so.6()(64bit)" in sonames
+    assert not [r for r in sonames if re.search(r"gfortran|quadmath|openblas", r)], sonames
+    provides = target.rpm(target.template_root(), "-q", "--provides", target.SEED_NAME).stdout
+    assert set(sonames) - set(provides.splitlines()) == set()
 
 
 def test_psycopg2_from_its_sdist_is_path_independent_and_reproducible(
