@@ -77,22 +77,23 @@ def _jobs(modules: int, wanted: str) -> int:
 
 
 def _shares(modules: list, jobs: int) -> list:  # type: ignore[type-arg]
-    """Split (index, path) pairs over *jobs* processes, largest files first to the least loaded
-    one: compiling costs about the source's size, so they finish together."""
-    sized = []
-    for index, path in enumerate(modules):
+    """Split (index, path) pairs over *jobs* processes: runs of the sorted list, of about the
+    same bytes of source each (compiling costs about the source's size). Runs, not modules
+    dealt out by size: each process then writes its own directories' ``__pycache__``, rather
+    than every process contending for every directory."""
+    sizes = []
+    for path in modules:
         try:
-            size = os.lstat(path).st_size
+            sizes.append(os.lstat(path).st_size)
         except OSError:
-            size = 0
-        sized.append((-size, index, path))
-    sized.sort()
-    loads = [0] * jobs
+            sizes.append(0)
+    total = sum(sizes) or 1
     shares = [[] for _ in range(jobs)]  # type: list[list[tuple[int, str]]]
-    for negative, index, path in sized:
-        least = loads.index(min(loads))
-        loads[least] -= negative
-        shares[least].append((index, path))
+    done = 0
+    for index, path in enumerate(modules):  # (not zip(strict=): 3.10+, and this runs on 3.7)
+        # the share whose slice of the total bytes this module starts in
+        shares[min(jobs - 1, done * jobs // total)].append((index, path))
+        done += sizes[index]
     return shares
 
 
