@@ -14,21 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
-from venvrpm import __version__, manifest, pipeline, sourcedate
-from venvrpm import cache as cache_module
-from venvrpm.console import (
-    Console,
-    bug_error,
-    build_fields,
-    built_line,
-    cache_document,
-    cache_listing,
-    checked_line,
-    doctor_report,
-    fetched_lines,
-    pruned_line,
-    result_document,
-)
+# Only what parsing the arguments needs: the rest is imported by the command that uses it, so
+# that `venvrpm --version` and a build's first step come at once (docs/performance.md).
+from venvrpm import __version__
 from venvrpm.errors import (
     EXIT_BUILD_FAILED,
     EXIT_INTERRUPTED,
@@ -39,17 +27,23 @@ from venvrpm.errors import (
     UsageError,
     VenvrpmError,
 )
-from venvrpm.plan import sign_key
-from venvrpm.runner import HostRunner
-from venvrpm.workspace import workspace
 
 if TYPE_CHECKING:
-    from venvrpm import audit, osv
+    from venvrpm import audit, manifest, osv, pipeline
     from venvrpm import bundle as bundle_module
+    from venvrpm import cache as cache_module
+    from venvrpm.console import Console
     from venvrpm.nativelibs import NativeLibrary
-    from venvrpm.runner import Runner
+    from venvrpm.runner import HostRunner, Runner
 
 _A = TypeVar("_A", bound="Arguments")
+
+
+def sign_key(value: str) -> str | None:
+    """plan.sign_key, imported when a key is given."""
+    from venvrpm.plan import sign_key as checked
+
+    return checked(value)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -544,6 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(namespace, "handler", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    from venvrpm.console import Console, bug_error  # after --help and --version: rich is slow
+
     handler: Callable[[Any, Console], int] = namespace.handler
     args: Arguments = namespace.arguments.of(namespace)
     console = Console(quiet=args.quiet, verbose=args.verbose, animate=not args.json)
@@ -572,6 +568,8 @@ def _usage_error(error: UsageError, argv: Sequence[str]) -> int:
     """Arguments argparse refused: said, and written as a document when ``--json`` is among
     them (the arguments could not be parsed, so it is looked for as argparse would take it:
     spelled out or abbreviated, before a ``--``)."""
+    from venvrpm.console import Console
+
     words = list(argv)[: list(argv).index("--")] if "--" in argv else list(argv)
     wants_json = any(len(w) > 3 and "--json".startswith(w) for w in words)
     console = Console(animate=False)
@@ -593,6 +591,8 @@ def _stopped(args: Arguments, console: Console, what: str, code: int) -> int:
 
 def _failed(args: Arguments, console: Console, error: VenvrpmError, step: str | None) -> int:
     """*error*'s exit code, its ``--json`` document written (when stdout takes it)."""
+    from venvrpm.console import result_document
+
     if args.json:
         document = result_document(error.exit_code, error=error, step=step)
         if isinstance(error, TargetsFailed):  # what the other targets built
@@ -616,6 +616,8 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def _schema(args: SchemaArgs, console: Console) -> int:
+    from venvrpm import manifest
+
     if args.markdown:
         from venvrpm import reference
 
@@ -633,7 +635,8 @@ def _completion(args: CompletionArgs, console: Console) -> int:
 
 
 def _lint(args: LintArgs, console: Console) -> int:
-    from venvrpm import lint
+    from venvrpm import lint, sourcedate
+    from venvrpm.runner import HostRunner
 
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ))
     linted = lint.run(args.rpms, runner, show_filtered=args.show_filtered)
@@ -642,7 +645,8 @@ def _lint(args: LintArgs, console: Console) -> int:
 
 
 def _inspect(args: InspectArgs, console: Console) -> int:
-    from venvrpm import inspect
+    from venvrpm import inspect, sourcedate
+    from venvrpm.runner import HostRunner
 
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ))
     found = inspect.inspect_rpm(args.rpm, runner)
@@ -656,7 +660,8 @@ def _inspect(args: InspectArgs, console: Console) -> int:
 def _audit(args: AuditArgs, console: Console) -> int:
     from datetime import UTC, datetime
 
-    from venvrpm import audit, lockfile, osv
+    from venvrpm import audit, lockfile, manifest, osv, sourcedate
+    from venvrpm.runner import HostRunner
 
     if args.installed == (args.target is not None):
         raise UsageError(
@@ -776,12 +781,17 @@ def _is_rpm(path: Path | None) -> bool:
 
 def _open_cache(args: BuildArgs | BundleArgs | CacheArgs) -> cache_module.Cache | None:
     """The environment cache as the environment configures it (None with --no-cache)."""
+    from venvrpm import cache as cache_module
+
     if not isinstance(args, CacheArgs) and args.no_cache:
         return None
     return cache_module.from_environment(os.environ)
 
 
 def _cache(args: CacheArgs, console: Console) -> int:
+    from venvrpm import cache as cache_module
+    from venvrpm.console import cache_document, cache_listing, pruned_line
+
     cache = _open_cache(args)
     assert cache is not None  # `cache` has no --no-cache
     if args.cache_command == "list":
@@ -806,7 +816,9 @@ def _cache(args: CacheArgs, console: Console) -> int:
 
 
 def _doctor(args: DoctorArgs, console: Console) -> int:
-    from venvrpm import doctor
+    from venvrpm import doctor, manifest, sourcedate
+    from venvrpm.console import doctor_report
+    from venvrpm.runner import HostRunner
 
     loaded = manifest.load(args.manifest) if args.manifest else None
     found = doctor.checks(
@@ -817,7 +829,8 @@ def _doctor(args: DoctorArgs, console: Console) -> int:
 
 
 def _check(args: ManifestArgs, console: Console) -> int:
-    from venvrpm import entrypoints, targets
+    from venvrpm import entrypoints, manifest, targets
+    from venvrpm.console import checked_line
 
     loaded = manifest.load(args.manifest)
     chosen = targets.selected(loaded, args.target, platform.machine(), targets.emulation_enabled)
@@ -846,7 +859,8 @@ def _check(args: ManifestArgs, console: Console) -> int:
 
 
 def _init(args: InitArgs, console: Console) -> int:
-    from venvrpm import init
+    from venvrpm import init, sourcedate
+    from venvrpm.runner import HostRunner
 
     python = init.PYTHON if args.python is None else init.check_python(args.python)
     if args.find_links is not None and args.from_pypi is None:
@@ -880,7 +894,8 @@ def _init(args: InitArgs, console: Console) -> int:
 
 
 def _lock(args: LockArgs, console: Console) -> int:
-    from venvrpm import lock, targets
+    from venvrpm import lock, manifest, sourcedate, targets
+    from venvrpm.runner import HostRunner
 
     loaded = manifest.load(args.manifest)
     runner = HostRunner(sourcedate.default_source_date_epoch(os.environ), on_output=console.sink)
@@ -921,6 +936,8 @@ def _require_wheelhouse(loaded: manifest.Manifest, message: str) -> None:
 
 
 def _stage(args: StageArgs, console: Console) -> int:
+    from venvrpm import manifest, pipeline
+
     loaded = manifest.load(args.manifest)
     root = args.root.resolve()
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=False,
@@ -931,7 +948,7 @@ def _stage(args: StageArgs, console: Console) -> int:
 
 
 def _bundle(args: BundleArgs, console: Console) -> int:
-    from venvrpm import bundle
+    from venvrpm import bundle, manifest, pipeline
 
     loaded = manifest.load(args.manifest)
     if args.offline:
@@ -978,6 +995,7 @@ def _bundle_targets(
     missing a system is not one to ship), and nothing is written to the output directory."""
     from venvrpm import bundle as bundle_module
     from venvrpm import targets
+    from venvrpm.workspace import workspace
 
     chosen = targets.selected(loaded, args.target, platform.machine(), targets.emulation_enabled)
     built: list[bundle_module.Built] = []
@@ -1013,6 +1031,7 @@ def _bundle_one(
 ) -> tuple[int, bundle_module.Built]:
     """One target of a bundle: its RPM (into *rpms*), SBOM and audit; and its epoch."""
     from venvrpm import bundle as bundle_module
+    from venvrpm import pipeline
 
     with pipeline.session(each, report=console.report, sink=console.sink,
                           keep=args.keep_workdir, output_dir=Path("/nonexistent"),
@@ -1051,7 +1070,9 @@ def _bundle_audit(
 
 
 def _fetch(args: ManifestArgs, console: Console) -> int:
-    from venvrpm import fetch, targets
+    from venvrpm import fetch, manifest, sourcedate, targets
+    from venvrpm.console import fetched_lines
+    from venvrpm.runner import HostRunner
 
     loaded = manifest.load(args.manifest)
     if loaded.wheelhouse is None:
@@ -1076,7 +1097,7 @@ def _fetch(args: ManifestArgs, console: Console) -> int:
 
 
 def _test(args: TestArgs, console: Console) -> int:
-    from venvrpm import testenv
+    from venvrpm import manifest, pipeline, testenv
 
     loaded = manifest.load(args.manifest)
     locks = tuple(t.output for t in loaded.locks if t.name != "main")
@@ -1089,7 +1110,7 @@ def _test(args: TestArgs, console: Console) -> int:
 
 
 def _build(args: BuildArgs, console: Console) -> int:
-    from venvrpm import targets
+    from venvrpm import manifest, targets
 
     loaded = manifest.load(args.manifest)
     if args.offline:
@@ -1118,6 +1139,8 @@ def _build(args: BuildArgs, console: Console) -> int:
 def _build_single(
     args: BuildArgs, console: Console, loaded: manifest.Manifest, output_dir: Path
 ) -> int:
+    from venvrpm.console import build_fields, built_line, result_document
+
     made = _build_one(args, console, loaded, output_dir)
     if isinstance(made, Path):  # --srpm
         console.done(f"{made}")
@@ -1142,6 +1165,8 @@ def _build_targets(
     caches are shared); a failing target does not stop the others. Every RPM lands whole in
     the output directory (rpmbuild's result is moved there atomically), so a failure leaves
     the others' RPMs complete and the failed one absent."""
+    from venvrpm.console import build_fields, result_document
+
     entries: list[dict[str, object]] = []
     failures: list[tuple[str, VenvrpmError]] = []
     made: list[Path] = []
@@ -1211,6 +1236,8 @@ def _build_one(
     args: BuildArgs, console: Console, loaded: manifest.Manifest, output_dir: Path
 ) -> pipeline.BuildResult | Path:
     """One RPM (or with --srpm its source RPM, a Path) of *loaded*."""
+    from venvrpm import pipeline
+
     cache = _open_cache(args)
     with pipeline.session(loaded, report=console.report, sink=console.sink, keep=args.keep_workdir,
                           output_dir=output_dir, cache=cache,
@@ -1236,6 +1263,9 @@ def _dry_run(
 ) -> dict[str, object]:
     """Print the plan; run nothing of the target (no probe, container or chroot), nor git in
     the manifest's directory (the plan printed has no SOURCE_DATE_EPOCH)."""
+    from venvrpm import pipeline, sourcedate
+    from venvrpm.workspace import workspace
+
     epoch = sourcedate.default_source_date_epoch(os.environ)
     with workspace(keep=False) as workdir:
         console.report("step", "planning the build (--dry-run: nothing of the target runs)")

@@ -18,7 +18,6 @@ from venvrpm import (
     payload,
     pydists,
     relocate,
-    sbom,
     scriptlets,
     stagecheck,
     venvbuild,
@@ -123,6 +122,9 @@ def _stage_generated(plan: BuildPlan, distributions: tuple[pydists.Distribution,
         pydists.doc_path(manifest.name),
         pydists.document(manifest.name, str(manifest.python), distributions),
     )
+    # the CycloneDX library takes ~60 ms to import: not before a build's first step is shown
+    from venvrpm import sbom
+
     sbom_text = sbom.document(manifest.name, f"{manifest.version}-{manifest.release}",
                               distributions, plan.source_date_epoch,
                               native=nativelibs.in_venv(plan.venv_dir, manifest.prefix))  # fmt: skip

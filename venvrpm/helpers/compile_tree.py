@@ -1,8 +1,8 @@
 """Compile every ``.py`` under a virtualenv for its final path; print a JSON report.
 
 Run by the target interpreter as ``python -I -S -B compile_tree.py VENV_DIR STAGE PROGRESS
-[LIST]``; with LIST (a file of NUL-separated paths) only those modules, else every one under
-VENV_DIR. PROGRESS is a file it creates and grows by one byte per module looked at: venvrpm
+[LIST [JOBS]]``; with LIST (a file of NUL-separated paths) only those modules, else every one
+under VENV_DIR. The modules are compiled by a process per core (JOBS, if given: tests). PROGRESS is a file it creates and grows by one byte per module looked at: venvrpm
 reads its size for the progress display. Not lines on stderr: they would fill the "last lines
 of output" that a failure shows.
 Standard library only: it runs where venvrpm is not installed. ``-S``: the venv's site-packages
@@ -22,9 +22,13 @@ import marshal
 import os
 import py_compile
 import sys
+import traceback
 
 PROGRESS_EVERY = 100
 """Modules between two writes to the progress file."""
+
+MODULES_PER_JOB = 50
+"""No process is forked for fewer modules than this: a project's few are compiled at once."""
 
 
 def _current(source: str, cfile: str, dfile: str) -> bool:
@@ -59,25 +63,49 @@ def _modules(venv_dir: str):  # type: ignore[no-untyped-def]
                 yield os.path.join(dirpath, name)
 
 
-def main(venv_dir: str, stage: str, progress: str, listing: str = "") -> int:
+def _jobs(modules: int, wanted: str) -> int:
+    """How many processes compile: one per core this process may run on (a container's or a
+    cgroup's CPU set included), fewer for a short list, *wanted* if given (tests)."""
+    if wanted:
+        cores = int(wanted)
+    else:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+    return max(1, min(cores, modules // MODULES_PER_JOB))
+
+
+def _shares(modules: list, jobs: int) -> list:  # type: ignore[type-arg]
+    """Split (index, path) pairs over *jobs* processes: runs of the sorted list, of about the
+    same bytes of source each (compiling costs about the source's size). Runs, not modules
+    dealt out by size: each process then writes its own directories' ``__pycache__``, rather
+    than every process contending for every directory."""
+    sizes = []
+    for path in modules:
+        try:
+            sizes.append(os.lstat(path).st_size)
+        except OSError:
+            sizes.append(0)
+    total = sum(sizes) or 1
+    shares = [[] for _ in range(jobs)]  # type: list[list[tuple[int, str]]]
+    done = 0
+    for index, path in enumerate(modules):  # (not zip(strict=): 3.10+, and this runs on 3.7)
+        # the share whose slice of the total bytes this module starts in
+        shares[min(jobs - 1, done * jobs // total)].append((index, path))
+        done += sizes[index]
+    return shares
+
+
+def _compile(share: list, stage: str, counted) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Compile the modules of *share*; one byte to *counted* per module looked at."""
     compiled = 0
     kept = 0
     failed = []
-    if listing:
-        with open(listing, "rb") as fh:  # NUL-separated: names are bytes
-            names = fh.read().split(b"\0")
-        modules = sorted(os.fsdecode(n) for n in names if n.endswith(b".py"))
-    else:
-        modules = _modules(venv_dir)
-    # O_EXCL|O_NOFOLLOW: venvrpm removed it before; never write through what is there instead
-    counted = os.fdopen(
-        os.open(progress, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb"
-    )
     done = 0
-    for done, path in enumerate(modules, 1):
+    for done, (index, path) in enumerate(share, 1):
         if done % PROGRESS_EVERY == 0:
-            counted.write(b"." * PROGRESS_EVERY)
-            counted.flush()
+            os.write(counted, b"." * PROGRESS_EVERY)
         if os.path.islink(path):
             continue
         cfile = importlib.util.cache_from_source(path)
@@ -96,12 +124,83 @@ def main(venv_dir: str, stage: str, progress: str, listing: str = "") -> int:
         except py_compile.PyCompileError as exc:
             # Templates and Python-2-only files in some distributions: never importable,
             # so Python never tries to write bytecode for them at run time either.
-            failed.append([path[len(stage) :], exc.exc_type_name])
-    counted.write(b"." * (done % PROGRESS_EVERY))
-    counted.close()
-    json.dump({"compiled": compiled, "kept": kept, "failed": failed}, sys.stdout)
+            failed.append([index, path[len(stage) :], exc.exc_type_name])
+    if done % PROGRESS_EVERY:
+        os.write(counted, b"." * (done % PROGRESS_EVERY))
+    return {"compiled": compiled, "kept": kept, "failed": failed}
+
+
+def _in_parallel(shares: list, stage: str, counted: int) -> list:  # type: ignore[type-arg]
+    """Compile each share in a forked process; their reports, read back through pipes.
+
+    os.fork and pipes, not multiprocessing: its pools need POSIX semaphores (/dev/shm, often
+    missing in a chroot or a container) and, started by ``-c``, cannot re-import a main
+    module. The bytecode does not depend on which process writes it (a test compares serial
+    and parallel output byte for byte)."""
+    children = []
+    for share in shares:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: compile, report, and leave without running any cleanup
+            status = 1
+            try:
+                os.close(read)
+                report = json.dumps(_compile(share, stage, counted)).encode()
+                while report:
+                    report = report[os.write(write, report) :]
+                status = 0
+            except BaseException:  # shown on stderr; the parent sees exit 1
+                traceback.print_exc()
+                sys.stderr.flush()
+            finally:
+                os._exit(status)
+        os.close(write)
+        children.append((pid, read))
+    reports = []
+    broken = False
+    for pid, read in children:
+        with os.fdopen(read, "rb") as fh:
+            data = fh.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            broken = True
+        else:
+            reports.append(json.loads(data))
+    if broken:
+        raise SystemExit("a bytecode compiler process failed (see above)")
+    return reports
+
+
+def main(venv_dir: str, stage: str, progress: str, listing: str = "", jobs: str = "") -> int:
+    if listing:
+        with open(listing, "rb") as fh:  # NUL-separated: names are bytes
+            names = fh.read().split(b"\0")
+        modules = sorted(os.fsdecode(n) for n in names if n.endswith(b".py"))
+    else:
+        modules = list(_modules(venv_dir))
+    # O_EXCL|O_NOFOLLOW: venvrpm removed it before; never write through what is there instead.
+    # O_APPEND: the compiling processes share it.
+    counted = os.open(
+        progress, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND, 0o600
+    )
+    count = _jobs(len(modules), jobs)
+    if count == 1:
+        reports = [_compile(list(enumerate(modules)), stage, counted)]
+    else:
+        reports = _in_parallel(_shares(modules, count), stage, counted)
+    os.close(counted)
+    failed = sorted(f for r in reports for f in r["failed"])
+    json.dump(
+        {
+            "compiled": sum(r["compiled"] for r in reports),
+            "kept": sum(r["kept"] for r in reports),
+            "failed": [f[1:] for f in failed],  # in the order of the modules, as one process
+            "jobs": count,
+        },
+        sys.stdout,
+    )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:5]))
+    sys.exit(main(*sys.argv[1:6]))

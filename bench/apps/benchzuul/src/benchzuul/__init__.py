@@ -1,0 +1,7 @@
+"""A Zuul-sized service (benchmark app): zuul's own locked requirements."""
+
+import zuul
+
+
+def main() -> None:
+    print(zuul.__name__)
