@@ -1,5 +1,10 @@
 """`venvrpm audit` against the real advisory snapshot (../shared/advisory-db), a built RPM, and a
-root the RPM is installed into."""
+root the RPM is installed into.
+
+The older web stack is audited twice: as a lock with made-up hashes (OLD_WEB, no build), and as
+a real app (tests/data/realapps/oldweb: the same stack locked from PyPI with real hashes, built
+offline from its cached wheelhouse and installed into the bookworm root without --nodeps), where
+the manifest, the RPM and the installed root must give the same findings."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from tests.conftest import Built, require_tools
 from tests.integration.test_lock import make_app
-from tests.support import target, tinybackend
+from tests.support import realapps, target, tinybackend
 from tests.support.apps import BUNDLED_SONAME, make_smallapp
 from venvrpm import lockfile
 from venvrpm.cli import main
@@ -150,6 +155,88 @@ def test_an_older_web_stack_against_the_snapshot(
         2661, 10, "2024-10-10T17:22:00Z",
     )  # fmt: skip
     assert db["stale"] is True
+
+
+def test_a_real_older_web_stack_from_its_lock_rpm_and_installed_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tests/data/realapps/oldweb: OLD_WEB resolved for real (requests 2.19.0 allows urllib3
+    <1.24 only, so urllib3 is 1.23) with what it needs (markupsafe, certifi, chardet, idna),
+    PyYAML 5.3 built from its sdist (no cp311 wheel), the RPM built offline from the cached
+    wheelhouse and installed into the root with its Requires met by the root's rpmdb."""
+    require_tools("rpm", "rpmbuild", "unshare", "chroot", "debootstrap")
+    manifest = realapps.prepare("oldweb", tmp_path / "oldweb")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    built = realapps.build_offline(manifest, tmp_path / "dist", env, "-q")
+    assert built.returncode == 0, built.stderr[-3000:]
+    (package,) = (tmp_path / "dist").glob("*.rpm")
+    lock = lockfile.read(manifest.parent / "requirements.lock")
+    locked = {r.name: r.version for r in lock.requirements}
+    assert {**OLD_WEB, "urllib3": "1.23"}.items() <= locked.items()
+    assert len(locked) == 12, locked
+
+    db = str(snapshot())
+    code, from_manifest = audit_json(capsys, str(manifest), "--db", db)
+    assert code == 1
+    code, from_rpm = audit_json(capsys, str(package), "--db", db)
+    assert code == 1
+    root = target.fresh_root(tmp_path / "root")
+    install = target.rpm(root, "-i", str(package), check=False)  # no --nodeps
+    assert install.returncode == 0, install.stderr
+    code, installed = audit_json(capsys, "--installed", "--root", str(root), "--db", db)
+    assert code == 1
+
+    # the same findings, ids, aliases and fixed versions, whichever way the stack is read
+    assert key(from_manifest) == key(from_rpm) == key(installed)
+    assert len(key(from_manifest)) == 20
+    for document in (from_manifest, from_rpm, installed):
+        assert {(a["name"], a["version"]) for a in document["audited"]} == locked.items()
+    for document in (from_rpm, installed):
+        assert {w for f in document["findings"] for w in f["where"]} == {"oldweb-1.0.0-1.x86_64"}
+    assert installed["target"] == {"kind": "installed", "name": f"installed RPMs of {root}"}
+
+    # ... and they are the records whose ranges cover the locked versions, by a plain reading
+    by_name = found(from_manifest)
+    assert {n: set(ids) for n, ids in by_name.items()} == plainly_affected(locked)
+    # checked by hand against vulns/<name>/*.yaml, the boundaries first: flask's
+    # PYSEC-2019-179 is fixed in 1.0 and urllib3's PYSEC-2018-32 (CVE-2018-20060) in 1.23,
+    # the very versions locked, so neither is reported
+    assert "PYSEC-2019-179" not in by_name["flask"]
+    assert "PYSEC-2018-32" not in by_name["urllib3"]
+    assert by_name["flask"] == {
+        "PYSEC-2023-62": (("CVE-2023-30861", "GHSA-m2qf-hxjv-5gpq"), "2.2.5")
+    }
+    assert by_name["requests"]["PYSEC-2018-28"] == (
+        ("CVE-2018-18074", "GHSA-x84v-xcm2-53pg"), "2.20.0",
+    )  # fmt: skip
+    # "through 1.24.1": 1.23 is inside; PYSEC-2023-207 has a CVE and no GHSA alias
+    assert by_name["urllib3"]["PYSEC-2019-132"] == (
+        ("CVE-2019-11236", "GHSA-r64q-w8jr-g9qp"), "1.24.3",
+    )  # fmt: skip
+    assert by_name["urllib3"]["PYSEC-2023-207"] == (("CVE-2018-25091",), "1.24.2")
+    assert len(by_name["urllib3"]) == 7
+    # idna's record also has a GIT range (commits): only its ECOSYSTEM range is compared
+    assert by_name["idna"] == {"PYSEC-2024-60": (("CVE-2024-3651",), "3.7")}
+    assert by_name["pyyaml"] == {
+        "PYSEC-2020-96": (("CVE-2020-1747", "GHSA-6757-jp84-gxfx"), "5.3.1"),
+        "PYSEC-2021-142": (("CVE-2020-14343", "GHSA-8q59-q68h-6hv4"), "5.4"),
+    }
+    assert by_name["werkzeug"]["PYSEC-2019-140"] == (
+        ("CVE-2019-14806", "GHSA-gq9m-qvpx-68hc"), "0.15.3",
+    )  # fmt: skip
+    assert len(by_name["werkzeug"]) == 5 and len(by_name["jinja2"]) == 2
+    assert not {"certifi", "chardet", "click", "itsdangerous", "markupsafe"} & by_name.keys()
+
+    # what was audited is what is installed: the root runs the stack's HTTP and YAML halves
+    # (not Flask: Werkzeug 0.14 imports ABCs from collections, gone in Python 3.10); PyYAML
+    # is pure Python, its pregenerated C module does not compile for 3.11
+    run = target.chroot(root, "/opt/oldweb/bin/python", "-c",
+                        "import requests, urllib3, yaml;"
+                        " print(requests.__version__, urllib3.__version__, yaml.__version__,"
+                        " yaml.__with_libyaml__)")  # fmt: skip
+    assert (run.returncode, run.stdout) == (0, "2.19.0 1.23 5.3 False\n"), run.stderr
+    verify = target.rpm(root, "-V", "oldweb", check=False)
+    assert (verify.returncode, verify.stdout) == (0, ""), verify.stdout + verify.stderr
 
 
 def test_the_osv_zip_form_finds_the_same(

@@ -1,4 +1,5 @@
-"""Real applications from PyPI for the real-app tier (tests/integration/test_realapps.py).
+"""Real applications from PyPI for the real-app tier (tests/integration/test_realapps.py; oldweb,
+an older web stack, is audited in tests/integration/test_audit_integration.py).
 
 Each app is a directory under ``tests/data/realapps/<app>/``: a manifest with no local project
 (``wheelhouse: wheels/``), its ``requirements.in``, and the hash-locked ``requirements.lock``
