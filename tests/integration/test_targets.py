@@ -201,3 +201,31 @@ def test_an_aarch64_target_builds_under_emulation_installs_and_runs(
     report = json.loads(run.stdout)
     assert report["machine"] == "aarch64" and report["escaped"] == "&lt;a&gt;"
     assert report["speedups"].endswith(".so") and report["prefix"] == "/opt/armhello"
+
+
+def test_the_hello_example_builds_for_aarch64_installs_and_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bundled example (docs/examples/hello: a setuptools project and click, from the index)
+    as an aarch64 target: the project's backend, pip and the bytecode compiler run emulated."""
+    root = target.fresh_root(tmp_path / "arm64", "bookworm-arm64")
+    app = tmp_path / "hello"
+    shutil.copytree(Path(__file__).parents[2] / "docs" / "examples" / "hello", app)
+    manifest = app / "app.yaml"
+    manifest.write_text(
+        manifest.read_text() + f"targets:\n  - name: arm64\n    rootfs: {root}\n    dist: .deb12\n"
+        "    arch: aarch64\n    requirements: requirements.lock\n"
+    )
+    out = tmp_path / "dist"
+    assert cli("build", str(manifest), "-o", str(out)) == 0, capsys.readouterr().err
+    (rpm,) = out.glob("*.rpm")
+    assert rpm.name == "hello-1.0.0-1.deb12.aarch64.rpm"
+    installed = target.fresh_root(tmp_path / "arm64-install", "bookworm-arm64")
+    done = target.rpm(installed, "-i", "--ignorearch", str(rpm), check=False)
+    assert done.returncode == 0, done.stderr
+    run = target.chroot(installed, "/usr/bin/hello", "--name", "arm")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("Hello, arm! (python 3.11") and "/opt/hello" in run.stdout
+    machine = target.chroot(installed, "/opt/hello/bin/python", "-c",
+                            "import platform; print(platform.machine())")  # fmt: skip
+    assert machine.stdout.strip() == "aarch64", machine.stderr
