@@ -62,12 +62,7 @@ def assemble(
 ) -> tuple[Path, Path]:
     """Make ``out_dir/NAME-V-R/`` and ``out_dir/NAME-V-R.tar``; return both. *audit_text*:
     ``venvrpm audit RPM --json``'s report, shipped as ``audit.json``."""
-    createrepo = runner.which("createrepo_c")
-    if createrepo is None:
-        raise ToolMissingError(
-            "createrepo_c is not installed",
-            "apt-get install createrepo-c  |  dnf install createrepo_c",
-        )
+    createrepo = _createrepo(runner)
     with refused(f"writing the bundle into {out_dir}", FULL_HINT):
         return _assemble(manifest, rpm, sbom_text, out_dir, runner, createrepo,
                          source_date_epoch=source_date_epoch, sign_key=sign_key,
@@ -99,20 +94,9 @@ def _assemble(
             (partial / "audit.json").write_text(audit_text, encoding="utf-8")
         key_name = f"RPM-GPG-KEY-{manifest.name}"
         if sign_key:
-            exported = runner.run(
-                ["gpg", "--armor", "--export", "--", sign_key], what="exporting the public key"
-            )
-            if "BEGIN PGP PUBLIC KEY BLOCK" not in exported.stdout:
-                raise VenvrpmError(f"gpg has no public key for {sign_key}")
-            (partial / key_name).write_text(exported.stdout, encoding="ascii")
+            _export_key(runner, sign_key, partial / key_name)
         (partial / f"{manifest.name}.repo").write_text(
-            f"[{manifest.name}]\nname={manifest.summary}\nbaseurl=file://{mount}\nenabled=1\n"
-            # signed: dnf checks the metadata's signature and each package's (EL 9 policy)
-            + (
-                f"gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{mount}/{key_name}\n"
-                if sign_key
-                else "gpgcheck=0\nrepo_gpgcheck=0\n"
-            ),
+            _repo_file(manifest, mount, key=f"{mount}/{key_name}" if sign_key else None),
             encoding="utf-8",
         )
         verify = (
@@ -133,24 +117,8 @@ def _assemble(
             ),
             encoding="utf-8",
         )  # fmt: skip
-        _set_times(partial, source_date_epoch)
-        runner.run(
-            [createrepo, "--quiet", "--revision", str(source_date_epoch),
-             "--set-timestamp-to-revision", "--simple-md-filenames", str(partial)],
-            what="making the repository metadata (createrepo_c)",
-        )  # fmt: skip
-        if sign_key:
-            repomd = partial / "repodata" / "repomd.xml"
-            runner.run(
-                ["gpg", "--batch", "--yes", "--armor", "--digest-algo", "SHA256", "--local-user",
-                 sign_key, "--detach-sign", "--output", f"{repomd}.asc", "--", str(repomd)],
-                what="signing the repository metadata",
-                hint="the secret key must be in gpg's keyring (GNUPGHOME) and usable without a "
-                "prompt (no passphrase, or a gpg-agent that has it)",
-            )  # fmt: skip
-        files = sorted(p for p in partial.rglob("*") if p.is_file())
-        sums = "".join(f"{sha256_hex(p)}  {p.relative_to(partial).as_posix()}\n" for p in files)
-        (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")
+        _repository(runner, createrepo, partial, source_date_epoch, sign_key)
+        _write_sums(partial)
         _set_times(partial, source_date_epoch)
     tar = reproducible_tar(final, out_dir / f"{label}.tar", source_date_epoch, normalise_modes=True)
     return final, tar
@@ -202,12 +170,7 @@ def assemble_targets(
     """A bundle of every target: ``out_dir/NAME-VERSION-RELEASE/TARGET/`` a repository each
     (the RPM, repodata, a .repo, the SBOM, the audit when asked), one SHA256SUMS and one
     README (which directory is for which system) at the top; and its reproducible .tar."""
-    createrepo = runner.which("createrepo_c")
-    if createrepo is None:
-        raise ToolMissingError(
-            "createrepo_c is not installed",
-            "apt-get install createrepo-c  |  dnf install createrepo_c",
-        )
+    createrepo = _createrepo(runner)
     label = f"{manifest.name}-{manifest.version}-{manifest.release}"
     mount = f"/mnt/{label}"
     with refused(f"writing the bundle into {out_dir}", FULL_HINT):
@@ -231,12 +194,7 @@ def assemble_targets(
                                if sign_key else None),
                     encoding="utf-8",
                 )  # fmt: skip
-                _set_times(repo, source_date_epoch)
-                runner.run(
-                    [createrepo, "--quiet", "--revision", str(source_date_epoch),
-                     "--set-timestamp-to-revision", "--simple-md-filenames", str(repo)],
-                    what="making the repository metadata (createrepo_c)",
-                )  # fmt: skip
+                _repository(runner, createrepo, repo, source_date_epoch, sign_key)
                 rows.append((directory, each.manifest, f"{directory}/{each.rpm.name}"))
             (partial / "README.txt").write_text(
                 _targets_readme(manifest, rows, mount, sign_key, key_name,
@@ -244,10 +202,7 @@ def assemble_targets(
                 encoding="utf-8",
             )  # fmt: skip
             _set_times(partial, source_date_epoch)
-            files = sorted(p for p in partial.rglob("*") if p.is_file())
-            sums = "".join(f"{sha256_hex(p)}  {p.relative_to(partial).as_posix()}\n"
-                           for p in files)  # fmt: skip
-            (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")
+            _write_sums(partial)
             _set_times(partial, source_date_epoch)
         tar = reproducible_tar(
             final, out_dir / f"{label}.tar", source_date_epoch, normalise_modes=True
@@ -265,9 +220,52 @@ def _export_key(runner: Runner, sign_key: str, path: Path) -> None:
 
 
 def _repo_file(manifest: Manifest, baseurl: str, *, key: str | None) -> str:
+    """The .repo of a repository at *baseurl*; signed (*key*: the public key's path there),
+    dnf checks the metadata's signature and each package's (EL 9 policy)."""
     return f"[{manifest.name}]\nname={manifest.summary}\nbaseurl=file://{baseurl}\nenabled=1\n" + (
-        f"gpgcheck=1\ngpgkey=file://{key}\n" if key else "gpgcheck=0\n"
+        f"gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://{key}\n"
+        if key
+        else "gpgcheck=0\nrepo_gpgcheck=0\n"
     )
+
+
+def _createrepo(runner: Runner) -> str:
+    createrepo = runner.which("createrepo_c")
+    if createrepo is None:
+        raise ToolMissingError(
+            "createrepo_c is not installed",
+            "apt-get install createrepo-c  |  dnf install createrepo_c",
+        )
+    return createrepo
+
+
+def _repository(
+    runner: Runner, createrepo: str, repo: Path, epoch: int, sign_key: str | None
+) -> None:
+    """*repo*'s metadata (reproducible: times and revision from *epoch*), signed with
+    *sign_key* (``repodata/repomd.xml.asc``) when one is given."""
+    _set_times(repo, epoch)
+    runner.run(
+        [createrepo, "--quiet", "--revision", str(epoch), "--set-timestamp-to-revision",
+         "--simple-md-filenames", str(repo)],
+        what="making the repository metadata (createrepo_c)",
+    )  # fmt: skip
+    if sign_key:
+        repomd = repo / "repodata" / "repomd.xml"
+        runner.run(
+            ["gpg", "--batch", "--yes", "--armor", "--digest-algo", "SHA256", "--local-user",
+             sign_key, "--detach-sign", "--output", f"{repomd}.asc", "--", str(repomd)],
+            what="signing the repository metadata",
+            hint="the secret key must be in gpg's keyring (GNUPGHOME) and usable without a "
+            "prompt (no passphrase, or a gpg-agent that has it)",
+        )  # fmt: skip
+
+
+def _write_sums(top: Path) -> None:
+    """``SHA256SUMS`` of every file under *top*, by path relative to it."""
+    files = sorted(p for p in top.rglob("*") if p.is_file())
+    sums = "".join(f"{sha256_hex(p)}  {p.relative_to(top).as_posix()}\n" for p in files)
+    (top / "SHA256SUMS").write_text(sums, encoding="utf-8")
 
 
 def _targets_readme(
@@ -289,15 +287,18 @@ def _targets_readme(
     )
     title = f"{manifest.name} {manifest.version}: delivery for hosts without network, one "
     verify = (
-        f"2. Trust the signing key, then check each package:\n"
-        f"       rpm --import {key_name} && rpm -K DIR/PACKAGE.rpm\n"
+        f"2. Trust the signing key, then check each package and its repository metadata:\n"
+        f"       rpm --import {key_name} && rpm -Kv DIR/PACKAGE.rpm\n"
+        f"       gpg --verify DIR/repodata/repomd.xml.asc DIR/repodata/repomd.xml   (after\n"
+        f"       importing {key_name} into gpg; dnf does both itself: gpgcheck=1, repo_gpgcheck=1)\n"
         if sign_key
-        else "2. (The packages are not signed: check SHA256SUMS came from a trusted channel.)\n"
+        else UNSIGNED_WARNING
     )
     return TARGETS_README.format(
         name=manifest.name, version=manifest.version, underline="=" * (len(title) + 23),
         audit_word=" and the audit of its known vulnerabilities (audit.json)" if audit else "",
-        key_line=f"{key_name} is the public key the packages are signed with.\n"
+        key_line=f"{key_name} is the public key the packages and repodata/repomd.xml.asc are "
+        "signed with.\n"
         if sign_key else "",
         table=table, verify=verify, mount=mount,
     )  # fmt: skip

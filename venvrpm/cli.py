@@ -995,6 +995,7 @@ def _bundle_targets(
     missing a system is not one to ship), and nothing is written to the output directory."""
     from venvrpm import bundle as bundle_module
     from venvrpm import targets
+    from venvrpm.runner import HostRunner
     from venvrpm.workspace import workspace
 
     chosen = targets.selected(loaded, args.target, platform.machine(), targets.emulation_enabled)

@@ -37,7 +37,7 @@ def two_targets(tmp_path: Path) -> Path:
 
 
 def test_two_targets_lock_build_install_and_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = two_targets(tmp_path)
     root = app.parent
@@ -82,8 +82,12 @@ def test_two_targets_lock_build_install_and_run(
         assert report["native"] == 42
         assert f"/lib/python{version}/site-packages/" in report["co_filename"]
 
-    # the delivery of both: a repository per target, one SHA256SUMS, an SBOM per RPM
-    assert cli("bundle", str(app), "-o", str(root / "bundle")) == 0, capsys.readouterr().err
+    # the delivery of both, signed: a repository per target, one SHA256SUMS, an SBOM per RPM
+    from tests.integration.test_lifecycle import throwaway_key
+
+    throwaway_key(tmp_path, monkeypatch)
+    assert cli("bundle", str(app), "-o", str(root / "bundle"),
+               "--sign", "signing@example.invalid") == 0, capsys.readouterr().err  # fmt: skip
     capsys.readouterr()
     top = root / "bundle" / "smallapp-1.0.0-1"
     assert (root / "bundle" / "smallapp-1.0.0-1.tar").is_file()
@@ -92,9 +96,17 @@ def test_two_targets_lock_build_install_and_run(
         assert (repo / f"smallapp-1.0.0-1{dist}.x86_64.rpm").is_file()
         assert (repo / "repodata" / "repomd.xml").is_file()
         assert json.loads((repo / "sbom.cdx.json").read_text())["bomFormat"] == "CycloneDX"
-        assert (
-            f"baseurl=file:///mnt/smallapp-1.0.0-1/{name}" in (repo / "smallapp.repo").read_text()
-        )
+        dotrepo = (repo / "smallapp.repo").read_text()
+        assert f"baseurl=file:///mnt/smallapp-1.0.0-1/{name}" in dotrepo
+        # each repository's metadata signed, and dnf told to check it (EL 9 policy)
+        assert "\ngpgcheck=1\nrepo_gpgcheck=1\n" in dotrepo
+        keyring = tmp_path / f"customer-{name}.gpg"
+        subprocess.run(["gpg", "--batch", "--dearmor", "--output", str(keyring),
+                        str(top / "RPM-GPG-KEY-smallapp")], check=True, capture_output=True)  # fmt: skip
+        repomd = repo / "repodata" / "repomd.xml"
+        verified = subprocess.run(["gpgv", "--keyring", str(keyring), f"{repomd}.asc",
+                                   str(repomd)], capture_output=True, text=True)  # fmt: skip
+        assert verified.returncode == 0, verified.stderr
     verified = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=top, capture_output=True,
                               text=True)  # fmt: skip
     assert verified.returncode == 0, verified.stdout + verified.stderr
