@@ -18,6 +18,7 @@ from venvrpm import (
     fetch,
     files,
     finalise,
+    hostinstall,
     lockfile,
     payload,
     pydists,
@@ -144,7 +145,10 @@ def prepare(
     # installs it, only then: a requirements lock leaves the choice to the installer)
     markers = dict(interpreter.markers)
     tags = None
-    if lock.pylock is not None:
+    host_install = manifest.install == "host"
+    if host_install:  # before anything else runs: refused unless this host can do it
+        hostinstall.check_host(interpreter)
+    if lock.pylock is not None or host_install:
         if place_pip is not None:
             place_pip()
         tags = venvbuild.probe_tags(runners.target, interpreter, pip)
@@ -164,6 +168,10 @@ def prepare(
         lock, project, workdir=workdir, output_dir=output_dir,
         source_date_epoch=source_date_epoch, host_env=host_env, stage=stage, sign_key=sign_key,
     )  # fmt: skip
+    if host_install:
+        assert tags is not None
+        wheels = hostinstall.choose_wheels(lock, manifest.wheelhouse, tags)
+        plan = dataclasses.replace(plan, host_wheels=wheels)
     # Identified once, for every cache key: for a container it costs an `image inspect`.
     if cache is not None:
         plan = dataclasses.replace(

@@ -204,6 +204,9 @@ class BuildPlan:
     and a distribution whose only pin has a false marker is not "from the lock"."""
     project: ProjectMetadata | None = None
     """The project's pyproject.toml, read once (venvrpm.project); None without a project."""
+    host_wheels: tuple[Path, ...] = ()
+    """With ``install: host``: the wheelhouse's wheel of each locked distribution that fits
+    the target's tags best, chosen when preparing (venvrpm.hostinstall)."""
     built_with: BuildIdentity | None = None
     """What the environment cache's keys name the interpreter and build environment by (for
     a container, an ``image inspect``); None without a cache, or when the environment cannot
