@@ -155,6 +155,10 @@ def prepare(
     lock = lock.for_target(markers, tags)
     # Offline: everything the target installs must be there before anything is built.
     fetch.require_served(manifest, lock)
+    # install: host: a wheel for every distribution, or refused before the sdists are read
+    wheels = (
+        hostinstall.choose_wheels(lock, manifest.wheelhouse, tags or ()) if host_install else ()
+    )
     project = project_module.read(manifest.project)
     uv = manifest.build.installer == "uv"
     tools = Tools(
@@ -169,8 +173,6 @@ def prepare(
         source_date_epoch=source_date_epoch, host_env=host_env, stage=stage, sign_key=sign_key,
     )  # fmt: skip
     if host_install:
-        assert tags is not None
-        wheels = hostinstall.choose_wheels(lock, manifest.wheelhouse, tags)
         plan = dataclasses.replace(plan, host_wheels=wheels)
     # Identified once, for every cache key: for a container it costs an `image inspect`.
     if cache is not None:
