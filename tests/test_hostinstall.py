@@ -125,3 +125,24 @@ def test_install_is_a_targets_key(tmp_path: Path) -> None:
     with pytest.raises(ManifestError) as info:
         manifest.load(path)
     assert any("targets[0].install" in str(p) for p in info.value.problems), info.value.problems
+
+
+def test_the_dry_run_says_what_install_host_runs_instead(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from venvrpm import targets
+    from venvrpm.cli import main
+
+    monkeypatch.setattr(targets, "emulation_enabled", lambda arch: True)
+    (tmp_path / "root").mkdir()
+    lock, _ = _wheelhouse(tmp_path, {"attrs==24.2.0": ["attrs-24.2.0-py3-none-any.whl"]})
+    (tmp_path / "requirements.arm64.txt").write_text(lock.path.read_text())
+    path = tmp_path / "app.yaml"
+    path.write_text(TARGET + "    install: host\n")
+    assert main(["build", str(path), "--dry-run", "-q", "-o", str(tmp_path / "out")]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["targets"]
+    text = json.dumps(entry["plan"])
+    assert "never: install: host unpacks the locked wheels in process" in text
+    assert "installing each locked wheel (pypa/installer), install: host" in text
