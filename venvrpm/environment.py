@@ -82,12 +82,12 @@ def locked(
         venvbuild.install_lock(plan, runner, report, count)
         made = Locked(installreport.read(plan.install_report, lock))
         made.warnings += _relocate_and_compile(plan, runners, report)
-        if cache is not None and key:
-            # copied now, before the project goes in; visible to later builds only once every
-            # check passed
-            pending = cache.stage(
-                key, plan.venv_dir, {**cachekeys.about(plan), "installed": made.recorded}
-            )
+    if made.key == "" and cache is not None and key:
+        # made here, either way: copied now, before the project goes in; visible to later
+        # builds only once every check passed
+        pending = cache.stage(
+            key, plan.venv_dir, {**cachekeys.about(plan), "installed": made.recorded}
+        )
     try:
         yield made
     except BaseException:

@@ -256,6 +256,14 @@ def test_install_host_makes_the_emulated_payload_without_emulating_the_install(
         host[f"{site}/markupsafe/__pycache__/__init__.cpython-311.pyc"]
         == (emulated[f"{site}/markupsafe/__pycache__/__init__.cpython-311.pyc"])
     )
+    # with the environment cache: stored once, restored by the next build, the same payload
+    for again in ("cached-1", "cached-2"):
+        assert cli("build", str(app / "host.yaml"), "-o", str(tmp_path / again),
+                   "--offline", "-v") == 0  # fmt: skip
+        log = capsys.readouterr().err
+        (rpm,) = (tmp_path / again).glob("*.rpm")
+        assert rpm_files(rpm) == host
+    assert "reusing the cached environment" in log, log
     # and it installs into an arm64 root and runs there
     installed = target.fresh_root(tmp_path / "arm64-install", "bookworm-arm64")
     done = target.rpm(installed, "-i", "--ignorearch", str(tmp_path / "host.yaml" /
