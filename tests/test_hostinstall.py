@@ -146,3 +146,55 @@ def test_the_dry_run_says_what_install_host_runs_instead(
     text = json.dumps(entry["plan"])
     assert "never: install: host unpacks the locked wheels in process" in text
     assert "installing each locked wheel (pypa/installer), install: host" in text
+
+
+def _host_plan(tmp_path: Path, wheels: list[Path]):  # type: ignore[no-untyped-def]
+    """A plan (tests/test_plan.py's) whose lock allows *wheels* and that installs them."""
+    import dataclasses
+
+    from tests.test_plan import plan_for
+
+    plan = plan_for(tmp_path)
+    (plan.venv_dir / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("".join(
+        f"{w.name.split('-')[0]}=={w.name.split('-')[1]} "
+        f"--hash=sha256:{hashlib.sha256(w.read_bytes()).hexdigest()}\n" for w in wheels
+    ))  # fmt: skip
+    return dataclasses.replace(plan, lock=lockfile.read(lock), host_wheels=tuple(wheels))
+
+
+def test_each_wheel_is_installed_at_its_final_paths_and_recorded(tmp_path: Path) -> None:
+    from tests.support.tinybackend import write_wheel
+
+    (tmp_path / "wheels").mkdir()
+    wheel = write_wheel(tmp_path / "wheels", "proj", "1.0", {"proj/__init__.py": "X = 1\n"},
+                        entry_points={"proj": "proj:X"})  # fmt: skip
+    plan = _host_plan(tmp_path, [wheel])
+    recorded, warnings = hostinstall.install(plan)
+    assert recorded == {"proj": "sha256:" + hashlib.sha256(wheel.read_bytes()).hexdigest()}
+    assert warnings == []
+    site = plan.venv_dir / "lib" / "python3.11" / "site-packages"
+    assert (site / "proj" / "__init__.py").read_text() == "X = 1\n"
+    assert (site / "proj-1.0.dist-info" / "INSTALLER").read_text() == "venvrpm\n"
+    script = (plan.venv_dir / "bin" / "proj").read_text()
+    assert script.startswith(f"#!{plan.manifest.prefix}/bin/python\n")
+
+
+def test_a_wheel_replaced_since_it_was_chosen_is_refused(tmp_path: Path) -> None:
+    from tests.support.tinybackend import write_wheel
+
+    (tmp_path / "wheels").mkdir()
+    wheel = write_wheel(tmp_path / "wheels", "proj", "1.0", {"proj/__init__.py": "X = 1\n"})
+    chosen = wheel.read_bytes()
+    plan = _host_plan(tmp_path, [wheel])
+    write_wheel(tmp_path / "wheels", "proj", "1.0", {"proj/__init__.py": "X = 'evil'\n"})
+    with pytest.raises(LockError, match="changed in the wheelhouse during the build"):
+        hostinstall.install(plan)
+    assert not (plan.venv_dir / "lib" / "python3.11" / "site-packages" / "proj").exists()
+    # nor is a link put in its place followed, even to the very file chosen
+    (tmp_path / "elsewhere.whl").write_bytes(chosen)
+    wheel.unlink()
+    wheel.symlink_to(tmp_path / "elsewhere.whl")
+    with pytest.raises(LockError, match=r"install: host: cannot read proj-1\.0-py3-none-any\.whl"):
+        hostinstall.install(plan)

@@ -13,6 +13,7 @@ target). The target still runs twice, briefly: the probe, and the tags its pip a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import sys
@@ -104,9 +105,32 @@ def install(plan: BuildPlan) -> tuple[dict[str, str], list[str]]:
     """Unpack ``plan.host_wheels`` into the venv at their final paths (pypa/installer, as the
     project's wheel). Returns the file installed per distribution (``sha256:HEX``, as pip's
     report gives it: installreport) and installer's warnings."""
+    assert plan.lock is not None, "prepare() parses the lock"
+    allowed = {req.name: req.hashes for req in plan.lock.requirements}
     recorded: dict[str, str] = {}
     warnings: list[str] = []
     for wheel in plan.host_wheels:
-        warnings += venvbuild.install_wheel(plan, wheel, what=f"installing {wheel.name}")
-        recorded[parse_wheel_filename(wheel.name)[0]] = fetch.sha256_of(wheel)
+        name = parse_wheel_filename(wheel.name)[0]
+        # Hashed again as installed, from the one open file: the wheelhouse is a directory of
+        # the user's, and the file chosen when preparing may have been replaced since.
+        try:
+            fh = open(wheel, "rb", opener=_no_follow)  # noqa: SIM115 (closed by the with below)
+        except OSError as exc:
+            raise LockError(f"install: host: cannot read {wheel.name}: {exc.strerror}",
+                            "find out what changed the wheelhouse, and build again") from None  # fmt: skip
+        with fh:
+            digest = "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+            if digest not in allowed.get(name, ()):
+                raise LockError(
+                    f"install: host: {wheel.name} changed in the wheelhouse during the build",
+                    "find out what writes into the wheelhouse, and build again",
+                )
+            fh.seek(0)
+            warnings += venvbuild.install_wheel(plan, wheel, what=f"installing {wheel.name}",
+                                                opened=fh)  # fmt: skip
+        recorded[name] = digest
     return recorded, warnings
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)

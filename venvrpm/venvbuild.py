@@ -12,7 +12,7 @@ import stat
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -33,6 +33,7 @@ from venvrpm.runner import Result, Runner
 
 if TYPE_CHECKING:
     from installer.scripts import ScriptSection
+    from installer.sources import WheelFile
 
     from venvrpm.cache import Cache
 
@@ -584,7 +585,12 @@ class _StageDestination(SchemeDictionaryDestination):
 
 
 def install_wheel(
-    plan: BuildPlan, wheel: Path, *, final_paths: bool = True, what: str = "installing the project"
+    plan: BuildPlan,
+    wheel: Path,
+    *,
+    final_paths: bool = True,
+    what: str = "installing the project",
+    opened: BinaryIO | None = None,
 ) -> list[str]:
     """Install the project's built wheel into the venv, in this process (pypa/installer); with
     ``install: host``, each locked wheel too (*what* says which, venvrpm.hostinstall).
@@ -598,6 +604,7 @@ def install_wheel(
     Not *final_paths* (``venvrpm test``: its venv is run where it is, never relocated): scripts
     get the venv's interpreter as it is now (``plan.venv_python``). The files land in the same
     place either way, written through the same no-follow destination.
+    *opened*: the wheel's file, already open (and its hash checked): read instead of *wheel*.
     Returns installer's warnings (it skips a wheel's ``__pycache__`` files, for instance).
     """
     from installer import install
@@ -629,7 +636,10 @@ def install_wheel(
         destdir=str(plan.stage),
     )
     try:
-        with warnings.catch_warnings(record=True) as caught, WheelFile.open(wheel) as source:
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            _open_wheel(opened) if opened else WheelFile.open(wheel) as source,
+        ):
             warnings.simplefilter("always")
             # what pip writes for a requested install; INSTALLER says who installed it
             install(source, destination, {"INSTALLER": b"venvrpm\n", "REQUESTED": b""})
@@ -642,6 +652,16 @@ def install_wheel(
             else "the wheel is damaged: fetch it again (venvrpm fetch), or report it upstream",
         ) from None
     return [str(w.message) for w in caught]
+
+
+@contextlib.contextmanager
+def _open_wheel(opened: BinaryIO) -> Iterator[WheelFile]:
+    """installer's source for an open wheel file: its name (the path) is what installer reads
+    the distribution's name and version from, as from a path."""
+    from installer.sources import WheelFile
+
+    with zipfile.ZipFile(opened) as archive:
+        yield WheelFile(archive)
 
 
 def check_locked_installed(lock: Lock, installed: Iterable[tuple[str, str]]) -> None:
