@@ -54,6 +54,9 @@ def environment_key(plan: BuildPlan) -> str:
             # paths of the lock and wheelhouse left out: their content is what counts
             "install": [_placeholder(a, plan) for a in plan.install_lock],
             "pip_env": sorted(plan.pip_env),
+            # install: host (venvrpm's interpreter makes it, pypa/installer fills it): its own
+            # entries; the key of every other build is unchanged
+            **({"install": "host"} if manifest.install == "host" else {}),
             # the lock's sdists are built with it
             "build_lock": files.sha256_hex(plan.build_lock) if plan.build_lock else None,
             # and with these compiler flags

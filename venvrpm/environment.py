@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from venvrpm import cache as cache_module
-from venvrpm import cachekeys, installreport, relocate, stagecheck, venvbuild
+from venvrpm import cachekeys, hostinstall, installreport, relocate, stagecheck, venvbuild
 from venvrpm.errors import VenvrpmError
 from venvrpm.lockfile import Lock
 from venvrpm.plan import BuildPlan
@@ -63,6 +64,14 @@ def locked(
         report("info", f"reusing the cached environment {key[:12]}")
         made = Locked(installreport.checked(cache.restored(key).get("installed"), lock),
                       cache=cache, key=key)  # fmt: skip
+    elif plan.manifest.install == "host":
+        # no code of the target runs: the wheels chosen when preparing, unpacked here
+        report("step", "creating the virtualenv on this host")
+        hostinstall.create(plan, runners.host)
+        report("step", f"unpacking {len(plan.host_wheels)} locked wheels on this host")
+        recorded, warnings = hostinstall.install(plan)
+        made = Locked(installreport.checked(recorded, lock), warnings)
+        made.warnings += _relocate_and_compile(plan, runners, report)
     else:
         report("step", "creating the virtualenv")
         venvbuild.create(plan, runner)
@@ -72,13 +81,13 @@ def locked(
         report("step", f"installing {count} locked requirements")
         venvbuild.install_lock(plan, runner, report, count)
         made = Locked(installreport.read(plan.install_report, lock))
-        made.warnings += _relocate_and_compile(plan, runner, report)
-        if cache is not None and key:
-            # copied now, before the project goes in; visible to later builds only once every
-            # check passed
-            pending = cache.stage(
-                key, plan.venv_dir, {**cachekeys.about(plan), "installed": made.recorded}
-            )
+        made.warnings += _relocate_and_compile(plan, runners, report)
+    if made.key == "" and cache is not None and key:
+        # made here, either way: copied now, before the project goes in; visible to later
+        # builds only once every check passed
+        pending = cache.stage(
+            key, plan.venv_dir, {**cachekeys.about(plan), "installed": made.recorded}
+        )
     try:
         yield made
     except BaseException:
@@ -108,7 +117,7 @@ def add_project(
     installed by the installer itself, then relocated too."""
     untouched = relocate.snapshot(plan.venv_dir)
     warnings, final_paths = install_project(plan, runners.target, report, cache)
-    return [*warnings, *_relocate_and_compile(plan, runners.target, report, untouched,
+    return [*warnings, *_relocate_and_compile(plan, runners, report, untouched,
                                               relocating=not final_paths)]  # fmt: skip
 
 
@@ -169,7 +178,7 @@ def ensure_build_env(
 
 def _relocate_and_compile(
     plan: BuildPlan,
-    runner: Runner,
+    runners: Runners,
     report: Reporter,
     untouched: relocate.Snapshot | None = None,
     *,
@@ -188,7 +197,11 @@ def _relocate_and_compile(
     changed = None if untouched is None else relocate.changed_since(plan.stage, untouched)
     if relocating:
         relocate.relocate(plan.stage, plan.venv_dir, plan.workdir, changed, report)
-    bytecode = venvbuild.compile_bytecode(plan, runner, changed, report)
+    if plan.manifest.install == "host":  # venvrpm's interpreter is the target's version
+        bytecode = venvbuild.compile_bytecode(plan, runners.host, changed, report,
+                                              python=sys.executable)  # fmt: skip
+    else:
+        bytecode = venvbuild.compile_bytecode(plan, runners.target, changed, report)
     report("info", f"compiled {bytecode.compiled} modules for {manifest.prefix}")
     return [f"not compiled ({error}): {path}" for path, error in bytecode.failed]
 

@@ -184,6 +184,9 @@ class Target:
     """Appended to the release (``.el9``)."""
     arch: str | None
     """The RPM's architecture as given, or None for this host's."""
+    install: str = "target"
+    """``install``: ``target`` (the target's interpreter runs virtualenv, pip and the bytecode
+    compiler) or ``host`` (venvrpm unpacks the locked wheels on this host: docs/targets.md)."""
     requirements: Path
     """The target's lock: given, or derived from the top-level name (:func:`target_lock`)."""
 
@@ -250,6 +253,9 @@ class Manifest:
     """The target this manifest was derived for (:func:`for_target`), else None."""
     arch: str | None = None
     """The target's ``arch``: rpmbuild packs for it (``--target``); None for the host's."""
+    install: str = "target"
+    """The target's ``install`` (:class:`Target`): ``host`` installs the locked wheels without
+    running the target's interpreter (venvrpm.hostinstall)."""
 
     def lock_target(self, name: str) -> LockTarget | None:
         """The lock called *name* (``main`` or an environment)."""
@@ -837,7 +843,8 @@ def _targets(
                                                             check.base)  # fmt: skip
         lock = check.target_file((*path, "requirements"), given)
         found.append(Target(name=name, build=env, python=target_python, dist=item["dist"],
-                            arch=item.get("arch"), requirements=lock))  # fmt: skip
+                            arch=item.get("arch"), install=item.get("install", "target"),
+                            requirements=lock))  # fmt: skip
     return tuple(found)
 
 
@@ -861,6 +868,7 @@ def for_target(manifest: Manifest, target: Target) -> Manifest:
         manifest, python=target.python, build=target.build, requirements=target.requirements,
         release=manifest.release + target.dist, version=version, version_problem=problem,
         locks=locks, tests=None, targets=(), target=target.name, arch=target.arch,
+        install=target.install,
     )  # fmt: skip
 
 

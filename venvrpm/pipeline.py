@@ -109,7 +109,16 @@ def prepare(
     *cache*: keeps pip unpacked and compiled between builds on this host (as an entry).
     *sign_key*: the built RPM is signed with it (rpmsign and gpg found now, before building).
     """
-    from venvrpm import backends, buildreqs, cachekeys, fetch, lockfile, rpmbuild, venvbuild
+    from venvrpm import (
+        backends,
+        buildreqs,
+        cachekeys,
+        fetch,
+        hostinstall,
+        lockfile,
+        rpmbuild,
+        venvbuild,
+    )
     from venvrpm import project as project_module
 
     report("step", f"checking the lock {manifest.requirements.name}")
@@ -139,13 +148,20 @@ def prepare(
     # installs it, only then: a requirements lock leaves the choice to the installer)
     markers = dict(interpreter.markers)
     tags = None
-    if lock.pylock is not None:
+    host_install = manifest.install == "host"
+    if host_install:  # before anything else runs: refused unless this host can do it
+        hostinstall.check_host(interpreter)
+    if lock.pylock is not None or host_install:
         if place_pip is not None:
             place_pip()
         tags = venvbuild.probe_tags(runners.target, interpreter, pip)
     lock = lock.for_target(markers, tags)
     # Offline: everything the target installs must be there before anything is built.
     fetch.require_served(manifest, lock)
+    # install: host: a wheel for every distribution, or refused before the sdists are read
+    wheels = (
+        hostinstall.choose_wheels(lock, manifest.wheelhouse, tags or ()) if host_install else ()
+    )
     project = project_module.read(manifest.project)
     uv = manifest.build.installer == "uv"
     tools = Tools(
@@ -159,6 +175,8 @@ def prepare(
         lock, project, workdir=workdir, output_dir=output_dir,
         source_date_epoch=source_date_epoch, host_env=host_env, stage=stage, sign_key=sign_key,
     )  # fmt: skip
+    if host_install:
+        plan = dataclasses.replace(plan, host_wheels=wheels)
     # Identified once, for every cache key: for a container it costs an `image inspect`.
     if cache is not None:
         plan = dataclasses.replace(

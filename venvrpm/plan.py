@@ -204,6 +204,9 @@ class BuildPlan:
     and a distribution whose only pin has a false marker is not "from the lock"."""
     project: ProjectMetadata | None = None
     """The project's pyproject.toml, read once (venvrpm.project); None without a project."""
+    host_wheels: tuple[Path, ...] = ()
+    """With ``install: host``: the wheelhouse's wheel of each locked distribution that fits
+    the target's tags best, chosen when preparing (venvrpm.hostinstall)."""
     built_with: BuildIdentity | None = None
     """What the environment cache's keys name the interpreter and build environment by (for
     a container, an ``image inspect``); None without a cache, or when the environment cannot
@@ -480,11 +483,20 @@ class BuildPlan:
             )
         for name in cached:
             found[name] = "not when the environment is restored from the cache"
+        if self.manifest.install == "host":  # venvrpm.hostinstall
+            for name in ("check_virtualenv", "install_lock"):
+                found[name] = "never: install: host unpacks the locked wheels in process"
+            found["create_venv"] = "run on this host by venvrpm's interpreter, not the target's"
+            found["compile_environment"] = (
+                "run on this host by venvrpm's interpreter, not the target's"
+            )
         return found
 
     def _in_process(self) -> list[str]:
         """The build's steps that run no command (venvrpm does them itself)."""
         steps = ["relocation of the venv to the prefix (relocate), then the scan for build paths"]
+        if self.manifest.install == "host":
+            steps.insert(0, "installing each locked wheel (pypa/installer), install: host")
         if self.build_wheel is not None:
             steps.insert(0, "installing the project's wheel (pypa/installer), after build_wheel")
         steps.append("the dependency check: pip check's rules on the installed distributions "

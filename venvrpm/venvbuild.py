@@ -12,7 +12,7 @@ import stat
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -33,6 +33,7 @@ from venvrpm.runner import Result, Runner
 
 if TYPE_CHECKING:
     from installer.scripts import ScriptSection
+    from installer.sources import WheelFile
 
     from venvrpm.cache import Cache
 
@@ -583,8 +584,16 @@ class _StageDestination(SchemeDictionaryDestination):
             return self.write_to_fs(Scheme("scripts"), script_name, stream, is_executable=True)
 
 
-def install_wheel(plan: BuildPlan, wheel: Path, *, final_paths: bool = True) -> list[str]:
-    """Install the project's built wheel into the venv, in this process (pypa/installer).
+def install_wheel(
+    plan: BuildPlan,
+    wheel: Path,
+    *,
+    final_paths: bool = True,
+    what: str = "installing the project",
+    opened: BinaryIO | None = None,
+) -> list[str]:
+    """Install the project's built wheel into the venv, in this process (pypa/installer); with
+    ``install: host``, each locked wheel too (*what* says which, venvrpm.hostinstall).
 
     Starting pip for one wheel cost ~1.2 s of every build. No dependencies: the lock has them.
     The stage is installer's ``destdir`` ("a staging directory expected to be the filesystem
@@ -595,6 +604,7 @@ def install_wheel(plan: BuildPlan, wheel: Path, *, final_paths: bool = True) -> 
     Not *final_paths* (``venvrpm test``: its venv is run where it is, never relocated): scripts
     get the venv's interpreter as it is now (``plan.venv_python``). The files land in the same
     place either way, written through the same no-follow destination.
+    *opened*: the wheel's file, already open (and its hash checked): read instead of *wheel*.
     Returns installer's warnings (it skips a wheel's ``__pycache__`` files, for instance).
     """
     from installer import install
@@ -605,7 +615,7 @@ def install_wheel(plan: BuildPlan, wheel: Path, *, final_paths: bool = True) -> 
     found = sorted(venv.glob("lib/python*/site-packages"))
     if len(found) != 1:
         raise VenvrpmError(
-            f"installing the project: {len(found)} site-packages directories in {venv}",
+            f"{what}: {len(found)} site-packages directories in {venv}",
             "report this with the interpreter: venvrpm expects the one a virtualenv has",
         )
     prefix = plan.manifest.prefix
@@ -626,17 +636,32 @@ def install_wheel(plan: BuildPlan, wheel: Path, *, final_paths: bool = True) -> 
         destdir=str(plan.stage),
     )
     try:
-        with warnings.catch_warnings(record=True) as caught, WheelFile.open(wheel) as source:
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            _open_wheel(opened) if opened else WheelFile.open(wheel) as source,
+        ):
             warnings.simplefilter("always")
             # what pip writes for a requested install; INSTALLER says who installed it
             install(source, destination, {"INSTALLER": b"venvrpm\n", "REQUESTED": b""})
     except (InstallerError, ValueError, OSError, zipfile.BadZipFile) as exc:
         raise VenvrpmError(
-            f"installing the project failed: {exc}",
+            f"{what} failed: {exc}",
             "the project's backend built a wheel that cannot be installed; "
-            "report it with the project",
+            "report it with the project"
+            if what == "installing the project"
+            else "the wheel is damaged: fetch it again (venvrpm fetch), or report it upstream",
         ) from None
     return [str(w.message) for w in caught]
+
+
+@contextlib.contextmanager
+def _open_wheel(opened: BinaryIO) -> Iterator[WheelFile]:
+    """installer's source for an open wheel file: its name (the path) is what installer reads
+    the distribution's name and version from, as from a path."""
+    from installer.sources import WheelFile
+
+    with zipfile.ZipFile(opened) as archive:
+        yield WheelFile(archive)
 
 
 def check_locked_installed(lock: Lock, installed: Iterable[tuple[str, str]]) -> None:
@@ -719,10 +744,13 @@ def compile_bytecode(
     runner: Runner,
     only: list[Path] | None = None,
     report: progress.Report = progress.quiet,
+    *,
+    python: str | None = None,
 ) -> Bytecode:
-    """Compile every module (or those in *only*) for its final path with the target interpreter.
-    *report* hears how many modules there are and, from the helper's progress file, how many
-    are done."""
+    """Compile every module (or those in *only*) for its final path with the target interpreter,
+    or *python* (``install: host``: venvrpm's own, of the target's version, run by *runner* on
+    this host). *report* hears how many modules there are and, from the helper's progress
+    file, how many are done."""
     listing: list[str] = []
     if only is not None:
         # In the work directory: a container or chroot sees it at the same path. Code run in
@@ -737,7 +765,7 @@ def compile_bytecode(
     try:
         with progress.watching(report, _module_count(plan.venv_dir, only), "modules compiled",
                                lambda: _file_size(counted)):  # fmt: skip
-            result = _compile(plan, runner, listing)
+            result = _compile(plan, runner, listing, python)
     finally:
         for path in listing:
             with contextlib.suppress(OSError):
@@ -757,14 +785,16 @@ def compile_bytecode(
     return Bytecode(compiled, failed)
 
 
-def _compile(plan: BuildPlan, runner: Runner, listing: list[str]) -> Result:
-    """Run the bytecode compiler helper in the target (compile_bytecode): the whole venv, or
-    the modules of the file *listing* names."""
+def _compile(plan: BuildPlan, runner: Runner, listing: list[str], python: str | None) -> Result:
+    """Run the bytecode compiler helper in the target (compile_bytecode), or by *python*: the
+    whole venv, or the modules of the file *listing* names."""
     if listing:
         assert plan.compile_project is not None, "only the project's step compiles a list"
         argv = fill(plan.compile_project, {COMPILE_LIST: listing[0]})
     else:
         argv = list(plan.compile_environment)
+    if python is not None:
+        argv[0] = python
     return runner.run(argv, what="compiling bytecode for the final path")
 
 

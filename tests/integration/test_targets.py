@@ -166,13 +166,10 @@ def arm64_wheels(dest: Path) -> list[Path]:
     return [dest / compiled.name, pure]
 
 
-def test_an_aarch64_target_builds_under_emulation_installs_and_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def arm64_app(app: Path, root: Path) -> Path:
+    """The app of arm64_wheels, locked, with one aarch64 target building in *root*."""
     from tests.support.apps import sha256
 
-    root = target.fresh_root(tmp_path / "arm64", "bookworm-arm64")
-    app = tmp_path / "app"
     wheels = arm64_wheels(app / "wheels")
     pins = (("markupsafe==2.1.5", wheels[0]), ("armhello==1.0", wheels[1]))
     (app / "requirements.arm64.txt").write_text(
@@ -184,6 +181,14 @@ def test_an_aarch64_target_builds_under_emulation_installs_and_runs(
         "entry_points: [armhello]\n"
         f"targets:\n  - name: arm64\n    rootfs: {root}\n    dist: .deb12\n    arch: aarch64\n"
     )
+    return app
+
+
+def test_an_aarch64_target_builds_under_emulation_installs_and_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = target.fresh_root(tmp_path / "arm64", "bookworm-arm64")
+    app = arm64_app(tmp_path / "app", root)
     assert cli("doctor", str(app / "app.yaml")) == 0
     report = capsys.readouterr().out
     assert re.search(r"target arm64 arch +ok +aarch64 on a x86_64 host: qemu-aarch64 emulation",
@@ -241,3 +246,94 @@ def test_the_hello_example_builds_for_aarch64_installs_and_runs(
     machine = target.chroot(installed, "/opt/hello/bin/python", "-c",
                             "import platform; print(platform.machine())")  # fmt: skip
     assert machine.stdout.strip() == "aarch64", machine.stderr
+
+
+def rpm_files(rpm: Path) -> dict[str, str]:
+    """Path -> mode, digest and link target of each file of *rpm*, as its header lists them."""
+    listed = subprocess.run(
+        ["rpm", "-qp", "--qf", "[%{FILENAMES}\t%{FILEMODES:octal} %{FILEDIGESTS} %{FILELINKTOS}\n]",
+         str(rpm)], capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return dict(line.split("\t", 1) for line in listed.splitlines())
+
+
+def test_install_host_makes_the_emulated_payload_without_emulating_the_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``install: host``: the same aarch64 app built both ways. The payloads are the same file
+    for file, bytecode, venv and native library included, but for what says who installed:
+    the console script's launcher text (pypa/installer's, not pip's), INSTALLER (venvrpm, not
+    pip) and the RECORD lines of those files."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    root = target.fresh_root(tmp_path / "arm64", "bookworm-arm64")
+    app = arm64_app(tmp_path / "app", root)
+    (app / "host.yaml").write_text((app / "app.yaml").read_text() + "    install: host\n")
+    payloads = {}
+    for manifest in ("app.yaml", "host.yaml"):
+        out = tmp_path / manifest
+        assert cli("build", str(app / manifest), "-o", str(out), "--offline", "--no-cache",
+                   "-v") == 0, capsys.readouterr().err  # fmt: skip
+        log = capsys.readouterr().err
+        (rpm,) = out.glob("*.rpm")
+        assert rpm.name == "armhello-1.0.0-1.deb12.aarch64.rpm"
+        payloads[manifest] = rpm_files(rpm)
+        requires = subprocess.run(["rpm", "-qpR", str(rpm)], capture_output=True, text=True,
+                                  check=True).stdout  # fmt: skip
+        assert "libc.so.6(GLIBC_2.17)(64bit)" in requires, requires
+        hosted = "unpacking 2 locked wheels on this host" in log
+        assert hosted == (manifest == "host.yaml"), log
+    emulated, host = payloads["app.yaml"], payloads["host.yaml"]
+    assert sorted(emulated) == sorted(host)
+    site = "/opt/armhello/lib/python3.11/site-packages"
+    assert sorted(p for p in host if host[p] != emulated[p]) == [
+        "/opt/armhello/bin/armhello",
+        f"{site}/MarkupSafe-2.1.5.dist-info/INSTALLER",
+        f"{site}/MarkupSafe-2.1.5.dist-info/RECORD",
+        f"{site}/armhello-1.0.dist-info/INSTALLER",
+        f"{site}/armhello-1.0.dist-info/RECORD",
+    ]
+    assert (
+        host[f"{site}/markupsafe/__pycache__/__init__.cpython-311.pyc"]
+        == (emulated[f"{site}/markupsafe/__pycache__/__init__.cpython-311.pyc"])
+    )
+    # with the environment cache: stored once, restored by the next build, the same payload
+    for again in ("cached-1", "cached-2"):
+        assert cli("build", str(app / "host.yaml"), "-o", str(tmp_path / again),
+                   "--offline", "-v") == 0  # fmt: skip
+        log = capsys.readouterr().err
+        (rpm,) = (tmp_path / again).glob("*.rpm")
+        assert rpm_files(rpm) == host
+    assert "reusing the cached environment" in log, log
+    # and it installs into an arm64 root and runs there
+    installed = target.fresh_root(tmp_path / "arm64-install", "bookworm-arm64")
+    done = target.rpm(installed, "-i", "--ignorearch", str(tmp_path / "host.yaml" /
+                                                          "armhello-1.0.0-1.deb12.aarch64.rpm"),
+                      check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run = target.chroot(installed, "/usr/bin/armhello")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["machine"] == "aarch64" and report["escaped"] == "&lt;a&gt;"
+    assert report["speedups"].endswith(".so") and report["prefix"] == "/opt/armhello"
+
+
+def test_install_host_refuses_an_sdist_before_building(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = target.fresh_root(tmp_path / "arm64", "bookworm-arm64")
+    app = arm64_app(tmp_path / "app", root)
+    (app / "app.yaml").write_text((app / "app.yaml").read_text() + "    install: host\n")
+    lock = app / "requirements.arm64.txt"
+    sdist = app / "wheels" / "sdistonly-1.0.tar.gz"
+    sdist.write_bytes(b"not built here")
+    digest = subprocess.run(["sha256sum", str(sdist)], capture_output=True, text=True,
+                            check=True).stdout.split()[0]  # fmt: skip
+    lock.write_text(lock.read_text() + f"sdistonly==1.0 --hash=sha256:{digest}\n")
+    out = tmp_path / "out"
+    assert cli("build", str(app / "app.yaml"), "-o", str(out), "--offline", "--no-cache") == 1
+    err = capsys.readouterr().err
+    assert (
+        "install: host needs a wheel for the target of every locked distribution; 1 have "
+        "none in the wheelhouse" in err
+    ), err
+    assert not out.exists() or not list(out.iterdir())
