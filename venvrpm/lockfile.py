@@ -194,20 +194,26 @@ def read(path: Path, *, project: Path | None = None) -> Lock:
         from venvrpm import pylock
 
         return pylock.read(path, project=project)
+    text = read_text(path, HINT)
+    return parse(text, path, project=project)
+
+
+def read_text(path: Path, hint: str) -> str:
+    """The text of the lock at *path*, whichever its format: no link followed (a bad line is
+    quoted: `-> /etc/shadow` would print it), no FIFO waited on, at most MAX_BYTES; decoded,
+    not read as text, so that the checks see a lone CR (text mode would turn it into a line
+    break, hiding it). What is checked is what a copy of it holds (the SRPM kit's). *hint*:
+    what to do when it cannot be read."""
     from venvrpm import files
 
     try:
-        # as a pylock.toml is read: no link followed (a bad line is quoted: `-> /etc/shadow`
-        # would print it), no FIFO waited on, at most MAX_BYTES; decoded, not read as text, so
-        # that the checks see a lone CR (text mode would turn it into a line break, hiding it)
-        text = files.read_regular(path, MAX_BYTES).decode("utf-8")
+        return files.read_regular(path, MAX_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise LockFileError(
             f"the lock {path} does not exist", "create it with `venvrpm lock app.yaml`"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
-    return parse(text, path, project=project)
+        raise LockFileError(f"cannot read the lock {path}: {exc}", hint) from None
 
 
 _CODING = re.compile(r"coding[:=]\s*([-\w.]+)")

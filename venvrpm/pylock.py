@@ -44,13 +44,10 @@ from packaging.pylock import (
 from packaging.tags import Tag, create_compatible_tags_selector, parse_tag
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename, parse_wheel_filename
 
-from venvrpm import files
+from venvrpm import lockfile
 from venvrpm.errors import LockFileError
 from venvrpm.lockfile import Ignored, Lock, LockedRequirement
 from venvrpm.redact import redact
-
-MAX_BYTES = 64 << 20
-"""A larger lock is refused unread: it is untrusted input, and a sparse terabyte reads fast."""
 
 HINT = (
     "lock the app's dependencies to wheels and sdists with their hashes, e.g. "
@@ -78,24 +75,7 @@ def read(path: Path, *, project: Path | None = None) -> Lock:
     chosen before the target is known). Raise LockFileError naming every package refused.
     *project*: the manifest's ``project:`` directory, whose own ``directory`` package (``pip
     lock .``, ``uv export`` list it) is skipped: venvrpm builds the project."""
-    return parse(read_text(path), path, project=project)
-
-
-def read_text(path: Path) -> str:
-    """The text of the lock at *path*, read as :func:`read` reads it (no link followed, at most
-    MAX_BYTES, UTF-8): what is checked is what a copy of it holds (the SRPM kit's)."""
-    try:
-        data = files.read_regular(path, MAX_BYTES)
-    except FileNotFoundError:
-        raise LockFileError(
-            f"the lock {path} does not exist", "create it with `venvrpm lock app.yaml`"
-        ) from None
-    except OSError as exc:
-        raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LockFileError(f"cannot read the lock {path}: {exc}", HINT) from None
+    return parse(lockfile.read_text(path, HINT), path, project=project)
 
 
 def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:

@@ -81,7 +81,7 @@ def kit(manifest: Manifest, dest: Path, runner: Runner) -> Kit:
         from venvrpm import pylock
 
         # read once, and that text shipped: a copy by name would follow a link put there since
-        pylock_text = pylock.read_text(manifest.requirements)
+        pylock_text = lockfile.read_text(manifest.requirements, pylock.HINT)
         locks = [pylock.parse(pylock_text, manifest.requirements, project=manifest.project)]
     else:
         locks = [lockfile.read(manifest.requirements, project=manifest.project)]
