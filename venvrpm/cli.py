@@ -660,7 +660,7 @@ def _inspect(args: InspectArgs, console: Console) -> int:
 def _audit(args: AuditArgs, console: Console) -> int:
     from datetime import UTC, datetime
 
-    from venvrpm import audit, lockfile, manifest, osv, sourcedate
+    from venvrpm import audit, manifest, osv, sourcedate
     from venvrpm.runner import HostRunner
 
     if args.installed == (args.target is not None):
@@ -692,9 +692,7 @@ def _audit(args: AuditArgs, console: Console) -> int:
         assert args.target is not None
         loaded = manifest.load(args.target)
         kind, name = "manifest", str(args.target)
-        shipped = audit.from_lock(
-            lockfile.read(loaded.requirements, project=loaded.project), loaded.requirements.name
-        )
+        shipped = audit.from_lock(loaded.read_lock(), loaded.requirements.name)
         ignores = (*loaded.audit_ignores, *ignores)
     database = osv.load(args.db)
 
@@ -741,7 +739,7 @@ def _audit_fix(
 ) -> tuple[audit.Report, audit.Fix]:
     """``--fix``: re-lock the vulnerable names to their lowest fixing versions through
     ``venvrpm lock --upgrade-package NAME==VERSION``, and audit the new lock."""
-    from venvrpm import audit, lock, lockfile
+    from venvrpm import audit, lock
 
     wanted = audit.fixes(report)
     requests = audit.upgrade_requests(wanted)
@@ -750,9 +748,7 @@ def _audit_fix(
         console.report("step", "re-locking " + ", ".join(requests))
         lock.lock_all(loaded, lock.targets(loaded, ()), runner, keep=False, upgrade=False,
                       upgrade_packages=requests, report=console.report)  # fmt: skip
-    relocked = audit.from_lock(
-        lockfile.read(loaded.requirements, project=loaded.project), loaded.requirements.name
-    )
+    relocked = audit.from_lock(loaded.read_lock(), loaded.requirements.name)
     after = {s.name: s.version for s in relocked}
     upgraded = tuple((n, before.get(n, "-"), after.get(n, "-")) for n, v in sorted(wanted.items())
                      if v is not None)  # fmt: skip

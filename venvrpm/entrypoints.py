@@ -207,7 +207,7 @@ def check_manifest(loaded: Manifest) -> ManifestCheck:
     point (a UsageError names those none declares)."""
     from venvrpm import manifest as manifest_module
 
-    lock = lockfile.read(loaded.requirements, project=loaded.project)
+    lock = loaded.read_lock()
     manifest_module.require_version(loaded)
     mismatch = manifest_module.version_warning(loaded)
     verdict = check_lock(loaded, lock)

@@ -268,14 +268,14 @@ def fill_wheelhouse(
     the build lock first (wheels only), then the main lock (``venvrpm fetch``).
 
     *report* gets the steps, and what the runners say of the pip configuration they leave out."""
-    from venvrpm import backends, lockfile, venvbuild
+    from venvrpm import backends, venvbuild
     from venvrpm.errors import refused
     from venvrpm.plan import pip_environment
     from venvrpm.workspace import workspace
 
     if loaded.wheelhouse is None:  # the CLI refuses it, naming the manifest as given
         raise ValueError(f"{loaded.source} has no wheelhouse")
-    lock = lockfile.read(loaded.requirements, project=loaded.project)
+    lock = loaded.read_lock()
     # the user's directory: what the machine refuses there is said, with the path (pip's own
     # writes into it fail as pip: named by fetch)
     with refused(f"filling the wheelhouse {loaded.wheelhouse}",

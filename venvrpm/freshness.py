@@ -148,7 +148,7 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
         try:
             who = buildreqs.needs(
                 project.read(manifest.project),
-                lockfile.read(manifest.requirements, project=manifest.project),
+                manifest.read_lock(),
                 manifest.wheelhouse,
             )
         except LockError:

@@ -150,7 +150,7 @@ def lock_build(
     output = buildreqs.lock_path(manifest.requirements)
     # what the target installs: pip skips a line whose marker is false, and fetch counts it;
     # of a pylock.toml, the one file per package that fits the target's tags, as build picks
-    main_lock = lockfile.read(manifest.requirements, project=manifest.project)
+    main_lock = manifest.read_lock()
     tags = None
     if main_lock.pylock is not None:
         tags = venvbuild.probe_tags(

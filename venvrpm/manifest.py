@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jsonschema
 import yaml
@@ -34,6 +34,9 @@ from venvrpm.paths import (
     is_within,
     preset_path,
 )
+
+if TYPE_CHECKING:
+    from venvrpm import lockfile
 
 KeyPath = tuple[str | int, ...]
 _ALIAS = "YAML aliases (*name) are not allowed"
@@ -260,6 +263,13 @@ class Manifest:
     def lock_target(self, name: str) -> LockTarget | None:
         """The lock called *name* (``main`` or an environment)."""
         return next((t for t in self.locks if t.name == name), None)
+
+    def read_lock(self) -> lockfile.Lock:
+        """The main lock as every command reads it: the project's own line (``-e .``, a
+        pylock's ``directory`` package) skipped, as venvrpm builds the project itself."""
+        from venvrpm import lockfile
+
+        return lockfile.read(self.requirements, project=self.project)
 
     @property
     def base_dir(self) -> Path:

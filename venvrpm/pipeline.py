@@ -122,7 +122,7 @@ def prepare(
     from venvrpm import project as project_module
 
     report("step", f"checking the lock {manifest.requirements.name}")
-    lock = lockfile.read(manifest.requirements, project=manifest.project)
+    lock = manifest.read_lock()
     if (note := lockfile.ignored_note(lock)) is not None:
         report("info", note)
     manifest_module.require_version(manifest)  # version: {from: NAME} needs the lock
@@ -200,10 +200,10 @@ def sketch(
     trusting it): it is not probed, and the facts only it can give are marked unknown
     (:meth:`Interpreter.unknown`). No container, no chroot, no host tool is run.
     """
-    from venvrpm import buildreqs, fetch, lockfile
+    from venvrpm import buildreqs, fetch
     from venvrpm import project as project_module
 
-    lock = lockfile.read(manifest.requirements, project=manifest.project)
+    lock = manifest.read_lock()
     manifest_module.require_version(manifest)
     # Lines without a marker are needed whatever the target: the wheelhouse must serve them.
     fetch.require_served(manifest, dataclasses.replace(

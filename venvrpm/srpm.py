@@ -84,7 +84,7 @@ def kit(manifest: Manifest, dest: Path, runner: Runner) -> Kit:
         pylock_text = lockfile.read_text(manifest.requirements, pylock.HINT)
         locks = [pylock.parse(pylock_text, manifest.requirements, project=manifest.project)]
     else:
-        locks = [lockfile.read(manifest.requirements, project=manifest.project)]
+        locks = [manifest.read_lock()]
     if pylock_text is not None:
         if [i for i in locks[0].ignored if i.project]:
             # its path leads from the lock to the project; in the kit both lie elsewhere
