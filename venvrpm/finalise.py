@@ -66,7 +66,9 @@ def check(
 
     stagecheck.links_out(plan.stage, manifest)  # before the host writes into the stage
     payload.stage_extras(manifest, plan.stage, plan.venv_dir)
-    sbom_text = _stage_generated(plan, distributions)
+    # the libraries wheels bundle (*.libs/): the SBOM lists them, the OpenSSL check reads them
+    native = nativelibs.in_venv(plan.venv_dir, manifest.prefix)
+    sbom_text = _stage_generated(plan, distributions, native)
     attrs = payload.attributes(manifest)
     attrs[pydists.doc_path(manifest.name)] = payload.Attrs(doc=True)
     attrs[pydists.sbom_path(manifest.name)] = payload.Attrs(doc=True)
@@ -75,7 +77,7 @@ def check(
     report("step", "checking what the stage holds")
     stagecheck.confine(plan.stage, manifest)
     warnings += stagecheck.startup_code(plan.venv_dir, manifest.prefix)
-    warnings += nativelibs.own_openssl(nativelibs.in_venv(plan.venv_dir, manifest.prefix))
+    warnings += nativelibs.own_openssl(native)
     report("step", "verifying that no build path remains")
     relocate.verify_clean(plan.stage, plan.workdir)
     return distributions, sbom_text, attrs
@@ -112,7 +114,11 @@ def check_dependencies(
         )
 
 
-def _stage_generated(plan: BuildPlan, distributions: tuple[pydists.Distribution, ...]) -> str:
+def _stage_generated(
+    plan: BuildPlan,
+    distributions: tuple[pydists.Distribution, ...],
+    native: tuple[nativelibs.NativeLibrary, ...],
+) -> str:
     """Files venvrpm writes into the payload: the bundled list, the SBOM (returned: the
     delivery bundle ships it too), the services' preset, the sysusers.d file."""
     manifest = plan.manifest
@@ -127,7 +133,7 @@ def _stage_generated(plan: BuildPlan, distributions: tuple[pydists.Distribution,
 
     sbom_text = sbom.document(manifest.name, f"{manifest.version}-{manifest.release}",
                               distributions, plan.source_date_epoch,
-                              native=nativelibs.in_venv(plan.venv_dir, manifest.prefix))  # fmt: skip
+                              native=native)  # fmt: skip
     stagecheck.write_file(plan.stage, pydists.sbom_path(manifest.name), sbom_text)
     for path, text in scriptlets.generated(manifest):
         stagecheck.write_file(plan.stage, path, text)
