@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from venvrpm import lock, resolvers
+from venvrpm import lock, lockfile, resolvers
 from venvrpm.errors import LockError
 
 
@@ -43,7 +43,7 @@ def test_pip_compiles_output_hard_linked_or_too_large_is_not_read(tmp_path: Path
         lock._compiled(manifest, scratch)  # type: ignore[arg-type]
     scratch.unlink()
     scratch.touch()
-    os.truncate(scratch, lock.MAX_LOCK_BYTES + 1)
+    os.truncate(scratch, lockfile.MAX_BYTES + 1)
     with pytest.raises(LockError, match="is not the file it wrote"):
         lock._compiled(manifest, scratch)  # type: ignore[arg-type]
 

@@ -100,10 +100,6 @@ def _scratch(workdir: Path, name: str) -> Iterator[Scratch]:
             directory.rmdir()
 
 
-MAX_LOCK_BYTES = 64 << 20
-"""The most of pip-compile's output read back (a lock of thousands of hashes is ~1 MB)."""
-
-
 def _compiled(manifest: Manifest, scratch: Path, engine: str = "pip-compile") -> str:
     """What pip-compile wrote to *scratch*, which may lie in a directory others can write.
 
@@ -117,7 +113,7 @@ def _compiled(manifest: Manifest, scratch: Path, engine: str = "pip-compile") ->
     anything is written, and the lock itself is written through files.replacing.
     """
     try:
-        return files.read_regular(scratch, MAX_LOCK_BYTES, own=True).decode("utf-8")
+        return files.read_regular(scratch, lockfile.MAX_BYTES, own=True).decode("utf-8")
     except OSError as exc:  # TooLargeError too
         why = exc.strerror or str(exc)
     raise LockError(

@@ -358,7 +358,7 @@ def _unused(line: str, base: Path | None, project: Path | None) -> Ignored | Non
         path = tokens[0]
     # lexical, as written: a path that reaches the project through a link is not it
     if path is not None and Path(os.path.normpath(base / path)) == project:
-        return Ignored(line=0, shown=_shorten(line), project=True)
+        return Ignored(line=0, shown=shorten(line), project=True)
     return None
 
 
@@ -367,7 +367,7 @@ def _hazards(text: str) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
-        control = next((c for c in line if c != "\t" and _is_control(c)), None)
+        control = next((c for c in line if c != "\t" and is_control(c)), None)
         if control is not None:
             found.append(
                 (number, f"control character U+{ord(control):04X}: pip and uv may not split "
@@ -434,12 +434,12 @@ def _parse_line(
         )
     if ":" in name_part:
         return (
-            f"{_shorten(name_part)!r} is a URL; lock it to a version from an index or wheelhouse",
+            f"{shorten(name_part)!r} is a URL; lock it to a version from an index or wheelhouse",
             None,
         )
     if _is_path(name_part):
         return (
-            f"{_shorten(name_part)!r} {_LOCAL_PATH}{_PROJECT_ONLY if has_project else ''}",
+            f"{shorten(name_part)!r} {_LOCAL_PATH}{_PROJECT_ONLY if has_project else ''}",
             None,
         )
     if req is None:
@@ -481,11 +481,11 @@ def _hashes(options: list[str]) -> tuple[tuple[str, ...], str | None]:
         else:
             shown = token if token.startswith("--") and "=" in token else _option_name(token)
             return (), (
-                f"{_shorten(shown)!r} is not allowed after a requirement: only --hash=ALG:HEX is"
+                f"{shorten(shown)!r} is not allowed after a requirement: only --hash=ALG:HEX is"
             )
         match = _HASH_VALUE.match(value)
         if not match or len(match.group(2)) != _HASH_LENGTHS[match.group(1)]:
-            return (), f"unusable hash {_shorten(value)!r} (expected sha256:HEX)"
+            return (), f"unusable hash {shorten(value)!r} (expected sha256:HEX)"
         found.append(f"{match.group(1)}:{match.group(2).lower()}")
     return tuple(found), None
 
@@ -497,7 +497,7 @@ def _option_line(token: str, has_project: bool = False) -> str:
             "--hash without a requirement on its line (a missing backslash continuation, "
             "or a blank or comment line inside one?)"
         )
-    name = _shorten(_option_name(token))
+    name = shorten(_option_name(token))
     if _matches(token, _SOURCES):
         return f"{name!r} is not allowed in a lock in this form{_SOURCE_WHY}"
     why = ""
@@ -530,11 +530,14 @@ def _is_path(name_part: str) -> bool:
     )
 
 
-def _is_control(char: str) -> bool:
+def is_control(char: str) -> bool:
+    """A control character or a line or paragraph separator: text pip and other readers may
+    split differently (pylock.toml's strings are held to it too)."""
     return unicodedata.category(char) in ("Cc", "Zl", "Zp")
 
 
-def _shorten(text: str, limit: int = 60) -> str:
+def shorten(text: str, limit: int = 60) -> str:
+    """*text* as a message quotes it: redacted, then cut to *limit* characters."""
     # masked before it is cut: cut before its '@', a URL's user part no longer reads as
     # credentials, and the redaction every printed line passes would let a token's start by
     text = redact(text)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -47,7 +46,6 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename, parse_wh
 from venvrpm import lockfile
 from venvrpm.errors import LockFileError
 from venvrpm.lockfile import Ignored, Lock, LockedRequirement
-from venvrpm.redact import redact
 
 HINT = (
     "lock the app's dependencies to wheels and sdists with their hashes, e.g. "
@@ -101,7 +99,7 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
         where = f"packages[{index}] {package.name}"
         if _is_project(package, path.parent, project):
             assert package.directory is not None
-            shown = f"{package.name} (directory {_shorten(package.directory.path)})"
+            shown = f"{package.name} (directory {lockfile.shorten(package.directory.path)})"
             # still in the document select() reads (whose indexes stay the file's); no
             # requirement stands for it, so nothing installs it
             ignored.append(Ignored(line=0, shown=shown, project=True))
@@ -114,7 +112,7 @@ def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
         marker = str(package.marker) if package.marker is not None else None
         # a quoted string in a marker may hold any character; pip splits a requirements file
         # with str.splitlines, so the rest would be a line of its own where a marker is written
-        control = next((c for c in marker or "" if c != "\t" and _is_control(c)), None)
+        control = next((c for c in marker or "" if c != "\t" and lockfile.is_control(c)), None)
         if control is not None:
             found.append(
                 f"{where}: its marker holds the control character U+{ord(control):04X}: "
@@ -326,13 +324,13 @@ def _direct_source(package: Package) -> str | None:
     if package.vcs is not None:
         where = package.vcs.url or package.vcs.path or "?"
         return (
-            f"comes from {package.vcs.type} ({_shorten(where)}): a checkout is built from "
+            f"comes from {package.vcs.type} ({lockfile.shorten(where)}): a checkout is built from "
             "whatever it holds, pinned by no hash; lock it to a version from an index or "
             "wheelhouse"
         )
     if package.directory is not None:
         return (
-            f"comes from the directory {_shorten(package.directory.path)!r}: a working copy, "
+            f"comes from the directory {lockfile.shorten(package.directory.path)!r}: a working copy, "
             "pinned by no hash. If it is the app itself, lock its dependencies only (venvrpm "
             "installs the project from `project:`); else lock it to a version from an index "
             "or wheelhouse"
@@ -340,7 +338,7 @@ def _direct_source(package: Package) -> str | None:
     if package.archive is not None:
         where = package.archive.url or package.archive.path or "?"
         return (
-            f"comes from the archive {_shorten(where)!r}, a URL requirement; lock it to a "
+            f"comes from the archive {lockfile.shorten(where)!r}, a URL requirement; lock it to a "
             "version from an index or wheelhouse"
         )
     return None
@@ -362,16 +360,16 @@ def _file_problems(file: PackageWheel | PackageSdist) -> list[str]:
     for algorithm in usable:
         value = file.hashes[algorithm]
         if not (_HEX.fullmatch(value) and len(value) == _HASH_LENGTHS[algorithm]):
-            found.append(f"{file.filename}: unusable {algorithm} hash {_shorten(value)!r}")
+            found.append(f"{file.filename}: unusable {algorithm} hash {lockfile.shorten(value)!r}")
     if file.url is not None and not _URL.fullmatch(file.url):
         found.append(
-            f"{file.filename}: the url {_shorten(file.url)!r} is not one venvrpm gives the "
+            f"{file.filename}: the url {lockfile.shorten(file.url)!r} is not one venvrpm gives the "
             "installer (http, https or file; no spaces, quotes, '#', ';', '$' or credentials)"
         )
     elif file.url is not None and (named := _url_filename(file.url)) != file.filename:
         # pip tells a wheel from an sdist, and reads a wheel's tags, by the URL's file name
         found.append(
-            f"{file.filename}: the url ends in {_shorten(named)!r}, not in the file's name: "
+            f"{file.filename}: the url ends in {lockfile.shorten(named)!r}, not in the file's name: "
             "the installer would read it as another file"
         )
     return found
@@ -399,16 +397,3 @@ def _version(package: Package) -> str | None:
         except InvalidSdistFilename:
             return None
     return found.pop() if len(found) == 1 else None
-
-
-def _is_control(char: str) -> bool:
-    """As the requirements grammar refuses it (lockfile._hazards): a control character or a
-    line or paragraph separator."""
-    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
-
-
-def _shorten(text: str, limit: int = 60) -> str:
-    # masked before it is cut: cut before its '@', a URL's user part no longer reads as
-    # credentials, and the redaction every printed line passes would let a token's start by
-    text = redact(text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
