@@ -33,6 +33,7 @@ from venvrpm.paths import (
     is_normalised_absolute,
     is_within,
     preset_path,
+    sysusers_path,
 )
 
 if TYPE_CHECKING:
@@ -1080,9 +1081,8 @@ def generated_paths(package: str) -> set[PurePosixPath]:
     SBOM, the services' preset (when there are services to preset), the sysusers.d file (when
     there is a user)."""
     doc = PurePosixPath("/usr/share/doc") / package
-    sysusers = PurePosixPath("/usr/lib/sysusers.d") / f"{package}.conf"
     return {doc / "bundled-distributions.json", doc / "sbom.cdx.json", preset_path(package),
-            sysusers}  # fmt: skip
+            sysusers_path(package)}  # fmt: skip
 
 
 def _files(

@@ -158,3 +158,8 @@ def is_within(path: PurePosixPath, root: PurePosixPath) -> bool:
 def preset_path(package: str) -> PurePosixPath:
     """The systemd preset venvrpm generates for *package*'s services."""
     return PurePosixPath("/usr/lib/systemd/system-preset") / f"50-{package}.preset"
+
+
+def sysusers_path(package: str) -> PurePosixPath:
+    """The sysusers.d file venvrpm ships for *package*'s service account."""
+    return PurePosixPath("/usr/lib/sysusers.d") / f"{package}.conf"

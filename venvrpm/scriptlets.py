@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from venvrpm.manifest import Manifest, SystemUser
-from venvrpm.paths import is_within, preset_path
+from venvrpm.paths import is_within, preset_path, sysusers_path
 
 SECTIONS = ("pretrans", "pre", "post", "preun", "postun", "posttrans")
 _HAS_SYSTEMCTL = "command -v systemctl >/dev/null 2>&1"
@@ -43,11 +43,6 @@ _SYSUSERS_UNSAFE = frozenset(" \t\"'\\%$`")
 def needs_selinux_equivalence(manifest: Manifest) -> bool:
     """True when the prefix lies outside what the SELinux targeted policy labels like /opt."""
     return not any(is_within(manifest.prefix, top) for top in SELINUX_LABELLED)
-
-
-def sysusers_path(package: str) -> PurePosixPath:
-    """The sysusers.d file venvrpm ships for *package*'s service account."""
-    return PurePosixPath("/usr/lib/sysusers.d") / f"{package}.conf"
 
 
 def sysusers(manifest: Manifest) -> tuple[PurePosixPath, str] | None:
