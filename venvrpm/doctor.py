@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from venvrpm import backends
+from venvrpm import backends, probes
 from venvrpm.manifest import Manifest, for_target
 from venvrpm.runner import ContainerRunner, HostRunner, RootfsRunner
 from venvrpm.targets import EMULATION_HINT, emulation_enabled, rpm_arch
@@ -65,9 +65,7 @@ def checks(
     if rpmbuild:
         answer = runner.run([rpmbuild, "--version"], what="rpmbuild --version", check=False)
         found.append(Check("rpmbuild", "ok", _first_line(answer.stdout)))
-        configdir = runner.run(
-            ["rpm", "--eval", "%{_rpmconfigdir}"], what="rpm --eval", check=False
-        )
+        configdir = runner.run(list(probes.rpm_configdir("rpm")), what="rpm --eval", check=False)
         elfdeps = Path(configdir.stdout.strip() or "/usr/lib/rpm") / "elfdeps"
         found.append(
             Check("elfdeps", "ok", str(elfdeps))
