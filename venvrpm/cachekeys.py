@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from venvrpm import backends, files, lockfile, venvbuild
+from venvrpm import backends, files, venvbuild
 from venvrpm import cache as cache_module
 from venvrpm.manifest import Manifest
 from venvrpm.plan import BuildIdentity, BuildPlan, Interpreter
@@ -35,13 +35,10 @@ def environment_key(plan: BuildPlan) -> str:
     manifest = plan.manifest
     if plan.built_with is None:
         return ""
-    assert plan.lock is not None, "prepare() parses the lock"
     return cache_module.key_of(
         {
             # what is installed: the lock as parsed for this target, not its file's bytes
-            "lock": hashlib.sha256(
-                lockfile.normalized(plan.lock, online=not plan.offline).encode()
-            ).hexdigest(),
+            "lock": hashlib.sha256(plan.locked_text.encode()).hexdigest(),
             "prefix": str(manifest.prefix),
             **plan.built_with.key(),
             # how the venv is made and filled (virtualenv or venv, which pip, which installer)

@@ -15,7 +15,7 @@ from typing import Any
 from venvrpm import backends, pipconfig, probes
 from venvrpm._fenced import virtualenv_api
 from venvrpm.errors import UsageError
-from venvrpm.lockfile import Lock, is_pylock
+from venvrpm.lockfile import Lock, is_pylock, normalized
 from venvrpm.manifest import DEFAULT_COMPRESSION, Manifest
 from venvrpm.project import ProjectMetadata
 from venvrpm.redact import redact_all
@@ -243,6 +243,13 @@ class BuildPlan:
         """What ``install_lock`` reads: the lock as parsed, one line per requirement the target
         installs (venvbuild.install_lock writes it from ``lock``)."""
         return locked_requirements(self.workdir)
+
+    @property
+    def locked_text(self) -> str:
+        """What ``locked_requirements`` holds (lockfile.normalized): what the installer reads
+        and what the environment cache's key hashes, so the two cannot drift apart."""
+        assert self.lock is not None, "prepare() parses the lock"
+        return normalized(self.lock, online=not self.offline)
 
     @property
     def build_env_dir(self) -> Path:

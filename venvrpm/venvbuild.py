@@ -381,11 +381,8 @@ def install_lock(
     """Install the lock: hash-checked, no dependencies resolved. *report* hears how many of its
     *count* distributions are installed as it goes."""
     ensure_pip(plan)
-    assert plan.lock is not None, "prepare() parses the lock"
     # fresh, not through a name a backend run earlier in this work directory may have planted
-    files.write_replacing(
-        plan.locked_requirements, lockfile.normalized(plan.lock, online=not plan.offline)
-    )
+    files.write_replacing(plan.locked_requirements, plan.locked_text)
     try:
         with progress.watching(report, count, "distributions installed",
                                lambda: installed_count(plan.venv_dir)):  # fmt: skip
