@@ -201,7 +201,6 @@ def assemble_targets(
                                 audit=any(b.audit_text is not None for b in built)),
                 encoding="utf-8",
             )  # fmt: skip
-            _set_times(partial, source_date_epoch)
             _write_sums(partial)
             _set_times(partial, source_date_epoch)
         tar = reproducible_tar(
