@@ -272,3 +272,29 @@ def test_a_lock_linked_out_of_the_project_is_refused_when_the_manifest_is_read(
     assert any("is a symlink leading outside" in p.message for p in info.value.problems), [
         p.message for p in info.value.problems
     ]
+
+
+def test_fetch_writes_the_build_locks_parsed_copy_fresh_not_through_a_planted_link(
+    tmp_path: Path,
+) -> None:
+    """`fetch` installs the build lock from a parsed copy in its scratch directory, where the
+    sdists' backends ran (pip download prepares their metadata): a link planted at the copy's
+    name is replaced, never written through, as venvbuild writes the build's copy."""
+    from venvrpm import fetch
+    from venvrpm.runner import HostRunner
+
+    requirements = tmp_path / "requirements.lock"
+    requirements.write_text(f"six==1.16.0 --hash=sha256:{'a' * 64}\n")
+    (tmp_path / "requirements-build.lock").write_text(
+        f"flit-core==3.9.0 --hash=sha256:{'b' * 64}\n"
+    )
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    dest = tmp_path / "scratch" / "build-env"
+    dest.parent.mkdir()
+    parsed = dest.with_name("build-env-requirements.txt")
+    parsed.symlink_to(outside)
+    # /bin/true stands for pip: what is checked is the file written before it runs
+    fetch.build_env(requirements, tmp_path / "wheels", ["/bin/true"], HostRunner(1), {}, dest)
+    assert outside.read_text() == "precious\n"
+    assert not parsed.is_symlink() and parsed.read_text().startswith("flit-core==3.9.0 ")

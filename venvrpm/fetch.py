@@ -228,14 +228,15 @@ def build_env(
 ) -> Path | None:
     """The build lock beside *requirements* installed from *wheelhouse* into *dest*, hash-checked
     and wheels only, for pip to prepare the lock's sdists with; None without a build lock."""
-    from venvrpm import buildreqs, lockfile
+    from venvrpm import buildreqs, files, lockfile
 
     path = buildreqs.lock_path(requirements)
     if not path.is_file():
         return None
-    # as parsed, as every lock pip installs: pip never reads the file itself
+    # as parsed, as every lock pip installs: pip never reads the file itself. Written fresh,
+    # not through a name the sdists' backends (run by pip download here) may have planted.
     parsed = dest.with_name(f"{dest.name}-requirements.txt")
-    parsed.write_text(lockfile.normalized(lockfile.read(path)), encoding="utf-8")
+    files.write_replacing(parsed, lockfile.normalized(lockfile.read(path)))
     runner.run(
         [*pip, "install", "--target", str(dest), "--no-deps", "--require-hashes", "--no-index",
          "--find-links", str(wheelhouse), "--only-binary", ":all:", "--no-input",
