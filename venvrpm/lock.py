@@ -149,16 +149,16 @@ def lock_build(
     main_lock = manifest.read_lock()
     tags = None
     if main_lock.pylock is not None:
-        tags = venvbuild.probe_tags(
-            runner, interpreter, venvbuild.pip_for(interpreter, workdir / "tools")
-        )
+        assert tool.pip is not None, "resolvers.resolver places pip for a pylock.toml"
+        tags = venvbuild.probe_tags(runner, interpreter, tool.pip)
     main_lock = main_lock.for_target(dict(interpreter.markers), tags)
     files = manifest.wheelhouse
     if files is None:
         files = workdir / "lock-downloads"
         scratch_dir = workdir / "lock-downloads-scratch"
         scratch_dir.mkdir(parents=True, exist_ok=True)
-        pip = venvbuild.pip_for(interpreter, workdir / "tools")
+        assert tool.pip is not None, "resolvers.resolver places pip without a wheelhouse"
+        pip = tool.pip
         # isolated: locking trusts the index as pip-compile does (docs/security.md, section 5)
         fetch.fetch(main_lock, files, [str(interpreter.path), str(pip / "pip")], runner,
                     pip_environment(manifest, os.environ, online=True), scratch_dir,

@@ -42,7 +42,9 @@ class Resolver:
     python: Path | None = None
     """pip-tools: the locking environment's python (:func:`tool_environment`)."""
     pip: Path | None = None
-    """pip-tools: the build's pip for the target (``pip lock`` writes a pylock.toml)."""
+    """The build's pip for the target, placed before the target runs: ``pip lock`` writes a
+    pylock.toml with it; the build lock downloads the main lock or asks the target's tags with
+    it. None with uv when neither is needed (a requirements lock with a wheelhouse)."""
     uv: Path | None = None
     """uv: its binary, where the target runs it."""
     platform: uvlock.Platform | None = None
@@ -69,19 +71,17 @@ def resolver(
     if manifest.lock_resolver == "uv":
         if uv is None:
             raise ValueError("lock.resolver: uv needs uv's binary")  # lock.lock_all finds it
+        pip = None
         if manifest.wheelhouse is None or lockfile.is_pylock(manifest.requirements):
             from venvrpm import venvbuild
 
             # the build lock downloads the main lock with it, or asks it the target's tags (a
             # pylock.toml's files): placed now, before the target runs anything in the work
             # directory
-            venvbuild.pip_for(interpreter, workdir / "tools")
-        return Resolver(interpreter=interpreter, uv=uv, cache=workdir / "uv-cache",
+            pip = venvbuild.pip_for(interpreter, workdir / "tools")
+        return Resolver(interpreter=interpreter, uv=uv, pip=pip, cache=workdir / "uv-cache",
                         platform=uvlock.python_platform(interpreter))  # fmt: skip
-    from venvrpm import venvbuild
-
-    python = tool_environment(interpreter, runner, workdir, copy=manifest.build.kind != "host")
-    pip = venvbuild.pip_for(interpreter, workdir / "tools")  # made by tool_environment
+    python, pip = tool_environment(interpreter, runner, workdir, copy=manifest.build.kind != "host")
     return Resolver(interpreter=interpreter, python=python, pip=pip)
 
 
@@ -284,9 +284,10 @@ _PTH_WRITER = (
 
 def tool_environment(
     interpreter: Interpreter, runner: Runner, workdir: Path, *, copy: bool = False
-) -> Path:
+) -> tuple[Path, Path]:
     """A virtualenv of the target interpreter, made where *runner* runs it, that can import
-    pip-tools (from venvrpm's environment) and the pip the build uses; its python.
+    pip-tools (from venvrpm's environment) and the pip the build uses; its python, and that
+    pip (venvbuild.pip_for).
 
     *copy*: the packages are copied into the work directory (a container or root sees only
     what is mounted), else linked (this host).
@@ -340,7 +341,7 @@ def tool_environment(
             "without running it)",
             details=[check_import.tail()],
         )
-    return venv_python
+    return venv_python, pip
 
 
 def explanation(output: str) -> str:
