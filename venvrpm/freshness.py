@@ -100,10 +100,9 @@ def check(
     if not target.output.is_file():
         return Staleness(target, (f"{name} does not exist",))
     # Unreadable, or a line outside the lock grammar: refused (exit 2), fresh or not.
-    locked = lockfile.read(
+    locked, text = lockfile.read_with_text(
         target.output, project=manifest.project if target.name == "main" else None
     )
-    text = target.output.read_text(encoding="utf-8")
     recorded = read_record(text)
     if recorded is None:
         return Staleness(target, (f"{name} was not made by `venvrpm lock` (no input record)",))
@@ -154,8 +153,9 @@ def check_build(manifest: Manifest, interpreter: Interpreter) -> list[str]:
         except LockError:
             return []  # the main lock's own problems are reported already
         return [f"{name} does not exist; {n.what} needs build requirements" for n in who]
-    lockfile.read(path)  # outside the grammar: refused (exit 2), as build refuses it
-    recorded = read_record(path.read_text(encoding="utf-8"))
+    # outside the grammar: refused (exit 2), as build refuses it
+    _, text = lockfile.read_with_text(path)
+    recorded = read_record(text)
     if recorded is None:
         return [f"{name} was not made by `venvrpm lock` (no input record)"]
     if recorded.get("inputs") != build_record(manifest, interpreter)["inputs"]:

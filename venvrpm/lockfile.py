@@ -190,12 +190,19 @@ def read(path: Path, *, project: Path | None = None) -> Lock:
     *project*: the manifest's ``project:`` directory, whose own line (``-e .``, or a pylock's
     ``directory`` package) is skipped. A file named as PEP 751 names a lock (:func:`is_pylock`)
     is read as one (venvrpm.pylock); any other as a hash-locked requirements file."""
+    return read_with_text(path, project=project)[0]
+
+
+def read_with_text(path: Path, *, project: Path | None = None) -> tuple[Lock, str]:
+    """:func:`read`, and the text the lock was parsed from: one read, so what a caller looks
+    at besides (``lock --check``'s input record) is what was checked."""
     if is_pylock(path):
         from venvrpm import pylock
 
-        return pylock.read(path, project=project)
+        text = read_text(path, pylock.HINT)
+        return pylock.parse(text, path, project=project), text
     text = read_text(path, HINT)
-    return parse(text, path, project=project)
+    return parse(text, path, project=project), text
 
 
 def read_text(path: Path, hint: str) -> str:

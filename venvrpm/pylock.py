@@ -1,5 +1,5 @@
 """PEP 751 locks (``pylock.toml``, ``pylock.NAME.toml``): read, and the target's files chosen.
-Pure, but for reading the file.
+Pure: the file is read by lockfile.read_text, as a requirements lock is.
 
 The document is read and validated by ``packaging.pylock``, pypa's reference reader. What
 venvrpm asks of any lock is checked when the file is read, for every package whatever its
@@ -66,14 +66,6 @@ _URL = re.compile(
 )
 
 _Selector = Callable[[Iterable[tuple[PackageWheel, frozenset[Tag]]]], Iterator[PackageWheel]]
-
-
-def read(path: Path, *, project: Path | None = None) -> Lock:
-    """Read the pylock.toml at *path*: every package, each allowing all of its files (none is
-    chosen before the target is known). Raise LockFileError naming every package refused.
-    *project*: the manifest's ``project:`` directory, whose own ``directory`` package (``pip
-    lock .``, ``uv export`` list it) is skipped: venvrpm builds the project."""
-    return parse(lockfile.read_text(path, HINT), path, project=project)
 
 
 def parse(text: str, path: Path, *, project: Path | None = None) -> Lock:
