@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import stat
 import threading
 import time
@@ -47,15 +48,106 @@ def _snapshot(root: Path) -> dict[str, object]:
     return found
 
 
-def test_an_entry_restores_exactly_what_was_stored(tmp_path: Path) -> None:
+TAKE = pytest.mark.parametrize("take", [False, True], ids=["linked", "taken"])
+
+
+@TAKE
+def test_an_entry_restores_exactly_what_was_stored(tmp_path: Path, take: bool) -> None:
     venv = _tree(tmp_path)
     cache = Cache(tmp_path / "cache")
     assert cache.store("k1", venv, {"app": "demo"})
     dest = tmp_path / "stage" / "opt" / "app"
-    assert cache.restore("k1", dest)
+    assert cache.restore("k1", dest, take=take)
     assert _snapshot(dest) == _snapshot(venv)
+    cache.settle()
     (entry,) = cache.entries()
     assert (entry.key, entry.app, entry.files) == ("k1", "demo", len(_snapshot(venv)))
+    assert cache.restore("k1", tmp_path / "again", take=take)
+    assert _snapshot(tmp_path / "again") == _snapshot(venv)
+
+
+def _links(root: Path) -> set[int]:
+    return {p.lstat().st_nlink for p in root.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def test_a_taken_entry_gives_each_file_one_link_until_the_build_settles(tmp_path: Path) -> None:
+    """rpmbuild compares every pair of files that have other links (rpm 4.18's isHardLink):
+    restored as hard links, a 21,600-file environment cost it 1.8 s. Taken, the files have
+    one link each during the build; other builds miss the entry meanwhile."""
+    venv = _tree(tmp_path)
+    original = _snapshot(venv)
+    cache = Cache(tmp_path / "cache")
+    assert cache.store("k1", venv, {})
+    shutil.rmtree(venv)  # the storing build's work directory is gone
+    dest = tmp_path / "stage" / "opt" / "app"
+    assert cache.restore("k1", dest, take=True)
+    assert _links(dest) == {1}
+    assert cache.entries() == []
+    assert not Cache(tmp_path / "cache").restore("k1", tmp_path / "other", take=True)
+    assert cache.unsettled()
+    cache.settle()
+    assert not cache.unsettled()
+    assert [e.key for e in cache.entries()] == ["k1"]
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []
+    assert cache.restore("k1", tmp_path / "again", take=True)
+    assert _snapshot(tmp_path / "again") == original
+
+
+def test_a_new_entry_is_linked_in_only_when_the_build_settles(tmp_path: Path) -> None:
+    venv = _tree(tmp_path)
+    original = _snapshot(venv)
+    cache = Cache(tmp_path / "cache")
+    pending = cache.stage("k1", venv, {})
+    assert pending is not None
+    pending.approve()
+    assert _links(venv) == {1}, "rpmbuild runs before the entry is linked in"
+    assert cache.entries() == []
+    cache.settle()
+    assert [e.key for e in cache.entries()] == ["k1"]
+    assert cache.restore("k1", tmp_path / "dest", take=True)
+    assert _snapshot(tmp_path / "dest") == original
+
+
+@pytest.mark.parametrize("change", ["written in place", "replaced", "removed"])
+@pytest.mark.parametrize("how", ["new", "taken"])
+def test_a_file_changed_before_the_build_settles_is_never_cached(
+    tmp_path: Path, change: str, how: str
+) -> None:
+    venv = _tree(tmp_path)
+    cache = Cache(tmp_path / "cache")
+    if how == "new":
+        pending = cache.stage("k1", venv, {})
+        assert pending is not None
+        pending.approve()
+        tree = venv
+    else:
+        cache.store("k1", venv, {})
+        tree = tmp_path / "stage"
+        assert cache.restore("k1", tree, take=True)
+    data = tree / "lib" / "site-packages" / "pkg" / "data.bin"
+    time.sleep(0.01)
+    if change == "written in place":
+        with data.open("r+b") as fh:
+            fh.write(b"project wrote here")
+    elif change == "replaced":
+        data.with_name("new").write_bytes(data.read_bytes())
+        os.replace(data.with_name("new"), data)
+    else:
+        data.unlink()
+    cache.settle()
+    assert cache.entries() == []
+    assert any("lib/site-packages/pkg/data.bin" in w for w in cache.warnings), cache.warnings
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []
+
+
+def test_a_taken_entry_blamed_for_a_failed_check_is_not_put_back(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    cache.store("k1", _tree(tmp_path), {})
+    assert cache.restore("k1", tmp_path / "stage", take=True)
+    assert cache.remove("k1")  # environment.Locked.blame
+    cache.settle()
+    assert cache.entries() == []
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []
 
 
 def test_a_miss_leaves_nothing(tmp_path: Path) -> None:
@@ -66,8 +158,9 @@ def test_a_miss_leaves_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "add a file", "remove a file",
                                     "retarget a link", "garble the record"])  # fmt: skip
+@TAKE
 def test_a_damaged_entry_is_detected_removed_and_leaves_nothing(
-    tmp_path: Path, damage: str
+    tmp_path: Path, damage: str, take: bool
 ) -> None:
     venv = _tree(tmp_path)
     cache = Cache(tmp_path / "cache")
@@ -90,10 +183,11 @@ def test_a_damaged_entry_is_detected_removed_and_leaves_nothing(
     else:
         (tmp_path / "cache" / "envs" / "k1" / "entry.json").write_text("{not json")
     dest = tmp_path / "dest"
-    assert not cache.restore("k1", dest)
+    assert not cache.restore("k1", dest, take=take)
     assert not dest.exists()
     assert not (tmp_path / "cache" / "envs" / "k1").exists()
     assert cache.entries() == []
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []
 
 
 def test_a_partial_entry_is_invisible_and_cleared_once_its_writer_is_gone(tmp_path: Path) -> None:
@@ -276,8 +370,9 @@ def _record(cache_root: Path, key: str) -> dict[str, Any]:
     return loaded
 
 
+@TAKE
 def test_a_planted_symlink_with_a_setuid_mode_changes_nothing_outside_the_cache(
-    tmp_path: Path,
+    tmp_path: Path, take: bool
 ) -> None:
     cache = Cache(tmp_path / "cache")
     cache.store("k1", _tree(tmp_path), {})
@@ -293,15 +388,16 @@ def test_a_planted_symlink_with_a_setuid_mode_changes_nothing_outside_the_cache(
             row[2], row[3] = 0o4755, len(str(victim))
     (tmp_path / "cache" / "envs" / "k1" / "entry.json").write_text(json.dumps(record))
     dest = tmp_path / "dest"
-    assert not cache.restore("k1", dest)
+    assert not cache.restore("k1", dest, take=take)
     assert stat.S_IMODE(victim.stat().st_mode) == 0o644, "the chmod landed outside the cache"
     assert victim.stat().st_nlink == 1
     assert not dest.exists()
     assert any("failed verification" in w for w in cache.warnings)
 
 
+@TAKE
 def test_an_entry_whose_files_and_record_were_edited_together_is_rebuilt_not_shipped(
-    tmp_path: Path,
+    tmp_path: Path, take: bool
 ) -> None:
     cache = Cache(tmp_path / "cache")
     cache.store("k1", _tree(tmp_path), {})
@@ -314,18 +410,19 @@ def test_an_entry_whose_files_and_record_were_edited_together_is_rebuilt_not_shi
             row[3], row[4] = len(edited), hashlib.sha256(edited).hexdigest()
     (entry / "entry.json").write_text(json.dumps(record))
     dest = tmp_path / "dest"
-    assert not cache.restore("k1", dest), "the edited entry was shipped"
+    assert not cache.restore("k1", dest, take=take), "the edited entry was shipped"
     assert not dest.exists()
     assert not entry.exists(), "a tampered entry is removed, so the build stores a good one"
     (warning,) = cache.warnings
     assert "cache entry k1" in warning and "failed verification; rebuilt" in warning
 
 
-def test_an_entry_moved_to_another_key_is_not_restored_under_it(tmp_path: Path) -> None:
+@TAKE
+def test_an_entry_moved_to_another_key_is_not_restored_under_it(tmp_path: Path, take: bool) -> None:
     cache = Cache(tmp_path / "cache")
     cache.store("other-lock", _tree(tmp_path), {})
     (tmp_path / "cache" / "envs").joinpath("other-lock").rename(tmp_path / "cache" / "envs" / "k1")
-    assert not cache.restore("k1", tmp_path / "dest")
+    assert not cache.restore("k1", tmp_path / "dest", take=take)
     assert not (tmp_path / "dest").exists()
 
 

@@ -60,7 +60,8 @@ def locked(
     if cache is not None and key:
         report("step", "looking up the environment cache")
     pending: cache_module.Pending | None = None
-    if cache is not None and key and cache.restore(key, plan.venv_dir):
+    # taken, not linked: rpmbuild's cost grows with the square of multiply-linked files
+    if cache is not None and key and cache.restore(key, plan.venv_dir, take=True):
         report("info", f"reusing the cached environment {key[:12]}")
         made = Locked(installreport.checked(cache.restored(key).get("installed"), lock),
                       cache=cache, key=key)  # fmt: skip
@@ -83,8 +84,8 @@ def locked(
         made = Locked(installreport.read(plan.install_report, lock))
         made.warnings += _relocate_and_compile(plan, runners, report)
     if made.key == "" and cache is not None and key:
-        # made here, either way: copied now, before the project goes in; visible to later
-        # builds only once every check passed
+        # made here, either way: recorded now, before the project goes in; linked in once the
+        # RPM is built (Cache.settle), only if every check passed
         pending = cache.stage(
             key, plan.venv_dir, {**cachekeys.about(plan), "installed": made.recorded}
         )
@@ -98,9 +99,7 @@ def locked(
         raise
     if cache is not None:
         if pending is not None:
-            report("step", "storing the environment in the cache")
-            pending.commit()
-            cache.prune()
+            pending.approve()
         cache.confirm()
         made.warnings += dict.fromkeys(cache.warnings)
 

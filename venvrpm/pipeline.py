@@ -307,6 +307,18 @@ def build(
     cache: cache_module.Cache | None = None,
 ) -> BuildResult:
     """Carry out *plan*: the RPM lands in ``plan.output_dir`` whole, or not at all."""
+    with _settling(cache, report):
+        return _build(plan, runners, report, spec_only=spec_only, cache=cache)
+
+
+def _build(
+    plan: BuildPlan,
+    runners: Runners,
+    report: Reporter,
+    *,
+    spec_only: bool,
+    cache: cache_module.Cache | None,
+) -> BuildResult:
     from venvrpm import rpmbuild
 
     manifest = plan.manifest
@@ -353,12 +365,13 @@ def source_rpm(
     """A source RPM that rebuilds this RPM offline on a build farm; delivered like an RPM."""
     from venvrpm import rpmbuild, srpm
 
-    assembled = assemble(plan, runners, report, cache)
-    report("step", "making the source RPM")
-    srpm.write_sources(plan.manifest, plan.topdir / "SOURCES", plan.hostdir / "srpm",
-                       plan.source_date_epoch, runners.host, report)  # fmt: skip
-    text = srpm.source_spec(render(plan, assembled), plan.manifest, plan.source_date_epoch)
-    built = rpmbuild.build_source(plan, text, runners.host)
+    with _settling(cache, report):
+        assembled = assemble(plan, runners, report, cache)
+        report("step", "making the source RPM")
+        srpm.write_sources(plan.manifest, plan.topdir / "SOURCES", plan.hostdir / "srpm",
+                           plan.source_date_epoch, runners.host, report)  # fmt: skip
+        text = srpm.source_spec(render(plan, assembled), plan.manifest, plan.source_date_epoch)
+        built = rpmbuild.build_source(plan, text, runners.host)
     try:
         return rpmbuild.deliver(built, plan.output_dir)
     except OSError as exc:
@@ -378,6 +391,22 @@ def stage(
     lines = [spec.file_line(entry) for entry in assembled.content.entries]
     _deliver_text("\n".join(lines) + "\n", file_list)
     return assembled
+
+
+@contextlib.contextmanager
+def _settling(cache: cache_module.Cache | None, report: Reporter) -> Iterator[None]:
+    """At the build's end, whatever its outcome, the cache stores its new entry and takes back
+    the one the build took (Cache.settle): only after rpmbuild, whose cost grows with the
+    square of the staged files that have other links."""
+    try:
+        yield
+    finally:
+        if cache is not None and cache.unsettled():
+            report("step", "storing the environment in the cache")
+            known = len(cache.warnings)
+            cache.settle()
+            for warning in dict.fromkeys(cache.warnings[known:]):
+                report("warning", warning)
 
 
 def _deliver_text(text: str, path: Path) -> Path:
