@@ -565,6 +565,11 @@ def locked_requirements(workdir: Path) -> Path:
     return workdir / "locked-requirements.txt"
 
 
+def uv_cache(workdir: Path) -> Path:
+    """uv's cache: this build's own, in the work directory (never ``~/.cache/uv``)."""
+    return workdir / "uv-cache"
+
+
 def locked_build_requirements(workdir: Path) -> Path:
     """The build lock as parsed, which ``build_env`` installs (venvbuild.make_build_env)."""
     return workdir / "locked-build-requirements.txt"
@@ -659,8 +664,11 @@ def make_plan(
         assert tools.uv is not None, "prepare() finds uv for build.installer: uv"
         uv = [
             str(tools.uv), "pip", "install", "--python", venv_python, "--no-deps",
-            # copies, never links into uv's cache: relocation rewrites files in place
-            "--link-mode", "copy", "--cache-dir", str(workdir / "uv-cache"),
+            # hard links into uv's cache, which is this build's own (in the work directory) and
+            # removed right after the install (venvbuild.install_lock), before relocation
+            # rewrites files in place and before rpmbuild, whose cost grows with the square of
+            # multiply linked files. Copies wrote benchzuul's 491 MB twice: 5.3-7.7 s -> 3.6-3.9 s.
+            "--link-mode", "hardlink", "--cache-dir", str(uv_cache(workdir)),
             "--no-progress", "--quiet",
             *(["--no-config"] if offline else []), *source,
         ]  # fmt: skip

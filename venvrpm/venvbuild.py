@@ -28,7 +28,14 @@ from venvrpm._fenced import pip_text, virtualenv_api
 from venvrpm.errors import CommandError, LockError, ToolMissingError, UsageError, VenvrpmError
 from venvrpm.lockfile import HINT as LOCK_HINT
 from venvrpm.lockfile import Lock
-from venvrpm.plan import COMPILE_LIST, BuildPlan, Interpreter, fill, locked_build_requirements
+from venvrpm.plan import (
+    COMPILE_LIST,
+    BuildPlan,
+    Interpreter,
+    fill,
+    locked_build_requirements,
+    uv_cache,
+)
 from venvrpm.runner import Result, Runner
 
 if TYPE_CHECKING:
@@ -341,7 +348,7 @@ def source_build_env(plan: BuildPlan) -> dict[str, str]:
         **dict(SOURCE_BUILD_FLAGS),
         "TMPDIR": str(tmp),
         "PIP_CACHE_DIR": str(plan.workdir / "pip-cache"),
-        "UV_CACHE_DIR": str(plan.workdir / "uv-cache"),
+        "UV_CACHE_DIR": str(uv_cache(plan.workdir)),
     }
 
 
@@ -391,6 +398,10 @@ def install_lock(
                             **source_build_env(plan)})  # fmt: skip
     except CommandError as exc:
         raise build_requires_error(plan, exc) or _lock_failure(exc, plan) from None
+    finally:
+        # uv hard-links the venv's files to its cache (plan): gone, each file has one link
+        # again before anything rewrites it in place
+        shutil.rmtree(uv_cache(plan.workdir), ignore_errors=True)
 
 
 def installed_count(venv_dir: Path) -> int:
