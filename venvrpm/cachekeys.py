@@ -72,6 +72,9 @@ def build_env_key(plan: BuildPlan) -> str:
         "kind": "build-env",
         "build_lock": files.sha256_hex(plan.build_lock),
         "requires": [_placeholder(a, plan) for a in plan.build_env],
+        # uv installs it otherwise than pip (its INSTALLER, RECORD and bytecode): its own
+        # entries; the key of a pip build is unchanged
+        **({"installer": "uv"} if manifest.build.installer == "uv" else {}),
         "wheelhouse": sorted((p.name, p.stat().st_size) for p in manifest.wheelhouse.iterdir()),
         **plan.built_with.key(),
     })  # fmt: skip
