@@ -136,3 +136,27 @@ def test_the_installer_of_the_build_requirements_is_in_their_cache_key(tmp_path:
     pip = dataclasses.replace(_uv_plan(tmp_path / "pip", installer="pip"), built_with=identity)
     assert cachekeys.build_env_key(uv) and cachekeys.build_env_key(pip)
     assert cachekeys.build_env_key(uv) != cachekeys.build_env_key(pip)
+
+
+def test_a_uv_environments_key_does_not_name_pip(tmp_path: Path) -> None:
+    """A uv build never asks which pip virtualenv bundles (importing virtualenv to ask costs
+    ~0.1 s): its environment's key names uv, whatever the plan's stand-in for pip."""
+    import dataclasses
+
+    from venvrpm import cachekeys, lockfile
+    from venvrpm.plan import BuildIdentity
+
+    identity = BuildIdentity(interpreter=("/usr/bin/python3.11",), backend=("host",))
+    plan = _uv_plan(tmp_path)
+    plan = dataclasses.replace(
+        plan, built_with=identity, lock=lockfile.read(plan.manifest.requirements)
+    )
+    unplaced = dataclasses.replace(
+        plan, tools=dataclasses.replace(plan.tools, pip=plan.tools.toolbox / "pip")
+    )
+    assert cachekeys.environment_key(plan) == cachekeys.environment_key(unplaced)
+    pip = dataclasses.replace(plan, manifest=dataclasses.replace(
+        plan.manifest, build=dataclasses.replace(plan.manifest.build, installer="pip")))  # fmt: skip
+    assert cachekeys.environment_key(pip) != cachekeys.environment_key(
+        dataclasses.replace(pip, tools=unplaced.tools)
+    ), "a pip build's key names its pip, as before"

@@ -47,7 +47,8 @@ def environment_key(plan: BuildPlan) -> str:
                 for a in (*plan.create_venv, *plan.create_venv_fallback)
                 if not a.startswith(str(plan.workdir))
             ],
-            "installer": plan.tools.pip.name,
+            # uv's builds run no pip (pipeline.prepare never asks which): "uv"
+            "installer": plan.tools.pip.name if manifest.build.installer == "pip" else "uv",
             # paths of the lock and wheelhouse left out: their content is what counts
             "install": [_placeholder(a, plan) for a in plan.install_lock],
             "pip_env": sorted(plan.pip_env),

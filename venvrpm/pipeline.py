@@ -155,7 +155,7 @@ def prepare(
         hostinstall.check_host(interpreter)
     if lock.pylock is not None or host_install:
         if place_pip is not None:
-            place_pip()
+            pip = place_pip()
         tags = venvbuild.probe_tags(runners.target, interpreter, pip)
     lock = lock.for_target(markers, tags)
     # Offline: everything the target installs must be there before anything is built.

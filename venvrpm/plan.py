@@ -112,7 +112,8 @@ class Tools:
     """virtualenv (with its seed wheels) copied into the work directory for the target."""
     pip: Path
     """Where pip is importable (unpacked from its wheel), run by the target interpreter, so the
-    shipped venv holds no pip."""
+    shipped venv holds no pip. ``tools/pip`` in a uv build that has not placed pip (it runs
+    none: venvbuild.deferred_pip), as in a plan of ``--dry-run``."""
     rpmbuild: str
     elfdeps: str
     signing: tuple[str, str] | None = None

@@ -240,28 +240,31 @@ def deferred_pip(
     *,
     always: bool = False,
 ) -> tuple[Path, Callable[[], Path] | None]:
-    """Where :func:`pip_for` puts pip, and the function that puts it there, for a step that
-    runs pip. Deferred when the cache names which pip: restoring and checking its ~1,000
-    files costs ~0.1 s, and a rebuild from the cache runs no pip at all. *always*: deferred
-    whatever the cache knows (``build.installer: uv``, whose builds run no pip unless they ask
-    for the target's wheel tags): unpacking and compiling pip cost ~0.5 s of a cold build."""
+    """Where :func:`pip_for` puts pip, and the function that puts it there (and returns where),
+    for a step that runs pip. Deferred when the cache names which pip: restoring and checking
+    its ~1,000 files costs ~0.1 s, and a rebuild from the cache runs no pip at all.
+
+    *always*: deferred whatever the cache knows (``build.installer: uv``, whose builds run no
+    pip unless they ask the target's wheel tags): unpacking and compiling pip cost ~0.5 s of a
+    cold build. Without a note in the cache, where is not asked either (importing virtualenv
+    to ask costs ~0.1 s): ``tools/pip`` stands for it until the function says."""
     from importlib.metadata import version
 
     known = cache.recall(_pip_memo(interpreter, version("virtualenv"))) if cache else None
     if known and _PIP_DIR.fullmatch(known):
-        where = tools / known
+        where: Path | None = tools / known
     elif always:
-        where = tools / _pip_wheel(interpreter).name.removesuffix(".whl")
+        where = None
     else:
         return pip_for(interpreter, tools, compile_with, cache), None
 
     def place() -> Path:
         placed = pip_for(interpreter, tools, compile_with, cache)
-        if placed != where:  # the note and virtualenv's wheel disagree: a bug, not an input
+        if where is not None and placed != where:  # the note and virtualenv's wheel disagree
             raise VenvrpmError(f"pip was expected at {where}, but is at {placed}")
         return placed
 
-    return where, place
+    return where or tools / "pip", place
 
 
 def ensure_pip(plan: BuildPlan, argv: Sequence[str]) -> None:
