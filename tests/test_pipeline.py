@@ -203,6 +203,64 @@ def test_a_cached_pip_is_placed_only_when_a_step_runs_it(tmp_path: Path) -> None
     assert later is None and (now / "pip" / "__main__.py").is_file()
 
 
+def test_a_uv_build_runs_no_pip_and_installs_the_build_requirements_with_uv(
+    tmp_path: Path,
+) -> None:
+    """With build.installer: uv, pip is neither unpacked nor compiled nor run (issue 21: ~1 s
+    of a cold build for the build requirements alone): uv installs them, hash-checked and
+    compiled, and the cache keeps what uv installed for the next build."""
+    from tests.integration.test_build_requirements import (
+        app_with_build_requirements,
+        write_build_lock,
+    )
+    from venvrpm.cache import Cache
+
+    app = app_with_build_requirements(tmp_path / "app")
+    app.write_text(app.read_text() + "build:\n  installer: uv\n")
+    write_build_lock(app.parent)
+    m = manifest.load(app)
+
+    def build(out: Path) -> tuple[RecordingRunner, list[str]]:
+        runner = RecordingRunner(HostRunner(1_700_000_000))
+        with workspace.workspace(keep=False) as workdir:
+            plan = pipeline.prepare(
+                m, Runners(runner, runner), workdir=workdir, output_dir=out,
+                source_date_epoch=1_700_000_000, host_env={}, cache=Cache(tmp_path / "cache"),
+            )  # fmt: skip
+            assert plan.tools.uv is not None
+            result = pipeline.build(plan, Runners(runner, runner), cache=Cache(tmp_path / "cache"))
+            assert result.rpm is not None
+            tools = sorted(p.name for p in (workdir / "tools").iterdir())
+            pips = [str(workdir / "tools" / "pip"), str(plan.tools.pip)]
+            assert not [c.argv for c in runner.calls if any(a.startswith(tuple(pips))
+                                                            for a in c.argv)]  # fmt: skip
+            if (plan.build_env_dir / "tinybackend.py").is_file():  # installed, not restored
+                tag = "cpython-311"
+                assert (plan.build_env_dir / "__pycache__" / f"tinybackend.{tag}.pyc").is_file()
+            calls = {c.what: c for c in runner.calls}
+            installed = calls.get("installing the build requirements (hash-checked)")
+            if installed is not None:
+                assert installed.argv == plan.build_env
+                assert installed.argv[:3] == (str(plan.tools.uv), "pip", "install")
+        assert not [t for t in tools if t.startswith("pip")], "pip unpacked for a uv build"
+        assert "compiling pip's bytecode" not in [c.what for c in runner.calls]
+        return runner, tools
+
+    first, _ = build(tmp_path / "out")
+    whats = [c.what for c in first.calls]
+    assert "installing the build requirements (hash-checked)" in whats
+    assert whats.index("installing the build requirements (hash-checked)") < whats.index(
+        "installing the locked requirements"
+    ), "the lock's sdist builds with them"
+    (rpm,) = (tmp_path / "out").glob("*.rpm")
+    # a rebuild restores uv's build environment from the cache: nothing is installed again
+    again, _ = build(tmp_path / "again")
+    whats = [c.what for c in again.calls]
+    assert "installing the build requirements (hash-checked)" not in whats
+    assert "installing the locked requirements" not in whats, "the environment's key is stable"
+    assert (tmp_path / "again" / rpm.name).read_bytes() == rpm.read_bytes()
+
+
 def test_entry_points_are_checked_right_after_installing_under_their_name(tmp_path: Path) -> None:
     """A wrong entry point fails in its own step, before the dependency check (which used to
     run first, so the failure was reported under "checking dependencies")."""

@@ -44,6 +44,17 @@ def _pylock_without_project(root: Path) -> Path:
     return pip_lock(_without_project(root).parent)
 
 
+def _with_uv(make):  # type: ignore[no-untyped-def]
+    """*make*'s app, installed by uv (build.installer: uv)."""
+
+    def made(root: Path) -> Path:
+        path = make(root)
+        path.write_text(path.read_text() + "build:\n  installer: uv\n")
+        return path
+
+    return made
+
+
 def _matches(described: list[str], ran: tuple[str, ...], placeholders: set[str]) -> bool:
     # a program the plan names as found on PATH (rpm) ran by the path where it was found
     return len(described) == len(ran) and all(
@@ -57,8 +68,14 @@ def _matches(described: list[str], ran: tuple[str, ...], placeholders: set[str])
     [
         (_without_project, ["probe", "compile_pip", "rpm_configdir"]),
         (_pylock_without_project, ["probe", "compile_pip", "target_tags", "rpm_configdir"]),
+        # uv installs: pip is neither unpacked nor compiled, unless it tells the wheel tags
+        (_with_uv(_with_project), ["probe", "rpm_configdir"]),
+        (
+            _with_uv(_pylock_without_project),
+            ["probe", "compile_pip", "target_tags", "rpm_configdir"],
+        ),
     ],
-    ids=["requirements", "pylock"],
+    ids=["requirements", "pylock", "uv", "uv-pylock"],
 )
 def test_what_prepare_runs_is_described_before_the_build(tmp_path: Path, make, probes) -> None:  # type: ignore[no-untyped-def]
     """prepare's probes (the interpreter, rpm, venvrpm's pip compiled into an empty cache; the
@@ -96,8 +113,8 @@ def _prepare(m: manifest.Manifest, runner: RecordingRunner, workdir: Path) -> Bu
 
 @pytest.mark.parametrize(
     "make",
-    [_with_project, _without_project, _pylock_without_project],
-    ids=["project", "no-project", "pylock"],
+    [_with_project, _without_project, _pylock_without_project, _with_uv(_with_project)],
+    ids=["project", "no-project", "pylock", "uv-project"],
 )
 def test_a_build_runs_exactly_the_commands_its_plan_describes(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
     m = manifest.load(make(tmp_path / "app"))

@@ -47,7 +47,8 @@ def environment_key(plan: BuildPlan) -> str:
                 for a in (*plan.create_venv, *plan.create_venv_fallback)
                 if not a.startswith(str(plan.workdir))
             ],
-            "installer": plan.tools.pip.name,
+            # uv's builds run no pip (pipeline.prepare never asks which): "uv"
+            "installer": plan.tools.pip.name if manifest.build.installer == "pip" else "uv",
             # paths of the lock and wheelhouse left out: their content is what counts
             "install": [_placeholder(a, plan) for a in plan.install_lock],
             "pip_env": sorted(plan.pip_env),
@@ -72,6 +73,9 @@ def build_env_key(plan: BuildPlan) -> str:
         "kind": "build-env",
         "build_lock": files.sha256_hex(plan.build_lock),
         "requires": [_placeholder(a, plan) for a in plan.build_env],
+        # uv installs it otherwise than pip (its INSTALLER, RECORD and bytecode): its own
+        # entries; the key of a pip build is unchanged
+        **({"installer": "uv"} if manifest.build.installer == "uv" else {}),
         "wheelhouse": sorted((p.name, p.stat().st_size) for p in manifest.wheelhouse.iterdir()),
         **plan.built_with.key(),
     })  # fmt: skip

@@ -137,12 +137,14 @@ def prepare(
                           "has no rpm database of its packages (an absolute path is checked)")  # fmt: skip
     tools_dir = workdir / "tools"  # virtualenv is copied in only if a venv is created
     tools_dir.mkdir(exist_ok=True)
-    # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s.
-    pip, place_pip = (
-        venvbuild.deferred_pip(interpreter, tools_dir, runners.target, cache)
-        if cache is not None and manifest.build.kind == "host"
-        else (venvbuild.pip_for(interpreter, tools_dir), None)
-    )
+    # Kept between host builds: unpacking pip and compiling what it imports cost ~1 s. With
+    # uv, pip is placed only if a step asks the target's wheel tags (a pylock.toml, install:
+    # host): uv installs everything else, the build requirements too.
+    kept = cache if manifest.build.kind == "host" else None
+    pip, place_pip = venvbuild.deferred_pip(
+        interpreter, tools_dir, runners.target if kept is not None else None, kept,
+        always=manifest.build.installer == "uv",
+    )  # fmt: skip
     # lines whose marker is false for the target are skipped, as fetch and pip skip them; of a
     # pylock.toml's files, the one that fits the target's tags is kept (asked of the pip that
     # installs it, only then: a requirements lock leaves the choice to the installer)
@@ -153,7 +155,7 @@ def prepare(
         hostinstall.check_host(interpreter)
     if lock.pylock is not None or host_install:
         if place_pip is not None:
-            place_pip()
+            pip = place_pip()
         tags = venvbuild.probe_tags(runners.target, interpreter, pip)
     lock = lock.for_target(markers, tags)
     # Offline: everything the target installs must be there before anything is built.

@@ -112,7 +112,8 @@ class Tools:
     """virtualenv (with its seed wheels) copied into the work directory for the target."""
     pip: Path
     """Where pip is importable (unpacked from its wheel), run by the target interpreter, so the
-    shipped venv holds no pip."""
+    shipped venv holds no pip. ``tools/pip`` in a uv build that has not placed pip (it runs
+    none: venvbuild.deferred_pip), as in a plan of ``--dry-run``."""
     rpmbuild: str
     elfdeps: str
     signing: tuple[str, str] | None = None
@@ -167,7 +168,7 @@ class BuildPlan:
     """Compiles what the project's install wrote (listed in :data:`COMPILE_LIST`)."""
     build_env: tuple[str, ...] | None = None
     """Installs the build lock (the build requirements of the project and of the lock's sdists)
-    into ``build_env_dir``, hash-checked (pip installer only)."""
+    into ``build_env_dir``, hash-checked, wheels only, compiled: with the manifest's installer."""
     build_lock: Path | None = None
     """The build lock ``build_env`` installs (buildreqs.lock_path), when one is used."""
     build_wheel: tuple[str, ...] | None = None
@@ -293,6 +294,18 @@ class BuildPlan:
         """The source RPM's spec (``--srpm``)."""
         return source_spec_path(self.topdir, self.manifest.name)
 
+    @property
+    def runs_pip(self) -> bool:
+        """Whether the build runs venvrpm's pip: with pip as the installer, or to ask the
+        target's wheel tags (a pylock.toml, ``install: host``); a uv build otherwise runs none,
+        and pip is neither unpacked nor compiled for it (pipeline.prepare)."""
+        manifest = self.manifest
+        return (
+            manifest.build.installer == "pip"
+            or is_pylock(manifest.requirements)
+            or manifest.install == "host"
+        )
+
     def commands(self) -> dict[str, tuple[str, ...]]:
         """The commands a build runs, by name, in the order it runs them: no cache hit, a
         target that runs virtualenv, a project backend served by the build lock, a payload
@@ -344,8 +357,14 @@ class BuildPlan:
                     if is_pylock(self.manifest.requirements)
                     else []
                 ),
-                "which of virtualenv's pip wheels suits that interpreter (the commands run "
-                "pip from tools/pip; the build unpacks it at tools/pip-VERSION)",
+                *(
+                    [
+                        "which of virtualenv's pip wheels suits that interpreter (the commands "
+                        "run pip from tools/pip; the build unpacks it at tools/pip-VERSION)"
+                    ]
+                    if self.runs_pip
+                    else []
+                ),
                 "the host's rpmbuild and elfdeps (found when the build starts)",
             ]
             if self.manifest.build.kind == "container":
@@ -462,11 +481,15 @@ class BuildPlan:
                 "argv": list(probes.packages_provided(names)),
                 "when": "the target is not a dpkg system",
             }
-        found["compile_pip"] = {
-            "argv": list(probes.compile_pip(self.interpreter.path, self.tools.pip)),
-            "when": "pip is not in the environment cache yet (then here, or before the first "
-            "step that runs pip, when the cache names it)",
-        }
+        if self.runs_pip:
+            found["compile_pip"] = {
+                "argv": list(probes.compile_pip(self.interpreter.path, self.tools.pip)),
+                "when": "pip is not in the environment cache yet (then here, or before the first "
+                "step that runs pip, when the cache names it)"
+                if self.manifest.build.installer == "pip"
+                else "pip is not in the environment cache yet: uv installs, pip only tells the "
+                "target's wheel tags",
+            }
         if is_pylock(self.manifest.requirements):
             found["target_tags"] = {
                 "argv": list(probes.target_tags(
@@ -644,14 +667,15 @@ def make_plan(
     pip_env = pip_environment(manifest, host_env)
     uses_uv = manifest.build.installer == "uv"
     build_env = build_wheel = None
-    if build_lock is not None:  # with pip for uv too: one hash-checked way to install it
+    build_locked = str(locked_build_requirements(workdir))
+    if build_lock is not None:
         # compiled (common[2:] drops --no-compile): it never ships, and the backend imports
         # it on every build (~0.3 s of a rebuild without its bytecode)
         # wheels only: an sdist here would be built by a backend from an isolated build,
         # installed without a hash check
         build_env = (*pip, "install", "--target", str(workdir / "build-env"), *common[2:],
                      *source, "--only-binary", ":all:", "--require-hashes", "-r",
-                     str(locked_build_requirements(workdir)))  # fmt: skip
+                     build_locked)  # fmt: skip
     if manifest.project is not None and build_requires is not None:
         # pip builds in an environment it makes and discards per build, one interpreter per
         # hook; venvrpm keeps the build requirements (cached) and runs the hooks in one. For
@@ -673,6 +697,11 @@ def make_plan(
             *(["--no-config"] if offline else []), *source,
         ]  # fmt: skip
         install_lock = (*uv, "--no-build-isolation", "--require-hashes", "-r", locked)
+        if build_env is not None:
+            # uv too, with pip's flags: a uv build then runs no pip at all (unpacking,
+            # compiling and starting pip cost ~1 s of a cold build, uv ~0.2 s)
+            build_env = (*uv, "--target", str(workdir / "build-env"), "--only-binary", ":all:",
+                         "--require-hashes", "--compile-bytecode", "-r", build_locked)  # fmt: skip
         if manifest.project is not None:
             install_project = (*uv, "--no-build-isolation", str(workdir / "src"))
         if test_lock is not None:

@@ -39,7 +39,7 @@ def run_tests(plan: BuildPlan, runner: Runner) -> None:
     if manifest.project is not None:
         environment.install_project(plan, runner, progress.quiet, None, final_paths=False)
     if extra_lock is not None and plan.install_test_lock is not None:
-        venvbuild.ensure_pip(plan)
+        venvbuild.ensure_pip(plan, plan.install_test_lock)
         # as parsed, as for the main lock: pip never reads the file itself
         files.write_replacing(
             locked_test_requirements(plan.workdir),

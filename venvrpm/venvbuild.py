@@ -12,7 +12,7 @@ import stat
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -212,12 +212,7 @@ def pip_for(
     ):
         return tools / known
 
-    wheel = virtualenv_api.embedded_wheel("pip", interpreter.minor)
-    if wheel is None:
-        raise VenvrpmError(
-            f"virtualenv has no pip for Python {interpreter.minor}",
-            "upgrade virtualenv in the environment venvrpm runs in",
-        )
+    wheel = _pip_wheel(interpreter)
     dest = tools / wheel.name.removesuffix(".whl")
     if not (dest / "pip" / "__main__.py").is_file():
         # Unpacked beside and renamed into place.
@@ -245,31 +240,60 @@ def pip_for(
 
 
 def deferred_pip(
-    interpreter: Interpreter, tools: Path, compile_with: Runner, cache: Cache
+    interpreter: Interpreter,
+    tools: Path,
+    compile_with: Runner | None,
+    cache: Cache | None,
+    *,
+    always: bool = False,
 ) -> tuple[Path, Callable[[], Path] | None]:
-    """Where :func:`pip_for` puts pip, and the function that puts it there, for a step that
-    runs pip. Deferred only when the cache names which pip: restoring and checking its ~1,000
-    files costs ~0.1 s, and a rebuild from the cache runs no pip at all."""
+    """Where :func:`pip_for` puts pip, and the function that puts it there (and returns where),
+    for a step that runs pip. Deferred when the cache names which pip: restoring and checking
+    its ~1,000 files costs ~0.1 s, and a rebuild from the cache runs no pip at all.
+
+    *always*: deferred whatever the cache knows (``build.installer: uv``, whose builds run no
+    pip unless they ask the target's wheel tags): unpacking and compiling pip cost ~0.5 s of a
+    cold build. Without a note in the cache, where is not asked either (importing virtualenv
+    to ask costs ~0.1 s): ``tools/pip`` stands for it until the function says."""
     from importlib.metadata import version
 
-    known = cache.recall(_pip_memo(interpreter, version("virtualenv")))
-    if not (known and _PIP_DIR.fullmatch(known)):
+    known = cache.recall(_pip_memo(interpreter, version("virtualenv"))) if cache else None
+    if known and _PIP_DIR.fullmatch(known):
+        where: Path | None = tools / known
+    elif always:
+        where = None
+    else:
         return pip_for(interpreter, tools, compile_with, cache), None
-    where = tools / known
 
     def place() -> Path:
         placed = pip_for(interpreter, tools, compile_with, cache)
-        if placed != where:  # the note and virtualenv's wheel disagree: a bug, not an input
+        if where is not None and placed != where:  # the note and virtualenv's wheel disagree
             raise VenvrpmError(f"pip was expected at {where}, but is at {placed}")
         return placed
 
-    return where, place
+    return where or tools / "pip", place
 
 
-def ensure_pip(plan: BuildPlan) -> None:
-    """Put pip where the plan's commands run it, if it is not there yet."""
-    if plan.tools.place_pip is not None and not (plan.tools.pip / "pip").is_dir():
+def ensure_pip(plan: BuildPlan, argv: Sequence[str]) -> None:
+    """Put pip where *argv* runs it, if it runs pip and pip is not there yet (a uv build's
+    commands run uv instead)."""
+    if (
+        plan.tools.place_pip is not None
+        and str(plan.tools.pip / "pip") in argv
+        and not (plan.tools.pip / "pip").is_dir()
+    ):
         plan.tools.place_pip()
+
+
+def _pip_wheel(interpreter: Interpreter) -> Path:
+    """The pip wheel bundled with virtualenv that supports *interpreter*."""
+    wheel = virtualenv_api.embedded_wheel("pip", interpreter.minor)
+    if wheel is None:
+        raise VenvrpmError(
+            f"virtualenv has no pip for Python {interpreter.minor}",
+            "upgrade virtualenv in the environment venvrpm runs in",
+        )
+    return wheel
 
 
 def _pip_memo(interpreter: Interpreter, virtualenv_version: str) -> str:
@@ -387,7 +411,7 @@ def install_lock(
 ) -> None:
     """Install the lock: hash-checked, no dependencies resolved. *report* hears how many of its
     *count* distributions are installed as it goes."""
-    ensure_pip(plan)
+    ensure_pip(plan, plan.install_lock)
     # fresh, not through a name a backend run earlier in this work directory may have planted
     files.write_replacing(plan.locked_requirements, plan.locked_text)
     try:
@@ -424,7 +448,7 @@ def install_project_with_installer(plan: BuildPlan, runner: Runner) -> None:
     if plan.install_project is None or plan.manifest.project is None:
         return
     copy_project(plan.manifest.project, plan.project_copy)
-    ensure_pip(plan)
+    ensure_pip(plan, plan.install_project)
     try:
         runner.run(
             plan.install_project,
@@ -446,7 +470,7 @@ def make_build_env(plan: BuildPlan, runner: Runner) -> None:
     """Install the build lock, hash-checked, where :func:`build_wheel` and pip's builds of
     sdists import it. A file whose hash the build lock does not allow fails, named."""
     assert plan.build_env is not None and plan.build_lock is not None
-    ensure_pip(plan)
+    ensure_pip(plan, plan.build_env)
     # as parsed, as for the main lock (install_lock): pip never reads the file itself
     files.write_replacing(
         locked_build_requirements(plan.workdir),

@@ -177,12 +177,17 @@ def test_pip_checks_the_build_lock_hashes_when_building_from_an_index(
 
 
 def test_uv_builds_the_project_and_sdists_with_the_checked_build_requirements(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """uv installs the lock (an sdist among it) and venvrpm's helper builds the project, both
-    with the build lock installed hash-checked (by pip): not refused, not built unchecked."""
-    app = app_with_build_requirements(tmp_path / "app")
-    app.write_text(app.read_text() + "build:\n  installer: uv\n")
+    with the build lock installed hash-checked (by uv too, since issue 21): not refused, not
+    built unchecked; and what they build is what a pip build ships, byte for byte."""
+    from tests.integration.test_rebuilds import _payload
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    pip_app = app_with_build_requirements(tmp_path / "app")
+    app = pip_app.with_name("app-uv.yaml")
+    app.write_text(pip_app.read_text() + "build:\n  installer: uv\n")
     write_build_lock(app.parent)
     code = main(["build", str(app), "-o", str(tmp_path / "dist"), "--no-cache"])
     assert code == 0, capsys.readouterr().err
@@ -190,6 +195,13 @@ def test_uv_builds_the_project_and_sdists_with_the_checked_build_requirements(
     listing = subprocess.run(["rpm", "-qpl", str(rpm)], capture_output=True, text=True).stdout
     assert "/site-packages/sdistonly/__init__.py" in listing
     assert "tinybackend" not in listing, "a build requirement was shipped"
+    assert main(["build", str(pip_app), "-o", str(tmp_path / "pip-dist"), "--no-cache"]) == 0
+    with_pip, with_uv = _payload(tmp_path / "pip-dist"), _payload(tmp_path / "dist")
+    assert sorted(with_uv) == sorted(with_pip)
+    # who installed the lock (INSTALLER, RECORD, the launchers' template): as
+    # test_uv_installs_the_same_payload_as_pip_and_it_runs allows; the rest is the same bytes
+    differ = [p for p in with_pip if with_pip[p] != with_uv[p]]
+    assert not [p for p in differ if not p.endswith(("/INSTALLER", "/RECORD")) and "/bin/" not in p]
 
 
 def test_fetch_prepares_sdists_with_the_build_lock_not_the_index(
