@@ -231,3 +231,22 @@ def test_the_project_wheel_is_never_written_through_a_planted_link(
     with pytest.raises(PayloadError):
         venvbuild.install_wheel(plan, wheel)
     assert list(outside.iterdir()) == []
+
+
+def test_the_toolbox_keeps_its_bytecode_valid(tmp_path: Path) -> None:
+    """Every command runs with PYTHONDONTWRITEBYTECODE=1: without the bytecode copied (with the
+    sources' mtimes, which it is checked against), the target compiled virtualenv's modules in
+    memory on every run (creating the venv 0.5 s -> 0.3 s)."""
+    import importlib.util
+    import sys
+
+    from venvrpm import toolbox
+
+    toolbox.export(tmp_path, toolbox.VIRTUALENV, copy=True)
+    source = tmp_path / "virtualenv" / "__init__.py"
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    assert cached.is_file(), f"no {cached.name} copied"
+    flags = int.from_bytes(cached.read_bytes()[4:8], "little")
+    stamp = int.from_bytes(cached.read_bytes()[8:12], "little")
+    assert flags != 0 or stamp == int(source.stat().st_mtime), "the copy's mtime invalidates it"
+    assert sys.implementation.cache_tag in cached.name
