@@ -503,8 +503,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  peak RSS {float(row['rss']):.0f} MB"  # type: ignore[arg-type]
             f"  ratio to the target {ratio(float(row['seconds']), 2.0)} (target < 1: under 2 s)")  # type: ignore[arg-type]
     if args.files:
-        per_10k = [float(r["per_10k"]) for r in results["many_files"]]  # type: ignore[attr-defined]
-        targets.add("per 10k files, largest / smallest", "many files", max(per_10k) / min(per_10k), 1.1)
+        # growth from the fewest files to the most: a step worse than linear shows above 1; a
+        # build's fixed costs spread over more files show below it (max/min counted those too)
+        rows = sorted(results["many_files"], key=lambda r: int(r["files"]))  # type: ignore[call-overload]
+        growth = float(rows[-1]["per_10k"]) / float(rows[0]["per_10k"])
+        targets.add("per 10k files, most / fewest files", "many files", growth, 1.1)
     say("== targets (issue 21; ratios from this run" + (f", load average up to {max(bench.loads):.1f}" if bench.loads else "") + ")")
     for line in targets.lines():
         say(line)
