@@ -86,3 +86,59 @@ def test_a_take_interrupted_while_checking_puts_the_entry_back(
     again = Cache(tmp_path / "cache")
     assert again.restore("k1", tmp_path / "again", take=True), again.warnings
     assert _snapshot(tmp_path / "again") == original
+
+
+# --- uv's hard links -----------------------------------------------------------------------------
+
+
+def _wheel(wheels: Path) -> str:
+    """A one-module wheel in *wheels*; its locked line."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        "demo/__init__.py": b"x = 1\n",
+        "demo-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n",
+        "demo-1.0.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    path = wheels / "demo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, data in files.items():
+            wheel.writestr(name, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{name},sha256={digest.decode()},{len(data)}")
+        wheel.writestr("demo-1.0.dist-info/RECORD", "\n".join(record) + "\nRECORD,,\n")
+    return f"demo==1.0 --hash=sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}\n"
+
+
+def test_a_distribution_in_both_locks_is_staged_with_one_link_by_uv(tmp_path: Path) -> None:
+    """uv links the build requirements and the lock from one archive in its cache: a
+    distribution in both (packaging, setuptools...) was one inode in the build environment (also
+    stored in the environment cache) and in the stage. Removing uv's cache after the install
+    left it linked: rpmbuild compares every pair of such files, and an in-place write to one
+    changed the other cache entry too."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.support.locktools import uv
+    from tests.test_plan import _uv_plan
+    from venvrpm import venvbuild
+
+    plan = _uv_plan(tmp_path)
+    line = _wheel(tmp_path / "app" / "wheels")
+    plan.workdir.mkdir(parents=True, exist_ok=True)
+    Path(plan.workdir / "locked-build-requirements.txt").write_text(line)
+    Path(plan.locked_requirements).write_text(line)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(plan.venv_dir)], check=True)
+    for argv in (plan.build_env, plan.install_lock):
+        assert argv is not None
+        subprocess.run([uv(), *argv[1:]], check=True, capture_output=True)
+    shutil.rmtree(venvbuild.uv_cache(plan.workdir))  # as install_lock does
+    (staged,) = plan.venv_dir.glob("lib/python*/site-packages/demo/__init__.py")
+    assert staged.stat().st_nlink == 1
+    assert (plan.workdir / "build-env" / "demo" / "__init__.py").is_file()
