@@ -142,3 +142,26 @@ def test_a_distribution_in_both_locks_is_staged_with_one_link_by_uv(tmp_path: Pa
     (staged,) = plan.venv_dir.glob("lib/python*/site-packages/demo/__init__.py")
     assert staged.stat().st_nlink == 1
     assert (plan.workdir / "build-env" / "demo" / "__init__.py").is_file()
+
+
+def test_a_file_written_while_it_was_checked_is_not_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A taken file's (inode, size, mtime), which settle compares, was read *after* hashing
+    it: a write in between was what settle then accepted, and a file that differs from its
+    record went back into the cache (only the next take found it)."""
+    cache = Cache(tmp_path / "cache")
+    assert cache.store("k1", _tree(tmp_path), {})
+    real = cache_module._sha256_fd
+
+    def written_after_reading(fd: int) -> str:
+        digest = real(fd)
+        os.utime(fd, ns=(0, 10**18))  # the file changes once read
+        return digest
+
+    monkeypatch.setattr(cache_module, "_sha256_fd", written_after_reading)
+    assert cache.restore("k1", tmp_path / "stage", take=True)
+    monkeypatch.setattr(cache_module, "_sha256_fd", real)
+    cache.settle()
+    assert cache.entries() == []
+    assert any("the build changed" in w for w in cache.warnings), cache.warnings

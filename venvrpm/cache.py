@@ -968,11 +968,12 @@ def _check_moved_file(
             private = f"{path}.venvrpm-{os.getpid()}"
             got = _copy_out(path, private, rel, euid)
             os.replace(private, path)
+            info = os.lstat(path)
         else:
+            # identity as it was before it was read: a write since then shows at settle
             got = _sha256_fd(fd)
         if got != digest:
             raise _Corrupt(f"{rel} differs from its record")
-        info = os.lstat(path)
         if stat.S_IMODE(info.st_mode) != mode:
             os.chmod(path, mode)
         return (info.st_ino, info.st_size, info.st_mtime_ns)
