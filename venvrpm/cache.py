@@ -361,7 +361,7 @@ class Cache:
         with self._locked(key, fcntl.LOCK_EX):  # no reader is linking from it
             if not os.path.lexists(entry):
                 return False  # taken by another build meanwhile
-            out, claim = "", -1
+            out, claim, moved = "", -1, False
             try:
                 dirs, present = _walk_checked(entry)  # before anything is read through them
                 record = self._verified_record(key, entry)
@@ -374,6 +374,7 @@ class Cache:
                     if exc.errno == errno.EXDEV:
                         return None
                     raise
+                moved = True
                 out = tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=self.root / "tmp")
                 # held until settled: to a build in another PID namespace our pid looks dead
                 claim = stale.claim(Path(out))
@@ -388,7 +389,8 @@ class Cache:
             except BaseException:
                 # Ctrl-C or SIGTERM while checking (seconds for 20,000 files): put back as it
                 # was, unchecked (every take checks it again), not lost with the work directory
-                _put_back(entry, out, str(dest))
+                if moved:
+                    _put_back(entry, out, str(dest))
                 _close(claim)
                 raise
             else:
