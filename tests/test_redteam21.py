@@ -165,3 +165,48 @@ def test_a_file_written_while_it_was_checked_is_not_put_back(
     cache.settle()
     assert cache.entries() == []
     assert any("the build changed" in w for w in cache.warnings), cache.warnings
+
+
+# --- what the build may do to a taken tree (held: no fix needed) ---------------------------------
+
+
+@pytest.mark.parametrize("how", ["new", "taken"])
+@pytest.mark.parametrize("plant", ["hard link to a same-size file", "directory made a symlink"])
+def test_a_file_from_outside_is_never_put_into_the_cache(
+    tmp_path: Path, how: str, plant: str
+) -> None:
+    """Build code (the project's backend, root in a container that sees the work directory)
+    puts a file from elsewhere where a staged one was, of the same size and mtime, or
+    redirects its directory: settle links by path, and only a file that is still the very
+    inode it checked goes in."""
+    venv = _tree(tmp_path)
+    cache = Cache(tmp_path / "cache")
+    if how == "new":
+        pending = cache.stage("k1", venv, {})
+        assert pending is not None
+        pending.approve()
+        tree = venv
+    else:
+        assert cache.store("k1", venv, {})
+        tree = tmp_path / "stage"
+        assert cache.restore("k1", tree, take=True)
+    data = tree / "lib" / "site-packages" / "pkg" / "data.bin"
+    secret = tmp_path / "shadow"
+    secret.write_bytes(b"s" * data.stat().st_size)
+    os.utime(secret, ns=(data.stat().st_atime_ns, data.stat().st_mtime_ns))
+    if plant == "hard link to a same-size file":
+        data.unlink()
+        os.link(secret, data)
+    else:
+        elsewhere = tmp_path / "elsewhere"
+        pkg = data.parent
+        pkg.rename(tmp_path / "moved")
+        elsewhere.mkdir()
+        for name in os.listdir(tmp_path / "moved"):
+            (elsewhere / name).write_bytes(secret.read_bytes())
+            os.utime(elsewhere / name, ns=(0, (tmp_path / "moved" / name).stat().st_mtime_ns))
+        pkg.symlink_to(elsewhere)
+    cache.settle()
+    assert cache.entries() == []
+    assert secret.stat().st_nlink == (2 if plant.startswith("hard") else 1)
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []
