@@ -95,7 +95,7 @@ def test_uv_installs_the_build_requirements_with_pips_checks(tmp_path: Path) -> 
     work = tmp_path / "work"
     assert plan.build_env == (
         "/venv/bin/uv", "pip", "install", "--python", str(plan.venv_python), "--no-deps",
-        "--link-mode", "hardlink", "--cache-dir", str(work / "uv-cache"), "--no-progress",
+        "--link-mode", "copy", "--cache-dir", str(work / "uv-cache"), "--no-progress",
         "--quiet", "--no-config", "--no-index", "--find-links", str(tmp_path / "app" / "wheels"),
         "--target", str(work / "build-env"), "--only-binary", ":all:", "--require-hashes",
         "--compile-bytecode", "-r", str(work / "locked-build-requirements.txt"),

@@ -361,7 +361,7 @@ class Cache:
         with self._locked(key, fcntl.LOCK_EX):  # no reader is linking from it
             if not os.path.lexists(entry):
                 return False  # taken by another build meanwhile
-            out = ""
+            out, claim, moved = "", -1, False
             try:
                 dirs, present = _walk_checked(entry)  # before anything is read through them
                 record = self._verified_record(key, entry)
@@ -374,21 +374,32 @@ class Cache:
                     if exc.errno == errno.EXDEV:
                         return None
                     raise
+                moved = True
                 out = tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=self.root / "tmp")
+                # held until settled: to a build in another PID namespace our pid looks dead
+                claim = stale.claim(Path(out))
                 os.rename(entry, f"{out}/entry")  # from here on other builds miss it
                 identities = _check_in_place(str(dest), rows, dirs)
             except (_Corrupt, OSError, ValueError, KeyError, TypeError) as exc:
                 shutil.rmtree(dest, ignore_errors=True)
                 if out:
                     shutil.rmtree(out, ignore_errors=True)
+                _close(claim)
                 failure: BaseException | None = exc
+            except BaseException:
+                # Ctrl-C or SIGTERM while checking (seconds for 20,000 files): put back as it
+                # was, unchecked (every take checks it again), not lost with the work directory
+                if moved:
+                    _put_back(entry, out, str(dest))
+                _close(claim)
+                raise
             else:
                 failure = None
         if failure is not None:
             self._failed(key, failure)  # outside the lock: removing takes it too
             return False
         self._restored[key] = {k: v for k, v in record.items() if k != "files"}
-        self._taken[key] = _Taken(out, str(dest), rows, identities)
+        self._taken[key] = _Taken(out, str(dest), rows, identities, claim)
         return True
 
     def _restore(self, key: str, dest: Path) -> bool:
@@ -468,7 +479,10 @@ class Cache:
             scratch_base = self.root / "tmp"
             stale.remove(scratch_base, "entry-", trees=True)
             scratch = Path(tempfile.mkdtemp(prefix=f"entry-{os.getpid()}-", dir=scratch_base))
+            claim = -1
             try:
+                # held until committed: to a build in another PID namespace our pid looks dead
+                claim = stale.claim(scratch)
                 files, identities = _hash_recording(source)
                 record = json.dumps({
                     "format": FORMAT, "key": key, "created": time.time(), **about,
@@ -479,11 +493,12 @@ class Cache:
                         fh.write(data)
             except BaseException:
                 shutil.rmtree(scratch, ignore_errors=True)
+                _close(claim)
                 raise
         except OSError as exc:
             self._unusable(exc)
             return None
-        return Pending(self, key, scratch, str(source), files, identities)
+        return Pending(self, key, scratch, str(source), files, identities, claim)
 
     def unsettled(self) -> bool:
         """Whether :meth:`settle` has entries to store or put back."""
@@ -515,6 +530,7 @@ class Cache:
                 pass  # stored meanwhile by another build (theirs is as good), or the cache failed
             finally:
                 shutil.rmtree(out.scratch, ignore_errors=True)
+                _close(out.claim)
 
     def recall(self, name: str) -> str | None:
         """A short note kept with the cache by :meth:`remember`, if this key signed it."""
@@ -594,6 +610,7 @@ class Cache:
         taken = self._taken.pop(key, None)
         if taken is not None:  # never put back
             shutil.rmtree(taken.scratch, ignore_errors=True)
+            _close(taken.claim)
         with self._locked(key, fcntl.LOCK_EX | fcntl.LOCK_NB) as got:
             if not got:
                 return False
@@ -650,6 +667,7 @@ class Pending:
         source: str,
         rows: list[list[Any]],
         identities: dict[str, tuple[int, int, int]],
+        claim: int = -1,
     ) -> None:
         self.cache = cache
         self.key = key
@@ -657,6 +675,8 @@ class Pending:
         self.source = source
         self.rows = rows
         self.identities = identities
+        self.claim = claim
+        """Our lock on *scratch* (stale.claim), held until it is committed or discarded."""
 
     def approve(self) -> None:
         """Every check of the build passed: :meth:`Cache.settle` commits the entry."""
@@ -689,6 +709,8 @@ class Pending:
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+        _close(self.claim)
+        self.claim = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -701,6 +723,8 @@ class _Taken:
     rows: list[list[Any]]
     identities: dict[str, tuple[int, int, int]]
     """Each file's (inode, size, mtime) once checked: what may be put back."""
+    claim: int
+    """Our lock on *scratch* (stale.claim), held until the entry is put back or dropped."""
 
 
 class _Changed(Exception):
@@ -946,11 +970,12 @@ def _check_moved_file(
             private = f"{path}.venvrpm-{os.getpid()}"
             got = _copy_out(path, private, rel, euid)
             os.replace(private, path)
+            info = os.lstat(path)
         else:
+            # identity as it was before it was read: a write since then shows at settle
             got = _sha256_fd(fd)
         if got != digest:
             raise _Corrupt(f"{rel} differs from its record")
-        info = os.lstat(path)
         if stat.S_IMODE(info.st_mode) != mode:
             os.chmod(path, mode)
         return (info.st_ino, info.st_size, info.st_mtime_ns)
@@ -1037,6 +1062,24 @@ def _restore_file(
     if stat.S_IMODE(info.st_mode) != mode:  # the entry's own mode, normally: no chmod
         os.chmod(target, mode)
     watched.append((target, info.st_ino, info.st_size, info.st_mtime_ns))
+
+
+def _close(fd: int) -> None:
+    if fd >= 0:
+        os.close(fd)
+
+
+def _put_back(entry: str, out: str, dest: str) -> None:
+    """Undo an interrupted take: the entry back into ``envs/`` (unless another build stored
+    one meanwhile), its tree back into it; what cannot go back is removed."""
+    if out:
+        with contextlib.suppress(OSError):
+            os.rename(f"{out}/entry", entry)
+    with contextlib.suppress(OSError):
+        os.rename(dest, f"{entry}/tree")
+    shutil.rmtree(dest, ignore_errors=True)
+    if out:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _sha256(path: str | Path) -> str:

@@ -588,6 +588,12 @@ def locked_requirements(workdir: Path) -> Path:
     return workdir / "locked-requirements.txt"
 
 
+def _copying(uv: list[str]) -> list[str]:
+    """*uv*'s argv with ``--link-mode copy`` instead of its hard links."""
+    at = uv.index("--link-mode") + 1
+    return [*uv[:at], "copy", *uv[at + 1 :]]
+
+
 def uv_cache(workdir: Path) -> Path:
     """uv's cache: this build's own, in the work directory (never ``~/.cache/uv``)."""
     return workdir / "uv-cache"
@@ -700,8 +706,12 @@ def make_plan(
         if build_env is not None:
             # uv too, with pip's flags: a uv build then runs no pip at all (unpacking,
             # compiling and starting pip cost ~1 s of a cold build, uv ~0.2 s)
-            build_env = (*uv, "--target", str(workdir / "build-env"), "--only-binary", ":all:",
-                         "--require-hashes", "--compile-bytecode", "-r", build_locked)  # fmt: skip
+            # copies: linked, a distribution in both locks was one inode in the build
+            # environment (stored in the environment cache too) and in the stage, whatever
+            # removing uv's cache undid. Build requirements are few: copying them costs little.
+            build_env = (*_copying(uv), "--target", str(workdir / "build-env"), "--only-binary",
+                         ":all:", "--require-hashes", "--compile-bytecode", "-r",
+                         build_locked)  # fmt: skip
         if manifest.project is not None:
             install_project = (*uv, "--no-build-isolation", str(workdir / "src"))
         if test_lock is not None:

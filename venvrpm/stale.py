@@ -57,7 +57,8 @@ def remove(
     rename any entry of it to a debris name (an output directory shared without the sticky
     bit). So only what they could remove themselves is removed: a file, a link, an empty
     directory. A directory with contents is removed whole only with *trees* (the directory
-    is private to this user: the cache's ``tmp/``, the work directory) or *marked*.
+    is private to this user: the cache's ``tmp/``, the work directory) or *marked*; with
+    *trees*, not while a live process holds its :func:`claim`.
     """
     if not directory.is_dir():
         return
@@ -79,13 +80,43 @@ def remove(
                 _remove_unclaimed(entry, euid)
             continue  # else not made by venvrpm
         if is_dir and trees:
-            shutil.rmtree(entry, ignore_errors=True)  # never follows a link
+            _remove_unclaimed_tree(entry)
         elif is_dir:
             with contextlib.suppress(OSError):
                 os.rmdir(entry)  # empty only: what is inside may be a tree renamed here
         else:
             with contextlib.suppress(OSError):
                 entry.unlink()
+
+
+def claim(directory: Path) -> int:
+    """Hold ``flock(LOCK_EX)`` on *directory* (just made, ours) while it is in use: :func:`remove`
+    with *trees* leaves it alone even when its pid looks dead here (another PID namespace).
+    Returns the descriptor: close it once the directory is removed or renamed away. Where the
+    filesystem has no flock on directories (NFS), the directory is unclaimed, as before."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # just made: nobody else holds it
+    return fd
+
+
+def _remove_unclaimed_tree(directory: Path) -> None:
+    """Remove *directory* whole unless a live process holds its :func:`claim`."""
+    try:
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(directory, flags)
+    except OSError:
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # a live build holds it
+        except OSError:
+            pass  # no flock here (NFS): nothing can be claimed, the pid decides
+        shutil.rmtree(directory, ignore_errors=True)  # never follows a link
+    finally:
+        os.close(fd)
 
 
 def _remove_unclaimed(directory: Path, euid: int) -> None:
