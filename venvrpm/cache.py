@@ -962,8 +962,7 @@ def _check_moved_file(
     fd = _open_nofollow(path, rel)
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != euid or info.st_size != size:
-            raise _Corrupt(f"{rel} is not the recorded regular file of yours")
+        _require_recorded(info, rel, size, euid)
         if info.st_mode & 0o022:  # others may hold it open for writing: a private copy
             os.close(fd)
             fd = -1
@@ -1047,8 +1046,7 @@ def _restore_file(
         info = None
     else:
         info = os.lstat(target)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != euid or info.st_size != size:
-            raise _Corrupt(f"{rel} is not the recorded regular file of yours")
+        _require_recorded(info, rel, size, euid)
         if info.st_mode & 0o022:  # others could write it after the check: a private copy
             os.unlink(target)
             info = None
@@ -1062,6 +1060,11 @@ def _restore_file(
     if stat.S_IMODE(info.st_mode) != mode:  # the entry's own mode, normally: no chmod
         os.chmod(target, mode)
     watched.append((target, info.st_ino, info.st_size, info.st_mtime_ns))
+
+
+def _require_recorded(info: os.stat_result, rel: str, size: int, euid: int) -> None:
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != euid or info.st_size != size:
+        raise _Corrupt(f"{rel} is not the recorded regular file of yours")
 
 
 def _close(fd: int) -> None:
