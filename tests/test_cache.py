@@ -108,22 +108,29 @@ def test_a_new_entry_is_linked_in_only_when_the_build_settles(tmp_path: Path) ->
     assert _snapshot(tmp_path / "dest") == original
 
 
-@pytest.mark.parametrize("change", ["written in place", "replaced", "removed"])
-@pytest.mark.parametrize("how", ["new", "taken"])
-def test_a_file_changed_before_the_build_settles_is_never_cached(
-    tmp_path: Path, change: str, how: str
-) -> None:
+def _unsettled(tmp_path: Path, how: str) -> tuple[Cache, Path]:
+    """A cache whose entry ``k1`` (of :func:`_tree`) awaits :meth:`Cache.settle`, *how*: "new"
+    (recorded and approved, not yet linked in) or "taken" (restored into ``stage/`` with
+    *take*); and the tree the build works in."""
     venv = _tree(tmp_path)
     cache = Cache(tmp_path / "cache")
     if how == "new":
         pending = cache.stage("k1", venv, {})
         assert pending is not None
         pending.approve()
-        tree = venv
-    else:
-        cache.store("k1", venv, {})
-        tree = tmp_path / "stage"
-        assert cache.restore("k1", tree, take=True)
+        return cache, venv
+    assert cache.store("k1", venv, {})
+    tree = tmp_path / "stage"
+    assert cache.restore("k1", tree, take=True)
+    return cache, tree
+
+
+@pytest.mark.parametrize("change", ["written in place", "replaced", "removed"])
+@pytest.mark.parametrize("how", ["new", "taken"])
+def test_a_file_changed_before_the_build_settles_is_never_cached(
+    tmp_path: Path, change: str, how: str
+) -> None:
+    cache, tree = _unsettled(tmp_path, how)
     data = tree / "lib" / "site-packages" / "pkg" / "data.bin"
     time.sleep(0.01)
     if change == "written in place":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cache import _snapshot, _tree
+from tests.test_cache import _snapshot, _tree, _unsettled
 from venvrpm import cache as cache_module
 from venvrpm import stale
 from venvrpm.cache import Cache
@@ -179,17 +179,7 @@ def test_a_file_from_outside_is_never_put_into_the_cache(
     puts a file from elsewhere where a staged one was, of the same size and mtime, or
     redirects its directory: settle links by path, and only a file that is still the very
     inode it checked goes in."""
-    venv = _tree(tmp_path)
-    cache = Cache(tmp_path / "cache")
-    if how == "new":
-        pending = cache.stage("k1", venv, {})
-        assert pending is not None
-        pending.approve()
-        tree = venv
-    else:
-        assert cache.store("k1", venv, {})
-        tree = tmp_path / "stage"
-        assert cache.restore("k1", tree, take=True)
+    cache, tree = _unsettled(tmp_path, how)
     data = tree / "lib" / "site-packages" / "pkg" / "data.bin"
     secret = tmp_path / "shadow"
     secret.write_bytes(b"s" * data.stat().st_size)
